@@ -1,0 +1,143 @@
+//! Reads the `extern "C" __global__ void name(params)` signatures of a .cu file, so that
+//! build.rs can write the Rust kernel table and the emulator's launch trampolines from the
+//! one source of truth, the kernels themselves.
+
+use std::path::Path;
+
+/// Kind of one kernel parameter, as the Rust launch code passes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// `const float*`
+    ConstF32Ptr,
+    /// `float*`
+    MutF32Ptr,
+    /// `int`
+    I32,
+    /// `unsigned int` / `unsigned`
+    U32,
+    /// `float`
+    F32,
+}
+
+impl ParamKind {
+    /// The variant's name in `crate::kernels::Param`.
+    pub fn rust_name(self) -> &'static str {
+        match self {
+            ParamKind::ConstF32Ptr => "ConstF32Ptr",
+            ParamKind::MutF32Ptr => "MutF32Ptr",
+            ParamKind::I32 => "I32",
+            ParamKind::U32 => "U32",
+            ParamKind::F32 => "F32",
+        }
+    }
+    /// The C++ type the emulator's trampoline casts the argument to.
+    pub fn cpp_type(self) -> &'static str {
+        match self {
+            ParamKind::ConstF32Ptr => "const float*",
+            ParamKind::MutF32Ptr => "float*",
+            ParamKind::I32 => "int",
+            ParamKind::U32 => "unsigned int",
+            ParamKind::F32 => "float",
+        }
+    }
+}
+
+/// One kernel's signature.
+#[derive(Clone, Debug)]
+pub struct KernelSig {
+    /// File stem of the .cu file (the CUDA module).
+    pub module: String,
+    /// The kernel's (unmangled) name.
+    pub name: String,
+    /// Its parameters in order.
+    pub params: Vec<ParamKind>,
+}
+
+/// Strips `//` and `/* */` comments.
+fn strip_comments(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let b = src.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'/' && i + 1 < b.len() && b[i + 1] == b'/' {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if b[i] == b'/' && i + 1 < b.len() && b[i + 1] == b'*' {
+            i += 2;
+            while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                i += 1;
+            }
+            i += 2;
+        } else {
+            out.push(b[i] as char);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn classify(param: &str, file: &Path, kernel: &str) -> Result<ParamKind, String> {
+    let words: Vec<&str> = param
+        .split(|c: char| c.is_whitespace() || c == '*')
+        .filter(|w| !w.is_empty() && *w != "__restrict__" && *w != "restrict")
+        .collect();
+    let is_ptr = param.contains('*');
+    let is_const = words.contains(&"const");
+    let non_const: Vec<&str> = words.iter().copied().filter(|w| *w != "const").collect();
+    let ty: Vec<&str> = non_const[..non_const.len().saturating_sub(1)].to_vec();
+    let ty = ty.join(" ");
+    let kind = match (is_ptr, is_const, ty.as_str()) {
+        (true, true, "float") => ParamKind::ConstF32Ptr,
+        (true, false, "float") => ParamKind::MutF32Ptr,
+        (false, _, "int") => ParamKind::I32,
+        (false, _, "unsigned" | "unsigned int") => ParamKind::U32,
+        (false, _, "float") => ParamKind::F32,
+        _ => {
+            return Err(format!(
+                "{}: kernel {kernel}: parameter '{param}' has a type the launch code does not \
+                 support (use const float*, float*, int, unsigned or float)",
+                file.display()
+            ))
+        }
+    };
+    Ok(kind)
+}
+
+/// Parses every `extern "C" __global__ void` kernel of `file`.
+pub fn parse_file(file: &Path) -> Result<Vec<KernelSig>, String> {
+    let src = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let src = strip_comments(&src);
+    let module = file.file_stem().unwrap().to_string_lossy().to_string();
+    let mut out = Vec::new();
+    let mut rest = src.as_str();
+    while let Some(pos) = rest.find("__global__") {
+        let before = &rest[..pos];
+        let after = &rest[pos + "__global__".len()..];
+        let line_start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
+        let prefix = &before[line_start..];
+        let open = after.find('(').ok_or_else(|| format!("{}: bad kernel", file.display()))?;
+        let head: Vec<&str> = after[..open].split_whitespace().collect();
+        let name = head.last().copied().unwrap_or_default().to_string();
+        if head.first() != Some(&"void") {
+            return Err(format!("{}: kernel {name} must return void", file.display()));
+        }
+        if !prefix.contains("extern \"C\"") {
+            return Err(format!(
+                "{}: kernel {name} must be declared extern \"C\" __global__ void on one line",
+                file.display()
+            ));
+        }
+        let close = after[open..]
+            .find(')')
+            .ok_or_else(|| format!("{}: unterminated parameters of {name}", file.display()))?;
+        let list = &after[open + 1..open + close];
+        let mut params = Vec::new();
+        for p in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            params.push(classify(p, file, &name)?);
+        }
+        out.push(KernelSig { module: module.clone(), name, params });
+        rest = &after[open + close..];
+    }
+    Ok(out)
+}

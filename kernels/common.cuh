@@ -1,0 +1,70 @@
+// Helpers shared by every kernel module of satcolor (f32, NCHW).
+//
+// Everything here is `static __device__ inline` so that each .cu module (a separate CUDA
+// module, and a separate translation unit in the emulator) gets its own copy.
+#pragma once
+
+// Dynamic shared memory: `SATCOLOR_DYNAMIC_SHARED(float, smem);` declares the block's
+// dynamic shared array. nvcc gets CUDA's `extern __shared__` form; the emulator defines the
+// macro its own way before including this header.
+#ifndef SATCOLOR_DYNAMIC_SHARED
+#define SATCOLOR_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
+// Threads per block of the 1-D kernels (elementwise, reductions). A multiple of 32.
+#define SC_BLOCK 256
+
+// Activation codes, as `Act::code` in src/ops/mod.rs encodes them.
+#define SC_ACT_IDENTITY 0
+#define SC_ACT_RELU 1
+#define SC_ACT_LEAKY 2
+
+// y = act(z).
+static __device__ inline float sc_act(float z, int kind, float slope)
+{
+    if (kind == SC_ACT_RELU) return z > 0.0f ? z : 0.0f;
+    if (kind == SC_ACT_LEAKY) return z > 0.0f ? z : slope * z;
+    return z;
+}
+
+// act'(z) computed from the activation's output y (y > 0 exactly when z > 0).
+static __device__ inline float sc_act_grad(float y, int kind, float slope)
+{
+    if (kind == SC_ACT_RELU) return y > 0.0f ? 1.0f : 0.0f;
+    if (kind == SC_ACT_LEAKY) return y > 0.0f ? 1.0f : slope;
+    return 1.0f;
+}
+
+// The logistic function, without overflow for large |z|.
+static __device__ inline float sc_sigmoid(float z)
+{
+    if (z >= 0.0f) return 1.0f / (1.0f + expf(-z));
+    const float e = expf(z);
+    return e / (1.0f + e);
+}
+
+// Floor division for a possibly negative numerator and a positive divisor.
+static __device__ inline int sc_floor_div(int a, int b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+// Sum of `v` over a 1-D block whose size is a multiple of 32 (at most 1024): a shuffle
+// tree inside each warp, then warp 0 adds the per-warp sums from `warp_sums` (shared, 32
+// floats). The order of additions depends only on thread indices, so the result is
+// bit-identical whatever order the threads run in. The result is valid in thread 0.
+// Every thread of the block must call it (it contains a barrier).
+static __device__ inline float sc_block_sum(float v, float* warp_sums)
+{
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    if (lane == 0) warp_sums[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        const int nwarps = blockDim.x >> 5;
+        v = lane < nwarps ? warp_sums[lane] : 0.0f;
+        for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+    }
+    return v;
+}

@@ -1,0 +1,121 @@
+// 2-D convolution (cross-correlation, PyTorch's conv2d), NCHW f32.
+//
+// conv2d_forward also computes the input gradient of a transposed convolution (which is a
+// plain convolution of dy with the transposed convolution's [c_in, c_out, k, k] weight);
+// conv2d_weight_grad computes the weight gradient of both convolutions.
+#include "common.cuh"
+
+// Output tile side of conv2d_forward (the block is SC_CONV_TILE x SC_CONV_TILE threads).
+#define SC_CONV_TILE 16
+// Output channels computed by each thread of conv2d_forward.
+#define SC_CONV_COB 8
+
+// y[n, o, oy, ox] = act(bias[o] + sum_{i, kh, kw} x[n, i, oy*stride - pad + kh,
+// ox*stride - pad + kw] * w[o, i, kh, kw]), zero padding; w is [c_out, c_in, k, k].
+//
+// Mapping: block (16, 16) = one 16x16 tile of output pixels (thread (tx, ty) -> pixel
+// (oy0 + ty, ox0 + tx)) for 8 consecutive output channels, each thread keeping the 8 sums
+// in registers; grid.x = tiles_y * tiles_x (row-major tiles), grid.y = ceil(c_out / 8),
+// grid.z = n.
+// Shared (dynamic): for each input channel in turn the block stages the input patch the
+// tile reads, ((16 - 1)*stride + k)^2 floats zero-padded at the borders, and the 8 x k x k
+// weights of that channel, between two barriers.
+// Each output is summed in the fixed order (i, kh, kw), so results do not depend on the
+// order threads or blocks run in.
+extern "C" __global__ void conv2d_forward(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int has_bias, int act, float slope)
+{
+    SATCOLOR_DYNAMIC_SHARED(float, smem);
+    const int in_side = (SC_CONV_TILE - 1) * stride + k;
+    const int kk = k * k;
+    float* s_in = smem;
+    float* s_w = smem + in_side * in_side;
+
+    const int tiles_x = (w_out + SC_CONV_TILE - 1) / SC_CONV_TILE;
+    const int ox0 = (blockIdx.x % tiles_x) * SC_CONV_TILE;
+    const int oy0 = (blockIdx.x / tiles_x) * SC_CONV_TILE;
+    const int co0 = blockIdx.y * SC_CONV_COB;
+    const int img = blockIdx.z;
+    const int tx = threadIdx.x;
+    const int ty = threadIdx.y;
+    const int tid = ty * SC_CONV_TILE + tx;
+    const int nthreads = SC_CONV_TILE * SC_CONV_TILE;
+    const int iy0 = oy0 * stride - pad;
+    const int ix0 = ox0 * stride - pad;
+
+    float acc[SC_CONV_COB];
+#pragma unroll
+    for (int j = 0; j < SC_CONV_COB; ++j) acc[j] = 0.0f;
+
+    for (int ci = 0; ci < c_in; ++ci) {
+        const float* xc = x + ((size_t)img * c_in + ci) * h * wd;
+        for (int e = tid; e < in_side * in_side; e += nthreads) {
+            const int gy = iy0 + e / in_side;
+            const int gx = ix0 + e % in_side;
+            s_in[e] = (gy >= 0 && gy < h && gx >= 0 && gx < wd) ? xc[(size_t)gy * wd + gx] : 0.0f;
+        }
+        for (int e = tid; e < SC_CONV_COB * kk; e += nthreads) {
+            const int co = co0 + e / kk;
+            s_w[e] = co < c_out ? w[((size_t)co * c_in + ci) * kk + e % kk] : 0.0f;
+        }
+        __syncthreads();
+        const float* patch = s_in + ty * stride * in_side + tx * stride;
+        for (int kh = 0; kh < k; ++kh) {
+            for (int kw = 0; kw < k; ++kw) {
+                const float v = patch[kh * in_side + kw];
+                const int t = kh * k + kw;
+#pragma unroll
+                for (int j = 0; j < SC_CONV_COB; ++j) acc[j] += v * s_w[j * kk + t];
+            }
+        }
+        __syncthreads();
+    }
+
+    const int oy = oy0 + ty;
+    const int ox = ox0 + tx;
+    if (oy < h_out && ox < w_out) {
+#pragma unroll
+        for (int j = 0; j < SC_CONV_COB; ++j) {
+            const int co = co0 + j;
+            if (co < c_out) {
+                const float z = has_bias ? acc[j] + bias[co] : acc[j];
+                y[(((size_t)img * c_out + co) * h_out + oy) * w_out + ox] = sc_act(z, act, slope);
+            }
+        }
+    }
+}
+
+// dw[o, i, kh, kw] = sum_{n, gy, gx} g[n, o, gy, gx] * x[n, i, gy*stride - pad + kh,
+// gx*stride - pad + kw] (zero padding), dw laid out [c_o, c_i, k, k].
+// For conv2d: g = dy [n, c_out, h_out, w_out], x = the input. For conv_transpose2d:
+// g = its input [n, c_in, h, w], x = its dy, which gives PyTorch's [c_in, c_out, k, k].
+//
+// Mapping: one block per weight element: grid.x = c_i * k * k (i, kh, kw row-major),
+// grid.y = c_o; the block's threads (1-D, a multiple of 32) stride over the
+// n * gh * gw positions, each keeping a partial sum, then sc_block_sum (warp shuffles +
+// 32 floats of static shared memory) adds them in a fixed tree. Thread 0 writes dw.
+extern "C" __global__ void conv2d_weight_grad(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ dw, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad)
+{
+    __shared__ float warp_sums[32];
+    const int kk = k * k;
+    const int i = blockIdx.x / kk;
+    const int tap = blockIdx.x % kk;
+    const int kh = tap / k;
+    const int kw = tap % k;
+    const int o = blockIdx.y;
+    const int plane = gh * gw;
+    const int positions = n * plane;
+
+    float acc = 0.0f;
+    for (int p = threadIdx.x; p < positions; p += blockDim.x) {
+        const int img = p / plane;
+        const int r = p % plane;
+        const int iy = (r / gw) * stride - pad + kh;
+        const int ix = (r % gw) * stride - pad + kw;
+        if (iy >= 0 && iy < xh && ix >= 0 && ix < xw) {
+            acc += g[((size_t)img * c_o + o) * plane + r] *
+                   x[(((size_t)img * c_i + i) * xh + iy) * xw + ix];
+        }
+    }
+    const float s = sc_block_sum(acc, warp_sums);
+    if (threadIdx.x == 0) dw[((size_t)o * c_i + i) * kk + tap] = s;
+}

@@ -1,0 +1,36 @@
+// The fused convex skip of the generator: u = sigma(theta) a + (1 - sigma(theta)) b, theta a
+// one-element buffer, and its backward (da, db and the partial sums of dtheta in one pass).
+#include "common.cuh"
+
+// u[i] = s a[i] + (1 - s) b[i] with s = sigma(theta[0]).
+// Mapping: 1-D grid-stride loop, one element per thread per step; no shared memory.
+extern "C" __global__ void convex_skip_forward(const float* __restrict__ theta, const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ u, int n)
+{
+    const float s = sc_sigmoid(theta[0]);
+    const float r = 1.0f - s;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        u[i] = s * a[i] + r * b[i];
+    }
+}
+
+// da[i] = s du[i], db[i] = (1 - s) du[i], and partials[block] = s (1 - s) *
+// sum over the block's elements of du[i] (a[i] - b[i]); reduce_partials then adds the
+// gridDim.x partials into dtheta in a fixed order.
+// Mapping: 1-D grid-stride loop (the grid size is fixed by the element count only), then
+// sc_block_sum (warp shuffles + 32 floats of static shared memory); thread 0 writes the
+// block's partial.
+extern "C" __global__ void convex_skip_backward(const float* __restrict__ theta, const float* __restrict__ a, const float* __restrict__ b, const float* __restrict__ du, float* __restrict__ da, float* __restrict__ db, float* __restrict__ partials, int n)
+{
+    __shared__ float warp_sums[32];
+    const float s = sc_sigmoid(theta[0]);
+    const float r = 1.0f - s;
+    float acc = 0.0f;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        const float g = du[i];
+        da[i] = s * g;
+        db[i] = r * g;
+        acc += g * (a[i] - b[i]);
+    }
+    const float sum = sc_block_sum(acc, warp_sums);
+    if (threadIdx.x == 0) partials[blockIdx.x] = s * r * sum;
+}

@@ -1,0 +1,57 @@
+// 2x2 max pooling with stride 2 (a trailing odd row or column is dropped), NCHW f32.
+// Ties go to the first maximum of the window in row-major order; the backward pass
+// recomputes that argmax from x instead of keeping an index buffer.
+#include "common.cuh"
+
+// Index 0..3 (row-major) of the first maximum of the window whose top-left is `p`.
+static __device__ inline int sc_window_argmax(const float* p, int wd)
+{
+    int best = 0;
+    float m = p[0];
+    if (p[1] > m) { m = p[1]; best = 1; }
+    if (p[wd] > m) { m = p[wd]; best = 2; }
+    if (p[wd + 1] > m) { best = 3; }
+    return best;
+}
+
+// y[nc, oy, ox] = max of x[nc, 2oy..2oy+1, 2ox..2ox+1] (nc = image * channels + channel).
+// Mapping: 1-D grid-stride loop, one thread per output element; no shared memory.
+extern "C" __global__ void max_pool2d_forward(const float* __restrict__ x, float* __restrict__ y, int planes, int h, int wd)
+{
+    const int h_out = h / 2;
+    const int w_out = wd / 2;
+    const int total = planes * h_out * w_out;
+    for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < total; e += gridDim.x * blockDim.x) {
+        const int ox = e % w_out;
+        const int oy = (e / w_out) % h_out;
+        const int nc = e / (w_out * h_out);
+        const float* p = x + ((size_t)nc * h + 2 * oy) * wd + 2 * ox;
+        y[e] = p[sc_window_argmax(p, wd)];
+    }
+}
+
+// dx[nc, iy, ix] = dy[nc, iy/2, ix/2] if (iy, ix) is the first maximum of its window, else 0
+// (also 0 in a dropped trailing row or column).
+// Mapping: 1-D grid-stride loop, one thread per element of dx (so every element is
+// written exactly once, without atomics); no shared memory.
+extern "C" __global__ void max_pool2d_backward(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx, int planes, int h, int wd)
+{
+    const int h_out = h / 2;
+    const int w_out = wd / 2;
+    const int total = planes * h * wd;
+    for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < total; e += gridDim.x * blockDim.x) {
+        const int ix = e % wd;
+        const int iy = (e / wd) % h;
+        const int nc = e / (wd * h);
+        const int oy = iy / 2;
+        const int ox = ix / 2;
+        float v = 0.0f;
+        if (oy < h_out && ox < w_out) {
+            const float* p = x + ((size_t)nc * h + 2 * oy) * wd + 2 * ox;
+            if (sc_window_argmax(p, wd) == (iy & 1) * 2 + (ix & 1)) {
+                v = dy[((size_t)nc * h_out + oy) * w_out + ox];
+            }
+        }
+        dx[e] = v;
+    }
+}

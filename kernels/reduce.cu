@@ -1,0 +1,46 @@
+// Deterministic reductions (f32): whole-buffer sums in two launches (per-block partials,
+// then one block adds them in a fixed order) and per-channel sums (bias gradients).
+#include "common.cuh"
+
+// partials[block] = sum of the block's elements of x.
+// Mapping: 1-D grid-stride loop (grid size fixed by n), then sc_block_sum (warp shuffles
+// + 32 floats of static shared memory); thread 0 writes the block's partial.
+extern "C" __global__ void sum_partials(const float* __restrict__ x, float* __restrict__ partials, int n)
+{
+    __shared__ float warp_sums[32];
+    float acc = 0.0f;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) acc += x[i];
+    const float s = sc_block_sum(acc, warp_sums);
+    if (threadIdx.x == 0) partials[blockIdx.x] = s;
+}
+
+// out[0] = (accumulate ? out[0] : 0) + sum of partials[0..count).
+// Mapping: a single block; its threads stride over the partials in index order, then
+// sc_block_sum (warp shuffles + 32 floats of static shared memory); thread 0 writes out.
+extern "C" __global__ void reduce_partials(const float* __restrict__ partials, float* __restrict__ out, int count, int accumulate)
+{
+    __shared__ float warp_sums[32];
+    float acc = 0.0f;
+    for (int i = threadIdx.x; i < count; i += blockDim.x) acc += partials[i];
+    const float s = sc_block_sum(acc, warp_sums);
+    if (threadIdx.x == 0) out[0] = accumulate ? out[0] + s : s;
+}
+
+// out[c] = sum over n images and `plane` positions of g[n, c, plane] (bias gradients of
+// convolutions, with plane = h_out * w_out, and of the linear layer, with plane = 1).
+// Mapping: one block per channel (grid.x = c); its threads (1-D, a multiple of 32)
+// stride over the n * plane elements, then sc_block_sum (warp shuffles + 32 floats of
+// static shared memory); thread 0 writes out[c].
+extern "C" __global__ void channel_sum(const float* __restrict__ g, float* __restrict__ out, int n, int c, int plane)
+{
+    __shared__ float warp_sums[32];
+    const int ch = blockIdx.x;
+    const int total = n * plane;
+    float acc = 0.0f;
+    for (int e = threadIdx.x; e < total; e += blockDim.x) {
+        const int img = e / plane;
+        acc += g[((size_t)img * c + ch) * plane + e % plane];
+    }
+    const float s = sc_block_sum(acc, warp_sums);
+    if (threadIdx.x == 0) out[ch] = s;
+}

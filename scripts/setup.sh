@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what satcolor needs on a fresh Debian machine of this kind, idempotently:
+# the C++ compiler for the emulator, and nvcc (CUDA 13.0) from PyPI wheels for the kernels.
+# Fast when everything is already there.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+need=()
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}"
+fi
+command -v cargo >/dev/null 2>&1 || { echo "error: cargo (Rust) is required: https://rustup.rs" >&2; exit 1; }
+bash "$root/scripts/install-nvcc.sh"

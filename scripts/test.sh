@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: set-up, formatting and lint checks, every test on the
+# CPU (cpu backend, the CUDA emulator running kernels/*.cu, PyTorch goldens), the
+# AddressSanitizer job of the emulator, and the CPU-only build with no nvcc.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/setup.sh
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets -- -D warnings
+echo "== cargo test (cpu, emu, cuda when a GPU is present)"
+cargo test --all-targets
+echo "== emulator under AddressSanitizer"
+bash scripts/emu-asan.sh
+echo "== CPU-only build (no nvcc, no emulator)"
+cargo build --no-default-features
+cargo test --no-default-features --test parity_cpu

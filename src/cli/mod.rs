@@ -1,0 +1,4 @@
+//! The subcommands of the `satcolor` command line, one module each.
+
+pub mod info;
+pub mod selftest;

@@ -1,0 +1,35 @@
+//! `satcolor selftest --device D`: every op's parity check on a device against the f64
+//! reference, printed as a table; fails (non-zero exit) if any check fails.
+
+use crate::device::open::{run_on, DeviceVisitor};
+use crate::device::{Device, DeviceSpec};
+use crate::selftest::{format_table, results, run_suite, CheckResult, Suite};
+
+/// Runs the parity suite on one device and keeps its table.
+struct Selftest {
+    suite: Suite,
+}
+
+impl DeviceVisitor for Selftest {
+    type Output = (String, Vec<CheckResult>);
+    fn visit<D: Device>(self, dev: &D) -> crate::Result<Self::Output> {
+        let runs = run_suite(dev, self.suite);
+        Ok((dev.name(), results(&runs)))
+    }
+}
+
+/// Runs the selftest on `spec`; `full` runs every case instead of the quick set.
+/// Returns an error (after printing the table) when any check fails.
+pub fn run(spec: &DeviceSpec, full: bool) -> anyhow::Result<()> {
+    let suite = if full { Suite::Full } else { Suite::Quick };
+    let started = std::time::Instant::now();
+    let (name, checks) = run_on(spec, Selftest { suite })?;
+    println!("satcolor selftest on {name} ({spec} requested)");
+    print!("{}", format_table(&checks));
+    println!("took {:.1} s", started.elapsed().as_secs_f64());
+    let failed = checks.iter().filter(|c| !c.pass).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} checks failed on {name}", checks.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,260 @@
+//! The native CPU device: buffers are `Vec<f32>` in host memory and every op runs the
+//! multi-threaded implementation in [`crate::ops::cpu`] (rayon; im2col + GEMM
+//! convolutions). It is the default device on a machine without a GPU.
+
+use super::Device;
+use crate::ops::{
+    self, check_len, Act, AdamParams, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
+    SgdParams,
+};
+use crate::{Error, Result};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The native CPU device: ops run on rayon's global thread pool, or on a pool of its own
+/// when built with [`CpuDevice::with_threads`]. Results do not depend on the number of
+/// threads.
+#[derive(Default)]
+pub struct CpuDevice {
+    allocs: AtomicU64,
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl CpuDevice {
+    /// A device on rayon's global thread pool (`RAYON_NUM_THREADS` or one per core).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A device with a pool of its own of `threads` threads.
+    pub fn with_threads(threads: usize) -> Result<Self> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::Device(format!("cannot start {threads} cpu threads: {e}")))?;
+        Ok(CpuDevice {
+            allocs: AtomicU64::new(0),
+            pool: Some(pool),
+        })
+    }
+
+    /// Number of threads the ops run on.
+    pub fn threads(&self) -> usize {
+        self.pool
+            .as_ref()
+            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
+    }
+
+    /// Runs `f` on this device's threads.
+    fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    }
+}
+
+impl Device for CpuDevice {
+    type Buf = Vec<f32>;
+
+    fn name(&self) -> String {
+        format!("cpu ({} threads)", self.threads())
+    }
+    fn alloc_zeros(&self, len: usize) -> Result<Vec<f32>> {
+        self.allocs.fetch_add(1, Ordering::Relaxed);
+        Ok(vec![0.0; len])
+    }
+    fn upload(&self, host: &[f32]) -> Result<Vec<f32>> {
+        self.allocs.fetch_add(1, Ordering::Relaxed);
+        Ok(host.to_vec())
+    }
+    fn download(&self, buf: &Vec<f32>) -> Result<Vec<f32>> {
+        Ok(buf.clone())
+    }
+    fn write(&self, buf: &mut Vec<f32>, host: &[f32]) -> Result<()> {
+        check_len("write", "host data", host.len(), buf.len())?;
+        buf.copy_from_slice(host);
+        Ok(())
+    }
+    fn len(&self, buf: &Vec<f32>) -> usize {
+        buf.len()
+    }
+    fn alloc_count(&self) -> u64 {
+        self.allocs.load(Ordering::Relaxed)
+    }
+
+    fn conv2d_forward(
+        &self,
+        s: &Conv2dShape,
+        x: &Vec<f32>,
+        w: &Vec<f32>,
+        b: Option<&Vec<f32>>,
+        act: Act,
+        y: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::conv2d_forward(s, x, w, b.map(|b| &b[..]), act, y))
+    }
+    fn conv2d_backward_input(
+        &self,
+        s: &Conv2dShape,
+        w: &Vec<f32>,
+        dy: &Vec<f32>,
+        dx: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::conv2d_backward_input(s, w, dy, dx))
+    }
+    fn conv2d_backward_weight(
+        &self,
+        s: &Conv2dShape,
+        x: &Vec<f32>,
+        dy: &Vec<f32>,
+        dw: &mut Vec<f32>,
+        db: Option<&mut Vec<f32>>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::conv2d_backward_weight(s, x, dy, dw, db.map(|b| &mut b[..])))
+    }
+    fn conv_transpose2d_forward(
+        &self,
+        s: &ConvTranspose2dShape,
+        x: &Vec<f32>,
+        w: &Vec<f32>,
+        b: Option<&Vec<f32>>,
+        act: Act,
+        y: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::conv_transpose2d_forward(s, x, w, b.map(|b| &b[..]), act, y))
+    }
+    fn conv_transpose2d_backward_input(
+        &self,
+        s: &ConvTranspose2dShape,
+        w: &Vec<f32>,
+        dy: &Vec<f32>,
+        dx: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::conv_transpose2d_backward_input(s, w, dy, dx))
+    }
+    fn conv_transpose2d_backward_weight(
+        &self,
+        s: &ConvTranspose2dShape,
+        x: &Vec<f32>,
+        dy: &Vec<f32>,
+        dw: &mut Vec<f32>,
+        db: Option<&mut Vec<f32>>,
+    ) -> Result<()> {
+        self.run(|| {
+            ops::cpu::conv_transpose2d_backward_weight(s, x, dy, dw, db.map(|b| &mut b[..]))
+        })
+    }
+    fn max_pool2d_forward(&self, s: &Pool2dShape, x: &Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
+        self.run(|| ops::cpu::max_pool2d_forward(s, x, y))
+    }
+    fn max_pool2d_backward(
+        &self,
+        s: &Pool2dShape,
+        x: &Vec<f32>,
+        dy: &Vec<f32>,
+        dx: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::max_pool2d_backward(s, x, dy, dx))
+    }
+    fn act_backward(&self, act: Act, y: &Vec<f32>, dy: &mut Vec<f32>) -> Result<()> {
+        self.run(|| ops::cpu::act_backward(act, y, dy))
+    }
+    fn convex_skip_forward(
+        &self,
+        theta: &Vec<f32>,
+        a: &Vec<f32>,
+        b: &Vec<f32>,
+        u: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::convex_skip_forward(theta, a, b, u))
+    }
+    fn convex_skip_backward(
+        &self,
+        theta: &Vec<f32>,
+        a: &Vec<f32>,
+        b: &Vec<f32>,
+        du: &Vec<f32>,
+        da: &mut Vec<f32>,
+        db: &mut Vec<f32>,
+        dtheta: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::convex_skip_backward(theta, a, b, du, da, db, dtheta))
+    }
+    fn linear_forward(
+        &self,
+        s: &LinearShape,
+        x: &Vec<f32>,
+        w: &Vec<f32>,
+        b: &Vec<f32>,
+        y: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::linear_forward(s, x, w, b, y))
+    }
+    fn linear_backward(
+        &self,
+        s: &LinearShape,
+        x: &Vec<f32>,
+        w: &Vec<f32>,
+        dy: &Vec<f32>,
+        dx: Option<&mut Vec<f32>>,
+        dw: &mut Vec<f32>,
+        db: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::linear_backward(s, x, w, dy, dx.map(|d| &mut d[..]), dw, db))
+    }
+    fn bce_with_logits(
+        &self,
+        z: &Vec<f32>,
+        target: f32,
+        scale: f32,
+        loss: &mut Vec<f32>,
+        dz: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::bce_with_logits(z, target, scale, loss, dz))
+    }
+    fn mse(
+        &self,
+        a: &Vec<f32>,
+        b: &Vec<f32>,
+        scale: f32,
+        loss: &mut Vec<f32>,
+        da: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::mse(a, b, scale, loss, da))
+    }
+    fn l2_penalty(
+        &self,
+        w: &Vec<f32>,
+        scale: f32,
+        loss: &mut Vec<f32>,
+        dw: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::l2_penalty(w, scale, loss, dw))
+    }
+    fn add_assign(&self, dst: &mut Vec<f32>, src: &Vec<f32>) -> Result<()> {
+        self.run(|| ops::cpu::add_assign(dst, src))
+    }
+    fn sum(&self, x: &Vec<f32>, out: &mut Vec<f32>) -> Result<()> {
+        self.run(|| ops::cpu::sum(x, out))
+    }
+    fn sgd_step(
+        &self,
+        hp: &SgdParams,
+        p: &mut Vec<f32>,
+        g: &Vec<f32>,
+        mom: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::sgd_step(hp, p, g, mom))
+    }
+    fn adam_step(
+        &self,
+        hp: &AdamParams,
+        t: u64,
+        p: &mut Vec<f32>,
+        g: &Vec<f32>,
+        m: &mut Vec<f32>,
+        v: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::adam_step(hp, t, p, g, m, v))
+    }
+}

@@ -1,0 +1,468 @@
+//! The CUDA executor: runs the fatbins that build.rs compiled from kernels/*.cu on an
+//! NVIDIA GPU through cudarc's driver API.
+//!
+//! cudarc loads libcuda at run time (`dynamic-loading`), so the binary starts on machines
+//! without a driver; [`CudaExec::new`] checks that the library is present before touching
+//! the driver (cudarc panics otherwise) and turns every failure into
+//! [`Error::DeviceUnavailable`]. Modules are loaded on first use and functions are looked up
+//! once, then cached. All work goes to the context's default stream, in order, so the
+//! buffers need no per-launch event tracking.
+
+use super::gpu::{check_args, Arg, KernelExec, LaunchConfig};
+use crate::kernels::{module_image, Kernel};
+use crate::{Error, Result};
+use cudarc::driver::sys::{CUdevice_attribute, CUfunction_attribute};
+use cudarc::driver::{
+    result, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DriverError,
+    PushKernelArg,
+};
+use cudarc::nvrtc::Ptx;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A buffer of f32 in GPU memory.
+///
+/// Holds at least one element so that even an empty buffer is a valid allocation
+/// (`cuMemAlloc` rejects zero bytes); `len` is the logical length.
+pub struct CudaBuf {
+    data: CudaSlice<f32>,
+    len: usize,
+}
+
+/// One CUDA GPU as the driver reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GpuInfo {
+    /// Device ordinal (the `N` of `cuda:N`).
+    pub ordinal: usize,
+    /// Marketing name, e.g. `NVIDIA H100 80GB HBM3`.
+    pub name: String,
+    /// Compute capability (major, minor).
+    pub compute_capability: (u32, u32),
+    /// Total device memory in bytes.
+    pub total_mem_bytes: usize,
+}
+
+/// The CUDA driver found on this machine and its GPUs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CudaDevices {
+    /// The driver's CUDA version as `cuDriverGetVersion` encodes it (13000 = 13.0).
+    pub driver_version: i32,
+    /// Every GPU the driver lists, by ordinal.
+    pub gpus: Vec<GpuInfo>,
+}
+
+/// The CUDA executor of one GPU.
+pub struct CudaExec {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    info: GpuInfo,
+    modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
+    functions: Mutex<HashMap<&'static str, CudaFunction>>,
+    allocs: AtomicU64,
+}
+
+/// `cuda` or `cuda:N`, as a user names the device in errors.
+fn device_label(ordinal: Option<usize>) -> String {
+    ordinal.map_or_else(|| "cuda".to_string(), |n| format!("cuda:{n}"))
+}
+
+/// The driver's name and description of an error, e.g.
+/// `CUDA_ERROR_NO_DEVICE (no CUDA-capable device is detected)`.
+fn describe(e: DriverError) -> String {
+    match e.error_string() {
+        Ok(s) => format!("{:?} ({})", e.0, s.to_string_lossy()),
+        Err(_) => format!("{:?}", e.0),
+    }
+}
+
+/// A driver failure outside any kernel.
+fn device_err(what: &str, e: DriverError) -> Error {
+    Error::Device(format!("CUDA {what} failed: {}", describe(e)))
+}
+
+/// A driver failure attributable to one kernel.
+fn kernel_err(kernel: &Kernel, what: &str, e: DriverError) -> Error {
+    Error::Kernel {
+        kernel: kernel.name.to_string(),
+        reason: format!("{what}: {}", describe(e)),
+    }
+}
+
+/// Initializes the driver, or says why CUDA cannot be used at all.
+fn init_driver(ordinal: Option<usize>) -> Result<()> {
+    let unavailable = |reason: String| Error::DeviceUnavailable {
+        device: device_label(ordinal),
+        reason,
+    };
+    // SAFETY: only tries to dlopen libcuda; no driver function is called.
+    if !unsafe { cudarc::driver::sys::is_culib_present() } {
+        return Err(unavailable(
+            "no CUDA driver: libcuda.so could not be loaded (no NVIDIA driver installed)".into(),
+        ));
+    }
+    result::init().map_err(|e| {
+        let reason = match e.0 {
+            cudarc::driver::sys::CUresult::CUDA_ERROR_NO_DEVICE => {
+                "the CUDA driver is installed but finds no GPU".to_string()
+            }
+            _ => format!("the CUDA driver failed to initialize: {}", describe(e)),
+        };
+        unavailable(reason)
+    })
+}
+
+/// Queries one GPU without creating a context on it.
+fn gpu_info(ordinal: usize) -> std::result::Result<GpuInfo, DriverError> {
+    let dev = result::device::get(ordinal as i32)?;
+    let attr = |a| {
+        // SAFETY: `dev` was returned by cuDeviceGet.
+        unsafe { result::device::get_attribute(dev, a) }
+    };
+    let major = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?;
+    let minor = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?;
+    Ok(GpuInfo {
+        ordinal,
+        name: result::device::get_name(dev)?,
+        compute_capability: (major.max(0) as u32, minor.max(0) as u32),
+        // SAFETY: as above.
+        total_mem_bytes: unsafe { result::device::total_mem(dev) }?,
+    })
+}
+
+/// Lists the CUDA driver's GPUs, or says why there are none to use
+/// ([`Error::DeviceUnavailable`]: no driver, driver without GPUs, driver failure).
+pub fn probe() -> Result<CudaDevices> {
+    init_driver(None)?;
+    let unavailable = |reason: String| Error::DeviceUnavailable {
+        device: device_label(None),
+        reason,
+    };
+    let mut version = 0;
+    // SAFETY: cuDriverGetVersion writes one int; the driver is initialized.
+    unsafe { cudarc::driver::sys::cuDriverGetVersion(&mut version) }
+        .result()
+        .map_err(|e| unavailable(format!("cuDriverGetVersion failed: {}", describe(e))))?;
+    let count = result::device::get_count()
+        .map_err(|e| unavailable(format!("cuDeviceGetCount failed: {}", describe(e))))?;
+    if count <= 0 {
+        return Err(unavailable(
+            "the CUDA driver is installed but finds no GPU".into(),
+        ));
+    }
+    let gpus = (0..count as usize)
+        .map(|i| gpu_info(i).map_err(|e| unavailable(format!("querying GPU {i}: {}", describe(e)))))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(CudaDevices {
+        driver_version: version,
+        gpus,
+    })
+}
+
+/// Which image of the fatbins a GPU of compute capability `cc` runs: SASS of an arch in
+/// `archs` with the same major version and a minor version not above the GPU's (the newest
+/// such), else the PTX of the last arch JIT-compiled by the driver if the GPU is at least
+/// that arch, else nothing. `archs` are `sm_NN` names as in
+/// [`CUDA_ARCHS`](crate::kernels::CUDA_ARCHS).
+pub fn image_for(cc: (u32, u32), archs: &[&str]) -> Option<String> {
+    let parse = |a: &str| -> Option<(u32, u32)> {
+        let n: u32 = a.strip_prefix("sm_")?.parse().ok()?;
+        Some((n / 10, n % 10))
+    };
+    let sass = archs
+        .iter()
+        .filter_map(|a| parse(a).map(|v| (v, *a)))
+        .filter(|((maj, min), _)| *maj == cc.0 && *min <= cc.1)
+        .max_by_key(|(v, _)| *v);
+    if let Some((_, a)) = sass {
+        return Some(format!("SASS {a}"));
+    }
+    let last = archs.last()?;
+    let ptx = parse(last)?;
+    (ptx <= cc).then(|| format!("PTX compute_{} (JIT)", last.trim_start_matches("sm_")))
+}
+
+impl CudaExec {
+    /// Opens GPU `ordinal`: a clean [`Error::DeviceUnavailable`] when there is no driver, no
+    /// GPU, or no GPU with that ordinal; never panics.
+    pub fn new(ordinal: usize) -> Result<CudaExec> {
+        init_driver(Some(ordinal))?;
+        let unavailable = |reason: String| Error::DeviceUnavailable {
+            device: device_label(Some(ordinal)),
+            reason,
+        };
+        let count = result::device::get_count()
+            .map_err(|e| unavailable(format!("cuDeviceGetCount failed: {}", describe(e))))?;
+        if count <= 0 {
+            return Err(unavailable(
+                "the CUDA driver is installed but finds no GPU".into(),
+            ));
+        }
+        if ordinal >= count as usize {
+            return Err(unavailable(format!(
+                "ordinal {ordinal} out of range: {count} GPU(s) found (cuda:0..cuda:{})",
+                count - 1
+            )));
+        }
+        let info = gpu_info(ordinal)
+            .map_err(|e| unavailable(format!("querying the GPU: {}", describe(e))))?;
+        let ctx = CudaContext::new(ordinal)
+            .map_err(|e| unavailable(format!("creating a context: {}", describe(e))))?;
+        // SAFETY: every buffer and launch of this executor uses the one default stream, so
+        // stream order alone makes each use follow the previous ones; the events cudarc
+        // would record per buffer are not needed.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx.default_stream();
+        Ok(CudaExec {
+            ctx,
+            stream,
+            info,
+            modules: Mutex::new(HashMap::new()),
+            functions: Mutex::new(HashMap::new()),
+            allocs: AtomicU64::new(0),
+        })
+    }
+
+    /// The GPU this executor runs on.
+    pub fn gpu(&self) -> &GpuInfo {
+        &self.info
+    }
+
+    /// The module holding `kernel`, loaded from its fatbin on first use.
+    fn module(&self, kernel: &'static Kernel) -> Result<Arc<CudaModule>> {
+        let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = modules.get(kernel.module) {
+            return Ok(m.clone());
+        }
+        let image = module_image(kernel.module).ok_or_else(|| Error::Kernel {
+            kernel: kernel.name.to_string(),
+            reason: format!(
+                "module '{}' was not compiled into this binary",
+                kernel.module
+            ),
+        })?;
+        // Copied into a fresh allocation: the driver wants the image suitably aligned,
+        // which include_bytes! does not promise.
+        let module = self
+            .ctx
+            .load_module(Ptx::from_binary(image.to_vec()))
+            .map_err(|e| {
+                let (maj, min) = self.info.compute_capability;
+                kernel_err(
+                    kernel,
+                    &format!(
+                    "loading module '{}' on a compute capability {maj}.{min} GPU (built for {})",
+                    kernel.module,
+                    crate::kernels::CUDA_ARCHS.join(", ")
+                ),
+                    e,
+                )
+            })?;
+        modules.insert(kernel.module, module.clone());
+        Ok(module)
+    }
+
+    /// The function of `kernel`, looked up once.
+    fn function(&self, kernel: &'static Kernel) -> Result<CudaFunction> {
+        if let Some(f) = self
+            .functions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(kernel.name)
+        {
+            return Ok(f.clone());
+        }
+        let f = self
+            .module(kernel)?
+            .load_function(kernel.name)
+            .map_err(|e| kernel_err(kernel, "looking up the function", e))?;
+        self.functions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(kernel.name, f.clone());
+        Ok(f)
+    }
+
+    /// Allocates `len` elements (at least one) without initializing them.
+    fn alloc_raw(&self, len: usize) -> Result<CudaBuf> {
+        // SAFETY: every caller overwrites the first `len` elements (zeroes or host data)
+        // before the buffer is used; the padding element of an empty buffer is never read.
+        let data = unsafe { self.stream.alloc::<f32>(len.max(1)) }
+            .map_err(|e| device_err(&format!("allocation of {len} floats"), e))?;
+        self.allocs.fetch_add(1, Ordering::Relaxed);
+        Ok(CudaBuf { data, len })
+    }
+}
+
+impl KernelExec for CudaExec {
+    type Buf = CudaBuf;
+
+    fn name(&self) -> String {
+        let (maj, min) = self.info.compute_capability;
+        format!(
+            "cuda:{} ({}, sm_{maj}{min})",
+            self.info.ordinal, self.info.name
+        )
+    }
+
+    fn alloc_zeros(&self, len: usize) -> Result<CudaBuf> {
+        let mut buf = self.alloc_raw(len)?;
+        self.stream
+            .memset_zeros(&mut buf.data)
+            .map_err(|e| device_err("memset", e))?;
+        Ok(buf)
+    }
+
+    fn upload(&self, host: &[f32]) -> Result<CudaBuf> {
+        let mut buf = self.alloc_raw(host.len())?;
+        self.write(&mut buf, host)?;
+        Ok(buf)
+    }
+
+    fn write(&self, buf: &mut CudaBuf, host: &[f32]) -> Result<()> {
+        if host.len() != buf.len {
+            return Err(Error::Shape {
+                op: "write",
+                reason: format!(
+                    "host data has {} elements, the buffer {}",
+                    host.len(),
+                    buf.len
+                ),
+            });
+        }
+        if host.is_empty() {
+            return Ok(());
+        }
+        let mut dst = buf.data.slice_mut(..buf.len);
+        self.stream
+            .memcpy_htod(host, &mut dst)
+            .map_err(|e| device_err("host-to-device copy", e))
+    }
+
+    fn download(&self, buf: &CudaBuf) -> Result<Vec<f32>> {
+        if buf.len == 0 {
+            return Ok(Vec::new());
+        }
+        let host = self
+            .stream
+            .clone_dtoh(&buf.data.slice(..buf.len))
+            .map_err(|e| device_err("device-to-host copy (or an earlier kernel)", e))?;
+        self.stream
+            .synchronize()
+            .map_err(|e| device_err("stream synchronization (or an earlier kernel)", e))?;
+        Ok(host)
+    }
+
+    fn len(&self, buf: &CudaBuf) -> usize {
+        buf.len
+    }
+
+    fn alloc_count(&self) -> u64 {
+        self.allocs.load(Ordering::Relaxed)
+    }
+
+    fn set_max_dynamic_shared(&self, kernel: &'static Kernel, bytes: u32) -> Result<()> {
+        let f = self.function(kernel)?;
+        let value = i32::try_from(bytes).map_err(|_| Error::Kernel {
+            kernel: kernel.name.to_string(),
+            reason: format!("{bytes} bytes of dynamic shared memory is out of range"),
+        })?;
+        f.set_attribute(
+            CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            value,
+        )
+        .map_err(|e| {
+            kernel_err(
+                kernel,
+                &format!("opting in to {bytes} bytes of dynamic shared memory"),
+                e,
+            )
+        })
+    }
+
+    fn launch(
+        &self,
+        kernel: &'static Kernel,
+        cfg: LaunchConfig,
+        args: &mut [Arg<'_, CudaBuf>],
+    ) -> Result<()> {
+        check_args(kernel, args)?;
+        let f = self.function(kernel)?;
+        let mut builder = self.stream.launch_builder(&f);
+        for a in args.iter_mut() {
+            match a {
+                Arg::In(b) => builder.arg(&b.data),
+                Arg::Out(b) => builder.arg(&mut b.data),
+                Arg::I32(v) => builder.arg(&*v),
+                Arg::U32(v) => builder.arg(&*v),
+                Arg::F32(v) => builder.arg(&*v),
+            };
+        }
+        let launch_cfg = cudarc::driver::LaunchConfig {
+            grid_dim: cfg.grid,
+            block_dim: cfg.block,
+            shared_mem_bytes: cfg.shared_bytes,
+        };
+        // SAFETY: check_args matched every argument to the kernel's parameter kinds as
+        // build.rs read them from its source (f32 buffers as device pointers, scalars by
+        // value, in order); the buffers outlive the launch because they are dropped on the
+        // same stream after it.
+        unsafe { builder.launch(launch_cfg) }.map_err(|e| {
+            kernel_err(
+                kernel,
+                &format!(
+                    "launch with grid {:?}, block {:?}, {} bytes of dynamic shared memory",
+                    cfg.grid, cfg.block, cfg.shared_bytes
+                ),
+                e,
+            )
+        })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_is_a_clean_error_without_a_gpu_and_works_with_one() {
+        match CudaExec::new(0) {
+            Ok(exec) => {
+                // A GPU is present: the executor round-trips data.
+                let buf = exec.upload(&[1.0, -2.5, 3.25]).unwrap();
+                assert_eq!(exec.download(&buf).unwrap(), vec![1.0, -2.5, 3.25]);
+                assert_eq!(exec.alloc_count(), 1);
+            }
+            Err(Error::DeviceUnavailable { device, reason }) => {
+                assert_eq!(device, "cuda:0");
+                assert!(!reason.is_empty());
+                // And probing agrees that there is nothing to use.
+                assert!(matches!(probe(), Err(Error::DeviceUnavailable { .. })));
+            }
+            Err(e) => panic!("expected DeviceUnavailable, got {e}"),
+        }
+    }
+
+    #[test]
+    fn an_ordinal_past_the_last_gpu_is_unavailable() {
+        let err = CudaExec::new(4096).err().expect("no machine has 4097 GPUs");
+        assert!(
+            matches!(err, Error::DeviceUnavailable { ref device, .. } if device == "cuda:4096")
+        );
+    }
+
+    #[test]
+    fn image_choice_follows_cuda_compatibility_rules() {
+        let archs = ["sm_80", "sm_86", "sm_89", "sm_90"];
+        assert_eq!(image_for((8, 0), &archs).as_deref(), Some("SASS sm_80"));
+        assert_eq!(image_for((8, 7), &archs).as_deref(), Some("SASS sm_86"));
+        assert_eq!(image_for((9, 0), &archs).as_deref(), Some("SASS sm_90"));
+        assert_eq!(
+            image_for((10, 0), &archs).as_deref(),
+            Some("PTX compute_90 (JIT)")
+        );
+        assert_eq!(image_for((7, 5), &archs), None);
+        assert_eq!(image_for((9, 0), &[]), None);
+    }
+}

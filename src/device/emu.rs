@@ -1,0 +1,323 @@
+//! The emulator executor: kernels/*.cu compiled as host C++ against emu/cuda_emu.h (by
+//! build/emu.rs) and run on the CPU by emu/runtime.cpp, one fiber per CUDA thread.
+//!
+//! [`EmuExec`] implements [`KernelExec`], so the same launch code that drives a GPU drives
+//! the emulator: a wrong grid, block, shared-memory size or argument order fails here too.
+//! The runtime rejects what a GPU rejects (block and grid limits, shared memory above
+//! 48 KiB without opt-in), turns a barrier that not all threads reach into an error, and
+//! runs threads between barriers and blocks in a chosen [`Order`]. Buffers are allocated by
+//! the C++ runtime: they end at a guard page in the normal build, and are heap blocks that
+//! AddressSanitizer watches in the `emu-asan` build.
+
+use super::gpu::{check_args, Arg, KernelExec, LaunchConfig};
+use crate::kernels::Kernel;
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// An order in which the emulator runs threads between barriers, or blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Ascending linear index.
+    #[default]
+    Forward,
+    /// Descending linear index.
+    Reverse,
+    /// A seeded random permutation (for threads: a new one after every barrier).
+    Shuffle(u64),
+}
+
+impl Order {
+    fn code(self) -> (c_int, u64) {
+        match self {
+            Order::Forward => (0, 0),
+            Order::Reverse => (1, 0),
+            Order::Shuffle(seed) => (2, seed),
+        }
+    }
+}
+
+/// How the emulator schedules a launch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EmuOptions {
+    /// Order of the threads of a block between two barriers.
+    pub thread_order: Order,
+    /// Order of the blocks of the grid.
+    pub block_order: Order,
+}
+
+type Body = unsafe extern "C" fn(*mut *mut c_void);
+
+#[repr(C)]
+struct KernelEntry {
+    name: *const c_char,
+    body: Option<Body>,
+}
+
+#[repr(C)]
+struct LaunchDesc {
+    grid: [u32; 3],
+    block: [u32; 3],
+    dynamic_shared: u32,
+    static_shared: u32,
+    max_dynamic_shared: u32,
+    thread_order: c_int,
+    block_order: c_int,
+    thread_seed: u64,
+    block_seed: u64,
+}
+
+extern "C" {
+    static satcolor_emu_kernels: KernelEntry;
+    static satcolor_emu_kernel_count: std::ffi::c_ulong;
+    fn satcolor_emu_launch(
+        body: Body,
+        cfg: *const LaunchDesc,
+        args: *mut *mut c_void,
+        err: *mut c_char,
+        err_cap: usize,
+    ) -> c_int;
+    fn satcolor_emu_alloc(bytes: usize) -> *mut c_void;
+    fn satcolor_emu_free(ptr: *mut c_void, bytes: usize);
+    fn satcolor_emu_asan() -> c_int;
+}
+
+/// Largest shared memory of one block with the opt-in attribute (sm_90: 227 KiB).
+const SHARED_OPTIN_MAX: u32 = 227 * 1024;
+
+/// A buffer of f32 in emulated global memory, freed on drop.
+pub struct EmuBuf {
+    ptr: *mut f32,
+    len: usize,
+}
+
+// SAFETY: an EmuBuf exclusively owns its allocation, like a Box<[f32]>; kernels only touch
+// it during a launch, which borrows it through `Arg`.
+unsafe impl Send for EmuBuf {}
+// SAFETY: shared references only read it (download) or pass it as `const float*`.
+unsafe impl Sync for EmuBuf {}
+
+impl EmuBuf {
+    fn as_slice(&self) -> &[f32] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: ptr holds len initialised f32 owned by self.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        if self.len == 0 {
+            return &mut [];
+        }
+        // SAFETY: as above, and &mut self makes the access exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+impl Drop for EmuBuf {
+    fn drop(&mut self) {
+        // SAFETY: ptr came from satcolor_emu_alloc with this byte size.
+        unsafe { satcolor_emu_free(self.ptr.cast(), self.len * 4) }
+    }
+}
+
+/// The emulator executor. `Send + Sync`: launches serialize behind one mutex in the C++
+/// runtime (static shared memory is global), and its own state is behind a mutex/atomic.
+pub struct EmuExec {
+    opts: EmuOptions,
+    bodies: HashMap<&'static str, Body>,
+    max_dynamic_shared: Mutex<HashMap<&'static str, u32>>,
+    allocs: AtomicU64,
+}
+
+/// ptxas's static shared-memory figure of `kernel` for the newest compiled arch, 0 when
+/// unknown (built without `cuda`, or an emulator-only test kernel).
+fn static_shared_bytes(kernel: &Kernel) -> u32 {
+    let arch_num = |a: &str| a.trim_start_matches("sm_").parse::<u32>().unwrap_or(0);
+    crate::kernels::RESOURCES
+        .iter()
+        .filter(|r| r.kernel == kernel.name)
+        .max_by_key(|r| arch_num(r.arch))
+        .map_or(0, |r| r.shared_bytes)
+}
+
+fn kernel_error(kernel: &Kernel, reason: impl Into<String>) -> Error {
+    Error::Kernel { kernel: kernel.name.to_string(), reason: reason.into() }
+}
+
+impl EmuExec {
+    /// Opens the emulator with the given scheduling options.
+    pub fn new(opts: EmuOptions) -> Result<EmuExec> {
+        // SAFETY: the generated table holds `count` entries followed by a null sentinel;
+        // names are static NUL-terminated strings.
+        let entries = unsafe {
+            std::slice::from_raw_parts(
+                std::ptr::addr_of!(satcolor_emu_kernels),
+                satcolor_emu_kernel_count as usize,
+            )
+        };
+        let mut bodies = HashMap::with_capacity(entries.len());
+        for e in entries {
+            // SAFETY: see above.
+            let name = unsafe { CStr::from_ptr(e.name) }.to_str().map_err(|_| {
+                Error::Device("emulator kernel table holds a non-UTF-8 name".into())
+            })?;
+            if let Some(body) = e.body {
+                bodies.insert(name, body);
+            }
+        }
+        Ok(EmuExec {
+            opts,
+            bodies,
+            max_dynamic_shared: Mutex::new(HashMap::new()),
+            allocs: AtomicU64::new(0),
+        })
+    }
+
+    /// The scheduling options.
+    pub fn options(&self) -> EmuOptions {
+        self.opts
+    }
+
+    /// Whether this build runs the kernels under AddressSanitizer (`emu-asan`).
+    pub fn asan() -> bool {
+        // SAFETY: a plain function of the runtime.
+        unsafe { satcolor_emu_asan() != 0 }
+    }
+
+    fn alloc(&self, len: usize) -> Result<EmuBuf> {
+        let bytes = len
+            .checked_mul(4)
+            .ok_or_else(|| Error::Device(format!("emu: buffer of {len} f32 is too large")))?;
+        // SAFETY: plain allocation; memory comes back zeroed.
+        let ptr = unsafe { satcolor_emu_alloc(bytes) }.cast::<f32>();
+        if ptr.is_null() && len > 0 {
+            return Err(Error::Device(format!("emu: out of memory allocating {bytes} bytes")));
+        }
+        self.allocs.fetch_add(1, Ordering::Relaxed);
+        Ok(EmuBuf { ptr, len })
+    }
+}
+
+impl KernelExec for EmuExec {
+    type Buf = EmuBuf;
+
+    fn name(&self) -> String {
+        let o = self.opts;
+        let asan = if Self::asan() { ", AddressSanitizer" } else { "" };
+        format!("emu (CPU emulator of the CUDA kernels; threads {:?}, blocks {:?}{asan})", o.thread_order, o.block_order)
+    }
+
+    fn alloc_zeros(&self, len: usize) -> Result<EmuBuf> {
+        self.alloc(len)
+    }
+
+    fn upload(&self, host: &[f32]) -> Result<EmuBuf> {
+        let mut b = self.alloc(host.len())?;
+        b.as_mut_slice().copy_from_slice(host);
+        Ok(b)
+    }
+
+    fn write(&self, buf: &mut EmuBuf, host: &[f32]) -> Result<()> {
+        if buf.len != host.len() {
+            return Err(Error::Device(format!(
+                "emu: writing {} f32 into a buffer of {}",
+                host.len(),
+                buf.len
+            )));
+        }
+        buf.as_mut_slice().copy_from_slice(host);
+        Ok(())
+    }
+
+    fn download(&self, buf: &EmuBuf) -> Result<Vec<f32>> {
+        Ok(buf.as_slice().to_vec())
+    }
+
+    fn len(&self, buf: &EmuBuf) -> usize {
+        buf.len
+    }
+
+    fn alloc_count(&self) -> u64 {
+        self.allocs.load(Ordering::Relaxed)
+    }
+
+    fn set_max_dynamic_shared(&self, kernel: &'static Kernel, bytes: u32) -> Result<()> {
+        let stat = static_shared_bytes(kernel);
+        if u64::from(bytes) + u64::from(stat) > u64::from(SHARED_OPTIN_MAX) {
+            return Err(kernel_error(
+                kernel,
+                format!(
+                    "cannot opt in to {bytes} dynamic bytes of shared memory: with {stat} static \
+                     bytes that is above the 227 KiB of a block"
+                ),
+            ));
+        }
+        self.max_dynamic_shared
+            .lock()
+            .map_err(|_| Error::Device("emu: opt-in table poisoned".into()))?
+            .insert(kernel.name, bytes);
+        Ok(())
+    }
+
+    fn launch(
+        &self,
+        kernel: &'static Kernel,
+        cfg: LaunchConfig,
+        args: &mut [Arg<'_, EmuBuf>],
+    ) -> Result<()> {
+        check_args(kernel, args)?;
+        let body = *self
+            .bodies
+            .get(kernel.name)
+            .ok_or_else(|| kernel_error(kernel, "not compiled into the emulator"))?;
+        // Argument values, each in an 8-byte slot (little-endian: an i32/u32/f32 is read
+        // from the slot's first bytes), and kernelParams-style pointers to them.
+        let mut values: Vec<u64> = args
+            .iter_mut()
+            .map(|a| match a {
+                Arg::In(b) => b.ptr as u64,
+                Arg::Out(b) => b.ptr as u64,
+                Arg::I32(v) => u64::from(*v as u32),
+                Arg::U32(v) => u64::from(*v),
+                Arg::F32(v) => u64::from(v.to_bits()),
+            })
+            .collect();
+        let mut ptrs: Vec<*mut c_void> =
+            values.iter_mut().map(|v| (v as *mut u64).cast::<c_void>()).collect();
+        let max_dyn = self
+            .max_dynamic_shared
+            .lock()
+            .map_err(|_| Error::Device("emu: opt-in table poisoned".into()))?
+            .get(kernel.name)
+            .copied()
+            .unwrap_or(0);
+        let (thread_order, thread_seed) = self.opts.thread_order.code();
+        let (block_order, block_seed) = self.opts.block_order.code();
+        let desc = LaunchDesc {
+            grid: [cfg.grid.0, cfg.grid.1, cfg.grid.2],
+            block: [cfg.block.0, cfg.block.1, cfg.block.2],
+            dynamic_shared: cfg.shared_bytes,
+            static_shared: static_shared_bytes(kernel),
+            max_dynamic_shared: max_dyn,
+            thread_order,
+            block_order,
+            thread_seed,
+            block_seed,
+        };
+        let mut err = vec![0 as c_char; 1024];
+        // SAFETY: `body` is the trampoline of this kernel, whose parameters check_args just
+        // matched against `args`; buffers outlive the synchronous launch.
+        let rc = unsafe {
+            satcolor_emu_launch(body, &desc, ptrs.as_mut_ptr(), err.as_mut_ptr(), err.len())
+        };
+        if rc != 0 {
+            // SAFETY: the runtime wrote a NUL-terminated message.
+            let msg = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
+            return Err(kernel_error(kernel, msg));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,438 @@
+//! Launch code of conv2d and conv_transpose2d (kernels/conv2d.cu, conv_transpose2d.cu,
+//! reduce.cu). Four kernels cover the six ops:
+//!
+//! - `conv2d_forward` (a correlation gather): conv2d forward, and conv_transpose2d's
+//!   input gradient (a convolution of dy with the `[c_in, c_out, k, k]` weight);
+//! - `conv_transpose2d_forward` (a transposed gather): conv_transpose2d forward, and
+//!   conv2d's input gradient (the transposed convolution of dy with the
+//!   `[c_out, c_in, k, k]` weight, whose output is the convolution's input size);
+//! - `conv2d_weight_grad`: both weight gradients (for the transposed convolution its
+//!   input plays the role of dy and its dy the role of the input);
+//! - `channel_sum`: both bias gradients.
+
+use super::launch::{grid_yz, reduce_threads, to_i32};
+use super::{Arg, GpuDevice, KernelExec, LaunchConfig};
+use crate::kernels::{
+    Kernel, CHANNEL_SUM, CONV2D_FORWARD, CONV2D_WEIGHT_GRAD, CONV_TRANSPOSE2D_FORWARD,
+};
+use crate::ops::{check_len, shape_err, Act, Conv2dShape, ConvTranspose2dShape};
+use crate::Result;
+
+/// Output tile side of the gather kernels (`SC_CONV_TILE`, `SC_CT_TILE`).
+const TILE: usize = 16;
+/// Output channels per thread of the gather kernels (`SC_CONV_COB`, `SC_CT_COB`).
+const COB: usize = 8;
+/// Shared memory a block may use without the opt-in attribute.
+const MAX_SHARED_BYTES: usize = 48 * 1024;
+
+/// Which gather kernel a launch uses; it fixes the side of the staged input patch.
+#[derive(Clone, Copy)]
+enum Gather {
+    /// `conv2d_forward`: output pixel (oy, ox) reads input rows oy·stride − pad + kh.
+    Correlation,
+    /// `conv_transpose2d_forward`: output pixel oy reads input rows (oy + pad − kh) / stride.
+    Transposed,
+}
+
+impl Gather {
+    fn kernel(self) -> &'static Kernel {
+        match self {
+            Gather::Correlation => &CONV2D_FORWARD,
+            Gather::Transposed => &CONV_TRANSPOSE2D_FORWARD,
+        }
+    }
+    /// Side of the input patch one 16×16 output tile reads (as the kernel computes it).
+    fn in_side(self, k: usize, stride: usize) -> usize {
+        match self {
+            Gather::Correlation => (TILE - 1) * stride + k,
+            Gather::Transposed => (TILE + k - 2) / stride + 2,
+        }
+    }
+}
+
+/// Geometry of one gather launch: input `[n, c_in, h, w]`, output `[n, c_out, h_out, w_out]`.
+struct Geometry {
+    n: usize,
+    c_in: usize,
+    h: usize,
+    w: usize,
+    c_out: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    h_out: usize,
+    w_out: usize,
+}
+
+/// Launches a tiled gather kernel: grid (tiles, ⌈c_out/8⌉, n), block 16×16, dynamic shared
+/// memory for the input patch and 8·k² weights.
+#[allow(clippy::too_many_arguments)]
+fn gather<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    kind: Gather,
+    g: &Geometry,
+    x: &E::Buf,
+    w: &E::Buf,
+    bias: Option<&E::Buf>,
+    act: Act,
+    y: &mut E::Buf,
+) -> Result<()> {
+    let side = kind.in_side(g.k, g.stride);
+    let shared = 4 * (side * side + COB * g.k * g.k);
+    if shared > MAX_SHARED_BYTES {
+        return Err(shape_err(
+            op,
+            format!("kernel {}×{} with stride {} needs {shared} bytes of shared memory (max {MAX_SHARED_BYTES})", g.k, g.k, g.stride),
+        ));
+    }
+    let tiles = g.h_out.div_ceil(TILE) * g.w_out.div_ceil(TILE);
+    let cfg = LaunchConfig {
+        grid: (
+            u32::try_from(tiles).map_err(|_| shape_err(op, format!("{tiles} tiles")))?,
+            grid_yz(op, "output channel groups", g.c_out.div_ceil(COB))?,
+            grid_yz(op, "batch", g.n)?,
+        ),
+        block: (TILE as u32, TILE as u32, 1),
+        shared_bytes: shared as u32,
+    };
+    // Element counts must fit an int too: the kernels index planes with int.
+    to_i32(op, g.n * g.c_in * g.h * g.w)?;
+    to_i32(op, g.n * g.c_out * g.h_out * g.w_out)?;
+    let (act_kind, slope) = act.code();
+    dev.exec.launch(
+        kind.kernel(),
+        cfg,
+        &mut [
+            Arg::In(x),
+            Arg::In(w),
+            Arg::In(bias.unwrap_or(w)),
+            Arg::Out(y),
+            Arg::I32(to_i32(op, g.c_in)?),
+            Arg::I32(to_i32(op, g.h)?),
+            Arg::I32(to_i32(op, g.w)?),
+            Arg::I32(to_i32(op, g.c_out)?),
+            Arg::I32(to_i32(op, g.k)?),
+            Arg::I32(to_i32(op, g.stride)?),
+            Arg::I32(to_i32(op, g.pad)?),
+            Arg::I32(to_i32(op, g.h_out)?),
+            Arg::I32(to_i32(op, g.w_out)?),
+            Arg::I32(i32::from(bias.is_some())),
+            Arg::I32(act_kind),
+            Arg::F32(slope),
+        ],
+    )
+}
+
+/// Launches `conv2d_weight_grad`: dw `[c_o, c_i, k, k]` from g `[n, c_o, gh, gw]` and
+/// x `[n, c_i, xh, xw]`, one block per weight element.
+#[allow(clippy::too_many_arguments)]
+fn weight_grad<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    g_geom: (usize, usize, usize, usize),
+    x_geom: (usize, usize, usize),
+    k: usize,
+    stride: usize,
+    pad: usize,
+    g: &E::Buf,
+    x: &E::Buf,
+    dw: &mut E::Buf,
+) -> Result<()> {
+    let (n, c_o, gh, gw) = g_geom;
+    let (c_i, xh, xw) = x_geom;
+    to_i32(op, n * c_o * gh * gw)?;
+    to_i32(op, n * c_i * xh * xw)?;
+    let cfg = LaunchConfig {
+        grid: (
+            to_i32(op, c_i * k * k)? as u32,
+            grid_yz(op, "weight rows", c_o)?,
+            1,
+        ),
+        // At least 4 positions per thread: there are as many blocks as weights already.
+        block: (reduce_threads((n * gh * gw).div_ceil(4)), 1, 1),
+        shared_bytes: 0,
+    };
+    dev.exec.launch(
+        &CONV2D_WEIGHT_GRAD,
+        cfg,
+        &mut [
+            Arg::In(g),
+            Arg::In(x),
+            Arg::Out(dw),
+            Arg::I32(to_i32(op, n)?),
+            Arg::I32(to_i32(op, c_o)?),
+            Arg::I32(to_i32(op, gh)?),
+            Arg::I32(to_i32(op, gw)?),
+            Arg::I32(to_i32(op, c_i)?),
+            Arg::I32(to_i32(op, xh)?),
+            Arg::I32(to_i32(op, xw)?),
+            Arg::I32(to_i32(op, k)?),
+            Arg::I32(to_i32(op, stride)?),
+            Arg::I32(to_i32(op, pad)?),
+        ],
+    )
+}
+
+/// Launches `channel_sum`: `out[c] = Σ_{n, plane} g[n, c, plane]`, one block per channel.
+pub(super) fn channel_sum<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    (n, c, plane): (usize, usize, usize),
+    g: &E::Buf,
+    out: &mut E::Buf,
+) -> Result<()> {
+    to_i32(op, n * c * plane)?;
+    let cfg = LaunchConfig {
+        grid: (to_i32(op, c)? as u32, 1, 1),
+        block: (reduce_threads(n * plane), 1, 1),
+        shared_bytes: 0,
+    };
+    dev.exec.launch(
+        &CHANNEL_SUM,
+        cfg,
+        &mut [
+            Arg::In(g),
+            Arg::Out(out),
+            Arg::I32(to_i32(op, n)?),
+            Arg::I32(to_i32(op, c)?),
+            Arg::I32(to_i32(op, plane)?),
+        ],
+    )
+}
+
+/// Geometry of a conv2d as the correlation gather sees it.
+fn conv2d_geometry(s: &Conv2dShape) -> Geometry {
+    Geometry {
+        n: s.n,
+        c_in: s.c_in,
+        h: s.h,
+        w: s.w,
+        c_out: s.c_out,
+        k: s.k,
+        stride: s.stride,
+        pad: s.pad,
+        h_out: s.h_out(),
+        w_out: s.w_out(),
+    }
+}
+
+/// Geometry of a conv_transpose2d as the transposed gather sees it.
+fn conv_transpose2d_geometry(s: &ConvTranspose2dShape) -> Geometry {
+    Geometry {
+        n: s.n,
+        c_in: s.c_in,
+        h: s.h,
+        w: s.w,
+        c_out: s.c_out,
+        k: s.k,
+        stride: s.stride,
+        pad: s.pad,
+        h_out: s.h_out(),
+        w_out: s.w_out(),
+    }
+}
+
+/// The same geometry with input and output exchanged (the backward-input gathers).
+fn swapped(g: Geometry) -> Geometry {
+    Geometry {
+        n: g.n,
+        c_in: g.c_out,
+        h: g.h_out,
+        w: g.w_out,
+        c_out: g.c_in,
+        k: g.k,
+        stride: g.stride,
+        pad: g.pad,
+        h_out: g.h,
+        w_out: g.w,
+    }
+}
+
+/// [`Device::conv2d_forward`](crate::device::Device::conv2d_forward).
+pub(super) fn conv2d_forward<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &Conv2dShape,
+    x: &E::Buf,
+    w: &E::Buf,
+    b: Option<&E::Buf>,
+    act: Act,
+    y: &mut E::Buf,
+) -> Result<()> {
+    let op = "conv2d_forward";
+    s.validate()?;
+    check_len(op, "x", dev.exec.len(x), s.x_len())?;
+    check_len(op, "w", dev.exec.len(w), s.w_len())?;
+    if let Some(b) = b {
+        check_len(op, "b", dev.exec.len(b), s.c_out)?;
+    }
+    check_len(op, "y", dev.exec.len(y), s.y_len())?;
+    gather(
+        dev,
+        op,
+        Gather::Correlation,
+        &conv2d_geometry(s),
+        x,
+        w,
+        b,
+        act,
+        y,
+    )
+}
+
+/// [`Device::conv2d_backward_input`](crate::device::Device::conv2d_backward_input).
+pub(super) fn conv2d_backward_input<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &Conv2dShape,
+    w: &E::Buf,
+    dy: &E::Buf,
+    dx: &mut E::Buf,
+) -> Result<()> {
+    let op = "conv2d_backward_input";
+    s.validate()?;
+    check_len(op, "w", dev.exec.len(w), s.w_len())?;
+    check_len(op, "dy", dev.exec.len(dy), s.y_len())?;
+    check_len(op, "dx", dev.exec.len(dx), s.x_len())?;
+    let g = swapped(conv2d_geometry(s));
+    gather(
+        dev,
+        op,
+        Gather::Transposed,
+        &g,
+        dy,
+        w,
+        None,
+        Act::Identity,
+        dx,
+    )
+}
+
+/// [`Device::conv2d_backward_weight`](crate::device::Device::conv2d_backward_weight).
+pub(super) fn conv2d_backward_weight<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &Conv2dShape,
+    x: &E::Buf,
+    dy: &E::Buf,
+    dw: &mut E::Buf,
+    db: Option<&mut E::Buf>,
+) -> Result<()> {
+    let op = "conv2d_backward_weight";
+    s.validate()?;
+    check_len(op, "x", dev.exec.len(x), s.x_len())?;
+    check_len(op, "dy", dev.exec.len(dy), s.y_len())?;
+    check_len(op, "dw", dev.exec.len(dw), s.w_len())?;
+    if let Some(db) = &db {
+        check_len(op, "db", dev.exec.len(db), s.c_out)?;
+    }
+    let (h_out, w_out) = (s.h_out(), s.w_out());
+    weight_grad(
+        dev,
+        op,
+        (s.n, s.c_out, h_out, w_out),
+        (s.c_in, s.h, s.w),
+        s.k,
+        s.stride,
+        s.pad,
+        dy,
+        x,
+        dw,
+    )?;
+    match db {
+        Some(db) => channel_sum(dev, op, (s.n, s.c_out, h_out * w_out), dy, db),
+        None => Ok(()),
+    }
+}
+
+/// [`Device::conv_transpose2d_forward`](crate::device::Device::conv_transpose2d_forward).
+pub(super) fn conv_transpose2d_forward<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &ConvTranspose2dShape,
+    x: &E::Buf,
+    w: &E::Buf,
+    b: Option<&E::Buf>,
+    act: Act,
+    y: &mut E::Buf,
+) -> Result<()> {
+    let op = "conv_transpose2d_forward";
+    s.validate()?;
+    check_len(op, "x", dev.exec.len(x), s.x_len())?;
+    check_len(op, "w", dev.exec.len(w), s.w_len())?;
+    if let Some(b) = b {
+        check_len(op, "b", dev.exec.len(b), s.c_out)?;
+    }
+    check_len(op, "y", dev.exec.len(y), s.y_len())?;
+    gather(
+        dev,
+        op,
+        Gather::Transposed,
+        &conv_transpose2d_geometry(s),
+        x,
+        w,
+        b,
+        act,
+        y,
+    )
+}
+
+/// [`Device::conv_transpose2d_backward_input`](crate::device::Device::conv_transpose2d_backward_input).
+pub(super) fn conv_transpose2d_backward_input<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &ConvTranspose2dShape,
+    w: &E::Buf,
+    dy: &E::Buf,
+    dx: &mut E::Buf,
+) -> Result<()> {
+    let op = "conv_transpose2d_backward_input";
+    s.validate()?;
+    check_len(op, "w", dev.exec.len(w), s.w_len())?;
+    check_len(op, "dy", dev.exec.len(dy), s.y_len())?;
+    check_len(op, "dx", dev.exec.len(dx), s.x_len())?;
+    let g = swapped(conv_transpose2d_geometry(s));
+    gather(
+        dev,
+        op,
+        Gather::Correlation,
+        &g,
+        dy,
+        w,
+        None,
+        Act::Identity,
+        dx,
+    )
+}
+
+/// [`Device::conv_transpose2d_backward_weight`](crate::device::Device::conv_transpose2d_backward_weight).
+pub(super) fn conv_transpose2d_backward_weight<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &ConvTranspose2dShape,
+    x: &E::Buf,
+    dy: &E::Buf,
+    dw: &mut E::Buf,
+    db: Option<&mut E::Buf>,
+) -> Result<()> {
+    let op = "conv_transpose2d_backward_weight";
+    s.validate()?;
+    check_len(op, "x", dev.exec.len(x), s.x_len())?;
+    check_len(op, "dy", dev.exec.len(dy), s.y_len())?;
+    check_len(op, "dw", dev.exec.len(dw), s.w_len())?;
+    if let Some(db) = &db {
+        check_len(op, "db", dev.exec.len(db), s.c_out)?;
+    }
+    let (h_out, w_out) = (s.h_out(), s.w_out());
+    weight_grad(
+        dev,
+        op,
+        (s.n, s.c_in, s.h, s.w),
+        (s.c_out, h_out, w_out),
+        s.k,
+        s.stride,
+        s.pad,
+        x,
+        dy,
+        dw,
+    )?;
+    match db {
+        Some(db) => channel_sum(dev, op, (s.n, s.c_out, h_out * w_out), dy, db),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,111 @@
+//! Launch-configuration helpers shared by the op modules: 1-D grids for elementwise and
+//! reduction kernels, block sizes of block-per-output reductions, the reduction scratch
+//! buffer, and checked conversions of sizes to the kernels' `int` parameters.
+
+use super::{Arg, GpuDevice, KernelExec, LaunchConfig};
+use crate::kernels::REDUCE_PARTIALS;
+use crate::ops::shape_err;
+use crate::{Error, Result};
+
+/// Threads per block of the 1-D kernels (`SC_BLOCK` in kernels/common.cuh).
+pub(super) const BLOCK: u32 = 256;
+/// Most blocks of a grid-stride elementwise launch.
+const MAX_ELEMENTWISE_BLOCKS: usize = 4096;
+/// Most blocks of a two-launch reduction: the size of the partial-sums scratch buffer.
+pub(super) const MAX_REDUCE_BLOCKS: usize = 256;
+/// CUDA's limit on grid.y and grid.z.
+const MAX_GRID_YZ: usize = 65535;
+
+/// Converts a size to a kernel's `int` parameter, or fails naming the op.
+pub(super) fn to_i32(op: &'static str, v: usize) -> Result<i32> {
+    i32::try_from(v).map_err(|_| shape_err(op, format!("size {v} does not fit the kernels' int")))
+}
+
+/// Checks that a grid.y or grid.z extent is within CUDA's limit.
+pub(super) fn grid_yz(op: &'static str, what: &str, v: usize) -> Result<u32> {
+    if v == 0 || v > MAX_GRID_YZ {
+        return Err(shape_err(
+            op,
+            format!("{what} = {v} is outside 1..={MAX_GRID_YZ}"),
+        ));
+    }
+    Ok(v as u32)
+}
+
+/// A grid-stride 1-D launch over `n > 0` elements.
+pub(super) fn elementwise(n: usize) -> LaunchConfig {
+    let blocks = n.div_ceil(BLOCK as usize).clamp(1, MAX_ELEMENTWISE_BLOCKS);
+    LaunchConfig {
+        grid: (blocks as u32, 1, 1),
+        block: (BLOCK, 1, 1),
+        shared_bytes: 0,
+    }
+}
+
+/// The first launch of a two-launch reduction over `n` elements: the grid size depends
+/// only on `n`, so the partial sums (and the final sum) are the same on every run.
+pub(super) fn reduce_blocks(n: usize) -> LaunchConfig {
+    let blocks = n.div_ceil(BLOCK as usize).clamp(1, MAX_REDUCE_BLOCKS);
+    LaunchConfig {
+        grid: (blocks as u32, 1, 1),
+        block: (BLOCK, 1, 1),
+        shared_bytes: 0,
+    }
+}
+
+/// Threads of a block that reduces `len` values: a multiple of 32 (whole warps for the
+/// shuffles), at most [`BLOCK`].
+pub(super) fn reduce_threads(len: usize) -> u32 {
+    (len.div_ceil(32) * 32).clamp(32, BLOCK as usize) as u32
+}
+
+impl<E: KernelExec> GpuDevice<E> {
+    /// Runs `f` with the partial-sums scratch buffer (at least [`MAX_REDUCE_BLOCKS`]
+    /// floats), allocating it on first use only.
+    pub(super) fn with_scratch<R>(&self, f: impl FnOnce(&mut E::Buf) -> Result<R>) -> Result<R> {
+        let mut guard = self
+            .scratch
+            .lock()
+            .map_err(|_| Error::Device("the reduction scratch buffer's lock is poisoned".into()))?;
+        let buf = match guard.take() {
+            Some(buf) => buf,
+            None => self.exec.alloc_zeros(MAX_REDUCE_BLOCKS)?,
+        };
+        f(guard.insert(buf))
+    }
+
+    /// A deterministic sum in two launches: `first` writes one partial sum per block of
+    /// the [`reduce_blocks`] grid over `n` elements into the scratch buffer, then
+    /// `reduce_partials` adds them in index order into `out[0]` (adding to its value when
+    /// `accumulate`, else overwriting it).
+    pub(super) fn two_pass_reduce(
+        &self,
+        op: &'static str,
+        n: usize,
+        out: &mut E::Buf,
+        accumulate: bool,
+        first: impl FnOnce(&mut E::Buf, LaunchConfig) -> Result<()>,
+    ) -> Result<()> {
+        to_i32(op, n)?;
+        let cfg = reduce_blocks(n);
+        let count = cfg.grid.0;
+        self.with_scratch(|partials| {
+            first(partials, cfg)?;
+            let final_cfg = LaunchConfig {
+                grid: (1, 1, 1),
+                block: (reduce_threads(count as usize), 1, 1),
+                shared_bytes: 0,
+            };
+            self.exec.launch(
+                &REDUCE_PARTIALS,
+                final_cfg,
+                &mut [
+                    Arg::In(partials),
+                    Arg::Out(out),
+                    Arg::I32(count as i32),
+                    Arg::I32(i32::from(accumulate)),
+                ],
+            )
+        })
+    }
+}

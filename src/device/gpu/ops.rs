@@ -1,0 +1,210 @@
+//! `impl Device for GpuDevice`: buffer management goes straight to the executor; every op
+//! goes to the launch code of its kernel module (conv, pool, elementwise, linear, loss,
+//! optim), which checks the buffers and picks grid, block, shared memory and arguments.
+
+use super::{conv, elementwise, linear, loss, optim, pool, GpuDevice, KernelExec};
+use crate::device::Device;
+use crate::ops::{
+    Act, AdamParams, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape, SgdParams,
+};
+use crate::Result;
+
+impl<E: KernelExec> Device for GpuDevice<E> {
+    type Buf = E::Buf;
+
+    fn name(&self) -> String {
+        self.exec.name()
+    }
+    fn alloc_zeros(&self, len: usize) -> Result<Self::Buf> {
+        self.exec.alloc_zeros(len)
+    }
+    fn upload(&self, host: &[f32]) -> Result<Self::Buf> {
+        self.exec.upload(host)
+    }
+    fn download(&self, buf: &Self::Buf) -> Result<Vec<f32>> {
+        self.exec.download(buf)
+    }
+    fn write(&self, buf: &mut Self::Buf, host: &[f32]) -> Result<()> {
+        self.exec.write(buf, host)
+    }
+    fn len(&self, buf: &Self::Buf) -> usize {
+        self.exec.len(buf)
+    }
+    fn alloc_count(&self) -> u64 {
+        self.exec.alloc_count()
+    }
+
+    fn conv2d_forward(
+        &self,
+        s: &Conv2dShape,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        b: Option<&Self::Buf>,
+        act: Act,
+        y: &mut Self::Buf,
+    ) -> Result<()> {
+        conv::conv2d_forward(self, s, x, w, b, act, y)
+    }
+    fn conv2d_backward_input(
+        &self,
+        s: &Conv2dShape,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        dx: &mut Self::Buf,
+    ) -> Result<()> {
+        conv::conv2d_backward_input(self, s, w, dy, dx)
+    }
+    fn conv2d_backward_weight(
+        &self,
+        s: &Conv2dShape,
+        x: &Self::Buf,
+        dy: &Self::Buf,
+        dw: &mut Self::Buf,
+        db: Option<&mut Self::Buf>,
+    ) -> Result<()> {
+        conv::conv2d_backward_weight(self, s, x, dy, dw, db)
+    }
+    fn conv_transpose2d_forward(
+        &self,
+        s: &ConvTranspose2dShape,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        b: Option<&Self::Buf>,
+        act: Act,
+        y: &mut Self::Buf,
+    ) -> Result<()> {
+        conv::conv_transpose2d_forward(self, s, x, w, b, act, y)
+    }
+    fn conv_transpose2d_backward_input(
+        &self,
+        s: &ConvTranspose2dShape,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        dx: &mut Self::Buf,
+    ) -> Result<()> {
+        conv::conv_transpose2d_backward_input(self, s, w, dy, dx)
+    }
+    fn conv_transpose2d_backward_weight(
+        &self,
+        s: &ConvTranspose2dShape,
+        x: &Self::Buf,
+        dy: &Self::Buf,
+        dw: &mut Self::Buf,
+        db: Option<&mut Self::Buf>,
+    ) -> Result<()> {
+        conv::conv_transpose2d_backward_weight(self, s, x, dy, dw, db)
+    }
+    fn max_pool2d_forward(&self, s: &Pool2dShape, x: &Self::Buf, y: &mut Self::Buf) -> Result<()> {
+        pool::max_pool2d_forward(self, s, x, y)
+    }
+    fn max_pool2d_backward(
+        &self,
+        s: &Pool2dShape,
+        x: &Self::Buf,
+        dy: &Self::Buf,
+        dx: &mut Self::Buf,
+    ) -> Result<()> {
+        pool::max_pool2d_backward(self, s, x, dy, dx)
+    }
+    fn act_backward(&self, act: Act, y: &Self::Buf, dy: &mut Self::Buf) -> Result<()> {
+        elementwise::act_backward(self, act, y, dy)
+    }
+    fn convex_skip_forward(
+        &self,
+        theta: &Self::Buf,
+        a: &Self::Buf,
+        b: &Self::Buf,
+        u: &mut Self::Buf,
+    ) -> Result<()> {
+        elementwise::convex_skip_forward(self, theta, a, b, u)
+    }
+    fn convex_skip_backward(
+        &self,
+        theta: &Self::Buf,
+        a: &Self::Buf,
+        b: &Self::Buf,
+        du: &Self::Buf,
+        da: &mut Self::Buf,
+        db: &mut Self::Buf,
+        dtheta: &mut Self::Buf,
+    ) -> Result<()> {
+        elementwise::convex_skip_backward(self, theta, a, b, du, da, db, dtheta)
+    }
+    fn linear_forward(
+        &self,
+        s: &LinearShape,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        b: &Self::Buf,
+        y: &mut Self::Buf,
+    ) -> Result<()> {
+        linear::linear_forward(self, s, x, w, b, y)
+    }
+    fn linear_backward(
+        &self,
+        s: &LinearShape,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        dx: Option<&mut Self::Buf>,
+        dw: &mut Self::Buf,
+        db: &mut Self::Buf,
+    ) -> Result<()> {
+        linear::linear_backward(self, s, x, w, dy, dx, dw, db)
+    }
+    fn bce_with_logits(
+        &self,
+        z: &Self::Buf,
+        target: f32,
+        scale: f32,
+        loss: &mut Self::Buf,
+        dz: &mut Self::Buf,
+    ) -> Result<()> {
+        loss::bce_with_logits(self, z, target, scale, loss, dz)
+    }
+    fn mse(
+        &self,
+        a: &Self::Buf,
+        b: &Self::Buf,
+        scale: f32,
+        loss: &mut Self::Buf,
+        da: &mut Self::Buf,
+    ) -> Result<()> {
+        loss::mse(self, a, b, scale, loss, da)
+    }
+    fn l2_penalty(
+        &self,
+        w: &Self::Buf,
+        scale: f32,
+        loss: &mut Self::Buf,
+        dw: &mut Self::Buf,
+    ) -> Result<()> {
+        loss::l2_penalty(self, w, scale, loss, dw)
+    }
+    fn add_assign(&self, dst: &mut Self::Buf, src: &Self::Buf) -> Result<()> {
+        elementwise::add_assign(self, dst, src)
+    }
+    fn sum(&self, x: &Self::Buf, out: &mut Self::Buf) -> Result<()> {
+        loss::sum(self, x, out)
+    }
+    fn sgd_step(
+        &self,
+        hp: &SgdParams,
+        p: &mut Self::Buf,
+        g: &Self::Buf,
+        mom: &mut Self::Buf,
+    ) -> Result<()> {
+        optim::sgd_step(self, hp, p, g, mom)
+    }
+    fn adam_step(
+        &self,
+        hp: &AdamParams,
+        t: u64,
+        p: &mut Self::Buf,
+        g: &Self::Buf,
+        m: &mut Self::Buf,
+        v: &mut Self::Buf,
+    ) -> Result<()> {
+        optim::adam_step(self, hp, t, p, g, m, v)
+    }
+}

@@ -1,0 +1,249 @@
+//! Devices: where tensors live and ops run. The model code is written once against
+//! [`Device`]; three executions implement it:
+//!
+//! - [`cpu::CpuDevice`]: native Rust (rayon threads, im2col + GEMM convolutions);
+//! - [`gpu::GpuDevice`] over [`cuda::CudaExec`]: kernels/*.cu on an NVIDIA GPU via cudarc;
+//! - [`gpu::GpuDevice`] over [`emu::EmuExec`]: the same kernels/*.cu compiled for the CPU
+//!   against emu/, launched by the very same Rust code (grid, block, shared memory and
+//!   argument order) as on a GPU.
+
+pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
+#[cfg(feature = "emu")]
+pub mod emu;
+pub mod gpu;
+pub mod open;
+
+use crate::ops::{
+    Act, AdamParams, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape, SgdParams,
+};
+use crate::{Error, Result};
+
+/// A device holding f32 buffers and running every op of the two networks.
+///
+/// Conventions: NCHW f32 contiguous buffers; backward ops *overwrite* the gradients they
+/// produce unless the doc says *adds*; scalar outputs (losses, `dtheta`) are one-element
+/// buffers. Ops may run asynchronously; [`Device::download`] waits for them.
+pub trait Device {
+    /// A buffer of f32 on this device.
+    type Buf;
+
+    /// A human-readable name, e.g. `cpu (2 threads)` or `cuda:0 (NVIDIA H100)`.
+    fn name(&self) -> String;
+    /// Allocates `len` zeroed elements.
+    fn alloc_zeros(&self, len: usize) -> Result<Self::Buf>;
+    /// Copies host data into a new buffer.
+    fn upload(&self, host: &[f32]) -> Result<Self::Buf>;
+    /// Copies a buffer back to the host (waits for pending work).
+    fn download(&self, buf: &Self::Buf) -> Result<Vec<f32>>;
+    /// Overwrites a buffer with host data of the same length.
+    fn write(&self, buf: &mut Self::Buf, host: &[f32]) -> Result<()>;
+    /// Number of elements of a buffer.
+    fn len(&self, buf: &Self::Buf) -> usize;
+    /// Number of buffer allocations made on this device so far (steady-state checks).
+    fn alloc_count(&self) -> u64;
+
+    /// `y = act(conv2d(x, w) + b)`.
+    fn conv2d_forward(
+        &self,
+        s: &Conv2dShape,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        b: Option<&Self::Buf>,
+        act: Act,
+        y: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `dx = ∂L/∂x` from `dy = ∂L/∂(conv2d output before activation)`.
+    fn conv2d_backward_input(
+        &self,
+        s: &Conv2dShape,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        dx: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `dw = ∂L/∂w` and, if given, `db = ∂L/∂b` from `dy` (pre-activation gradient).
+    fn conv2d_backward_weight(
+        &self,
+        s: &Conv2dShape,
+        x: &Self::Buf,
+        dy: &Self::Buf,
+        dw: &mut Self::Buf,
+        db: Option<&mut Self::Buf>,
+    ) -> Result<()>;
+    /// `y = act(conv_transpose2d(x, w) + b)`, weight in PyTorch's `[c_in, c_out, k, k]`.
+    fn conv_transpose2d_forward(
+        &self,
+        s: &ConvTranspose2dShape,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        b: Option<&Self::Buf>,
+        act: Act,
+        y: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `dx` of a transposed convolution from its pre-activation output gradient `dy`.
+    fn conv_transpose2d_backward_input(
+        &self,
+        s: &ConvTranspose2dShape,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        dx: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `dw` (and `db`) of a transposed convolution from `dy`.
+    fn conv_transpose2d_backward_weight(
+        &self,
+        s: &ConvTranspose2dShape,
+        x: &Self::Buf,
+        dy: &Self::Buf,
+        dw: &mut Self::Buf,
+        db: Option<&mut Self::Buf>,
+    ) -> Result<()>;
+    /// 2×2 stride-2 max pooling.
+    fn max_pool2d_forward(&self, s: &Pool2dShape, x: &Self::Buf, y: &mut Self::Buf)
+        -> Result<()>;
+    /// Sends each `dy` to the first maximum (row-major) of its window of `x`; other
+    /// elements of `dx` get 0.
+    fn max_pool2d_backward(
+        &self,
+        s: &Pool2dShape,
+        x: &Self::Buf,
+        dy: &Self::Buf,
+        dx: &mut Self::Buf,
+    ) -> Result<()>;
+    /// In place: `dy ← dy · act'(y)` where `y` is the activation's output.
+    fn act_backward(&self, act: Act, y: &Self::Buf, dy: &mut Self::Buf) -> Result<()>;
+    /// Fused convex skip: `u = σ(θ)·a + (1 − σ(θ))·b`, θ a one-element buffer.
+    fn convex_skip_forward(
+        &self,
+        theta: &Self::Buf,
+        a: &Self::Buf,
+        b: &Self::Buf,
+        u: &mut Self::Buf,
+    ) -> Result<()>;
+    /// Backward of the convex skip in one pass: `da = σ(θ)·du`, `db = (1 − σ(θ))·du`,
+    /// `dθ = σ(θ)(1 − σ(θ)) · Σ du·(a − b)` (one element).
+    #[allow(clippy::too_many_arguments)]
+    fn convex_skip_backward(
+        &self,
+        theta: &Self::Buf,
+        a: &Self::Buf,
+        b: &Self::Buf,
+        du: &Self::Buf,
+        da: &mut Self::Buf,
+        db: &mut Self::Buf,
+        dtheta: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `y = x·wᵀ + b` with x `[n, k]`, w `[m, k]`.
+    fn linear_forward(
+        &self,
+        s: &LinearShape,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        b: &Self::Buf,
+        y: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `dx` (if given), `dw`, `db` of a linear layer from `dy`.
+    #[allow(clippy::too_many_arguments)]
+    fn linear_backward(
+        &self,
+        s: &LinearShape,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        dx: Option<&mut Self::Buf>,
+        dw: &mut Self::Buf,
+        db: &mut Self::Buf,
+    ) -> Result<()>;
+    /// Binary cross-entropy with logits against a constant target `t`, in softplus form:
+    /// *adds* `scale · Σ_i [softplus(z_i) − t·z_i]` to `loss[0]` and writes
+    /// `dz_i = scale · (σ(z_i) − t)`. Stable for |z| up to 1e4.
+    fn bce_with_logits(
+        &self,
+        z: &Self::Buf,
+        target: f32,
+        scale: f32,
+        loss: &mut Self::Buf,
+        dz: &mut Self::Buf,
+    ) -> Result<()>;
+    /// Squared error: *adds* `scale · Σ (a − b)²` to `loss[0]` and writes
+    /// `da = 2·scale·(a − b)`.
+    fn mse(
+        &self,
+        a: &Self::Buf,
+        b: &Self::Buf,
+        scale: f32,
+        loss: &mut Self::Buf,
+        da: &mut Self::Buf,
+    ) -> Result<()>;
+    /// L2 penalty: *adds* `scale · Σ w²` to `loss[0]` and *adds* `2·scale·w` to `dw`.
+    fn l2_penalty(
+        &self,
+        w: &Self::Buf,
+        scale: f32,
+        loss: &mut Self::Buf,
+        dw: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `dst ← dst + src` (gradient accumulation).
+    fn add_assign(&self, dst: &mut Self::Buf, src: &Self::Buf) -> Result<()>;
+    /// `out[0] = Σ x` (deterministic order).
+    fn sum(&self, x: &Self::Buf, out: &mut Self::Buf) -> Result<()>;
+    /// One SGD-with-momentum step on `p` with gradient `g` and momentum buffer `mom`.
+    fn sgd_step(
+        &self,
+        hp: &SgdParams,
+        p: &mut Self::Buf,
+        g: &Self::Buf,
+        mom: &mut Self::Buf,
+    ) -> Result<()>;
+    /// One Adam step number `t` (1-based) on `p` with gradient `g` and moments `m`, `v`.
+    fn adam_step(
+        &self,
+        hp: &AdamParams,
+        t: u64,
+        p: &mut Self::Buf,
+        g: &Self::Buf,
+        m: &mut Self::Buf,
+        v: &mut Self::Buf,
+    ) -> Result<()>;
+}
+
+/// Which device a user asked for: `auto`, `cpu`, `emu` or `cuda[:N]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// The first GPU that works, else the CPU.
+    Auto,
+    /// The native CPU backend.
+    Cpu,
+    /// The CUDA emulator (kernels/*.cu executed on the CPU).
+    Emu,
+    /// GPU number N through CUDA.
+    Cuda(usize),
+}
+
+impl std::str::FromStr for DeviceSpec {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let t = s.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "auto" => Ok(DeviceSpec::Auto),
+            "cpu" => Ok(DeviceSpec::Cpu),
+            "emu" => Ok(DeviceSpec::Emu),
+            "cuda" | "gpu" => Ok(DeviceSpec::Cuda(0)),
+            _ => match t.strip_prefix("cuda:").map(str::parse::<usize>) {
+                Some(Ok(n)) => Ok(DeviceSpec::Cuda(n)),
+                _ => Err(Error::UnknownDevice(s.to_string())),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceSpec::Auto => write!(f, "auto"),
+            DeviceSpec::Cpu => write!(f, "cpu"),
+            DeviceSpec::Emu => write!(f, "emu"),
+            DeviceSpec::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! satcolor: generative adversarial networks that colorize panchromatic satellite imagery
+//! (and synthesize multispectral bands), built on hand-written CUDA kernels.
+//!
+//! The crate is layered (see docs/architecture.md):
+//! - [`ops`]: the shapes and semantics of every op (convolution, transposed convolution,
+//!   max pooling, the fused convex skip, losses, optimizers) and their CPU implementations;
+//! - [`device`]: the [`device::Device`] trait that the model code is written against, with
+//!   three executions: `cpu` (native Rust), `cuda` (kernels/*.cu through cudarc) and `emu`
+//!   (the same kernels/*.cu compiled for the CPU against emu/, driven by the same launch code);
+//! - [`kernels`]: the table of kernels that build.rs generated from kernels/*.cu, their
+//!   compiled modules and their ptxas resource reports.
+
+pub mod cli;
+pub mod device;
+pub mod error;
+pub mod kernels;
+pub mod ops;
+pub mod reference;
+pub mod selftest;
+
+pub use error::{Error, Result};

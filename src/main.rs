@@ -1,0 +1,52 @@
+//! The `satcolor` command line. Every failure is one line on stderr and a non-zero exit
+//! code (2 for bad input), never a panic.
+
+use clap::{Parser, Subcommand};
+use satcolor::device::DeviceSpec;
+
+/// Colorize panchromatic satellite imagery with GANs on hand-written CUDA kernels.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Version, compiled CUDA archs, devices found, per-kernel ptxas resources.
+    Info,
+    /// Every op's parity check against the f64 reference on a device.
+    Selftest {
+        /// auto, cpu, emu or cuda[:N].
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Run every case (the test suite's set) instead of the quick set.
+        #[arg(long)]
+        full: bool,
+    },
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Info => satcolor::cli::info::run(),
+        Cmd::Selftest { device, full } => {
+            let spec: DeviceSpec = device.parse()?;
+            satcolor::cli::selftest::run(&spec, full)
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        let bad_input = e.downcast_ref::<satcolor::Error>().is_some_and(|e| {
+            matches!(
+                e,
+                satcolor::Error::UnknownDevice(_) | satcolor::Error::DeviceUnavailable { .. }
+            )
+        });
+        eprintln!("error: {e:#}");
+        std::process::exit(if bad_input { 2 } else { 1 });
+    }
+}

@@ -1,0 +1,67 @@
+//! 2×2 stride-2 max pooling; the backward sends each gradient to the first maximum of its
+//! window in row-major order.
+
+use crate::ops::{check_len, Pool2dShape};
+use crate::Result;
+use rayon::prelude::*;
+
+/// Index (0..4, row-major in the window) and value of the first maximum of the window at
+/// output `(oh, ow)` of a plane of width `w`.
+#[inline]
+fn argmax(plane: &[f32], w: usize, oh: usize, ow: usize) -> (usize, f32) {
+    let top = 2 * oh * w + 2 * ow;
+    let vals = [
+        plane[top],
+        plane[top + 1],
+        plane[top + w],
+        plane[top + w + 1],
+    ];
+    let mut best = (0, vals[0]);
+    for (i, &v) in vals.iter().enumerate().skip(1) {
+        if v > best.1 {
+            best = (i, v);
+        }
+    }
+    best
+}
+
+/// 2×2 stride-2 max pooling of x `[n, c, h, w]` into y `[n, c, h/2, w/2]`.
+pub fn max_pool2d_forward(s: &Pool2dShape, x: &[f32], y: &mut [f32]) -> Result<()> {
+    check_len("max_pool2d_forward", "x", x.len(), s.x_len())?;
+    check_len("max_pool2d_forward", "y", y.len(), s.y_len())?;
+    let (ho, wo, hw) = (s.h_out(), s.w_out(), s.h * s.w);
+    if ho * wo == 0 {
+        return Ok(());
+    }
+    y.par_chunks_mut(ho * wo).enumerate().for_each(|(p, out)| {
+        let plane = &x[p * hw..(p + 1) * hw];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = argmax(plane, s.w, i / wo, i % wo).1;
+        }
+    });
+    Ok(())
+}
+
+/// `dx`: each `dy` goes to the first maximum (row-major) of its window of `x`; every other
+/// element (including a dropped odd last row or column) gets 0.
+pub fn max_pool2d_backward(s: &Pool2dShape, x: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<()> {
+    let op = "max_pool2d_backward";
+    check_len(op, "x", x.len(), s.x_len())?;
+    check_len(op, "dy", dy.len(), s.y_len())?;
+    check_len(op, "dx", dx.len(), s.x_len())?;
+    let (ho, wo, hw) = (s.h_out(), s.w_out(), s.h * s.w);
+    if hw == 0 {
+        return Ok(());
+    }
+    dx.par_chunks_mut(hw).enumerate().for_each(|(p, dplane)| {
+        dplane.fill(0.0);
+        let plane = &x[p * hw..(p + 1) * hw];
+        for oh in 0..ho {
+            for ow in 0..wo {
+                let (i, _) = argmax(plane, s.w, oh, ow);
+                dplane[(2 * oh + i / 2) * s.w + 2 * ow + i % 2] = dy[(p * ho + oh) * wo + ow];
+            }
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The CPU backend against the PyTorch golden files in tests/golden/ (see
+//! tests/golden_support/ for the file format, the mapping onto the `Device` contracts and
+//! the error metric), and checks of the golden files themselves.
+
+mod golden_support;
+
+use golden_support::{assert_golden, golden_dir, load, max_rel_err, OPS};
+use satcolor::device::cpu::CpuDevice;
+
+macro_rules! golden_tests {
+    ($($test:ident => $op:literal,)*) => {$(
+        #[test]
+        fn $test() {
+            assert_golden(&CpuDevice::new(), $op);
+        }
+    )*};
+}
+
+golden_tests! {
+    cpu_conv2d => "conv2d",
+    cpu_conv_transpose2d => "conv_transpose2d",
+    cpu_max_pool2d => "max_pool2d",
+    cpu_activation => "activation",
+    cpu_convex_skip => "convex_skip",
+    cpu_linear => "linear",
+    cpu_bce_with_logits => "bce_with_logits",
+    cpu_mse => "mse",
+    cpu_l2_penalty => "l2_penalty",
+    cpu_sgd => "sgd",
+    cpu_adam => "adam",
+}
+
+#[test]
+fn every_golden_file_has_a_runner_and_its_provenance() {
+    let mut stems: Vec<String> = std::fs::read_dir(golden_dir())
+        .expect("tests/golden exists")
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            (p.extension()? == "safetensors").then(|| p.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    stems.sort();
+    let mut ops: Vec<String> = OPS.iter().map(|s| s.to_string()).collect();
+    ops.sort();
+    assert_eq!(stems, ops, "golden files and golden runners differ");
+    for op in OPS {
+        let g = load(op);
+        assert_eq!(g.meta.get("op").map(String::as_str), Some(*op));
+        assert!(
+            g.meta.get("torch_version").is_some_and(|v| !v.is_empty()),
+            "{op}: no torch version"
+        );
+        assert!(
+            g.meta.get("seed").is_some_and(|v| v.parse::<u64>().is_ok()),
+            "{op}: no seed"
+        );
+        assert!(!g.cases.is_empty(), "{op}: no cases");
+    }
+}
+
+#[test]
+fn golden_inputs_are_exact_f32_values() {
+    // The script draws inputs in f32: widening them back must be lossless, or the backends
+    // would be compared on different inputs than torch saw.
+    let g = load("conv2d");
+    for case in &g.cases {
+        for role in ["x", "w", "dy"] {
+            let t = case.f64(role);
+            assert!(
+                t.iter().all(|&v| (v as f32) as f64 == v),
+                "{}.{role} is not f32-exact",
+                case.name
+            );
+        }
+    }
+}
+
+#[test]
+fn the_metric_catches_an_error_just_above_tolerance() {
+    let want = [4.0, -2.0, 0.5];
+    let exact: Vec<f32> = want.iter().map(|&v| v as f32).collect();
+    assert_eq!(max_rel_err(&exact, &want), 0.0);
+    let mut off = exact.clone();
+    off[2] += 4.0 * 2e-5; // 2e-5 of max|g| = 4
+    let e = max_rel_err(&off, &want);
+    assert!(e > golden_support::TOLERANCE && e < 3e-5, "{e}");
+    off[1] = f32::NAN;
+    assert_eq!(max_rel_err(&off, &want), f64::INFINITY);
+    assert_eq!(max_rel_err(&exact[..2], &want), f64::INFINITY);
+}
