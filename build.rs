@@ -31,7 +31,9 @@ fn rerun_for_dir(dir: &Path) {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
-            if p.extension().is_some_and(|x| x == "cu" || x == "cuh" || x == "h" || x == "cpp") {
+            if p.extension()
+                .is_some_and(|x| x == "cu" || x == "cuh" || x == "h" || x == "cpp")
+            {
                 println!("cargo:rerun-if-changed={}", p.display());
             }
         }
@@ -59,8 +61,11 @@ fn fail(msg: &str) -> ! {
 
 fn write_kernel_consts(out: &mut String, sigs: &[KernelSig]) {
     for s in sigs {
-        let params: Vec<String> =
-            s.params.iter().map(|p| format!("Param::{}", p.rust_name())).collect();
+        let params: Vec<String> = s
+            .params
+            .iter()
+            .map(|p| format!("Param::{}", p.rust_name()))
+            .collect();
         writeln!(
             out,
             "/// Kernel `{name}` of `{module}.cu`.\npub static {upper}: Kernel = Kernel {{ module: \"{module}\", name: \"{name}\", params: &[{params}] }};",
@@ -81,7 +86,14 @@ fn main() {
     for d in [&kernels_dir, &test_kernels_dir, &root.join("emu")] {
         rerun_for_dir(d);
     }
-    for v in ["NVCC", "CUDA_HOME", "CUDA_PATH", "PATH", "SATCOLOR_CUDA_ARCHS", "CXX"] {
+    for v in [
+        "NVCC",
+        "CUDA_HOME",
+        "CUDA_PATH",
+        "PATH",
+        "SATCOLOR_CUDA_ARCHS",
+        "CXX",
+    ] {
         println!("cargo:rerun-if-env-changed={v}");
     }
 
@@ -92,8 +104,16 @@ fn main() {
 
     let mut table = String::new();
     write_kernel_consts(&mut table, &sigs);
-    let all: Vec<String> = sigs.iter().map(|s| format!("&{}", s.name.to_uppercase())).collect();
-    writeln!(table, "/// Every product kernel of kernels/*.cu.\npub static KERNELS: &[&Kernel] = &[{}];", all.join(", ")).unwrap();
+    let all: Vec<String> = sigs
+        .iter()
+        .map(|s| format!("&{}", s.name.to_uppercase()))
+        .collect();
+    writeln!(
+        table,
+        "/// Every product kernel of kernels/*.cu.\npub static KERNELS: &[&Kernel] = &[{}];",
+        all.join(", ")
+    )
+    .unwrap();
     table.push_str("/// Kernels of tests/kernels/*.cu: compiled for the emulator only, to test it.\npub mod testing {\n    #[allow(unused_imports)]\n    use super::{Kernel, Param};\n");
     let mut t = String::new();
     write_kernel_consts(&mut t, &test_sigs);
@@ -109,9 +129,11 @@ fn main() {
     let mut images = String::new();
     if cuda {
         let Some(nvcc_path) = nvcc::find_nvcc(&root) else {
-            fail("nvcc not found (looked at NVCC, CUDA_HOME, CUDA_PATH, .tools/cuda and PATH). \
+            fail(
+                "nvcc not found (looked at NVCC, CUDA_HOME, CUDA_PATH, .tools/cuda and PATH). \
                   Install it with `bash scripts/install-nvcc.sh`, or build the CPU-only crate \
-                  with `cargo build --no-default-features`.");
+                  with `cargo build --no-default-features`.",
+            );
         };
         match nvcc::build(&nvcc_path, &product, &kernels_dir, &out_dir) {
             Ok(b) => {
@@ -119,7 +141,12 @@ fn main() {
                 nvcc_version = b.nvcc_version;
                 resources = b.resources;
                 for (m, p) in &b.modules {
-                    writeln!(images, "        \"{m}\" => Some(include_bytes!({:?})),", p.display().to_string()).unwrap();
+                    writeln!(
+                        images,
+                        "        \"{m}\" => Some(include_bytes!({:?})),",
+                        p.display().to_string()
+                    )
+                    .unwrap();
                 }
             }
             Err(e) => fail(&e),

@@ -116,11 +116,16 @@ pub fn parse_file(file: &Path) -> Result<Vec<KernelSig>, String> {
         let after = &rest[pos + "__global__".len()..];
         let line_start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
         let prefix = &before[line_start..];
-        let open = after.find('(').ok_or_else(|| format!("{}: bad kernel", file.display()))?;
+        let open = after
+            .find('(')
+            .ok_or_else(|| format!("{}: bad kernel", file.display()))?;
         let head: Vec<&str> = after[..open].split_whitespace().collect();
         let name = head.last().copied().unwrap_or_default().to_string();
         if head.first() != Some(&"void") {
-            return Err(format!("{}: kernel {name} must return void", file.display()));
+            return Err(format!(
+                "{}: kernel {name} must return void",
+                file.display()
+            ));
         }
         if !prefix.contains("extern \"C\"") {
             return Err(format!(
@@ -136,7 +141,11 @@ pub fn parse_file(file: &Path) -> Result<Vec<KernelSig>, String> {
         for p in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             params.push(classify(p, file, &name)?);
         }
-        out.push(KernelSig { module: module.clone(), name, params });
+        out.push(KernelSig {
+            module: module.clone(),
+            name,
+            params,
+        });
         rest = &after[open + close..];
     }
     Ok(out)

@@ -511,7 +511,7 @@ std::string stuck_reason() {
         if (f.state == State::Barrier) {
             if (!at_bar) at_bar = &f;
             else if (f.bar_kind != at_bar->bar_kind || f.line != at_bar->line ||
-                     strcmp(f.file, at_bar->file) != 0)
+                     (f.file != at_bar->file && strcmp(f.file, at_bar->file) != 0))
                 return fmt("divergent barrier: %s waits at %s (%s) while %s waits at %s (%s)",
                            who(*at_bar).c_str(), barrier_name(at_bar->bar_kind),
                            where(*at_bar).c_str(), who(f).c_str(), barrier_name(f.bar_kind),

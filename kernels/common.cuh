@@ -11,9 +11,6 @@
 #define SATCOLOR_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #endif
 
-// Threads per block of the 1-D kernels (elementwise, reductions). A multiple of 32.
-#define SC_BLOCK 256
-
 // Activation codes, as `Act::code` in src/ops/mod.rs encodes them.
 #define SC_ACT_IDENTITY 0
 #define SC_ACT_RELU 1

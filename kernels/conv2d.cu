@@ -89,33 +89,75 @@ extern "C" __global__ void conv2d_forward(const float* __restrict__ x, const flo
 // For conv2d: g = dy [n, c_out, h_out, w_out], x = the input. For conv_transpose2d:
 // g = its input [n, c_in, h, w], x = its dy, which gives PyTorch's [c_in, c_out, k, k].
 //
-// Mapping: one block per weight element: grid.x = c_i * k * k (i, kh, kw row-major),
-// grid.y = c_o; the block's threads (1-D, a multiple of 32) stride over the
-// n * gh * gw positions, each keeping a partial sum, then sc_block_sum (warp shuffles +
-// 32 floats of static shared memory) adds them in a fixed tree. Thread 0 writes dw.
+// Mapping: one block of 256 threads per (o, i) pair: grid (c_i, c_o). The block walks the
+// images and the 16x16 tiles of g's positions; for each it stages the g tile (256 floats)
+// and the x patch it touches (((16 - 1)*stride + k)^2 floats, zero-padded) in dynamic
+// shared memory between two barriers. Thread t owns tap (t mod taps) of the current chunk
+// of at most 256 taps and position group t / taps (groups = 256 / taps), and sums that
+// tap over its group's positions of the tile (p = group, group + groups, ...); tile sums
+// are added to a running sum. At the end the groups' sums go through shared memory
+// (256 floats) and the owner of each tap adds them in group order and writes dw, so every
+// sum has a fixed order.
 extern "C" __global__ void conv2d_weight_grad(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ dw, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad)
 {
-    __shared__ float warp_sums[32];
-    const int kk = k * k;
-    const int i = blockIdx.x / kk;
-    const int tap = blockIdx.x % kk;
-    const int kh = tap / k;
-    const int kw = tap % k;
-    const int o = blockIdx.y;
-    const int plane = gh * gw;
-    const int positions = n * plane;
+    SATCOLOR_DYNAMIC_SHARED(float, smem);
+    const int nthreads = SC_CONV_TILE * SC_CONV_TILE;
+    const int side = (SC_CONV_TILE - 1) * stride + k;
+    float* s_g = smem;
+    float* s_x = smem + nthreads;
+    float* s_part = s_x + side * side;
 
-    float acc = 0.0f;
-    for (int p = threadIdx.x; p < positions; p += blockDim.x) {
-        const int img = p / plane;
-        const int r = p % plane;
-        const int iy = (r / gw) * stride - pad + kh;
-        const int ix = (r % gw) * stride - pad + kw;
-        if (iy >= 0 && iy < xh && ix >= 0 && ix < xw) {
-            acc += g[((size_t)img * c_o + o) * plane + r] *
-                   x[(((size_t)img * c_i + i) * xh + iy) * xw + ix];
+    const int i = blockIdx.x;
+    const int o = blockIdx.y;
+    const int kk = k * k;
+    const int tid = threadIdx.x;
+    const int tiles_x = (gw + SC_CONV_TILE - 1) / SC_CONV_TILE;
+    const int tiles = tiles_x * ((gh + SC_CONV_TILE - 1) / SC_CONV_TILE);
+
+    for (int tap0 = 0; tap0 < kk; tap0 += nthreads) {
+        const int taps = min(kk - tap0, nthreads);
+        const int groups = nthreads / taps;
+        const int group = tid / taps;
+        const int tap = tap0 + tid % taps;
+        const int kh = tap / k;
+        const int kw = tap % k;
+        float acc = 0.0f;
+        for (int img = 0; img < n; ++img) {
+            const float* gp = g + ((size_t)img * c_o + o) * gh * gw;
+            const float* xp = x + ((size_t)img * c_i + i) * xh * xw;
+            for (int t = 0; t < tiles; ++t) {
+                const int gy0 = (t / tiles_x) * SC_CONV_TILE;
+                const int gx0 = (t % tiles_x) * SC_CONV_TILE;
+                const int gy = gy0 + tid / SC_CONV_TILE;
+                const int gx = gx0 + tid % SC_CONV_TILE;
+                s_g[tid] = (gy < gh && gx < gw) ? gp[(size_t)gy * gw + gx] : 0.0f;
+                const int iy0 = gy0 * stride - pad;
+                const int ix0 = gx0 * stride - pad;
+                for (int e = tid; e < side * side; e += nthreads) {
+                    const int iy = iy0 + e / side;
+                    const int ix = ix0 + e % side;
+                    s_x[e] = (iy >= 0 && iy < xh && ix >= 0 && ix < xw) ? xp[(size_t)iy * xw + ix] : 0.0f;
+                }
+                __syncthreads();
+                if (group < groups) {
+                    float tile_acc = 0.0f;
+                    for (int p = group; p < nthreads; p += groups) {
+                        const int ly = p / SC_CONV_TILE;
+                        const int lx = p % SC_CONV_TILE;
+                        tile_acc += s_g[p] * s_x[(ly * stride + kh) * side + lx * stride + kw];
+                    }
+                    acc += tile_acc;
+                }
+                __syncthreads();
+            }
         }
+        s_part[tid] = acc;
+        __syncthreads();
+        if (tid < taps) {
+            float sum = 0.0f;
+            for (int q = 0; q < groups; ++q) sum += s_part[q * taps + tid];
+            dw[((size_t)o * c_i + i) * kk + tap0 + tid] = sum;
+        }
+        __syncthreads();
     }
-    const float s = sc_block_sum(acc, warp_sums);
-    if (threadIdx.x == 0) dw[((size_t)o * c_i + i) * kk + tap] = s;
 }

@@ -2,12 +2,12 @@
 // one-element buffer, and its backward (da, db and the partial sums of dtheta in one pass).
 #include "common.cuh"
 
-// u[i] = s a[i] + (1 - s) b[i] with s = sigma(theta[0]).
+// u[i] = s a[i] + (1 - s) b[i] with s = sigma(theta[0]) and 1 - s computed as sigma(-theta[0]).
 // Mapping: 1-D grid-stride loop, one element per thread per step; no shared memory.
 extern "C" __global__ void convex_skip_forward(const float* __restrict__ theta, const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ u, int n)
 {
     const float s = sc_sigmoid(theta[0]);
-    const float r = 1.0f - s;
+    const float r = sc_sigmoid(-theta[0]);  // 1 - s without cancellation for large theta
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         u[i] = s * a[i] + r * b[i];
     }
@@ -23,7 +23,7 @@ extern "C" __global__ void convex_skip_backward(const float* __restrict__ theta,
 {
     __shared__ float warp_sums[32];
     const float s = sc_sigmoid(theta[0]);
-    const float r = 1.0f - s;
+    const float r = sc_sigmoid(-theta[0]);  // 1 - s without cancellation for large theta
     float acc = 0.0f;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         const float g = du[i];

@@ -26,7 +26,8 @@ extern "C" __global__ void max_pool2d_forward(const float* __restrict__ x, float
         const int oy = (e / w_out) % h_out;
         const int nc = e / (w_out * h_out);
         const float* p = x + ((size_t)nc * h + 2 * oy) * wd + 2 * ox;
-        y[e] = p[sc_window_argmax(p, wd)];
+        const int best = sc_window_argmax(p, wd);
+        y[e] = p[(best >> 1) * wd + (best & 1)];
     }
 }
 

@@ -62,7 +62,7 @@ class GoldenFile:
         self.tensors = {}
 
     def add(self, name, params, **tensors):
-        assert all("." not in k for k in tensors), "roles must not contain dots"
+        assert "." not in name and all("." not in k for k in tensors), "names must not contain dots"
         self.cases.append({"name": name, **params})
         for role, t in tensors.items():
             self.tensors[f"{name}.{role}"] = t.detach().to(F64).contiguous().clone()
@@ -209,7 +209,7 @@ def convex_skip_goldens(rng):
         u = alpha * a + (1 - alpha) * b
         du = rng.normal(*shape)
         u.backward(du)
-        name = f"theta{theta0:+.2f}_{'x'.join(map(str, shape))}"
+        name = f"theta{theta0:+.2f}_{'x'.join(map(str, shape))}".replace(".", "p")
         g.add(name, dict(theta=theta0), theta=theta, a=a, b=b, u=u, du=du, da=a.grad,
               db=b.grad, dtheta=theta.grad)
     return g

@@ -1,33 +1,73 @@
-//! The CPU backend against the PyTorch golden files in tests/golden/ (see
+//! Every backend against the PyTorch golden files in tests/golden/ (see
 //! tests/golden_support/ for the file format, the mapping onto the `Device` contracts and
-//! the error metric), and checks of the golden files themselves.
+//! the error metric): `cpu` always, `emu` with its feature, `cuda` when a GPU is present
+//! (otherwise each test prints why it was skipped). Also checks the golden files themselves.
 
 mod golden_support;
 
 use golden_support::{assert_golden, golden_dir, load, max_rel_err, OPS};
 use satcolor::device::cpu::CpuDevice;
 
+/// The emulator running kernels/*.cu on the CPU through the shared launch code.
+#[cfg(feature = "emu")]
+fn emu() -> satcolor::device::gpu::GpuDevice<satcolor::device::emu::EmuExec> {
+    use satcolor::device::emu::{EmuExec, EmuOptions};
+    satcolor::device::gpu::GpuDevice::new(EmuExec::new(EmuOptions::default()).expect("emu opens"))
+}
+
+/// Runs `op`'s goldens on GPU 0, or prints why they were skipped.
+#[cfg(feature = "cuda")]
+fn on_cuda(op: &str) {
+    match satcolor::device::cuda::CudaExec::new(0) {
+        Ok(exec) => assert_golden(&satcolor::device::gpu::GpuDevice::new(exec), op),
+        Err(e) => println!("golden {op} on cuda skipped: {e}"),
+    }
+}
+
 macro_rules! golden_tests {
-    ($($test:ident => $op:literal,)*) => {$(
-        #[test]
-        fn $test() {
-            assert_golden(&CpuDevice::new(), $op);
+    ($($op:ident,)*) => {
+        mod cpu {
+            use super::*;
+            $(
+                #[test]
+                fn $op() {
+                    assert_golden(&CpuDevice::new(), stringify!($op));
+                }
+            )*
         }
-    )*};
+        #[cfg(feature = "emu")]
+        mod emu {
+            $(
+                #[test]
+                fn $op() {
+                    super::assert_golden(&super::emu(), stringify!($op));
+                }
+            )*
+        }
+        #[cfg(feature = "cuda")]
+        mod cuda {
+            $(
+                #[test]
+                fn $op() {
+                    super::on_cuda(stringify!($op));
+                }
+            )*
+        }
+    };
 }
 
 golden_tests! {
-    cpu_conv2d => "conv2d",
-    cpu_conv_transpose2d => "conv_transpose2d",
-    cpu_max_pool2d => "max_pool2d",
-    cpu_activation => "activation",
-    cpu_convex_skip => "convex_skip",
-    cpu_linear => "linear",
-    cpu_bce_with_logits => "bce_with_logits",
-    cpu_mse => "mse",
-    cpu_l2_penalty => "l2_penalty",
-    cpu_sgd => "sgd",
-    cpu_adam => "adam",
+    conv2d,
+    conv_transpose2d,
+    max_pool2d,
+    activation,
+    convex_skip,
+    linear,
+    bce_with_logits,
+    mse,
+    l2_penalty,
+    sgd,
+    adam,
 }
 
 #[test]

@@ -144,7 +144,10 @@ fn static_shared_bytes(kernel: &Kernel) -> u32 {
 }
 
 fn kernel_error(kernel: &Kernel, reason: impl Into<String>) -> Error {
-    Error::Kernel { kernel: kernel.name.to_string(), reason: reason.into() }
+    Error::Kernel {
+        kernel: kernel.name.to_string(),
+        reason: reason.into(),
+    }
 }
 
 impl EmuExec {
@@ -194,7 +197,9 @@ impl EmuExec {
         // SAFETY: plain allocation; memory comes back zeroed.
         let ptr = unsafe { satcolor_emu_alloc(bytes) }.cast::<f32>();
         if ptr.is_null() && len > 0 {
-            return Err(Error::Device(format!("emu: out of memory allocating {bytes} bytes")));
+            return Err(Error::Device(format!(
+                "emu: out of memory allocating {bytes} bytes"
+            )));
         }
         self.allocs.fetch_add(1, Ordering::Relaxed);
         Ok(EmuBuf { ptr, len })
@@ -206,8 +211,15 @@ impl KernelExec for EmuExec {
 
     fn name(&self) -> String {
         let o = self.opts;
-        let asan = if Self::asan() { ", AddressSanitizer" } else { "" };
-        format!("emu (CPU emulator of the CUDA kernels; threads {:?}, blocks {:?}{asan})", o.thread_order, o.block_order)
+        let asan = if Self::asan() {
+            ", AddressSanitizer"
+        } else {
+            ""
+        };
+        format!(
+            "emu (CPU emulator of the CUDA kernels; threads {:?}, blocks {:?}{asan})",
+            o.thread_order, o.block_order
+        )
     }
 
     fn alloc_zeros(&self, len: usize) -> Result<EmuBuf> {
@@ -285,8 +297,10 @@ impl KernelExec for EmuExec {
                 Arg::F32(v) => u64::from(v.to_bits()),
             })
             .collect();
-        let mut ptrs: Vec<*mut c_void> =
-            values.iter_mut().map(|v| (v as *mut u64).cast::<c_void>()).collect();
+        let mut ptrs: Vec<*mut c_void> = values
+            .iter_mut()
+            .map(|v| (v as *mut u64).cast::<c_void>())
+            .collect();
         let max_dyn = self
             .max_dynamic_shared
             .lock()
@@ -315,7 +329,9 @@ impl KernelExec for EmuExec {
         };
         if rc != 0 {
             // SAFETY: the runtime wrote a NUL-terminated message.
-            let msg = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
+            let msg = unsafe { CStr::from_ptr(err.as_ptr()) }
+                .to_string_lossy()
+                .into_owned();
             return Err(kernel_error(kernel, msg));
         }
         Ok(())

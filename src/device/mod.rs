@@ -99,8 +99,7 @@ pub trait Device {
         db: Option<&mut Self::Buf>,
     ) -> Result<()>;
     /// 2×2 stride-2 max pooling.
-    fn max_pool2d_forward(&self, s: &Pool2dShape, x: &Self::Buf, y: &mut Self::Buf)
-        -> Result<()>;
+    fn max_pool2d_forward(&self, s: &Pool2dShape, x: &Self::Buf, y: &mut Self::Buf) -> Result<()>;
     /// Sends each `dy` to the first maximum (row-major) of its window of `x`; other
     /// elements of `dx` get 0.
     fn max_pool2d_backward(

@@ -82,11 +82,21 @@ impl Conv2dShape {
     }
     /// Checks that the shape is one the kernels accept.
     pub fn validate(&self) -> Result<()> {
-        if self.n == 0 || self.c_in == 0 || self.c_out == 0 || self.k == 0 || self.stride == 0 {
+        if self.n == 0
+            || self.c_in == 0
+            || self.c_out == 0
+            || self.h == 0
+            || self.w == 0
+            || self.k == 0
+            || self.stride == 0
+        {
             return Err(shape_err("conv2d", format!("empty dimension in {self:?}")));
         }
         if self.h + 2 * self.pad < self.k || self.w + 2 * self.pad < self.k {
-            return Err(shape_err("conv2d", format!("kernel larger than padded input in {self:?}")));
+            return Err(shape_err(
+                "conv2d",
+                format!("kernel larger than padded input in {self:?}"),
+            ));
         }
         Ok(())
     }
@@ -141,11 +151,21 @@ impl ConvTranspose2dShape {
     /// Checks that the shape is one the kernels accept.
     pub fn validate(&self) -> Result<()> {
         let op = "conv_transpose2d";
-        if self.n == 0 || self.c_in == 0 || self.c_out == 0 || self.k == 0 || self.stride == 0 {
+        if self.n == 0
+            || self.c_in == 0
+            || self.c_out == 0
+            || self.h == 0
+            || self.w == 0
+            || self.k == 0
+            || self.stride == 0
+        {
             return Err(shape_err(op, format!("empty dimension in {self:?}")));
         }
         if self.out_pad >= self.stride {
-            return Err(shape_err(op, format!("out_pad must be < stride in {self:?}")));
+            return Err(shape_err(
+                op,
+                format!("out_pad must be < stride in {self:?}"),
+            ));
         }
         if (self.h - 1) * self.stride + self.k + self.out_pad <= 2 * self.pad
             || (self.w - 1) * self.stride + self.k + self.out_pad <= 2 * self.pad
@@ -238,7 +258,10 @@ pub(crate) fn shape_err(op: &'static str, reason: String) -> Error {
 /// Checks that a buffer holds exactly `expected` elements.
 pub(crate) fn check_len(op: &'static str, what: &str, got: usize, expected: usize) -> Result<()> {
     if got != expected {
-        return Err(shape_err(op, format!("{what} has {got} elements, expected {expected}")));
+        return Err(shape_err(
+            op,
+            format!("{what} has {got} elements, expected {expected}"),
+        ));
     }
     Ok(())
 }

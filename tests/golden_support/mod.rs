@@ -124,7 +124,7 @@ pub fn load(op: &str) -> Golden {
         })
         .collect();
     for (full, view) in st.tensors() {
-        let (case, role) = full.split_once('.').expect("tensor name is <case>.<role>");
+        let (case, role) = full.rsplit_once('.').expect("tensor name is <case>.<role>");
         assert_eq!(
             view.dtype(),
             Dtype::F64,

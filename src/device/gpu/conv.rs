@@ -35,6 +35,7 @@ enum Gather {
 }
 
 impl Gather {
+    /// The kernel this gather launches.
     fn kernel(self) -> &'static Kernel {
         match self {
             Gather::Correlation => &CONV2D_FORWARD,
@@ -125,7 +126,8 @@ fn gather<E: KernelExec>(
 }
 
 /// Launches `conv2d_weight_grad`: dw `[c_o, c_i, k, k]` from g `[n, c_o, gh, gw]` and
-/// x `[n, c_i, xh, xw]`, one block per weight element.
+/// x `[n, c_i, xh, xw]`: one block of 256 threads per (o, i) pair, dynamic shared memory
+/// for a 16×16 tile of g, the x patch it touches and the per-group partial sums.
 #[allow(clippy::too_many_arguments)]
 fn weight_grad<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -143,15 +145,20 @@ fn weight_grad<E: KernelExec>(
     let (c_i, xh, xw) = x_geom;
     to_i32(op, n * c_o * gh * gw)?;
     to_i32(op, n * c_i * xh * xw)?;
+    to_i32(op, c_o * c_i * k * k)?;
+    let threads = TILE * TILE;
+    let side = (TILE - 1) * stride + k;
+    let shared = 4 * (2 * threads + side * side);
+    if shared > MAX_SHARED_BYTES {
+        return Err(shape_err(
+            op,
+            format!("kernel {k}×{k} with stride {stride} needs {shared} bytes of shared memory (max {MAX_SHARED_BYTES})"),
+        ));
+    }
     let cfg = LaunchConfig {
-        grid: (
-            to_i32(op, c_i * k * k)? as u32,
-            grid_yz(op, "weight rows", c_o)?,
-            1,
-        ),
-        // At least 4 positions per thread: there are as many blocks as weights already.
-        block: (reduce_threads((n * gh * gw).div_ceil(4)), 1, 1),
-        shared_bytes: 0,
+        grid: (to_i32(op, c_i)? as u32, grid_yz(op, "weight rows", c_o)?, 1),
+        block: (threads as u32, 1, 1),
+        shared_bytes: shared as u32,
     };
     dev.exec.launch(
         &CONV2D_WEIGHT_GRAD,

@@ -7,7 +7,8 @@ use crate::kernels::REDUCE_PARTIALS;
 use crate::ops::shape_err;
 use crate::{Error, Result};
 
-/// Threads per block of the 1-D kernels (`SC_BLOCK` in kernels/common.cuh).
+/// Threads per block of the 1-D kernels (elementwise and two-launch reductions); a
+/// multiple of 32, as `sc_block_sum` in kernels/common.cuh requires.
 pub(super) const BLOCK: u32 = 256;
 /// Most blocks of a grid-stride elementwise launch.
 const MAX_ELEMENTWISE_BLOCKS: usize = 4096;

@@ -8,7 +8,7 @@ use crate::kernels::{LINEAR_BACKWARD_INPUT, LINEAR_BACKWARD_WEIGHT, LINEAR_FORWA
 use crate::ops::{check_len, LinearShape};
 use crate::Result;
 
-/// Checks the buffer lengths every linear op shares and that sizes fit an int.
+/// Checks that the element counts of x, w and y fit the kernels' `int` indices.
 fn check_sizes(op: &'static str, s: &LinearShape) -> Result<()> {
     to_i32(op, s.n * s.k)?;
     to_i32(op, s.m * s.k)?;

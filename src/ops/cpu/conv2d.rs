@@ -11,12 +11,15 @@
 
 use super::activation::bias_act;
 use super::im2col::{col2im, im2col, Geometry};
-use super::matmul::{matmul, MatRef};
+use super::matmul::{matmul, matmul_strided, MatRef};
 use super::reduce::channel_sums;
 use super::scratch::with_scratch;
 use crate::ops::{check_len, Act, Conv2dShape};
 use crate::Result;
 use rayon::prelude::*;
+
+/// Columns (output pixels) per im2col tile of the forward pass.
+const TILE_COLS: usize = 512;
 
 /// Calls `f(i, out_i, parallel_inside)` for every image `i` of `out` (images of `len`
 /// elements): in parallel over images, or in order with `parallel_inside` set.
@@ -58,10 +61,16 @@ pub(crate) fn forward_gemm(
                 par,
             );
         } else {
-            with_scratch(g.col_rows() * g.hw_out(), |col| {
-                im2col(g, x_n, col, par);
-                let cm = MatRef::row_major(col, g.col_rows(), g.hw_out());
-                matmul(y_n, wm, cm, false, par);
+            // Column tiles of a few output rows keep the column matrix in cache.
+            let rows = (TILE_COLS / g.w_out).max(1);
+            with_scratch(g.col_rows() * rows * g.w_out, |col| {
+                for oh in (0..g.h_out).step_by(rows) {
+                    let tile = oh..(oh + rows).min(g.h_out);
+                    let cols = tile.len() * g.w_out;
+                    im2col(g, x_n, tile, col, par);
+                    let cm = MatRef::row_major(col, g.col_rows(), cols);
+                    matmul_strided(&mut y_n[oh * g.w_out..], g.hw_out(), wm, cm, false, par);
+                }
             });
         }
         epilogue(y_n);
@@ -92,25 +101,42 @@ pub(crate) fn backward_input_gemm(
     });
 }
 
-/// `dW = Σ_n dy_n · col(x_n)ᵀ`, images accumulated in order (each GEMM split over the
-/// threads), so the sum is the same whatever the number of threads.
+/// `dW = Σ_n dy_n · col(x_n)ᵀ`, images and column tiles accumulated in a fixed order (each
+/// GEMM split over the threads), so the sum is the same whatever the number of threads.
 pub(crate) fn backward_weight_gemm(g: &Geometry, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     let (x_len, y_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out());
     let par = rayon::current_num_threads() > 1;
-    for i in 0..g.n {
-        let x_n = &x[i * x_len..(i + 1) * x_len];
-        let dy_n = MatRef::row_major(&dy[i * y_len..(i + 1) * y_len], g.c_out, g.hw_out());
-        if g.is_pointwise() {
-            let xt = MatRef::row_major(x_n, g.c_in, g.hw_out()).t();
-            matmul(dw, dy_n, xt, i > 0, par);
-        } else {
-            with_scratch(g.col_rows() * g.hw_out(), |col| {
-                im2col(g, x_n, col, par);
-                let ct = MatRef::row_major(col, g.col_rows(), g.hw_out()).t();
-                matmul(dw, dy_n, ct, i > 0, par);
-            });
+    let rows = if g.is_pointwise() {
+        g.h_out
+    } else {
+        (TILE_COLS / g.w_out).max(1)
+    };
+    let mut first = true;
+    with_scratch(g.col_rows() * rows * g.w_out, |col| {
+        for i in 0..g.n {
+            let x_n = &x[i * x_len..(i + 1) * x_len];
+            let dy_n = &dy[i * y_len..(i + 1) * y_len];
+            for oh in (0..g.h_out).step_by(rows) {
+                let tile = oh..(oh + rows).min(g.h_out);
+                let cols = tile.len() * g.w_out;
+                let dy_tile = MatRef {
+                    data: &dy_n[oh * g.w_out..],
+                    rows: g.c_out,
+                    cols,
+                    row_stride: g.hw_out(),
+                    col_stride: 1,
+                };
+                let ct = if g.is_pointwise() {
+                    MatRef::row_major(x_n, g.c_in, g.hw_out()).t()
+                } else {
+                    im2col(g, x_n, tile, col, par);
+                    MatRef::row_major(col, g.col_rows(), cols).t()
+                };
+                matmul(dw, dy_tile, ct, !first, par);
+                first = false;
+            }
         }
-    }
+    });
 }
 
 /// Validates the shape and the lengths of x, w, y.

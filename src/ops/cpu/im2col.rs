@@ -7,6 +7,7 @@
 
 use crate::ops::Conv2dShape;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// A validated convolution geometry (a [`Conv2dShape`] with its output size).
 #[derive(Clone, Copy, Debug)]
@@ -83,16 +84,17 @@ fn valid_range(n_out: usize, n_in: usize, stride: usize, pad: usize, kk: usize) 
     (lo.min(n_out), hi.min(n_out).max(lo.min(n_out)))
 }
 
-/// Fills `col` (`col_rows × hw_out`) from one image `x` (`[c_in, h, w]`), in parallel over
-/// rows when `parallel`.
-pub(crate) fn im2col(g: &Geometry, x: &[f32], col: &mut [f32], parallel: bool) {
-    let hw_out = g.hw_out();
+/// Fills `col` with the columns of output rows `rows` (`col_rows × rows.len()·w_out`, a
+/// column range of the full column matrix) of one image `x` (`[c_in, h, w]`), in
+/// parallel over rows of `col` when `parallel`.
+pub(crate) fn im2col(g: &Geometry, x: &[f32], rows: Range<usize>, col: &mut [f32], parallel: bool) {
+    let hw_out = rows.len() * g.w_out;
     let fill_row = |r: usize, row: &mut [f32]| {
         let (ci, kh, kw) = (r / (g.k * g.k), (r / g.k) % g.k, r % g.k);
         let plane = &x[ci * g.hw_in()..(ci + 1) * g.hw_in()];
         let (oh_lo, oh_hi) = g.valid_rows(kh);
         let (ow_lo, ow_hi) = g.valid_cols(kw);
-        for (oh, out) in row.chunks_exact_mut(g.w_out).enumerate() {
+        for (oh, out) in rows.clone().zip(row.chunks_exact_mut(g.w_out)) {
             if oh < oh_lo || oh >= oh_hi || ow_lo >= ow_hi {
                 out.fill(0.0);
                 continue;

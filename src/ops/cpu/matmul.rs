@@ -55,14 +55,30 @@ pub(crate) fn matmul(
     accumulate: bool,
     parallel: bool,
 ) {
+    matmul_strided(dst, b.cols, a, b, accumulate, parallel);
+}
+
+/// [`matmul`] into the `a.rows × b.cols` block of `dst` whose rows are `dst_row_stride`
+/// apart (a column range of a wider row-major matrix).
+pub(crate) fn matmul_strided(
+    dst: &mut [f32],
+    dst_row_stride: usize,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    accumulate: bool,
+    parallel: bool,
+) {
     let (m, n, k) = (a.rows, b.cols, a.cols);
-    assert!(a.in_bounds() && b.in_bounds() && b.rows == k && dst.len() >= m * n);
+    assert!(a.in_bounds() && b.in_bounds() && b.rows == k && dst_row_stride >= n);
+    assert!(m == 0 || n == 0 || dst.len() >= (m - 1) * dst_row_stride + n);
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(0.0);
+            for row in 0..m {
+                dst[row * dst_row_stride..][..n].fill(0.0);
+            }
         }
         return;
     }
@@ -80,7 +96,7 @@ pub(crate) fn matmul(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_row_stride as isize,
             accumulate,
             a.data.as_ptr(),
             a.col_stride as isize,

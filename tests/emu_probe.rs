@@ -1,0 +1,552 @@
+//! Tests of the CUDA emulator itself (src/device/emu.rs, emu/), with the emulator-only
+//! kernels of tests/kernels/emu_probe.cu and tests/kernels/planted_oob.cu: reductions give
+//! the reference sums in every thread/block order, a missing barrier shows up as an
+//! order-dependent result, barrier misuse and launches a GPU rejects are errors naming the
+//! kernel, atomics count exactly, `__half` rounds like IEEE fp16, and (normal build) a
+//! planted off-by-one past the end of a buffer hits a guard page.
+#![cfg(feature = "emu")]
+
+use half::f16;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use satcolor::device::emu::{EmuBuf, EmuExec, EmuOptions, Order};
+use satcolor::device::gpu::{Arg, KernelExec, LaunchConfig};
+use satcolor::kernels::testing::*;
+use satcolor::kernels::Kernel;
+use satcolor::Result;
+
+/// Thread orders × block orders every order-sensitive test runs in.
+const ORDERS: &[(Order, Order)] = &[
+    (Order::Forward, Order::Forward),
+    (Order::Reverse, Order::Reverse),
+    (Order::Shuffle(7), Order::Shuffle(11)),
+    (Order::Shuffle(12345), Order::Forward),
+];
+
+fn emu(thread_order: Order, block_order: Order) -> EmuExec {
+    EmuExec::new(EmuOptions {
+        thread_order,
+        block_order,
+    })
+    .expect("emulator opens")
+}
+
+/// A grid or block size.
+type Dims = (u32, u32, u32);
+
+fn cfg(grid: Dims, block: Dims, shared_bytes: u32) -> LaunchConfig {
+    LaunchConfig {
+        grid,
+        block,
+        shared_bytes,
+    }
+}
+
+fn launch(
+    e: &EmuExec,
+    k: &'static Kernel,
+    c: LaunchConfig,
+    args: &mut [Arg<'_, EmuBuf>],
+) -> Result<()> {
+    e.launch(k, c, args)
+}
+
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+/// Max over i of |got − want| / max(scale_i, tiny), with scale_i = Σ|terms| of the sum.
+fn assert_close(got: &[f32], want: &[f64], scale: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for i in 0..got.len() {
+        let err = (got[i] as f64 - want[i]).abs() / scale[i].max(1e-30);
+        assert!(
+            err <= 1e-5,
+            "{what}[{i}]: got {} want {} (rel err {err:e})",
+            got[i],
+            want[i]
+        );
+    }
+}
+
+/// Reference block sums: (sum, Σ|x|) of each chunk of `block` elements.
+fn chunk_sums(x: &[f32], chunk: usize) -> (Vec<f64>, Vec<f64>) {
+    x.chunks(chunk)
+        .map(|c| {
+            (
+                c.iter().map(|&v| v as f64).sum::<f64>(),
+                c.iter().map(|&v| (v as f64).abs()).sum::<f64>(),
+            )
+        })
+        .unzip()
+}
+
+#[test]
+fn tree_sum_matches_reference_and_is_order_independent() {
+    for &(n, block) in &[
+        (1237usize, 100u32),
+        (1, 1),
+        (5000, 1024),
+        (77, 33),
+        (64, 64),
+    ] {
+        let x = random(n, n as u64);
+        let blocks = n.div_ceil(block as usize);
+        let (want, scale) = chunk_sums(&x, block as usize);
+        let mut first: Option<Vec<f32>> = None;
+        for &(t, b) in ORDERS {
+            let e = emu(t, b);
+            let xb = e.upload(&x).unwrap();
+            let mut out = e.alloc_zeros(blocks).unwrap();
+            let c = cfg((blocks as u32, 1, 1), (block, 1, 1), 0);
+            launch(
+                &e,
+                &PROBE_TREE_SUM,
+                c,
+                &mut [Arg::In(&xb), Arg::Out(&mut out), Arg::I32(n as i32)],
+            )
+            .unwrap();
+            let got = e.download(&out).unwrap();
+            assert_close(
+                &got,
+                &want,
+                &scale,
+                &format!("tree sum n={n} block={block} {t:?}/{b:?}"),
+            );
+            match &first {
+                None => first = Some(got),
+                Some(f) => assert_eq!(f, &got, "tree sum n={n}: {t:?}/{b:?} differs from forward"),
+            }
+        }
+    }
+}
+
+#[test]
+fn warp_shuffles_match_reference_in_every_order() {
+    for &(n, block) in &[(1000usize, 64u32), (33, 32), (250, 96)] {
+        let x = random(n, 1000 + n as u64);
+        let blocks = n.div_ceil(block as usize) as u32;
+        let warps = (blocks * block / 32) as usize;
+        let mut padded = x.clone();
+        padded.resize(warps * 32, 0.0);
+        let (want_sum, scale_sum) = chunk_sums(&padded, 32);
+        // Scan, warp total and count of positives, per element.
+        let mut want_scan = vec![0.0f64; n];
+        let mut scale_scan = vec![0.0f64; n];
+        let mut want_pos = vec![0.0f32; n];
+        for i in 0..n {
+            let w0 = i / 32 * 32;
+            want_scan[i] = x[w0..=i].iter().map(|&v| v as f64).sum();
+            scale_scan[i] = x[w0..=i].iter().map(|&v| (v as f64).abs()).sum();
+            want_pos[i] = x[w0..(w0 + 32).min(n)].iter().filter(|&&v| v > 0.0).count() as f32;
+        }
+        let want_total: Vec<f64> = (0..n).map(|i| want_sum[i / 32]).collect();
+        let scale_total: Vec<f64> = (0..n).map(|i| scale_sum[i / 32]).collect();
+        let mut first: Option<Vec<Vec<f32>>> = None;
+        for &(t, b) in ORDERS {
+            let e = emu(t, b);
+            let xb = e.upload(&x).unwrap();
+            let c = cfg((blocks, 1, 1), (block, 1, 1), 0);
+            let mut sums = e.alloc_zeros(warps).unwrap();
+            launch(
+                &e,
+                &PROBE_WARP_SUM,
+                c,
+                &mut [Arg::In(&xb), Arg::Out(&mut sums), Arg::I32(n as i32)],
+            )
+            .unwrap();
+            let (mut scan, mut total, mut pos) = (
+                e.alloc_zeros(n).unwrap(),
+                e.alloc_zeros(n).unwrap(),
+                e.alloc_zeros(n).unwrap(),
+            );
+            let mut args = [
+                Arg::In(&xb),
+                Arg::Out(&mut scan),
+                Arg::Out(&mut total),
+                Arg::Out(&mut pos),
+                Arg::I32(n as i32),
+            ];
+            launch(&e, &PROBE_WARP_SCAN, c, &mut args).unwrap();
+            let got: Vec<Vec<f32>> = [&sums, &scan, &total, &pos]
+                .iter()
+                .map(|b| e.download(b).unwrap())
+                .collect();
+            let tag = format!("n={n} block={block} {t:?}/{b:?}");
+            assert_close(&got[0], &want_sum, &scale_sum, &format!("warp sum {tag}"));
+            assert_close(
+                &got[1],
+                &want_scan,
+                &scale_scan,
+                &format!("warp scan {tag}"),
+            );
+            assert_close(
+                &got[2],
+                &want_total,
+                &scale_total,
+                &format!("warp total {tag}"),
+            );
+            assert_eq!(got[3], want_pos, "ballot count {tag}");
+            match &first {
+                None => first = Some(got),
+                Some(f) => assert_eq!(f, &got, "warp ops {tag} differ from forward"),
+            }
+        }
+    }
+}
+
+#[test]
+fn missing_barrier_gives_order_dependent_results() {
+    let (block, blocks) = (64u32, 3u32);
+    let n = (block * blocks) as usize;
+    let run = |t: Order, seed: u64| {
+        let e = emu(t, Order::Forward);
+        let x = random(n, seed);
+        let xb = e.upload(&x).unwrap();
+        let mut out = e.alloc_zeros(n).unwrap();
+        let c = cfg((blocks, 1, 1), (block, 1, 1), 0);
+        launch(
+            &e,
+            &PROBE_MISSING_SYNC,
+            c,
+            &mut [Arg::In(&xb), Arg::Out(&mut out)],
+        )
+        .unwrap();
+        (x, e.download(&out).unwrap())
+    };
+    let (x, fwd) = run(Order::Forward, 5);
+    let (_, rev) = run(Order::Reverse, 5);
+    assert_ne!(
+        fwd, rev,
+        "forward and reverse order gave the same result despite the race"
+    );
+    // With a barrier, out[i] would be the block neighbour's input; forward order reads
+    // neighbours' slots before they are written.
+    let correct: Vec<f32> = (0..n)
+        .map(|i| {
+            let (b, t) = (i / block as usize, i % block as usize);
+            x[b * block as usize + (t + 1) % block as usize]
+        })
+        .collect();
+    assert_ne!(fwd, correct, "forward order hid the missing barrier");
+}
+
+fn expect_error(r: Result<()>, kernel: &str, needles: &[&str]) {
+    let msg = r.expect_err("launch should fail").to_string();
+    assert!(
+        msg.contains(kernel),
+        "error does not name the kernel {kernel}: {msg}"
+    );
+    for n in needles {
+        assert!(msg.contains(n), "error lacks '{n}': {msg}");
+    }
+}
+
+#[test]
+fn barrier_misuse_is_an_error_not_a_hang() {
+    for &(t, b) in ORDERS {
+        let e = emu(t, b);
+        let mut out = e.alloc_zeros(64).unwrap();
+        let c = cfg((2, 1, 1), (64, 1, 1), 0);
+        let r = launch(&e, &PROBE_EXIT_BEFORE_BARRIER, c, &mut [Arg::Out(&mut out)]);
+        expect_error(
+            r,
+            "probe_exit_before_barrier",
+            &["divergent barrier", "thread (5,0,0) exited"],
+        );
+        let r = launch(&e, &PROBE_SPLIT_BARRIER, c, &mut [Arg::Out(&mut out)]);
+        expect_error(
+            r,
+            "probe_split_barrier",
+            &["divergent barrier", "emu_probe.cu:"],
+        );
+        let r = launch(&e, &PROBE_WARP_VS_BLOCK, c, &mut [Arg::Out(&mut out)]);
+        expect_error(r, "probe_warp_vs_block", &["__shfl_sync", "__syncthreads"]);
+        // The fibers abandoned by those errors are rebuilt: a correct kernel still runs.
+        let x = random(64, 3);
+        let xb = e.upload(&x).unwrap();
+        let mut sum = e.alloc_zeros(1).unwrap();
+        let c = cfg((1, 1, 1), (64, 1, 1), 0);
+        launch(
+            &e,
+            &PROBE_TREE_SUM,
+            c,
+            &mut [Arg::In(&xb), Arg::Out(&mut sum), Arg::I32(64)],
+        )
+        .unwrap();
+        let (want, scale) = chunk_sums(&x, 64);
+        assert_close(
+            &e.download(&sum).unwrap(),
+            &want,
+            &scale,
+            "sum after errors",
+        );
+    }
+}
+
+/// Launches probe_atomic_count and returns (int counter, histogram).
+fn count(e: &EmuExec, grid: Dims, block: Dims, bins: usize) -> Result<(i32, Vec<f32>)> {
+    let mut counter = e.alloc_zeros(1)?;
+    let mut hist = e.alloc_zeros(bins)?;
+    let c = cfg(grid, block, 0);
+    launch(
+        e,
+        &PROBE_ATOMIC_COUNT,
+        c,
+        &mut [
+            Arg::Out(&mut counter),
+            Arg::Out(&mut hist),
+            Arg::I32(bins as i32),
+        ],
+    )?;
+    Ok((
+        e.download(&counter)?[0].to_bits() as i32,
+        e.download(&hist)?,
+    ))
+}
+
+#[test]
+fn atomics_count_exactly() {
+    let e = emu(Order::Shuffle(3), Order::Reverse);
+    let (grid, block, bins) = ((3, 2, 1), (10u32, 7u32, 3u32), 11usize);
+    let (n, hist) = count(&e, grid, block, bins).unwrap();
+    assert_eq!(n, 3 * 2 * 10 * 7 * 3);
+    let mut want = vec![0.0f32; bins];
+    for _ in 0..6 {
+        for t in 0..(block.0 * block.1 * block.2) as usize {
+            want[t % bins] += 1.0;
+        }
+    }
+    assert_eq!(hist, want);
+}
+
+#[test]
+fn launches_a_gpu_rejects_are_errors() {
+    let e = emu(Order::Forward, Order::Forward);
+    let bad: &[(Dims, Dims, &str)] = &[
+        ((1, 1, 1), (1025, 1, 1), "at most 1024"),
+        ((1, 1, 1), (32, 32, 2), "at most 1024"),
+        ((1, 1, 1), (1, 1, 65), "block limits"),
+        ((1, 65536, 1), (1, 1, 1), "grid limits"),
+        ((1, 1, 65536), (1, 1, 1), "grid limits"),
+        ((1 << 31, 1, 1), (1, 1, 1), "grid limits"),
+        ((0, 1, 1), (32, 1, 1), "zero dimension"),
+        ((1, 1, 1), (32, 0, 1), "zero dimension"),
+    ];
+    for &(grid, block, needle) in bad {
+        expect_error(
+            count(&e, grid, block, 1).map(|_| ()),
+            "probe_atomic_count",
+            &[needle],
+        );
+    }
+    // The largest y grid and the largest block shapes are accepted.
+    assert_eq!(count(&e, (1, 65535, 1), (1, 1, 1), 1).unwrap().0, 65535);
+    assert_eq!(count(&e, (1, 1, 1), (1024, 1, 1), 1).unwrap().0, 1024);
+    assert_eq!(count(&e, (1, 1, 1), (1, 1024, 1), 1).unwrap().0, 1024);
+    assert_eq!(count(&e, (1, 1, 1), (16, 1, 64), 1).unwrap().0, 1024);
+}
+
+#[test]
+fn dynamic_shared_above_48k_needs_opt_in() {
+    let e = emu(Order::Reverse, Order::Forward);
+    let bytes = 49 * 1024u32;
+    let n = (bytes / 4) as usize;
+    let x = random(n, 9);
+    let xb = e.upload(&x).unwrap();
+    let mut out = e.alloc_zeros(n).unwrap();
+    let c = cfg((1, 1, 1), (256, 1, 1), bytes);
+    let mut args = [Arg::In(&xb), Arg::Out(&mut out), Arg::I32(n as i32)];
+    expect_error(
+        launch(&e, &PROBE_DYNAMIC_REVERSE, c, &mut args),
+        "probe_dynamic_reverse",
+        &["48 KiB"],
+    );
+    let over = e
+        .set_max_dynamic_shared(&PROBE_DYNAMIC_REVERSE, 228 * 1024)
+        .map(|_| ());
+    expect_error(over, "probe_dynamic_reverse", &["227 KiB"]);
+    e.set_max_dynamic_shared(&PROBE_DYNAMIC_REVERSE, bytes)
+        .unwrap();
+    launch(&e, &PROBE_DYNAMIC_REVERSE, c, &mut args).unwrap();
+    let want: Vec<f32> = x.iter().rev().copied().collect();
+    assert_eq!(e.download(&out).unwrap(), want);
+    // Above the opted-in maximum is still an error.
+    let c = cfg((1, 1, 1), (256, 1, 1), bytes + 4);
+    let mut args = [Arg::In(&xb), Arg::Out(&mut out), Arg::I32(n as i32)];
+    expect_error(
+        launch(&e, &PROBE_DYNAMIC_REVERSE, c, &mut args),
+        "probe_dynamic_reverse",
+        &["opted-in"],
+    );
+}
+
+/// A random finite half.
+fn random_half(rng: &mut StdRng) -> f16 {
+    loop {
+        let h = f16::from_bits(rng.random::<u16>());
+        if h.is_finite() {
+            return h;
+        }
+    }
+}
+
+#[test]
+fn half_rounds_like_ieee_fp16() {
+    let n = 20000;
+    let mut rng = StdRng::seed_from_u64(16);
+    let a: Vec<f16> = (0..n).map(|_| random_half(&mut rng)).collect();
+    let b: Vec<f16> = (0..n).map(|_| random_half(&mut rng)).collect();
+    let e = emu(Order::Forward, Order::Forward);
+    let af: Vec<f32> = a.iter().map(|h| h.to_f32()).collect();
+    let bf: Vec<f32> = b.iter().map(|h| h.to_f32()).collect();
+    let (ab, bb) = (e.upload(&af).unwrap(), e.upload(&bf).unwrap());
+    let (mut sum, mut prod, mut conv) = (
+        e.alloc_zeros(n).unwrap(),
+        e.alloc_zeros(n).unwrap(),
+        e.alloc_zeros(n).unwrap(),
+    );
+    let c = cfg(((n as u32).div_ceil(128), 1, 1), (128, 1, 1), 0);
+    let mut args = [
+        Arg::In(&ab),
+        Arg::In(&bb),
+        Arg::Out(&mut sum),
+        Arg::Out(&mut prod),
+        Arg::Out(&mut conv),
+        Arg::I32(n as i32),
+    ];
+    launch(&e, &PROBE_HALF, c, &mut args).unwrap();
+    let (sum, prod, conv) = (
+        e.download(&sum).unwrap(),
+        e.download(&prod).unwrap(),
+        e.download(&conv).unwrap(),
+    );
+    for i in 0..n {
+        // The exact sum and product of two halves fit in an f64; round once to fp16.
+        let s = f16::from_f64(af[i] as f64 + bf[i] as f64).to_f32();
+        let p = f16::from_f64(af[i] as f64 * bf[i] as f64).to_f32();
+        let cv = f16::from_f32(af[i] * 1.001f32).to_f32();
+        assert_eq!(sum[i].to_bits(), s.to_bits(), "{} + {}", a[i], b[i]);
+        assert_eq!(prod[i].to_bits(), p.to_bits(), "{} * {}", a[i], b[i]);
+        assert_eq!(
+            conv[i].to_bits(),
+            cv.to_bits(),
+            "fp16({})",
+            af[i] * 1.001f32
+        );
+    }
+}
+
+#[test]
+fn argument_mismatch_is_an_error() {
+    let e = emu(Order::Forward, Order::Forward);
+    let xb = e.upload(&[1.0; 4]).unwrap();
+    let mut out = e.alloc_zeros(1).unwrap();
+    let c = cfg((1, 1, 1), (4, 1, 1), 0);
+    // Output and input swapped, then one argument missing.
+    let mut swapped = e.alloc_zeros(4).unwrap();
+    let r = launch(
+        &e,
+        &PROBE_TREE_SUM,
+        c,
+        &mut [Arg::Out(&mut swapped), Arg::In(&xb), Arg::I32(4)],
+    );
+    expect_error(r, "probe_tree_sum", &["argument 0"]);
+    let r = launch(
+        &e,
+        &PROBE_TREE_SUM,
+        c,
+        &mut [Arg::In(&xb), Arg::Out(&mut out)],
+    );
+    expect_error(r, "probe_tree_sum", &["2 arguments"]);
+    let r = launch(
+        &e,
+        &PROBE_TREE_SUM,
+        c,
+        &mut [Arg::In(&xb), Arg::Out(&mut out), Arg::F32(4.0)],
+    );
+    expect_error(r, "probe_tree_sum", &["argument 2"]);
+}
+
+#[test]
+fn buffers_count_allocations_and_round_trip() {
+    let e = emu(Order::Forward, Order::Forward);
+    let before = e.alloc_count();
+    let mut b = e.upload(&[1.0, 2.0, 3.0]).unwrap();
+    e.write(&mut b, &[4.0, 5.0, 6.0]).unwrap();
+    assert_eq!(e.download(&b).unwrap(), vec![4.0, 5.0, 6.0]);
+    assert!(e.write(&mut b, &[1.0]).is_err());
+    let z = e.alloc_zeros(0).unwrap();
+    assert_eq!(e.len(&z), 0);
+    assert_eq!(e.download(&z).unwrap(), Vec::<f32>::new());
+    assert_eq!(e.alloc_count() - before, 2);
+}
+
+/// The normal build ends every buffer (and dynamic shared memory) at a guard page: an
+/// off-by-one past the end faults, and the fault becomes an error of the launch. (The
+/// AddressSanitizer build reports these through ASan instead: tests/emu_asan.rs.)
+#[cfg(not(feature = "emu-asan"))]
+#[test]
+fn guard_pages_catch_off_by_one_past_the_end() {
+    let e = emu(Order::Forward, Order::Forward);
+    let n = 4 * 128; // a multiple of 4 floats: the buffer ends exactly at its guard page
+    let x = random(n, 21);
+    let src = e.upload(&x).unwrap();
+    let mut dst = e.alloc_zeros(n).unwrap();
+    let grid = ((n as u32).div_ceil(128), 1, 1);
+    for k in [&OOB_WRITE_PAST_END, &OOB_READ_PAST_END] {
+        let r = launch(
+            &e,
+            k,
+            cfg(grid, (128, 1, 1), 0),
+            &mut [Arg::In(&src), Arg::Out(&mut dst), Arg::I32(n as i32)],
+        );
+        expect_error(r, k.name, &["invalid memory access"]);
+    }
+    let r = launch(
+        &e,
+        &OOB_DYNAMIC_SHARED_PAST_END,
+        cfg(grid, (128, 1, 1), 128 * 4),
+        &mut [Arg::In(&src), Arg::Out(&mut dst), Arg::I32(n as i32)],
+    );
+    expect_error(r, "oob_dynamic_shared_past_end", &["invalid memory access"]);
+    // The correct copy runs clean afterwards.
+    let mut dst = e.alloc_zeros(n).unwrap();
+    launch(
+        &e,
+        &OOB_COPY,
+        cfg(grid, (128, 1, 1), 128 * 4),
+        &mut [Arg::In(&src), Arg::Out(&mut dst), Arg::I32(n as i32)],
+    )
+    .unwrap();
+    assert_eq!(e.download(&dst).unwrap(), x);
+}
+
+/// Time of a 1M-thread, barrier-heavy launch: a 1024-thread shared-memory tree sum over
+/// 2^20 inputs (11 barriers per block). Run with `-- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing_one_million_threads_tree_sum() {
+    let n = 1usize << 20;
+    let x = random(n, 77);
+    let (want, scale) = chunk_sums(&x, 1024);
+    for &(t, b) in &ORDERS[..3] {
+        let e = emu(t, b);
+        let xb = e.upload(&x).unwrap();
+        let mut out = e.alloc_zeros(1024).unwrap();
+        let start = std::time::Instant::now();
+        launch(
+            &e,
+            &PROBE_TREE_SUM,
+            cfg((1024, 1, 1), (1024, 1, 1), 0),
+            &mut [Arg::In(&xb), Arg::Out(&mut out), Arg::I32(n as i32)],
+        )
+        .unwrap();
+        println!(
+            "1M-thread tree sum, threads {t:?}, blocks {b:?}: {:.3} s",
+            start.elapsed().as_secs_f64()
+        );
+        assert_close(&e.download(&out).unwrap(), &want, &scale, "1M tree sum");
+    }
+}

@@ -1,0 +1,257 @@
+//! The CUDA kernels (kernels/*.cu) run on the CPU by the emulator through the very launch
+//! code that drives a GPU (`GpuDevice<EmuExec>`): parity with the f64 reference over the
+//! full selftest suite in three thread/block orders, bit-identical results across those
+//! orders (a missing barrier or an order-dependent reduction shows up as a difference),
+//! kernels with more taps than threads, errors instead of bad launches, and no allocation
+//! in steady state. (tests/golden.rs runs the PyTorch goldens on the emulator.)
+#![cfg(feature = "emu")]
+
+use satcolor::device::emu::{EmuExec, EmuOptions, Order};
+use satcolor::device::gpu::GpuDevice;
+use satcolor::device::Device;
+use satcolor::ops::{Act, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape};
+use satcolor::selftest::{self, CaseRun, Suite};
+use satcolor::Error;
+use std::time::Instant;
+
+/// The emulated device with the given thread and block orders.
+fn emu(thread_order: Order, block_order: Order) -> GpuDevice<EmuExec> {
+    let exec = EmuExec::new(EmuOptions {
+        thread_order,
+        block_order,
+    })
+    .expect("emulator opens");
+    GpuDevice::new(exec)
+}
+
+/// Runs the full suite, prints its table and timing, and fails on any failing check.
+fn full_suite_passes(dev: &GpuDevice<EmuExec>) -> Vec<CaseRun> {
+    let t = Instant::now();
+    let runs = selftest::run_suite(dev, Suite::Full);
+    let results = selftest::results(&runs);
+    println!("{} — full suite in {:.2?}", dev.name(), t.elapsed());
+    println!("{}", selftest::format_table(&results));
+    let failed: Vec<_> = results.iter().filter(|r| !r.pass).collect();
+    assert!(
+        failed.is_empty(),
+        "{}: failing checks: {failed:#?}",
+        dev.name()
+    );
+    runs
+}
+
+/// Asserts that two runs of the suite produced the same bits in every output.
+fn assert_same_bits(a: &[CaseRun], b: &[CaseRun], what: &str) {
+    assert_eq!(a.len(), b.len());
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (ra, rb) in a.iter().zip(b) {
+        assert_eq!(ra.outputs.len(), rb.outputs.len());
+        for (oa, ob) in ra.outputs.iter().zip(&rb.outputs) {
+            assert!(
+                bits(&oa.device) == bits(&ob.device),
+                "{} {} output {}: {what} differ",
+                ra.op,
+                ra.shape,
+                oa.name
+            );
+        }
+    }
+}
+
+#[test]
+fn emu_matches_the_reference_bit_identically_in_three_orders() {
+    let forward = full_suite_passes(&emu(Order::Forward, Order::Forward));
+    let reverse = full_suite_passes(&emu(Order::Reverse, Order::Reverse));
+    assert_same_bits(&forward, &reverse, "forward and reverse orders");
+    let shuffled = full_suite_passes(&emu(Order::Shuffle(0x5a7c), Order::Shuffle(0xb10c)));
+    assert_same_bits(&forward, &shuffled, "forward and shuffled orders");
+}
+
+#[test]
+fn emu_rejects_bad_shapes_with_errors() {
+    let dev = emu(Order::Forward, Order::Forward);
+    let buf = |n: usize| dev.alloc_zeros(n).unwrap();
+    let s = Conv2dShape {
+        n: 2,
+        c_in: 3,
+        h: 5,
+        w: 6,
+        c_out: 4,
+        k: 3,
+        stride: 2,
+        pad: 1,
+    };
+    let e = dev.conv2d_forward(
+        &s,
+        &buf(s.x_len()),
+        &buf(s.w_len()),
+        None,
+        Act::Relu,
+        &mut buf(s.y_len() + 1),
+    );
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    // A kernel whose input patch and weights do not fit 48 KiB of shared memory.
+    let huge_k = Conv2dShape {
+        h: 70,
+        w: 70,
+        k: 41,
+        pad: 0,
+        ..s
+    };
+    let e = dev.conv2d_forward(
+        &huge_k,
+        &buf(huge_k.x_len()),
+        &buf(huge_k.w_len()),
+        None,
+        Act::Identity,
+        &mut buf(huge_k.y_len()),
+    );
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    // A batch above CUDA's grid.z limit.
+    let wide = Conv2dShape {
+        n: 70_000,
+        c_in: 1,
+        h: 1,
+        w: 1,
+        c_out: 1,
+        k: 1,
+        stride: 1,
+        pad: 0,
+    };
+    let e = dev.conv2d_forward(
+        &wide,
+        &buf(wide.x_len()),
+        &buf(1),
+        None,
+        Act::Identity,
+        &mut buf(wide.y_len()),
+    );
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let t = ConvTranspose2dShape {
+        n: 1,
+        c_in: 2,
+        h: 3,
+        w: 3,
+        c_out: 1,
+        k: 3,
+        stride: 2,
+        pad: 1,
+        out_pad: 1,
+    };
+    let e = dev.conv_transpose2d_backward_weight(
+        &t,
+        &buf(t.x_len()),
+        &buf(t.y_len()),
+        &mut buf(t.w_len()),
+        Some(&mut buf(2)),
+    );
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let p = Pool2dShape {
+        n: 1,
+        c: 2,
+        h: 5,
+        w: 5,
+    };
+    let e = dev.max_pool2d_forward(&p, &buf(p.x_len()), &mut buf(p.x_len()));
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let l = LinearShape { n: 2, k: 5, m: 1 };
+    let e = dev.linear_forward(&l, &buf(10), &buf(5), &buf(2), &mut buf(2));
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let e = dev.bce_with_logits(&buf(4), 1.0, 1.0, &mut buf(2), &mut buf(4));
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let e = dev.convex_skip_forward(&buf(2), &buf(4), &buf(4), &mut buf(4));
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+}
+
+#[test]
+fn emu_ops_do_not_allocate_in_steady_state() {
+    let dev = emu(Order::Forward, Order::Forward);
+    let x = dev.upload(&[0.5, -1.0, 2.0, 3.0, -0.25]).unwrap();
+    let mut loss = dev.alloc_zeros(1).unwrap();
+    let mut dz = dev.alloc_zeros(5).unwrap();
+    let mut total = dev.alloc_zeros(1).unwrap();
+    // The first reduction allocates the partial-sums scratch buffer; later ones reuse it.
+    dev.sum(&x, &mut total).unwrap();
+    let before = dev.alloc_count();
+    for _ in 0..3 {
+        dev.bce_with_logits(&x, 1.0, 0.5, &mut loss, &mut dz)
+            .unwrap();
+        dev.sum(&x, &mut total).unwrap();
+    }
+    assert_eq!(
+        dev.alloc_count(),
+        before,
+        "ops allocated buffers in steady state"
+    );
+    assert_eq!(dev.download(&total).unwrap(), vec![4.25]);
+}
+
+/// Seeded uniform values in [-1, 1), exactly representable in f32.
+fn random(len: usize, seed: u64) -> Vec<f32> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
+/// Max-norm relative error of a device result against the f64 reference.
+fn err(dev: &GpuDevice<EmuExec>, got: &<GpuDevice<EmuExec> as Device>::Buf, want: &[f64]) -> f64 {
+    selftest::max_rel_err(&dev.download(got).unwrap(), want)
+}
+
+/// 17×17 kernels have 289 taps: more than one block of 256 threads owns, so the weight
+/// gradient kernel takes two tap chunks (a path the selftest's k ≤ 9 shapes never reach).
+#[test]
+fn emu_handles_kernels_with_more_taps_than_threads() {
+    use satcolor::reference;
+    let dev = emu(Order::Reverse, Order::Shuffle(7));
+    let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
+    let s = Conv2dShape {
+        n: 2,
+        c_in: 2,
+        h: 19,
+        w: 21,
+        c_out: 3,
+        k: 17,
+        stride: 1,
+        pad: 8,
+    };
+    let (x, w, dy) = (
+        random(s.x_len(), 1),
+        random(s.w_len(), 2),
+        random(s.y_len(), 3),
+    );
+    let (xb, wb, dyb) = (
+        dev.upload(&x).unwrap(),
+        dev.upload(&w).unwrap(),
+        dev.upload(&dy).unwrap(),
+    );
+    let mut dx = dev.alloc_zeros(s.x_len()).unwrap();
+    let mut dw = dev.alloc_zeros(s.w_len()).unwrap();
+    dev.conv2d_backward_input(&s, &wb, &dyb, &mut dx).unwrap();
+    dev.conv2d_backward_weight(&s, &xb, &dyb, &mut dw, None)
+        .unwrap();
+    let want_dx = reference::conv2d_backward_input(&s, &f64s(&w), &f64s(&dy)).unwrap();
+    let (want_dw, _) = reference::conv2d_backward_weight(&s, &f64s(&x), &f64s(&dy)).unwrap();
+    assert!(err(&dev, &dx, &want_dx) <= selftest::TOLERANCE);
+    assert!(err(&dev, &dw, &want_dw) <= selftest::TOLERANCE);
+
+    let t = ConvTranspose2dShape {
+        n: 1,
+        c_in: 3,
+        h: 6,
+        w: 5,
+        c_out: 2,
+        k: 17,
+        stride: 2,
+        pad: 8,
+        out_pad: 1,
+    };
+    let (x, dy) = (random(t.x_len(), 4), random(t.y_len(), 5));
+    let (xb, dyb) = (dev.upload(&x).unwrap(), dev.upload(&dy).unwrap());
+    let mut dw = dev.alloc_zeros(t.w_len()).unwrap();
+    dev.conv_transpose2d_backward_weight(&t, &xb, &dyb, &mut dw, None)
+        .unwrap();
+    let (want_dw, _) =
+        reference::conv_transpose2d_backward_weight(&t, &f64s(&x), &f64s(&dy)).unwrap();
+    assert!(err(&dev, &dw, &want_dw) <= selftest::TOLERANCE);
+}
