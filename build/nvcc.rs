@@ -49,6 +49,8 @@ pub fn find_nvcc(root: &Path) -> Option<PathBuf> {
     }
     let local = root.join(".tools/cuda/nvidia/cu13/bin/nvcc");
     if local.is_file() {
+        // A later removal of the local install must rerun this script.
+        println!("cargo:rerun-if-changed={}", local.display());
         return Some(local);
     }
     std::env::var_os("PATH").and_then(|paths| {
@@ -164,10 +166,13 @@ pub fn build(
     out_dir: &Path,
 ) -> Result<CudaBuild, String> {
     let archs = archs()?;
-    let version = Command::new(nvcc)
-        .arg("--version")
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", nvcc.display()))?;
+    let version = Command::new(nvcc).arg("--version").output().map_err(|e| {
+        format!(
+            "cannot run {}: {e} (install nvcc with `bash scripts/install-nvcc.sh`, \
+                 or point NVCC at one)",
+            nvcc.display()
+        )
+    })?;
     let nvcc_version = String::from_utf8_lossy(&version.stdout)
         .lines()
         .find(|l| l.contains("release"))

@@ -13,9 +13,14 @@
 pub mod cli;
 pub mod device;
 pub mod error;
+#[cfg(feature = "geo")]
+pub mod geo;
 pub mod kernels;
+pub mod model;
 pub mod ops;
 pub mod reference;
 pub mod selftest;
+pub mod synth;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -2,3 +2,5 @@
 
 pub mod info;
 pub mod selftest;
+#[cfg(feature = "geo")]
+pub mod synth;

@@ -1,0 +1,238 @@
+//! Opening a raster and reading windows of its bands.
+
+use super::{quiet_gdal, GeoRef, RasterError};
+use gdal::errors::GdalError;
+use gdal::raster::GdalDataType;
+use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
+use std::path::{Path, PathBuf};
+
+/// The pixel type of a band.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataType {
+    /// Unsigned 8-bit.
+    Byte,
+    /// Unsigned 16-bit.
+    UInt16,
+    /// Signed 16-bit.
+    Int16,
+    /// Unsigned 32-bit.
+    UInt32,
+    /// Signed 32-bit.
+    Int32,
+    /// 32-bit float.
+    Float32,
+    /// 64-bit float.
+    Float64,
+    /// Any other GDAL type (8/64-bit integers, complex): not readable here.
+    Other,
+}
+
+impl DataType {
+    /// GDAL's name of the type (`Byte`, `UInt16`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Byte => "Byte",
+            Self::UInt16 => "UInt16",
+            Self::Int16 => "Int16",
+            Self::UInt32 => "UInt32",
+            Self::Int32 => "Int32",
+            Self::Float32 => "Float32",
+            Self::Float64 => "Float64",
+            Self::Other => "other",
+        }
+    }
+
+    fn from_gdal(t: GdalDataType) -> Self {
+        match t {
+            GdalDataType::UInt8 => Self::Byte,
+            GdalDataType::UInt16 => Self::UInt16,
+            GdalDataType::Int16 => Self::Int16,
+            GdalDataType::UInt32 => Self::UInt32,
+            GdalDataType::Int32 => Self::Int32,
+            GdalDataType::Float32 => Self::Float32,
+            GdalDataType::Float64 => Self::Float64,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// What a band holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BandInfo {
+    /// Pixel type.
+    pub dtype: DataType,
+    /// The nodata value, when the band declares one.
+    pub nodata: Option<f64>,
+}
+
+/// An open raster: its size, bands and georeferencing, read lazily window by window.
+pub struct Raster {
+    path: PathBuf,
+    dataset: Dataset,
+    width: usize,
+    height: usize,
+    bands: Vec<BandInfo>,
+    georef: GeoRef,
+}
+
+impl std::fmt::Debug for Raster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Raster")
+            .field("path", &self.path)
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("bands", &self.bands)
+            .finish()
+    }
+}
+
+/// GDAL's own message inside a [`GdalError`], without the crate's wrapping.
+pub(crate) fn gdal_msg(e: &GdalError) -> String {
+    match e {
+        GdalError::CplError { msg, .. } | GdalError::NullPointer { msg, .. } if !msg.is_empty() => {
+            msg.trim().to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+impl Raster {
+    /// Opens `path` read-only. Errors: a missing file, a file that is not a raster GDAL reads,
+    /// a raster with zero bands.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, RasterError> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(RasterError::Missing(path.to_path_buf()));
+        }
+        if path.is_dir() {
+            return Err(RasterError::NotRaster {
+                path: path.to_path_buf(),
+                reason: "it is a directory".into(),
+            });
+        }
+        quiet_gdal();
+        let options = DatasetOptions {
+            open_flags: GdalOpenFlags::GDAL_OF_RASTER | GdalOpenFlags::GDAL_OF_READONLY,
+            ..Default::default()
+        };
+        let dataset = Dataset::open_ex(path, options).map_err(|e| RasterError::NotRaster {
+            path: path.to_path_buf(),
+            reason: gdal_msg(&e),
+        })?;
+        let (width, height) = dataset.raster_size();
+        let count = dataset.raster_count();
+        if count == 0 || width == 0 || height == 0 {
+            return Err(RasterError::invalid(
+                path,
+                format!("empty raster ({width}x{height} pixels, {count} bands)"),
+            ));
+        }
+        let mut bands = Vec::with_capacity(count);
+        for i in 1..=count {
+            let band = dataset
+                .rasterband(i)
+                .map_err(|e| RasterError::io(path, gdal_msg(&e)))?;
+            bands.push(BandInfo {
+                dtype: DataType::from_gdal(band.band_type()),
+                nodata: band.no_data_value(),
+            });
+        }
+        let georef = GeoRef {
+            geo_transform: dataset.geo_transform().ok(),
+            crs_wkt: dataset.projection(),
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            dataset,
+            width,
+            height,
+            bands,
+            georef,
+        })
+    }
+
+    /// The file this raster was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// The bands, in order (band 1 of GDAL is index 0 here).
+    pub fn bands(&self) -> &[BandInfo] {
+        &self.bands
+    }
+
+    /// Geotransform and CRS (empty WKT when the raster has none).
+    pub fn georef(&self) -> &GeoRef {
+        &self.georef
+    }
+
+    /// Reads the window of `width`×`height` pixels whose top-left pixel is (`x`, `y`) from each
+    /// band of `bands` (0-based indices), converted to f32 without normalization, band-major:
+    /// `out[(b·height + row)·width + col]`. Errors for a band out of range, a window outside
+    /// the raster or a band type that is not Byte, (U)Int16, (U)Int32 or Float32/64.
+    pub fn read_window(
+        &self,
+        bands: &[usize],
+        (x, y): (usize, usize),
+        (width, height): (usize, usize),
+    ) -> Result<Vec<f32>, RasterError> {
+        if x + width > self.width || y + height > self.height || width == 0 || height == 0 {
+            return Err(RasterError::invalid(
+                &self.path,
+                format!(
+                    "window {width}x{height} at ({x}, {y}) is not inside the {}x{} raster",
+                    self.width, self.height
+                ),
+            ));
+        }
+        let plane = width * height;
+        let mut out = vec![0f32; bands.len() * plane];
+        for (&b, dst) in bands.iter().zip(out.chunks_exact_mut(plane)) {
+            let info = self.bands.get(b).ok_or_else(|| {
+                RasterError::invalid(
+                    &self.path,
+                    format!(
+                        "band {} out of range (the raster has {})",
+                        b + 1,
+                        self.bands.len()
+                    ),
+                )
+            })?;
+            if info.dtype == DataType::Other {
+                return Err(RasterError::invalid(
+                    &self.path,
+                    format!("band {} has a pixel type satcolor does not read", b + 1),
+                ));
+            }
+            let band = self
+                .dataset
+                .rasterband(b + 1)
+                .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
+            band.read_into_slice::<f32>(
+                (x as isize, y as isize),
+                (width, height),
+                (width, height),
+                dst,
+                None,
+            )
+            .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
+        }
+        Ok(out)
+    }
+
+    /// Reads every band of the whole raster (see [`Raster::read_window`]).
+    pub fn read_all(&self) -> Result<Vec<f32>, RasterError> {
+        let bands: Vec<usize> = (0..self.bands.len()).collect();
+        self.read_window(&bands, (0, 0), (self.width, self.height))
+    }
+}

@@ -1,0 +1,334 @@
+//! The generator G: C_in → C_out bands at the same W×W resolution (spec § Generator).
+//!
+//! ```text
+//! h0 = lift(x)                                  1×1 conv with bias, no activation
+//! h-1 = h0
+//! for i = 1..L:
+//!     u_i = σ(θ_i)·h_{i-1} + (1 − σ(θ_i))·h_{i-2}
+//!     a_i = ReLU(conv1(u_i))                    C_out → F, k×k, stride 1
+//!     b_i = ReLU(conv2(a_i))                    F → F, k×k, stride s
+//!     h_i = ReLU(deconv(b_i))                   F → C_out, k×k, stride s, output_padding s−1
+//! G(x) = h_L
+//! ```
+//!
+//! Activations kept for the backward pass: every h_i (skips and ReLU masks), u_i (conv1's
+//! weight gradient), a_i and b_i (conv2's and deconv's weight gradients and ReLU masks).
+//! Gradient buffers: one per h_i, plus one of each inner size reused by every layer.
+//! Since h_{-1} = h_0, h_0 receives three gradient contributions (both branches of layer
+//! 1's skip and the second branch of layer 2's); they are accumulated.
+
+use super::config::ModelConfig;
+use super::error::{config_err, ModelResult};
+use super::init::Init;
+use super::param::{pair_mut, ParamSpec, Params};
+use crate::device::Device;
+use crate::ops::{Act, Conv2dShape, ConvTranspose2dShape};
+
+/// Index of `g.lift.weight` (its bias follows).
+const LIFT: usize = 0;
+/// Tensors per outer layer: θ, conv1 weight and bias, conv2 weight and bias, deconv
+/// weight and bias.
+const PER_LAYER: usize = 7;
+
+/// Indices of outer layer `i`'s tensors (each weight is followed by its bias).
+struct LayerIdx {
+    theta: usize,
+    conv1: usize,
+    conv2: usize,
+    deconv: usize,
+}
+
+fn layer_idx(i: usize) -> LayerIdx {
+    let base = 2 + PER_LAYER * i;
+    LayerIdx {
+        theta: base,
+        conv1: base + 1,
+        conv2: base + 3,
+        deconv: base + 5,
+    }
+}
+
+/// The generator's parameter tensors in checkpoint order, with names, shapes and inits.
+pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
+    let (c_in, c_out, f, k) = (cfg.in_bands, cfg.out_bands, cfg.filters, cfg.kernel);
+    let mut v = vec![
+        ParamSpec::weight(
+            "g.lift.weight".into(),
+            vec![c_out, c_in, 1, 1],
+            Init::Const((1.0 / c_in as f64) as f32),
+        ),
+        ParamSpec::bias("g.lift.bias".into(), vec![c_out], Init::Const(0.0)),
+    ];
+    for i in 0..cfg.outer_layers {
+        let p = format!("g.outer.{i}");
+        let conv1 = Init::torch_default(c_out * k * k);
+        let conv2 = Init::torch_default(f * k * k);
+        // ConvTranspose2d weight [F, C_out, k, k]: torch's fan_in is dim 1 · k · k.
+        let deconv = Init::torch_default(c_out * k * k);
+        v.extend([
+            ParamSpec::bias(format!("{p}.theta"), vec![1], Init::Const(0.0)),
+            ParamSpec::weight(format!("{p}.conv1.weight"), vec![f, c_out, k, k], conv1),
+            ParamSpec::bias(format!("{p}.conv1.bias"), vec![f], conv1),
+            ParamSpec::weight(format!("{p}.conv2.weight"), vec![f, f, k, k], conv2),
+            ParamSpec::bias(format!("{p}.conv2.bias"), vec![f], conv2),
+            ParamSpec::weight(format!("{p}.deconv.weight"), vec![f, c_out, k, k], deconv),
+            ParamSpec::bias(format!("{p}.deconv.bias"), vec![c_out], deconv),
+        ]);
+    }
+    v
+}
+
+/// The op shapes of G for one batch size.
+#[derive(Clone, Copy, Debug)]
+struct Shapes {
+    lift: Conv2dShape,
+    conv1: Conv2dShape,
+    conv2: Conv2dShape,
+    deconv: ConvTranspose2dShape,
+}
+
+impl Shapes {
+    fn new(cfg: &ModelConfig, n: usize) -> Self {
+        let (w, k, pad, s) = (cfg.window, cfg.kernel, cfg.pad(), cfg.stride);
+        let conv = |c_in, c_out, k, stride, pad| Conv2dShape {
+            n,
+            c_in,
+            h: w,
+            w,
+            c_out,
+            k,
+            stride,
+            pad,
+        };
+        Shapes {
+            lift: conv(cfg.in_bands, cfg.out_bands, 1, 1, 0),
+            conv1: conv(cfg.out_bands, cfg.filters, k, 1, pad),
+            conv2: conv(cfg.filters, cfg.filters, k, s, pad),
+            deconv: ConvTranspose2dShape {
+                n,
+                c_in: cfg.filters,
+                h: cfg.inner_side(),
+                w: cfg.inner_side(),
+                c_out: cfg.out_bands,
+                k,
+                stride: s,
+                pad,
+                out_pad: s - 1,
+            },
+        }
+    }
+}
+
+/// The generator for a fixed batch size, with its parameters and every buffer its
+/// forward and backward passes use (allocated once, in [`Generator::new`]).
+pub struct Generator<D: Device> {
+    cfg: ModelConfig,
+    batch: usize,
+    shapes: Shapes,
+    /// Parameters (values and gradients), in [`param_specs`] order.
+    pub params: Params<D::Buf>,
+    /// h_0 … h_L.
+    h: Vec<D::Buf>,
+    /// u_1 … u_L.
+    u: Vec<D::Buf>,
+    /// a_1 … a_L.
+    a: Vec<D::Buf>,
+    /// b_1 … b_L.
+    b: Vec<D::Buf>,
+    /// ∂L/∂h_0 … ∂L/∂h_L (the last one is filled by the caller before `backward`).
+    dh: Vec<D::Buf>,
+    /// Scratch gradients of u, a, b (reused by every layer) and of the skip's two inputs.
+    du: D::Buf,
+    da: D::Buf,
+    db: D::Buf,
+    skip_a: D::Buf,
+    skip_b: D::Buf,
+}
+
+impl<D: Device> Generator<D> {
+    /// Builds G for batches of `batch` windows, parameters drawn from `seed` (stream 0).
+    pub fn new(dev: &D, cfg: &ModelConfig, batch: usize, seed: u64) -> ModelResult<Self> {
+        cfg.validate()?;
+        if batch == 0 {
+            return Err(config_err("batch size must be at least 1"));
+        }
+        let shapes = Shapes::new(cfg, batch);
+        let params = Params::new(dev, param_specs(cfg), seed, 0)?;
+        let l = cfg.outer_layers;
+        let bufs = |count: usize, len: usize| -> crate::Result<Vec<D::Buf>> {
+            (0..count).map(|_| dev.alloc_zeros(len)).collect()
+        };
+        let h_len = shapes.conv1.x_len();
+        Ok(Generator {
+            cfg: cfg.clone(),
+            batch,
+            shapes,
+            params,
+            h: bufs(l + 1, h_len)?,
+            u: bufs(l, h_len)?,
+            a: bufs(l, shapes.conv1.y_len())?,
+            b: bufs(l, shapes.conv2.y_len())?,
+            dh: bufs(l + 1, h_len)?,
+            du: dev.alloc_zeros(h_len)?,
+            da: dev.alloc_zeros(shapes.conv1.y_len())?,
+            db: dev.alloc_zeros(shapes.conv2.y_len())?,
+            skip_a: dev.alloc_zeros(h_len)?,
+            skip_b: dev.alloc_zeros(h_len)?,
+        })
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// The batch size it was built for.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Elements of an input batch, `n·C_in·W·W`.
+    pub fn input_len(&self) -> usize {
+        self.shapes.lift.x_len()
+    }
+
+    /// Elements of an output batch, `n·C_out·W·W`.
+    pub fn output_len(&self) -> usize {
+        self.shapes.lift.y_len()
+    }
+
+    /// G(x) of the last [`forward`](Self::forward).
+    pub fn output(&self) -> &D::Buf {
+        &self.h[self.cfg.outer_layers]
+    }
+
+    /// The output and the buffer for ∂L/∂G(x), which the caller fills before
+    /// [`backward`](Self::backward).
+    pub fn output_and_grad(&mut self) -> (&D::Buf, &mut D::Buf) {
+        let l = self.cfg.outer_layers;
+        (&self.h[l], &mut self.dh[l])
+    }
+
+    /// Computes G(x) for a batch `x` of `n·C_in·W·W` elements, keeping the activations.
+    pub fn forward(&mut self, dev: &D, x: &D::Buf) -> ModelResult<()> {
+        let s = self.shapes;
+        let vals = &self.params.values;
+        dev.conv2d_forward(
+            &s.lift,
+            x,
+            &vals[LIFT],
+            Some(&vals[LIFT + 1]),
+            Act::Identity,
+            &mut self.h[0],
+        )?;
+        for i in 0..self.cfg.outer_layers {
+            let p = layer_idx(i);
+            // Layer i+1 of the spec: skip from h_i and h_{i-1} (h_{-1} = h_0).
+            let prev2 = i.saturating_sub(1);
+            dev.convex_skip_forward(&vals[p.theta], &self.h[i], &self.h[prev2], &mut self.u[i])?;
+            dev.conv2d_forward(
+                &s.conv1,
+                &self.u[i],
+                &vals[p.conv1],
+                Some(&vals[p.conv1 + 1]),
+                Act::Relu,
+                &mut self.a[i],
+            )?;
+            dev.conv2d_forward(
+                &s.conv2,
+                &self.a[i],
+                &vals[p.conv2],
+                Some(&vals[p.conv2 + 1]),
+                Act::Relu,
+                &mut self.b[i],
+            )?;
+            dev.conv_transpose2d_forward(
+                &s.deconv,
+                &self.b[i],
+                &vals[p.deconv],
+                Some(&vals[p.deconv + 1]),
+                Act::Relu,
+                &mut self.h[i + 1],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Back-propagates the output gradient (set through [`output_and_grad`](Self::output_and_grad)) of the last
+    /// [`forward`](Self::forward) on the same `x`, overwriting every parameter gradient.
+    /// The output-gradient buffer is consumed (left holding junk).
+    pub fn backward(&mut self, dev: &D, x: &D::Buf) -> ModelResult<()> {
+        let s = self.shapes;
+        let l = self.cfg.outer_layers;
+        // Which dh_j have not received a contribution yet; the first one is moved in
+        // (buffer swap) rather than added to a zeroed buffer.
+        let mut fresh = vec![true; l + 1];
+        fresh[l] = false;
+        for i in (0..l).rev() {
+            let p = layer_idx(i);
+            let vals = &self.params.values;
+            let grads = &mut self.params.grads;
+            // h_{i+1} = ReLU(deconv(b)).
+            dev.act_backward(Act::Relu, &self.h[i + 1], &mut self.dh[i + 1])?;
+            let (dw, dbias) = pair_mut(grads, p.deconv);
+            dev.conv_transpose2d_backward_weight(
+                &s.deconv,
+                &self.b[i],
+                &self.dh[i + 1],
+                dw,
+                Some(dbias),
+            )?;
+            dev.conv_transpose2d_backward_input(
+                &s.deconv,
+                &vals[p.deconv],
+                &self.dh[i + 1],
+                &mut self.db,
+            )?;
+            // b = ReLU(conv2(a)).
+            dev.act_backward(Act::Relu, &self.b[i], &mut self.db)?;
+            let (dw, dbias) = pair_mut(grads, p.conv2);
+            dev.conv2d_backward_weight(&s.conv2, &self.a[i], &self.db, dw, Some(dbias))?;
+            dev.conv2d_backward_input(&s.conv2, &vals[p.conv2], &self.db, &mut self.da)?;
+            // a = ReLU(conv1(u)).
+            dev.act_backward(Act::Relu, &self.a[i], &mut self.da)?;
+            let (dw, dbias) = pair_mut(grads, p.conv1);
+            dev.conv2d_backward_weight(&s.conv1, &self.u[i], &self.da, dw, Some(dbias))?;
+            dev.conv2d_backward_input(&s.conv1, &vals[p.conv1], &self.da, &mut self.du)?;
+            // u = σ(θ)·h_i + (1 − σ(θ))·h_{i-1}.
+            let prev2 = i.saturating_sub(1);
+            dev.convex_skip_backward(
+                &vals[p.theta],
+                &self.h[i],
+                &self.h[prev2],
+                &self.du,
+                &mut self.skip_a,
+                &mut self.skip_b,
+                &mut grads[p.theta],
+            )?;
+            accumulate(dev, &mut self.dh, &mut fresh, i, &mut self.skip_a)?;
+            accumulate(dev, &mut self.dh, &mut fresh, prev2, &mut self.skip_b)?;
+        }
+        // h_0 = lift(x), no activation.
+        let (dw, dbias) = pair_mut(&mut self.params.grads, LIFT);
+        dev.conv2d_backward_weight(&s.lift, x, &self.dh[0], dw, Some(dbias))?;
+        Ok(())
+    }
+}
+
+/// Adds the gradient contribution `src` to `dh[j]`; the first contribution is swapped in
+/// instead (so `src` is left holding junk either way).
+fn accumulate<D: Device>(
+    dev: &D,
+    dh: &mut [D::Buf],
+    fresh: &mut [bool],
+    j: usize,
+    src: &mut D::Buf,
+) -> crate::Result<()> {
+    if fresh[j] {
+        std::mem::swap(&mut dh[j], src);
+        fresh[j] = false;
+        Ok(())
+    } else {
+        dev.add_assign(&mut dh[j], src)
+    }
+}

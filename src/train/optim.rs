@@ -1,0 +1,179 @@
+//! Optimizers on the device: SGD with momentum and Adam (PyTorch's update formulas, see
+//! [`SgdParams`] and [`AdamParams`]), one state buffer per slot and parameter tensor,
+//! allocated once.
+
+use crate::device::Device;
+use crate::model::checkpoint::opt_name;
+use crate::model::error::{config_err, ModelResult};
+use crate::model::param::{find_tensor, HostTensor, ParamSpec, Params};
+use crate::ops::{AdamParams, SgdParams};
+use std::collections::BTreeMap;
+
+/// Default learning rate of both networks.
+pub const DEFAULT_LR: f32 = 2e-4;
+
+/// Which optimizer, with its hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OptimizerConfig {
+    /// SGD with momentum.
+    Sgd(SgdParams),
+    /// Adam.
+    Adam(AdamParams),
+}
+
+impl OptimizerConfig {
+    /// SGD with the spec's momentum μ = 0.9 and no weight decay.
+    pub fn sgd(lr: f32) -> Self {
+        OptimizerConfig::Sgd(SgdParams {
+            lr,
+            momentum: 0.9,
+            weight_decay: 0.0,
+        })
+    }
+
+    /// Adam with the spec's β1 = 0.5, β2 = 0.999, ε = 1e-8 and no weight decay.
+    pub fn adam(lr: f32) -> Self {
+        OptimizerConfig::Adam(AdamParams {
+            lr,
+            beta1: 0.5,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        })
+    }
+
+    /// `sgd` or `adam` with the spec's defaults and learning rate `lr`.
+    pub fn from_name(name: &str, lr: f32) -> ModelResult<Self> {
+        let cfg = match name {
+            "sgd" => Self::sgd(lr),
+            "adam" => Self::adam(lr),
+            _ => {
+                return Err(config_err(format!(
+                    "unknown optimizer '{name}': expected sgd or adam"
+                )))
+            }
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks that the learning rate is positive and finite (zero is allowed: no update).
+    pub fn validate(&self) -> ModelResult<()> {
+        let lr = match self {
+            OptimizerConfig::Sgd(p) => p.lr,
+            OptimizerConfig::Adam(p) => p.lr,
+        };
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(config_err(format!(
+                "learning rate must be finite and non-negative, got {lr}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The state slots per parameter tensor, with PyTorch's names.
+    pub fn slots(&self) -> &'static [&'static str] {
+        match self {
+            OptimizerConfig::Sgd(_) => &["momentum_buffer"],
+            OptimizerConfig::Adam(_) => &["exp_avg", "exp_avg_sq"],
+        }
+    }
+}
+
+/// An optimizer's state for one network.
+pub struct Optimizer<D: Device> {
+    cfg: OptimizerConfig,
+    /// Steps taken (Adam's bias corrections use `t = steps + 1` for the next one).
+    steps: u64,
+    /// `state[i][slot]` for parameter tensor i.
+    state: Vec<Vec<D::Buf>>,
+}
+
+impl<D: Device> Optimizer<D> {
+    /// Zeroed state for the tensors of `specs`.
+    pub fn new(dev: &D, cfg: OptimizerConfig, specs: &[ParamSpec]) -> ModelResult<Self> {
+        cfg.validate()?;
+        let state = specs
+            .iter()
+            .map(|s| {
+                cfg.slots()
+                    .iter()
+                    .map(|_| dev.alloc_zeros(s.len()))
+                    .collect::<crate::Result<Vec<_>>>()
+            })
+            .collect::<crate::Result<Vec<_>>>()?;
+        Ok(Optimizer {
+            cfg,
+            steps: 0,
+            state,
+        })
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &OptimizerConfig {
+        &self.cfg
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Updates every tensor of `params` from its gradient.
+    pub fn step(&mut self, dev: &D, params: &mut Params<D::Buf>) -> ModelResult<()> {
+        let t = self.steps + 1;
+        for ((p, g), st) in params
+            .values
+            .iter_mut()
+            .zip(&params.grads)
+            .zip(&mut self.state)
+        {
+            match (&self.cfg, st.as_mut_slice()) {
+                (OptimizerConfig::Sgd(hp), [mom]) => dev.sgd_step(hp, p, g, mom)?,
+                (OptimizerConfig::Adam(hp), [m, v]) => dev.adam_step(hp, t, p, g, m, v)?,
+                _ => unreachable!("state has one buffer per slot"),
+            }
+        }
+        self.steps = t;
+        Ok(())
+    }
+
+    /// Adds the state to `out` as `opt.<name>.<slot>` tensors.
+    pub fn export(
+        &self,
+        dev: &D,
+        specs: &[ParamSpec],
+        out: &mut BTreeMap<String, HostTensor>,
+    ) -> ModelResult<()> {
+        for (spec, st) in specs.iter().zip(&self.state) {
+            for (slot, buf) in self.cfg.slots().iter().zip(st) {
+                out.insert(
+                    opt_name(&spec.name, slot),
+                    HostTensor {
+                        shape: spec.shape.clone(),
+                        data: dev.download(buf)?,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Restores the state saved by [`export`](Self::export), `steps` steps into training.
+    pub fn import(
+        &mut self,
+        dev: &D,
+        specs: &[ParamSpec],
+        tensors: &BTreeMap<String, HostTensor>,
+        steps: u64,
+    ) -> ModelResult<()> {
+        for (spec, st) in specs.iter().zip(&mut self.state) {
+            for (slot, buf) in self.cfg.slots().iter().zip(st) {
+                let t = find_tensor(tensors, &opt_name(&spec.name, slot), &spec.shape)?;
+                dev.write(buf, &t.data)?;
+            }
+        }
+        self.steps = steps;
+        Ok(())
+    }
+}

@@ -1,0 +1,277 @@
+//! One training iteration: a D step, then a G step, on the same batch (spec § Losses).
+//!
+//! ```text
+//! L_D = mean_n[ softplus(−D(y)) + softplus(D(G(x))) ] + λ_D · Σ_{D weights} ‖W‖²
+//! L_G = mean_n[ adv(D(G(x))) ] + λ_G(t) · mean((G(x) − y)²)
+//! ```
+//!
+//! Order of work, as in PyTorch's DCGAN loop (`fake = G(x)`; D step on `fake.detach()`;
+//! `optD.step()`; G step on `D(fake)`):
+//! 1. G(x) is computed once; its activations serve the G step's backward. G's weights do
+//!    not change during the D step, so this *is* G(x) at the G step too.
+//! 2. D step: D on y then on G(x) (gradients added up), L2 penalty on D's weights, D's
+//!    optimizer step.
+//! 3. G step: D — **already updated** by step 2 — runs again on G(x); the backward goes
+//!    through D to G(x) with D's parameter gradients discarded ([`GradMode::Discard`]), so
+//!    D's weights, optimizer state and the D step's gradients stay as they were; then
+//!    G's backward and G's optimizer step.
+//!
+//! The reported `d_loss` is L_D before D's update (the loss its gradients belong to);
+//! `g_loss` is L_G with the updated D; `mse` is `mean((G(x) − y)²)`; `lambda_g` is
+//! λ_G(t) with t the number of iterations done before this one.
+
+use super::optim::{Optimizer, OptimizerConfig};
+use super::schedule::lambda_g;
+use crate::device::Device;
+use crate::model::checkpoint::model_specs;
+use crate::model::error::{config_err, ModelResult};
+use crate::model::{
+    AdvLoss, Bands, Checkpoint, Discriminator, Generator, GradMode, LossConfig, ModelConfig,
+    Normalization,
+};
+
+/// The losses of one iteration (see the module docs for when each is measured).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepLosses {
+    /// L_D, before D's update.
+    pub d_loss: f32,
+    /// L_G, with the updated D.
+    pub g_loss: f32,
+    /// `mean((G(x) − y)²)`.
+    pub mse: f32,
+    /// λ_G(t) used in L_G.
+    pub lambda_g: f32,
+}
+
+impl StepLosses {
+    /// Whether every loss is finite.
+    pub fn is_finite(&self) -> bool {
+        self.d_loss.is_finite() && self.g_loss.is_finite() && self.mse.is_finite()
+    }
+}
+
+/// G, D, their optimizers and every buffer one iteration needs, for a fixed batch size.
+pub struct Trainer<D: Device> {
+    /// The generator.
+    pub g: Generator<D>,
+    /// The discriminator.
+    pub d: Discriminator<D>,
+    /// G's optimizer.
+    pub g_opt: Optimizer<D>,
+    /// D's optimizer.
+    pub d_opt: Optimizer<D>,
+    loss: LossConfig,
+    step: u64,
+    /// The batch: inputs `[n, C_in, W, W]` and targets `[n, C_out, W, W]`.
+    x: D::Buf,
+    y: D::Buf,
+    /// ∂L/∂logits.
+    dz: D::Buf,
+    /// One-element loss accumulators.
+    d_loss: D::Buf,
+    g_loss: D::Buf,
+    mse: D::Buf,
+    /// ∂(adversarial loss)/∂G(x), from D's backward in the G step.
+    dgx_adv: D::Buf,
+}
+
+impl<D: Device> Trainer<D> {
+    /// Fresh networks (parameters drawn from `seed`) and optimizers, for batches of
+    /// `batch` windows.
+    pub fn new(
+        dev: &D,
+        cfg: &ModelConfig,
+        batch: usize,
+        seed: u64,
+        loss: LossConfig,
+        g_opt: OptimizerConfig,
+        d_opt: OptimizerConfig,
+    ) -> ModelResult<Self> {
+        loss.validate()?;
+        let g = Generator::new(dev, cfg, batch, seed)?;
+        let d = Discriminator::new(dev, cfg, batch, seed)?;
+        let g_opt = Optimizer::new(dev, g_opt, &g.params.specs)?;
+        let d_opt = Optimizer::new(dev, d_opt, &d.params.specs)?;
+        Ok(Trainer {
+            x: dev.alloc_zeros(g.input_len())?,
+            y: dev.alloc_zeros(g.output_len())?,
+            dz: dev.alloc_zeros(batch)?,
+            d_loss: dev.alloc_zeros(1)?,
+            g_loss: dev.alloc_zeros(1)?,
+            mse: dev.alloc_zeros(1)?,
+            dgx_adv: dev.alloc_zeros(g.output_len())?,
+            g,
+            d,
+            g_opt,
+            d_opt,
+            loss,
+            step: 0,
+        })
+    }
+
+    /// Networks restored from `ckpt`, training resumed at its step. Optimizer state is
+    /// restored when the checkpoint has some; it must then be the requested optimizer's.
+    pub fn from_checkpoint(
+        dev: &D,
+        ckpt: &Checkpoint,
+        batch: usize,
+        loss: LossConfig,
+        g_opt: OptimizerConfig,
+        d_opt: OptimizerConfig,
+    ) -> ModelResult<Self> {
+        ckpt.validate()?;
+        let mut t = Self::new(dev, &ckpt.config, batch, 0, loss, g_opt, d_opt)?;
+        t.g.params.upload(dev, &ckpt.tensors)?;
+        t.d.params.upload(dev, &ckpt.tensors)?;
+        let saved = ckpt.optimizer_slots();
+        if !saved.is_empty() {
+            for opt in [&g_opt, &d_opt] {
+                if saved != opt.slots() {
+                    return Err(config_err(format!(
+                        "the checkpoint holds optimizer state {saved:?}, the chosen optimizer \
+                         needs {:?}",
+                        opt.slots()
+                    )));
+                }
+            }
+            t.g_opt
+                .import(dev, &t.g.params.specs, &ckpt.tensors, ckpt.step)?;
+            t.d_opt
+                .import(dev, &t.d.params.specs, &ckpt.tensors, ckpt.step)?;
+        }
+        t.step = ckpt.step;
+        Ok(t)
+    }
+
+    /// Iterations done.
+    pub fn steps_done(&self) -> u64 {
+        self.step
+    }
+
+    /// The loss hyperparameters.
+    pub fn loss_config(&self) -> &LossConfig {
+        &self.loss
+    }
+
+    /// Copies a batch to the device: `x` of `n·C_in·W·W` and `y` of `n·C_out·W·W`
+    /// normalized values.
+    pub fn set_batch(&mut self, dev: &D, x: &[f32], y: &[f32]) -> ModelResult<()> {
+        for (what, got, want) in [
+            ("input", x.len(), self.g.input_len()),
+            ("target", y.len(), self.g.output_len()),
+        ] {
+            if got != want {
+                return Err(config_err(format!(
+                    "{what} batch has {got} values, the trainer needs {want}"
+                )));
+            }
+        }
+        dev.write(&mut self.x, x)?;
+        dev.write(&mut self.y, y)?;
+        Ok(())
+    }
+
+    /// [`set_batch`](Self::set_batch) then [`step`](Self::step).
+    pub fn train_step(&mut self, dev: &D, x: &[f32], y: &[f32]) -> ModelResult<StepLosses> {
+        self.set_batch(dev, x, y)?;
+        self.step(dev)
+    }
+
+    /// One iteration on the current batch (see the module docs).
+    pub fn step(&mut self, dev: &D) -> ModelResult<StepLosses> {
+        let n = self.g.batch() as f32;
+        let lambda = lambda_g(&self.loss, self.step);
+        for buf in [&mut self.d_loss, &mut self.g_loss, &mut self.mse] {
+            dev.write(buf, &[0.0])?;
+        }
+        self.g.forward(dev, &self.x)?;
+
+        // D step: softplus(−D(y)) = BCE(D(y), 1); softplus(D(G(x))) = BCE(D(G(x)), 0).
+        let d = &mut self.d;
+        d.forward(dev, &self.y)?;
+        dev.bce_with_logits(d.logits(), 1.0, 1.0 / n, &mut self.d_loss, &mut self.dz)?;
+        d.backward(dev, &self.y, &self.dz, GradMode::Overwrite, None)?;
+        let gx = self.g.output();
+        d.forward(dev, gx)?;
+        dev.bce_with_logits(d.logits(), 0.0, 1.0 / n, &mut self.d_loss, &mut self.dz)?;
+        d.backward(dev, gx, &self.dz, GradMode::Accumulate, None)?;
+        for i in 0..d.params.specs.len() {
+            if d.params.specs[i].weight {
+                dev.l2_penalty(
+                    &d.params.values[i],
+                    self.loss.lambda_d,
+                    &mut self.d_loss,
+                    &mut d.params.grads[i],
+                )?;
+            }
+        }
+        self.d_opt.step(dev, &mut d.params)?;
+
+        // G step, through the updated D.
+        d.forward(dev, gx)?;
+        match self.loss.adv {
+            // softplus(−z) = BCE(z, 1).
+            AdvLoss::NonSaturating => {
+                dev.bce_with_logits(d.logits(), 1.0, 1.0 / n, &mut self.g_loss, &mut self.dz)?
+            }
+            // −softplus(z) = −BCE(z, 0).
+            AdvLoss::Saturating => {
+                dev.bce_with_logits(d.logits(), 0.0, -1.0 / n, &mut self.g_loss, &mut self.dz)?
+            }
+        }
+        d.backward(
+            dev,
+            gx,
+            &self.dz,
+            GradMode::Discard,
+            Some(&mut self.dgx_adv),
+        )?;
+        let numel = self.g.output_len() as f32;
+        let (gx, dgx) = self.g.output_and_grad();
+        // The plain MSE for the report (its gradient is overwritten just below).
+        dev.mse(gx, &self.y, 1.0 / numel, &mut self.mse, dgx)?;
+        dev.mse(gx, &self.y, lambda / numel, &mut self.g_loss, dgx)?;
+        dev.add_assign(dgx, &self.dgx_adv)?;
+        self.g.backward(dev, &self.x)?;
+        self.g_opt.step(dev, &mut self.g.params)?;
+
+        self.step += 1;
+        let scalar = |b: &D::Buf| -> ModelResult<f32> { Ok(dev.download(b)?[0]) };
+        Ok(StepLosses {
+            d_loss: scalar(&self.d_loss)?,
+            g_loss: scalar(&self.g_loss)?,
+            mse: scalar(&self.mse)?,
+            lambda_g: lambda,
+        })
+    }
+
+    /// The current state as a checkpoint, with the optimizers' state when
+    /// `with_optimizer`.
+    pub fn checkpoint(
+        &self,
+        dev: &D,
+        normalization: Normalization,
+        bands: Bands,
+        with_optimizer: bool,
+    ) -> ModelResult<Checkpoint> {
+        let mut tensors = self.g.params.download(dev)?;
+        tensors.extend(self.d.params.download(dev)?);
+        if with_optimizer {
+            self.g_opt.export(dev, &self.g.params.specs, &mut tensors)?;
+            self.d_opt.export(dev, &self.d.params.specs, &mut tensors)?;
+        }
+        let ckpt = Checkpoint {
+            config: self.g.config().clone(),
+            normalization,
+            bands,
+            step: self.step,
+            tensors,
+        };
+        debug_assert_eq!(
+            model_specs(&ckpt.config).len(),
+            self.g.params.specs.len() + self.d.params.specs.len()
+        );
+        ckpt.validate()?;
+        Ok(ckpt)
+    }
+}

@@ -1,0 +1,321 @@
+//! The window sampler: shapes, symmetries, luma, nodata, resume, held-out split, errors.
+
+use satcolor::geo::{write_geotiff, GeoRef, Raster};
+use satcolor::train::data::{DataConfig, Source, WindowSampler};
+use std::path::{Path, PathBuf};
+
+/// A fresh empty directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("satcolor-data-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn georef() -> GeoRef {
+    GeoRef::north_up(32613, (500_000.0, 4_400_000.0), 1.0).unwrap()
+}
+
+/// Writes a Byte raster with `bands` planes computed by `f(band, x, y)`.
+fn write(path: &Path, (w, h): (usize, usize), bands: usize, f: impl Fn(usize, usize, usize) -> u8) {
+    let mut data = Vec::with_capacity(w * h * bands);
+    for b in 0..bands {
+        for y in 0..h {
+            for x in 0..w {
+                data.push(f(b, x, y));
+            }
+        }
+    }
+    write_geotiff(path, (w, h), bands, &data, &georef(), None).unwrap();
+}
+
+fn config(window: usize, seed: u64) -> DataConfig {
+    DataConfig {
+        window,
+        val_fraction: 0.0,
+        seed,
+        ..DataConfig::default()
+    }
+}
+
+/// A pseudo-random byte of (b, x, y).
+fn noise(b: usize, x: usize, y: usize) -> u8 {
+    ((b * 7919 + x * 104_729 + y * 1_299_709) % 251) as u8
+}
+
+#[test]
+fn data_batches_have_nchw_shapes_and_normalized_values() {
+    let dir = scratch("shapes");
+    write(&dir.join("a.tif"), (37, 41), 3, noise);
+    let mut s = WindowSampler::from_paths(std::slice::from_ref(&dir), config(8, 1)).unwrap();
+    for batch in [1, 5] {
+        let b = s.next_batch(batch).unwrap();
+        assert_eq!((b.batch, b.window), (batch, 8));
+        assert_eq!(b.x.len(), batch * 64);
+        assert_eq!(b.y.len(), batch * 3 * 64);
+        assert!(b.x.iter().chain(&b.y).all(|v| (0.0..=1.0).contains(v)));
+    }
+}
+
+/// The 8 symmetries of a square `w`×`w` matrix, computed by transposes and reversals.
+fn d4(m: &[Vec<(usize, usize)>]) -> Vec<Vec<Vec<(usize, usize)>>> {
+    let transpose = |m: &[Vec<(usize, usize)>]| -> Vec<Vec<(usize, usize)>> {
+        (0..m.len())
+            .map(|i| m.iter().map(|row| row[i]).collect())
+            .collect()
+    };
+    let mirror = |m: &[Vec<(usize, usize)>]| -> Vec<Vec<(usize, usize)>> {
+        m.iter()
+            .map(|r| r.iter().rev().copied().collect())
+            .collect()
+    };
+    let mut out = Vec::new();
+    let mut cur = m.to_vec();
+    for _ in 0..4 {
+        out.push(cur.clone());
+        out.push(transpose(&cur));
+        cur = mirror(&transpose(&cur)); // a quarter turn
+    }
+    out
+}
+
+#[test]
+#[allow(clippy::needless_range_loop)]
+fn data_flips_and_rotations_are_the_eight_symmetries_of_a_source_window() {
+    let dir = scratch("d4");
+    let (w, h, win) = (13, 11, 5);
+    // R and G encode the pixel's column and row, so every pixel is unique.
+    let code = |b: usize, x: usize, y: usize| [x as u8 * 9, y as u8 * 11, (x * 7 + y * 3) as u8][b];
+    write(&dir.join("a.tif"), (w, h), 3, code);
+    let mut s = WindowSampler::from_paths(std::slice::from_ref(&dir), config(win, 3)).unwrap();
+    let mut seen = [false; 8];
+    for _ in 0..60 {
+        let b = s.next_batch(4).unwrap();
+        for k in 0..4 {
+            let px = |c: usize, i: usize, j: usize| b.y[((k * 3 + c) * win + i) * win + j];
+            let got: Vec<Vec<(usize, usize)>> = (0..win)
+                .map(|i| {
+                    (0..win)
+                        .map(|j| {
+                            let x = (px(0, i, j) * 255.0 / 9.0).round() as usize;
+                            let y = (px(1, i, j) * 255.0 / 11.0).round() as usize;
+                            (x, y)
+                        })
+                        .collect()
+                })
+                .collect();
+            let x0 = got.iter().flatten().map(|p| p.0).min().unwrap();
+            let y0 = got.iter().flatten().map(|p| p.1).min().unwrap();
+            let source: Vec<Vec<(usize, usize)>> = (0..win)
+                .map(|i| (0..win).map(|j| (x0 + j, y0 + i)).collect())
+                .collect();
+            let which = d4(&source).iter().position(|t| *t == got);
+            let which = which.unwrap_or_else(|| panic!("not a symmetry of a window: {got:?}"));
+            seen[which] = true;
+            for i in 0..win {
+                for j in 0..win {
+                    let (x, y) = got[i][j];
+                    let (r, g, bl) = (code(0, x, y), code(1, x, y), code(2, x, y));
+                    let want = (0.299 * r as f64 + 0.587 * g as f64 + 0.114 * bl as f64) / 255.0;
+                    assert!((b.x[(k * win + i) * win + j] as f64 - want).abs() < 1e-6);
+                    assert_eq!(px(2, i, j), bl as f32 / 255.0);
+                }
+            }
+        }
+    }
+    assert_eq!(seen, [true; 8], "every symmetry occurs");
+}
+
+#[test]
+fn data_luma_and_paired_gray_by_hand() {
+    let dir = scratch("luma");
+    let rgb = [200u8, 100, 50];
+    write(&dir.join("c.tif"), (3, 3), 3, |b, _, _| rgb[b]);
+    let mut s = WindowSampler::from_paths(&[dir.join("c.tif")], config(3, 0)).unwrap();
+    let b = s.next_batch(1).unwrap();
+    // 0.299·200 + 0.587·100 + 0.114·50 = 124.2
+    assert!(
+        b.x.iter().all(|&v| (v - 124.2 / 255.0).abs() < 1e-6),
+        "{:?}",
+        b.x
+    );
+    write(&dir.join("g.tif"), (3, 3), 1, |_, x, y| {
+        (x * 3 + y) as u8 * 20
+    });
+    let pair = Source {
+        color: dir.join("c.tif"),
+        gray: Some(dir.join("g.tif")),
+    };
+    let mut s = WindowSampler::open(&[pair], config(3, 0)).unwrap();
+    let b = s.next_batch(1).unwrap();
+    let mut got: Vec<f32> = b.x.clone();
+    got.sort_by(f32::total_cmp);
+    let want: Vec<f32> = (0..9).map(|v| (v as u8 * 20) as f32 / 255.0).collect();
+    assert_eq!(got, want);
+    write(&dir.join("g2.tif"), (4, 3), 1, |_, _, _| 9);
+    let bad = Source {
+        color: dir.join("c.tif"),
+        gray: Some(dir.join("g2.tif")),
+    };
+    let e = WindowSampler::open(&[bad], config(3, 0))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("c.tif") && e.contains("g2.tif") && e.contains("do not match"),
+        "{e}"
+    );
+}
+
+#[test]
+fn data_skips_windows_with_nodata_on_the_real_sample() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/rmnp-rgb.tif");
+    let raster = Raster::open(&path).unwrap();
+    let (w, h) = (raster.width(), raster.height());
+    let all = raster.read_all().unwrap();
+    let plane = w * h;
+    let nodata: Vec<bool> = (0..plane)
+        .map(|i| (0..3).any(|b| all[b * plane + i] == 255.0))
+        .collect();
+    let win = 32;
+    let bad = |x: usize, y: usize| {
+        (0..win)
+            .flat_map(|i| (0..win).map(move |j| (i, j)))
+            .filter(|&(i, j)| nodata[(y + i) * w + x + j])
+            .count()
+    };
+    // The sample has many windows over 1 % nodata, so skipping them is a real filter.
+    let over = (0..=h - win)
+        .step_by(8)
+        .flat_map(|y| (0..=w - win).step_by(8).map(move |x| (x, y)));
+    let over: Vec<bool> = over.map(|(x, y)| bad(x, y) * 100 > win * win).collect();
+    let n_over = over.iter().filter(|&&b| b).count();
+    assert!(
+        n_over * 20 > over.len(),
+        "sample should have wide nodata: {n_over} of {}",
+        over.len()
+    );
+    let mut s = WindowSampler::from_paths(&[path], config(win, 11)).unwrap();
+    for _ in 0..20 {
+        let b = s.next_batch(16).unwrap();
+        for k in 0..16 {
+            let count = (0..win * win)
+                .filter(|&p| (0..3).any(|c| b.y[(k * 3 + c) * win * win + p] == 1.0))
+                .count();
+            assert!(
+                count * 100 <= win * win,
+                "window with {count} nodata pixels"
+            );
+        }
+    }
+}
+
+#[test]
+fn data_state_restores_the_exact_sequence() {
+    let dir = scratch("resume");
+    write(&dir.join("a.tif"), (40, 30), 3, noise);
+    let mut a = WindowSampler::from_paths(std::slice::from_ref(&dir), config(8, 5)).unwrap();
+    for _ in 0..3 {
+        a.next_batch(5).unwrap();
+    }
+    let saved = a.state();
+    let json = serde_json::to_string(&saved).unwrap();
+    let later: Vec<_> = (0..2).map(|_| a.next_batch(5).unwrap()).collect();
+    let mut b = WindowSampler::from_paths(std::slice::from_ref(&dir), config(8, 5)).unwrap();
+    b.set_state(serde_json::from_str(&json).unwrap());
+    let resumed: Vec<_> = (0..2).map(|_| b.next_batch(5).unwrap()).collect();
+    assert_eq!(later, resumed);
+    let mut c = WindowSampler::from_paths(std::slice::from_ref(&dir), config(8, 6)).unwrap();
+    c.set_state(satcolor::train::data::SamplerState { seed: 6, ..saved });
+    assert_ne!(c.next_batch(5).unwrap(), later[0]);
+}
+
+#[test]
+fn data_holds_out_whole_rasters_or_bottom_rows() {
+    let dir = scratch("split");
+    for i in 0..5u8 {
+        write(
+            &dir.join(format!("s{i}.tif")),
+            (20, 20),
+            3,
+            move |_, _, _| 10 + 40 * i,
+        );
+    }
+    let cfg = DataConfig {
+        val_fraction: 0.2,
+        ..config(8, 2)
+    };
+    let mut s = WindowSampler::from_paths(std::slice::from_ref(&dir), cfg.clone()).unwrap();
+    let (train, val) = s.split_names();
+    assert_eq!((train.len(), val.len()), (4, 1));
+    assert!(train.iter().all(|t| !val.contains(t)));
+    let v = s.validation(100).unwrap();
+    assert_eq!(v, s.validation(100).unwrap());
+    assert_eq!(v.batch, 4, "four 8x8 tiles fit in 20x20");
+    let held = v.y[0];
+    assert!(v.y.iter().all(|&p| p == held));
+    for _ in 0..20 {
+        assert!(s.next_batch(4).unwrap().y.iter().all(|&p| p != held));
+    }
+    let one =
+        WindowSampler::from_paths(&[dir.join("s0.tif")], DataConfig { window: 4, ..cfg }).unwrap();
+    let (train, val) = one.split_names();
+    assert_eq!((train.len(), val.len()), (1, 1));
+    assert_eq!(one.validation(2).unwrap().batch, 2);
+}
+
+#[test]
+fn data_errors_are_clear() {
+    let dir = scratch("errors");
+    let err =
+        |r: Result<WindowSampler, satcolor::train::data::DataError>| r.unwrap_err().to_string();
+    let e = err(WindowSampler::from_paths(
+        &[dir.join("nope.tif")],
+        config(8, 0),
+    ));
+    assert!(e.contains("nope.tif") && e.contains("no such file"), "{e}");
+    std::fs::write(dir.join("text.tif"), "not a raster").unwrap();
+    let e = err(WindowSampler::from_paths(
+        &[dir.join("text.tif")],
+        config(8, 0),
+    ));
+    assert!(e.contains("text.tif") && e.contains("not a raster"), "{e}");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(empty.join("sub")).unwrap();
+    let e = err(WindowSampler::from_paths(
+        std::slice::from_ref(&empty),
+        config(8, 0),
+    ));
+    assert!(
+        e.starts_with("no rasters (*.tif, *.tiff) found in") && e.contains("empty"),
+        "{e}"
+    );
+    write(&empty.join("sub/small.tif"), (10, 12), 3, noise);
+    let e = err(WindowSampler::from_paths(
+        std::slice::from_ref(&empty),
+        config(16, 0),
+    ));
+    assert_eq!(
+        e,
+        "window 16x16 is larger than every raster (the largest is 10x12)"
+    );
+    let mut s = WindowSampler::from_paths(std::slice::from_ref(&empty), config(8, 0)).unwrap();
+    assert_eq!(
+        s.next_batch(0).unwrap_err().to_string(),
+        "batch size must be at least 1"
+    );
+    write(&empty.join("sub/gray.tif"), (10, 12), 1, noise);
+    let e = err(WindowSampler::from_paths(
+        &[empty.join("sub/gray.tif")],
+        config(8, 0),
+    ));
+    assert!(e.contains("has 1 bands, expected 3"), "{e}");
+    write(&dir.join("allnd.tif"), (10, 10), 3, |_, _, _| 255);
+    let path = dir.join("allnd.tif");
+    let data = vec![255u8; 300];
+    write_geotiff(&path, (10, 10), 3, &data, &georef(), Some(255.0)).unwrap();
+    let e = err(WindowSampler::from_paths(&[path], config(8, 0)));
+    assert!(
+        e.contains("no 8x8 window") && e.contains("1% nodata"),
+        "{e}"
+    );
+}

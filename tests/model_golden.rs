@@ -1,0 +1,290 @@
+//! One full training iteration (D step, then G step) of every backend against PyTorch.
+//!
+//! tests/golden/model/ holds (all committed; CI never needs torch):
+//! - `init.safetensors`: a satcolor checkpoint of a fresh model (window 32, 3 filters,
+//!   kernel 5, stride 2, disc widths [3,4,5,6,7]), written by the ignored test
+//!   [`write_golden_inputs`] below;
+//! - `batch.safetensors`: the fixed batch `x` [2,1,32,32] and `y` [2,3,32,32] in [0, 1];
+//! - `sgd.safetensors`, `adam.safetensors`: written by scripts/make_model_goldens.py, which
+//!   loads `init` into torch modules with `load_state_dict(strict=True)`, runs one
+//!   iteration in float64 and stores the losses (`loss.*`), D's gradients of the D step and
+//!   G's of the G step (`grad.<name>`) and every updated tensor (`value.<name>`); the
+//!   metadata `optimizer` and `loss` give the hyperparameters used (the SGD run uses the
+//!   default losses, the Adam run the saturating G loss and other λs, so both variants of
+//!   every term are covered).
+//!
+//! A backend passes when every tensor and loss has a max-norm relative error
+//! `max|d − g| / max|g|` of at most 1e-4; the worst seen on cpu and emu is about 1e-6.
+//! The whole iteration is not a smooth function of its inputs (ReLU, max pooling): a
+//! batch where f32 rounding flips a near-tie of a max-pool window or a ReLU near zero
+//! gives errors of ~1e-4 in the G gradients of the Adam run (the first batch tried,
+//! seed 7, did so); the committed batch (seed 9) has no such flip. The f64 run of the
+//! same model code ([`f64_reference_matches_torch`]) agrees with torch to ~1e-7, so the
+//! goldens and the model share one semantics.
+
+mod model_support;
+
+use safetensors::{Dtype, SafeTensors};
+use satcolor::device::cpu::CpuDevice;
+use satcolor::device::Device;
+use satcolor::model::{AdvLoss, Bands, Checkpoint, LossConfig, ModelConfig, Normalization};
+use satcolor::train::{OptimizerConfig, Trainer};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Largest accepted max-norm relative error.
+const TOLERANCE: f64 = 1e-4;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/model")
+}
+
+/// The tensors of a safetensors file as f64 (F32 or F64 on disk), and its metadata.
+fn read(name: &str) -> (HashMap<String, Vec<f64>>, HashMap<String, String>) {
+    let bytes = std::fs::read(dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let tensors = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| {
+            let data = match v.dtype() {
+                Dtype::F32 => v
+                    .data()
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+                    .collect(),
+                Dtype::F64 => v
+                    .data()
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                    .collect(),
+                other => panic!("{name}: {n} is {other:?}"),
+            };
+            (n, data)
+        })
+        .collect();
+    (tensors, header.metadata().clone().unwrap_or_default())
+}
+
+fn max_rel_err(device: &[f32], golden: &[f64]) -> f64 {
+    assert_eq!(device.len(), golden.len());
+    let scale = golden.iter().fold(1e-30f64, |m, g| m.max(g.abs()));
+    let worst = device
+        .iter()
+        .zip(golden)
+        .fold(0.0f64, |m, (&d, g)| m.max((d as f64 - g).abs()));
+    if device.iter().any(|d| !d.is_finite()) {
+        return f64::INFINITY;
+    }
+    worst / scale
+}
+
+/// The hyperparameters a golden file was made with (its metadata).
+fn setup(meta: &HashMap<String, String>) -> (LossConfig, OptimizerConfig) {
+    let loss: serde_json::Value = serde_json::from_str(&meta["loss"]).unwrap();
+    let opt: serde_json::Value = serde_json::from_str(&meta["optimizer"]).unwrap();
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap() as f32;
+    let loss = LossConfig {
+        lambda_d: f(&loss, "lambda_d"),
+        lambda_start: f(&loss, "lambda_start"),
+        lambda_end: f(&loss, "lambda_end"),
+        tau: f(&loss, "tau"),
+        adv: loss["adv"].as_str().unwrap().parse::<AdvLoss>().unwrap(),
+    };
+    let lr = f(&opt, "lr");
+    // The golden run used the spec's fixed hyperparameters; check they are ours.
+    let opt = match (
+        opt["name"].as_str().unwrap(),
+        OptimizerConfig::sgd(lr),
+        OptimizerConfig::adam(lr),
+    ) {
+        ("sgd", o @ OptimizerConfig::Sgd(p), _) => {
+            assert_eq!(p.momentum, f(&opt, "momentum"));
+            o
+        }
+        ("adam", _, o @ OptimizerConfig::Adam(p)) => {
+            assert_eq!(
+                (p.beta1, p.beta2, p.eps),
+                (f(&opt, "beta1"), f(&opt, "beta2"), f(&opt, "eps"))
+            );
+            o
+        }
+        (other, _, _) => panic!("unknown optimizer {other}"),
+    };
+    (loss, opt)
+}
+
+/// Runs the iteration of golden file `file` on `dev` and compares everything.
+fn check<D: Device>(dev: &D, file: &str, tolerance: f64) {
+    let init = Checkpoint::load(&dir().join("init.safetensors")).expect("init checkpoint loads");
+    let (batch, _) = read("batch.safetensors");
+    let (golden, meta) = read(file);
+    let (loss, opt) = setup(&meta);
+    let n = init.config.window;
+    let n = batch["x"].len() / (init.config.in_bands * n * n);
+    let mut t = Trainer::from_checkpoint(dev, &init, n, loss, opt, opt).unwrap();
+    let f32s = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<_>>();
+    let losses = t
+        .train_step(dev, &f32s(&batch["x"]), &f32s(&batch["y"]))
+        .unwrap();
+    let mut worst = (0.0f64, String::new());
+    let mut compare = |name: String, got: &[f32]| {
+        let g = golden
+            .get(&name)
+            .unwrap_or_else(|| panic!("{file}: no {name}"));
+        let err = max_rel_err(got, g);
+        assert!(
+            err <= tolerance,
+            "{} {file}: {name} differs from torch by {err:e}",
+            dev.name()
+        );
+        if err >= worst.0 {
+            worst = (err, name);
+        }
+    };
+    compare("loss.d_loss".into(), &[losses.d_loss]);
+    compare("loss.g_loss".into(), &[losses.g_loss]);
+    compare("loss.mse".into(), &[losses.mse]);
+    compare("loss.lambda_g".into(), &[losses.lambda_g]);
+    let mut count = 0;
+    for params in [&t.g.params, &t.d.params] {
+        for (name, tensor) in params.download(dev).unwrap() {
+            compare(format!("value.{name}"), &tensor.data);
+            count += 1;
+        }
+        for (name, tensor) in params.download_grads(dev).unwrap() {
+            compare(format!("grad.{name}"), &tensor.data);
+        }
+    }
+    assert_eq!(2 * count + 4, golden.len(), "{file}: tensors not compared");
+    println!(
+        "{} {file}: {count} tensors, worst error {:.1e} ({})",
+        dev.name(),
+        worst.0,
+        worst.1
+    );
+}
+
+/// The model code in f64 (reference ops): agrees with torch's float64 run up to the f32
+/// rounding of the stored results, which shows that the goldens encode the same
+/// semantics and that the backends' differences are their own f32 rounding.
+#[test]
+fn f64_reference_matches_torch() {
+    let dev = model_support::F64Device::default();
+    check(&dev, "sgd.safetensors", 1e-6);
+    check(&dev, "adam.safetensors", 1e-6);
+}
+
+#[test]
+fn cpu_matches_torch_sgd() {
+    check(&CpuDevice::new(), "sgd.safetensors", TOLERANCE);
+}
+
+#[test]
+fn cpu_matches_torch_adam() {
+    check(&CpuDevice::new(), "adam.safetensors", TOLERANCE);
+}
+
+#[cfg(feature = "emu")]
+fn emu() -> satcolor::device::gpu::GpuDevice<satcolor::device::emu::EmuExec> {
+    use satcolor::device::emu::{EmuExec, EmuOptions};
+    satcolor::device::gpu::GpuDevice::new(EmuExec::new(EmuOptions::default()).expect("emu opens"))
+}
+
+#[cfg(feature = "emu")]
+#[test]
+fn emu_matches_torch_sgd() {
+    check(&emu(), "sgd.safetensors", TOLERANCE);
+}
+
+#[cfg(feature = "emu")]
+#[test]
+fn emu_matches_torch_adam() {
+    check(&emu(), "adam.safetensors", TOLERANCE);
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_matches_torch() {
+    use satcolor::device::cuda::CudaExec;
+    match CudaExec::new(0) {
+        Ok(exec) => {
+            let dev = satcolor::device::gpu::GpuDevice::new(exec);
+            check(&dev, "sgd.safetensors", TOLERANCE);
+            check(&dev, "adam.safetensors", TOLERANCE);
+        }
+        Err(e) => println!("model goldens on cuda skipped: {e}"),
+    }
+}
+
+/// The golden model's configuration.
+fn golden_config() -> ModelConfig {
+    ModelConfig {
+        in_bands: 1,
+        out_bands: 3,
+        window: 32,
+        filters: 3,
+        kernel: 5,
+        stride: 2,
+        outer_layers: 3,
+        disc_widths: vec![3, 4, 5, 6, 7],
+        leaky_slope: 0.2,
+    }
+}
+
+/// Writes `init.safetensors` and `batch.safetensors` (run by hand, before
+/// scripts/make_model_goldens.py: `cargo test --test model_golden -- --ignored`).
+#[test]
+#[ignore]
+fn write_golden_inputs() {
+    use rand::{Rng, SeedableRng};
+    let dev = CpuDevice::new();
+    let cfg = golden_config();
+    let batch = 2;
+    let t = Trainer::new(
+        &dev,
+        &cfg,
+        batch,
+        20240611,
+        LossConfig::default(),
+        OptimizerConfig::sgd(0.0),
+        OptimizerConfig::sgd(0.0),
+    )
+    .unwrap();
+    let mut ckpt = t
+        .checkpoint(
+            &dev,
+            Normalization::byte(&cfg),
+            Bands::default_for(&cfg),
+            false,
+        )
+        .unwrap();
+    // θ ≠ 0, so that the skips of the golden model mix two different tensors.
+    for (i, v) in [0.3f32, -0.7, 1.1].into_iter().enumerate() {
+        ckpt.tensors
+            .get_mut(&format!("g.outer.{i}.theta"))
+            .unwrap()
+            .data = vec![v];
+    }
+    ckpt.save(&dir().join("init.safetensors")).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let w = cfg.window;
+    let mut tensor = |shape: Vec<usize>| {
+        let len: usize = shape.iter().product();
+        let data: Vec<u8> = (0..len)
+            .flat_map(|_| rng.random_range(0.0f32..1.0).to_le_bytes())
+            .collect();
+        (shape, data)
+    };
+    let x = tensor(vec![batch, cfg.in_bands, w, w]);
+    let y = tensor(vec![batch, cfg.out_bands, w, w]);
+    let views = [("x", &x), ("y", &y)].map(|(n, (shape, data))| {
+        (
+            n,
+            safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), data).unwrap(),
+        )
+    });
+    let bytes = safetensors::serialize(views, None).unwrap();
+    std::fs::write(dir().join("batch.safetensors"), bytes).unwrap();
+}
