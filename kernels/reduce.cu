@@ -1,5 +1,6 @@
-// Deterministic reductions (f32): whole-buffer sums in two launches (per-block partials,
-// then one block adds them in a fixed order) and per-channel sums (bias gradients).
+// Deterministic reductions (f32): whole-buffer sums and sums of squares in two launches
+// (per-block partials, then one block adds them in a fixed order) and per-channel sums
+// (bias gradients).
 #include "common.cuh"
 
 // partials[block] = sum of the block's elements of x.
@@ -10,6 +11,22 @@ extern "C" __global__ void sum_partials(const float* __restrict__ x, float* __re
     __shared__ float warp_sums[32];
     float acc = 0.0f;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) acc += x[i];
+    const float s = sc_block_sum(acc, warp_sums);
+    if (threadIdx.x == 0) partials[blockIdx.x] = s;
+}
+
+// partials[block] = sum of the squares of the block's elements of x (the squared norm of a
+// gradient tensor; reduce_partials then adds the partials to out[0]).
+// Mapping: 1-D grid-stride loop (grid size fixed by n), then sc_block_sum (warp shuffles
+// + 32 floats of static shared memory); thread 0 writes the block's partial.
+extern "C" __global__ void sum_squares_partials(const float* __restrict__ x, float* __restrict__ partials, int n)
+{
+    __shared__ float warp_sums[32];
+    float acc = 0.0f;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        const float v = x[i];
+        acc += v * v;
+    }
     const float s = sc_block_sum(acc, warp_sums);
     if (threadIdx.x == 0) partials[blockIdx.x] = s;
 }

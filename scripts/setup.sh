@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what satcolor needs on a fresh Debian machine of this kind, idempotently:
-# the C++ compiler for the emulator, GDAL (libgdal-dev, the `geo` feature's raster I/O), and
+# the C++ compiler for the emulator, GDAL (libgdal-dev, the `geo` feature's raster I/O), a
+# font for the loss plot (fonts-dejavu-core), and
 # nvcc (CUDA 13.0) from PyPI wheels for the kernels.
 # Fast when everything is already there.
 set -euo pipefail
@@ -10,6 +11,8 @@ command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
 dpkg -s libgdal-dev >/dev/null 2>&1 || need+=(libgdal-dev)
+# DejaVu Sans: the text of loss.png (drawn without text when missing).
+dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"

@@ -1,5 +1,10 @@
 //! The crate's error type: every failure a user can cause or meet (bad input, no GPU,
 //! a kernel launch the hardware would reject) is an `Error`, never a panic.
+//!
+//! The model and data layers have error types of their own
+//! ([`ModelError`](crate::model::ModelError), [`DataError`](crate::train::data::DataError),
+//! `geo::RasterError`); each says whether it is bad input, and [`is_bad_input`] asks the
+//! whole chain of an error, which is how the command line picks its exit code.
 
 use thiserror::Error;
 
@@ -36,6 +41,45 @@ pub enum Error {
     /// Any other failure of a device runtime (CUDA driver errors and the like).
     #[error("{0}")]
     Device(String),
+    /// Input the user gave that cannot be used (command-line settings that contradict each
+    /// other or a run directory, and the like); the message says what to fix.
+    #[error("{0}")]
+    Input(String),
+}
+
+impl Error {
+    /// Whether the error comes from the user's input (a device name, a device that does not
+    /// work, a bad setting) rather than from a failure while working.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Error::UnknownDevice(_) | Error::DeviceUnavailable { .. } | Error::Input(_)
+        )
+    }
+}
+
+/// Whether any error in the chain of `e` is bad input (see [`Error::is_bad_input`],
+/// [`ModelError::is_bad_input`](crate::model::ModelError::is_bad_input),
+/// [`DataError::is_bad_input`](crate::train::data::DataError::is_bad_input)); raster errors
+/// (unreadable or missing files) are bad input too. The command line exits with code 2 for
+/// these and 1 for other failures.
+pub fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let engine = cause
+            .downcast_ref::<Error>()
+            .is_some_and(Error::is_bad_input);
+        let model = cause
+            .downcast_ref::<crate::model::ModelError>()
+            .is_some_and(crate::model::ModelError::is_bad_input);
+        let data = cause
+            .downcast_ref::<crate::train::data::DataError>()
+            .is_some_and(crate::train::data::DataError::is_bad_input);
+        #[cfg(feature = "geo")]
+        let raster = cause.downcast_ref::<crate::geo::RasterError>().is_some();
+        #[cfg(not(feature = "geo"))]
+        let raster = false;
+        engine || model || data || raster
+    })
 }
 
 /// Result type of the engine.

@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod device;
 pub mod error;
+pub mod eval;
 #[cfg(feature = "geo")]
 pub mod geo;
 pub mod kernels;

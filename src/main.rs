@@ -28,6 +28,9 @@ enum Cmd {
     /// Write procedural satellite-like RGB scenes as georeferenced GeoTIFFs.
     #[cfg(feature = "geo")]
     Synth(satcolor::cli::synth::Args),
+    /// Train G and D on GeoTIFFs into a run directory, or resume a run.
+    #[cfg(feature = "geo")]
+    Train(Box<satcolor::cli::train::Args>),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -39,30 +42,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         #[cfg(feature = "geo")]
         Cmd::Synth(args) => satcolor::cli::synth::run(&args),
+        #[cfg(feature = "geo")]
+        Cmd::Train(args) => satcolor::cli::train::run(&args),
     }
-}
-
-/// Whether an error comes from the user's input (exit code 2) rather than a failure.
-fn is_bad_input(e: &anyhow::Error) -> bool {
-    let engine = e.downcast_ref::<satcolor::Error>().is_some_and(|e| {
-        matches!(
-            e,
-            satcolor::Error::UnknownDevice(_) | satcolor::Error::DeviceUnavailable { .. }
-        )
-    });
-    #[cfg(feature = "geo")]
-    let data = e.downcast_ref::<satcolor::geo::RasterError>().is_some()
-        || e.downcast_ref::<satcolor::train::data::DataError>()
-            .is_some();
-    #[cfg(not(feature = "geo"))]
-    let data = false;
-    engine || data
 }
 
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
-        let bad_input = is_bad_input(&e);
+        let bad_input = satcolor::error::is_bad_input(&e);
         eprintln!("error: {e:#}");
         std::process::exit(if bad_input { 2 } else { 1 });
     }

@@ -95,6 +95,13 @@ enum Kind {
     AddAssign {
         len: usize,
     },
+    SumSquares {
+        len: usize,
+    },
+    Scale {
+        len: usize,
+        factor: f32,
+    },
     Sgd {
         hp: SgdParams,
         steps: u64,
@@ -553,6 +560,28 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
                 reference::add_assign(&f64s(&dst), &f64s(&src))?,
             )])
         }
+        Kind::SumSquares { len } => {
+            let x = rng.vec(len, -1.0, 1.0);
+            let out0 = rng.uniform(0.0, 1.0);
+            let xd = dev.upload(&x)?;
+            let mut o = dev.upload(&[out0])?;
+            dev.sum_squares(&xd, &mut o)?;
+            Ok(vec![out(
+                "out",
+                dev.download(&o)?,
+                vec![reference::sum_squares(&f64s(&x), out0 as f64)],
+            )])
+        }
+        Kind::Scale { len, factor } => {
+            let x = rng.vec(len, -1.0, 1.0);
+            let mut xd = dev.upload(&x)?;
+            dev.scale(&mut xd, factor)?;
+            Ok(vec![out(
+                "x",
+                dev.download(&xd)?,
+                reference::scale(&f64s(&x), factor as f64),
+            )])
+        }
         Kind::Sgd { hp, steps, len } => {
             let p0 = rng.vec(len, -1.0, 1.0);
             let (mut p, mut mom) = (dev.upload(&p0)?, dev.alloc_zeros(len)?);
@@ -787,6 +816,22 @@ fn all_cases() -> Vec<Case> {
             "add_assign",
             format!("len {len}"),
             Kind::AddAssign { len },
+            quick,
+        );
+    }
+    for (len, quick) in [(1, false), (2593, true), (100_003, false)] {
+        push(
+            "sum_squares",
+            format!("len {len}"),
+            Kind::SumSquares { len },
+            quick,
+        );
+    }
+    for (len, factor, quick) in [(1, -2.5, false), (4097, 0.37, true), (70_001, 1e-3, false)] {
+        push(
+            "scale",
+            format!("len {len} factor {factor:e}"),
+            Kind::Scale { len, factor },
             quick,
         );
     }

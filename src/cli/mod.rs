@@ -4,3 +4,5 @@ pub mod info;
 pub mod selftest;
 #[cfg(feature = "geo")]
 pub mod synth;
+#[cfg(feature = "geo")]
+pub mod train;

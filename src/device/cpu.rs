@@ -237,6 +237,12 @@ impl Device for CpuDevice {
     fn sum(&self, x: &Vec<f32>, out: &mut Vec<f32>) -> Result<()> {
         self.run(|| ops::cpu::sum(x, out))
     }
+    fn sum_squares(&self, x: &Vec<f32>, out: &mut Vec<f32>) -> Result<()> {
+        self.run(|| ops::cpu::sum_squares(x, out))
+    }
+    fn scale(&self, x: &mut Vec<f32>, factor: f32) -> Result<()> {
+        self.run(|| ops::cpu::scale(x, factor))
+    }
     fn sgd_step(
         &self,
         hp: &SgdParams,

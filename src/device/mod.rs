@@ -186,6 +186,11 @@ pub trait Device {
     fn add_assign(&self, dst: &mut Self::Buf, src: &Self::Buf) -> Result<()>;
     /// `out[0] = Σ x` (deterministic order).
     fn sum(&self, x: &Self::Buf, out: &mut Self::Buf) -> Result<()>;
+    /// Sum of squares: *adds* `Σ x²` to `out[0]` (deterministic order), so that the
+    /// squared norm of several buffers accumulates in one element (gradient clipping).
+    fn sum_squares(&self, x: &Self::Buf, out: &mut Self::Buf) -> Result<()>;
+    /// In place: `x ← factor · x` (gradient clipping).
+    fn scale(&self, x: &mut Self::Buf, factor: f32) -> Result<()>;
     /// One SGD-with-momentum step on `p` with gradient `g` and momentum buffer `mom`.
     fn sgd_step(
         &self,

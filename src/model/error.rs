@@ -31,6 +31,19 @@ pub enum ModelError {
     Engine(#[from] crate::Error),
 }
 
+impl ModelError {
+    /// Whether the error comes from the user's input: bad hyperparameters or settings, a
+    /// checkpoint that cannot be read or does not fit, or an engine error that is bad input
+    /// (see [`crate::Error::is_bad_input`]). File-system failures are not.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            ModelError::Config(_) | ModelError::Checkpoint { .. } => true,
+            ModelError::Io { .. } => false,
+            ModelError::Engine(e) => e.is_bad_input(),
+        }
+    }
+}
+
 /// Result type of the model and training layers.
 pub type ModelResult<T> = std::result::Result<T, ModelError>;
 

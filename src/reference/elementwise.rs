@@ -1,4 +1,4 @@
-//! Activations, the convex skip and gradient accumulation.
+//! Activations, the convex skip, gradient accumulation and scaling.
 
 use crate::ops::{check_len, Act};
 use crate::Result;
@@ -70,4 +70,9 @@ pub fn convex_skip_backward(
 pub fn add_assign(dst: &[f64], src: &[f64]) -> Result<Vec<f64>> {
     check_len("add_assign", "src", src.len(), dst.len())?;
     Ok(dst.iter().zip(src).map(|(d, s)| d + s).collect())
+}
+
+/// `factor · x`.
+pub fn scale(x: &[f64], factor: f64) -> Vec<f64> {
+    x.iter().map(|v| factor * v).collect()
 }

@@ -1,4 +1,4 @@
-//! Losses and the plain sum.
+//! Losses, the plain sum and the sum of squares.
 
 use super::elementwise::sigmoid;
 use crate::ops::check_len;
@@ -52,4 +52,13 @@ pub fn l2_penalty(w: &[f64], scale: f64, loss_in: f64, dw_in: &[f64]) -> Result<
 /// `Σ x`.
 pub fn sum(x: &[f64]) -> f64 {
     x.iter().sum()
+}
+
+/// `out_in + Σ x²`.
+pub fn sum_squares(x: &[f64], out_in: f64) -> f64 {
+    let mut total = 0.0;
+    for &v in x {
+        total += v * v;
+    }
+    out_in + total
 }

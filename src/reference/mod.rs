@@ -19,9 +19,10 @@ pub use conv::{
     conv_transpose2d_backward_weight, conv_transpose2d_forward,
 };
 pub use elementwise::{
-    act_backward, act_forward, add_assign, convex_skip_backward, convex_skip_forward, sigmoid,
+    act_backward, act_forward, add_assign, convex_skip_backward, convex_skip_forward, scale,
+    sigmoid,
 };
 pub use linear::{linear_backward, linear_forward};
-pub use loss::{bce_with_logits, l2_penalty, mse, softplus, sum};
+pub use loss::{bce_with_logits, l2_penalty, mse, softplus, sum, sum_squares};
 pub use optim::{adam_step, sgd_step};
 pub use pool::{max_pool2d_backward, max_pool2d_forward};

@@ -54,6 +54,14 @@ pub enum DataError {
     Invalid(String),
 }
 
+impl DataError {
+    /// Whether the error comes from the user's input: every data error does (missing,
+    /// unreadable or unsuitable rasters, settings that do not fit the data).
+    pub fn is_bad_input(&self) -> bool {
+        true
+    }
+}
+
 /// How a band's values map to [0, 1]: `clamp((v - lo) / (hi - lo), 0, 1)`; stored in
 /// checkpoints so that inference normalizes the same way.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

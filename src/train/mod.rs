@@ -1,12 +1,24 @@
 //! Training: one iteration of the GAN ([`step::Trainer`]), the optimizers on the device
-//! ([`optim`]), the schedule of the generator's MSE weight ([`schedule`]) and the
-//! training windows ([`data`]).
+//! ([`optim`]), gradient clipping ([`clip`]), the schedule of the generator's MSE weight
+//! ([`schedule`]), the training windows ([`data`]), and a whole training run in a run
+//! directory ([`run`]) with its log ([`log`]), loss plot ([`plot`]) and sample grids
+//! ([`samples`]).
 
+pub mod clip;
 pub mod data;
+pub mod log;
 pub mod optim;
+pub mod plot;
+#[cfg(feature = "geo")]
+pub mod run;
+pub mod samples;
 pub mod schedule;
 pub mod step;
 
+pub use clip::GradClip;
+pub use log::LogRecord;
 pub use optim::{Optimizer, OptimizerConfig, DEFAULT_LR};
+pub use plot::plot_losses;
+pub use samples::write_sample_grid;
 pub use schedule::lambda_g;
 pub use step::{StepLosses, Trainer};

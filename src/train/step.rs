@@ -16,10 +16,14 @@
 //!    D's weights, optimizer state and the D step's gradients stay as they were; then
 //!    G's backward and G's optimizer step.
 //!
+//! With [`Trainer::set_max_grad_norm`], each network's gradients are clipped to a global
+//! norm ([`GradClip`]) just before its optimizer step (D's including the L2 penalty's).
+//!
 //! The reported `d_loss` is L_D before D's update (the loss its gradients belong to);
 //! `g_loss` is L_G with the updated D; `mse` is `mean((G(x) − y)²)`; `lambda_g` is
 //! λ_G(t) with t the number of iterations done before this one.
 
+use super::clip::GradClip;
 use super::optim::{Optimizer, OptimizerConfig};
 use super::schedule::lambda_g;
 use crate::device::Device;
@@ -73,6 +77,8 @@ pub struct Trainer<D: Device> {
     mse: D::Buf,
     /// ∂(adversarial loss)/∂G(x), from D's backward in the G step.
     dgx_adv: D::Buf,
+    /// Gradient clipping of G and of D before their optimizer steps, when enabled.
+    clip: Option<[GradClip<D>; 2]>,
 }
 
 impl<D: Device> Trainer<D> {
@@ -106,6 +112,7 @@ impl<D: Device> Trainer<D> {
             d_opt,
             loss,
             step: 0,
+            clip: None,
         })
     }
 
@@ -141,6 +148,16 @@ impl<D: Device> Trainer<D> {
         }
         t.step = ckpt.step;
         Ok(t)
+    }
+
+    /// Clips the global gradient norm of each network (G and D separately) to `max_norm`
+    /// before its optimizer step (see [`GradClip`]); `None` turns clipping off.
+    pub fn set_max_grad_norm(&mut self, dev: &D, max_norm: Option<f32>) -> ModelResult<()> {
+        self.clip = match max_norm {
+            Some(m) => Some([GradClip::new(dev, m)?, GradClip::new(dev, m)?]),
+            None => None,
+        };
+        Ok(())
     }
 
     /// Iterations done.
@@ -205,6 +222,9 @@ impl<D: Device> Trainer<D> {
                 )?;
             }
         }
+        if let Some([_, d_clip]) = &mut self.clip {
+            d_clip.clip(dev, &mut d.params.grads)?;
+        }
         self.d_opt.step(dev, &mut d.params)?;
 
         // G step, through the updated D.
@@ -233,6 +253,9 @@ impl<D: Device> Trainer<D> {
         dev.mse(gx, &self.y, lambda / numel, &mut self.g_loss, dgx)?;
         dev.add_assign(dgx, &self.dgx_adv)?;
         self.g.backward(dev, &self.x)?;
+        if let Some([g_clip, _]) = &mut self.clip {
+            g_clip.clip(dev, &mut self.g.params.grads)?;
+        }
         self.g_opt.step(dev, &mut self.g.params)?;
 
         self.step += 1;

@@ -29,6 +29,8 @@ pub const SPOILABLE: &[(&str, &str, &str)] = &[
     ("l2_penalty", "l2_penalty", "dw"),
     ("add_assign", "add_assign", "dst"),
     ("sum", "sum", "sum"),
+    ("sum_squares", "sum_squares", "out"),
+    ("scale", "scale", "x"),
     ("sgd_step", "sgd_step", "mom"),
     ("adam_step", "adam_step", "v"),
 ];
@@ -246,6 +248,14 @@ impl<D: Device> Device for Faulty<D> {
     fn sum(&self, x: &D::Buf, out: &mut D::Buf) -> Result<()> {
         self.inner.sum(x, out)?;
         self.spoil("sum", out)
+    }
+    fn sum_squares(&self, x: &D::Buf, out: &mut D::Buf) -> Result<()> {
+        self.inner.sum_squares(x, out)?;
+        self.spoil("sum_squares", out)
+    }
+    fn scale(&self, x: &mut D::Buf, factor: f32) -> Result<()> {
+        self.inner.scale(x, factor)?;
+        self.spoil("scale", x)
     }
     fn sgd_step(&self, hp: &SgdParams, p: &mut D::Buf, g: &D::Buf, mom: &mut D::Buf) -> Result<()> {
         self.inner.sgd_step(hp, p, g, mom)?;

@@ -231,6 +231,14 @@ impl Device for F64Device {
     fn sum(&self, x: &Vec<f64>, out: &mut Vec<f64>) -> Result<()> {
         put(out, vec![r::sum(x)])
     }
+    fn sum_squares(&self, x: &Vec<f64>, out: &mut Vec<f64>) -> Result<()> {
+        let total = r::sum_squares(x, out[0]);
+        put(out, vec![total])
+    }
+    fn scale(&self, x: &mut Vec<f64>, factor: f32) -> Result<()> {
+        let v = r::scale(x, factor as f64);
+        put(x, v)
+    }
     fn sgd_step(
         &self,
         hp: &SgdParams,

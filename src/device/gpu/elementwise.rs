@@ -1,9 +1,11 @@
 //! Launch code of the elementwise ops (kernels/activation.cu, convex_skip.cu):
-//! activation backward, gradient accumulation and the fused convex skip.
+//! activation backward, gradient accumulation, scaling and the fused convex skip.
 
 use super::launch::{elementwise, to_i32};
 use super::{Arg, GpuDevice, KernelExec};
-use crate::kernels::{ACT_BACKWARD, ADD_ASSIGN, CONVEX_SKIP_BACKWARD, CONVEX_SKIP_FORWARD};
+use crate::kernels::{
+    ACT_BACKWARD, ADD_ASSIGN, CONVEX_SKIP_BACKWARD, CONVEX_SKIP_FORWARD, SCALE_IN_PLACE,
+};
 use crate::ops::{check_len, Act};
 use crate::Result;
 
@@ -50,6 +52,20 @@ pub(super) fn add_assign<E: KernelExec>(
         &ADD_ASSIGN,
         elementwise(n),
         &mut [Arg::Out(dst), Arg::In(src), Arg::I32(to_i32(op, n)?)],
+    )
+}
+
+/// [`Device::scale`](crate::device::Device::scale).
+pub(super) fn scale<E: KernelExec>(dev: &GpuDevice<E>, x: &mut E::Buf, factor: f32) -> Result<()> {
+    let op = "scale";
+    let n = dev.exec.len(x);
+    if n == 0 {
+        return Ok(());
+    }
+    dev.exec.launch(
+        &SCALE_IN_PLACE,
+        elementwise(n),
+        &mut [Arg::Out(x), Arg::I32(to_i32(op, n)?), Arg::F32(factor)],
     )
 }
 

@@ -1,11 +1,12 @@
-//! Launch code of the losses, the L2 penalty and the plain sum (kernels/loss.cu,
+//! Launch code of the losses, the L2 penalty, the plain sum and the sum of squares
+//! (kernels/loss.cu,
 //! reduce.cu): each writes its elementwise gradient and per-block partial sums in one
 //! launch, then `reduce_partials` adds the partials into the one-element output in a
 //! fixed order.
 
 use super::launch::to_i32;
 use super::{Arg, GpuDevice, KernelExec};
-use crate::kernels::{BCE_WITH_LOGITS, L2_PENALTY, MSE, SUM_PARTIALS};
+use crate::kernels::{BCE_WITH_LOGITS, L2_PENALTY, MSE, SUM_PARTIALS, SUM_SQUARES_PARTIALS};
 use crate::ops::check_len;
 use crate::Result;
 
@@ -107,6 +108,26 @@ pub(super) fn sum<E: KernelExec>(dev: &GpuDevice<E>, x: &E::Buf, out: &mut E::Bu
     dev.two_pass_reduce(op, n, out, false, |partials, cfg| {
         dev.exec.launch(
             &SUM_PARTIALS,
+            cfg,
+            &mut [Arg::In(x), Arg::Out(partials), Arg::I32(n_i32)],
+        )
+    })
+}
+
+/// [`Device::sum_squares`](crate::device::Device::sum_squares): partials of Σ x², added
+/// to `out[0]`.
+pub(super) fn sum_squares<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    x: &E::Buf,
+    out: &mut E::Buf,
+) -> Result<()> {
+    let op = "sum_squares";
+    let n = dev.exec.len(x);
+    check_len(op, "out", dev.exec.len(out), 1)?;
+    let n_i32 = to_i32(op, n)?;
+    dev.two_pass_reduce(op, n, out, true, |partials, cfg| {
+        dev.exec.launch(
+            &SUM_SQUARES_PARTIALS,
             cfg,
             &mut [Arg::In(x), Arg::Out(partials), Arg::I32(n_i32)],
         )

@@ -187,6 +187,12 @@ impl<E: KernelExec> Device for GpuDevice<E> {
     fn sum(&self, x: &Self::Buf, out: &mut Self::Buf) -> Result<()> {
         loss::sum(self, x, out)
     }
+    fn sum_squares(&self, x: &Self::Buf, out: &mut Self::Buf) -> Result<()> {
+        loss::sum_squares(self, x, out)
+    }
+    fn scale(&self, x: &mut Self::Buf, factor: f32) -> Result<()> {
+        elementwise::scale(self, x, factor)
+    }
     fn sgd_step(
         &self,
         hp: &SgdParams,

@@ -30,7 +30,7 @@ pub use linear::{linear_backward, linear_forward};
 pub use loss::{bce_with_logits, l2_penalty, mse};
 pub use max_pool2d::{max_pool2d_backward, max_pool2d_forward};
 pub use optim::{adam_step, sgd_step};
-pub use reduce::{add_assign, sum};
+pub use reduce::{add_assign, scale, sum, sum_squares};
 
 /// Elements per task of the elementwise ops and per partial sum of the reductions: fixed,
 /// so that sums are added in the same order whatever the number of threads.

@@ -1,5 +1,5 @@
-//! Deterministic reductions (fixed chunking, partial sums in f64 added in chunk order)
-//! and elementwise accumulation.
+//! Deterministic reductions (fixed chunking, partial sums in f64 added in chunk order),
+//! elementwise accumulation and scaling.
 
 use super::CHUNK;
 use crate::ops::check_len;
@@ -36,6 +36,28 @@ pub(crate) fn channel_sums(x: &[f32], n: usize, c: usize, hw: usize, out: &mut [
 pub fn sum(x: &[f32], out: &mut [f32]) -> Result<()> {
     check_len("sum", "out", out.len(), 1)?;
     out[0] = det_sum(x.len(), |i| x[i] as f64) as f32;
+    Ok(())
+}
+
+/// `out[0] += Σ x²` (deterministic order; the sum of squares in f64, added to `out[0]` in
+/// f64 and rounded once).
+pub fn sum_squares(x: &[f32], out: &mut [f32]) -> Result<()> {
+    check_len("sum_squares", "out", out.len(), 1)?;
+    let s = det_sum(x.len(), |i| {
+        let v = x[i] as f64;
+        v * v
+    });
+    out[0] = (out[0] as f64 + s) as f32;
+    Ok(())
+}
+
+/// `x ← factor · x`.
+pub fn scale(x: &mut [f32], factor: f32) -> Result<()> {
+    x.par_chunks_mut(CHUNK).for_each(|c| {
+        for v in c {
+            *v *= factor;
+        }
+    });
     Ok(())
 }
 

@@ -1,0 +1,433 @@
+//! `satcolor train`: trains G and D on GeoTIFFs into a run directory, or resumes a run.
+//!
+//! A new run takes its hyperparameters from `--preset` (default `small`) and the flags that
+//! override single ones, and its settings from the flags or their defaults. A resumed run
+//! (`--resume RUNDIR`) takes everything from its checkpoint; flags may change the schedule
+//! (`--steps`, the `--*-every` periods), the data paths and the device, and any other flag
+//! given must agree with the run (an error otherwise: a resumed run continues exactly).
+
+use crate::device::DeviceSpec;
+use crate::model::{AdvLoss, LossConfig, ModelConfig};
+use crate::train::data::DataConfig;
+use crate::train::run::{self, Progress, RunSpec, Schedule, TrainSettings};
+use crate::train::{LogRecord, StepLosses, DEFAULT_LR};
+use crate::Error;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The preset of a new run when `--preset` is not given.
+const DEFAULT_PRESET: &str = "small";
+
+/// Arguments of `satcolor train`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Args {
+    /// GeoTIFF files or directories of them (searched recursively), e.g. the output of
+    /// `satcolor synth`. On --resume, defaults to the run's data.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub data: Vec<PathBuf>,
+    /// Run directory of a new run: model.safetensors, log.jsonl, loss.png, samples/,
+    /// checkpoints/.
+    #[arg(long, value_name = "RUNDIR", required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Continue the run in RUNDIR from its latest checkpoint.
+    #[arg(long, value_name = "RUNDIR")]
+    pub resume: Option<PathBuf>,
+    /// auto (the first GPU that works, else the CPU), cpu, emu or cuda[:N].
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// The step to train up to, counting the steps before a resume [default: 1000].
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Windows per batch [default: 16].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Learning rate of both networks [default: 2e-4].
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// sgd (momentum 0.9) or adam (β1 0.5, β2 0.999) [default: adam].
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// The generator's adversarial loss: nonsaturating or saturating [default:
+    /// nonsaturating].
+    #[arg(long)]
+    pub g_loss: Option<String>,
+    /// Model preset: seed or small [default: small].
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Input bands C_in (training derives one gray band).
+    #[arg(long)]
+    pub in_bands: Option<usize>,
+    /// Output bands C_out (the rasters' band count).
+    #[arg(long)]
+    pub out_bands: Option<usize>,
+    /// Window side W in pixels (a multiple of 32).
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// Filters F of the generator's inner convolutions.
+    #[arg(long)]
+    pub filters: Option<usize>,
+    /// Kernel side k of the generator's convolutions (odd).
+    #[arg(long)]
+    pub kernel: Option<usize>,
+    /// Stride s (1 or 2) of conv2 and of the transposed convolution.
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// Outer layers L of the generator.
+    #[arg(long)]
+    pub outer_layers: Option<usize>,
+    /// Filters of D's five convolutions, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub disc_widths: Option<Vec<usize>>,
+    /// Negative slope of D's LeakyReLUs.
+    #[arg(long)]
+    pub leaky_slope: Option<f32>,
+    /// λ_D, weight of the L2 penalty on D's weights [default: 1e-4].
+    #[arg(long)]
+    pub lambda_d: Option<f32>,
+    /// λ_start, weight of G's MSE term at step 0 [default: 100].
+    #[arg(long)]
+    pub lambda_start: Option<f32>,
+    /// λ_end, the value the MSE weight decays to [default: 1].
+    #[arg(long)]
+    pub lambda_end: Option<f32>,
+    /// τ, decay time of the MSE weight in steps [default: 20000].
+    #[arg(long)]
+    pub tau: Option<f32>,
+    /// Seed of the initial weights and the window draws [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Clip each network's global gradient norm to this before its optimizer step.
+    #[arg(long)]
+    pub max_grad_norm: Option<f32>,
+    /// Checkpoint (and redraw loss.png) every N steps [default: 100].
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Log a record to log.jsonl every N steps [default: 10].
+    #[arg(long)]
+    pub log_every: Option<u64>,
+    /// Write samples/step-N.png every N steps [default: the checkpoint period].
+    #[arg(long)]
+    pub sample_every: Option<u64>,
+}
+
+/// Trains as `args` say and prints where the run is.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let device: DeviceSpec = args.device.parse()?;
+    let spec = match &args.resume {
+        Some(dir) => resumed(args, dir, device)?,
+        None => fresh(args, device)?,
+    };
+    let dir = spec.dir.clone();
+    let mut progress: Box<dyn Progress> = if std::io::stderr().is_terminal() {
+        Box::new(Bar::new(args.device == "auto"))
+    } else {
+        Box::new(Lines::new(args.device == "auto"))
+    };
+    let summary = run::train(spec, progress.as_mut())?;
+    match summary.last {
+        Some(l) => println!(
+            "trained {} to step {} on {}: d_loss {:.4}, g_loss {:.4}, mse {:.5}; model in {}",
+            dir.display(),
+            summary.step,
+            summary.device,
+            l.d_loss,
+            l.g_loss,
+            l.mse,
+            run::model_path(&dir).display()
+        ),
+        None => println!(
+            "{} is already at step {}: nothing to train",
+            dir.display(),
+            summary.step
+        ),
+    }
+    Ok(())
+}
+
+/// The spec of a new run.
+fn fresh(args: &Args, device: DeviceSpec) -> anyhow::Result<RunSpec> {
+    let dir = args
+        .out
+        .clone()
+        .ok_or_else(|| Error::Input("--out RUNDIR is required for a new run".into()))?;
+    if args.data.is_empty() {
+        return Err(Error::Input("--data is required for a new run".into()).into());
+    }
+    let config = model_config(args, ModelConfig::preset(DEFAULT_PRESET)?)?;
+    let data = DataConfig::default();
+    let settings = TrainSettings {
+        data: absolute(&args.data),
+        batch: args.batch.unwrap_or(16),
+        optimizer: args.optimizer.clone().unwrap_or_else(|| "adam".into()),
+        lr: args.lr.unwrap_or(DEFAULT_LR),
+        loss: loss_config(args, LossConfig::default())?,
+        seed: args.seed.unwrap_or(0),
+        max_grad_norm: args.max_grad_norm,
+        val_fraction: data.val_fraction,
+        max_nodata: data.max_nodata,
+    };
+    if args.steps == Some(0) {
+        return Err(Error::Input("--steps must be at least 1".into()).into());
+    }
+    let checkpoint_every = args.checkpoint_every.unwrap_or(100);
+    let schedule = Schedule {
+        steps: args.steps.unwrap_or(1000),
+        checkpoint_every,
+        log_every: args.log_every.unwrap_or(10),
+        sample_every: args.sample_every.unwrap_or(checkpoint_every),
+    };
+    Ok(RunSpec {
+        dir,
+        device,
+        config,
+        settings,
+        schedule,
+        resume: None,
+    })
+}
+
+/// The spec of a resumed run: the run's own, with the changes `args` may make.
+fn resumed(args: &Args, dir: &PathBuf, device: DeviceSpec) -> anyhow::Result<RunSpec> {
+    if let Some(out) = &args.out {
+        if out != dir {
+            return Err(Error::Input(format!(
+                "--out {} and --resume {} differ: a resumed run continues in its own directory",
+                out.display(),
+                dir.display()
+            ))
+            .into());
+        }
+    }
+    let (ckpt, state) = run::read_run(dir)?;
+    let wanted = model_config(args, ckpt.config.clone())?;
+    if wanted != ckpt.config {
+        return Err(Error::Input(format!(
+            "the flags ask for a model config other than the run's: {}",
+            differences(&wanted, &ckpt.config)?
+        ))
+        .into());
+    }
+    let mut settings = state.settings.clone();
+    let old = &state.settings;
+    let loss = loss_config(args, old.loss)?;
+    let given = TrainSettings {
+        data: old.data.clone(),
+        batch: args.batch.unwrap_or(old.batch),
+        optimizer: args
+            .optimizer
+            .clone()
+            .unwrap_or_else(|| old.optimizer.clone()),
+        lr: args.lr.unwrap_or(old.lr),
+        loss,
+        seed: args.seed.unwrap_or(old.seed),
+        max_grad_norm: args.max_grad_norm.or(old.max_grad_norm),
+        val_fraction: old.val_fraction,
+        max_nodata: old.max_nodata,
+    };
+    if &given != old {
+        return Err(Error::Input(format!(
+            "the flags ask for training settings other than the run's ({}): a resumed run \
+             keeps its settings",
+            differences(&given, old)?
+        ))
+        .into());
+    }
+    if !args.data.is_empty() {
+        settings.data = absolute(&args.data);
+    }
+    let old = state.schedule;
+    let checkpoint_every = args.checkpoint_every.unwrap_or(old.checkpoint_every);
+    let schedule = Schedule {
+        steps: args.steps.unwrap_or(old.steps),
+        checkpoint_every,
+        log_every: args.log_every.unwrap_or(old.log_every),
+        sample_every: args.sample_every.unwrap_or(old.sample_every),
+    };
+    Ok(RunSpec {
+        dir: dir.clone(),
+        device,
+        config: ckpt.config.clone(),
+        settings,
+        schedule,
+        resume: Some((ckpt, state.sampler)),
+    })
+}
+
+/// `base` (or the preset `--preset` names) with the hyperparameters the flags set.
+fn model_config(args: &Args, base: ModelConfig) -> anyhow::Result<ModelConfig> {
+    let mut c = match &args.preset {
+        Some(name) => ModelConfig::preset(name)?,
+        None => base,
+    };
+    let set = |field: &mut usize, v: Option<usize>| *field = v.unwrap_or(*field);
+    set(&mut c.in_bands, args.in_bands);
+    set(&mut c.out_bands, args.out_bands);
+    set(&mut c.window, args.window);
+    set(&mut c.filters, args.filters);
+    set(&mut c.kernel, args.kernel);
+    set(&mut c.stride, args.stride);
+    set(&mut c.outer_layers, args.outer_layers);
+    if let Some(w) = &args.disc_widths {
+        c.disc_widths = w.clone();
+    }
+    if let Some(s) = args.leaky_slope {
+        c.leaky_slope = s;
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+/// `base` with the loss hyperparameters the flags set.
+fn loss_config(args: &Args, base: LossConfig) -> anyhow::Result<LossConfig> {
+    let mut l = base;
+    if let Some(name) = &args.g_loss {
+        l.adv = name.parse::<AdvLoss>()?;
+    }
+    l.lambda_d = args.lambda_d.unwrap_or(l.lambda_d);
+    l.lambda_start = args.lambda_start.unwrap_or(l.lambda_start);
+    l.lambda_end = args.lambda_end.unwrap_or(l.lambda_end);
+    l.tau = args.tau.unwrap_or(l.tau);
+    l.validate()?;
+    Ok(l)
+}
+
+/// `key flags-value (run: run-value)` for every key where the JSON of `flags` and `run`
+/// differ, nested keys joined by dots.
+fn differences<T: serde::Serialize>(flags: &T, run: &T) -> anyhow::Result<String> {
+    fn walk(prefix: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                for (k, va) in x {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, va, y.get(k).unwrap_or(&Value::Null), out);
+                }
+            }
+            _ if a != b => out.push(format!("{prefix} {a} (run: {b})")),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        "",
+        &serde_json::to_value(flags)?,
+        &serde_json::to_value(run)?,
+        &mut out,
+    );
+    Ok(out.join(", "))
+}
+
+/// The paths made absolute (so that a run resumes from any directory); a path that does
+/// not exist is kept as given, for the data loader to report.
+fn absolute(paths: &[PathBuf]) -> Vec<PathBuf> {
+    paths
+        .iter()
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+        .collect()
+}
+
+/// `device auto: chose NAME` when the device was chosen, else `training on NAME`, and the
+/// step a resumed run starts at.
+fn device_line(auto: bool, device: &str, first: u64) -> String {
+    let on = if auto {
+        format!("device auto: chose {device}")
+    } else {
+        format!("training on {device}")
+    };
+    if first > 0 {
+        format!("{on}; resuming at step {first}")
+    } else {
+        on
+    }
+}
+
+/// One step's losses, for people.
+fn losses_text(l: &StepLosses) -> String {
+    format!(
+        "d_loss {:.4}  g_loss {:.4}  mse {:.5}  λ_G {:.3}",
+        l.d_loss, l.g_loss, l.mse, l.lambda_g
+    )
+}
+
+/// A progress bar on stderr (a terminal): step, losses, rate and ETA.
+struct Bar {
+    auto: bool,
+    bar: ProgressBar,
+}
+
+impl Bar {
+    fn new(auto: bool) -> Self {
+        Bar {
+            auto,
+            bar: ProgressBar::hidden(),
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn begin(&mut self, device: &str, first: u64, total: u64) {
+        eprintln!("{}", device_line(self.auto, device, first));
+        self.bar = ProgressBar::new(total).with_position(first);
+        self.bar.set_style(
+            ProgressStyle::with_template("step {pos}/{len} [{bar:30}] {per_sec} ETA {eta}  {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        self.bar.reset_eta();
+    }
+    fn step(&mut self, step: u64, losses: &StepLosses) {
+        self.bar.set_position(step);
+        self.bar.set_message(losses_text(losses));
+    }
+    fn logged(&mut self, _: &LogRecord) {}
+    fn finish(&mut self) {
+        self.bar.finish();
+    }
+}
+
+/// Plain lines on stderr (not a terminal): one per logged step, with the ETA.
+struct Lines {
+    auto: bool,
+    start: Option<(Instant, u64, u64)>,
+}
+
+impl Lines {
+    fn new(auto: bool) -> Self {
+        Lines { auto, start: None }
+    }
+}
+
+impl Progress for Lines {
+    fn begin(&mut self, device: &str, first: u64, total: u64) {
+        eprintln!("{}", device_line(self.auto, device, first));
+        self.start = Some((Instant::now(), first, total));
+    }
+    fn step(&mut self, _: u64, _: &StepLosses) {}
+    fn logged(&mut self, r: &LogRecord) {
+        let eta = self.start.map_or(String::new(), |(t, first, total)| {
+            let done = r.step.saturating_sub(first).max(1) as f64;
+            let left = total.saturating_sub(r.step) as f64;
+            format!("  eta {:.0} s", t.elapsed().as_secs_f64() / done * left)
+        });
+        let total = self.start.map_or(r.step, |s| s.2);
+        let losses = StepLosses {
+            d_loss: r.d_loss,
+            g_loss: r.g_loss,
+            mse: r.mse,
+            lambda_g: r.lambda_g,
+        };
+        eprintln!(
+            "step {}/{total}  {}  {:.1} samples/s{eta}",
+            r.step,
+            losses_text(&losses),
+            r.samples_per_s
+        );
+    }
+    fn finish(&mut self) {}
+}

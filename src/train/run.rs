@@ -1,0 +1,712 @@
+//! A whole training run in a run directory: `satcolor train` without its command line.
+//!
+//! `RUNDIR` holds
+//! - `model.safetensors`: the latest checkpoint (the spec's tensors and metadata, the
+//!   optimizers' state, and under the extra metadata key `training` the [`TrainState`]:
+//!   settings, schedule and the sampler's position), so that a resumed run continues exactly
+//!   where the checkpoint was taken;
+//! - `checkpoints/step-N.safetensors`: the same at periodic steps, the last [`KEEP_CHECKPOINTS`]
+//!   kept;
+//! - `log.jsonl`: one [`LogRecord`] per logged step, appended and flushed as training goes;
+//! - `loss.png` (at each checkpoint and at the end) and `samples/step-N.png` (input | output |
+//!   truth of fixed held-out windows).
+//!
+//! Every file but the log is written atomically (temporary file, fsync, rename), and the
+//! log's records after the checkpoint's step are dropped on resume, so killing the process
+//! at any moment leaves a run that loads and resumes. Steady state allocates nothing on the
+//! device and reuses the host batch buffers.
+
+use super::data::{BandNorm as DataBandNorm, DataConfig, SamplerState, WindowSampler};
+use super::log::LogRecord;
+use super::optim::OptimizerConfig;
+use super::plot::plot_losses;
+use super::samples::write_sample_grid;
+use super::step::{StepLosses, Trainer};
+use crate::device::open::{run_on, DeviceVisitor};
+use crate::device::{Device, DeviceSpec};
+use crate::model::checkpoint::write_atomic;
+use crate::model::normalization::{BandNorm, SampleType};
+use crate::model::{Bands, Checkpoint, LossConfig, ModelConfig, ModelError, Normalization};
+use crate::Error;
+use anyhow::Context;
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The metadata key of the [`TrainState`] JSON in a run's checkpoints.
+pub const TRAINING_KEY: &str = "training";
+/// Periodic checkpoints kept in `RUNDIR/checkpoints`.
+pub const KEEP_CHECKPOINTS: usize = 3;
+/// Most rows of a sample grid.
+const SAMPLE_ROWS: usize = 8;
+
+/// The file of the latest checkpoint in a run directory.
+pub fn model_path(dir: &Path) -> PathBuf {
+    dir.join("model.safetensors")
+}
+
+/// The log of a run directory.
+pub fn log_path(dir: &Path) -> PathBuf {
+    dir.join("log.jsonl")
+}
+
+/// Everything besides the model's hyperparameters that decides a run's weights: the same
+/// settings, data and checkpoint give the same weights (on the same device).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSettings {
+    /// Rasters or directories of rasters to train on.
+    pub data: Vec<PathBuf>,
+    /// Windows per batch.
+    pub batch: usize,
+    /// `sgd` or `adam` (both networks).
+    pub optimizer: String,
+    /// Learning rate of both networks.
+    pub lr: f32,
+    /// Loss hyperparameters.
+    pub loss: LossConfig,
+    /// Seed of the initial weights and of the window draws.
+    pub seed: u64,
+    /// Global gradient norm each network is clipped to, if any.
+    pub max_grad_norm: Option<f32>,
+    /// Share of the data held out (for the sample grids).
+    pub val_fraction: f64,
+    /// Largest share of nodata pixels in a window.
+    pub max_nodata: f64,
+}
+
+impl TrainSettings {
+    /// The optimizer of both networks.
+    pub fn optimizer_config(&self) -> Result<OptimizerConfig, ModelError> {
+        OptimizerConfig::from_name(&self.optimizer, self.lr)
+    }
+
+    /// Checks every setting; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |m: String| Err(ModelError::Config(m));
+        if self.batch == 0 {
+            return bad("batch must be at least 1".into());
+        }
+        if self.data.is_empty() {
+            return bad("no data given".into());
+        }
+        self.optimizer_config()?;
+        self.loss.validate()?;
+        if let Some(m) = self.max_grad_norm {
+            if !(m.is_finite() && m > 0.0) {
+                return bad(format!("max grad norm must be positive, got {m}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// When a run stops, logs, writes samples and checkpoints (in steps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// The step the run ends at (iterations in all, counting those before a resume).
+    pub steps: u64,
+    /// A checkpoint (and `loss.png`) every this many steps, and at the end.
+    pub checkpoint_every: u64,
+    /// A log record every this many steps, and at the end.
+    pub log_every: u64,
+    /// A sample grid every this many steps, and at the end.
+    pub sample_every: u64,
+}
+
+impl Schedule {
+    /// Checks that every period is at least 1.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        for (key, v) in [
+            ("checkpoint-every", self.checkpoint_every),
+            ("log-every", self.log_every),
+            ("sample-every", self.sample_every),
+        ] {
+            if v == 0 {
+                return Err(ModelError::Config(format!("{key} must be at least 1")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether step `s` is the end or a multiple of `every`.
+    fn due(&self, s: u64, every: u64) -> bool {
+        s == self.steps || s % every == 0
+    }
+}
+
+/// What a run's checkpoints carry besides the model: the `training` metadata.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainState {
+    /// The settings the run was started with.
+    pub settings: TrainSettings,
+    /// Its schedule.
+    pub schedule: Schedule,
+    /// Where the window sampler is (one batch per step).
+    pub sampler: SamplerState,
+}
+
+/// A run to start or continue.
+pub struct RunSpec {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// The device to train on.
+    pub device: DeviceSpec,
+    /// The networks' hyperparameters.
+    pub config: ModelConfig,
+    /// The training settings.
+    pub settings: TrainSettings,
+    /// The schedule.
+    pub schedule: Schedule,
+    /// The checkpoint to continue from (a resumed run), with its sampler position.
+    pub resume: Option<(Checkpoint, SamplerState)>,
+}
+
+/// How a run reports its progress (a progress bar, plain lines, or nothing).
+pub trait Progress {
+    /// Training starts on `device` (its [`Device::name`]) at step `first` of `total`.
+    fn begin(&mut self, device: &str, first: u64, total: u64);
+    /// Step `step` is done with `losses`.
+    fn step(&mut self, step: u64, losses: &StepLosses);
+    /// A record was logged.
+    fn logged(&mut self, record: &LogRecord);
+    /// Training ended (normally or not).
+    fn finish(&mut self);
+}
+
+/// Reports nothing.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn begin(&mut self, _: &str, _: u64, _: u64) {}
+    fn step(&mut self, _: u64, _: &StepLosses) {}
+    fn logged(&mut self, _: &LogRecord) {}
+    fn finish(&mut self) {}
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// The device's name.
+    pub device: String,
+    /// The step the run is at.
+    pub step: u64,
+    /// The losses of the last step run (none when there was nothing to do).
+    pub last: Option<StepLosses>,
+    /// Device allocations made after the first training step (0 in steady state).
+    pub loop_allocations: u64,
+}
+
+/// A loss became NaN or infinite: training stopped, the last good checkpoint stays.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "training diverged: {loss} is {value} at step {step}; stopped, keeping the last good \
+     checkpoint {} (step {checkpoint_step})", checkpoint.display()
+)]
+pub struct Diverged {
+    /// The step whose loss is not finite.
+    pub step: u64,
+    /// Which loss (`d_loss`, `g_loss` or `mse`).
+    pub loss: &'static str,
+    /// Its value.
+    pub value: f32,
+    /// The last checkpoint written.
+    pub checkpoint: PathBuf,
+    /// Its step.
+    pub checkpoint_step: u64,
+}
+
+/// Reads the resume point of the run in `dir`: its latest checkpoint and training state.
+/// Errors (bad input) when the directory or its checkpoint is missing, unreadable,
+/// truncated, or was not written by a training run.
+pub fn read_run(dir: &Path) -> anyhow::Result<(Checkpoint, TrainState)> {
+    if !dir.is_dir() {
+        return Err(Error::Input(format!("{}: no such run directory", dir.display())).into());
+    }
+    let path = model_path(dir);
+    if !path.is_file() {
+        return Err(Error::Input(format!(
+            "{}: no checkpoint (model.safetensors) to resume from",
+            dir.display()
+        ))
+        .into());
+    }
+    let bad = |reason: String| ModelError::Checkpoint {
+        path: path.clone(),
+        reason,
+    };
+    let bytes = std::fs::read(&path).map_err(|e| bad(format!("cannot read it ({e})")))?;
+    let ckpt = Checkpoint::from_bytes(&bytes).map_err(|e| match e {
+        ModelError::Config(reason) => bad(reason),
+        other => other,
+    })?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(format!("not a valid safetensors file ({e})")))?;
+    let json = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(TRAINING_KEY))
+        .ok_or_else(|| {
+            bad(format!(
+                "no '{TRAINING_KEY}' metadata: not written by satcolor train, cannot resume"
+            ))
+        })?;
+    let state: TrainState = serde_json::from_str(json)
+        .map_err(|e| bad(format!("bad '{TRAINING_KEY}' metadata: {e}")))?;
+    if state.sampler.batches != ckpt.step {
+        return Err(bad(format!(
+            "the sampler drew {} batches but the checkpoint is at step {}",
+            state.sampler.batches, ckpt.step
+        ))
+        .into());
+    }
+    Ok((ckpt, state))
+}
+
+/// Runs (or continues) training as `spec` says, reporting to `progress`.
+///
+/// Everything is checked (settings, data, device, checkpoint) before anything is written:
+/// bad input leaves the run directory untouched. A fresh run refuses a directory that
+/// already holds a checkpoint.
+pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summary> {
+    let RunSpec {
+        dir,
+        device,
+        config,
+        settings,
+        schedule,
+        resume,
+    } = spec;
+    config.validate()?;
+    settings.validate()?;
+    schedule.validate()?;
+    if config.in_bands != 1 {
+        return Err(ModelError::Config(format!(
+            "training derives one gray input band; in_bands must be 1, got {}",
+            config.in_bands
+        ))
+        .into());
+    }
+    let start = resume.as_ref().map_or(0, |(c, _)| c.step);
+    if schedule.steps == 0 || schedule.steps < start {
+        return Err(Error::Input(format!(
+            "--steps {} is before the run's step {start}: nothing to train",
+            schedule.steps
+        ))
+        .into());
+    }
+    if resume.is_none() && model_path(&dir).exists() {
+        return Err(Error::Input(format!(
+            "{} already holds a run (model.safetensors): continue it with --resume {0} or \
+             choose another --out",
+            dir.display()
+        ))
+        .into());
+    }
+    let mut sampler = WindowSampler::from_paths(
+        &settings.data,
+        DataConfig {
+            window: config.window,
+            out_bands: config.out_bands,
+            max_nodata: settings.max_nodata,
+            val_fraction: settings.val_fraction,
+            seed: settings.seed,
+        },
+    )?;
+    let normalization = normalization(&sampler)?;
+    let bands = Bands::default_for(&config);
+    if let Some((ckpt, state)) = &resume {
+        if ckpt.config != config {
+            return Err(ModelError::Config(
+                "the checkpoint's model config differs from the run's".into(),
+            )
+            .into());
+        }
+        if ckpt.normalization != normalization {
+            return Err(Error::Input(format!(
+                "the data's normalization {} differs from the checkpoint's {}: not the data \
+                 the run was trained on",
+                serde_json::to_string(&normalization)?,
+                serde_json::to_string(&ckpt.normalization)?
+            ))
+            .into());
+        }
+        if state.seed != settings.seed {
+            return Err(Error::Input("the sampler's seed differs from the run's".into()).into());
+        }
+        sampler.set_state(*state);
+    }
+    let held_out = held_out_batch(&sampler, settings.batch)?;
+    let run = Run {
+        dir,
+        config,
+        settings,
+        schedule,
+        normalization,
+        bands,
+        sampler,
+        held_out,
+        resume: resume.map(|(c, _)| c),
+        progress,
+        loop_allocations: 0,
+    };
+    run_on(&device, run)?
+}
+
+/// The held-out windows shown in the sample grids, padded to a whole batch by repeating
+/// them, and how many are real. Without held-out data, a fixed batch of training windows
+/// (drawn by a copy of the sampler, which does not move).
+fn held_out_batch(
+    sampler: &WindowSampler,
+    batch: usize,
+) -> anyhow::Result<(super::data::Batch, usize)> {
+    let mut b = match sampler.validation(batch) {
+        Ok(b) => b,
+        Err(_) => {
+            let mut copy = sampler.clone();
+            copy.set_state(SamplerState {
+                seed: sampler.state().seed ^ 0x5A3B_1E5D,
+                batches: 0,
+            });
+            copy.next_batch(batch)?
+        }
+    };
+    let rows = b.batch;
+    let per_x = b.x.len() / rows;
+    let per_y = b.y.len() / rows;
+    for i in rows..batch {
+        b.x.extend_from_within((i % rows) * per_x..(i % rows + 1) * per_x);
+        b.y.extend_from_within((i % rows) * per_y..(i % rows + 1) * per_y);
+    }
+    b.batch = batch;
+    Ok((b, rows))
+}
+
+/// The checkpoint's normalization from the sampler's: a luma input takes the first target
+/// band's mapping (a gray raster of the same kind maps the same way).
+fn normalization(sampler: &WindowSampler) -> anyhow::Result<Normalization> {
+    let (input, output) = sampler.normalization();
+    let convert = |b: &DataBandNorm| -> anyhow::Result<BandNorm> {
+        let dtype: SampleType = serde_json::from_value(serde_json::Value::String(b.dtype.clone()))
+            .map_err(|_| {
+                super::data::DataError::Invalid(format!(
+                    "bands of type {} are not supported for training",
+                    b.dtype
+                ))
+            })?;
+        Ok(BandNorm {
+            lo: b.lo as f64,
+            hi: b.hi as f64,
+            dtype,
+        })
+    };
+    let output = output
+        .iter()
+        .map(convert)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let input = input
+        .iter()
+        .map(|b| {
+            if b.dtype == "luma" {
+                Ok(output[0])
+            } else {
+                convert(b)
+            }
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Normalization { input, output })
+}
+
+/// A run being set up or going, generic over the device once [`run_on`] opened it.
+struct Run<'p> {
+    dir: PathBuf,
+    config: ModelConfig,
+    settings: TrainSettings,
+    schedule: Schedule,
+    normalization: Normalization,
+    bands: Bands,
+    sampler: WindowSampler,
+    /// The sample grids' batch and how many of its windows are distinct.
+    held_out: (super::data::Batch, usize),
+    resume: Option<Checkpoint>,
+    progress: &'p mut dyn Progress,
+    /// Device allocations made after the first training step.
+    loop_allocations: u64,
+}
+
+impl DeviceVisitor for Run<'_> {
+    type Output = anyhow::Result<Summary>;
+
+    fn visit<D: Device>(self, dev: &D) -> crate::Result<Self::Output> {
+        Ok(self.go(dev))
+    }
+}
+
+impl Run<'_> {
+    /// Builds the trainer, prepares the directory and trains.
+    fn go<D: Device>(mut self, dev: &D) -> anyhow::Result<Summary> {
+        let s = &self.settings;
+        let opt = s.optimizer_config()?;
+        let mut trainer = match &self.resume {
+            Some(ckpt) => Trainer::from_checkpoint(dev, ckpt, s.batch, s.loss, opt, opt)?,
+            None => Trainer::new(dev, &self.config, s.batch, s.seed, s.loss, opt, opt)?,
+        };
+        trainer.set_max_grad_norm(dev, s.max_grad_norm)?;
+        let sample_x = dev.upload(&self.held_out.0.x)?;
+        let mut records = self.prepare_dir()?;
+        if self.resume.is_none() {
+            self.save(dev, &trainer, &records)?;
+        }
+        let device = dev.name();
+        self.progress
+            .begin(&device, trainer.steps_done(), self.schedule.steps);
+        let result = self.train_loop(dev, &mut trainer, &sample_x, &mut records);
+        if result.is_err() && !records.is_empty() {
+            // Best effort: the curves up to the failure help to see what happened.
+            let _ = plot_losses(&records, &self.dir.join("loss.png"));
+        }
+        self.progress.finish();
+        Ok(Summary {
+            device,
+            step: trainer.steps_done(),
+            last: result?,
+            loop_allocations: self.loop_allocations,
+        })
+    }
+
+    /// Trains up to the schedule's last step; returns the last step's losses.
+    fn train_loop<D: Device>(
+        &mut self,
+        dev: &D,
+        trainer: &mut Trainer<D>,
+        sample_x: &D::Buf,
+        records: &mut Vec<LogRecord>,
+    ) -> anyhow::Result<Option<StepLosses>> {
+        let path = log_path(&self.dir);
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let batch_size = self.settings.batch;
+        let mut batch = super::data::Batch::default();
+        let mut last = None;
+        let mut allocs_after_first = None;
+        let mut last_checkpoint = trainer.steps_done();
+        // Time spent drawing batches and training since the last record, and its first step.
+        let mut busy = (Duration::ZERO, trainer.steps_done());
+        while trainer.steps_done() < self.schedule.steps {
+            let t0 = Instant::now();
+            self.sampler.next_batch_into(batch_size, &mut batch)?;
+            let losses = trainer.train_step(dev, &batch.x, &batch.y)?;
+            busy.0 += t0.elapsed();
+            let step = trainer.steps_done();
+            if let Some((loss, value)) = non_finite(&losses) {
+                return Err(Diverged {
+                    step,
+                    loss,
+                    value,
+                    checkpoint: model_path(&self.dir),
+                    checkpoint_step: last_checkpoint,
+                }
+                .into());
+            }
+            let allocs = *allocs_after_first.get_or_insert(dev.alloc_count());
+            last = Some(losses);
+            self.progress.step(step, &losses);
+            if self.schedule.due(step, self.schedule.log_every) {
+                let secs = busy.0.as_secs_f64();
+                let samples = ((step - busy.1) * batch_size as u64) as f64;
+                busy = (Duration::ZERO, step);
+                let record = LogRecord {
+                    step,
+                    d_loss: losses.d_loss,
+                    g_loss: losses.g_loss,
+                    mse: losses.mse,
+                    lambda_g: losses.lambda_g,
+                    samples_per_s: (samples / secs.max(1e-9)) as f32,
+                };
+                let mut line = serde_json::to_string(&record)?;
+                line.push('\n');
+                log.write_all(line.as_bytes())
+                    .and_then(|()| log.flush())
+                    .with_context(|| format!("appending to {}", path.display()))?;
+                records.push(record);
+                self.progress.logged(&record);
+            }
+            if self.schedule.due(step, self.schedule.sample_every) {
+                self.write_samples(dev, trainer, sample_x, step)?;
+            }
+            if self.schedule.due(step, self.schedule.checkpoint_every) {
+                self.save(dev, trainer, records)?;
+                last_checkpoint = step;
+            }
+            self.loop_allocations = dev.alloc_count() - allocs;
+        }
+        Ok(last)
+    }
+
+    /// Creates the directories, removes temporary files a killed run left, and starts the
+    /// log afresh (a new run) or cuts it back to the checkpoint's step (a resumed run).
+    /// Returns the log's records.
+    fn prepare_dir(&self) -> anyhow::Result<Vec<LogRecord>> {
+        for sub in ["checkpoints", "samples"] {
+            let d = self.dir.join(sub);
+            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        for d in [
+            self.dir.clone(),
+            self.dir.join("checkpoints"),
+            self.dir.join("samples"),
+        ] {
+            remove_stale_temporaries(&d)?;
+        }
+        let path = log_path(&self.dir);
+        let records = match &self.resume {
+            None => Vec::new(),
+            Some(ckpt) => read_log(&path)?
+                .into_iter()
+                .filter(|r| r.step <= ckpt.step)
+                .collect(),
+        };
+        let mut text = String::new();
+        for r in &records {
+            text.push_str(&serde_json::to_string(r)?);
+            text.push('\n');
+        }
+        write_atomic(&path, text.as_bytes())?;
+        Ok(records)
+    }
+
+    /// Writes the checkpoint of the current step: `checkpoints/step-N.safetensors` (except
+    /// at step 0), then `model.safetensors`, then prunes old periodic checkpoints and
+    /// redraws `loss.png`.
+    fn save<D: Device>(
+        &self,
+        dev: &D,
+        trainer: &Trainer<D>,
+        records: &[LogRecord],
+    ) -> anyhow::Result<()> {
+        let step = trainer.steps_done();
+        let ckpt = trainer.checkpoint(dev, self.normalization.clone(), self.bands.clone(), true)?;
+        let state = TrainState {
+            settings: self.settings.clone(),
+            schedule: self.schedule,
+            sampler: self.sampler.state(),
+        };
+        let bytes = with_metadata(
+            &ckpt.to_bytes()?,
+            TRAINING_KEY,
+            serde_json::to_string(&state)?,
+        )?;
+        if step > 0 {
+            let dir = self.dir.join("checkpoints");
+            write_atomic(&dir.join(format!("step-{step}.safetensors")), &bytes)?;
+            prune_checkpoints(&dir)?;
+        }
+        write_atomic(&model_path(&self.dir), &bytes)?;
+        if !records.is_empty() {
+            plot_losses(records, &self.dir.join("loss.png"))?;
+        }
+        Ok(())
+    }
+
+    /// Runs G on the held-out batch and writes `samples/step-N.png`.
+    fn write_samples<D: Device>(
+        &mut self,
+        dev: &D,
+        trainer: &mut Trainer<D>,
+        sample_x: &D::Buf,
+        step: u64,
+    ) -> anyhow::Result<()> {
+        trainer.g.forward(dev, sample_x)?;
+        let fake = dev.download(trainer.g.output())?;
+        let (batch, rows) = (&self.held_out.0, self.held_out.1);
+        let w = self.config.window;
+        let (cin, cout) = (self.config.in_bands, self.config.out_bands);
+        write_sample_grid(
+            &self.dir.join("samples").join(format!("step-{step}.png")),
+            &batch.x[..rows * cin * w * w],
+            &fake[..rows * cout * w * w],
+            &batch.y[..rows * cout * w * w],
+            rows,
+            cin,
+            cout,
+            w,
+            SAMPLE_ROWS,
+        )
+    }
+}
+
+/// The first non-finite loss of a step, by name.
+fn non_finite(l: &StepLosses) -> Option<(&'static str, f32)> {
+    [("d_loss", l.d_loss), ("g_loss", l.g_loss), ("mse", l.mse)]
+        .into_iter()
+        .find(|(_, v)| !v.is_finite())
+}
+
+/// The records of a log file (none when it does not exist), up to the first line that is
+/// not a whole record (what a kill in the middle of a write leaves).
+pub fn read_log(path: &Path) -> anyhow::Result<Vec<LogRecord>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    Ok(text
+        .split_inclusive('\n')
+        .map_while(|line| {
+            line.strip_suffix('\n')
+                .and_then(|l| serde_json::from_str(l).ok())
+        })
+        .collect())
+}
+
+/// safetensors bytes with one more `__metadata__` entry (the tensors unchanged).
+fn with_metadata(bytes: &[u8], key: &str, value: String) -> anyhow::Result<Vec<u8>> {
+    let st = SafeTensors::deserialize(bytes)?;
+    let (_, header) = SafeTensors::read_metadata(bytes)?;
+    let mut meta = header.metadata().clone().unwrap_or_default();
+    meta.insert(key.to_string(), value);
+    Ok(safetensors::serialize(st.tensors(), Some(meta))?)
+}
+
+/// Deletes `dir/checkpoints/step-N.safetensors` but the [`KEEP_CHECKPOINTS`] latest.
+fn prune_checkpoints(dir: &Path) -> anyhow::Result<()> {
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let name = path.file_name()?.to_str()?;
+            let n = name.strip_prefix("step-")?.strip_suffix(".safetensors")?;
+            Some((n.parse().ok()?, path))
+        })
+        .collect();
+    found.sort();
+    let excess = found.len().saturating_sub(KEEP_CHECKPOINTS);
+    for (_, path) in &found[..excess] {
+        std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Removes the temporary files of atomic writes (`.NAME.tmpPID`) that a killed run left in
+/// `dir`.
+fn remove_stale_temporaries(dir: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        let stale = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix('.'))
+            .and_then(|n| n.rsplit_once(".tmp"))
+            .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if stale && path.is_file() {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    Ok(())
+}

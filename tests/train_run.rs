@@ -1,0 +1,148 @@
+//! A training run through the library (`satcolor::train::run::train`): the run directory's
+//! files (latest checkpoint with the spec's metadata plus the training state, periodic
+//! checkpoints pruned to the last few, log, loss plot, sample grids) and no device
+//! allocation after the first step, with clipping, checkpoints and samples in the loop.
+
+#[allow(dead_code)]
+mod train_support;
+
+use safetensors::SafeTensors;
+use satcolor::device::DeviceSpec;
+use satcolor::model::{Checkpoint, LossConfig, ModelConfig, Normalization};
+use satcolor::train::run::{
+    log_path, model_path, read_log, read_run, train, RunSpec, Schedule, Silent, TrainSettings,
+    KEEP_CHECKPOINTS, TRAINING_KEY,
+};
+use std::path::Path;
+use train_support::{scratch, tiny_data};
+
+fn tiny() -> ModelConfig {
+    ModelConfig {
+        window: 32,
+        filters: 4,
+        kernel: 3,
+        disc_widths: vec![4, 4, 8, 8, 8],
+        ..ModelConfig::small()
+    }
+}
+
+fn spec(dir: &Path, data: &Path, device: DeviceSpec, steps: u64) -> RunSpec {
+    RunSpec {
+        dir: dir.to_path_buf(),
+        device,
+        config: tiny(),
+        settings: TrainSettings {
+            data: vec![data.to_path_buf()],
+            batch: 3,
+            optimizer: "adam".into(),
+            lr: 1e-3,
+            loss: LossConfig::default(),
+            seed: 9,
+            max_grad_norm: Some(1.0),
+            val_fraction: 0.1,
+            max_nodata: 0.01,
+        },
+        schedule: Schedule {
+            steps,
+            checkpoint_every: 2,
+            log_every: 3,
+            sample_every: 3,
+        },
+        resume: None,
+    }
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_cpu_run_writes_its_directory_and_does_not_allocate_in_the_loop() {
+    let dir = scratch("run_cpu");
+    let data = tiny_data(&dir);
+    let run = dir.join("run");
+    let summary = train(spec(&run, &data, DeviceSpec::Cpu, 9), &mut Silent).unwrap();
+    assert_eq!(summary.step, 9);
+    assert!(summary.last.unwrap().is_finite());
+    assert_eq!(
+        summary.loop_allocations, 0,
+        "the training loop allocated on the device"
+    );
+
+    assert_eq!(
+        names(&run),
+        [
+            "checkpoints",
+            "log.jsonl",
+            "loss.png",
+            "model.safetensors",
+            "samples"
+        ]
+    );
+    // Checkpoints at 2, 4, 6, 8 and the end (9); the last KEEP_CHECKPOINTS stay.
+    assert_eq!(KEEP_CHECKPOINTS, 3);
+    assert_eq!(
+        names(&run.join("checkpoints")),
+        [
+            "step-6.safetensors",
+            "step-8.safetensors",
+            "step-9.safetensors"
+        ]
+    );
+    assert_eq!(
+        names(&run.join("samples")),
+        ["step-3.png", "step-6.png", "step-9.png"]
+    );
+    let steps: Vec<u64> = read_log(&log_path(&run))
+        .unwrap()
+        .iter()
+        .map(|r| r.step)
+        .collect();
+    assert_eq!(steps, [3, 6, 9]);
+    assert_eq!(
+        std::fs::read(run.join("checkpoints/step-9.safetensors")).unwrap(),
+        std::fs::read(model_path(&run)).unwrap()
+    );
+
+    // The spec's metadata as it is, plus the training state.
+    let bytes = std::fs::read(model_path(&run)).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let mut keys: Vec<String> = header.metadata().clone().unwrap().into_keys().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "bands",
+            "config",
+            "format",
+            "normalization",
+            "step",
+            TRAINING_KEY
+        ]
+    );
+    let ckpt = Checkpoint::load(&model_path(&run)).unwrap();
+    assert_eq!((ckpt.step, &ckpt.config), (9, &tiny()));
+    assert_eq!(ckpt.normalization, Normalization::byte(&tiny()));
+    assert_eq!(ckpt.optimizer_slots(), ["exp_avg", "exp_avg_sq"]);
+    let (_, state) = read_run(&run).unwrap();
+    assert_eq!(state.sampler.batches, 9);
+    assert_eq!(state.settings.max_grad_norm, Some(1.0));
+}
+
+#[cfg(feature = "emu")]
+#[test]
+fn an_emulated_run_trains_without_allocating_in_the_loop() {
+    let dir = scratch("run_emu");
+    let data = tiny_data(&dir);
+    let run = dir.join("run");
+    let summary = train(spec(&run, &data, DeviceSpec::Emu, 3), &mut Silent).unwrap();
+    assert_eq!(summary.step, 3);
+    assert!(summary.device.contains("emu"), "{}", summary.device);
+    assert_eq!(summary.loop_allocations, 0);
+    assert_eq!(Checkpoint::load(&model_path(&run)).unwrap().step, 3);
+}
