@@ -248,3 +248,45 @@ fn bad_arch_lists_are_errors() {
         assert!(e.contains('\''), "{bad}: {e}");
     }
 }
+
+/// The product kernels, by name: a kernel added, renamed or dropped must be met here and in
+/// docs/kernels.md, so the documented set and the built set cannot drift apart.
+const PRODUCT_KERNELS: &[&str] = &[
+    "act_backward",
+    "adam_step",
+    "add_assign",
+    "bce_with_logits",
+    "channel_sum",
+    "conv2d_forward",
+    "conv2d_weight_grad",
+    "conv_transpose2d_forward",
+    "convex_skip_backward",
+    "convex_skip_forward",
+    "l2_penalty",
+    "linear_backward_input",
+    "linear_backward_weight",
+    "linear_forward",
+    "max_pool2d_backward",
+    "max_pool2d_forward",
+    "mse",
+    "reduce_partials",
+    "scale_in_place",
+    "sgd_step",
+    "sum_partials",
+    "sum_squares_partials",
+];
+
+#[test]
+fn the_kernel_table_holds_exactly_the_documented_kernels() {
+    let mut built: Vec<&str> = satcolor::kernels::KERNELS.iter().map(|k| k.name).collect();
+    built.sort_unstable();
+    assert_eq!(built, PRODUCT_KERNELS, "kernels/*.cu and this list differ");
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/kernels.md"))
+        .expect("docs/kernels.md is readable");
+    for k in PRODUCT_KERNELS {
+        assert!(
+            docs.contains(&format!("`{k}`")),
+            "docs/kernels.md does not describe `{k}`"
+        );
+    }
+}
