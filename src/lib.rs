@@ -23,5 +23,6 @@ pub mod reference;
 pub mod selftest;
 pub mod synth;
 pub mod train;
+pub mod viz;
 
 pub use error::{Error, Result};

@@ -31,6 +31,9 @@ enum Cmd {
     /// Train G and D on GeoTIFFs into a run directory, or resume a run.
     #[cfg(feature = "geo")]
     Train(Box<satcolor::cli::train::Args>),
+    /// One PNG of the real and the colorized raster, split by a divider or side by side.
+    #[cfg(feature = "geo")]
+    Splitview(satcolor::cli::splitview::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -44,6 +47,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Synth(args) => satcolor::cli::synth::run(&args),
         #[cfg(feature = "geo")]
         Cmd::Train(args) => satcolor::cli::train::run(&args),
+        #[cfg(feature = "geo")]
+        Cmd::Splitview(args) => satcolor::cli::splitview::run(&args),
     }
 }
 

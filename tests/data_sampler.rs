@@ -1,4 +1,5 @@
 //! The window sampler: shapes, symmetries, luma, nodata, resume, held-out split, errors.
+#![cfg(feature = "geo")]
 
 use satcolor::geo::{write_geotiff, GeoRef, Raster};
 use satcolor::train::data::{DataConfig, Source, WindowSampler};

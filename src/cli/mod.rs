@@ -3,6 +3,8 @@
 pub mod info;
 pub mod selftest;
 #[cfg(feature = "geo")]
+pub mod splitview;
+#[cfg(feature = "geo")]
 pub mod synth;
 #[cfg(feature = "geo")]
 pub mod train;

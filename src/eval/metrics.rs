@@ -15,6 +15,19 @@
 //!   multiplied by 255 first; C scales linearly), so figures compare with its table:
 //!   about 15 "slightly", 33 "moderately", 45 "averagely", 59 "quite", 82 "highly"
 //!   colorful. A gray image (R = G = B) has C = 0.
+//! - [`ssim`]: structural similarity (Wang et al. 2004) with an 11×11 Gaussian window
+//!   (σ = 1.5), K1 = 0.01, K2 = 0.03 and the data range `L` as a parameter; per band, then
+//!   averaged over bands and images. Only **valid** windows count (those wholly inside the
+//!   image): no padding, so an image smaller than 11×11 is an error. This matches
+//!   scikit-image's `structural_similarity(gaussian_weights=True, sigma=1.5,
+//!   use_sample_covariance=False)`, which filters with padding and then drops the 5-pixel
+//!   border whose windows would reach the padding.
+//! - [`sam`]: spectral angle mapper in degrees, the mean over pixels of the angle between
+//!   the predicted and true spectral vectors (the pixel's values across bands). Pixels
+//!   where either vector is zero have no angle and are left out of the mean.
+//! - [`ergas`]: ERGAS with resolution ratio 1,
+//!   `100 · √(mean_b (RMSE_b / μ_b)²)` per image, averaged over images.
+//! - [`per_band_rmse`]: the RMSE of each band over the whole batch.
 
 /// Errors of the metrics: buffers that do not fit their shape.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +35,10 @@ pub enum MetricError {
     /// A buffer's length or a shape that does not fit.
     #[error("metrics: {0}")]
     Shape(String),
+    /// A metric that has no value on the given data (a zero band mean for ERGAS, no pixel
+    /// with a spectral angle for SAM) or a parameter out of its domain.
+    #[error("metrics: {0}")]
+    Undefined(String),
 }
 
 /// The shape of an NCHW batch.
@@ -159,4 +176,210 @@ impl Scores {
             colorfulness: colorfulness(pred, shape)?,
         })
     }
+}
+
+/// Side of the SSIM window.
+pub const SSIM_WINDOW: usize = 11;
+/// Standard deviation of the SSIM window's Gaussian, in pixels.
+pub const SSIM_SIGMA: f64 = 1.5;
+/// SSIM's luminance constant factor: `C1 = (K1·L)²`.
+pub const SSIM_K1: f64 = 0.01;
+/// SSIM's contrast constant factor: `C2 = (K2·L)²`.
+pub const SSIM_K2: f64 = 0.03;
+
+/// Checks that `data_range` is a positive finite number.
+fn check_range(data_range: f64) -> Result<(), MetricError> {
+    if data_range.is_finite() && data_range > 0.0 {
+        Ok(())
+    } else {
+        Err(MetricError::Undefined(format!(
+            "the data range must be a positive number, got {data_range}"
+        )))
+    }
+}
+
+/// The 1-D SSIM weights `g_k ∝ exp(−(k − 5)² / (2σ²))`, k = 0..11, normalized to sum 1;
+/// the 2-D window is their outer product (so it sums to 1 too).
+fn ssim_weights() -> [f64; SSIM_WINDOW] {
+    let half = (SSIM_WINDOW / 2) as f64;
+    let mut g = [0.0; SSIM_WINDOW];
+    for (k, v) in g.iter_mut().enumerate() {
+        let d = k as f64 - half;
+        *v = (-d * d / (2.0 * SSIM_SIGMA * SSIM_SIGMA)).exp();
+    }
+    let sum: f64 = g.iter().sum();
+    g.map(|v| v / sum)
+}
+
+/// Filters the `h × w` plane `f` with the separable window `g`, keeping only the valid
+/// positions: an `(h − 10) × (w − 10)` plane, row-major.
+fn valid_filter(f: &[f64], h: usize, w: usize, g: &[f64; SSIM_WINDOW]) -> Vec<f64> {
+    let (oh, ow) = (h + 1 - SSIM_WINDOW, w + 1 - SSIM_WINDOW);
+    let mut rows = Vec::with_capacity(h * ow);
+    for r in 0..h {
+        let line = &f[r * w..(r + 1) * w];
+        rows.extend((0..ow).map(|c| g.iter().zip(&line[c..]).map(|(a, b)| a * b).sum::<f64>()));
+    }
+    let mut out = Vec::with_capacity(oh * ow);
+    for r in 0..oh {
+        out.extend((0..ow).map(|c| {
+            (0..SSIM_WINDOW)
+                .map(|k| g[k] * rows[(r + k) * ow + c])
+                .sum::<f64>()
+        }));
+    }
+    out
+}
+
+/// Mean structural similarity of `pred` against `truth` (shape `shape`) over the data range
+/// `data_range` (1 for normalized values).
+///
+/// For every valid 11×11 window (wholly inside the image; no padding) of every band of
+/// every image, with Gaussian weights `w` (σ = 1.5, summing to 1):
+/// `μx = Σ w·x`, `σx² = Σ w·x² − μx²`, `σxy = Σ w·x·y − μx·μy` (weighted population
+/// moments, like scikit-image with `use_sample_covariance=False`), and
+/// `SSIM = (2μxμy + C1)(2σxy + C2) / ((μx² + μy² + C1)(σx² + σy² + C2))` with
+/// `C1 = (0.01·L)²`, `C2 = (0.03·L)²`. The result is the mean over windows per band, then
+/// over bands and images (every band has the same number of windows, so this is also the
+/// mean over all windows). 1 when the images are equal. Errors when the buffers do not fit
+/// `shape`, the images are smaller than 11×11, or `data_range` is not a positive number.
+pub fn ssim(pred: &[f32], truth: &[f32], shape: Nchw, data_range: f64) -> Result<f64, MetricError> {
+    check_range(data_range)?;
+    shape.check("prediction", pred)?;
+    shape.check("truth", truth)?;
+    if shape.h < SSIM_WINDOW || shape.w < SSIM_WINDOW {
+        return Err(MetricError::Shape(format!(
+            "SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {}x{}",
+            shape.h, shape.w
+        )));
+    }
+    let g = ssim_weights();
+    let c1 = (SSIM_K1 * data_range).powi(2);
+    let c2 = (SSIM_K2 * data_range).powi(2);
+    let (h, w) = (shape.h, shape.w);
+    let plane = h * w;
+    let mut total = 0.0;
+    let mut windows = 0usize;
+    for (x, y) in pred.chunks_exact(plane).zip(truth.chunks_exact(plane)) {
+        let x: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+        let y: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+        let product =
+            |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(p, q)| p * q).collect() };
+        let mx = valid_filter(&x, h, w, &g);
+        let my = valid_filter(&y, h, w, &g);
+        let mxx = valid_filter(&product(&x, &x), h, w, &g);
+        let myy = valid_filter(&product(&y, &y), h, w, &g);
+        let mxy = valid_filter(&product(&x, &y), h, w, &g);
+        for i in 0..mx.len() {
+            let (ux, uy) = (mx[i], my[i]);
+            let vx = mxx[i] - ux * ux;
+            let vy = myy[i] - uy * uy;
+            let cxy = mxy[i] - ux * uy;
+            total += (2.0 * ux * uy + c1) * (2.0 * cxy + c2)
+                / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
+        }
+        windows += mx.len();
+    }
+    Ok(total / windows as f64)
+}
+
+/// Mean spectral angle in degrees between `pred` and `truth` (shape `shape`).
+///
+/// Each pixel's spectral vector is its values across the `c` bands; its angle is
+/// `arccos(p·t / (|p|·|t|))`, computed as `2·atan2(|p̂ − t̂|, |p̂ + t̂|)` on the unit vectors
+/// (the same angle, accurate near 0° and 180°). The result is the mean over the pixels of
+/// all images. A pixel where either vector is zero has no angle and is **left out** of the
+/// mean; when no pixel is left the metric is undefined, an error. 0 when the images are
+/// equal (or proportional, pixel by pixel, with positive factors).
+pub fn sam(pred: &[f32], truth: &[f32], shape: Nchw) -> Result<f64, MetricError> {
+    shape.check("prediction", pred)?;
+    shape.check("truth", truth)?;
+    let plane = shape.h * shape.w;
+    let image = shape.c * plane;
+    let mut total = 0.0;
+    let mut counted = 0usize;
+    for (p, t) in pred.chunks_exact(image).zip(truth.chunks_exact(image)) {
+        for i in 0..plane {
+            let band = |v: &[f32], b: usize| f64::from(v[b * plane + i]);
+            let norm = |v: &[f32]| (0..shape.c).map(|b| band(v, b).powi(2)).sum::<f64>().sqrt();
+            let (np, nt) = (norm(p), norm(t));
+            if np == 0.0 || nt == 0.0 {
+                continue;
+            }
+            let (mut diff, mut sum) = (0.0, 0.0);
+            for b in 0..shape.c {
+                let (up, ut) = (band(p, b) / np, band(t, b) / nt);
+                diff += (up - ut).powi(2);
+                sum += (up + ut).powi(2);
+            }
+            total += 2.0 * diff.sqrt().atan2(sum.sqrt());
+            counted += 1;
+        }
+    }
+    if counted == 0 {
+        return Err(MetricError::Undefined(
+            "SAM: every pixel has a zero spectral vector in the prediction or the truth".into(),
+        ));
+    }
+    Ok((total / counted as f64).to_degrees())
+}
+
+/// ERGAS (relative dimensionless global error in synthesis) of `pred` against `truth`
+/// (shape `shape`) with resolution ratio 1.
+///
+/// Per image: `100 · √(mean_b (RMSE_b / μ_b)²)`, with `RMSE_b` the root mean squared error
+/// of band `b` over the image's pixels and `μ_b` the mean of the **truth's** band `b` over
+/// them; then the mean over the images. 0 when the images are equal. Errors when the
+/// buffers do not fit `shape` or some truth band has a zero mean (ERGAS is undefined there).
+pub fn ergas(pred: &[f32], truth: &[f32], shape: Nchw) -> Result<f64, MetricError> {
+    shape.check("prediction", pred)?;
+    shape.check("truth", truth)?;
+    let plane = shape.h * shape.w;
+    let mut total = 0.0;
+    for (n, (p, t)) in pred
+        .chunks_exact(shape.c * plane)
+        .zip(truth.chunks_exact(shape.c * plane))
+        .enumerate()
+    {
+        let mut ratios = 0.0;
+        for (b, (pb, tb)) in p.chunks_exact(plane).zip(t.chunks_exact(plane)).enumerate() {
+            let mean = tb.iter().map(|&v| f64::from(v)).sum::<f64>() / plane as f64;
+            if mean == 0.0 {
+                return Err(MetricError::Undefined(format!(
+                    "ERGAS: band {b} of image {n} of the truth has a zero mean"
+                )));
+            }
+            let mse = pb
+                .iter()
+                .zip(tb)
+                .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+                .sum::<f64>()
+                / plane as f64;
+            ratios += mse / (mean * mean);
+        }
+        total += 100.0 * (ratios / shape.c as f64).sqrt();
+    }
+    Ok(total / shape.n as f64)
+}
+
+/// Root mean squared error of each band of `pred` against `truth` (shape `shape`), over
+/// the pixels of all images: element `b` is `√(mean_{n,y,x} (pred − truth)²)` on band `b`.
+pub fn per_band_rmse(pred: &[f32], truth: &[f32], shape: Nchw) -> Result<Vec<f64>, MetricError> {
+    shape.check("prediction", pred)?;
+    shape.check("truth", truth)?;
+    let plane = shape.h * shape.w;
+    let mut sums = vec![0.0; shape.c];
+    for (i, (p, t)) in pred
+        .chunks_exact(plane)
+        .zip(truth.chunks_exact(plane))
+        .enumerate()
+    {
+        sums[i % shape.c] += p
+            .iter()
+            .zip(t)
+            .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+            .sum::<f64>();
+    }
+    let count = (shape.n * plane) as f64;
+    Ok(sums.into_iter().map(|s| (s / count).sqrt()).collect())
 }
