@@ -16,6 +16,7 @@ pub mod error;
 pub mod eval;
 #[cfg(feature = "geo")]
 pub mod geo;
+pub mod infer;
 pub mod kernels;
 pub mod model;
 pub mod ops;

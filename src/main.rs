@@ -31,6 +31,16 @@ enum Cmd {
     /// Train G and D on GeoTIFFs into a run directory, or resume a run.
     #[cfg(feature = "geo")]
     Train(Box<satcolor::cli::train::Args>),
+    /// Colorize a raster of any size with a trained model into a GeoTIFF.
+    #[cfg(feature = "geo")]
+    Colorize(satcolor::cli::colorize::Args),
+    /// The whole tool in one go: data, a few minutes of training, a colorized held-out
+    /// raster, a split-view picture, the loss curves and metrics against the baseline.
+    #[cfg(feature = "geo")]
+    Demo(satcolor::cli::demo::Args),
+    /// Score a model on held-out rasters against the gray baseline.
+    #[cfg(feature = "geo")]
+    Eval(satcolor::cli::eval::Args),
     /// One PNG of the real and the colorized raster, split by a divider or side by side.
     #[cfg(feature = "geo")]
     Splitview(satcolor::cli::splitview::Args),
@@ -47,6 +57,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Synth(args) => satcolor::cli::synth::run(&args),
         #[cfg(feature = "geo")]
         Cmd::Train(args) => satcolor::cli::train::run(&args),
+        #[cfg(feature = "geo")]
+        Cmd::Colorize(args) => satcolor::cli::colorize::run(&args),
+        #[cfg(feature = "geo")]
+        Cmd::Demo(args) => satcolor::cli::demo::run(&args),
+        #[cfg(feature = "geo")]
+        Cmd::Eval(args) => satcolor::cli::eval::run(&args),
         #[cfg(feature = "geo")]
         Cmd::Splitview(args) => satcolor::cli::splitview::run(&args),
     }

@@ -2,6 +2,7 @@
 #![cfg(feature = "geo")]
 
 use satcolor::geo::{write_geotiff, GeoRef, Raster};
+use satcolor::model::normalization::SampleType;
 use satcolor::train::data::{DataConfig, Source, WindowSampler};
 use std::path::{Path, PathBuf};
 
@@ -319,4 +320,109 @@ fn data_errors_are_clear() {
         e.contains("no 8x8 window") && e.contains("1% nodata"),
         "{e}"
     );
+}
+
+#[test]
+fn data_masks_count_as_nodata() {
+    let dir = scratch("mask");
+    let path = dir.join("masked.tif");
+    let (w, h) = (40, 30);
+    // R encodes the column; a per-dataset mask (GDAL's .msk file) hides columns 0..20.
+    write(&path, (w, h), 3, |b, x, y| [x as u8 * 6, y as u8, 50][b]);
+    {
+        let ds = gdal::Dataset::open_ex(
+            &path,
+            gdal::DatasetOptions {
+                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut band = ds.rasterband(1).unwrap();
+        band.create_mask_band(true).unwrap();
+        let mask: Vec<u8> = (0..w * h)
+            .map(|i| if i % w < 20 { 0 } else { 255 })
+            .collect();
+        let mut buf = gdal::raster::Buffer::new((w, h), mask);
+        band.open_mask_band()
+            .unwrap()
+            .write((0, 0), (w, h), &mut buf)
+            .unwrap();
+    }
+    let mut s = WindowSampler::from_paths(&[path], config(8, 4)).unwrap();
+    for _ in 0..20 {
+        let b = s.next_batch(8).unwrap();
+        // Every red value shows a column of 20 or more: (6·x)/255 ≥ 120/255.
+        let red = b.y.chunks_exact(64).step_by(3);
+        assert!(red.flatten().all(|&v| v >= 120.0 / 255.0 - 1e-6));
+    }
+}
+
+/// Writes a UInt16 raster whose band b at (x, y) is `f(b, x, y)`.
+fn write_u16(
+    path: &Path,
+    (w, h): (usize, usize),
+    bands: usize,
+    f: impl Fn(usize, usize, usize) -> u16,
+) {
+    let mut data = Vec::with_capacity(w * h * bands);
+    for b in 0..bands {
+        for y in 0..h {
+            for x in 0..w {
+                data.push(f(b, x, y));
+            }
+        }
+    }
+    write_geotiff(path, (w, h), bands, &data, &georef(), Some(0.0)).unwrap();
+}
+
+#[test]
+fn data_uint16_11_bit_bands_are_stretched_by_percentiles() {
+    let dir = scratch("u16");
+    let (w, h) = (21, 20);
+    // Band b holds 100·b + 1..=100·b + 420 once each (11-bit values); band 0 has nodata (0)
+    // at its last pixel instead of 1 + (419·97 mod 420) = 324, which no statistic sees.
+    let v = |b: usize, x: usize, y: usize| {
+        let i = y * w + x;
+        if b == 0 && i == w * h - 1 {
+            0
+        } else {
+            (100 * b + 1 + (i * 97) % (w * h)) as u16
+        }
+    };
+    write_u16(&dir.join("c.tif"), (w, h), 3, v);
+    let cfg = DataConfig {
+        max_nodata: 0.05,
+        ..config(4, 9)
+    };
+    let mut s = WindowSampler::from_paths(&[dir.join("c.tif")], cfg.clone()).unwrap();
+    let (input, output) = s.normalization();
+    assert_eq!(input, None, "a luma input has no raw mapping of its own");
+    // Band 0: 419 valid values 1..=323, 325..=420 → ranks round(418·0.005) = 2 and
+    // round(418·0.995) = 416, values 3 and 418. Bands 1, 2: 420 values → ranks 2 and 417.
+    let want = [(3.0, 418.0), (103.0, 518.0), (203.0, 618.0)];
+    for (n, (lo, hi)) in output.iter().zip(want) {
+        assert_eq!((n.lo, n.hi, n.dtype), (lo, hi, SampleType::UInt16));
+    }
+    let b = s.next_batch(6).unwrap();
+    let values: Vec<f32> = (0..w * h).map(|i| v(2, i % w, i / w) as f32).collect();
+    for px in b.y.chunks_exact(16).skip(2).step_by(3).flatten() {
+        let exact = values
+            .iter()
+            .any(|&r| (((r as f64 - 203.0) / 415.0).clamp(0.0, 1.0) as f32) == *px);
+        assert!(exact, "{px} is not a stretched value of band 3");
+    }
+    write_u16(&dir.join("g.tif"), (w, h), 1, |_, x, y| (x + y + 5) as u16);
+    let pair = Source {
+        color: dir.join("c.tif"),
+        gray: Some(dir.join("g.tif")),
+    };
+    let s = WindowSampler::open(&[pair], cfg).unwrap();
+    let gray = s.normalization().0.unwrap();
+    assert_eq!(gray.dtype, SampleType::UInt16);
+    // x + y + 5 over 21×20, but for the last pixel, nodata in the color raster: 419 values,
+    // ranks 2 and 416 of them sorted.
+    let mut all: Vec<u16> = (0..w * h - 1).map(|i| (i % w + i / w + 5) as u16).collect();
+    all.sort();
+    assert_eq!((gray.lo, gray.hi), (all[2] as f64, all[416] as f64));
 }

@@ -2,6 +2,11 @@
 //! for a few hundred iterations, colorizes held-out scenes with a lower MSE and a higher
 //! colorfulness than the gray-replicated baseline (y = gray in every band).
 //!
+//! The trained model also checks the tiled colorization's seams (issue 4): held-out scenes
+//! colorized with tiles that abut (overlap 0) shows jumps across the tile borders; with the
+//! default overlap (a quarter window) the jump across its tiles' borders is no larger than
+//! between neighbours inside tiles.
+//!
 //! `small_preset_learns_color` is the CI version (window 32, batch 8, 400 iterations, about
 //! 40 s in the test profile); `small_preset_learns_color_long` (ignored;
 //! scripts/learning-check.sh runs it in release) trains at the spec's window 64 and batch 16
@@ -19,7 +24,9 @@
 use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
 use satcolor::eval::{gray_replicated, Nchw, Scores};
-use satcolor::model::{LossConfig, ModelConfig};
+use satcolor::infer::tiles::positions;
+use satcolor::infer::{Colorizer, ImageData};
+use satcolor::model::{Bands, Checkpoint, LossConfig, ModelConfig, Normalization};
 use satcolor::synth::{write_scenes, SynthOptions};
 use satcolor::train::data::{Batch, DataConfig, WindowSampler};
 use satcolor::train::{OptimizerConfig, Trainer};
@@ -145,6 +152,99 @@ fn learns_color(s: &Setup) {
         "the model's colorfulness {} is not above the gray baseline's {}",
         model.colorfulness,
         baseline.colorfulness
+    );
+    let ckpt = t
+        .checkpoint(
+            &dev,
+            Normalization::byte(&cfg),
+            Bands::default_for(&cfg),
+            false,
+        )
+        .unwrap();
+    seams(&dev, &ckpt, s.name);
+}
+
+/// Mean absolute difference between neighbouring pixels, horizontally and vertically, by
+/// the phase (column or row modulo the tile stride) of the second pixel of the pair, over
+/// the regularly spaced tiles (`0..end`, before the last tile, which is moved back to the
+/// edge). Only even phases: the stride-2 layers leave a period-2 texture, so steps at odd
+/// and even positions differ a little; the strides and borders are even.
+fn jumps_by_phase(bands: &[f32], size: usize, stride: usize, end: usize) -> Vec<f64> {
+    let (mut sum, mut count) = (vec![0f64; stride], vec![0usize; stride]);
+    for plane in bands.chunks_exact(size * size) {
+        for a in 0..size {
+            for c in (2..end).step_by(2) {
+                let across = (plane[a * size + c] - plane[a * size + c - 1]).abs() as f64;
+                let down = (plane[c * size + a] - plane[(c - 1) * size + a]).abs() as f64;
+                sum[c % stride] += across + down;
+                count[c % stride] += 2;
+            }
+        }
+    }
+    sum.iter()
+        .zip(&count)
+        .map(|(s, &n)| s / n.max(1) as f64)
+        .collect()
+}
+
+/// The seam check on the two held-out scenes of the set, 2 and 7 (see the module docs).
+fn seams(dev: &CpuDevice, ckpt: &Checkpoint, name: &str) {
+    // A crop at an odd offset, so that tile borders do not line up with the scenes' own
+    // structure (drawn on a grid of whole meters).
+    let (full, size, off) = (256, 251, (3, 5));
+    let plane = full * full;
+    let inputs: Vec<ImageData> = [2, 7]
+        .iter()
+        .map(|&index| {
+            let scene = satcolor::synth::render_scene(11, index, full);
+            let mut gray = Vec::with_capacity(size * size);
+            for r in off.1..off.1 + size {
+                for c in off.0..off.0 + size {
+                    let i = r * full + c;
+                    let [red, g, b] = [0, 1, 2].map(|k| f32::from(scene.rgb[k * plane + i]));
+                    gray.push((0.299 * red + 0.587 * g + 0.114 * b).round());
+                }
+            }
+            ImageData::new(size, size, 1, gray).unwrap()
+        })
+        .collect();
+    let mut colorizer = Colorizer::new(dev, ckpt, 8).unwrap();
+    let w = ckpt.config.window;
+    // The mean jump across tile borders (phases 0 and W mod stride: where a tile starts
+    // and where one ends) over the largest mean jump at any other phase inside the tiles.
+    let mut ratio = |overlap: usize| {
+        let stride = w - overlap;
+        let xs = positions(size, w, overlap);
+        let end = xs[xs.len() - 2] + stride;
+        let mut phases = vec![0f64; stride];
+        for input in &inputs {
+            let out = colorizer.colorize(input, overlap).unwrap();
+            for (p, j) in phases
+                .iter_mut()
+                .zip(jumps_by_phase(&out.values, size, stride, end))
+            {
+                *p += j;
+            }
+        }
+        let border_phases = [0, w % stride];
+        let at = border_phases.iter().map(|&p| phases[p]).sum::<f64>() / 2.0;
+        let inside = (2..stride)
+            .step_by(2)
+            .filter(|p| !border_phases.contains(p))
+            .map(|p| phases[p])
+            .fold(0f64, f64::max);
+        at / inside
+    };
+    let (hard, blended) = (ratio(0), ratio(w / 4));
+    println!(
+        "seams [{name}]: mean jump across tile borders / largest mean jump inside tiles: \
+         overlap 0: {hard:.3}, overlap {} (default): {blended:.3}",
+        w / 4
+    );
+    assert!(hard > 1.0, "overlap 0 should show seams: ratio {hard}");
+    assert!(
+        blended <= 1.0,
+        "the default overlap leaves seams: ratio {blended}"
     );
 }
 

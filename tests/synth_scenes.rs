@@ -1,4 +1,5 @@
 //! `satcolor synth`: determinism, georeferencing read back through GDAL, scene content.
+#![cfg(feature = "geo")]
 
 use satcolor::geo::{DataType, Raster};
 use satcolor::synth::{render_scene, scene_path, write_scenes, SynthOptions};

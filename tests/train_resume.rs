@@ -1,6 +1,7 @@
 //! `satcolor train --resume`: 2N steps in one run and N steps + resume + N steps give
 //! bit-identical checkpoints (weights and optimizer state) on the CPU, with SGD and Adam;
 //! the resumed log is cut back to the checkpoint and continues without gaps.
+#![cfg(feature = "geo")]
 
 #[allow(dead_code)]
 mod train_support;

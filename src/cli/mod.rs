@@ -1,5 +1,11 @@
 //! The subcommands of the `satcolor` command line, one module each.
 
+#[cfg(feature = "geo")]
+pub mod colorize;
+#[cfg(feature = "geo")]
+pub mod demo;
+#[cfg(feature = "geo")]
+pub mod eval;
 pub mod info;
 pub mod selftest;
 #[cfg(feature = "geo")]
@@ -8,3 +14,11 @@ pub mod splitview;
 pub mod synth;
 #[cfg(feature = "geo")]
 pub mod train;
+
+/// The process's peak resident memory in bytes (Linux: `VmHWM` of /proc/self/status).
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

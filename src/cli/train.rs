@@ -121,11 +121,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         None => fresh(args, device)?,
     };
     let dir = spec.dir.clone();
-    let mut progress: Box<dyn Progress> = if std::io::stderr().is_terminal() {
-        Box::new(Bar::new(args.device == "auto"))
-    } else {
-        Box::new(Lines::new(args.device == "auto"))
-    };
+    let mut progress = progress_for(args.device == "auto");
     let summary = run::train(spec, progress.as_mut())?;
     match summary.last {
         Some(l) => println!(
@@ -330,6 +326,16 @@ fn absolute(paths: &[PathBuf]) -> Vec<PathBuf> {
         .iter()
         .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
         .collect()
+}
+
+/// How a run reports on stderr: a progress bar on a terminal, else plain lines; `auto` when
+/// the device was chosen automatically (the first line says which).
+pub fn progress_for(auto: bool) -> Box<dyn Progress> {
+    if std::io::stderr().is_terminal() {
+        Box::new(Bar::new(auto))
+    } else {
+        Box::new(Lines::new(auto))
+    }
 }
 
 /// `device auto: chose NAME` when the device was chosen, else `training on NAME`, and the

@@ -1,18 +1,24 @@
 //! Raster I/O through GDAL (the `geo` feature): [`Raster`] opens any raster GDAL reads and
-//! reads windows of bands, [`write_geotiff`] writes a georeferenced GeoTIFF atomically.
+//! reads windows of bands ([`Raster::read_window`]) with their validity from nodata values,
+//! alpha bands, masks and NaN ([`Raster::read_masked`]); [`parse_bands`] and
+//! [`Raster::check_bands`] handle band selections such as `--bands 3,2,1`;
+//! [`GeoTiffWriter`] streams rows into a tiled, compressed GeoTIFF that appears complete or
+//! not at all, and [`write_geotiff`] writes a whole in-memory raster through it. Both read
+//! and write window by window, so no whole raster needs to be in memory.
 //!
-//! This is the simple reader of the training issue: it reads whole windows into memory.
-//! Block-wise reading of rasters larger than memory builds on [`Raster::read_window`].
+//! The types satcolor trains on and writes, [`SampleType`](crate::model::normalization::SampleType),
+//! come from a band's [`DataType`] by `SampleType::try_from`.
 
 mod raster;
 mod write;
 
-pub use raster::{BandInfo, DataType, Raster};
-pub use write::{write_geotiff, GeoRef, Sample};
+pub use raster::{parse_bands, BandInfo, DataType, Raster, UnsupportedType};
+pub use write::{write_geotiff, GeoRef, GeoTiffWriter, Sample, TILE};
 
 use std::path::{Path, PathBuf};
 
-/// Errors of raster input and output; every message names the file.
+/// Errors of raster input and output; every message names the file, but for
+/// [`RasterError::Input`], which concerns no file.
 #[derive(Debug, thiserror::Error)]
 pub enum RasterError {
     /// The path does not exist.
@@ -34,6 +40,9 @@ pub enum RasterError {
         /// What does not fit.
         reason: String,
     },
+    /// A request that does not fit any raster, like a malformed band list.
+    #[error("{0}")]
+    Input(String),
     /// GDAL failed while reading or writing.
     #[error("{}: {reason}", path.display())]
     Io {

@@ -1,6 +1,7 @@
 //! Opening a raster and reading windows of its bands.
 
 use super::{quiet_gdal, GeoRef, RasterError};
+use crate::model::normalization::SampleType;
 use gdal::errors::GdalError;
 use gdal::raster::GdalDataType;
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
@@ -38,7 +39,7 @@ impl DataType {
             Self::Int32 => "Int32",
             Self::Float32 => "Float32",
             Self::Float64 => "Float64",
-            Self::Other => "other",
+            Self::Other => "other (64-bit integer, 8-bit signed or complex)",
         }
     }
 
@@ -52,6 +53,27 @@ impl DataType {
             GdalDataType::Float32 => Self::Float32,
             GdalDataType::Float64 => Self::Float64,
             _ => Self::Other,
+        }
+    }
+}
+
+/// A pixel type that satcolor reads but does not train on or write (see
+/// [`SampleType`]'s `TryFrom<DataType>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("pixel type {} is not supported (satcolor takes Byte, UInt16, Int16 and Float32 bands)", .0.name())]
+pub struct UnsupportedType(pub DataType);
+
+impl TryFrom<DataType> for SampleType {
+    type Error = UnsupportedType;
+
+    /// Byte, UInt16, Int16 and Float32; an error naming any other type.
+    fn try_from(t: DataType) -> Result<Self, UnsupportedType> {
+        match t {
+            DataType::Byte => Ok(SampleType::Byte),
+            DataType::UInt16 => Ok(SampleType::UInt16),
+            DataType::Int16 => Ok(SampleType::Int16),
+            DataType::Float32 => Ok(SampleType::Float32),
+            other => Err(UnsupportedType(other)),
         }
     }
 }
@@ -176,6 +198,23 @@ impl Raster {
         &self.georef
     }
 
+    /// Checks that every band of `bands` (0-based) exists. The error names the file and
+    /// the band 1-based: `band 4 out of range (the raster has 3 bands)`.
+    pub fn check_bands(&self, bands: &[usize]) -> Result<(), RasterError> {
+        match bands.iter().find(|&&b| b >= self.bands.len()) {
+            Some(&b) => Err(RasterError::invalid(
+                &self.path,
+                format!(
+                    "band {} out of range (the raster has {} band{})",
+                    b + 1,
+                    self.bands.len(),
+                    if self.bands.len() == 1 { "" } else { "s" }
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Reads the window of `width`×`height` pixels whose top-left pixel is (`x`, `y`) from each
     /// band of `bands` (0-based indices), converted to f32 without normalization, band-major:
     /// `out[(b·height + row)·width + col]`. Errors for a band out of range, a window outside
@@ -195,20 +234,11 @@ impl Raster {
                 ),
             ));
         }
+        self.check_bands(bands)?;
         let plane = width * height;
         let mut out = vec![0f32; bands.len() * plane];
         for (&b, dst) in bands.iter().zip(out.chunks_exact_mut(plane)) {
-            let info = self.bands.get(b).ok_or_else(|| {
-                RasterError::invalid(
-                    &self.path,
-                    format!(
-                        "band {} out of range (the raster has {})",
-                        b + 1,
-                        self.bands.len()
-                    ),
-                )
-            })?;
-            if info.dtype == DataType::Other {
+            if self.bands[b].dtype == DataType::Other {
                 return Err(RasterError::invalid(
                     &self.path,
                     format!("band {} has a pixel type satcolor does not read", b + 1),
@@ -230,9 +260,77 @@ impl Raster {
         Ok(out)
     }
 
+    /// Reads a window as [`Raster::read_window`] does, and whether each of its pixels is valid
+    /// (row-major, `width`×`height`): valid when, in every band of `bands`, GDAL's mask band
+    /// is non-zero and the value is not NaN. The mask band covers nodata values, alpha bands
+    /// and per-dataset masks (`.msk` files or internal masks); it is read only for bands whose
+    /// mask flags are not `GMF_ALL_VALID`, and a mask shared by all bands is read once.
+    pub fn read_masked(
+        &self,
+        bands: &[usize],
+        pos: (usize, usize),
+        size: (usize, usize),
+    ) -> Result<(Vec<f32>, Vec<bool>), RasterError> {
+        let values = self.read_window(bands, pos, size)?;
+        let plane = size.0 * size.1;
+        let mut valid = vec![true; plane];
+        for band_values in values.chunks_exact(plane) {
+            for (ok, v) in valid.iter_mut().zip(band_values) {
+                *ok &= !v.is_nan();
+            }
+        }
+        let err = |e: GdalError| RasterError::io(&self.path, gdal_msg(&e));
+        let mut mask = Vec::new();
+        let mut shared_done = false;
+        for &b in bands {
+            let band = self.dataset.rasterband(b + 1).map_err(err)?;
+            let flags = band.mask_flags().map_err(err)?;
+            if flags.is_all_valid() || (flags.is_per_dataset() && shared_done) {
+                continue;
+            }
+            shared_done |= flags.is_per_dataset();
+            mask.resize(plane, 0u8);
+            band.open_mask_band()
+                .map_err(err)?
+                .read_into_slice::<u8>(
+                    (pos.0 as isize, pos.1 as isize),
+                    size,
+                    size,
+                    &mut mask,
+                    None,
+                )
+                .map_err(err)?;
+            for (ok, &m) in valid.iter_mut().zip(&mask) {
+                *ok &= m != 0;
+            }
+        }
+        Ok((values, valid))
+    }
+
     /// Reads every band of the whole raster (see [`Raster::read_window`]).
     pub fn read_all(&self) -> Result<Vec<f32>, RasterError> {
         let bands: Vec<usize> = (0..self.bands.len()).collect();
         self.read_window(&bands, (0, 0), (self.width, self.height))
     }
+}
+
+/// Parses a band list as given on the command line, `--bands 3,2,1`: comma-separated 1-based
+/// band numbers (spaces around them allowed, repeats kept) to 0-based indices, `[2, 1, 0]`.
+/// Errors ([`RasterError::Input`]) for an empty list, an empty item, a band 0 and anything
+/// that is not a number. Whether the bands exist is [`Raster::check_bands`]'s business.
+pub fn parse_bands(spec: &str) -> Result<Vec<usize>, RasterError> {
+    let bad = |why: String| RasterError::Input(format!("bad band list '{spec}': {why}"));
+    if spec.trim().is_empty() {
+        return Err(bad("no bands given (expected e.g. 3,2,1)".into()));
+    }
+    spec.split(',')
+        .map(|item| match item.trim() {
+            "" => Err(bad("an empty item".into())),
+            t => match t.parse::<usize>() {
+                Ok(0) => Err(bad("bands are numbered from 1".into())),
+                Ok(n) => Ok(n - 1),
+                Err(_) => Err(bad(format!("'{t}' is not a band number"))),
+            },
+        })
+        .collect()
 }

@@ -1,10 +1,14 @@
-//! Writing georeferenced GeoTIFFs atomically (temporary file, fsync, rename).
+//! Writing georeferenced GeoTIFFs: [`GeoTiffWriter`] streams rows into a tiled,
+//! deflate-compressed GeoTIFF that appears complete or not at all (temporary file, fsync,
+//! rename); [`write_geotiff`] writes a whole in-memory raster through it.
 
 use super::raster::gdal_msg;
 use super::{quiet_gdal, RasterError};
+use crate::model::normalization::SampleType;
+use gdal::errors::GdalError;
 use gdal::raster::{Buffer, GdalType, RasterCreationOptions};
 use gdal::spatial_ref::SpatialRef;
-use gdal::DriverManager;
+use gdal::{Dataset, DriverManager, Metadata};
 use std::path::{Path, PathBuf};
 
 /// Where a raster lies on Earth.
@@ -30,51 +34,273 @@ impl GeoRef {
     }
 }
 
-/// Pixel types [`write_geotiff`] writes.
-pub trait Sample: GdalType + Copy {}
-impl Sample for u8 {}
-impl Sample for u16 {}
-impl Sample for f32 {}
+/// Side of the square tiles of the GeoTIFFs written here.
+pub const TILE: usize = 256;
 
-/// Writes `data` (band-major: `bands` planes of `width`×`height`) as a tiled, deflate-compressed
-/// GeoTIFF at `path` with `georef` and, when given, the same `nodata` value on every band.
-/// The file appears complete or not at all: it is written to a hidden temporary file beside
-/// `path`, synced, then renamed over `path`.
-pub fn write_geotiff<T: Sample>(
-    path: &Path,
-    (width, height): (usize, usize),
+/// A GeoTIFF being written row by row.
+///
+/// The file is created as a hidden temporary `.NAME.partial-PID` beside the target and
+/// only [`GeoTiffWriter::finish`] renames it over the target; dropping the writer without
+/// finishing (an error, a panic) removes the temporary, so no half-written output is ever
+/// left. Memory stays bounded whatever the raster's size: GDAL's block cache is flushed
+/// each time a row of tiles has been written completely, so at most about one row of tiles
+/// is held (rows written top to bottom compress each tile once; any order is correct).
+pub struct GeoTiffWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    dataset: Option<Dataset>,
+    width: usize,
+    height: usize,
     bands: usize,
-    data: &[T],
-    georef: &GeoRef,
-    nodata: Option<f64>,
-) -> Result<(), RasterError> {
-    if width == 0 || height == 0 || bands == 0 || data.len() != width * height * bands {
-        return Err(RasterError::invalid(
-            path,
-            format!(
-                "cannot write {} values as {bands} bands of {width}x{height}",
-                data.len()
-            ),
-        ));
+    dtype: SampleType,
+    /// What NaN is written as, in the output's type.
+    fill: f64,
+    /// Rows written so far in each row of tiles.
+    rows_done: Vec<usize>,
+}
+
+impl std::fmt::Debug for GeoTiffWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeoTiffWriter")
+            .field("path", &self.path)
+            .field("size", &(self.width, self.height))
+            .field("bands", &self.bands)
+            .field("dtype", &self.dtype)
+            .finish()
     }
-    quiet_gdal();
-    let tmp = temporary_path(path)?;
-    let written = write_to(&tmp, (width, height), bands, data, georef, nodata)
-        .and_then(|()| {
-            std::fs::File::open(&tmp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| RasterError::io(path, e))
-        })
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| RasterError::io(path, e)));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+}
+
+impl GeoTiffWriter {
+    /// Starts the GeoTIFF `path` of `size` = (width, height) pixels and `bands` bands of type
+    /// `dtype`: tiled 256×256, DEFLATE-compressed, with `georef`'s geotransform and CRS,
+    /// `nodata` (when given) on every band and `descriptions` as the bands' descriptions
+    /// (empty for none, else one per band). Errors, each naming `path`: an empty size, a
+    /// nodata value the type cannot hold, a wrong number of descriptions, an output that
+    /// cannot be created (missing or read-only directory).
+    pub fn create(
+        path: &Path,
+        (width, height): (usize, usize),
+        bands: usize,
+        dtype: SampleType,
+        georef: &GeoRef,
+        nodata: Option<f64>,
+        descriptions: &[String],
+    ) -> Result<Self, RasterError> {
+        if width == 0 || height == 0 || bands == 0 {
+            return Err(RasterError::invalid(
+                path,
+                format!("cannot write an empty raster ({width}x{height} pixels, {bands} bands)"),
+            ));
+        }
+        if let Some(v) = nodata {
+            if dtype.quantize(v) != v && !(v.is_nan() && dtype == SampleType::Float32) {
+                return Err(RasterError::invalid(
+                    path,
+                    format!("nodata value {v} does not fit {} bands", dtype.name()),
+                ));
+            }
+        }
+        if !descriptions.is_empty() && descriptions.len() != bands {
+            return Err(RasterError::invalid(
+                path,
+                format!(
+                    "{} band descriptions given for {bands} bands",
+                    descriptions.len()
+                ),
+            ));
+        }
+        let tmp = temporary_path(path)?;
+        // Creating the file first gives the OS's reason (no such directory, permission
+        // denied) for an unwritable output, named by the target's path.
+        std::fs::File::create(&tmp)
+            .map_err(|e| RasterError::io(path, format!("cannot write the output: {e}")))?;
+        let mut writer = Self {
+            path: path.to_path_buf(),
+            tmp,
+            dataset: None,
+            width,
+            height,
+            bands,
+            dtype,
+            fill: dtype.quantize(nodata.unwrap_or(0.0)),
+            rows_done: vec![0; height.div_ceil(TILE)],
+        };
+        // From here on, dropping `writer` on an error removes the temporary.
+        writer.dataset = Some(writer.open(georef, nodata, descriptions)?);
+        Ok(writer)
     }
-    written?;
-    // Make the rename itself durable; a directory that cannot be synced is not an error.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+
+    /// Creates the GDAL dataset at the temporary path.
+    fn open(
+        &self,
+        georef: &GeoRef,
+        nodata: Option<f64>,
+        descriptions: &[String],
+    ) -> Result<Dataset, RasterError> {
+        quiet_gdal();
+        let err = |e: GdalError| RasterError::io(&self.path, gdal_msg(&e));
+        let driver = DriverManager::get_driver_by_name("GTiff").map_err(err)?;
+        let tile = TILE.to_string();
+        let options = RasterCreationOptions::from_iter([
+            "TILED=YES".to_string(),
+            format!("BLOCKXSIZE={tile}"),
+            format!("BLOCKYSIZE={tile}"),
+            "COMPRESS=DEFLATE".to_string(),
+            // Files over 4 GiB (huge rasters compress less well than one expects).
+            "BIGTIFF=IF_SAFER".to_string(),
+        ]);
+        let (w, h, n, tmp) = (self.width, self.height, self.bands, &self.tmp);
+        let mut ds = match self.dtype {
+            SampleType::Byte => {
+                driver.create_with_band_type_with_options::<u8, _>(tmp, w, h, n, &options)
+            }
+            SampleType::UInt16 => {
+                driver.create_with_band_type_with_options::<u16, _>(tmp, w, h, n, &options)
+            }
+            SampleType::Int16 => {
+                driver.create_with_band_type_with_options::<i16, _>(tmp, w, h, n, &options)
+            }
+            SampleType::Float32 => {
+                driver.create_with_band_type_with_options::<f32, _>(tmp, w, h, n, &options)
+            }
+        }
+        .map_err(err)?;
+        if let Some(gt) = georef.geo_transform {
+            ds.set_geo_transform(&gt).map_err(err)?;
+        }
+        if !georef.crs_wkt.is_empty() {
+            ds.set_projection(&georef.crs_wkt).map_err(err)?;
+        }
+        for b in 0..self.bands {
+            let mut band = ds.rasterband(b + 1).map_err(err)?;
+            if nodata.is_some() {
+                band.set_no_data_value(nodata).map_err(err)?;
+            }
+            if let Some(d) = descriptions.get(b) {
+                band.set_description(d).map_err(err)?;
+            }
+        }
+        Ok(ds)
     }
-    Ok(())
+
+    /// The target file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes rows `y0..y0 + rows` of every band from `data`, band-major
+    /// `[bands][rows][width]`, values in the output's units: each is converted with
+    /// [`SampleType::quantize`], NaN is written as the nodata value (0 without one). Zero
+    /// rows with empty `data` do nothing. Errors for rows outside the raster, a `data` of the
+    /// wrong length, and GDAL failures.
+    pub fn write_rows(&mut self, y0: usize, rows: usize, data: &[f32]) -> Result<(), RasterError> {
+        if rows == 0 && data.is_empty() && y0 <= self.height {
+            return Ok(());
+        }
+        if rows == 0 || y0 + rows > self.height || data.len() != self.bands * rows * self.width {
+            return Err(RasterError::invalid(
+                &self.path,
+                format!(
+                    "cannot write {} values as rows {y0}..{} of {} bands of {}x{}",
+                    data.len(),
+                    y0 + rows,
+                    self.bands,
+                    self.width,
+                    self.height
+                ),
+            ));
+        }
+        // Pieces that never straddle a row of tiles, so that a finished row of tiles is
+        // flushed before the next one starts.
+        let mut y = y0;
+        while y < y0 + rows {
+            let end = (y0 + rows).min((y / TILE + 1) * TILE);
+            match self.dtype {
+                SampleType::Byte => self.write_piece::<u8>(y0, rows, data, y..end, |v| v as u8),
+                SampleType::UInt16 => self.write_piece::<u16>(y0, rows, data, y..end, |v| v as u16),
+                SampleType::Int16 => self.write_piece::<i16>(y0, rows, data, y..end, |v| v as i16),
+                SampleType::Float32 => {
+                    self.write_piece::<f32>(y0, rows, data, y..end, |v| v as f32)
+                }
+            }?;
+            let done = &mut self.rows_done[y / TILE];
+            *done += end - y;
+            let full = TILE.min(self.height - y / TILE * TILE);
+            if *done >= full {
+                self.dataset
+                    .as_mut()
+                    .expect("open until finished")
+                    .flush_cache()
+                    .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
+            }
+            y = end;
+        }
+        Ok(())
+    }
+
+    /// Writes `piece` (rows of the raster inside `y0..y0 + rows`) of every band of `data`,
+    /// quantized and converted by `cast`.
+    fn write_piece<T: GdalType + Copy>(
+        &self,
+        y0: usize,
+        rows: usize,
+        data: &[f32],
+        piece: std::ops::Range<usize>,
+        cast: fn(f64) -> T,
+    ) -> Result<(), RasterError> {
+        let (w, n) = (self.width, piece.len());
+        let ds = self.dataset.as_ref().expect("open until finished");
+        let mut buf = Vec::with_capacity(n * w);
+        for (b, plane) in data.chunks_exact(rows * w).enumerate() {
+            let src = &plane[(piece.start - y0) * w..(piece.end - y0) * w];
+            buf.clear();
+            buf.extend(src.iter().map(|&v| {
+                let v = if v.is_nan() { self.fill } else { f64::from(v) };
+                cast(self.dtype.quantize(v))
+            }));
+            let mut band = ds
+                .rasterband(b + 1)
+                .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
+            let mut buffer = Buffer::new((w, n), std::mem::take(&mut buf));
+            band.write((0, piece.start as isize), (w, n), &mut buffer)
+                .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
+            buf = buffer.into_shape_and_vec().1;
+        }
+        Ok(())
+    }
+
+    /// Closes the dataset (writing what is left), syncs the file, renames it over the
+    /// target and syncs the directory. Rows never written read as 0 (or the nodata value's
+    /// bytes where GDAL fills them). On an error the temporary is removed.
+    pub fn finish(mut self) -> Result<(), RasterError> {
+        let ds = self.dataset.take().expect("open until finished");
+        ds.close()
+            .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
+        std::fs::File::open(&self.tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| RasterError::io(&self.path, e))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| RasterError::io(&self.path, e))?;
+        // The rename itself made durable; a directory that cannot be synced is not an error.
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for GeoTiffWriter {
+    /// Removes the temporary file unless [`GeoTiffWriter::finish`] renamed it.
+    fn drop(&mut self) {
+        drop(self.dataset.take());
+        // After a successful finish the temporary no longer exists; nothing to report then.
+        if !self.tmp.exists() {
+            return;
+        }
+        let _ = std::fs::remove_file(&self.tmp);
+        let mut aux = self.tmp.clone().into_os_string();
+        aux.push(".aux.xml");
+        let _ = std::fs::remove_file(aux);
+    }
 }
 
 /// `dir/.name.partial-PID`: hidden, unique per process, never matched as `*.tif`.
@@ -88,39 +314,74 @@ fn temporary_path(path: &Path) -> Result<PathBuf, RasterError> {
     Ok(path.with_file_name(tmp_name))
 }
 
-/// Creates and fills the GeoTIFF at `tmp`; the dataset is closed (flushed) on success.
-fn write_to<T: Sample>(
-    tmp: &Path,
+/// Pixel types [`write_geotiff`] writes.
+pub trait Sample: Copy {
+    /// The GDAL type written.
+    const TYPE: SampleType;
+    /// The value as f32 (exact for every implementing type).
+    fn to_f32(self) -> f32;
+}
+
+impl Sample for u8 {
+    const TYPE: SampleType = SampleType::Byte;
+    fn to_f32(self) -> f32 {
+        f32::from(self)
+    }
+}
+
+impl Sample for u16 {
+    const TYPE: SampleType = SampleType::UInt16;
+    fn to_f32(self) -> f32 {
+        f32::from(self)
+    }
+}
+
+impl Sample for i16 {
+    const TYPE: SampleType = SampleType::Int16;
+    fn to_f32(self) -> f32 {
+        f32::from(self)
+    }
+}
+
+impl Sample for f32 {
+    const TYPE: SampleType = SampleType::Float32;
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+
+/// Writes `data` (band-major: `bands` planes of `width`×`height`) as a GeoTIFF at `path`
+/// with [`GeoTiffWriter`] (tiled, compressed, atomic), `georef` and, when given, the same
+/// `nodata` value on every band. NaN values of f32 data are written as `nodata` (0 without).
+pub fn write_geotiff<T: Sample>(
+    path: &Path,
     (width, height): (usize, usize),
     bands: usize,
     data: &[T],
     georef: &GeoRef,
     nodata: Option<f64>,
 ) -> Result<(), RasterError> {
-    let err = |e: gdal::errors::GdalError| RasterError::io(tmp, gdal_msg(&e));
-    let driver = DriverManager::get_driver_by_name("GTiff").map_err(err)?;
-    let options = RasterCreationOptions::from_iter([
-        "TILED=YES",
-        "BLOCKXSIZE=256",
-        "BLOCKYSIZE=256",
-        "COMPRESS=DEFLATE",
-    ]);
-    let mut ds = driver
-        .create_with_band_type_with_options::<T, _>(tmp, width, height, bands, &options)
-        .map_err(err)?;
-    if let Some(gt) = georef.geo_transform {
-        ds.set_geo_transform(&gt).map_err(err)?;
+    if data.len() != width * height * bands {
+        return Err(RasterError::invalid(
+            path,
+            format!(
+                "cannot write {} values as {bands} bands of {width}x{height}",
+                data.len()
+            ),
+        ));
     }
-    if !georef.crs_wkt.is_empty() {
-        ds.set_projection(&georef.crs_wkt).map_err(err)?;
-    }
-    for (b, plane) in data.chunks_exact(width * height).enumerate() {
-        let mut band = ds.rasterband(b + 1).map_err(err)?;
-        if nodata.is_some() {
-            band.set_no_data_value(nodata).map_err(err)?;
+    let mut writer =
+        GeoTiffWriter::create(path, (width, height), bands, T::TYPE, georef, nodata, &[])?;
+    let plane = width * height;
+    let mut chunk = Vec::with_capacity(bands * TILE * width);
+    for y0 in (0..height).step_by(TILE) {
+        let rows = TILE.min(height - y0);
+        chunk.clear();
+        for b in 0..bands {
+            let src = &data[b * plane + y0 * width..b * plane + (y0 + rows) * width];
+            chunk.extend(src.iter().map(|v| v.to_f32()));
         }
-        let mut buf = Buffer::new((width, height), plane.to_vec());
-        band.write((0, 0), (width, height), &mut buf).map_err(err)?;
+        writer.write_rows(y0, rows, &chunk)?;
     }
-    ds.close().map_err(err)
+    writer.finish()
 }

@@ -80,7 +80,7 @@ pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
 
 /// The op shapes of G for one batch size.
 #[derive(Clone, Copy, Debug)]
-struct Shapes {
+pub(crate) struct Shapes {
     lift: Conv2dShape,
     conv1: Conv2dShape,
     conv2: Conv2dShape,
@@ -88,7 +88,8 @@ struct Shapes {
 }
 
 impl Shapes {
-    fn new(cfg: &ModelConfig, n: usize) -> Self {
+    /// The shapes of G under `cfg` for batches of `n` windows.
+    pub(crate) fn new(cfg: &ModelConfig, n: usize) -> Self {
         let (w, k, pad, s) = (cfg.window, cfg.kernel, cfg.pad(), cfg.stride);
         let conv = |c_in, c_out, k, stride, pad| Conv2dShape {
             n,
@@ -116,6 +117,26 @@ impl Shapes {
                 out_pad: s - 1,
             },
         }
+    }
+
+    /// Elements of an input batch `x`.
+    pub(crate) fn x_len(&self) -> usize {
+        self.lift.x_len()
+    }
+
+    /// Elements of each h_i and u_i (the output's size).
+    pub(crate) fn h_len(&self) -> usize {
+        self.lift.y_len()
+    }
+
+    /// Elements of each a_i.
+    pub(crate) fn a_len(&self) -> usize {
+        self.conv1.y_len()
+    }
+
+    /// Elements of each b_i.
+    pub(crate) fn b_len(&self) -> usize {
+        self.conv2.y_len()
     }
 }
 
@@ -158,7 +179,7 @@ impl<D: Device> Generator<D> {
         let bufs = |count: usize, len: usize| -> crate::Result<Vec<D::Buf>> {
             (0..count).map(|_| dev.alloc_zeros(len)).collect()
         };
-        let h_len = shapes.conv1.x_len();
+        let h_len = shapes.h_len();
         Ok(Generator {
             cfg: cfg.clone(),
             batch,
@@ -166,12 +187,12 @@ impl<D: Device> Generator<D> {
             params,
             h: bufs(l + 1, h_len)?,
             u: bufs(l, h_len)?,
-            a: bufs(l, shapes.conv1.y_len())?,
-            b: bufs(l, shapes.conv2.y_len())?,
+            a: bufs(l, shapes.a_len())?,
+            b: bufs(l, shapes.b_len())?,
             dh: bufs(l + 1, h_len)?,
             du: dev.alloc_zeros(h_len)?,
-            da: dev.alloc_zeros(shapes.conv1.y_len())?,
-            db: dev.alloc_zeros(shapes.conv2.y_len())?,
+            da: dev.alloc_zeros(shapes.a_len())?,
+            db: dev.alloc_zeros(shapes.b_len())?,
             skip_a: dev.alloc_zeros(h_len)?,
             skip_b: dev.alloc_zeros(h_len)?,
         })
@@ -189,12 +210,12 @@ impl<D: Device> Generator<D> {
 
     /// Elements of an input batch, `n·C_in·W·W`.
     pub fn input_len(&self) -> usize {
-        self.shapes.lift.x_len()
+        self.shapes.x_len()
     }
 
     /// Elements of an output batch, `n·C_out·W·W`.
     pub fn output_len(&self) -> usize {
-        self.shapes.lift.y_len()
+        self.shapes.h_len()
     }
 
     /// G(x) of the last [`forward`](Self::forward).
@@ -211,45 +232,19 @@ impl<D: Device> Generator<D> {
 
     /// Computes G(x) for a batch `x` of `n·C_in·W·W` elements, keeping the activations.
     pub fn forward(&mut self, dev: &D, x: &D::Buf) -> ModelResult<()> {
-        let s = self.shapes;
+        let s = &self.shapes;
         let vals = &self.params.values;
-        dev.conv2d_forward(
-            &s.lift,
-            x,
-            &vals[LIFT],
-            Some(&vals[LIFT + 1]),
-            Act::Identity,
-            &mut self.h[0],
-        )?;
+        lift_forward(dev, s, vals, x, &mut self.h[0])?;
         for i in 0..self.cfg.outer_layers {
-            let p = layer_idx(i);
             // Layer i+1 of the spec: skip from h_i and h_{i-1} (h_{-1} = h_0).
-            let prev2 = i.saturating_sub(1);
-            dev.convex_skip_forward(&vals[p.theta], &self.h[i], &self.h[prev2], &mut self.u[i])?;
-            dev.conv2d_forward(
-                &s.conv1,
-                &self.u[i],
-                &vals[p.conv1],
-                Some(&vals[p.conv1 + 1]),
-                Act::Relu,
-                &mut self.a[i],
-            )?;
-            dev.conv2d_forward(
-                &s.conv2,
-                &self.a[i],
-                &vals[p.conv2],
-                Some(&vals[p.conv2 + 1]),
-                Act::Relu,
-                &mut self.b[i],
-            )?;
-            dev.conv_transpose2d_forward(
-                &s.deconv,
-                &self.b[i],
-                &vals[p.deconv],
-                Some(&vals[p.deconv + 1]),
-                Act::Relu,
-                &mut self.h[i + 1],
-            )?;
+            let (done, next) = self.h.split_at_mut(i + 1);
+            let layer = OuterBufs {
+                u: &mut self.u[i],
+                a: &mut self.a[i],
+                b: &mut self.b[i],
+                h: &mut next[0],
+            };
+            outer_forward(dev, s, vals, i, &done[i], &done[i.saturating_sub(1)], layer)?;
         }
         Ok(())
     }
@@ -331,4 +326,67 @@ fn accumulate<D: Device>(
     } else {
         dev.add_assign(&mut dh[j], src)
     }
+}
+
+/// `h_0 = lift(x)`: the 1×1 convolution with bias, no activation.
+pub(crate) fn lift_forward<D: Device>(
+    dev: &D,
+    s: &Shapes,
+    vals: &[D::Buf],
+    x: &D::Buf,
+    h0: &mut D::Buf,
+) -> ModelResult<()> {
+    let (w, b) = (&vals[LIFT], &vals[LIFT + 1]);
+    dev.conv2d_forward(&s.lift, x, w, Some(b), Act::Identity, h0)?;
+    Ok(())
+}
+
+/// Where outer layer `i`'s forward pass writes: its skip mix `u`, inner activations `a`
+/// and `b`, and its output `h`.
+pub(crate) struct OuterBufs<'a, B> {
+    pub(crate) u: &'a mut B,
+    pub(crate) a: &'a mut B,
+    pub(crate) b: &'a mut B,
+    pub(crate) h: &'a mut B,
+}
+
+/// Outer layer `i` (0-based; layer i+1 of the spec) from `h_prev` = h_i and
+/// `h_prev2` = h_{i−1}.
+pub(crate) fn outer_forward<D: Device>(
+    dev: &D,
+    s: &Shapes,
+    vals: &[D::Buf],
+    i: usize,
+    h_prev: &D::Buf,
+    h_prev2: &D::Buf,
+    out: OuterBufs<'_, D::Buf>,
+) -> ModelResult<()> {
+    let p = layer_idx(i);
+    dev.convex_skip_forward(&vals[p.theta], h_prev, h_prev2, out.u)?;
+    let bias = |j: usize| Some(&vals[j + 1]);
+    dev.conv2d_forward(
+        &s.conv1,
+        out.u,
+        &vals[p.conv1],
+        bias(p.conv1),
+        Act::Relu,
+        out.a,
+    )?;
+    dev.conv2d_forward(
+        &s.conv2,
+        out.a,
+        &vals[p.conv2],
+        bias(p.conv2),
+        Act::Relu,
+        out.b,
+    )?;
+    dev.conv_transpose2d_forward(
+        &s.deconv,
+        out.b,
+        &vals[p.deconv],
+        bias(p.deconv),
+        Act::Relu,
+        out.h,
+    )?;
+    Ok(())
 }

@@ -18,6 +18,31 @@ pub enum SampleType {
     Float32,
 }
 
+impl SampleType {
+    /// GDAL's name of the type: `Byte`, `UInt16`, `Int16` or `Float32`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleType::Byte => "Byte",
+            SampleType::UInt16 => "UInt16",
+            SampleType::Int16 => "Int16",
+            SampleType::Float32 => "Float32",
+        }
+    }
+
+    /// The value of the type nearest to `v`: integer types round half away from zero and
+    /// clamp to their range (Byte 0..=255, UInt16 0..=65535, Int16 −32768..=32767); Float32
+    /// returns `v` unchanged. NaN stays NaN.
+    pub fn quantize(self, v: f64) -> f64 {
+        let (min, max) = match self {
+            SampleType::Byte => (0.0, 255.0),
+            SampleType::UInt16 => (0.0, 65535.0),
+            SampleType::Int16 => (-32768.0, 32767.0),
+            SampleType::Float32 => return v,
+        };
+        v.round().clamp(min, max)
+    }
+}
+
 /// The mapping of one band: `clamp((v − lo) / (hi − lo), 0, 1)`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BandNorm {
@@ -29,6 +54,11 @@ pub struct BandNorm {
     pub dtype: SampleType,
 }
 
+/// Lower percentile of the stretch of non-Byte bands (spec § Normalization).
+pub const STRETCH_LOW: f64 = 0.005;
+/// Upper percentile of the stretch of non-Byte bands.
+pub const STRETCH_HIGH: f64 = 0.995;
+
 impl BandNorm {
     /// A Byte band: v / 255.
     pub fn byte() -> Self {
@@ -37,6 +67,49 @@ impl BandNorm {
             hi: 255.0,
             dtype: SampleType::Byte,
         }
+    }
+
+    /// The percentile stretch of a band of type `dtype` from its valid pixels `values`:
+    /// `lo` and `hi` are the [`STRETCH_LOW`] and [`STRETCH_HIGH`] percentiles by nearest rank
+    /// (rank `round((n − 1)·q)` of the `n` sorted finite values). Non-finite values are
+    /// ignored; `values` is reordered. When every value is the same, `hi = lo + 1`. Errors
+    /// when no finite value is left.
+    pub fn stretch(dtype: SampleType, values: &mut [f32]) -> Result<Self, String> {
+        let mut n = 0;
+        for i in 0..values.len() {
+            if values[i].is_finite() {
+                values.swap(n, i);
+                n += 1;
+            }
+        }
+        let values = &mut values[..n];
+        if values.is_empty() {
+            return Err(format!(
+                "cannot compute the percentile stretch of a {} band without valid pixels",
+                dtype.name()
+            ));
+        }
+        let rank = |q: f64| ((values.len() - 1) as f64 * q).round() as usize;
+        let (a, b) = (rank(STRETCH_LOW), rank(STRETCH_HIGH));
+        let lo = f64::from(*values.select_nth_unstable_by(a, f32::total_cmp).1);
+        let hi = f64::from(*values.select_nth_unstable_by(b, f32::total_cmp).1);
+        Ok(BandNorm {
+            lo,
+            hi: if hi > lo { hi } else { lo + 1.0 },
+            dtype,
+        })
+    }
+
+    /// The network's value of raw value `v`: `clamp((v − lo) / (hi − lo), 0, 1)` (NaN stays
+    /// NaN).
+    pub fn normalize(&self, v: f32) -> f32 {
+        ((f64::from(v) - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0) as f32
+    }
+
+    /// The raw value of network value `x`: `lo + x·(hi − lo)`, not yet quantized to the
+    /// band's type (see [`SampleType::quantize`]).
+    pub fn denormalize(&self, x: f32) -> f64 {
+        self.lo + f64::from(x) * (self.hi - self.lo)
     }
 }
 
@@ -118,4 +191,98 @@ fn check_count(what: &str, got: usize, want: usize) -> ModelResult<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantize_rounds_half_away_from_zero_and_clamps() {
+        use SampleType::*;
+        let cases = [
+            (Byte, 2.5, 3.0),
+            (Byte, 2.49, 2.0),
+            (Byte, -0.6, 0.0),
+            (Byte, 255.5, 255.0),
+            (UInt16, 65534.5, 65535.0),
+            (UInt16, 70000.0, 65535.0),
+            (UInt16, -3.0, 0.0),
+            (Int16, -2.5, -3.0),
+            (Int16, -1.4, -1.0),
+            (Int16, -40000.0, -32768.0),
+            (Int16, 32767.4, 32767.0),
+            (Float32, -2.75, -2.75),
+            (Float32, 1e9, 1e9),
+        ];
+        for (t, v, want) in cases {
+            assert_eq!(t.quantize(v), want, "{} {v}", t.name());
+        }
+        assert!(Byte.quantize(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn names_are_gdal_names_and_the_serde_names() {
+        for t in [
+            SampleType::Byte,
+            SampleType::UInt16,
+            SampleType::Int16,
+            SampleType::Float32,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("\"{}\"", t.name())
+            );
+        }
+    }
+
+    #[test]
+    fn stretch_takes_nearest_rank_percentiles_of_finite_values() {
+        // 401 values 1000, 1001, ..., 1400 shuffled, plus NaN and infinities that are ignored:
+        // ranks round(400·0.005) = 2 and round(400·0.995) = 398.
+        let mut v: Vec<f32> = (0..401)
+            .map(|i| 1000.0 + ((i * 151) % 401) as f32)
+            .collect();
+        v.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
+        let n = BandNorm::stretch(SampleType::UInt16, &mut v).unwrap();
+        assert_eq!((n.lo, n.hi, n.dtype), (1002.0, 1398.0, SampleType::UInt16));
+        let mut flat = vec![7.0f32; 5];
+        let n = BandNorm::stretch(SampleType::Int16, &mut flat).unwrap();
+        assert_eq!((n.lo, n.hi), (7.0, 8.0));
+        let e = BandNorm::stretch(SampleType::Float32, &mut [f32::NAN]).unwrap_err();
+        assert!(
+            e.contains("Float32") && e.contains("without valid pixels"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn normalize_and_denormalize_by_hand() {
+        let n = BandNorm {
+            lo: 100.0,
+            hi: 500.0,
+            dtype: SampleType::UInt16,
+        };
+        assert_eq!(n.normalize(200.0), 0.25);
+        assert_eq!(n.normalize(50.0), 0.0);
+        assert_eq!(n.normalize(900.0), 1.0);
+        assert_eq!(n.denormalize(0.25), 200.0);
+        assert_eq!(n.denormalize(1.5), 700.0);
+        assert_eq!(BandNorm::byte().normalize(51.0), 0.2);
+    }
+
+    #[test]
+    fn band_norm_json_layout_is_unchanged() {
+        let json = r#"{"lo":1.5,"hi":2047.0,"dtype":"UInt16"}"#;
+        let n: BandNorm = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            n,
+            BandNorm {
+                lo: 1.5,
+                hi: 2047.0,
+                dtype: SampleType::UInt16
+            }
+        );
+        assert_eq!(serde_json::to_string(&n).unwrap(), json);
+    }
 }

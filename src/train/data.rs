@@ -1,18 +1,30 @@
-//! Training data: seeded random windows of color rasters, with flips and 90° rotations, as
-//! batches of grayscale inputs and color targets ready to upload.
+//! Training data: seeded random windows of target rasters and their inputs, with flips and
+//! 90° rotations, as batches ready to upload.
+//!
+//! [`discover`] finds the rasters: plain files and folders of target rasters, whose one-band
+//! input is the luma 0.299 R + 0.587 G + 0.114 B of their first three normalized bands, and
+//! SpaceNet-2 area folders, whose images pair an input raster (`PAN/` or `RGB-PanSharpen/`)
+//! with a target raster (`RGB-PanSharpen/` or `MUL-PanSharpen/`) as the model's band counts
+//! say.
 //!
 //! Rasters are read whole into memory here (the simple reader of the training issue) and
 //! normalized per the spec: Byte bands /255; other types by the per-band 0.5 %–99.5 %
-//! percentile stretch of the loaded data. The gray input is the luma 0.299 R + 0.587 G +
-//! 0.114 B of the normalized bands unless a paired single-band gray raster is given.
+//! percentile stretch of the valid pixels of the training split only (whole training
+//! rasters, or the training rows of a single raster), so that held-out data never shapes
+//! the mapping it is scored with.
 //!
 //! Reproducibility: batch `k` of a sampler depends only on its seed, its data and `k`
 //! ([`SamplerState`]), so a resumed run draws exactly the batches the uninterrupted run would.
 
+use crate::model::normalization::BandNorm;
+#[cfg(feature = "geo")]
+use crate::model::normalization::SampleType;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
+#[cfg(feature = "geo")]
+use std::path::{Path, PathBuf};
 
 /// Errors of the training data; each is one line naming what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -62,58 +74,12 @@ impl DataError {
     }
 }
 
-/// How a band's values map to [0, 1]: `clamp((v - lo) / (hi - lo), 0, 1)`; stored in
-/// checkpoints so that inference normalizes the same way.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BandNorm {
-    /// GDAL's name of the band's type (`Byte`, `UInt16`, ...).
-    pub dtype: String,
-    /// Value mapped to 0.
-    pub lo: f32,
-    /// Value mapped to 1.
-    pub hi: f32,
-}
-
-impl BandNorm {
-    /// The normalization of Byte bands: v / 255.
-    pub fn byte() -> Self {
-        Self {
-            dtype: "Byte".into(),
-            lo: 0.0,
-            hi: 255.0,
-        }
-    }
-
-    /// The 0.5 % and 99.5 % percentiles of `values` (nearest rank) as lo and hi.
-    pub fn stretch(dtype: &str, values: &mut [f32]) -> Result<Self, DataError> {
-        if values.is_empty() {
-            return Err(DataError::Invalid(format!(
-                "cannot compute the percentile stretch of a {dtype} band without valid pixels"
-            )));
-        }
-        let rank = |q: f64| ((values.len() - 1) as f64 * q).round() as usize;
-        let (a, b) = (rank(0.005), rank(0.995));
-        let lo = *values.select_nth_unstable_by(a, f32::total_cmp).1;
-        let hi = *values.select_nth_unstable_by(b, f32::total_cmp).1;
-        Ok(Self {
-            dtype: dtype.into(),
-            lo,
-            hi: if hi > lo { hi } else { lo + 1.0 },
-        })
-    }
-
-    /// The normalized value of `v`.
-    pub fn apply(&self, v: f32) -> f32 {
-        ((v - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0)
-    }
-}
-
 /// The luma of normalized R, G, B.
 pub fn luma(r: f32, g: f32, b: f32) -> f32 {
     0.299 * r + 0.587 * g + 0.114 * b
 }
 
-/// One raster in memory, normalized.
+/// One raster in memory, normalized: its target bands and its input bands.
 #[derive(Clone, Debug)]
 pub struct Image {
     /// Where it came from (for messages).
@@ -123,59 +89,68 @@ pub struct Image {
     /// Height in pixels.
     pub height: usize,
     /// Target bands, band-major planes of `width`×`height`.
-    pub color: Vec<f32>,
-    /// The gray input plane.
-    pub gray: Vec<f32>,
-    /// Whether each pixel is nodata (in any band), row-major.
+    pub target: Vec<f32>,
+    /// Input bands, band-major planes of `width`×`height`.
+    pub input: Vec<f32>,
+    /// Whether each pixel is nodata (in any band of the target or the input), row-major.
     pub nodata: Vec<bool>,
 }
 
 impl Image {
-    /// An image from normalized target bands (band-major) and, when given, a gray plane;
-    /// without one the gray plane is the luma of three target bands.
+    /// An image from normalized target bands (band-major) and, when given, input bands
+    /// (band-major); without them the input is one band, the luma of the first three target
+    /// bands.
     pub fn new(
         name: impl Into<String>,
         (width, height): (usize, usize),
-        color: Vec<f32>,
-        gray: Option<Vec<f32>>,
+        target: Vec<f32>,
+        input: Option<Vec<f32>>,
         nodata: Vec<bool>,
     ) -> Result<Self, DataError> {
         let name = name.into();
         let plane = width * height;
-        if plane == 0 || color.len() % plane != 0 || color.is_empty() || nodata.len() != plane {
+        if plane == 0 || target.len() % plane != 0 || target.is_empty() || nodata.len() != plane
+        {
             return Err(DataError::Invalid(format!(
                 "{name}: buffers do not fit {width}x{height} pixels"
             )));
         }
-        let gray = match gray {
-            Some(g) if g.len() == plane => g,
+        let input = match input {
+            Some(x) if !x.is_empty() && x.len() % plane == 0 => x,
             Some(_) => {
                 return Err(DataError::Invalid(format!(
-                    "{name}: the gray plane does not fit {width}x{height} pixels"
+                    "{name}: the input bands do not fit {width}x{height} pixels"
                 )))
             }
-            None if color.len() == 3 * plane => (0..plane)
-                .map(|i| luma(color[i], color[plane + i], color[2 * plane + i]))
+            None if target.len() >= 3 * plane => (0..plane)
+                .map(|i| luma(target[i], target[plane + i], target[2 * plane + i]))
                 .collect(),
             None => {
                 return Err(DataError::Invalid(format!(
-                "{name}: deriving gray by luma needs 3 bands, found {}; give a paired gray raster",
-                color.len() / plane
-            )))
+                    "{name}: deriving the gray input by luma needs 3 target bands, found {}; \
+                     give a paired input raster",
+                    target.len() / plane
+                )))
             }
         };
         Ok(Self {
             name,
             width,
             height,
-            color,
-            gray,
+            target,
+            input,
             nodata,
         })
     }
 
-    fn bands(&self) -> usize {
-        self.color.len() / (self.width * self.height)
+    /// Target bands.
+    fn target_bands(&self) -> usize {
+        self.target.len() / (self.width * self.height)
+    }
+
+    /// Input bands.
+    fn input_bands(&self) -> usize {
+        self.input.len() / (self.width * self.height)
     }
 }
 
@@ -184,8 +159,14 @@ impl Image {
 pub struct DataConfig {
     /// Window side W in pixels.
     pub window: usize,
-    /// Target bands C_out every raster must have.
+    /// Input bands C_in: 1 for a luma input; paired input rasters must have this many.
+    pub in_bands: usize,
+    /// Target bands C_out every image must have.
     pub out_bands: usize,
+    /// The target rasters' bands to use (0-based, in this order, `out_bands` of them);
+    /// `None` takes every band that is not an alpha band (GDAL color interpretation Alpha,
+    /// which masks pixels instead).
+    pub bands: Option<Vec<usize>>,
     /// Largest share of nodata pixels a window may hold (the spec's default: 0.01).
     pub max_nodata: f64,
     /// Share of the data held out for validation: whole rasters when there are several
@@ -200,7 +181,9 @@ impl Default for DataConfig {
     fn default() -> Self {
         Self {
             window: 64,
+            in_bands: 1,
             out_bands: 3,
+            bands: None,
             max_nodata: 0.01,
             val_fraction: 0.1,
             seed: 0,
@@ -215,9 +198,9 @@ pub struct Batch {
     pub batch: usize,
     /// Window side (W).
     pub window: usize,
-    /// Gray inputs [B, 1, W, W].
+    /// Inputs [B, C_in, W, W].
     pub x: Vec<f32>,
-    /// Color targets [B, C_out, W, W].
+    /// Targets [B, C_out, W, W].
     pub y: Vec<f32>,
 }
 
@@ -240,6 +223,37 @@ struct Region {
     valid: u64,
 }
 
+/// Rows of an image: `(image, rows)`.
+type Rows = (usize, Range<usize>);
+
+/// The training and held-out rows of images of heights `heights`: whole images when there
+/// are several (the held-out ones spread evenly over the list), else the top and bottom rows
+/// of the only one (see [`DataConfig::val_fraction`]).
+fn split(heights: &[usize], config: &DataConfig) -> (Vec<Rows>, Vec<Rows>) {
+    let n = heights.len();
+    let f = config.val_fraction;
+    let whole = |i: usize| (i, 0..heights[i]);
+    if f == 0.0 || n == 0 {
+        return ((0..n).map(whole).collect(), Vec::new());
+    }
+    if n >= 2 {
+        let n_val = ((n as f64 * f).round() as usize).clamp(1, n - 1);
+        let held: Vec<usize> = (0..n_val).map(|j| (2 * j + 1) * n / (2 * n_val)).collect();
+        let (val, train): (Vec<usize>, Vec<usize>) = (0..n).partition(|i| held.contains(i));
+        return (
+            train.into_iter().map(whole).collect(),
+            val.into_iter().map(whole).collect(),
+        );
+    }
+    let h = heights[0];
+    let held = ((h as f64 * f).round() as usize).max(config.window);
+    if h >= held + config.window {
+        (vec![(0, 0..h - held)], vec![(0, h - held..h)])
+    } else {
+        (vec![whole(0)], Vec::new())
+    }
+}
+
 /// Draws seeded random windows from a set of images, and fixed held-out windows.
 #[derive(Clone, Debug)]
 pub struct WindowSampler {
@@ -250,18 +264,19 @@ pub struct WindowSampler {
     val: Vec<Region>,
     config: DataConfig,
     state: SamplerState,
-    norm_in: Vec<BandNorm>,
+    norm_in: Option<Vec<BandNorm>>,
     norm_out: Vec<BandNorm>,
 }
 
 impl WindowSampler {
-    /// A sampler over in-memory images whose bands were normalized with `norm_in` (gray) and
-    /// `norm_out` (targets). Errors: no images, band counts other than `out_bands`, a window
-    /// larger than every image, no window with little enough nodata.
+    /// A sampler over in-memory images whose bands were normalized with `norm_in` (the input
+    /// bands; `None` when the input is the luma of the normalized targets) and `norm_out`
+    /// (targets). Errors: no images, band counts other than `in_bands` and `out_bands`, a
+    /// window larger than every image, no window with little enough nodata.
     pub fn new(
         images: Vec<Image>,
         config: DataConfig,
-        norm_in: Vec<BandNorm>,
+        norm_in: Option<Vec<BandNorm>>,
         norm_out: Vec<BandNorm>,
     ) -> Result<Self, DataError> {
         if images.is_empty() {
@@ -277,13 +292,17 @@ impl WindowSampler {
             )));
         }
         for im in &images {
-            if im.bands() != config.out_bands {
-                return Err(DataError::Invalid(format!(
-                    "{}: has {} bands, expected {} (out_bands)",
-                    im.name,
-                    im.bands(),
-                    config.out_bands
-                )));
+            for (what, got, want) in [
+                ("", im.target_bands(), config.out_bands),
+                ("input ", im.input_bands(), config.in_bands),
+            ] {
+                if got != want {
+                    return Err(DataError::Invalid(format!(
+                        "{}: has {got} {what}bands, expected {want} ({}_bands)",
+                        im.name,
+                        if what.is_empty() { "out" } else { "in" }
+                    )));
+                }
             }
         }
         let w = config.window;
@@ -299,6 +318,8 @@ impl WindowSampler {
             });
         }
         let integrals = images.iter().map(integral).collect();
+        let heights: Vec<usize> = images.iter().map(|im| im.height).collect();
+        let (train, val) = split(&heights, &config);
         let mut sampler = Self {
             state: SamplerState {
                 seed: config.seed,
@@ -312,7 +333,6 @@ impl WindowSampler {
             norm_in,
             norm_out,
         };
-        let (train, val) = sampler.split();
         sampler.train = train.into_iter().map(|r| sampler.count(r)).collect();
         sampler.val = val.into_iter().map(|r| sampler.count(r)).collect();
         if sampler.train.iter().all(|r| r.valid == 0) {
@@ -321,9 +341,10 @@ impl WindowSampler {
         Ok(sampler)
     }
 
-    /// Normalizations of the gray input band and of the target bands.
-    pub fn normalization(&self) -> (&[BandNorm], &[BandNorm]) {
-        (&self.norm_in, &self.norm_out)
+    /// Normalizations of the input bands (`None` when the input is the luma of the
+    /// normalized targets, which has no raw values of its own) and of the target bands.
+    pub fn normalization(&self) -> (Option<&[BandNorm]>, &[BandNorm]) {
+        (self.norm_in.as_deref(), &self.norm_out)
     }
 
     /// Names of the images windows are drawn from, then of the held-out ones (an image split
@@ -364,11 +385,10 @@ impl WindowSampler {
         let mut rng = ChaCha8Rng::seed_from_u64(self.state.seed);
         rng.set_stream(self.state.batches);
         let w = self.config.window;
-        let c = self.config.out_bands;
         out.batch = batch;
         out.window = w;
-        out.x.resize(batch * w * w, 0.0);
-        out.y.resize(batch * c * w * w, 0.0);
+        out.x.resize(batch * self.config.in_bands * w * w, 0.0);
+        out.y.resize(batch * self.config.out_bands * w * w, 0.0);
         let total: u64 = self.train.iter().map(|r| r.valid).sum();
         for b in 0..batch {
             let mut pick = rng.random_range(0..total);
@@ -428,12 +448,11 @@ impl WindowSampler {
             });
         }
         let n = tiles.len().min(max_windows);
-        let c = self.config.out_bands;
         let mut out = Batch {
             batch: n,
             window: w,
-            x: vec![0.0; n * w * w],
-            y: vec![0.0; n * c * w * w],
+            x: vec![0.0; n * self.config.in_bands * w * w],
+            y: vec![0.0; n * self.config.out_bands * w * w],
         };
         for b in 0..n {
             let (im, x, y) = tiles[b * tiles.len() / n];
@@ -442,36 +461,8 @@ impl WindowSampler {
         Ok(out)
     }
 
-    /// Training and held-out regions: whole images when there are several (the held-out ones
-    /// spread evenly over the list), else the top and bottom rows of the only one.
-    #[allow(clippy::type_complexity)]
-    fn split(&self) -> (Vec<(usize, Range<usize>)>, Vec<(usize, Range<usize>)>) {
-        let n = self.images.len();
-        let f = self.config.val_fraction;
-        let whole = |i: usize| (i, 0..self.images[i].height);
-        if f == 0.0 {
-            return ((0..n).map(whole).collect(), Vec::new());
-        }
-        if n >= 2 {
-            let n_val = ((n as f64 * f).round() as usize).clamp(1, n - 1);
-            let held: Vec<usize> = (0..n_val).map(|j| (2 * j + 1) * n / (2 * n_val)).collect();
-            let (val, train): (Vec<usize>, Vec<usize>) = (0..n).partition(|i| held.contains(i));
-            return (
-                train.into_iter().map(whole).collect(),
-                val.into_iter().map(whole).collect(),
-            );
-        }
-        let h = self.images[0].height;
-        let held = ((h as f64 * f).round() as usize).max(self.config.window);
-        if h >= held + self.config.window {
-            (vec![(0, 0..h - held)], vec![(0, h - held..h)])
-        } else {
-            (vec![whole(0)], Vec::new())
-        }
-    }
-
     /// Counts the valid window positions of a region.
-    fn count(&self, (image, rows): (usize, Range<usize>)) -> Region {
+    fn count(&self, (image, rows): Rows) -> Region {
         let w = self.config.window;
         let im = &self.images[image];
         let mut valid = 0;
@@ -510,7 +501,7 @@ impl WindowSampler {
         let w = self.config.window;
         let image = &self.images[im];
         let plane = image.width * image.height;
-        let c = self.config.out_bands;
+        let (cin, cout) = (self.config.in_bands, self.config.out_bands);
         for i in 0..w {
             for j in 0..w {
                 let (mut r, mut col) = (i, j);
@@ -522,9 +513,11 @@ impl WindowSampler {
                     col = w - 1 - col;
                 }
                 let src = (y + r) * image.width + x + col;
-                out.x[(b * w + i) * w + j] = image.gray[src];
-                for k in 0..c {
-                    out.y[((b * c + k) * w + i) * w + j] = image.color[k * plane + src];
+                for k in 0..cin {
+                    out.x[((b * cin + k) * w + i) * w + j] = image.input[k * plane + src];
+                }
+                for k in 0..cout {
+                    out.y[((b * cout + k) * w + i) * w + j] = image.target[k * plane + src];
                 }
             }
         }
@@ -545,53 +538,61 @@ fn integral(im: &Image) -> Vec<u32> {
     s
 }
 
-/// A color raster to train on and, optionally, the gray raster paired with it (same size
-/// and georeferencing) that replaces the luma input.
+/// A target raster to train on or score against and, optionally, the input raster paired
+/// with it (same size and georeferencing).
 #[cfg(feature = "geo")]
 #[derive(Clone, Debug, PartialEq)]
 pub struct Source {
     /// The target raster (C_out bands).
-    pub color: std::path::PathBuf,
-    /// A single-band gray input raster.
-    pub gray: Option<std::path::PathBuf>,
+    pub target: PathBuf,
+    /// The paired input raster with C_in bands; `None`: the input is the luma of the
+    /// target (C_in 1).
+    pub input: Option<PathBuf>,
 }
 
-/// The rasters at `paths`: files as given, directories searched recursively for `*.tif` and
-/// `*.tiff` (hidden files skipped), sorted per directory. Errors for a missing path and when
-/// nothing is found.
+/// The panchromatic folder of a SpaceNet-2 area (1 band).
 #[cfg(feature = "geo")]
-pub fn find_rasters(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, DataError> {
-    use crate::geo::RasterError;
-    use std::path::{Path, PathBuf};
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataError> {
-        let entries = std::fs::read_dir(dir).map_err(|e| RasterError::io(dir, e))?;
-        let mut found: Vec<PathBuf> = Vec::new();
-        for entry in entries {
-            found.push(entry.map_err(|e| RasterError::io(dir, e))?.path());
-        }
-        found.sort();
-        for p in found {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.starts_with('.') {
-                continue;
-            }
-            let lower = name.to_ascii_lowercase();
-            if p.is_dir() {
-                walk(&p, out)?;
-            } else if lower.ends_with(".tif") || lower.ends_with(".tiff") {
-                out.push(p);
-            }
-        }
-        Ok(())
-    }
+pub const SPACENET_PAN: &str = "PAN";
+/// The pan-sharpened RGB folder of a SpaceNet-2 area (3 bands).
+#[cfg(feature = "geo")]
+pub const SPACENET_RGB: &str = "RGB-PanSharpen";
+/// The pan-sharpened multispectral folder of a SpaceNet-2 area (8 bands).
+#[cfg(feature = "geo")]
+pub const SPACENET_MUL: &str = "MUL-PanSharpen";
+
+/// The sources at `paths` for a model with `in_bands` input and `out_bands` output bands.
+///
+/// - A file is a target raster with a luma input.
+/// - A SpaceNet-2 area folder (one holding a [`SPACENET_PAN`], [`SPACENET_RGB`] or
+///   [`SPACENET_MUL`] subfolder; other subfolders such as `geojson/` are ignored) pairs
+///   `<INPUT>/<INPUT>_<area>_img<N>.tif` with `<TARGET>/<TARGET>_<area>_img<N>.tif`: the
+///   input folder is `PAN` for `in_bands` 1 and `RGB-PanSharpen` for 3; the target folder is
+///   `MUL-PanSharpen` when the input is `RGB-PanSharpen` or `out_bands` is more than 3, else
+///   `RGB-PanSharpen`. Images are matched by the name after the folder's prefix and sorted by
+///   it; an image found in only one of the two folders is skipped with a warning on stderr.
+/// - Any other folder is searched recursively (hidden entries skipped, sorted per folder):
+///   SpaceNet areas in it are paired as above, other `*.tif` and `*.tiff` files are target
+///   rasters with a luma input.
+///
+/// Errors: a missing path, nothing found, a SpaceNet area without the folders the band counts
+/// ask for or in which no image pairs.
+#[cfg(feature = "geo")]
+pub fn discover(
+    paths: &[PathBuf],
+    in_bands: usize,
+    out_bands: usize,
+) -> Result<Vec<Source>, DataError> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out)?;
+            walk(p, (in_bands, out_bands), &mut out)?;
         } else if p.exists() {
-            out.push(p.clone());
+            out.push(Source {
+                target: p.clone(),
+                input: None,
+            });
         } else {
-            return Err(RasterError::Missing(p.clone()).into());
+            return Err(crate::geo::RasterError::Missing(p.clone()).into());
         }
     }
     if out.is_empty() {
@@ -601,174 +602,384 @@ pub fn find_rasters(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathB
     Ok(out)
 }
 
+/// The entries of `dir`, sorted, without hidden ones.
+#[cfg(feature = "geo")]
+fn entries(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let io = |e: std::io::Error| crate::geo::RasterError::io(dir, e);
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        if !p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'))
+        {
+            found.push(p);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Whether `p` is a file named `*.tif` or `*.tiff` (any case).
+#[cfg(feature = "geo")]
+fn is_tiff(p: &Path) -> bool {
+    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+    p.is_file() && (ext.eq_ignore_ascii_case("tif") || ext.eq_ignore_ascii_case("tiff"))
+}
+
+/// Adds the sources under folder `dir` (see [`discover`]).
+#[cfg(feature = "geo")]
+fn walk(dir: &Path, bands: (usize, usize), out: &mut Vec<Source>) -> Result<(), DataError> {
+    let is_area = [SPACENET_PAN, SPACENET_RGB, SPACENET_MUL]
+        .iter()
+        .any(|f| dir.join(f).is_dir());
+    if is_area {
+        return spacenet_pairs(dir, bands, out);
+    }
+    for p in entries(dir)? {
+        if p.is_dir() {
+            walk(&p, bands, out)?;
+        } else if is_tiff(&p) {
+            out.push(Source {
+                target: p,
+                input: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Adds the input/target pairs of SpaceNet-2 area `dir` (see [`discover`]).
+#[cfg(feature = "geo")]
+fn spacenet_pairs(
+    dir: &Path,
+    (in_bands, out_bands): (usize, usize),
+    out: &mut Vec<Source>,
+) -> Result<(), DataError> {
+    let input = match in_bands {
+        1 => SPACENET_PAN,
+        3 => SPACENET_RGB,
+        n => {
+            return Err(DataError::Invalid(format!(
+                "{}: a SpaceNet-2 area gives inputs of 1 band ({SPACENET_PAN}) or 3 bands \
+                 ({SPACENET_RGB}), not {n}",
+                dir.display()
+            )))
+        }
+    };
+    let target = if input == SPACENET_RGB || out_bands > 3 {
+        SPACENET_MUL
+    } else {
+        SPACENET_RGB
+    };
+    // Images by the name after the folder's prefix, without the extension.
+    let list = |folder: &str| -> Result<std::collections::BTreeMap<String, PathBuf>, DataError> {
+        let sub = dir.join(folder);
+        if !sub.is_dir() {
+            return Err(DataError::Invalid(format!(
+                "{}: SpaceNet-2 area without {folder}/, which pairs {input} inputs with \
+                 {target} targets (in_bands {in_bands}, out_bands {out_bands})",
+                dir.display()
+            )));
+        }
+        let prefix = format!("{folder}_");
+        Ok(entries(&sub)?
+            .into_iter()
+            .filter(|p| is_tiff(p))
+            .map(|p| {
+                let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+                (stem.strip_prefix(&prefix).unwrap_or(stem).to_string(), p)
+            })
+            .collect())
+    };
+    let (inputs, mut targets) = (list(input)?, list(target)?);
+    let before = out.len();
+    for (key, input_path) in inputs {
+        match targets.remove(&key) {
+            Some(target_path) => out.push(Source {
+                target: target_path,
+                input: Some(input_path),
+            }),
+            None => eprintln!(
+                "warning: {}: no {target}/{target}_{key}.tif to pair it with; skipped",
+                input_path.display()
+            ),
+        }
+    }
+    for (key, target_path) in targets {
+        eprintln!(
+            "warning: {}: no {input}/{input}_{key}.tif to pair it with; skipped",
+            target_path.display()
+        );
+    }
+    if out.len() == before {
+        return Err(DataError::Invalid(format!(
+            "{}: no image of {input}/ pairs with one of {target}/ (expected names like \
+             {input}_<area>_img<N>.tif and {target}_<area>_img<N>.tif)",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// A raster read whole: its values (band-major), nodata mask and band types.
 #[cfg(feature = "geo")]
 struct RawRaster {
     size: (usize, usize),
     values: Vec<f32>,
     nodata: Vec<bool>,
-    dtypes: Vec<crate::geo::DataType>,
+    dtypes: Vec<SampleType>,
+}
+
+/// 0-based indices of the bands of `raster` that are not alpha bands (GDAL color
+/// interpretation Alpha).
+#[cfg(feature = "geo")]
+fn non_alpha_bands(raster: &crate::geo::Raster) -> Result<Vec<usize>, DataError> {
+    let path = raster.path();
+    let err = |e: gdal::errors::GdalError| crate::geo::RasterError::io(path, e);
+    let dataset = gdal::Dataset::open(path).map_err(err)?;
+    let mut out = Vec::new();
+    for k in 0..raster.bands().len() {
+        let band = dataset.rasterband(k + 1).map_err(err)?;
+        if band.color_interpretation() != gdal::raster::ColorInterpretation::AlphaBand {
+            out.push(k);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(feature = "geo")]
 impl RawRaster {
-    /// Reads `path`, which must have `bands` bands.
-    fn read(path: &std::path::Path, bands: usize) -> Result<(Self, crate::geo::Raster), DataError> {
+    /// Reads bands `bands` (0-based; `None`: every band but alpha bands) of `path`; there
+    /// must be `count` of them (the model's `what`, for messages), of types satcolor trains
+    /// on. A pixel is nodata when any band read masks it (see
+    /// [`crate::geo::Raster::read_masked`]: nodata values, alpha bands, mask files, NaN).
+    fn read(
+        path: &Path,
+        bands: Option<&[usize]>,
+        count: usize,
+        what: &str,
+    ) -> Result<(Self, crate::geo::Raster), DataError> {
         let raster = crate::geo::Raster::open(path)?;
-        if raster.bands().len() != bands {
-            return Err(DataError::Invalid(format!(
-                "{}: has {} bands, expected {bands}",
-                path.display(),
-                raster.bands().len()
-            )));
-        }
-        let values = raster.read_all()?;
-        let plane = raster.width() * raster.height();
-        let mut nodata = vec![false; plane];
-        for (band, info) in values.chunks_exact(plane).zip(raster.bands()) {
-            let nd = info.nodata.map(|v| v as f32);
-            for (m, &v) in nodata.iter_mut().zip(band) {
-                *m |= v.is_nan() || nd == Some(v);
+        let bands = match bands {
+            Some(b) => {
+                raster.check_bands(b)?;
+                b.to_vec()
             }
-        }
+            None => {
+                let b = non_alpha_bands(&raster)?;
+                if b.len() != count {
+                    let alpha = raster.bands().len() - b.len();
+                    return Err(DataError::Invalid(format!(
+                        "{}: has {} bands{}, expected {count} ({what})",
+                        path.display(),
+                        b.len(),
+                        if alpha > 0 {
+                            format!(" besides {alpha} alpha band(s)")
+                        } else {
+                            String::new()
+                        }
+                    )));
+                }
+                b
+            }
+        };
+        let dtypes = bands
+            .iter()
+            .map(|&k| {
+                SampleType::try_from(raster.bands()[k].dtype).map_err(|e| {
+                    DataError::Invalid(format!("{}: band {}: {e}", path.display(), k + 1))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (values, valid) =
+            raster.read_masked(&bands, (0, 0), (raster.width(), raster.height()))?;
         let raw = Self {
             size: (raster.width(), raster.height()),
             values,
-            nodata,
-            dtypes: raster.bands().iter().map(|b| b.dtype).collect(),
+            nodata: valid.into_iter().map(|ok| !ok).collect(),
+            dtypes,
         };
         Ok((raw, raster))
     }
 }
 
 /// Per band of `rasters`, its normalization: Byte /255, other types the percentile stretch
-/// of the valid pixels of all of them (at most about 2 million samples per band).
+/// of the valid pixels of the training rows `train` of them (at most about 2 million samples
+/// per band). `names` name the rasters for messages.
 #[cfg(feature = "geo")]
-fn normalizations(rasters: &[&RawRaster], bands: usize) -> Result<Vec<BandNorm>, DataError> {
-    use crate::geo::DataType;
+fn normalizations(
+    rasters: &[&RawRaster],
+    names: &[&Path],
+    train: &[Rows],
+) -> Result<Vec<BandNorm>, DataError> {
+    let bands = rasters[0].dtypes.len();
     (0..bands)
         .map(|k| {
             let dtype = rasters[0].dtypes[k];
-            if rasters.iter().any(|r| r.dtypes[k] != dtype) {
+            if let Some(i) = rasters.iter().position(|r| r.dtypes[k] != dtype) {
                 return Err(DataError::Invalid(format!(
-                    "band {} has different pixel types in different rasters",
-                    k + 1
+                    "band {} is {} in {} but {} in {}",
+                    k + 1,
+                    dtype.name(),
+                    names[0].display(),
+                    rasters[i].dtypes[k].name(),
+                    names[i].display()
                 )));
             }
-            if dtype == DataType::Byte {
+            if dtype == SampleType::Byte {
                 return Ok(BandNorm::byte());
             }
-            let pixels: usize = rasters.iter().map(|r| r.nodata.len()).sum();
+            let pixels: usize = train
+                .iter()
+                .map(|(i, rows)| rows.len() * rasters[*i].size.0)
+                .sum();
             let step = pixels.div_ceil(2_000_000).max(1);
             let mut samples = Vec::new();
-            for r in rasters {
-                let plane = r.nodata.len();
+            for (i, rows) in train {
+                let r = rasters[*i];
+                let (width, plane) = (r.size.0, r.nodata.len());
                 let band = &r.values[k * plane..(k + 1) * plane];
                 samples.extend(
-                    (0..plane)
+                    (rows.start * width..rows.end * width)
                         .step_by(step)
-                        .filter(|&i| !r.nodata[i])
-                        .map(|i| band[i]),
+                        .filter(|&p| !r.nodata[p])
+                        .map(|p| band[p]),
                 );
             }
-            BandNorm::stretch(dtype.name(), &mut samples)
+            BandNorm::stretch(dtype, &mut samples)
+                .map_err(|e| DataError::Invalid(format!("band {}: {e}", k + 1)))
         })
         .collect()
 }
 
+/// Whether two rasters cover the same pixels: same size and geotransform (both absent, or
+/// equal to a relative 1e-9).
+#[cfg(feature = "geo")]
+fn same_grid(a: &crate::geo::Raster, b: &crate::geo::Raster) -> bool {
+    let same_transform = match (a.georef().geo_transform, b.georef().geo_transform) {
+        (Some(x), Some(y)) => x
+            .iter()
+            .zip(&y)
+            .all(|(p, q)| (p - q).abs() <= 1e-9 * p.abs().max(1.0)),
+        (None, None) => true,
+        _ => false,
+    };
+    (a.width(), a.height()) == (b.width(), b.height()) && same_transform
+}
+
 #[cfg(feature = "geo")]
 impl WindowSampler {
-    /// A sampler over the rasters found at `paths` (see [`find_rasters`]), gray by luma.
-    pub fn from_paths(paths: &[std::path::PathBuf], config: DataConfig) -> Result<Self, DataError> {
-        let sources: Vec<Source> = find_rasters(paths)?
-            .into_iter()
-            .map(|color| Source { color, gray: None })
-            .collect();
+    /// A sampler over the sources found at `paths` (see [`discover`]) for the band counts of
+    /// `config`.
+    pub fn from_paths(paths: &[PathBuf], config: DataConfig) -> Result<Self, DataError> {
+        let sources = discover(paths, config.in_bands, config.out_bands)?;
         Self::open(&sources, config)
     }
 
-    /// Reads every source whole, normalizes it (see the module's documentation), marks as
-    /// nodata each pixel that is nodata in any band, and builds the sampler. A gray raster
-    /// must have one band and the size and geotransform of its color raster.
+    /// Reads every source whole, normalizes it with the stretch of the training split (see
+    /// the module's documentation), marks as nodata each pixel that is nodata in any band of
+    /// the target or the input, and builds the sampler. Either every source has a paired
+    /// input raster (with `in_bands` bands, the size and geotransform of its target) or none
+    /// has, and then `in_bands` must be 1 (the luma).
     pub fn open(sources: &[Source], config: DataConfig) -> Result<Self, DataError> {
-        if sources.is_empty() {
+        let Some(first) = sources.first() else {
             return Err(DataError::NoRasters("the given data".into()));
-        }
-        let mut colors = Vec::with_capacity(sources.len());
-        let mut grays = Vec::with_capacity(sources.len());
-        for s in sources {
-            let (color, color_raster) = RawRaster::read(&s.color, config.out_bands)?;
-            let gray = match &s.gray {
-                None => None,
-                Some(g) => {
-                    let (mut gray, gray_raster) = RawRaster::read(g, 1)?;
-                    let same_place = match (
-                        color_raster.georef().geo_transform,
-                        gray_raster.georef().geo_transform,
-                    ) {
-                        (Some(a), Some(b)) => a
-                            .iter()
-                            .zip(&b)
-                            .all(|(x, y)| (x - y).abs() <= 1e-9 * x.abs().max(1.0)),
-                        (None, None) => true,
-                        _ => false,
-                    };
-                    if gray.size != color.size || !same_place {
-                        return Err(DataError::Invalid(format!(
-                            "{} and {} do not match: sizes {:?} and {:?}, or different geotransforms",
-                            s.color.display(),
-                            g.display(),
-                            color.size,
-                            gray.size
-                        )));
-                    }
-                    gray.nodata
-                        .iter_mut()
-                        .zip(&color.nodata)
-                        .for_each(|(a, b)| *a |= b);
-                    Some(gray)
-                }
-            };
-            colors.push(color);
-            grays.push(gray);
-        }
-        let color_refs: Vec<&RawRaster> = colors.iter().collect();
-        let norm_out = normalizations(&color_refs, config.out_bands)?;
-        let gray_refs: Vec<&RawRaster> = grays.iter().flatten().collect();
-        let norm_in = match (gray_refs.len(), sources.len()) {
-            (0, _) => vec![BandNorm {
-                dtype: "luma".into(),
-                lo: 0.0,
-                hi: 1.0,
-            }],
-            (g, n) if g == n => normalizations(&gray_refs, 1)?,
-            _ => {
-                return Err(DataError::Invalid(
-                    "either every color raster has a paired gray raster or none has".into(),
-                ))
-            }
         };
-        let mut images = Vec::with_capacity(sources.len());
-        for ((s, mut color), gray) in sources.iter().zip(colors).zip(grays) {
-            let plane = color.nodata.len();
-            for (k, band) in color.values.chunks_exact_mut(plane).enumerate() {
-                band.iter_mut().for_each(|v| *v = norm_out[k].apply(*v));
+        let paired = sources.iter().filter(|s| s.input.is_some()).count();
+        if paired != 0 && paired != sources.len() {
+            return Err(DataError::Invalid(
+                "either every target raster has a paired input raster or none has".into(),
+            ));
+        }
+        if paired == 0 && config.in_bands != 1 {
+            return Err(DataError::Invalid(format!(
+                "{}: no paired input raster, and only a one-band input can be derived (the \
+                 luma); in_bands {} needs pairs such as a SpaceNet-2 area folder",
+                first.target.display(),
+                config.in_bands
+            )));
+        }
+        if let Some(b) = &config.bands {
+            if b.len() != config.out_bands {
+                return Err(DataError::Invalid(format!(
+                    "{} target bands selected, but out_bands is {}",
+                    b.len(),
+                    config.out_bands
+                )));
             }
-            let (gray_plane, nodata) = match gray {
-                Some(g) => (
-                    Some(g.values.iter().map(|&v| norm_in[0].apply(v)).collect()),
-                    g.nodata,
-                ),
-                None => (None, color.nodata),
+        }
+        let mut targets = Vec::with_capacity(sources.len());
+        let mut inputs = Vec::with_capacity(paired);
+        for s in sources {
+            let (mut target, target_raster) = RawRaster::read(
+                &s.target,
+                config.bands.as_deref(),
+                config.out_bands,
+                "out_bands",
+            )?;
+            if let Some(path) = &s.input {
+                let (mut input, input_raster) =
+                    RawRaster::read(path, None, config.in_bands, "in_bands")?;
+                if !same_grid(&target_raster, &input_raster) {
+                    return Err(DataError::Invalid(format!(
+                        "{} and {} do not match: sizes {}x{} and {}x{}, or different \
+                         geotransforms",
+                        s.target.display(),
+                        path.display(),
+                        target.size.0,
+                        target.size.1,
+                        input.size.0,
+                        input.size.1
+                    )));
+                }
+                for (a, b) in input.nodata.iter_mut().zip(target.nodata.iter_mut()) {
+                    *a |= *b;
+                    *b = *a;
+                }
+                inputs.push(input);
+            }
+            targets.push(target);
+        }
+        let heights: Vec<usize> = targets.iter().map(|t| t.size.1).collect();
+        let (train, _) = split(&heights, &config);
+        let refs = |rs: &[RawRaster]| rs.iter().collect::<Vec<_>>();
+        let target_names: Vec<&Path> = sources.iter().map(|s| s.target.as_path()).collect();
+        let input_names: Vec<&Path> = sources.iter().filter_map(|s| s.input.as_deref()).collect();
+        let norm_out = normalizations(&refs(&targets), &target_names, &train)?;
+        let norm_in = match inputs.is_empty() {
+            true => None,
+            false => Some(normalizations(&refs(&inputs), &input_names, &train)?),
+        };
+        let mut inputs = inputs.into_iter();
+        let mut images = Vec::with_capacity(sources.len());
+        for (s, mut target) in sources.iter().zip(targets) {
+            let plane = target.nodata.len();
+            normalize_planes(&mut target.values, plane, &norm_out);
+            let input = match (&norm_in, inputs.next()) {
+                (Some(norms), Some(mut input)) => {
+                    normalize_planes(&mut input.values, plane, norms);
+                    Some(input.values)
+                }
+                _ => None,
             };
             images.push(Image::new(
-                s.color.display().to_string(),
-                color.size,
-                color.values,
-                gray_plane,
-                nodata,
+                s.target.display().to_string(),
+                target.size,
+                target.values,
+                input,
+                target.nodata,
             )?);
         }
         Self::new(images, config, norm_in, norm_out)
+    }
+}
+
+/// Normalizes band-major planes of `plane` values, plane `k` with `norms[k]`.
+#[cfg(feature = "geo")]
+fn normalize_planes(values: &mut [f32], plane: usize, norms: &[BandNorm]) {
+    for (band, norm) in values.chunks_exact_mut(plane).zip(norms) {
+        band.iter_mut().for_each(|v| *v = norm.normalize(*v));
     }
 }

@@ -16,7 +16,7 @@
 //! at any moment leaves a run that loads and resumes. Steady state allocates nothing on the
 //! device and reuses the host batch buffers.
 
-use super::data::{BandNorm as DataBandNorm, DataConfig, SamplerState, WindowSampler};
+use super::data::{DataConfig, SamplerState, WindowSampler};
 use super::log::LogRecord;
 use super::optim::OptimizerConfig;
 use super::plot::plot_losses;
@@ -25,7 +25,6 @@ use super::step::{StepLosses, Trainer};
 use crate::device::open::{run_on, DeviceVisitor};
 use crate::device::{Device, DeviceSpec};
 use crate::model::checkpoint::write_atomic;
-use crate::model::normalization::{BandNorm, SampleType};
 use crate::model::{Bands, Checkpoint, LossConfig, ModelConfig, ModelError, Normalization};
 use crate::Error;
 use anyhow::Context;
@@ -390,35 +389,13 @@ fn held_out_batch(
 /// band's mapping (a gray raster of the same kind maps the same way).
 fn normalization(sampler: &WindowSampler) -> anyhow::Result<Normalization> {
     let (input, output) = sampler.normalization();
-    let convert = |b: &DataBandNorm| -> anyhow::Result<BandNorm> {
-        let dtype: SampleType = serde_json::from_value(serde_json::Value::String(b.dtype.clone()))
-            .map_err(|_| {
-                super::data::DataError::Invalid(format!(
-                    "bands of type {} are not supported for training",
-                    b.dtype
-                ))
-            })?;
-        Ok(BandNorm {
-            lo: b.lo as f64,
-            hi: b.hi as f64,
-            dtype,
-        })
-    };
-    let output = output
-        .iter()
-        .map(convert)
-        .collect::<anyhow::Result<Vec<_>>>()?;
     let input = input
-        .iter()
-        .map(|b| {
-            if b.dtype == "luma" {
-                Ok(output[0])
-            } else {
-                convert(b)
-            }
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Normalization { input, output })
+        .or_else(|| output.first().copied())
+        .ok_or_else(|| super::data::DataError::Invalid("the data has no target bands".into()))?;
+    Ok(Normalization {
+        input: vec![input],
+        output: output.to_vec(),
+    })
 }
 
 /// A run being set up or going, generic over the device once [`run_on`] opened it.

@@ -1,0 +1,225 @@
+//! [`Colorizer`]: a checkpoint's generator on a device as a [`TileModel`], and the
+//! in-memory inference API (arrays of raw band values in, arrays out) that needs no GDAL.
+
+use super::generator::InferenceGenerator;
+use super::tiles::{tile_rows, RowSink, RowSource, TileModel};
+use crate::device::Device;
+use crate::model::{Checkpoint, ModelResult, Normalization};
+use anyhow::{ensure, Result};
+
+/// An image in memory: `bands` planes of `width`×`height` raw values (the raster's units,
+/// band-major) and a validity mask (false = nodata).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageData {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Number of bands.
+    pub bands: usize,
+    /// `values[(b·height + row)·width + col]`.
+    pub values: Vec<f32>,
+    /// `valid[row·width + col]`.
+    pub valid: Vec<bool>,
+}
+
+impl ImageData {
+    /// An image with every pixel valid. Errors when `values` does not hold `bands` planes of
+    /// `width`×`height`.
+    pub fn new(width: usize, height: usize, bands: usize, values: Vec<f32>) -> Result<Self> {
+        let valid = vec![true; width * height];
+        Self::with_mask(width, height, bands, values, valid)
+    }
+
+    /// An image with a validity mask.
+    pub fn with_mask(
+        width: usize,
+        height: usize,
+        bands: usize,
+        values: Vec<f32>,
+        valid: Vec<bool>,
+    ) -> Result<Self> {
+        let plane = width * height;
+        ensure!(
+            plane > 0 && bands > 0 && values.len() == bands * plane && valid.len() == plane,
+            "{} values and {} mask entries do not make {bands} bands of {width}x{height}",
+            values.len(),
+            valid.len()
+        );
+        Ok(Self {
+            width,
+            height,
+            bands,
+            values,
+            valid,
+        })
+    }
+}
+
+/// Default tiles per batch of a [`Colorizer`].
+pub const DEFAULT_BATCH: usize = 16;
+
+/// A checkpoint's generator on a device, with its normalization: colorizes W×W tiles
+/// ([`TileModel`]) and whole images in memory ([`Colorizer::colorize`]).
+pub struct Colorizer<'d, D: Device> {
+    dev: &'d D,
+    generator: InferenceGenerator<D>,
+    normalization: Normalization,
+    x: D::Buf,
+}
+
+impl<'d, D: Device> Colorizer<'d, D> {
+    /// The generator of `ckpt` on `dev`, running `batch` tiles at a time.
+    pub fn new(dev: &'d D, ckpt: &Checkpoint, batch: usize) -> ModelResult<Self> {
+        let generator = InferenceGenerator::from_checkpoint(dev, ckpt, batch)?;
+        let x = dev.alloc_zeros(generator.input_len())?;
+        Ok(Self {
+            dev,
+            generator,
+            normalization: ckpt.normalization.clone(),
+            x,
+        })
+    }
+
+    /// How raw input and output values map to [0, 1].
+    pub fn normalization(&self) -> &Normalization {
+        &self.normalization
+    }
+
+    /// Colorizes `input` (C_in bands of raw values, normalized with the checkpoint's input
+    /// mappings) in tiles overlapping by `overlap` pixels. Returns C_out bands in the
+    /// target's units, rounded and clamped to its data type; pixels that are nodata in the
+    /// input are nodata in the output (same mask, value 0).
+    pub fn colorize(&mut self, input: &ImageData, overlap: usize) -> Result<ImageData> {
+        let norm = self.normalization.clone();
+        ensure!(
+            input.bands == norm.input.len(),
+            "the image has {} bands, the model takes {}",
+            input.bands,
+            norm.input.len()
+        );
+        let plane = input.width * input.height;
+        let mut x = input.clone();
+        for (b, n) in norm.input.iter().enumerate() {
+            for (v, &ok) in x.values[b * plane..(b + 1) * plane]
+                .iter_mut()
+                .zip(&input.valid)
+            {
+                *v = if ok { n.normalize(*v) } else { 0.0 };
+            }
+        }
+        let mut y = self.colorize_normalized(&x, overlap)?;
+        for (b, n) in norm.output.iter().enumerate() {
+            for (v, &ok) in y.values[b * plane..(b + 1) * plane]
+                .iter_mut()
+                .zip(&input.valid)
+            {
+                *v = if ok {
+                    n.dtype.quantize(n.denormalize(*v)) as f32
+                } else {
+                    0.0
+                };
+            }
+        }
+        Ok(y)
+    }
+
+    /// Colorizes `input`, C_in bands already normalized to [0, 1], in tiles overlapping by
+    /// `overlap` pixels; returns G's C_out normalized bands blended over the tiles, with the
+    /// input's mask. Nodata pixels are fed to G as they are.
+    pub fn colorize_normalized(&mut self, input: &ImageData, overlap: usize) -> Result<ImageData> {
+        let c_in = self.in_bands();
+        ensure!(
+            input.bands == c_in,
+            "the image has {} bands, the model takes {c_in}",
+            input.bands
+        );
+        let mut sink = MemorySink {
+            width: input.width,
+            height: input.height,
+            values: vec![0.0; self.out_bands() * input.width * input.height],
+        };
+        let size = (input.width, input.height);
+        let mut source = MemorySource { image: input };
+        tile_rows(self, size, overlap, &mut source, &mut sink, &mut |_| ())?;
+        ImageData::with_mask(
+            input.width,
+            input.height,
+            self.out_bands(),
+            sink.values,
+            input.valid.clone(),
+        )
+    }
+}
+
+impl<D: Device> TileModel for Colorizer<'_, D> {
+    fn window(&self) -> usize {
+        self.generator.config().window
+    }
+
+    fn in_bands(&self) -> usize {
+        self.generator.config().in_bands
+    }
+
+    fn out_bands(&self) -> usize {
+        self.generator.config().out_bands
+    }
+
+    fn batch(&self) -> usize {
+        self.generator.batch()
+    }
+
+    fn run(&mut self, x: &[f32], y: &mut [f32]) -> Result<()> {
+        self.dev.write(&mut self.x, x)?;
+        let out = self.generator.forward(self.dev, &self.x)?;
+        let host = self.dev.download(out)?;
+        y.copy_from_slice(&host);
+        Ok(())
+    }
+}
+
+/// Rows of an [`ImageData`] of normalized values.
+struct MemorySource<'a> {
+    image: &'a ImageData,
+}
+
+impl RowSource for MemorySource<'_> {
+    fn read_rows(
+        &mut self,
+        y0: usize,
+        rows: usize,
+        values: &mut [f32],
+        valid: &mut [bool],
+    ) -> Result<()> {
+        let im = self.image;
+        let (w, n) = (im.width, rows * im.width);
+        valid.copy_from_slice(&im.valid[y0 * w..y0 * w + n]);
+        for b in 0..im.bands {
+            values[b * n..(b + 1) * n].copy_from_slice(&im.values[(b * im.height + y0) * w..][..n]);
+        }
+        Ok(())
+    }
+}
+
+/// Collects output rows into planes.
+struct MemorySink {
+    width: usize,
+    height: usize,
+    values: Vec<f32>,
+}
+
+impl RowSink for MemorySink {
+    fn write_rows(
+        &mut self,
+        y0: usize,
+        rows: usize,
+        values: &[f32],
+        _valid: &[bool],
+    ) -> Result<()> {
+        let n = rows * self.width;
+        for (b, src) in values.chunks_exact(n).enumerate() {
+            self.values[(b * self.height + y0) * self.width..][..n].copy_from_slice(src);
+        }
+        Ok(())
+    }
+}

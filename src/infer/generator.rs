@@ -1,0 +1,123 @@
+//! G's forward pass alone, for inference: the parameter values and the activations of one
+//! outer layer at a time, with no gradients and no per-layer activation history.
+
+use crate::device::Device;
+use crate::model::checkpoint::Checkpoint;
+use crate::model::error::{config_err, ModelResult};
+use crate::model::generator::{lift_forward, outer_forward, param_specs, OuterBufs, Shapes};
+use crate::model::param::find_tensor;
+use crate::model::ModelConfig;
+
+/// The generator of a checkpoint, built for batches of a fixed size, that only runs forward.
+///
+/// Device memory: the parameters, three rotating h buffers (h_i, h_{i−1} and the layer's
+/// output) and one u, a and b buffer reused by every layer; all allocated in
+/// [`InferenceGenerator::from_checkpoint`], none in [`InferenceGenerator::forward`]. The
+/// training [`Generator`](crate::model::Generator) keeps every layer's activations and
+/// gradients besides; both run the same per-layer code, so their outputs are identical.
+pub struct InferenceGenerator<D: Device> {
+    cfg: ModelConfig,
+    batch: usize,
+    shapes: Shapes,
+    /// G's parameter values in checkpoint order.
+    params: Vec<D::Buf>,
+    /// h buffers used round-robin: layer i reads `h[i % 3]` and `h[(i − 1) % 3]` and writes
+    /// `h[(i + 1) % 3]`.
+    h: [D::Buf; 3],
+    u: D::Buf,
+    a: D::Buf,
+    b: D::Buf,
+}
+
+impl<D: Device> InferenceGenerator<D> {
+    /// G of `ckpt` (validated: every tensor present with its shape) for batches of `batch`
+    /// windows of the checkpoint's W×W and C_in bands.
+    pub fn from_checkpoint(dev: &D, ckpt: &Checkpoint, batch: usize) -> ModelResult<Self> {
+        ckpt.validate()?;
+        let cfg = &ckpt.config;
+        if batch == 0 {
+            return Err(config_err("batch size must be at least 1"));
+        }
+        let shapes = Shapes::new(cfg, batch);
+        let params = param_specs(cfg)
+            .iter()
+            .map(|spec| {
+                let t = find_tensor(&ckpt.tensors, &spec.name, &spec.shape)?;
+                Ok(dev.upload(&t.data)?)
+            })
+            .collect::<ModelResult<Vec<_>>>()?;
+        let h_len = shapes.h_len();
+        Ok(Self {
+            cfg: cfg.clone(),
+            batch,
+            params,
+            h: [
+                dev.alloc_zeros(h_len)?,
+                dev.alloc_zeros(h_len)?,
+                dev.alloc_zeros(h_len)?,
+            ],
+            u: dev.alloc_zeros(h_len)?,
+            a: dev.alloc_zeros(shapes.a_len())?,
+            b: dev.alloc_zeros(shapes.b_len())?,
+            shapes,
+        })
+    }
+
+    /// The model's hyperparameters.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// Windows per batch.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Elements of an input batch, `batch·C_in·W·W`.
+    pub fn input_len(&self) -> usize {
+        self.shapes.x_len()
+    }
+
+    /// Elements of an output batch, `batch·C_out·W·W`.
+    pub fn output_len(&self) -> usize {
+        self.shapes.h_len()
+    }
+
+    /// G(x) for a batch `x` of [`input_len`](Self::input_len) normalized values; the result
+    /// stays valid until the next call.
+    pub fn forward(&mut self, dev: &D, x: &D::Buf) -> ModelResult<&D::Buf> {
+        let s = &self.shapes;
+        lift_forward(dev, s, &self.params, x, &mut self.h[0])?;
+        let layers = self.cfg.outer_layers;
+        for i in 0..layers {
+            let prev = i % 3;
+            let prev2 = i.saturating_sub(1) % 3;
+            let (reads, out) = split_rotation(&mut self.h, [prev, prev2], (i + 1) % 3);
+            let bufs = OuterBufs {
+                u: &mut self.u,
+                a: &mut self.a,
+                b: &mut self.b,
+                h: out,
+            };
+            outer_forward(dev, s, &self.params, i, reads[0], reads[1], bufs)?;
+        }
+        Ok(&self.h[layers % 3])
+    }
+}
+
+/// Shared references to `h[read[0]]` and `h[read[1]]` (which may be the same) and a mutable
+/// one to `h[write]`, which must differ from both.
+fn split_rotation<B>(h: &mut [B; 3], read: [usize; 2], write: usize) -> ([&B; 2], &mut B) {
+    debug_assert!(!read.contains(&write));
+    let mut out = None;
+    let mut shared: [Option<&B>; 3] = [None; 3];
+    for (j, buf) in h.iter_mut().enumerate() {
+        if j == write {
+            out = Some(buf);
+        } else {
+            shared[j] = Some(buf);
+        }
+    }
+    let get = |j: usize| shared[j].expect("read index differs from the written one");
+    ([get(read[0]), get(read[1])], out.expect("write index < 3"))
+}

@@ -1,0 +1,428 @@
+//! Colorizing a raster file into a GeoTIFF through GDAL (the `geo` feature), strip by strip:
+//! the input is read and the output written a window's height of rows at a time, so memory
+//! is bounded by the raster's width, not its size.
+
+use super::colorizer::{Colorizer, DEFAULT_BATCH};
+use super::tiles::{tile_rows, RowSink, RowSource};
+use crate::device::Device;
+use crate::geo::{GeoTiffWriter, Raster};
+use crate::model::normalization::{BandNorm, SampleType};
+use crate::model::Checkpoint;
+use crate::Error;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// Where the model's gray input comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrayFrom {
+    /// The only band of a one-band raster; the luma of bands 1–3 of a raster with three or
+    /// more.
+    Auto,
+    /// Luma 0.299·R + 0.587·G + 0.114·B of three bands (1, 2, 3 or `--bands`), each
+    /// normalized with the model's target mappings.
+    Luma,
+    /// One band, 1-based.
+    Band(usize),
+}
+
+impl std::str::FromStr for GrayFrom {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "luma" => Ok(Self::Luma),
+            _ => s
+                .strip_prefix("band:")
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|&n| n >= 1)
+                .map(Self::Band)
+                .ok_or_else(|| {
+                    Error::Input(format!(
+                        "--gray-from {s}: expected auto, luma or band:N with N from 1"
+                    ))
+                }),
+        }
+    }
+}
+
+/// Settings of [`colorize_raster`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColorizeOptions {
+    /// Overlap of neighbouring tiles in pixels; `None` is a quarter window.
+    pub overlap: Option<usize>,
+    /// Tiles per batch.
+    pub batch: usize,
+    /// How a gray input is formed (models with one input band).
+    pub gray_from: GrayFrom,
+    /// 1-based input bands: the model's C_in bands, or the R, G, B of a luma input.
+    pub bands: Option<Vec<usize>>,
+}
+
+impl Default for ColorizeOptions {
+    fn default() -> Self {
+        Self {
+            overlap: None,
+            batch: DEFAULT_BATCH,
+            gray_from: GrayFrom::Auto,
+            bands: None,
+        }
+    }
+}
+
+/// How the model's input is made from the raster's bands.
+#[derive(Clone, Debug, PartialEq)]
+enum InputMode {
+    /// The bands (0-based) as they are, one per input band.
+    Direct(Vec<usize>),
+    /// The luma of three bands (0-based), normalized with the target's first three mappings.
+    Luma([usize; 3]),
+}
+
+/// Everything checked before any output is written: the input raster, how the model's
+/// input is formed from it, and the output's type and nodata value.
+pub struct ColorizeJob {
+    ckpt: Checkpoint,
+    input: Raster,
+    output: PathBuf,
+    mode: InputMode,
+    overlap: usize,
+    batch: usize,
+    out_type: SampleType,
+    nodata: Option<f64>,
+}
+
+/// What a finished [`ColorizeJob`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColorizeSummary {
+    /// Raster size in pixels.
+    pub size: (usize, usize),
+    /// The device's name.
+    pub device: String,
+    /// How the input was formed, e.g. `band 1` or `luma of bands 1,2,3`.
+    pub input: String,
+    /// Output bands and their data type.
+    pub bands: usize,
+    /// The output's data type.
+    pub dtype: SampleType,
+    /// Tile overlap used.
+    pub overlap: usize,
+}
+
+impl ColorizeJob {
+    /// Checks that `input` fits `ckpt` (band count, band types, sizes) under `options` and
+    /// that `output` is a new path different from the input; nothing is written yet.
+    pub fn new(
+        ckpt: Checkpoint,
+        input: &Path,
+        output: &Path,
+        options: &ColorizeOptions,
+    ) -> Result<Self> {
+        ckpt.validate()?;
+        let raster = Raster::open(input)?;
+        if same_file(input, output) {
+            return Err(Error::Input(format!(
+                "the output {} is the input: choose another path",
+                output.display()
+            ))
+            .into());
+        }
+        let cfg = &ckpt.config;
+        let w = cfg.window;
+        let overlap = options.overlap.unwrap_or(w / 4);
+        if overlap >= w {
+            return Err(Error::Input(format!(
+                "--overlap {overlap} must be smaller than the model's window {w}"
+            ))
+            .into());
+        }
+        if options.batch == 0 {
+            return Err(Error::Input("--batch must be at least 1".into()).into());
+        }
+        let count = raster.bands().len();
+        let pick = |b: usize| -> Result<usize> {
+            if b == 0 || b > count {
+                return Err(Error::Input(format!(
+                    "{}: band {b} out of range (the raster has {count} band{})",
+                    input.display(),
+                    if count == 1 { "" } else { "s" }
+                ))
+                .into());
+            }
+            Ok(b - 1)
+        };
+        let picked = |default: Vec<usize>| -> Result<Vec<usize>> {
+            options
+                .bands
+                .clone()
+                .unwrap_or(default)
+                .into_iter()
+                .map(pick)
+                .collect()
+        };
+        let mode = if cfg.in_bands == 1 {
+            let luma = |bands: Vec<usize>| -> Result<InputMode> {
+                if bands.len() != 3 || cfg.out_bands < 3 {
+                    return Err(Error::Input(format!(
+                        "a luma input needs three bands and a model with at least three output \
+                         bands; got {} band(s) for a model with {}",
+                        bands.len(),
+                        cfg.out_bands
+                    ))
+                    .into());
+                }
+                Ok(InputMode::Luma([bands[0], bands[1], bands[2]]))
+            };
+            match options.gray_from {
+                GrayFrom::Band(b) => InputMode::Direct(vec![pick(b)?]),
+                GrayFrom::Luma => luma(picked(vec![1, 2, 3])?)?,
+                GrayFrom::Auto => match (&options.bands, count) {
+                    (Some(b), _) if b.len() == 1 => InputMode::Direct(picked(vec![])?),
+                    (Some(_), _) => luma(picked(vec![])?)?,
+                    (None, 1) => InputMode::Direct(vec![0]),
+                    (None, n) if n >= 3 => luma(vec![0, 1, 2])?,
+                    (None, n) => {
+                        return Err(Error::Input(format!(
+                            "{}: has {n} bands; the model takes one gray band: choose it with \
+                             --gray-from band:N",
+                            input.display()
+                        ))
+                        .into())
+                    }
+                },
+            }
+        } else {
+            if options.gray_from != GrayFrom::Auto {
+                return Err(Error::Input(format!(
+                    "--gray-from applies to models with one input band; this one takes {}",
+                    cfg.in_bands
+                ))
+                .into());
+            }
+            let bands = picked((1..=cfg.in_bands).collect())?;
+            if bands.len() != cfg.in_bands {
+                return Err(Error::Input(format!(
+                    "{}: the model takes {} input bands, {} given",
+                    input.display(),
+                    cfg.in_bands,
+                    bands.len()
+                ))
+                .into());
+            }
+            InputMode::Direct(bands)
+        };
+        let (used, norms): (Vec<usize>, Vec<BandNorm>) = match &mode {
+            InputMode::Direct(b) => (b.clone(), ckpt.normalization.input.clone()),
+            InputMode::Luma(b) => (b.to_vec(), ckpt.normalization.output[..3].to_vec()),
+        };
+        for (&b, norm) in used.iter().zip(&norms) {
+            let dtype = raster.bands()[b].dtype;
+            let t = SampleType::try_from(dtype)
+                .map_err(|e| Error::Input(format!("{}: band {}: {e}", input.display(), b + 1)))?;
+            if t != norm.dtype {
+                return Err(Error::Input(format!(
+                    "{}: band {} is {}, the model was trained on {} bands",
+                    input.display(),
+                    b + 1,
+                    t.name(),
+                    norm.dtype.name()
+                ))
+                .into());
+            }
+        }
+        let out_type = common_type(&ckpt.normalization.output);
+        // The input's nodata value, when the output type holds it.
+        let nodata = raster.bands()[used[0]]
+            .nodata
+            .filter(|&v| out_type.quantize(v) == v);
+        Ok(Self {
+            ckpt,
+            input: raster,
+            output: output.to_path_buf(),
+            mode,
+            overlap,
+            batch: options.batch,
+            out_type,
+            nodata,
+        })
+    }
+
+    /// The input's size in pixels.
+    pub fn size(&self) -> (usize, usize) {
+        (self.input.width(), self.input.height())
+    }
+
+    /// Colorizes on `dev`, calling `progress` with the rows done; the output appears
+    /// complete when this returns `Ok`, and not at all otherwise.
+    pub fn run<D: Device>(
+        &self,
+        dev: &D,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<ColorizeSummary> {
+        let cfg = &self.ckpt.config;
+        let mut colorizer = Colorizer::new(dev, &self.ckpt, self.batch)?;
+        let size = self.size();
+        let mut writer = GeoTiffWriter::create(
+            &self.output,
+            size,
+            cfg.out_bands,
+            self.out_type,
+            self.input.georef(),
+            self.nodata,
+            &self.ckpt.bands.output,
+        )?;
+        let mut source = GeoSource {
+            raster: &self.input,
+            mode: &self.mode,
+            norms: match &self.mode {
+                InputMode::Direct(_) => self.ckpt.normalization.input.clone(),
+                InputMode::Luma(_) => self.ckpt.normalization.output[..3].to_vec(),
+            },
+            scratch: Vec::new(),
+            mask: Vec::new(),
+        };
+        let mut sink = GeoSink {
+            writer: &mut writer,
+            norms: &self.ckpt.normalization.output,
+            width: size.0,
+            buf: Vec::new(),
+            valid: 0,
+        };
+        tile_rows(
+            &mut colorizer,
+            size,
+            self.overlap,
+            &mut source,
+            &mut sink,
+            progress,
+        )?;
+        if sink.valid == 0 {
+            // Dropping the writer removes the partial output.
+            return Err(Error::Input(format!(
+                "{}: no valid pixel (every pixel is nodata or masked)",
+                self.input.path().display()
+            ))
+            .into());
+        }
+        writer.finish()?;
+        Ok(ColorizeSummary {
+            size,
+            device: dev.name(),
+            input: match &self.mode {
+                InputMode::Direct(b) => {
+                    format!("band{} {}", if b.len() > 1 { "s" } else { "" }, list(b))
+                }
+                InputMode::Luma(b) => format!("luma of bands {}", list(b)),
+            },
+            bands: cfg.out_bands,
+            dtype: self.out_type,
+            overlap: self.overlap,
+        })
+    }
+}
+
+/// `0,1,2` → `1,2,3`.
+fn list(bands: &[usize]) -> String {
+    bands
+        .iter()
+        .map(|b| (b + 1).to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The output's data type: the target bands' type, Float32 when they differ.
+fn common_type(norms: &[BandNorm]) -> SampleType {
+    let first = norms[0].dtype;
+    if norms.iter().all(|n| n.dtype == first) {
+        first
+    } else {
+        SampleType::Float32
+    }
+}
+
+/// Whether two paths name the same file (the second may not exist yet).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Rows of the input raster, normalized; nodata (and masked) pixels read as 0.
+struct GeoSource<'a> {
+    raster: &'a Raster,
+    mode: &'a InputMode,
+    norms: Vec<BandNorm>,
+    scratch: Vec<f32>,
+    mask: Vec<bool>,
+}
+
+impl RowSource for GeoSource<'_> {
+    fn read_rows(
+        &mut self,
+        y0: usize,
+        rows: usize,
+        values: &mut [f32],
+        valid: &mut [bool],
+    ) -> Result<()> {
+        let width = self.raster.width();
+        let n = rows * width;
+        let bands: &[usize] = match self.mode {
+            InputMode::Direct(b) => b,
+            InputMode::Luma(b) => b,
+        };
+        let (raw, mask) = self.raster.read_masked(bands, (0, y0), (width, rows))?;
+        self.scratch = raw;
+        self.mask = mask;
+        valid.copy_from_slice(&self.mask);
+        let norm = |k: usize, i: usize| self.norms[k].normalize(self.scratch[k * n + i]);
+        match self.mode {
+            InputMode::Direct(b) => {
+                for k in 0..b.len() {
+                    for i in 0..n {
+                        values[k * n + i] = if valid[i] { norm(k, i) } else { 0.0 };
+                    }
+                }
+            }
+            InputMode::Luma(_) => {
+                for i in 0..n {
+                    values[i] = if valid[i] {
+                        crate::train::data::luma(norm(0, i), norm(1, i), norm(2, i))
+                    } else {
+                        0.0
+                    };
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes output rows in the target's units; nodata where the input is.
+struct GeoSink<'a> {
+    writer: &'a mut GeoTiffWriter,
+    norms: &'a [BandNorm],
+    width: usize,
+    buf: Vec<f32>,
+    /// Valid pixels written so far.
+    valid: usize,
+}
+
+impl RowSink for GeoSink<'_> {
+    fn write_rows(&mut self, y0: usize, rows: usize, values: &[f32], valid: &[bool]) -> Result<()> {
+        let n = rows * self.width;
+        self.valid += valid.iter().filter(|&&v| v).count();
+        self.buf.resize(values.len(), 0.0);
+        for (k, norm) in self.norms.iter().enumerate() {
+            for i in 0..n {
+                self.buf[k * n + i] = if valid[i] {
+                    norm.denormalize(values[k * n + i]) as f32
+                } else {
+                    f32::NAN
+                };
+            }
+        }
+        self.writer.write_rows(y0, rows, &self.buf)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,236 @@
+//! Tiled inference over an image of any size, one strip of tile rows at a time.
+//!
+//! The image is covered by W×W tiles that overlap by `overlap` pixels (the last tile of a
+//! row or column is moved back to end at the edge). Each tile's output is weighted by a
+//! Hann window, sin²(π(i + ½)/W) along each side: largest in the middle, near 0 at the
+//! borders, where the zero padding of the convolutions makes G least reliable. Every pixel
+//! is the weighted mean of the tiles covering it, so where two tiles overlap one fades
+//! into the other and tile borders do not show as seams (tests/learning.rs measures it).
+//! With `overlap` 0 the weights are flat and the tiles simply abut.
+//!
+//! Memory is bounded by the width: [`tile_rows`] holds one strip of W rows (input, output
+//! sums and weights) and hands each finished row range to a [`RowSink`] before reading the
+//! next strip from a [`RowSource`]. An image narrower or shorter than W is mirrored out to
+//! W (reflection about the edge pixels) and the output cropped back.
+
+use anyhow::{ensure, Result};
+
+/// Where a tile may start along an axis of `len` pixels (padded to at least `window`):
+/// every `window − overlap` pixels, the last one moved back to end at the edge.
+pub fn positions(len: usize, window: usize, overlap: usize) -> Vec<usize> {
+    let len = len.max(window);
+    let step = window - overlap.min(window - 1);
+    let mut p: Vec<usize> = (0..)
+        .map(|k| k * step)
+        .take_while(|&x| x + window < len)
+        .collect();
+    p.push(len - window);
+    p
+}
+
+/// The 1-D blending weights of a tile side: the Hann window sin²(π(i + ½)/W), every weight
+/// positive; flat for `overlap` 0 (abutting tiles need no blending).
+pub fn blend_weights(window: usize, overlap: usize) -> Vec<f32> {
+    (0..window)
+        .map(|i| {
+            if overlap == 0 {
+                return 1.0;
+            }
+            let t = (i as f64 + 0.5) / window as f64;
+            (std::f64::consts::PI * t).sin().powi(2) as f32
+        })
+        .collect()
+}
+
+/// A model that maps batches of W×W tiles of normalized values, `C_in` bands in and
+/// `C_out` out (NCHW).
+pub trait TileModel {
+    /// Tile side W.
+    fn window(&self) -> usize;
+    /// Input bands C_in.
+    fn in_bands(&self) -> usize;
+    /// Output bands C_out.
+    fn out_bands(&self) -> usize;
+    /// Tiles per call of [`TileModel::run`].
+    fn batch(&self) -> usize;
+    /// Maps `x` (`batch·C_in·W·W`) to `y` (`batch·C_out·W·W`).
+    fn run(&mut self, x: &[f32], y: &mut [f32]) -> Result<()>;
+}
+
+/// Supplies the image's rows, normalized, top to bottom.
+pub trait RowSource {
+    /// Fills `values` (band-major: `C_in` planes of `rows`×width) and `valid` (`rows`×width,
+    /// false where the input is nodata) with rows `y0 .. y0 + rows`. Rows may be asked for
+    /// more than once (tile rows overlap).
+    fn read_rows(
+        &mut self,
+        y0: usize,
+        rows: usize,
+        values: &mut [f32],
+        valid: &mut [bool],
+    ) -> Result<()>;
+}
+
+/// Receives the output, each row exactly once, top to bottom.
+pub trait RowSink {
+    /// Takes rows `y0 .. y0 + rows` of the output: `values` band-major (`C_out` planes of
+    /// `rows`×width, normalized) and the input's `valid` mask of those rows.
+    fn write_rows(&mut self, y0: usize, rows: usize, values: &[f32], valid: &[bool]) -> Result<()>;
+}
+
+/// Runs `model` over the `width`×`height` image of `source` in overlapping tiles and
+/// writes the blended result to `sink`; `progress` is called with the rows finished so far.
+pub fn tile_rows(
+    model: &mut dyn TileModel,
+    (width, height): (usize, usize),
+    overlap: usize,
+    source: &mut dyn RowSource,
+    sink: &mut dyn RowSink,
+    progress: &mut dyn FnMut(usize),
+) -> Result<()> {
+    let w = model.window();
+    ensure!(
+        width > 0 && height > 0,
+        "the image is empty ({width}x{height})"
+    );
+    ensure!(
+        overlap < w,
+        "overlap {overlap} must be smaller than the window {w}"
+    );
+    let (c_in, c_out, batch) = (model.in_bands(), model.out_bands(), model.batch());
+    let (pw, ph) = (width.max(w), height.max(w));
+    let xs = positions(pw, w, overlap);
+    let ys = positions(ph, w, overlap);
+    let ramp = blend_weights(w, overlap);
+
+    // One strip: W rows of the padded image, the output sums and the weight sums.
+    let rows_read = w.min(height);
+    let mut raw = vec![0f32; c_in * rows_read * width];
+    let mut raw_valid = vec![false; rows_read * width];
+    let mut strip = vec![0f32; c_in * w * pw];
+    let mut acc = vec![0f32; c_out * w * pw];
+    let mut wsum = vec![0f32; w * pw];
+    let mut x = vec![0f32; batch * c_in * w * w];
+    let mut y = vec![0f32; batch * c_out * w * w];
+    let mut out = Vec::new();
+    let mut out_valid = Vec::new();
+
+    for (k, &y0) in ys.iter().enumerate() {
+        // Read the strip's real rows and mirror them out to W×pw.
+        let real = rows_read.min(height - y0);
+        let n = real * width;
+        source.read_rows(y0, real, &mut raw[..c_in * n], &mut raw_valid[..n])?;
+        for c in 0..c_in {
+            for r in 0..w {
+                let src_row = reflect(r, real);
+                for col in 0..pw {
+                    strip[(c * w + r) * pw + col] =
+                        raw[(c * real + src_row) * width + reflect(col, width)];
+                }
+            }
+        }
+        // Every tile of the strip, `batch` at a time.
+        for group in xs.chunks(batch) {
+            for (t, &x0) in group.iter().enumerate() {
+                for c in 0..c_in {
+                    for r in 0..w {
+                        let dst = ((t * c_in + c) * w + r) * w;
+                        let src = (c * w + r) * pw + x0;
+                        x[dst..dst + w].copy_from_slice(&strip[src..src + w]);
+                    }
+                }
+            }
+            x[group.len() * c_in * w * w..].fill(0.0);
+            model.run(&x, &mut y)?;
+            for (t, &x0) in group.iter().enumerate() {
+                for r in 0..w {
+                    for col in 0..w {
+                        let wt = ramp[r] * ramp[col];
+                        wsum[r * pw + x0 + col] += wt;
+                        for c in 0..c_out {
+                            acc[(c * w + r) * pw + x0 + col] +=
+                                wt * y[((t * c_out + c) * w + r) * w + col];
+                        }
+                    }
+                }
+            }
+        }
+        // Rows no later tile row touches are final: emit them, then shift the strip up.
+        let next = ys.get(k + 1).copied().unwrap_or(ph);
+        let done = (next - y0).min(height.saturating_sub(y0));
+        if done > 0 {
+            out.resize(c_out * done * width, 0.0);
+            for c in 0..c_out {
+                for r in 0..done {
+                    for col in 0..width {
+                        out[(c * done + r) * width + col] =
+                            acc[(c * w + r) * pw + col] / wsum[r * pw + col];
+                    }
+                }
+            }
+            out_valid.clear();
+            out_valid.extend_from_slice(&raw_valid[..done * width]);
+            sink.write_rows(y0, done, &out, &out_valid)?;
+            progress(y0 + done);
+        }
+        let shift = next - y0;
+        if shift < w {
+            for c in 0..c_out {
+                acc.copy_within((c * w + shift) * pw..(c + 1) * w * pw, c * w * pw);
+                acc[((c + 1) * w - shift) * pw..(c + 1) * w * pw].fill(0.0);
+            }
+            wsum.copy_within(shift * pw.., 0);
+            wsum[(w - shift) * pw..].fill(0.0);
+        } else {
+            acc.fill(0.0);
+            wsum.fill(0.0);
+        }
+    }
+    Ok(())
+}
+
+/// Index `i` of a padded axis mapped into `0..len` by mirroring about the edge pixels
+/// (… 2 1 | 0 1 2 … len−1 | len−2 …).
+fn reflect(i: usize, len: usize) -> usize {
+    if len == 1 {
+        return 0;
+    }
+    let period = 2 * (len - 1);
+    let j = i % period;
+    if j < len {
+        j
+    } else {
+        period - j
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_cover_the_axis_with_the_overlap() {
+        assert_eq!(positions(64, 64, 16), vec![0]);
+        assert_eq!(positions(10, 64, 16), vec![0]);
+        assert_eq!(positions(100, 64, 16), vec![0, 36]);
+        assert_eq!(positions(160, 64, 16), vec![0, 48, 96]);
+        assert_eq!(positions(161, 64, 16), vec![0, 48, 96, 97]);
+        assert_eq!(positions(130, 64, 0), vec![0, 64, 66]);
+    }
+
+    #[test]
+    fn blend_weights_are_a_hann_window_or_flat() {
+        let w = blend_weights(4, 1);
+        let s = |t: f64| (std::f64::consts::PI * t).sin().powi(2) as f32;
+        assert_eq!(w, vec![s(0.125), s(0.375), s(0.625), s(0.875)]);
+        assert!(w.iter().all(|&v| v > 0.0));
+        assert!(blend_weights(5, 0).iter().all(|&v| v == 1.0));
+    }
+
+    #[test]
+    fn reflect_mirrors_about_the_edge_pixels() {
+        let got: Vec<usize> = (0..9).map(|i| reflect(i, 3)).collect();
+        assert_eq!(got, vec![0, 1, 2, 1, 0, 1, 2, 1, 0]);
+        assert_eq!(reflect(5, 1), 0);
+    }
+}

@@ -1,0 +1,651 @@
+//! `satcolor colorize` and `satcolor eval` end to end through the binary: the output
+//! GeoTIFF's georeferencing, type, nodata, bands and layout; the GDAL path against the
+//! in-memory API; small rasters; UInt16 11-bit data; and every bad input the issue lists
+//! (exit code 2, one line, no output left behind).
+
+#![cfg(feature = "geo")]
+
+use gdal::raster::Buffer;
+use gdal::{Dataset, DriverManager, Metadata};
+use satcolor::device::cpu::CpuDevice;
+use satcolor::infer::{Colorizer, ImageData};
+use satcolor::model::normalization::{BandNorm, SampleType};
+use satcolor::model::{Bands, Checkpoint, LossConfig, ModelConfig, Normalization};
+use satcolor::train::{OptimizerConfig, Trainer};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh, empty directory for test `name`.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("colorize")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn config() -> ModelConfig {
+    ModelConfig {
+        window: 32,
+        filters: 6,
+        kernel: 3,
+        disc_widths: vec![4, 4, 8, 8, 8],
+        ..ModelConfig::small()
+    }
+}
+
+/// A freshly initialized model with `normalization`, saved at `path`.
+fn save_model(path: &Path, normalization: Normalization) -> Checkpoint {
+    let cfg = config();
+    let dev = CpuDevice::new();
+    let opt = OptimizerConfig::adam(1e-3);
+    let t = Trainer::new(&dev, &cfg, 1, 4, LossConfig::default(), opt, opt).unwrap();
+    let mut ckpt = t
+        .checkpoint(
+            &dev,
+            Normalization::byte(&cfg),
+            Bands::default_for(&cfg),
+            false,
+        )
+        .unwrap();
+    ckpt.normalization = normalization;
+    ckpt.save(path).unwrap();
+    ckpt
+}
+
+fn byte_model(dir: &Path) -> (PathBuf, Checkpoint) {
+    let path = dir.join("model.safetensors");
+    let ckpt = save_model(&path, Normalization::byte(&config()));
+    (path, ckpt)
+}
+
+const GEO: [f64; 6] = [500_000.0, 0.5, 0.0, 4_200_000.0, 0.0, -0.5];
+
+/// Writes a GeoTIFF of `bands` planes (band-major f64 values) of type `T`.
+fn write_raster<T: gdal::raster::GdalType + Copy>(
+    path: &Path,
+    (w, h): (usize, usize),
+    planes: &[Vec<f64>],
+    nodata: Option<f64>,
+    cast: impl Fn(f64) -> T,
+) {
+    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver
+        .create_with_band_type::<T, _>(path, w, h, planes.len())
+        .unwrap();
+    ds.set_geo_transform(&GEO).unwrap();
+    let srs = gdal::spatial_ref::SpatialRef::from_epsg(32613).unwrap();
+    ds.set_spatial_ref(&srs).unwrap();
+    for (b, plane) in planes.iter().enumerate() {
+        let mut band = ds.rasterband(b + 1).unwrap();
+        if nodata.is_some() {
+            band.set_no_data_value(nodata).unwrap();
+        }
+        let mut buf = Buffer::new((w, h), plane.iter().map(|&v| cast(v)).collect());
+        band.write((0, 0), (w, h), &mut buf).unwrap();
+    }
+}
+
+/// A smooth gray-ish pattern in 0..=`max`.
+fn pattern((w, h): (usize, usize), max: f64, phase: usize) -> Vec<f64> {
+    (0..w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as f64, (i / w) as f64);
+            let v = 0.5 + 0.25 * (x * 0.21 + phase as f64).sin() + 0.25 * (y * 0.13).cos();
+            (v * max).round()
+        })
+        .collect()
+}
+
+fn satcolor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_satcolor"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = satcolor(args);
+    assert!(
+        out.status.success(),
+        "satcolor {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Reads every band of a raster as f64, band-major.
+fn read_all(path: &Path) -> (Vec<f64>, usize, usize) {
+    let ds = Dataset::open(path).unwrap();
+    let (w, h) = ds.raster_size();
+    let mut v = Vec::new();
+    for b in 1..=ds.raster_count() {
+        let buf = ds
+            .rasterband(b)
+            .unwrap()
+            .read_as::<f64>((0, 0), (w, h), (w, h), None)
+            .unwrap();
+        v.extend(buf.data());
+    }
+    (v, w, h)
+}
+
+#[test]
+fn output_keeps_georeferencing_and_matches_the_in_memory_api() {
+    let dir = scratch("georef");
+    let (model, ckpt) = byte_model(&dir);
+    let size = (75, 41);
+    let gray = pattern(size, 250.0, 0);
+    let mut with_nodata = gray.clone();
+    with_nodata[3] = 7.0;
+    with_nodata[200] = 7.0;
+    let input = dir.join("pan.tif");
+    write_raster(&input, size, &[with_nodata.clone()], Some(7.0), |v| v as u8);
+    let out = dir.join("out.tif");
+    let line = ok(&[
+        "colorize",
+        "--model",
+        s(&model),
+        s(&input),
+        s(&out),
+        "--device",
+        "cpu",
+    ]);
+    assert!(line.contains("MP/s") && line.contains("peak RSS"), "{line}");
+
+    let ds = Dataset::open(&out).unwrap();
+    assert_eq!(ds.raster_size(), size);
+    assert_eq!(ds.raster_count(), 3);
+    assert_eq!(ds.geo_transform().unwrap(), GEO);
+    assert_eq!(ds.spatial_ref().unwrap().auth_code().unwrap(), 32613);
+    let names: Vec<String> = (1..=3)
+        .map(|b| ds.rasterband(b).unwrap().description().unwrap())
+        .collect();
+    assert_eq!(names, ["red", "green", "blue"]);
+    for b in 1..=3 {
+        let band = ds.rasterband(b).unwrap();
+        assert_eq!(band.band_type(), gdal::raster::GdalDataType::UInt8);
+        assert_eq!(band.no_data_value(), Some(7.0));
+        assert_eq!(band.block_size(), (256, 256));
+    }
+    let compression = ds.metadata_item("COMPRESSION", "IMAGE_STRUCTURE");
+    assert_eq!(compression.as_deref(), Some("DEFLATE"));
+    drop(ds);
+
+    // The same numbers as the in-memory API, nodata where the input is.
+    let (got, _, _) = read_all(&out);
+    let valid: Vec<bool> = with_nodata.iter().map(|&v| v != 7.0).collect();
+    let image = ImageData::with_mask(
+        size.0,
+        size.1,
+        1,
+        with_nodata.iter().map(|&v| v as f32).collect(),
+        valid.clone(),
+    )
+    .unwrap();
+    let dev = CpuDevice::new();
+    let want = Colorizer::new(&dev, &ckpt, 16)
+        .unwrap()
+        .colorize(&image, 8)
+        .unwrap();
+    let plane = size.0 * size.1;
+    for (i, (&g, &w)) in got.iter().zip(&want.values).enumerate() {
+        if valid[i % plane] {
+            assert_eq!(g, f64::from(w), "value {i}");
+        } else {
+            assert_eq!(g, 7.0, "nodata at {i}");
+        }
+    }
+    assert!(got.iter().any(|&v| v != 7.0 && v > 0.0));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporaries left: {leftovers:?}");
+}
+
+#[test]
+fn rasters_smaller_than_the_window_are_padded() {
+    let dir = scratch("small");
+    let (model, _) = byte_model(&dir);
+    for size in [(20, 13), (1, 40), (33, 2)] {
+        let input = dir.join(format!("pan-{}x{}.tif", size.0, size.1));
+        write_raster(&input, size, &[pattern(size, 200.0, 1)], None, |v| v as u8);
+        let out = dir.join(format!("out-{}x{}.tif", size.0, size.1));
+        ok(&[
+            "colorize",
+            "--model",
+            s(&model),
+            s(&input),
+            s(&out),
+            "--device",
+            "cpu",
+        ]);
+        let (v, w, h) = read_all(&out);
+        assert_eq!((w, h), size);
+        assert_eq!(v.len(), 3 * w * h);
+    }
+}
+
+#[test]
+fn gray_from_a_band_or_from_luma_of_chosen_bands() {
+    let dir = scratch("gray-from");
+    let (model, ckpt) = byte_model(&dir);
+    let size = (40, 37);
+    let planes = [
+        pattern(size, 250.0, 0),
+        pattern(size, 120.0, 2),
+        pattern(size, 60.0, 4),
+    ];
+    let rgb = dir.join("rgb.tif");
+    write_raster(&rgb, size, &planes, None, |v| v as u8);
+    let pan = dir.join("pan.tif");
+    write_raster(&pan, size, &[planes[1].clone()], None, |v| v as u8);
+    let (a, b) = (dir.join("a.tif"), dir.join("b.tif"));
+    ok(&[
+        "colorize",
+        "--model",
+        s(&model),
+        s(&rgb),
+        s(&a),
+        "--gray-from",
+        "band:2",
+        "--device",
+        "cpu",
+    ]);
+    ok(&[
+        "colorize",
+        "--model",
+        s(&model),
+        s(&pan),
+        s(&b),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(
+        read_all(&a).0,
+        read_all(&b).0,
+        "band:2 of the RGB raster is the pan raster"
+    );
+
+    // Luma of bands 3,2,1 (the raster read as BGR) against the in-memory API on that luma.
+    let c = dir.join("c.tif");
+    ok(&[
+        "colorize",
+        "--model",
+        s(&model),
+        s(&rgb),
+        s(&c),
+        "--bands",
+        "3,2,1",
+        "--device",
+        "cpu",
+    ]);
+    let plane = size.0 * size.1;
+    let luma: Vec<f32> = (0..plane)
+        .map(|i| {
+            let [r, g, b] = [2, 1, 0].map(|k| planes[k][i] as f32 / 255.0);
+            0.299 * r + 0.587 * g + 0.114 * b
+        })
+        .collect();
+    let dev = CpuDevice::new();
+    let image = ImageData::new(size.0, size.1, 1, luma).unwrap();
+    let want = Colorizer::new(&dev, &ckpt, 16)
+        .unwrap()
+        .colorize_normalized(&image, 8)
+        .unwrap();
+    let got = read_all(&c).0;
+    for (g, w) in got.iter().zip(&want.values) {
+        let expect = (f64::from(*w) * 255.0).round().clamp(0.0, 255.0);
+        assert!((g - expect).abs() <= 1.0, "{g} vs {expect}");
+    }
+}
+
+#[test]
+fn uint16_eleven_bit_data_goes_through_end_to_end() {
+    let dir = scratch("uint16");
+    let band = |lo, hi| BandNorm {
+        lo,
+        hi,
+        dtype: SampleType::UInt16,
+    };
+    let norm = Normalization {
+        input: vec![band(60.0, 1980.0)],
+        output: vec![band(40.0, 1700.0), band(55.0, 1850.0), band(30.0, 2040.0)],
+    };
+    let model = dir.join("model.safetensors");
+    save_model(&model, norm);
+    let size = (70, 45);
+    let pan = dir.join("pan.tif");
+    write_raster(&pan, size, &[pattern(size, 2047.0, 0)], Some(0.0), |v| {
+        v as u16
+    });
+    let out = dir.join("out.tif");
+    ok(&[
+        "colorize",
+        "--model",
+        s(&model),
+        s(&pan),
+        s(&out),
+        "--device",
+        "cpu",
+    ]);
+    let ds = Dataset::open(&out).unwrap();
+    assert_eq!(
+        ds.rasterband(1).unwrap().band_type(),
+        gdal::raster::GdalDataType::UInt16
+    );
+    drop(ds);
+    let (v, w, h) = read_all(&out);
+    let plane = w * h;
+    for (b, (lo, hi)) in [(40.0, 1700.0), (55.0, 1850.0), (30.0, 2040.0)]
+        .iter()
+        .enumerate()
+    {
+        for &x in &v[b * plane..(b + 1) * plane] {
+            assert!(
+                x >= *lo && x <= *hi && x == x.round(),
+                "band {b}: {x} outside [{lo}, {hi}]"
+            );
+        }
+    }
+    // A Byte raster does not fit a model trained on UInt16 data.
+    let byte = dir.join("byte.tif");
+    write_raster(&byte, size, &[pattern(size, 200.0, 0)], None, |v| v as u8);
+    bad(
+        &[
+            "colorize",
+            "--model",
+            s(&model),
+            s(&byte),
+            s(&dir.join("x.tif")),
+        ],
+        "UInt16",
+        &dir.join("x.tif"),
+    );
+}
+
+/// Runs a command that must fail as bad input: exit code 2, one line on stderr containing
+/// `needle`, no panic, and `out` not created.
+fn bad(args: &[&str], needle: &str, out: &Path) {
+    let mut full: Vec<&str> = args.to_vec();
+    full.extend(["--device", "cpu"]);
+    let o = satcolor(&full);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "satcolor {args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "{err} should mention {needle}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.exists(), "{} was left behind", out.display());
+    if let Some(parent) = out.parent().filter(|p| p.is_dir()) {
+        for e in std::fs::read_dir(parent).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            assert!(!name.contains(".partial-"), "temporary {name} left behind");
+        }
+    }
+}
+
+#[test]
+fn bad_inputs_exit_2_with_one_line_and_no_output() {
+    let dir = scratch("bad");
+    let (model, ckpt) = byte_model(&dir);
+    let size = (40, 40);
+    let pan = dir.join("pan.tif");
+    write_raster(&pan, size, &[pattern(size, 200.0, 0)], None, |v| v as u8);
+    let out = dir.join("out.tif");
+    let o = s(&out);
+    let m = s(&model);
+
+    bad(
+        &["colorize", "--model", m, s(&dir.join("missing.tif")), o],
+        "no such file",
+        &out,
+    );
+    let text = dir.join("notes.tif");
+    std::fs::write(&text, "not a raster").unwrap();
+    bad(
+        &["colorize", "--model", m, s(&text), o],
+        "not a raster",
+        &out,
+    );
+    let empty = dir.join("container.nc");
+    std::fs::write(&empty, netcdf_with_two_variables()).unwrap();
+    bad(&["colorize", "--model", m, s(&empty), o], "0 bands", &out);
+    bad(
+        &[
+            "colorize",
+            "--model",
+            m,
+            s(&pan),
+            o,
+            "--gray-from",
+            "band:4",
+        ],
+        "band 4 out of range",
+        &out,
+    );
+    let nodata = dir.join("nodata.tif");
+    write_raster(&nodata, size, &[vec![9.0; 1600]], Some(9.0), |v| v as u8);
+    bad(
+        &["colorize", "--model", m, s(&nodata), o],
+        "no valid pixel",
+        &out,
+    );
+    let two = dir.join("two.tif");
+    write_raster(
+        &two,
+        size,
+        &[pattern(size, 9.0, 0), pattern(size, 9.0, 1)],
+        None,
+        |v| v as u8,
+    );
+    bad(
+        &["colorize", "--model", m, s(&two), o],
+        "--gray-from band:N",
+        &out,
+    );
+
+    // Checkpoints that do not fit: bands, shapes, truncated.
+    let mut multi = ckpt.clone();
+    multi.config.in_bands = 3;
+    multi.normalization.input = vec![BandNorm::byte(); 3];
+    multi.bands.input = vec!["r".into(), "g".into(), "b".into()];
+    let lift = multi.tensors.get_mut("g.lift.weight").unwrap();
+    lift.shape = vec![3, 3, 1, 1];
+    lift.data = vec![1.0 / 3.0; 9];
+    let multi_path = dir.join("multi.safetensors");
+    multi.save(&multi_path).unwrap();
+    bad(
+        &["colorize", "--model", s(&multi_path), s(&pan), o],
+        "band 2 out of range",
+        &out,
+    );
+    let mut shapes = ckpt.clone();
+    shapes.config.filters = 7;
+    let shapes_path = dir.join("shapes.safetensors");
+    std::fs::write(&shapes_path, shapes_bytes(&shapes)).unwrap();
+    bad(
+        &["colorize", "--model", s(&shapes_path), s(&pan), o],
+        "shape",
+        &out,
+    );
+    let bytes = std::fs::read(&model).unwrap();
+    let cut = dir.join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    bad(
+        &["colorize", "--model", s(&cut), s(&pan), o],
+        "cut.safetensors",
+        &out,
+    );
+
+    // Unwritable outputs: a directory that does not exist, a path under a file, the input.
+    let nowhere = dir.join("no/such/dir/out.tif");
+    bad(
+        &["colorize", "--model", m, s(&pan), s(&nowhere)],
+        "out.tif",
+        &nowhere,
+    );
+    let under_file = text.join("out.tif");
+    bad(
+        &["colorize", "--model", m, s(&pan), s(&under_file)],
+        "out.tif",
+        &under_file,
+    );
+    let before = std::fs::read(&pan).unwrap();
+    let o2 = satcolor(&[
+        "colorize",
+        "--model",
+        m,
+        s(&pan),
+        s(&pan),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(o2.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read(&pan).unwrap(),
+        before,
+        "the input is untouched"
+    );
+
+    // eval: a raster whose band count does not fit, an all-nodata raster, a missing path.
+    let report = dir.join("unused.json");
+    bad(
+        &["eval", "--model", m, "--data", s(&pan)],
+        "has 1 bands",
+        &report,
+    );
+    let rgb_nodata = dir.join("rgb-nodata.tif");
+    write_raster(
+        &rgb_nodata,
+        size,
+        &[vec![9.0; 1600], vec![9.0; 1600], vec![9.0; 1600]],
+        Some(9.0),
+        |v| v as u8,
+    );
+    bad(
+        &["eval", "--model", m, "--data", s(&rgb_nodata)],
+        "no valid pixel",
+        &report,
+    );
+    bad(
+        &["eval", "--model", m, "--data", s(&dir.join("gone"))],
+        "no such file",
+        &report,
+    );
+}
+
+/// A netCDF classic (CDF-1) file with two 3×4 float variables: GDAL opens it as a container
+/// of two subdatasets with zero bands of its own.
+fn netcdf_with_two_variables() -> Vec<u8> {
+    let mut f: Vec<u8> = b"CDF\x01".to_vec();
+    let int = |f: &mut Vec<u8>, v: u32| f.extend(v.to_be_bytes());
+    let name = |f: &mut Vec<u8>, n: &str| {
+        int(f, n.len() as u32);
+        f.extend(n.as_bytes());
+        f.resize(f.len().next_multiple_of(4), 0);
+    };
+    int(&mut f, 0); // records
+    int(&mut f, 0x0A); // dimensions
+    int(&mut f, 2);
+    for (n, len) in [("x", 4), ("y", 3)] {
+        name(&mut f, n);
+        int(&mut f, len);
+    }
+    int(&mut f, 0); // no global attributes
+    int(&mut f, 0);
+    int(&mut f, 0x0B); // variables
+    int(&mut f, 2);
+    let header = 136;
+    for (k, n) in ["a", "b"].iter().enumerate() {
+        name(&mut f, n);
+        int(&mut f, 2); // dimensions y, x
+        int(&mut f, 1);
+        int(&mut f, 0);
+        int(&mut f, 0); // no attributes
+        int(&mut f, 0);
+        int(&mut f, 5); // NC_FLOAT
+        int(&mut f, 48);
+        int(&mut f, header + 48 * k as u32);
+    }
+    assert_eq!(f.len(), header as usize);
+    for i in 0..24 {
+        f.extend((i as f32).to_be_bytes());
+    }
+    f
+}
+
+/// A checkpoint file whose config says one thing and tensors another (saved without the
+/// validation `Checkpoint::save` does).
+fn shapes_bytes(ckpt: &Checkpoint) -> Vec<u8> {
+    let mut good = ckpt.clone();
+    good.config.filters = 6;
+    let bytes = good.to_bytes().unwrap();
+    // Swap the config JSON in the header for the one with 7 filters.
+    let text = String::from_utf8_lossy(&bytes[8..]).to_string();
+    let from = serde_json::to_string(&good.config.to_json()).unwrap();
+    let to = serde_json::to_string(&ckpt.config.to_json()).unwrap();
+    assert!(text.contains(&from[1..from.len() - 1]));
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + header_len]).unwrap();
+    let new_header = header.replace(&from[1..from.len() - 1], &to[1..to.len() - 1]);
+    let mut out = (new_header.len() as u64).to_le_bytes().to_vec();
+    out.extend(new_header.as_bytes());
+    out.extend(&bytes[8 + header_len..]);
+    out
+}
+
+#[test]
+fn eval_reports_the_model_against_the_gray_baseline() {
+    let dir = scratch("eval");
+    let (model, _) = byte_model(&dir);
+    let data = dir.join("data");
+    satcolor::synth::write_scenes(
+        &data,
+        &satcolor::synth::SynthOptions {
+            scenes: 2,
+            size: 48,
+            seed: 3,
+        },
+    )
+    .unwrap();
+    let json = ok(&[
+        "eval",
+        "--model",
+        s(&model),
+        "--data",
+        s(&data),
+        "--json",
+        "--device",
+        "cpu",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["rasters"].as_array().unwrap().len(), 2);
+    let overall = &v["overall"];
+    assert_eq!(overall["pixels"], 2 * 48 * 48);
+    for who in ["model", "baseline"] {
+        for key in ["mse", "psnr_db", "ssim", "sam_deg", "ergas", "colorfulness"] {
+            assert!(overall[who][key].is_number(), "{who}.{key}: {json}");
+        }
+        assert_eq!(overall[who]["rmse_per_band"].as_array().unwrap().len(), 3);
+    }
+    assert_eq!(overall["baseline"]["colorfulness"], 0.0);
+    assert!(overall["truth_colorfulness"].as_f64().unwrap() > 0.0);
+    let table = ok(&[
+        "eval",
+        "--model",
+        s(&model),
+        "--data",
+        s(&data),
+        "--device",
+        "cpu",
+    ]);
+    assert!(table.contains("gray baseline"), "{table}");
+}
