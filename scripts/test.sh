@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: set-up, formatting and lint checks, every test on the
 # CPU (cpu backend, the CUDA emulator running kernels/*.cu, PyTorch goldens), the
-# AddressSanitizer job of the emulator, and the CPU-only build with no nvcc.
+# AddressSanitizer job of the emulator, and the CPU-only build with no nvcc and no GDAL.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -14,6 +14,6 @@ echo "== cargo test (cpu, emu, cuda when a GPU is present)"
 cargo test --all-targets
 echo "== emulator under AddressSanitizer"
 bash scripts/emu-asan.sh
-echo "== CPU-only build (no nvcc, no emulator)"
-cargo build --no-default-features
-cargo test --no-default-features --test parity_cpu
+echo "== CPU-only build (no nvcc, no emulator, no GDAL): engine, models, in-memory inference"
+cargo build --no-default-features --all-targets
+cargo test --no-default-features --lib --test parity_cpu --test infer --test eval_compare

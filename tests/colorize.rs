@@ -5,6 +5,9 @@
 
 #![cfg(feature = "geo")]
 
+#[allow(dead_code)]
+mod train_support;
+
 use gdal::raster::Buffer;
 use gdal::{Dataset, DriverManager, Metadata};
 use satcolor::device::cpu::CpuDevice;
@@ -13,7 +16,7 @@ use satcolor::model::normalization::{BandNorm, SampleType};
 use satcolor::model::{Bands, Checkpoint, LossConfig, ModelConfig, Normalization};
 use satcolor::train::{OptimizerConfig, Trainer};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use train_support::{s, satcolor};
 
 /// A fresh, empty directory for test `name`.
 fn scratch(name: &str) -> PathBuf {
@@ -98,14 +101,6 @@ fn pattern((w, h): (usize, usize), max: f64, phase: usize) -> Vec<f64> {
         .collect()
 }
 
-fn satcolor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_satcolor"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "2")
-        .output()
-        .unwrap()
-}
-
 fn ok(args: &[&str]) -> String {
     let out = satcolor(args);
     assert!(
@@ -114,10 +109,6 @@ fn ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// Reads every band of a raster as f64, band-major.
@@ -648,4 +639,45 @@ fn eval_reports_the_model_against_the_gray_baseline() {
         "cpu",
     ]);
     assert!(table.contains("gray baseline"), "{table}");
+}
+
+#[cfg(feature = "emu")]
+#[test]
+fn the_emulated_kernels_colorize_like_the_cpu() {
+    let dir = scratch("emu");
+    let (model, _) = byte_model(&dir);
+    let size = (45, 38);
+    let pan = dir.join("pan.tif");
+    write_raster(&pan, size, &[pattern(size, 240.0, 3)], None, |v| v as u8);
+    let (cpu, emu) = (dir.join("cpu.tif"), dir.join("emu.tif"));
+    ok(&[
+        "colorize",
+        "--model",
+        s(&model),
+        s(&pan),
+        s(&cpu),
+        "--device",
+        "cpu",
+    ]);
+    let line = ok(&[
+        "colorize",
+        "--model",
+        s(&model),
+        s(&pan),
+        s(&emu),
+        "--device",
+        "emu",
+        "--batch",
+        "5",
+    ]);
+    assert!(line.contains("emu"), "{line}");
+    let (a, b) = (read_all(&cpu).0, read_all(&emu).0);
+    // Different summation orders: at most one unit of rounding apart.
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f64, f64::max);
+    assert!(worst <= 1.0, "cpu and emu differ by {worst}");
+    assert!(a.iter().any(|&v| v > 0.0));
 }

@@ -145,8 +145,8 @@ fn data_luma_and_paired_gray_by_hand() {
         (x * 3 + y) as u8 * 20
     });
     let pair = Source {
-        color: dir.join("c.tif"),
-        gray: Some(dir.join("g.tif")),
+        target: dir.join("c.tif"),
+        input: Some(dir.join("g.tif")),
     };
     let mut s = WindowSampler::open(&[pair], config(3, 0)).unwrap();
     let b = s.next_batch(1).unwrap();
@@ -156,8 +156,8 @@ fn data_luma_and_paired_gray_by_hand() {
     assert_eq!(got, want);
     write(&dir.join("g2.tif"), (4, 3), 1, |_, _, _| 9);
     let bad = Source {
-        color: dir.join("c.tif"),
-        gray: Some(dir.join("g2.tif")),
+        target: dir.join("c.tif"),
+        input: Some(dir.join("g2.tif")),
     };
     let e = WindowSampler::open(&[bad], config(3, 0))
         .unwrap_err()
@@ -414,15 +414,196 @@ fn data_uint16_11_bit_bands_are_stretched_by_percentiles() {
     }
     write_u16(&dir.join("g.tif"), (w, h), 1, |_, x, y| (x + y + 5) as u16);
     let pair = Source {
-        color: dir.join("c.tif"),
-        gray: Some(dir.join("g.tif")),
+        target: dir.join("c.tif"),
+        input: Some(dir.join("g.tif")),
     };
     let s = WindowSampler::open(&[pair], cfg).unwrap();
-    let gray = s.normalization().0.unwrap();
+    let gray = s.normalization().0.unwrap()[0];
     assert_eq!(gray.dtype, SampleType::UInt16);
     // x + y + 5 over 21×20, but for the last pixel, nodata in the color raster: 419 values,
     // ranks 2 and 416 of them sorted.
     let mut all: Vec<u16> = (0..w * h - 1).map(|i| (i % w + i / w + 5) as u16).collect();
     all.sort();
     assert_eq!((gray.lo, gray.hi), (all[2] as f64, all[416] as f64));
+}
+
+#[test]
+fn data_stretch_sees_only_the_training_rasters() {
+    let dir = scratch("stretch-rasters");
+    // Five 10×10 rasters, s2 held out (val fraction 0.2: index (2·0 + 1)·5 / 2 = 2). Training
+    // raster t (s0, s1, s3, s4 → t = 0..3) holds 1000·b + 100·t + 1 + p at pixel p of band b,
+    // so each band's training values are 1000·b + 1..=1000·b + 400 once each: ranks
+    // round(399·0.005) = 2 and round(399·0.995) = 397. The held-out raster's 2047 (bands 0
+    // and 2) and 1 (band 1) would move hi to 2047 and lo to 1 (ranks 2 and 497 of 500).
+    for i in 0..5usize {
+        let t = if i < 2 { i } else { i.saturating_sub(1) };
+        write_u16(
+            &dir.join(format!("s{i}.tif")),
+            (10, 10),
+            3,
+            move |b, x, y| match i {
+                2 => [2047, 1, 2047][b],
+                _ => (1000 * b + 100 * t + 1 + y * 10 + x) as u16,
+            },
+        );
+    }
+    let cfg = DataConfig {
+        val_fraction: 0.2,
+        ..config(8, 2)
+    };
+    let s = WindowSampler::from_paths(std::slice::from_ref(&dir), cfg).unwrap();
+    let (_, val) = s.split_names();
+    assert_eq!(val.len(), 1);
+    assert!(val[0].ends_with("s2.tif"), "{val:?}");
+    let got: Vec<(f64, f64)> = s.normalization().1.iter().map(|n| (n.lo, n.hi)).collect();
+    assert_eq!(got, [(3.0, 398.0), (1003.0, 1398.0), (2003.0, 2398.0)]);
+}
+
+#[test]
+fn data_stretch_sees_only_the_training_rows_of_a_single_raster() {
+    let dir = scratch("stretch-rows");
+    // 12×40 with val fraction 0.25 and window 8: the bottom max(round(10), 8) = 10 rows are
+    // held out. Training rows hold 1000·b + 1 + 12·y + x: 360 values per band, ranks
+    // round(359·0.005) = 2 and round(359·0.995) = 357. With the held-out rows (2047 in bands
+    // 0 and 2, 1 in band 1) the 480 values would give hi 2047 and lo 1.
+    write_u16(&dir.join("one.tif"), (12, 40), 3, |b, x, y| {
+        if y >= 30 {
+            [2047, 1, 2047][b]
+        } else {
+            (1000 * b + 1 + 12 * y + x) as u16
+        }
+    });
+    let cfg = DataConfig {
+        val_fraction: 0.25,
+        ..config(8, 2)
+    };
+    let s = WindowSampler::from_paths(&[dir.join("one.tif")], cfg).unwrap();
+    let got: Vec<(f64, f64)> = s.normalization().1.iter().map(|n| (n.lo, n.hi)).collect();
+    assert_eq!(got, [(3.0, 358.0), (1003.0, 1358.0), (2003.0, 2358.0)]);
+}
+
+#[test]
+fn data_paired_multiband_inputs_follow_their_targets() {
+    let dir = scratch("multiband");
+    let (w, h, win) = (13, 11, 5);
+    // The input's bands 0 and 1 encode the pixel's column and row; the target's 8 bands are
+    // functions of them, so every window shows whether input and target moved together.
+    let code = |b: usize, x: usize, y: usize| [x as u8 * 9, y as u8 * 11, 7][b];
+    let target = |b: usize, x: usize, y: usize| ((x * 5 + y * 3 + b * 20) % 251) as u8;
+    write(&dir.join("in.tif"), (w, h), 3, code);
+    write(&dir.join("out.tif"), (w, h), 8, target);
+    let source = Source {
+        target: dir.join("out.tif"),
+        input: Some(dir.join("in.tif")),
+    };
+    let cfg = DataConfig {
+        in_bands: 3,
+        out_bands: 8,
+        ..config(win, 8)
+    };
+    let mut s = WindowSampler::open(std::slice::from_ref(&source), cfg.clone()).unwrap();
+    let (input, output) = s.normalization();
+    assert_eq!((input.unwrap().len(), output.len()), (3, 8));
+    let p = win * win;
+    for _ in 0..10 {
+        let b = s.next_batch(3).unwrap();
+        assert_eq!((b.x.len(), b.y.len()), (3 * 3 * p, 3 * 8 * p));
+        for k in 0..3 {
+            for i in 0..p {
+                let x = (b.x[(k * 3) * p + i] * 255.0 / 9.0).round() as usize;
+                let y = (b.x[(k * 3 + 1) * p + i] * 255.0 / 11.0).round() as usize;
+                assert_eq!(b.x[(k * 3 + 2) * p + i], 7.0 / 255.0);
+                for c in 0..8 {
+                    assert_eq!(b.y[(k * 8 + c) * p + i], target(c, x, y) as f32 / 255.0);
+                }
+            }
+        }
+    }
+    let e = WindowSampler::open(
+        &[Source {
+            input: None,
+            ..source
+        }],
+        cfg,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("out.tif") && e.contains("in_bands 3") && e.contains("no paired input"),
+        "{e}"
+    );
+}
+
+#[test]
+fn data_alpha_band_is_a_mask_not_a_band() {
+    let dir = scratch("alpha");
+    let path = dir.join("rgba.tif");
+    let (w, h) = (40, 30);
+    // R encodes the column; the alpha band hides columns 0..20.
+    write(&path, (w, h), 4, |b, x, y| {
+        [x as u8 * 6, y as u8, 50, if x < 20 { 0 } else { 255 }][b]
+    });
+    {
+        let ds = gdal::Dataset::open_ex(
+            &path,
+            gdal::DatasetOptions {
+                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        ds.rasterband(4)
+            .unwrap()
+            .set_color_interpretation(gdal::raster::ColorInterpretation::AlphaBand)
+            .unwrap();
+    }
+    let mut s = WindowSampler::from_paths(&[path], config(8, 4)).unwrap();
+    for _ in 0..20 {
+        let b = s.next_batch(8).unwrap();
+        assert_eq!(b.y.len(), 8 * 3 * 64);
+        // Every red value shows a column of 20 or more: (6·x)/255 ≥ 120/255.
+        let red = b.y.chunks_exact(64).step_by(3);
+        assert!(red.flatten().all(|&v| v >= 120.0 / 255.0 - 1e-6));
+    }
+}
+
+#[test]
+fn data_target_bands_are_selected_in_order_and_checked() {
+    let dir = scratch("bands");
+    let path = dir.join("c.tif");
+    write(&path, (9, 9), 3, |b, x, y| {
+        [x as u8 * 9, y as u8 * 11, 77][b]
+    });
+    let cfg = DataConfig {
+        bands: Some(vec![2, 1, 0]),
+        ..config(9, 1)
+    };
+    let mut s = WindowSampler::from_paths(std::slice::from_ref(&path), cfg.clone()).unwrap();
+    let b = s.next_batch(1).unwrap();
+    // Band 3 first; the luma input takes the selected bands as R, G, B: 0.299·77 +
+    // 0.587·11·y + 0.114·9·x.
+    assert!(b.y[..81].iter().all(|&v| v == 77.0 / 255.0));
+    let mut want: Vec<f32> = (0..81)
+        .map(|i| {
+            ((0.299 * 77.0 + 0.587 * 11.0 * (i / 9) as f64 + 0.114 * 9.0 * (i % 9) as f64) / 255.0)
+                as f32
+        })
+        .collect();
+    let mut got = b.x.clone();
+    want.sort_by(f32::total_cmp);
+    got.sort_by(f32::total_cmp);
+    assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6));
+    let e = WindowSampler::from_paths(
+        std::slice::from_ref(&path),
+        DataConfig {
+            bands: Some(vec![0, 1, 5]),
+            ..cfg
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("c.tif") && e.contains("band 6 out of range (the raster has 3 bands)"),
+        "{e}"
+    );
 }

@@ -42,6 +42,7 @@ fn spec(dir: &Path, data: &Path, device: DeviceSpec, steps: u64) -> RunSpec {
             max_grad_norm: Some(1.0),
             val_fraction: 0.1,
             max_nodata: 0.01,
+            bands: None,
         },
         schedule: Schedule {
             steps,

@@ -19,6 +19,7 @@
 use crate::cli::train::progress_for;
 use crate::device::open::{run_on, DeviceVisitor};
 use crate::device::{Device, DeviceSpec};
+use crate::eval::compare::Comparison;
 use crate::eval::dataset::{evaluate, EvalReport};
 use crate::geo::{write_geotiff, Raster};
 use crate::infer::raster::{ColorizeJob, ColorizeOptions};
@@ -49,7 +50,7 @@ pub struct Args {
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// Training iterations.
-    #[arg(long, default_value_t = 1500)]
+    #[arg(long, default_value_t = 2500)]
     pub steps: u64,
     /// Window side W of the model (a multiple of 32).
     #[arg(long, default_value_t = 32)]
@@ -126,6 +127,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             max_grad_norm: None,
             val_fraction: data.val_fraction,
             max_nodata: data.max_nodata,
+            bands: None,
         },
         schedule: Schedule {
             steps: args.steps,
@@ -158,8 +160,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         )?,
     ];
     let sources = [&held_real, &held_synth[0]].map(|color| Source {
-        color: color.clone(),
-        gray: None,
+        target: color.clone(),
+        input: None,
     });
     let report = run_on(
         &device,
@@ -177,27 +179,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let view = out.join("splitview.png");
     write_splitview(&held_real, &colorized, &view, &SplitviewOptions::default())?;
 
-    let o = &report.overall;
     println!(
         "demo done in {:.0} s: trained the small preset for {} steps on {}",
         start.elapsed().as_secs_f64(),
         summary.step,
         summary.device
     );
-    if let Some(b) = &o.baseline {
-        println!(
-            "held-out rasters ({} valid pixels): model MSE {:.5} (PSNR {:.2} dB, SSIM {:.3}) vs gray \
-             baseline MSE {:.5} ({:.2} dB, {:.3}); colorfulness {:.1} vs 0 (real imagery {:.1})",
-            o.pixels,
-            o.model.mse,
-            o.model.psnr_db,
-            o.model.ssim.unwrap_or(f64::NAN),
-            b.mse,
-            b.psnr_db,
-            b.ssim.unwrap_or(f64::NAN),
-            o.model.colorfulness.unwrap_or(f64::NAN),
-            o.truth_colorfulness.unwrap_or(f64::NAN),
-        );
+    println!("held-out imagery, model against the gray baseline (the input in every band):");
+    for r in &report.rasters {
+        println!("  {}", headline(&r.target, &r.scores));
     }
     for (what, path) in [
         ("colorized held-out raster", &colorized),
@@ -209,6 +199,31 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         println!("  {what:<26} {}", path.display());
     }
     Ok(())
+}
+
+/// One raster's figures in one line.
+fn headline(target: &Path, c: &Comparison) -> String {
+    let name = target
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into());
+    let Some(b) = &c.baseline else {
+        return format!("{name}: MSE {:.5}", c.model.mse);
+    };
+    let opt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.3}"));
+    format!(
+        "{name}: MSE {:.5} vs {:.5} ({}), SSIM {} vs {}, colorfulness {:.1} vs 0 (real {:.1})",
+        c.model.mse,
+        b.mse,
+        if c.model.mse < b.mse {
+            "better"
+        } else {
+            "worse"
+        },
+        opt(c.model.ssim),
+        opt(b.ssim),
+        c.model.colorfulness.unwrap_or(f64::NAN),
+        c.truth_colorfulness.unwrap_or(f64::NAN),
+    )
 }
 
 /// Colorizes and evaluates on the opened device.

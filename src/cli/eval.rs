@@ -7,7 +7,7 @@ use crate::eval::compare::{Comparison, EvalScores};
 use crate::eval::dataset::{evaluate, EvalReport};
 use crate::infer::DEFAULT_BATCH;
 use crate::model::Checkpoint;
-use crate::train::data::{find_rasters, Source};
+use crate::train::data::{discover, Source};
 use std::path::PathBuf;
 
 /// Arguments of `satcolor eval`.
@@ -34,10 +34,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let device: DeviceSpec = args.device.parse()?;
     let ckpt = Checkpoint::load(&args.model)?;
-    let sources: Vec<Source> = find_rasters(&args.data)?
-        .into_iter()
-        .map(|color| Source { color, gray: None })
-        .collect();
+    let sources = discover(&args.data, ckpt.config.in_bands, ckpt.config.out_bands)?;
     let overlap = args.overlap.unwrap_or(ckpt.config.window / 4);
     if overlap >= ckpt.config.window {
         return Err(crate::Error::Input(format!(

@@ -7,6 +7,7 @@
 //! given must agree with the run (an error otherwise: a resumed run continues exactly).
 
 use crate::device::DeviceSpec;
+use crate::geo::parse_bands;
 use crate::model::{AdvLoss, LossConfig, ModelConfig};
 use crate::train::data::DataConfig;
 use crate::train::run::{self, Progress, RunSpec, Schedule, TrainSettings};
@@ -25,7 +26,10 @@ const DEFAULT_PRESET: &str = "small";
 #[derive(Clone, Debug, clap::Args)]
 pub struct Args {
     /// GeoTIFF files or directories of them (searched recursively), e.g. the output of
-    /// `satcolor synth`. On --resume, defaults to the run's data.
+    /// `satcolor synth`, whose input is the luma of the targets; or SpaceNet-2 area folders
+    /// (PAN/, RGB-PanSharpen/, MUL-PanSharpen/), whose images pair PAN with RGB-PanSharpen
+    /// (--in-bands 1) or RGB-PanSharpen with MUL-PanSharpen (--in-bands 3 --out-bands 8).
+    /// On --resume, defaults to the run's data.
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub data: Vec<PathBuf>,
     /// Run directory of a new run: model.safetensors, log.jsonl, loss.png, samples/,
@@ -57,12 +61,18 @@ pub struct Args {
     /// Model preset: seed or small [default: small].
     #[arg(long)]
     pub preset: Option<String>,
-    /// Input bands C_in (training derives one gray band).
+    /// Input bands C_in: 1 (a panchromatic raster, or the luma of the targets) or the band
+    /// count of the paired input rasters.
     #[arg(long)]
     pub in_bands: Option<usize>,
-    /// Output bands C_out (the rasters' band count).
+    /// Output bands C_out: the target rasters' band count (alpha bands aside), or the number
+    /// of --bands.
     #[arg(long)]
     pub out_bands: Option<usize>,
+    /// 1-based bands of the target rasters to train on, comma-separated, e.g. 3,2,1
+    /// [default: every band but alpha bands].
+    #[arg(long, value_name = "LIST")]
+    pub bands: Option<String>,
     /// Window side W in pixels (a multiple of 32).
     #[arg(long)]
     pub window: Option<usize>,
@@ -154,6 +164,7 @@ fn fresh(args: &Args, device: DeviceSpec) -> anyhow::Result<RunSpec> {
     }
     let config = model_config(args, ModelConfig::preset(DEFAULT_PRESET)?)?;
     let data = DataConfig::default();
+    let bands = target_bands(args)?;
     let settings = TrainSettings {
         data: absolute(&args.data),
         batch: args.batch.unwrap_or(16),
@@ -164,6 +175,7 @@ fn fresh(args: &Args, device: DeviceSpec) -> anyhow::Result<RunSpec> {
         max_grad_norm: args.max_grad_norm,
         val_fraction: data.val_fraction,
         max_nodata: data.max_nodata,
+        bands,
     };
     if args.steps == Some(0) {
         return Err(Error::Input("--steps must be at least 1".into()).into());
@@ -222,6 +234,7 @@ fn resumed(args: &Args, dir: &PathBuf, device: DeviceSpec) -> anyhow::Result<Run
         max_grad_norm: args.max_grad_norm.or(old.max_grad_norm),
         val_fraction: old.val_fraction,
         max_nodata: old.max_nodata,
+        bands: target_bands(args)?.or_else(|| old.bands.clone()),
     };
     if &given != old {
         return Err(Error::Input(format!(
@@ -260,7 +273,8 @@ fn model_config(args: &Args, base: ModelConfig) -> anyhow::Result<ModelConfig> {
     };
     let set = |field: &mut usize, v: Option<usize>| *field = v.unwrap_or(*field);
     set(&mut c.in_bands, args.in_bands);
-    set(&mut c.out_bands, args.out_bands);
+    let listed = target_bands(args)?.map(|b| b.len());
+    set(&mut c.out_bands, args.out_bands.or(listed));
     set(&mut c.window, args.window);
     set(&mut c.filters, args.filters);
     set(&mut c.kernel, args.kernel);
@@ -274,6 +288,14 @@ fn model_config(args: &Args, base: ModelConfig) -> anyhow::Result<ModelConfig> {
     }
     c.validate()?;
     Ok(c)
+}
+
+/// The 1-based target bands of `--bands`, if given.
+fn target_bands(args: &Args) -> anyhow::Result<Option<Vec<usize>>> {
+    Ok(match &args.bands {
+        Some(list) => Some(parse_bands(list)?.iter().map(|b| b + 1).collect()),
+        None => None,
+    })
 }
 
 /// `base` with the loss hyperparameters the flags set.

@@ -57,8 +57,8 @@ pub fn evaluate<D: Device>(
     for s in sources {
         let scores = evaluate_one(&mut colorizer, ckpt, s, overlap)?;
         rasters.push(RasterEval {
-            target: s.color.clone(),
-            input: s.gray.clone(),
+            target: s.target.clone(),
+            input: s.input.clone(),
             scores,
         });
     }
@@ -75,7 +75,9 @@ pub fn evaluate<D: Device>(
 /// A raster read whole, normalized with `norms`, with its validity mask.
 fn read_normalized(path: &Path, norms: &[BandNorm], what: &str) -> Result<(ImageData, Raster)> {
     let raster = Raster::open(path)?;
-    let count = raster.bands().len();
+    // Alpha bands are masks (read_masked applies them), not data.
+    let bands = raster.data_bands();
+    let count = bands.len();
     if count != norms.len() {
         return Err(Error::Input(format!(
             "{}: has {count} bands, the model's {what} has {}",
@@ -84,7 +86,8 @@ fn read_normalized(path: &Path, norms: &[BandNorm], what: &str) -> Result<(Image
         ))
         .into());
     }
-    for (k, (info, norm)) in raster.bands().iter().zip(norms).enumerate() {
+    for (&k, norm) in bands.iter().zip(norms) {
+        let info = &raster.bands()[k];
         let t = SampleType::try_from(info.dtype)
             .map_err(|e| Error::Input(format!("{}: band {}: {e}", path.display(), k + 1)))?;
         if t != norm.dtype {
@@ -99,7 +102,6 @@ fn read_normalized(path: &Path, norms: &[BandNorm], what: &str) -> Result<(Image
         }
     }
     let (w, h) = (raster.width(), raster.height());
-    let bands: Vec<usize> = (0..count).collect();
     let (mut values, valid) = raster.read_masked(&bands, (0, 0), (w, h))?;
     for (plane, norm) in values.chunks_exact_mut(w * h).zip(norms) {
         for (v, &ok) in plane.iter_mut().zip(&valid) {
@@ -117,10 +119,10 @@ fn evaluate_one<D: Device>(
 ) -> Result<Comparison> {
     let cfg = &ckpt.config;
     let norm = &ckpt.normalization;
-    let (truth, target) = read_normalized(&source.color, &norm.output, "output")?;
+    let (truth, target) = read_normalized(&source.target, &norm.output, "output")?;
     let (w, h) = (truth.width, truth.height);
     let plane = w * h;
-    let mut input = match &source.gray {
+    let mut input = match &source.input {
         Some(path) => {
             let (input, raster) = read_normalized(path, &norm.input, "input")?;
             if (raster.width(), raster.height()) != (w, h)
@@ -129,7 +131,7 @@ fn evaluate_one<D: Device>(
                 return Err(Error::Input(format!(
                     "{} and {} do not match: sizes {}x{} and {}x{} or different geotransforms",
                     path.display(),
-                    source.color.display(),
+                    source.target.display(),
                     raster.width(),
                     raster.height(),
                     w,
@@ -154,7 +156,7 @@ fn evaluate_one<D: Device>(
         None => {
             return Err(Error::Input(format!(
                 "{}: the model takes {} input band(s); give the paired input raster",
-                source.color.display(),
+                source.target.display(),
                 cfg.in_bands
             ))
             .into())
@@ -176,7 +178,7 @@ fn evaluate_one<D: Device>(
     }
     let c = cfg.out_bands;
     let model = score(&pred.values, &truth.values, &valid, c, (w, h))
-        .map_err(|e| Error::Input(format!("{}: {e}", source.color.display())))?;
+        .map_err(|e| Error::Input(format!("{}: {e}", source.target.display())))?;
     let baseline = if cfg.in_bands == 1 {
         let replicated: Vec<f32> = (0..c).flat_map(|_| input.values.iter().copied()).collect();
         Some(score(&replicated, &truth.values, &valid, c, (w, h))?)

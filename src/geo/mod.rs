@@ -77,3 +77,17 @@ pub(crate) fn quiet_gdal() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| gdal::config::set_error_handler(|_, _, _| {}));
 }
+
+/// Sets GDAL's block cache to hold at least `bytes` (and at least 128 MiB), unless the user
+/// chose a size with the `GDAL_CACHEMAX` environment variable. The cache keeps decoded
+/// blocks of the rasters being read and written; a streaming job needs a whole row of
+/// tiles of its output in it (else GDAL writes tiles half-filled and reads them back), and
+/// the cap keeps its memory from growing with the raster (GDAL's default is 5 % of RAM).
+pub fn set_block_cache(bytes: u64) {
+    if std::env::var_os("GDAL_CACHEMAX").is_some() {
+        return;
+    }
+    let bytes = bytes.max(128 << 20);
+    // SAFETY: a plain setter of a process-wide size; GDAL takes any positive value.
+    unsafe { gdal_sys::GDALSetCacheMax64(bytes as i64) };
+}

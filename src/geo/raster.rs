@@ -85,6 +85,8 @@ pub struct BandInfo {
     pub dtype: DataType,
     /// The nodata value, when the band declares one.
     pub nodata: Option<f64>,
+    /// Whether GDAL interprets the band as alpha (a mask, not data).
+    pub alpha: bool,
 }
 
 /// An open raster: its size, bands and georeferencing, read lazily window by window.
@@ -157,6 +159,7 @@ impl Raster {
             bands.push(BandInfo {
                 dtype: DataType::from_gdal(band.band_type()),
                 nodata: band.no_data_value(),
+                alpha: band.color_interpretation() == gdal::raster::ColorInterpretation::AlphaBand,
             });
         }
         let georef = GeoRef {
@@ -191,6 +194,13 @@ impl Raster {
     /// The bands, in order (band 1 of GDAL is index 0 here).
     pub fn bands(&self) -> &[BandInfo] {
         &self.bands
+    }
+
+    /// 0-based indices of the bands that hold data: every band but alpha bands.
+    pub fn data_bands(&self) -> Vec<usize> {
+        (0..self.bands.len())
+            .filter(|&k| !self.bands[k].alpha)
+            .collect()
     }
 
     /// Geotransform and CRS (empty WKT when the raster has none).

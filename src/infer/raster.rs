@@ -262,6 +262,12 @@ impl ColorizeJob {
         let cfg = &self.ckpt.config;
         let mut colorizer = Colorizer::new(dev, &self.ckpt, self.batch)?;
         let size = self.size();
+        // Twice a row of 256×256 tiles of the output (4-byte samples at most) and of the
+        // input: rows being filled and rows being read stay cached, nothing more.
+        let tile_row = |bands: usize| (size.0.div_ceil(256) * 256 * 256 * 4 * bands) as u64;
+        crate::geo::set_block_cache(
+            2 * (tile_row(cfg.out_bands) + tile_row(self.input.bands().len())),
+        );
         let mut writer = GeoTiffWriter::create(
             &self.output,
             size,

@@ -109,8 +109,7 @@ impl Image {
     ) -> Result<Self, DataError> {
         let name = name.into();
         let plane = width * height;
-        if plane == 0 || target.len() % plane != 0 || target.is_empty() || nodata.len() != plane
-        {
+        if plane == 0 || target.len() % plane != 0 || target.is_empty() || nodata.len() != plane {
             return Err(DataError::Invalid(format!(
                 "{name}: buffers do not fit {width}x{height} pixels"
             )));
@@ -732,23 +731,6 @@ struct RawRaster {
     dtypes: Vec<SampleType>,
 }
 
-/// 0-based indices of the bands of `raster` that are not alpha bands (GDAL color
-/// interpretation Alpha).
-#[cfg(feature = "geo")]
-fn non_alpha_bands(raster: &crate::geo::Raster) -> Result<Vec<usize>, DataError> {
-    let path = raster.path();
-    let err = |e: gdal::errors::GdalError| crate::geo::RasterError::io(path, e);
-    let dataset = gdal::Dataset::open(path).map_err(err)?;
-    let mut out = Vec::new();
-    for k in 0..raster.bands().len() {
-        let band = dataset.rasterband(k + 1).map_err(err)?;
-        if band.color_interpretation() != gdal::raster::ColorInterpretation::AlphaBand {
-            out.push(k);
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(feature = "geo")]
 impl RawRaster {
     /// Reads bands `bands` (0-based; `None`: every band but alpha bands) of `path`; there
@@ -768,7 +750,7 @@ impl RawRaster {
                 b.to_vec()
             }
             None => {
-                let b = non_alpha_bands(&raster)?;
+                let b = raster.data_bands();
                 if b.len() != count {
                     let alpha = raster.bands().len() - b.len();
                     return Err(DataError::Invalid(format!(
@@ -810,7 +792,7 @@ impl RawRaster {
 /// per band). `names` name the rasters for messages.
 #[cfg(feature = "geo")]
 fn normalizations(
-    rasters: &[&RawRaster],
+    rasters: &[RawRaster],
     names: &[&Path],
     train: &[Rows],
 ) -> Result<Vec<BandNorm>, DataError> {
@@ -838,7 +820,7 @@ fn normalizations(
             let step = pixels.div_ceil(2_000_000).max(1);
             let mut samples = Vec::new();
             for (i, rows) in train {
-                let r = rasters[*i];
+                let r = &rasters[*i];
                 let (width, plane) = (r.size.0, r.nodata.len());
                 let band = &r.values[k * plane..(k + 1) * plane];
                 samples.extend(
@@ -944,13 +926,13 @@ impl WindowSampler {
         }
         let heights: Vec<usize> = targets.iter().map(|t| t.size.1).collect();
         let (train, _) = split(&heights, &config);
-        let refs = |rs: &[RawRaster]| rs.iter().collect::<Vec<_>>();
         let target_names: Vec<&Path> = sources.iter().map(|s| s.target.as_path()).collect();
         let input_names: Vec<&Path> = sources.iter().filter_map(|s| s.input.as_deref()).collect();
-        let norm_out = normalizations(&refs(&targets), &target_names, &train)?;
-        let norm_in = match inputs.is_empty() {
-            true => None,
-            false => Some(normalizations(&refs(&inputs), &input_names, &train)?),
+        let norm_out = normalizations(&targets, &target_names, &train)?;
+        let norm_in = if inputs.is_empty() {
+            None
+        } else {
+            Some(normalizations(&inputs, &input_names, &train)?)
         };
         let mut inputs = inputs.into_iter();
         let mut images = Vec::with_capacity(sources.len());

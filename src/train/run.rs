@@ -74,6 +74,10 @@ pub struct TrainSettings {
     pub val_fraction: f64,
     /// Largest share of nodata pixels in a window.
     pub max_nodata: f64,
+    /// The target rasters' bands to train on, 1-based, in order (`--bands 3,2,1`); `None`:
+    /// every band but alpha bands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bands: Option<Vec<usize>>,
 }
 
 impl TrainSettings {
@@ -98,7 +102,11 @@ impl TrainSettings {
                 return bad(format!("max grad norm must be positive, got {m}"));
             }
         }
-        Ok(())
+        match &self.bands {
+            Some(b) if b.is_empty() => bad("the band list is empty".into()),
+            Some(b) if b.contains(&0) => bad("bands are numbered from 1".into()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -283,12 +291,15 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
     config.validate()?;
     settings.validate()?;
     schedule.validate()?;
-    if config.in_bands != 1 {
-        return Err(ModelError::Config(format!(
-            "training derives one gray input band; in_bands must be 1, got {}",
-            config.in_bands
-        ))
-        .into());
+    if let Some(b) = &settings.bands {
+        if b.len() != config.out_bands {
+            return Err(Error::Input(format!(
+                "--bands lists {} band(s) but the model has out_bands {}",
+                b.len(),
+                config.out_bands
+            ))
+            .into());
+        }
     }
     let start = resume.as_ref().map_or(0, |(c, _)| c.step);
     if schedule.steps == 0 || schedule.steps < start {
@@ -310,7 +321,12 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
         &settings.data,
         DataConfig {
             window: config.window,
+            in_bands: config.in_bands,
             out_bands: config.out_bands,
+            bands: settings
+                .bands
+                .as_ref()
+                .map(|b| b.iter().map(|&k| k - 1).collect()),
             max_nodata: settings.max_nodata,
             val_fraction: settings.val_fraction,
             seed: settings.seed,
@@ -385,15 +401,19 @@ fn held_out_batch(
     Ok((b, rows))
 }
 
-/// The checkpoint's normalization from the sampler's: a luma input takes the first target
-/// band's mapping (a gray raster of the same kind maps the same way).
+/// The checkpoint's normalization from the sampler's: one mapping per paired input band, or
+/// for a luma input the first target band's mapping (a gray raster of the same kind maps the
+/// same way).
 fn normalization(sampler: &WindowSampler) -> anyhow::Result<Normalization> {
     let (input, output) = sampler.normalization();
-    let input = input
-        .or_else(|| output.first().copied())
-        .ok_or_else(|| super::data::DataError::Invalid("the data has no target bands".into()))?;
+    let input = match input {
+        Some(norms) => norms.to_vec(),
+        None => vec![*output.first().ok_or_else(|| {
+            super::data::DataError::Invalid("the data has no target bands".into())
+        })?],
+    };
     Ok(Normalization {
-        input: vec![input],
+        input,
         output: output.to_vec(),
     })
 }

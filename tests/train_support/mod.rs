@@ -1,5 +1,6 @@
-//! Support shared by the `satcolor train` tests: tiny synthetic data, the tiny model's
-//! flags, running the built binary, and reading checkpoints bit for bit.
+//! Support shared by the tests that run the binary (`satcolor train`, `colorize`, `eval`):
+//! tiny synthetic data, the tiny model's flags, running the built binary, and reading
+//! checkpoints bit for bit.
 
 use satcolor::model::Checkpoint;
 use satcolor::synth::{write_scenes, SynthOptions};
@@ -48,10 +49,22 @@ pub fn tiny_data(dir: &Path) -> PathBuf {
     data
 }
 
-/// `satcolor train ARGS` (RAYON_NUM_THREADS=2, so that timings do not depend on the host).
-pub fn train_cmd<S: AsRef<OsStr>>(args: &[S]) -> Command {
+/// `satcolor ARGS` (RAYON_NUM_THREADS=2, so that timings do not depend on the host).
+pub fn satcolor_cmd<S: AsRef<OsStr>>(args: &[S]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_satcolor"));
-    cmd.arg("train").args(args).env("RAYON_NUM_THREADS", "2");
+    cmd.args(args).env("RAYON_NUM_THREADS", "2");
+    cmd
+}
+
+/// Runs `satcolor ARGS` to the end.
+pub fn satcolor<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    satcolor_cmd(args).output().unwrap()
+}
+
+/// `satcolor train ARGS`.
+pub fn train_cmd<S: AsRef<OsStr>>(args: &[S]) -> Command {
+    let mut cmd = satcolor_cmd(&["train"]);
+    cmd.args(args);
     cmd
 }
 
