@@ -8,8 +8,9 @@
 use super::compare::{combine, score, truth_colorfulness, Comparison};
 use crate::device::Device;
 use crate::geo::Raster;
+use crate::infer::raster::check_band_types;
 use crate::infer::{Colorizer, ImageData};
-use crate::model::normalization::{BandNorm, SampleType};
+use crate::model::normalization::BandNorm;
 use crate::model::Checkpoint;
 use crate::train::data::{luma, Source};
 use crate::Error;
@@ -86,21 +87,7 @@ fn read_normalized(path: &Path, norms: &[BandNorm], what: &str) -> Result<(Image
         ))
         .into());
     }
-    for (&k, norm) in bands.iter().zip(norms) {
-        let info = &raster.bands()[k];
-        let t = SampleType::try_from(info.dtype)
-            .map_err(|e| Error::Input(format!("{}: band {}: {e}", path.display(), k + 1)))?;
-        if t != norm.dtype {
-            return Err(Error::Input(format!(
-                "{}: band {} is {}, the model's {what} was trained on {}",
-                path.display(),
-                k + 1,
-                t.name(),
-                norm.dtype.name()
-            ))
-            .into());
-        }
-    }
+    check_band_types(&raster, &bands, norms)?;
     let (w, h) = (raster.width(), raster.height());
     let (mut values, valid) = raster.read_masked(&bands, (0, 0), (w, h))?;
     for (plane, norm) in values.chunks_exact_mut(w * h).zip(norms) {

@@ -215,21 +215,7 @@ impl ColorizeJob {
             InputMode::Direct(b) => (b.clone(), ckpt.normalization.input.clone()),
             InputMode::Luma(b) => (b.to_vec(), ckpt.normalization.output[..3].to_vec()),
         };
-        for (&b, norm) in used.iter().zip(&norms) {
-            let dtype = raster.bands()[b].dtype;
-            let t = SampleType::try_from(dtype)
-                .map_err(|e| Error::Input(format!("{}: band {}: {e}", input.display(), b + 1)))?;
-            if t != norm.dtype {
-                return Err(Error::Input(format!(
-                    "{}: band {} is {}, the model was trained on {} bands",
-                    input.display(),
-                    b + 1,
-                    t.name(),
-                    norm.dtype.name()
-                ))
-                .into());
-            }
-        }
+        check_band_types(&raster, &used, &norms)?;
         let out_type = common_type(&ckpt.normalization.output);
         // The input's nodata value, when the output type holds it.
         let nodata = raster.bands()[used[0]]
@@ -325,6 +311,26 @@ impl ColorizeJob {
             overlap: self.overlap,
         })
     }
+}
+
+/// Checks that bands `bands` (0-based) of `raster` have the types the model's mappings
+/// `norms` were made for (a Byte raster is no input for a model trained on UInt16 data).
+pub fn check_band_types(raster: &Raster, bands: &[usize], norms: &[BandNorm]) -> Result<()> {
+    let path = raster.path().display();
+    for (&b, norm) in bands.iter().zip(norms) {
+        let t = SampleType::try_from(raster.bands()[b].dtype)
+            .map_err(|e| Error::Input(format!("{path}: band {}: {e}", b + 1)))?;
+        if t != norm.dtype {
+            return Err(Error::Input(format!(
+                "{path}: band {} is {}, the model was trained on {} bands",
+                b + 1,
+                t.name(),
+                norm.dtype.name()
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// `0,1,2` → `1,2,3`.
