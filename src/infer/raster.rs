@@ -86,6 +86,9 @@ pub struct ColorizeJob {
     input: Raster,
     output: PathBuf,
     mode: InputMode,
+    /// The mappings of the bands read: the model's input mappings, or the target's first
+    /// three for a luma input.
+    input_norms: Vec<BandNorm>,
     overlap: usize,
     batch: usize,
     out_type: SampleType,
@@ -226,6 +229,7 @@ impl ColorizeJob {
             input: raster,
             output: output.to_path_buf(),
             mode,
+            input_norms: norms,
             overlap,
             batch: options.batch,
             out_type,
@@ -266,10 +270,7 @@ impl ColorizeJob {
         let mut source = GeoSource {
             raster: &self.input,
             mode: &self.mode,
-            norms: match &self.mode {
-                InputMode::Direct(_) => self.ckpt.normalization.input.clone(),
-                InputMode::Luma(_) => self.ckpt.normalization.output[..3].to_vec(),
-            },
+            norms: &self.input_norms,
             scratch: Vec::new(),
             mask: Vec::new(),
         };
@@ -364,7 +365,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 struct GeoSource<'a> {
     raster: &'a Raster,
     mode: &'a InputMode,
-    norms: Vec<BandNorm>,
+    norms: &'a [BandNorm],
     scratch: Vec<f32>,
     mask: Vec<bool>,
 }
