@@ -111,6 +111,15 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `satcolor colorize --model MODEL INPUT OUT EXTRA... --device cpu`, which must succeed;
+/// its stdout.
+fn colorize(model: &Path, input: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["colorize", "--model", s(model), s(input), s(out)];
+    args.extend_from_slice(extra);
+    args.extend(["--device", "cpu"]);
+    ok(&args)
+}
+
 /// Reads every band of a raster as f64, band-major.
 fn read_all(path: &Path) -> (Vec<f64>, usize, usize) {
     let ds = Dataset::open(path).unwrap();
@@ -139,15 +148,7 @@ fn output_keeps_georeferencing_and_matches_the_in_memory_api() {
     let input = dir.join("pan.tif");
     write_raster(&input, size, &[with_nodata.clone()], Some(7.0), |v| v as u8);
     let out = dir.join("out.tif");
-    let line = ok(&[
-        "colorize",
-        "--model",
-        s(&model),
-        s(&input),
-        s(&out),
-        "--device",
-        "cpu",
-    ]);
+    let line = colorize(&model, &input, &out, &[]);
     assert!(line.contains("MP/s") && line.contains("peak RSS"), "{line}");
 
     let ds = Dataset::open(&out).unwrap();
@@ -210,15 +211,7 @@ fn rasters_smaller_than_the_window_are_padded() {
         let input = dir.join(format!("pan-{}x{}.tif", size.0, size.1));
         write_raster(&input, size, &[pattern(size, 200.0, 1)], None, |v| v as u8);
         let out = dir.join(format!("out-{}x{}.tif", size.0, size.1));
-        ok(&[
-            "colorize",
-            "--model",
-            s(&model),
-            s(&input),
-            s(&out),
-            "--device",
-            "cpu",
-        ]);
+        colorize(&model, &input, &out, &[]);
         let (v, w, h) = read_all(&out);
         assert_eq!((w, h), size);
         assert_eq!(v.len(), 3 * w * h);
@@ -240,26 +233,8 @@ fn gray_from_a_band_or_from_luma_of_chosen_bands() {
     let pan = dir.join("pan.tif");
     write_raster(&pan, size, &[planes[1].clone()], None, |v| v as u8);
     let (a, b) = (dir.join("a.tif"), dir.join("b.tif"));
-    ok(&[
-        "colorize",
-        "--model",
-        s(&model),
-        s(&rgb),
-        s(&a),
-        "--gray-from",
-        "band:2",
-        "--device",
-        "cpu",
-    ]);
-    ok(&[
-        "colorize",
-        "--model",
-        s(&model),
-        s(&pan),
-        s(&b),
-        "--device",
-        "cpu",
-    ]);
+    colorize(&model, &rgb, &a, &["--gray-from", "band:2"]);
+    colorize(&model, &pan, &b, &[]);
     assert_eq!(
         read_all(&a).0,
         read_all(&b).0,
@@ -268,17 +243,7 @@ fn gray_from_a_band_or_from_luma_of_chosen_bands() {
 
     // Luma of bands 3,2,1 (the raster read as BGR) against the in-memory API on that luma.
     let c = dir.join("c.tif");
-    ok(&[
-        "colorize",
-        "--model",
-        s(&model),
-        s(&rgb),
-        s(&c),
-        "--bands",
-        "3,2,1",
-        "--device",
-        "cpu",
-    ]);
+    colorize(&model, &rgb, &c, &["--bands", "3,2,1"]);
     let plane = size.0 * size.1;
     let luma: Vec<f32> = (0..plane)
         .map(|i| {
@@ -319,15 +284,7 @@ fn uint16_eleven_bit_data_goes_through_end_to_end() {
         v as u16
     });
     let out = dir.join("out.tif");
-    ok(&[
-        "colorize",
-        "--model",
-        s(&model),
-        s(&pan),
-        s(&out),
-        "--device",
-        "cpu",
-    ]);
+    colorize(&model, &pan, &out, &[]);
     let ds = Dataset::open(&out).unwrap();
     assert_eq!(
         ds.rasterband(1).unwrap().band_type(),
@@ -650,15 +607,7 @@ fn the_emulated_kernels_colorize_like_the_cpu() {
     let pan = dir.join("pan.tif");
     write_raster(&pan, size, &[pattern(size, 240.0, 3)], None, |v| v as u8);
     let (cpu, emu) = (dir.join("cpu.tif"), dir.join("emu.tif"));
-    ok(&[
-        "colorize",
-        "--model",
-        s(&model),
-        s(&pan),
-        s(&cpu),
-        "--device",
-        "cpu",
-    ]);
+    colorize(&model, &pan, &cpu, &[]);
     let line = ok(&[
         "colorize",
         "--model",
