@@ -630,3 +630,42 @@ fn the_emulated_kernels_colorize_like_the_cpu() {
     assert!(worst <= 1.0, "cpu and emu differ by {worst}");
     assert!(a.iter().any(|&v| v > 0.0));
 }
+
+#[test]
+fn a_killed_run_leaves_no_output_and_the_next_run_cleans_up() {
+    let dir = scratch("kill");
+    let (model, _) = byte_model(&dir);
+    let size = (900, 700);
+    let pan = dir.join("pan.tif");
+    write_raster(&pan, size, &[pattern(size, 230.0, 5)], None, |v| v as u8);
+    let out = dir.join("out.tif");
+    let mut child =
+        train_support::satcolor_cmd(&["colorize", "--model", s(&model), s(&pan), s(&out)])
+            .args(["--device", "cpu"])
+            .spawn()
+            .unwrap();
+    // Kill it (SIGKILL: no Drop runs) as soon as it has started writing.
+    let partial = |d: &Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(".out.tif.partial-"))
+            .count()
+    };
+    let start = std::time::Instant::now();
+    while partial(&dir) == 0 && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !out.exists(),
+        "a killed run must not leave {}",
+        out.display()
+    );
+    assert_eq!(partial(&dir), 1, "the killed run's temporary is there");
+    colorize(&model, &pan, &out, &[]);
+    assert!(out.exists());
+    assert_eq!(partial(&dir), 0, "the next run removed the stale temporary");
+    assert_eq!(read_all(&out).1, size.0);
+}

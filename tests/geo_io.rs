@@ -192,6 +192,31 @@ fn geo_writer_checks_its_arguments() {
 }
 
 #[test]
+fn geo_writer_removes_what_killed_writers_left() {
+    let dir = scratch("stale");
+    let path = dir.join("out.tif");
+    // A writer killed mid-way (no Drop) leaves its temporary; PIDs above Linux's pid_max
+    // (2^22) cannot be running; PID 1 always is.
+    let dead = dir.join(".out.tif.partial-999999999");
+    let alive = dir.join(".out.tif.partial-1");
+    let other = dir.join(".other.tif.partial-999999999");
+    for f in [&dead, &alive, &other] {
+        std::fs::write(f, b"half").unwrap();
+    }
+    let w = GeoTiffWriter::create(&path, (4, 4), 1, SampleType::Byte, &georef(), None, &[]);
+    let mut w = w.unwrap();
+    w.write_rows(0, 4, &[3.0; 16]).unwrap();
+    w.finish().unwrap();
+    let mut want = vec![
+        ".other.tif.partial-999999999",
+        ".out.tif.partial-1",
+        "out.tif",
+    ];
+    want.sort();
+    assert_eq!(listing(&dir), want);
+}
+
+#[test]
 fn geo_dropped_writer_leaves_nothing() {
     let dir = scratch("drop");
     let path = dir.join("out.tif");

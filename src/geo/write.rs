@@ -110,6 +110,7 @@ impl GeoTiffWriter {
             ));
         }
         let tmp = temporary_path(path)?;
+        remove_stale_temporaries(path);
         // Creating the file first gives the OS's reason (no such directory, permission
         // denied) for an unwritable output, named by the target's path.
         std::fs::File::create(&tmp)
@@ -312,6 +313,39 @@ fn temporary_path(path: &Path) -> Result<PathBuf, RasterError> {
     tmp_name.push(name);
     tmp_name.push(format!(".partial-{}", std::process::id()));
     Ok(path.with_file_name(tmp_name))
+}
+
+/// Removes what writers of `path` that were killed left behind: `.name.partial-PID` files
+/// beside it whose process is gone (Linux: no `/proc/PID`). A killed writer has no chance
+/// to clean up; the next one does. Does nothing where `/proc` is not there to ask.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{name}.partial-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let dead = pid
+            .parse::<u32>()
+            .is_ok_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists());
+        if dead {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Pixel types [`write_geotiff`] writes.
