@@ -669,3 +669,62 @@ fn a_killed_run_leaves_no_output_and_the_next_run_cleans_up() {
     assert_eq!(partial(&dir), 0, "the next run removed the stale temporary");
     assert_eq!(read_all(&out).1, size.0);
 }
+
+#[test]
+fn masked_input_without_nodata_gives_a_masked_output() {
+    let dir = scratch("mask");
+    let (model, _) = byte_model(&dir);
+    let size = (50, 33);
+    let plane = size.0 * size.1;
+    let alpha: Vec<f64> = (0..plane)
+        .map(|i| if i % 5 == 0 { 0.0 } else { 255.0 })
+        .collect();
+    let planes = [
+        pattern(size, 250.0, 0),
+        pattern(size, 120.0, 2),
+        pattern(size, 60.0, 4),
+        alpha.clone(),
+    ];
+    let rgba = dir.join("rgba.tif");
+    write_raster(&rgba, size, &planes, None, |v| v as u8);
+    {
+        let ds = Dataset::open_ex(
+            &rgba,
+            gdal::DatasetOptions {
+                open_flags: gdal::GdalOpenFlags::GDAL_OF_UPDATE,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut band = ds.rasterband(4).unwrap();
+        band.set_color_interpretation(gdal::raster::ColorInterpretation::AlphaBand)
+            .unwrap();
+    }
+    let out = dir.join("out.tif");
+    colorize(&model, &rgba, &out, &[]);
+    let ds = Dataset::open(&out).unwrap();
+    assert_eq!(ds.raster_count(), 3, "no alpha band in the output, a mask");
+    assert!(
+        !dir.join("out.tif.msk").exists(),
+        "the mask is inside the file"
+    );
+    let band = ds.rasterband(1).unwrap();
+    assert_eq!(band.no_data_value(), None);
+    assert!(band.mask_flags().unwrap().is_per_dataset());
+    let mask = band
+        .open_mask_band()
+        .unwrap()
+        .read_as::<u8>((0, 0), size, size, None)
+        .unwrap();
+    let want: Vec<u8> = alpha
+        .iter()
+        .map(|&a| if a == 0.0 { 0 } else { 255 })
+        .collect();
+    assert_eq!(mask.data(), &want[..]);
+    let (v, _, _) = read_all(&out);
+    for (i, &a) in alpha.iter().enumerate() {
+        if a == 0.0 {
+            assert_eq!([v[i], v[plane + i], v[2 * plane + i]], [0.0; 3]);
+        }
+    }
+}

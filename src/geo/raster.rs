@@ -87,6 +87,9 @@ pub struct BandInfo {
     pub nodata: Option<f64>,
     /// Whether GDAL interprets the band as alpha (a mask, not data).
     pub alpha: bool,
+    /// Whether some of its pixels may be invalid through a mask GDAL knows: a nodata value,
+    /// an alpha band, or a mask file or internal mask (GDAL's mask flags are not all-valid).
+    pub masked: bool,
 }
 
 /// An open raster: its size, bands and georeferencing, read lazily window by window.
@@ -160,6 +163,10 @@ impl Raster {
                 dtype: DataType::from_gdal(band.band_type()),
                 nodata: band.no_data_value(),
                 alpha: band.color_interpretation() == gdal::raster::ColorInterpretation::AlphaBand,
+                masked: !band
+                    .mask_flags()
+                    .map_err(|e| RasterError::io(path, gdal_msg(&e)))?
+                    .is_all_valid(),
             });
         }
         let georef = GeoRef {

@@ -57,6 +57,8 @@ pub struct GeoTiffWriter {
     fill: f64,
     /// Rows written so far in each row of tiles.
     rows_done: Vec<usize>,
+    /// Whether a validity mask was added.
+    masked: bool,
 }
 
 impl std::fmt::Debug for GeoTiffWriter {
@@ -125,6 +127,7 @@ impl GeoTiffWriter {
             dtype,
             fill: dtype.quantize(nodata.unwrap_or(0.0)),
             rows_done: vec![0; height.div_ceil(TILE)],
+            masked: false,
         };
         // From here on, dropping `writer` on an error removes the temporary.
         writer.dataset = Some(writer.open(georef, nodata, descriptions)?);
@@ -187,6 +190,51 @@ impl GeoTiffWriter {
     /// The target file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Gives the output a validity mask shared by all bands (GDAL's per-dataset mask, kept
+    /// inside the GeoTIFF), to be filled with [`GeoTiffWriter::write_mask_rows`]; for outputs
+    /// whose invalid pixels have no nodata value to carry them. Call before writing rows.
+    pub fn add_mask(&mut self) -> Result<(), RasterError> {
+        let err = |e: GdalError| RasterError::io(&self.path, gdal_msg(&e));
+        // Inside the file, not a .msk beside it (which the rename would leave behind).
+        gdal::config::set_config_option("GDAL_TIFF_INTERNAL_MASK", "YES").map_err(err)?;
+        let ds = self.dataset.as_mut().expect("open until finished");
+        ds.rasterband(1)
+            .map_err(err)?
+            .create_mask_band(true)
+            .map_err(err)?;
+        self.masked = true;
+        Ok(())
+    }
+
+    /// Writes rows `y0..y0 + rows` of the mask added by [`GeoTiffWriter::add_mask`]: `valid`
+    /// is row-major, true for valid pixels.
+    pub fn write_mask_rows(
+        &mut self,
+        y0: usize,
+        rows: usize,
+        valid: &[bool],
+    ) -> Result<(), RasterError> {
+        if !self.masked || y0 + rows > self.height || valid.len() != rows * self.width {
+            return Err(RasterError::invalid(
+                &self.path,
+                format!(
+                    "cannot write {} mask values as rows {y0}..{} (mask added: {})",
+                    valid.len(),
+                    y0 + rows,
+                    self.masked
+                ),
+            ));
+        }
+        let err = |e: GdalError| RasterError::io(&self.path, gdal_msg(&e));
+        let ds = self.dataset.as_ref().expect("open until finished");
+        let band = ds.rasterband(1).map_err(err)?;
+        let mut mask = band.open_mask_band().map_err(err)?;
+        let bytes: Vec<u8> = valid.iter().map(|&v| if v { 255 } else { 0 }).collect();
+        let mut buffer = Buffer::new((self.width, rows), bytes);
+        mask.write((0, y0 as isize), (self.width, rows), &mut buffer)
+            .map_err(err)
     }
 
     /// Writes rows `y0..y0 + rows` of every band from `data`, band-major

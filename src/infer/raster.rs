@@ -93,6 +93,8 @@ pub struct ColorizeJob {
     batch: usize,
     out_type: SampleType,
     nodata: Option<f64>,
+    /// Whether the output carries a validity mask (see [`GeoTiffWriter::add_mask`]).
+    mask: bool,
 }
 
 /// What a finished [`ColorizeJob`] did.
@@ -224,6 +226,8 @@ impl ColorizeJob {
         let nodata = raster.bands()[used[0]]
             .nodata
             .filter(|&v| out_type.quantize(v) == v);
+        // Invalid pixels without a nodata value to mark them: the output gets a mask.
+        let mask = nodata.is_none() && used.iter().any(|&b| raster.bands()[b].masked);
         Ok(Self {
             ckpt,
             input: raster,
@@ -234,6 +238,7 @@ impl ColorizeJob {
             batch: options.batch,
             out_type,
             nodata,
+            mask,
         })
     }
 
@@ -267,6 +272,9 @@ impl ColorizeJob {
             self.nodata,
             &self.ckpt.bands.output,
         )?;
+        if self.mask {
+            writer.add_mask()?;
+        }
         let mut source = GeoSource {
             raster: &self.input,
             mode: &self.mode,
@@ -280,6 +288,7 @@ impl ColorizeJob {
             width: size.0,
             buf: Vec::new(),
             valid: 0,
+            mask: self.mask,
         };
         tile_rows(
             &mut colorizer,
@@ -419,6 +428,8 @@ struct GeoSink<'a> {
     buf: Vec<f32>,
     /// Valid pixels written so far.
     valid: usize,
+    /// Whether to write the validity into the output's mask.
+    mask: bool,
 }
 
 impl RowSink for GeoSink<'_> {
@@ -436,6 +447,9 @@ impl RowSink for GeoSink<'_> {
             }
         }
         self.writer.write_rows(y0, rows, &self.buf)?;
+        if self.mask {
+            self.writer.write_mask_rows(y0, rows, valid)?;
+        }
         Ok(())
     }
 }
