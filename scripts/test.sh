@@ -10,6 +10,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
+echo "== cargo doc (broken links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 echo "== cargo test (cpu, emu, cuda when a GPU is present)"
 cargo test --all-targets
 echo "== emulator under AddressSanitizer"

@@ -1,5 +1,5 @@
 //! The parity harness behind `satcolor selftest` and the parity tests: every op of a
-//! [`Device`] at many shapes, compared with the f64 [`reference`](crate::reference).
+//! [`Device`] at many shapes, compared with the f64 [`reference`](mod@crate::reference).
 //!
 //! For each [`Case`] the harness draws seeded random inputs (the same on every device and
 //! every run), runs the op on the device (every output, including every gradient; output

@@ -23,7 +23,7 @@ pub struct Args {
     /// The output GeoTIFF (written atomically; same size, georeferencing and nodata as IN).
     #[arg(value_name = "OUT")]
     pub output: PathBuf,
-    /// auto (the first GPU that works, else the CPU), cpu, emu or cuda[:N].
+    /// auto (the first GPU that works, else the CPU), cpu, emu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// Overlap of neighbouring tiles in pixels [default: a quarter of the model's window].

@@ -46,7 +46,7 @@ pub struct Args {
     /// Output folder (created; must be new or empty).
     #[arg(long, default_value = "demo")]
     pub out: PathBuf,
-    /// auto (the first GPU that works, else the CPU), cpu, emu or cuda[:N].
+    /// auto (the first GPU that works, else the CPU), cpu, emu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// Training iterations.

@@ -22,7 +22,7 @@ pub struct Args {
     /// Print the report as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// auto (the first GPU that works, else the CPU), cpu, emu or cuda[:N].
+    /// auto (the first GPU that works, else the CPU), cpu, emu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// Overlap of neighbouring tiles in pixels [default: a quarter of the model's window].

@@ -39,7 +39,7 @@ pub struct Args {
     /// Continue the run in RUNDIR from its latest checkpoint.
     #[arg(long, value_name = "RUNDIR")]
     pub resume: Option<PathBuf>,
-    /// auto (the first GPU that works, else the CPU), cpu, emu or cuda[:N].
+    /// auto (the first GPU that works, else the CPU), cpu, emu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// The step to train up to, counting the steps before a resume [default: 1000].

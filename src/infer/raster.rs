@@ -46,7 +46,7 @@ impl std::str::FromStr for GrayFrom {
     }
 }
 
-/// Settings of [`colorize_raster`].
+/// Settings of a [`ColorizeJob`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct ColorizeOptions {
     /// Overlap of neighbouring tiles in pixels; `None` is a quarter window.

@@ -1,5 +1,5 @@
 //! The launch code shared by the `cuda` and `emu` executions: [`GpuDevice`] implements
-//! every op of [`Device`] by choosing grid, block, shared memory and arguments once, and
+//! every op of [`Device`](super::Device) by choosing grid, block, shared memory and arguments once, and
 //! hands each launch to a [`KernelExec`], which either runs it on a GPU through cudarc or
 //! runs the same kernel source on the CPU in the emulator. A launch-configuration bug
 //! therefore shows up in the emulator too.
