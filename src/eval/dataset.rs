@@ -112,20 +112,7 @@ fn evaluate_one<D: Device>(
     let mut input = match &source.input {
         Some(path) => {
             let (input, raster) = read_normalized(path, &norm.input, "input")?;
-            if (raster.width(), raster.height()) != (w, h)
-                || raster.georef().geo_transform != target.georef().geo_transform
-            {
-                return Err(Error::Input(format!(
-                    "{} and {} do not match: sizes {}x{} and {}x{} or different geotransforms",
-                    path.display(),
-                    source.target.display(),
-                    raster.width(),
-                    raster.height(),
-                    w,
-                    h
-                ))
-                .into());
-            }
+            target.check_same_grid(&raster)?;
             input
         }
         None if cfg.in_bands == 1 && cfg.out_bands >= 3 => {

@@ -203,6 +203,31 @@ impl Raster {
         &self.bands
     }
 
+    /// Checks that `other` covers the same pixels as this raster: the same size and the same
+    /// geotransform (both absent, or equal to a relative 1e-9); the error names both files.
+    pub fn check_same_grid(&self, other: &Raster) -> Result<(), RasterError> {
+        let same_transform = match (self.georef.geo_transform, other.georef.geo_transform) {
+            (Some(x), Some(y)) => x
+                .iter()
+                .zip(&y)
+                .all(|(p, q)| (p - q).abs() <= 1e-9 * p.abs().max(1.0)),
+            (None, None) => true,
+            _ => false,
+        };
+        if (self.width, self.height) == (other.width, other.height) && same_transform {
+            return Ok(());
+        }
+        Err(RasterError::Input(format!(
+            "{} and {} do not match: sizes {}x{} and {}x{}, or different geotransforms",
+            self.path.display(),
+            other.path.display(),
+            self.width,
+            self.height,
+            other.width,
+            other.height
+        )))
+    }
+
     /// 0-based indices of the bands that hold data: every band but alpha bands.
     pub fn data_bands(&self) -> Vec<usize> {
         (0..self.bands.len())

@@ -836,21 +836,6 @@ fn normalizations(
         .collect()
 }
 
-/// Whether two rasters cover the same pixels: same size and geotransform (both absent, or
-/// equal to a relative 1e-9).
-#[cfg(feature = "geo")]
-fn same_grid(a: &crate::geo::Raster, b: &crate::geo::Raster) -> bool {
-    let same_transform = match (a.georef().geo_transform, b.georef().geo_transform) {
-        (Some(x), Some(y)) => x
-            .iter()
-            .zip(&y)
-            .all(|(p, q)| (p - q).abs() <= 1e-9 * p.abs().max(1.0)),
-        (None, None) => true,
-        _ => false,
-    };
-    (a.width(), a.height()) == (b.width(), b.height()) && same_transform
-}
-
 #[cfg(feature = "geo")]
 impl WindowSampler {
     /// A sampler over the sources found at `paths` (see [`discover`]) for the band counts of
@@ -904,18 +889,7 @@ impl WindowSampler {
             if let Some(path) = &s.input {
                 let (mut input, input_raster) =
                     RawRaster::read(path, None, config.in_bands, "in_bands")?;
-                if !same_grid(&target_raster, &input_raster) {
-                    return Err(DataError::Invalid(format!(
-                        "{} and {} do not match: sizes {}x{} and {}x{}, or different \
-                         geotransforms",
-                        s.target.display(),
-                        path.display(),
-                        target.size.0,
-                        target.size.1,
-                        input.size.0,
-                        input.size.1
-                    )));
-                }
+                target_raster.check_same_grid(&input_raster)?;
                 for (a, b) in input.nodata.iter_mut().zip(target.nodata.iter_mut()) {
                     *a |= *b;
                     *b = *a;
