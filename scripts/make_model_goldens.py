@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Writes the whole-model PyTorch goldens tests/golden/model/{sgd,adam}.safetensors.
+"""Writes the whole-model PyTorch goldens tests/golden/model/{raw,consistent}/{sgd,adam}.safetensors.
 
-The reference G and D of shared/spec/model.md as torch modules whose state_dict names are
-the checkpoint names of the spec. They load tests/golden/model/init.safetensors (a
-satcolor checkpoint written by `cargo test --test model_golden -- --ignored`) with
-load_state_dict(strict=True) and run one training iteration on the fixed batch
-tests/golden/model/batch.safetensors, in float64 (the f32 weights and batch widened
-exactly), as a DCGAN-style loop does:
+The reference G and D of shared/spec/model.md (v2) as torch modules whose state_dict names
+are the checkpoint names of the spec; the consistent head's fitted tensors are buffers (in
+the state_dict, not trained). For each head folder they load its init.safetensors (a
+satcolor checkpoint: raw/init is a satcolor/1 file; consistent/init is written by
+`cargo test --test model_golden -- --ignored`) with load_state_dict(strict=True) and run
+one training iteration on the fixed batch tests/golden/model/batch.safetensors, in float64
+(the f32 weights and batch widened exactly), as a DCGAN-style loop does:
 
     fake = G(x)
     D step: L_D = mean[softplus(-D(y)) + softplus(D(fake.detach()))] + λ_D Σ_{D weights} ‖W‖²;
@@ -15,8 +16,8 @@ exactly), as a DCGAN-style loop does:
             optG.zero_grad(); backward; record G's gradients; optG.step()
 
 Each output file holds `loss.d_loss`, `loss.g_loss`, `loss.mse`, `loss.lambda_g` (shape
-[1]), `grad.<name>` and `value.<name>` (updated) for every parameter, as float32 (the
-float64 results rounded once), and metadata `optimizer` and `loss` (JSON) with the
+[1]), `grad.<name>` for every parameter and `value.<name>` (after the update) for every
+state_dict entry, as float32 (the float64 results rounded once), and metadata `optimizer` and `loss` (JSON) with the
 hyperparameters. Run 1: SGD (momentum 0.9), default losses (non-saturating). Run 2: Adam
 (β1 0.5, β2 0.999, ε 1e-8), saturating G loss, λ_D 1e-2, λ_start = λ_end = 1.
 
@@ -45,11 +46,13 @@ def f32(v):
 
 
 class Outer(nn.Module):
-    """One outer layer: convex skip, conv1 ReLU, conv2 (stride s) ReLU, deconv ReLU."""
+    """One outer layer: convex skip, conv1 ReLU, conv2 (stride s) ReLU, deconv, and a final
+    ReLU unless the layer makes the consistent head's signed residual."""
 
-    def __init__(self, c_out, f, k, s):
+    def __init__(self, c_out, f, k, s, relu_out):
         super().__init__()
         p = (k - 1) // 2
+        self.relu_out = relu_out
         self.theta = nn.Parameter(torch.zeros(1))
         self.conv1 = nn.Conv2d(c_out, f, k, 1, p)
         self.conv2 = nn.Conv2d(f, f, k, s, p)
@@ -58,23 +61,61 @@ class Outer(nn.Module):
     def forward(self, h1, h2):
         a = torch.sigmoid(self.theta)
         u = a * h1 + (1 - a) * h2
-        return F.relu(self.deconv(F.relu(self.conv2(F.relu(self.conv1(u))))))
+        h = self.deconv(F.relu(self.conv2(F.relu(self.conv1(u)))))
+        return F.relu(h) if self.relu_out else h
+
+
+class ConsistentHead(nn.Module):
+    """The spec's v2 output head, written as the spec states it:
+
+        ŷ = A·x + b + r;   G(x) = ŷ + Mᵀ(M·Mᵀ + εI)⁻¹(x − M·ŷ − m),  ε = 1e-6·trace(M·Mᵀ)/C_in
+
+    A, b, M, m are buffers: fitted, stored, never trained."""
+
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.register_buffer("base_weight", torch.zeros(c_out, c_in))
+        self.register_buffer("base_bias", torch.zeros(c_out))
+        self.register_buffer("sensor_weight", torch.zeros(c_in, c_out))
+        self.register_buffer("sensor_bias", torch.zeros(c_in))
+
+    def forward(self, x, r):
+        a, b, m_w, m_b = self.base_weight, self.base_bias, self.sensor_weight, self.sensor_bias
+        y = torch.einsum("oi,nihw->nohw", a, x) + b[None, :, None, None] + r
+        mmt = m_w @ m_w.T
+        tr = torch.trace(mmt)
+        if tr == 0:
+            return y
+        c_in = m_w.shape[0]
+        eps = 1e-6 * tr / c_in
+        resid = x - torch.einsum("io,nohw->nihw", m_w, y) - m_b[None, :, None, None]
+        n, _, hh, ww = x.shape
+        z = torch.linalg.solve(
+            mmt + eps * torch.eye(c_in, dtype=mmt.dtype),
+            resid.permute(1, 0, 2, 3).reshape(c_in, -1),
+        )
+        corr = (m_w.T @ z).reshape(-1, n, hh, ww).permute(1, 0, 2, 3)
+        return y + corr
 
 
 class Generator(nn.Module):
     def __init__(self, cfg):
         super().__init__()
+        consistent = cfg.get("head", "raw") == "consistent"
+        layers = cfg["outer_layers"]
         self.lift = nn.Conv2d(cfg["in_bands"], cfg["out_bands"], 1)
         self.outer = nn.ModuleList(
-            Outer(cfg["out_bands"], cfg["filters"], cfg["kernel"], cfg["stride"])
-            for _ in range(cfg["outer_layers"])
+            Outer(cfg["out_bands"], cfg["filters"], cfg["kernel"], cfg["stride"],
+                  relu_out=not (consistent and i == layers - 1))
+            for i in range(layers)
         )
+        self.head = ConsistentHead(cfg["in_bands"], cfg["out_bands"]) if consistent else None
 
     def forward(self, x):
         h = [self.lift(x)]
         for i, layer in enumerate(self.outer):
             h.append(layer(h[i], h[max(i - 1, 0)]))
-        return h[-1]
+        return h[-1] if self.head is None else self.head(x, h[-1])
 
 
 class Discriminator(nn.Module):
@@ -137,15 +178,21 @@ def iteration(model, x, y, opt_cfg, loss_cfg, step=0):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "tests/golden/model"
+    root = sys.argv[1] if len(sys.argv) > 1 else "tests/golden/model"
+    batch = load_file(os.path.join(root, "batch.safetensors"))
+    x, y = batch["x"].to(F64), batch["y"].to(F64)
+    for head in ["raw", "consistent"]:
+        write_runs(os.path.join(root, head), x, y)
+
+
+def write_runs(out, x, y):
+    """The SGD and Adam goldens of the model in out/init.safetensors."""
     init_path = os.path.join(out, "init.safetensors")
     with safe_open(init_path, "pt") as f:
         meta = f.metadata()
-    assert meta["format"] == "satcolor/1", meta
+    assert meta["format"] in ("satcolor/1", "satcolor/2"), meta
     cfg = json.loads(meta["config"])
     state = {k: v.to(F64) for k, v in load_file(init_path).items() if not k.startswith("opt.")}
-    batch = load_file(os.path.join(out, "batch.safetensors"))
-    x, y = batch["x"].to(F64), batch["y"].to(F64)
 
     runs = {
         "sgd": (

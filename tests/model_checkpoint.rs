@@ -3,7 +3,7 @@
 
 use satcolor::device::cpu::CpuDevice;
 use satcolor::model::checkpoint::{model_specs, FORMAT};
-use satcolor::model::{Bands, Checkpoint, LossConfig, ModelConfig, Normalization};
+use satcolor::model::{Bands, Checkpoint, Head, LossConfig, ModelConfig, Normalization};
 use satcolor::train::{OptimizerConfig, Trainer};
 use std::path::PathBuf;
 
@@ -18,6 +18,7 @@ fn cfg() -> ModelConfig {
         outer_layers: 2,
         disc_widths: vec![2, 2, 3, 3, 4],
         leaky_slope: 0.2,
+        head: Head::Consistent,
     }
 }
 
@@ -67,7 +68,13 @@ fn round_trip_keeps_everything_and_uses_the_spec_names() {
     assert_eq!(shape("d.fc.weight"), [1, 4]);
     assert_eq!(shape("opt.d.fc.weight.exp_avg_sq"), [1, 4]);
     assert_eq!(back.optimizer_slots(), ["exp_avg", "exp_avg_sq"]);
-    assert_eq!(back.tensors.len(), 3 * model_specs(&back.config).len());
+    // The consistent head's fitted tensors, which have no optimizer state.
+    assert_eq!(shape("g.head.base_weight"), [3, 1]);
+    assert_eq!(shape("g.head.base_bias"), [3]);
+    assert_eq!(shape("g.head.sensor_weight"), [1, 3]);
+    assert_eq!(shape("g.head.sensor_bias"), [1]);
+    assert!(!back.tensors.contains_key("opt.g.head.base_weight.exp_avg"));
+    assert_eq!(back.tensors.len(), 3 * model_specs(&back.config).len() + 4);
     // Metadata, read with the plain safetensors crate.
     let bytes = std::fs::read(&path).unwrap();
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
@@ -139,6 +146,15 @@ fn checkpoints_that_do_not_fit_are_rejected() {
     c.tensors.remove("opt.d.fc.bias.exp_avg");
     expect(&c, "opt.d.fc.bias.exp_avg is missing");
     let mut c = good.clone();
+    c.tensors.remove("g.head.sensor_bias");
+    expect(&c, "g.head.sensor_bias is missing");
+    let mut c = good.clone();
+    c.tensors.get_mut("g.head.base_weight").unwrap().data[1] = f32::NAN;
+    expect(&c, "g.head.base_weight holds non-finite values");
+    let mut c = good.clone();
+    c.config.head = Head::Raw;
+    expect(&c, "g.head.base_weight");
+    let mut c = good.clone();
     c.bands.output.pop();
     expect(&c, "bands.output");
     let mut c = good.clone();
@@ -154,7 +170,9 @@ fn checkpoints_that_do_not_fit_are_rejected() {
         let out = safetensors::serialize(st.tensors(), Some(meta)).unwrap();
         Checkpoint::from_bytes(&out).unwrap_err().to_string()
     };
-    assert!(rewrite("format", "satcolor/0").contains("satcolor/1"));
+    assert!(rewrite("format", "satcolor/0").contains("satcolor/2"));
+    // A v1 file is the raw head; one that claims another is not a v1 file.
+    assert!(rewrite("format", "satcolor/1").contains("raw head"));
     assert!(rewrite("config", "{}").contains("config"));
     assert!(rewrite("step", "-1").contains("step"));
     assert!(rewrite("bands", "[]").contains("bands"));
@@ -191,4 +209,28 @@ fn a_failed_save_leaves_the_old_checkpoint() {
         .unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A `satcolor/1` file (the PyTorch goldens' init, written before the head existed) loads
+/// as the raw head, and saving it again writes `satcolor/2` with `"head": "raw"`.
+#[test]
+fn v1_checkpoints_load_as_the_raw_head() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/model/raw");
+    let bytes = std::fs::read(dir.join("init.safetensors")).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = header.metadata().clone().unwrap();
+    assert_eq!(meta["format"], "satcolor/1");
+    assert!(!meta["config"].contains("head"));
+    let v1 = Checkpoint::from_bytes(&bytes).unwrap();
+    assert_eq!(v1.config.head, Head::Raw);
+    assert!(v1.tensors.keys().all(|n| !n.starts_with("g.head.")));
+    let again = v1.to_bytes().unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&again).unwrap();
+    let meta = header.metadata().clone().unwrap();
+    assert_eq!(meta["format"], FORMAT);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&meta["config"]).unwrap()["head"],
+        "raw"
+    );
+    assert_eq!(Checkpoint::from_bytes(&again).unwrap(), v1);
 }

@@ -1,17 +1,21 @@
 //! One full training iteration (D step, then G step) of every backend against PyTorch.
 //!
 //! tests/golden/model/ holds (all committed; CI never needs torch):
-//! - `init.safetensors`: a satcolor checkpoint of a fresh model (window 32, 3 filters,
-//!   kernel 5, stride 2, disc widths [3,4,5,6,7]), written by the ignored test
-//!   [`write_golden_inputs`] below;
-//! - `batch.safetensors`: the fixed batch `x` [2,1,32,32] and `y` [2,3,32,32] in [0, 1];
-//! - `sgd.safetensors`, `adam.safetensors`: written by scripts/make_model_goldens.py, which
-//!   loads `init` into torch modules with `load_state_dict(strict=True)`, runs one
-//!   iteration in float64 and stores the losses (`loss.*`), D's gradients of the D step and
-//!   G's of the G step (`grad.<name>`) and every updated tensor (`value.<name>`); the
-//!   metadata `optimizer` and `loss` give the hyperparameters used (the SGD run uses the
-//!   default losses, the Adam run the saturating G loss and other λs, so both variants of
-//!   every term are covered).
+//! - `batch.safetensors`: the fixed batch `x` [2,1,32,32] and `y` [2,3,32,32], uniform
+//!   draws in [0, 1) from ChaCha8 seed 9 (x first);
+//! - `raw/` and `consistent/`, one per output head, each with
+//!   - `init.safetensors`: a satcolor checkpoint of the model (window 32, 3 filters, kernel
+//!     5, stride 2, disc widths [3,4,5,6,7]). `raw/init` is a `satcolor/1` file, written
+//!     before the head existed (so the v1 format and the raw head are checked together);
+//!     `consistent/init` is written by the ignored test [`write_consistent_init`] below,
+//!     with a non-zero residual layer and a hand-chosen head whose projection is active;
+//!   - `sgd.safetensors`, `adam.safetensors`: written by scripts/make_model_goldens.py,
+//!     which loads `init` into torch modules with `load_state_dict(strict=True)`, runs one
+//!     iteration in float64 and stores the losses (`loss.*`), D's gradients of the D step
+//!     and G's of the G step (`grad.<name>`) and every tensor after the update
+//!     (`value.<name>`, the head's fitted tensors included); the metadata `optimizer` and
+//!     `loss` give the hyperparameters used (the SGD run uses the default losses, the Adam
+//!     run the saturating G loss and other λs, so both variants of every term are covered).
 //!
 //! A backend passes when every tensor and loss has a max-norm relative error
 //! `max|d − g| / max|g|` of at most 1e-4; the worst seen on cpu and emu is about 1e-6.
@@ -27,7 +31,7 @@ mod model_support;
 use safetensors::{Dtype, SafeTensors};
 use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
-use satcolor::model::{AdvLoss, Bands, Checkpoint, LossConfig, ModelConfig, Normalization};
+use satcolor::model::{AdvLoss, Bands, Checkpoint, Head, LossConfig, ModelConfig, Normalization};
 use satcolor::train::{OptimizerConfig, Trainer};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -39,7 +43,8 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/model")
 }
 
-/// The tensors of a safetensors file as f64 (F32 or F64 on disk), and its metadata.
+/// The tensors of a safetensors file under [`dir`] as f64 (F32 or F64 on disk), and its
+/// metadata.
 fn read(name: &str) -> (HashMap<String, Vec<f64>>, HashMap<String, String>) {
     let bytes = std::fs::read(dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     let st = SafeTensors::deserialize(&bytes).unwrap();
@@ -115,11 +120,14 @@ fn setup(meta: &HashMap<String, String>) -> (LossConfig, OptimizerConfig) {
     (loss, opt)
 }
 
-/// Runs the iteration of golden file `file` on `dev` and compares everything.
-fn check<D: Device>(dev: &D, file: &str, tolerance: f64) {
-    let init = Checkpoint::load(&dir().join("init.safetensors")).expect("init checkpoint loads");
+/// Runs the iteration of golden file `head/file` on `dev` and compares everything.
+fn check<D: Device>(dev: &D, head: &str, file: &str, tolerance: f64) {
+    let init = Checkpoint::load(&dir().join(head).join("init.safetensors"))
+        .expect("init checkpoint loads");
+    assert_eq!(init.config.head.name(), head);
     let (batch, _) = read("batch.safetensors");
-    let (golden, meta) = read(file);
+    let file = format!("{head}/{file}");
+    let (golden, meta) = read(&file);
     let (loss, opt) = setup(&meta);
     let n = init.config.window;
     let n = batch["x"].len() / (init.config.in_bands * n * n);
@@ -157,7 +165,24 @@ fn check<D: Device>(dev: &D, file: &str, tolerance: f64) {
             compare(format!("grad.{name}"), &tensor.data);
         }
     }
-    assert_eq!(2 * count + 4, golden.len(), "{file}: tensors not compared");
+    // The head's fitted tensors: loaded by torch as buffers, left unchanged by the update.
+    let mut fitted = 0;
+    for (name, tensor) in t
+        .checkpoint(dev, init.normalization.clone(), init.bands.clone(), false)
+        .unwrap()
+        .tensors
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("g.head."))
+    {
+        compare(format!("value.{name}"), &tensor.data);
+        fitted += 1;
+    }
+    assert_eq!(fitted, if head == "raw" { 0 } else { 4 });
+    assert_eq!(
+        2 * count + fitted + 4,
+        golden.len(),
+        "{file}: tensors not compared"
+    );
     println!(
         "{} {file}: {count} tensors, worst error {:.1e} ({})",
         dev.name(),
@@ -172,18 +197,27 @@ fn check<D: Device>(dev: &D, file: &str, tolerance: f64) {
 #[test]
 fn f64_reference_matches_torch() {
     let dev = model_support::F64Device::default();
-    check(&dev, "sgd.safetensors", 1e-6);
-    check(&dev, "adam.safetensors", 1e-6);
+    for head in HEADS {
+        check(&dev, head, "sgd.safetensors", 1e-6);
+        check(&dev, head, "adam.safetensors", 1e-6);
+    }
 }
+
+/// The golden folders, one per output head.
+const HEADS: [&str; 2] = ["raw", "consistent"];
 
 #[test]
 fn cpu_matches_torch_sgd() {
-    check(&CpuDevice::new(), "sgd.safetensors", TOLERANCE);
+    for head in HEADS {
+        check(&CpuDevice::new(), head, "sgd.safetensors", TOLERANCE);
+    }
 }
 
 #[test]
 fn cpu_matches_torch_adam() {
-    check(&CpuDevice::new(), "adam.safetensors", TOLERANCE);
+    for head in HEADS {
+        check(&CpuDevice::new(), head, "adam.safetensors", TOLERANCE);
+    }
 }
 
 #[cfg(feature = "emu")]
@@ -195,13 +229,17 @@ fn emu() -> satcolor::device::gpu::GpuDevice<satcolor::device::emu::EmuExec> {
 #[cfg(feature = "emu")]
 #[test]
 fn emu_matches_torch_sgd() {
-    check(&emu(), "sgd.safetensors", TOLERANCE);
+    for head in HEADS {
+        check(&emu(), head, "sgd.safetensors", TOLERANCE);
+    }
 }
 
 #[cfg(feature = "emu")]
 #[test]
 fn emu_matches_torch_adam() {
-    check(&emu(), "adam.safetensors", TOLERANCE);
+    for head in HEADS {
+        check(&emu(), head, "adam.safetensors", TOLERANCE);
+    }
 }
 
 #[cfg(feature = "cuda")]
@@ -211,14 +249,17 @@ fn cuda_matches_torch() {
     match CudaExec::new(0) {
         Ok(exec) => {
             let dev = satcolor::device::gpu::GpuDevice::new(exec);
-            check(&dev, "sgd.safetensors", TOLERANCE);
-            check(&dev, "adam.safetensors", TOLERANCE);
+            for head in HEADS {
+                check(&dev, head, "sgd.safetensors", TOLERANCE);
+                check(&dev, head, "adam.safetensors", TOLERANCE);
+            }
         }
         Err(e) => println!("model goldens on cuda skipped: {e}"),
     }
 }
 
-/// The golden model's configuration.
+/// The golden model's configuration, with the consistent head (`raw/init` holds the same
+/// model with the raw head, as a `satcolor/1` file).
 fn golden_config() -> ModelConfig {
     ModelConfig {
         in_bands: 1,
@@ -230,28 +271,40 @@ fn golden_config() -> ModelConfig {
         outer_layers: 3,
         disc_widths: vec![3, 4, 5, 6, 7],
         leaky_slope: 0.2,
+        head: Head::Consistent,
     }
 }
 
-/// Writes `init.safetensors` and `batch.safetensors` (run by hand, before
-/// scripts/make_model_goldens.py: `cargo test --test model_golden -- --ignored`).
+/// Writes `consistent/init.safetensors` (run by hand, before scripts/make_model_goldens.py:
+/// `cargo test --test model_golden -- --ignored`): the model of `raw/init` but with the
+/// consistent head, θ ≠ 0 so that the skips mix two different tensors, a non-zero residual
+/// layer (a fresh one is zero, and no gradient would reach the layers before it), and a
+/// head with an active projection (a sensor model near the luma weights, offsets ≠ 0).
 #[test]
 #[ignore]
-fn write_golden_inputs() {
+fn write_consistent_init() {
     use rand::{Rng, SeedableRng};
     let dev = CpuDevice::new();
     let cfg = golden_config();
-    let batch = 2;
-    let t = Trainer::new(
+    let mut t = Trainer::new(
         &dev,
         &cfg,
-        batch,
+        2,
         20240611,
         LossConfig::default(),
         OptimizerConfig::sgd(0.0),
         OptimizerConfig::sgd(0.0),
     )
     .unwrap();
+    let head = satcolor::model::HeadTensors {
+        in_bands: 1,
+        out_bands: 3,
+        base_weight: vec![0.9, 1.05, 1.2],
+        base_bias: vec![0.04, -0.02, -0.08],
+        sensor_weight: vec![0.31, 0.57, 0.12],
+        sensor_bias: vec![0.015],
+    };
+    t.g.set_head(&dev, &head).unwrap();
     let mut ckpt = t
         .checkpoint(
             &dev,
@@ -260,31 +313,20 @@ fn write_golden_inputs() {
             false,
         )
         .unwrap();
-    // θ ≠ 0, so that the skips of the golden model mix two different tensors.
     for (i, v) in [0.3f32, -0.7, 1.1].into_iter().enumerate() {
         ckpt.tensors
             .get_mut(&format!("g.outer.{i}.theta"))
             .unwrap()
             .data = vec![v];
     }
-    ckpt.save(&dir().join("init.safetensors")).unwrap();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
-    let w = cfg.window;
-    let mut tensor = |shape: Vec<usize>| {
-        let len: usize = shape.iter().product();
-        let data: Vec<u8> = (0..len)
-            .flat_map(|_| rng.random_range(0.0f32..1.0).to_le_bytes())
-            .collect();
-        (shape, data)
-    };
-    let x = tensor(vec![batch, cfg.in_bands, w, w]);
-    let y = tensor(vec![batch, cfg.out_bands, w, w]);
-    let views = [("x", &x), ("y", &y)].map(|(n, (shape, data))| {
-        (
-            n,
-            safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), data).unwrap(),
-        )
-    });
-    let bytes = safetensors::serialize(views, None).unwrap();
-    std::fs::write(dir().join("batch.safetensors"), bytes).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+    for name in ["g.outer.2.deconv.weight", "g.outer.2.deconv.bias"] {
+        let t = ckpt.tensors.get_mut(name).unwrap();
+        t.data
+            .iter_mut()
+            .for_each(|v| *v = rng.random_range(-0.2..0.2));
+    }
+    let dir = dir().join("consistent");
+    std::fs::create_dir_all(&dir).unwrap();
+    ckpt.save(&dir.join("init.safetensors")).unwrap();
 }

@@ -4,7 +4,9 @@
 
 use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
-use satcolor::model::{Bands, Discriminator, GradMode, LossConfig, ModelConfig, Normalization};
+use satcolor::model::{
+    Bands, Discriminator, GradMode, Head, LossConfig, ModelConfig, Normalization,
+};
 use satcolor::train::{OptimizerConfig, Trainer};
 
 /// A tiny model (window 32) with the given stride.
@@ -19,6 +21,7 @@ fn tiny(stride: usize) -> ModelConfig {
         outer_layers: 2,
         disc_widths: vec![2, 3, 3, 4, 5],
         leaky_slope: 0.2,
+        head: Head::Consistent,
     }
 }
 

@@ -5,7 +5,7 @@
 use rand::{Rng, SeedableRng};
 use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
-use satcolor::model::{LossConfig, ModelConfig};
+use satcolor::model::{Head, LossConfig, ModelConfig};
 use satcolor::train::{GradClip, OptimizerConfig, Trainer};
 
 /// Clips `tensors` to `max` on `dev`; returns the reported norm and the clipped values.
@@ -111,6 +111,7 @@ fn tiny() -> ModelConfig {
         outer_layers: 2,
         disc_widths: vec![2, 3, 3, 4, 5],
         leaky_slope: 0.2,
+        head: Head::Consistent,
     }
 }
 

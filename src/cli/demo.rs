@@ -128,6 +128,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             val_fraction: data.val_fraction,
             max_nodata: data.max_nodata,
             bands: None,
+            d_lr: None,
+            augment: data.augment,
+            val_data: Vec::new(),
         },
         schedule: Schedule {
             steps: args.steps,

@@ -32,6 +32,11 @@ pub struct Args {
     /// On --resume, defaults to the run's data.
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub data: Vec<PathBuf>,
+    /// Held-out rasters (files or directories, as --data) scored at every checkpoint: the
+    /// held-out PSNR and colorfulness in log.jsonl and loss.png, and the sample grids. Without
+    /// it, the bottom 10 % of a single raster (or every tenth raster) is held out instead.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub val_data: Vec<PathBuf>,
     /// Run directory of a new run: model.safetensors, log.jsonl, loss.png, samples/,
     /// checkpoints/.
     #[arg(long, value_name = "RUNDIR", required_unless_present = "resume")]
@@ -48,9 +53,16 @@ pub struct Args {
     /// Windows per batch [default: 16].
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Learning rate of both networks [default: 2e-4].
+    /// Learning rate of G (and of D unless --d-lr is given) [default: 2e-4].
     #[arg(long)]
     pub lr: Option<f32>,
+    /// Learning rate of D [default: --lr].
+    #[arg(long)]
+    pub d_lr: Option<f32>,
+    /// Flip and rotate the training windows (the 8 symmetries of the square): true or
+    /// false [default: true].
+    #[arg(long)]
+    pub augment: Option<bool>,
     /// sgd (momentum 0.9) or adam (β1 0.5, β2 0.999) [default: adam].
     #[arg(long)]
     pub optimizer: Option<String>,
@@ -94,6 +106,11 @@ pub struct Args {
     /// Negative slope of D's LeakyReLUs.
     #[arg(long)]
     pub leaky_slope: Option<f32>,
+    /// G's output head: consistent (the linear base map plus a residual, projected onto the
+    /// input through the fitted sensor model) or raw (the write-up's ReLU output)
+    /// [default: consistent].
+    #[arg(long)]
+    pub head: Option<String>,
     /// λ_D, weight of the L2 penalty on D's weights [default: 1e-4].
     #[arg(long)]
     pub lambda_d: Option<f32>,
@@ -176,6 +193,9 @@ fn fresh(args: &Args, device: DeviceSpec) -> anyhow::Result<RunSpec> {
         val_fraction: data.val_fraction,
         max_nodata: data.max_nodata,
         bands,
+        d_lr: args.d_lr,
+        augment: args.augment.unwrap_or(data.augment),
+        val_data: absolute(&args.val_data),
     };
     if args.steps == Some(0) {
         return Err(Error::Input("--steps must be at least 1".into()).into());
@@ -235,6 +255,9 @@ fn resumed(args: &Args, dir: &PathBuf, device: DeviceSpec) -> anyhow::Result<Run
         val_fraction: old.val_fraction,
         max_nodata: old.max_nodata,
         bands: target_bands(args)?.or_else(|| old.bands.clone()),
+        d_lr: args.d_lr.or(old.d_lr),
+        augment: args.augment.unwrap_or(old.augment),
+        val_data: old.val_data.clone(),
     };
     if &given != old {
         return Err(Error::Input(format!(
@@ -246,6 +269,19 @@ fn resumed(args: &Args, dir: &PathBuf, device: DeviceSpec) -> anyhow::Result<Run
     }
     if !args.data.is_empty() {
         settings.data = absolute(&args.data);
+    }
+    if !args.val_data.is_empty() {
+        // The held-out rasters may move, like the data; but a run split by rows cannot
+        // start holding out other rasters (its training windows would change).
+        if old.val_data.is_empty() {
+            return Err(Error::Input(
+                "--val-data: the run was started without held-out rasters (it holds out \
+                 part of its data instead) and keeps its split"
+                    .into(),
+            )
+            .into());
+        }
+        settings.val_data = absolute(&args.val_data);
     }
     let old = state.schedule;
     let checkpoint_every = args.checkpoint_every.unwrap_or(old.checkpoint_every);
@@ -285,6 +321,9 @@ fn model_config(args: &Args, base: ModelConfig) -> anyhow::Result<ModelConfig> {
     }
     if let Some(s) = args.leaky_slope {
         c.leaky_slope = s;
+    }
+    if let Some(h) = &args.head {
+        c.head = h.parse()?;
     }
     c.validate()?;
     Ok(c)

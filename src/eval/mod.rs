@@ -9,5 +9,5 @@ pub mod compare;
 pub mod dataset;
 pub mod metrics;
 
-pub use baseline::gray_replicated;
+pub use baseline::{gray_replicated, linear};
 pub use metrics::{colorfulness, mse, psnr, MetricError, Nchw, Scores};

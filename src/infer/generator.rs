@@ -4,14 +4,18 @@
 use crate::device::Device;
 use crate::model::checkpoint::Checkpoint;
 use crate::model::error::{config_err, ModelResult};
-use crate::model::generator::{lift_forward, outer_forward, param_specs, OuterBufs, Shapes};
+use crate::model::generator::{
+    deconv_act, head_forward, lift_forward, outer_forward, param_specs, HeadBufs, OuterBufs, Shapes,
+};
+use crate::model::head::HeadTensors;
 use crate::model::param::find_tensor;
-use crate::model::ModelConfig;
+use crate::model::{Head, ModelConfig};
 
 /// The generator of a checkpoint, built for batches of a fixed size, that only runs forward.
 ///
 /// Device memory: the parameters, three rotating h buffers (h_i, h_{i−1} and the layer's
-/// output) and one u, a and b buffer reused by every layer; all allocated in
+/// output; the consistent head writes G(x) into the one not holding the residual, with u
+/// as scratch) and one u, a and b buffer reused by every layer; all allocated in
 /// [`InferenceGenerator::from_checkpoint`], none in [`InferenceGenerator::forward`]. The
 /// training [`Generator`](crate::model::Generator) keeps every layer's activations and
 /// gradients besides; both run the same per-layer code, so their outputs are identical.
@@ -21,6 +25,8 @@ pub struct InferenceGenerator<D: Device> {
     shapes: Shapes,
     /// G's parameter values in checkpoint order.
     params: Vec<D::Buf>,
+    /// The consistent head's affine map (`None` for the raw head).
+    head: Option<HeadBufs<D::Buf>>,
     /// h buffers used round-robin: layer i reads `h[i % 3]` and `h[(i − 1) % 3]` and writes
     /// `h[(i + 1) % 3]`.
     h: [D::Buf; 3],
@@ -46,11 +52,19 @@ impl<D: Device> InferenceGenerator<D> {
                 Ok(dev.upload(&t.data)?)
             })
             .collect::<ModelResult<Vec<_>>>()?;
+        let head = match cfg.head {
+            Head::Raw => None,
+            Head::Consistent => {
+                let tensors = HeadTensors::from_tensors(&ckpt.tensors, cfg)?;
+                Some(HeadBufs::upload(dev, &tensors.affine())?)
+            }
+        };
         let h_len = shapes.h_len();
         Ok(Self {
             cfg: cfg.clone(),
             batch,
             params,
+            head,
             h: [
                 dev.alloc_zeros(h_len)?,
                 dev.alloc_zeros(h_len)?,
@@ -99,9 +113,19 @@ impl<D: Device> InferenceGenerator<D> {
                 b: &mut self.b,
                 h: out,
             };
-            outer_forward(dev, s, &self.params, i, reads[0], reads[1], bufs)?;
+            let act = deconv_act(&self.cfg, i);
+            outer_forward(dev, s, &self.params, i, act, reads[0], reads[1], bufs)?;
         }
-        Ok(&self.h[layers % 3])
+        let r = layers % 3;
+        match &self.head {
+            None => Ok(&self.h[r]),
+            Some(head) => {
+                let out = (r + 1) % 3;
+                let (reads, dst) = split_rotation(&mut self.h, [r, r], out);
+                head_forward(dev, s, head, x, reads[0], dst, &mut self.u)?;
+                Ok(&self.h[out])
+            }
+        }
     }
 }
 

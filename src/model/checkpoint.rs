@@ -1,7 +1,8 @@
 //! Checkpoints: safetensors files with the spec's tensor names (those of the PyTorch
 //! reference modules' `state_dict`, so `load_state_dict(strict=True)` works), float32, and
-//! `__metadata__` `format` = `satcolor/1`, `config`, `normalization`, `bands` (JSON) and
-//! `step`. Optimizer state, when saved, is `opt.<tensor name>.<slot>` with PyTorch's slot
+//! `__metadata__` `format` = `satcolor/2`, `config`, `normalization`, `bands` (JSON) and
+//! `step`. `satcolor/1` files (the write-up's network, no `head` key in their config) load
+//! as the raw head. Optimizer state, when saved, is `opt.<tensor name>.<slot>` with PyTorch's slot
 //! names (`momentum_buffer` for SGD; `exp_avg`, `exp_avg_sq` for Adam).
 //!
 //! [`Checkpoint::save`] writes atomically: a temporary file in the same directory, fsync,
@@ -13,7 +14,7 @@ use super::config::ModelConfig;
 use super::error::{ModelError, ModelResult};
 use super::normalization::{Bands, Normalization};
 use super::param::{HostTensor, ParamSpec};
-use super::{discriminator, generator};
+use super::{discriminator, generator, head};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
@@ -21,7 +22,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The `format` metadata value of this version.
-pub const FORMAT: &str = "satcolor/1";
+pub const FORMAT: &str = "satcolor/2";
+/// Older formats this version reads: v1 files mean the raw head.
+pub const READS_FORMATS: &[&str] = &["satcolor/1", FORMAT];
 /// Optimizer slot names, PyTorch's: SGD's momentum buffer, Adam's two moments.
 pub const OPT_SLOTS: &[&str] = &["momentum_buffer", "exp_avg", "exp_avg_sq"];
 
@@ -40,7 +43,8 @@ pub struct Checkpoint {
     pub tensors: BTreeMap<String, HostTensor>,
 }
 
-/// Every parameter tensor of the model `cfg` describes, G's then D's.
+/// Every trained parameter tensor of the model `cfg` describes, G's then D's (the
+/// consistent head's fitted tensors, which are not trained, are [`head::tensor_specs`]).
 pub fn model_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
     let mut specs = generator::param_specs(cfg);
     specs.extend(discriminator::param_specs(cfg));
@@ -53,9 +57,10 @@ pub fn opt_name(name: &str, slot: &str) -> String {
 }
 
 impl Checkpoint {
-    /// Checks that the tensors are exactly the model's (names, shapes, lengths), plus
-    /// optimizer tensors `opt.<name>.<slot>` of known slots and matching shapes, the same
-    /// slots for every parameter; and that the metadata fits the config.
+    /// Checks that the tensors are exactly the model's (names, shapes, lengths; the head's
+    /// finite), plus optimizer tensors `opt.<name>.<slot>` of known slots and matching
+    /// shapes, the same slots for every trained parameter; and that the metadata fits the
+    /// config.
     pub fn validate(&self) -> ModelResult<()> {
         let cfg = &self.config;
         cfg.validate()?;
@@ -71,21 +76,26 @@ impl Checkpoint {
         for spec in &specs {
             super::param::find_tensor(&self.tensors, &spec.name, &spec.shape)?;
         }
+        let head_specs = head::tensor_specs(cfg);
+        if !head_specs.is_empty() {
+            head::HeadTensors::from_tensors(&self.tensors, cfg)?;
+        }
         let slots = self.optimizer_slots();
         for spec in &specs {
             for slot in &slots {
                 super::param::find_tensor(&self.tensors, &opt_name(&spec.name, slot), &spec.shape)?;
             }
         }
-        let expected = specs.len() * (1 + slots.len());
+        let expected = specs.len() * (1 + slots.len()) + head_specs.len();
         if self.tensors.len() != expected {
             let unknown: Vec<_> = self
                 .tensors
                 .keys()
                 .filter(|n| {
-                    !specs.iter().any(|s| {
-                        **n == s.name || slots.iter().any(|sl| **n == opt_name(&s.name, sl))
-                    })
+                    !head_specs.iter().any(|(h, _)| n == h)
+                        && !specs.iter().any(|s| {
+                            **n == s.name || slots.iter().any(|sl| **n == opt_name(&s.name, sl))
+                        })
                 })
                 .collect();
             return Err(bad(format!("tensors the model does not have: {unknown:?}")));
@@ -155,12 +165,19 @@ impl Checkpoint {
                 .ok_or_else(|| bad(format!("metadata has no '{key}'")))
         };
         let format = get("format")?;
-        if format != FORMAT {
+        if !READS_FORMATS.contains(&format.as_str()) {
             return Err(bad(format!(
-                "format is '{format}', this program reads '{FORMAT}'"
+                "format is '{format}', this program reads {}",
+                READS_FORMATS.join(" and ")
             )));
         }
         let config = ModelConfig::from_json(get("config")?)?;
+        if format != FORMAT && config.head != super::Head::Raw {
+            return Err(bad(format!(
+                "a {format} file has the raw head, but its config says '{}'",
+                config.head.name()
+            )));
+        }
         let normalization = serde_json::from_str(get("normalization")?)
             .map_err(|e| bad(format!("bad normalization JSON: {e}")))?;
         let bands =

@@ -30,6 +30,49 @@ pub struct ModelConfig {
     pub disc_widths: Vec<usize>,
     /// Negative slope of the discriminator's LeakyReLUs.
     pub leaky_slope: f32,
+    /// G's output head; a config without the key (a v1 checkpoint) means [`Head::Raw`].
+    #[serde(default = "Head::v1")]
+    pub head: Head,
+}
+
+/// G's output head (spec § Output head).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Head {
+    /// The v2 default: the last outer layer's output (no final ReLU) is a residual added to
+    /// the linear base map `A·x + b`, and the sum is projected so that the fitted sensor
+    /// model maps it back exactly onto the input (`M·G(x) + m = x`).
+    Consistent,
+    /// The write-up's network: G(x) is the last outer layer's output after its ReLU.
+    Raw,
+}
+
+impl Head {
+    /// What a config without a `head` key (a v1 checkpoint) means.
+    pub fn v1() -> Self {
+        Head::Raw
+    }
+
+    /// The name used in the config JSON and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Head::Consistent => "consistent",
+            Head::Raw => "raw",
+        }
+    }
+}
+
+impl std::str::FromStr for Head {
+    type Err = super::error::ModelError;
+    fn from_str(s: &str) -> ModelResult<Self> {
+        match s {
+            "consistent" => Ok(Head::Consistent),
+            "raw" => Ok(Head::Raw),
+            _ => Err(config_err(format!(
+                "unknown head '{s}': expected consistent or raw"
+            ))),
+        }
+    }
 }
 
 impl ModelConfig {
@@ -45,6 +88,7 @@ impl ModelConfig {
             outer_layers: 3,
             disc_widths: vec![64, 128, 256, 512, 1024],
             leaky_slope: 0.2,
+            head: Head::Consistent,
         }
     }
 
@@ -60,6 +104,7 @@ impl ModelConfig {
             outer_layers: 3,
             disc_widths: vec![16, 32, 64, 128, 256],
             leaky_slope: 0.2,
+            head: Head::Consistent,
         }
     }
 
@@ -261,6 +306,7 @@ mod tests {
             [
                 "disc_widths",
                 "filters",
+                "head",
                 "in_bands",
                 "kernel",
                 "leaky_slope",
@@ -271,6 +317,21 @@ mod tests {
             ]
         );
         assert_eq!(v["disc_widths"], serde_json::json!([16, 32, 64, 128, 256]));
+        assert_eq!(v["head"], "consistent");
+    }
+
+    #[test]
+    fn a_config_without_head_is_a_v1_raw_head() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&ModelConfig::small().to_json()).unwrap();
+        v.as_object_mut().unwrap().remove("head");
+        let cfg = ModelConfig::from_json(&v.to_string()).unwrap();
+        assert_eq!(cfg.head, Head::Raw);
+        assert_eq!("raw".parse::<Head>().unwrap(), Head::Raw);
+        assert_eq!("consistent".parse::<Head>().unwrap(), Head::Consistent);
+        assert!("relu".parse::<Head>().is_err());
+        v["head"] = "relu".into();
+        assert!(ModelConfig::from_json(&v.to_string()).is_err());
     }
 
     /// Spoils one hyperparameter of a config.

@@ -8,8 +8,13 @@
 //!     a_i = ReLU(conv1(u_i))                    C_out → F, k×k, stride 1
 //!     b_i = ReLU(conv2(a_i))                    F → F, k×k, stride s
 //!     h_i = ReLU(deconv(b_i))                   F → C_out, k×k, stride s, output_padding s−1
-//! G(x) = h_L
+//! G(x) = h_L                                    head `raw`
+//! G(x) = Q·h_L + K·x + c                        head `consistent`: h_L has no ReLU
 //! ```
+//!
+//! With the consistent head (see [`super::head`]) the last transposed convolution starts at
+//! zero, so a new model outputs the linear baseline projected onto the input; the head's
+//! tensors are fitted to the training data ([`Generator::set_head`]) and never trained.
 //!
 //! Activations kept for the backward pass: every h_i (skips and ReLU masks), u_i (conv1's
 //! weight gradient), a_i and b_i (conv2's and deconv's weight gradients and ReLU masks).
@@ -17,8 +22,9 @@
 //! Since h_{-1} = h_0, h_0 receives three gradient contributions (both branches of layer
 //! 1's skip and the second branch of layer 2's); they are accumulated.
 
-use super::config::ModelConfig;
+use super::config::{Head, ModelConfig};
 use super::error::{config_err, ModelResult};
+use super::head::{HeadAffine, HeadTensors};
 use super::init::Init;
 use super::param::{pair_mut, ParamSpec, Params};
 use crate::device::Device;
@@ -64,7 +70,12 @@ pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
         let conv1 = Init::torch_default(c_out * k * k);
         let conv2 = Init::torch_default(f * k * k);
         // ConvTranspose2d weight [F, C_out, k, k]: torch's fan_in is dim 1 · k · k.
-        let deconv = Init::torch_default(c_out * k * k);
+        let deconv = if cfg.head == Head::Consistent && i + 1 == cfg.outer_layers {
+            // The residual starts at zero: a new model is the projected linear baseline.
+            Init::Const(0.0)
+        } else {
+            Init::torch_default(c_out * k * k)
+        };
         v.extend([
             ParamSpec::bias(format!("{p}.theta"), vec![1], Init::Const(0.0)),
             ParamSpec::weight(format!("{p}.conv1.weight"), vec![f, c_out, k, k], conv1),
@@ -78,6 +89,22 @@ pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
     v
 }
 
+/// The index of the last outer layer's transposed-convolution bias (the raw head starts
+/// it at the training means of the output bands).
+fn last_deconv_bias(cfg: &ModelConfig) -> usize {
+    layer_idx(cfg.outer_layers - 1).deconv + 1
+}
+
+/// The activation of outer layer `i`'s transposed convolution: ReLU, except for the last
+/// layer under the consistent head, whose output is a signed residual.
+pub(crate) fn deconv_act(cfg: &ModelConfig, i: usize) -> Act {
+    if cfg.head == Head::Consistent && i + 1 == cfg.outer_layers {
+        Act::Identity
+    } else {
+        Act::Relu
+    }
+}
+
 /// The op shapes of G for one batch size.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Shapes {
@@ -85,6 +112,9 @@ pub(crate) struct Shapes {
     conv1: Conv2dShape,
     conv2: Conv2dShape,
     deconv: ConvTranspose2dShape,
+    /// The head's 1×1 convolutions of the residual (C_out → C_out) and of the input.
+    head_r: Conv2dShape,
+    head_x: Conv2dShape,
 }
 
 impl Shapes {
@@ -103,6 +133,8 @@ impl Shapes {
         };
         Shapes {
             lift: conv(cfg.in_bands, cfg.out_bands, 1, 1, 0),
+            head_r: conv(cfg.out_bands, cfg.out_bands, 1, 1, 0),
+            head_x: conv(cfg.in_bands, cfg.out_bands, 1, 1, 0),
             conv1: conv(cfg.out_bands, cfg.filters, k, 1, pad),
             conv2: conv(cfg.filters, cfg.filters, k, s, pad),
             deconv: ConvTranspose2dShape {
@@ -140,6 +172,41 @@ impl Shapes {
     }
 }
 
+/// The consistent head's affine map `G = Q·r + K·x + c` on a device.
+pub(crate) struct HeadBufs<B> {
+    q: B,
+    k: B,
+    c: B,
+}
+
+impl<B> HeadBufs<B> {
+    /// Uploads Q, K and c.
+    pub(crate) fn upload<D: Device<Buf = B>>(dev: &D, aff: &HeadAffine) -> crate::Result<Self> {
+        Ok(HeadBufs {
+            q: dev.upload(&aff.q)?,
+            k: dev.upload(&aff.k)?,
+            c: dev.upload(&aff.c)?,
+        })
+    }
+
+    /// Overwrites Q, K and c.
+    fn write<D: Device<Buf = B>>(&mut self, dev: &D, aff: &HeadAffine) -> crate::Result<()> {
+        dev.write(&mut self.q, &aff.q)?;
+        dev.write(&mut self.k, &aff.k)?;
+        dev.write(&mut self.c, &aff.c)
+    }
+}
+
+/// The consistent head of a training generator: its fitted tensors, their affine map on
+/// the device, the output, a scratch buffer and the output's gradient.
+struct ConsistentHead<D: Device> {
+    tensors: HeadTensors,
+    bufs: HeadBufs<D::Buf>,
+    out: D::Buf,
+    tmp: D::Buf,
+    dout: D::Buf,
+}
+
 /// The generator for a fixed batch size, with its parameters and every buffer its
 /// forward and backward passes use (allocated once, in [`Generator::new`]).
 pub struct Generator<D: Device> {
@@ -164,10 +231,14 @@ pub struct Generator<D: Device> {
     db: D::Buf,
     skip_a: D::Buf,
     skip_b: D::Buf,
+    /// The consistent head (`None` for the raw head).
+    head: Option<ConsistentHead<D>>,
 }
 
 impl<D: Device> Generator<D> {
     /// Builds G for batches of `batch` windows, parameters drawn from `seed` (stream 0).
+    /// A consistent head starts [unfitted](HeadTensors::unfitted); a training run fits it
+    /// with [`set_head`](Self::set_head).
     pub fn new(dev: &D, cfg: &ModelConfig, batch: usize, seed: u64) -> ModelResult<Self> {
         cfg.validate()?;
         if batch == 0 {
@@ -180,7 +251,21 @@ impl<D: Device> Generator<D> {
             (0..count).map(|_| dev.alloc_zeros(len)).collect()
         };
         let h_len = shapes.h_len();
+        let head = match cfg.head {
+            Head::Raw => None,
+            Head::Consistent => {
+                let tensors = HeadTensors::unfitted(cfg.in_bands, cfg.out_bands);
+                Some(ConsistentHead {
+                    bufs: HeadBufs::upload(dev, &tensors.affine())?,
+                    tensors,
+                    out: dev.alloc_zeros(h_len)?,
+                    tmp: dev.alloc_zeros(h_len)?,
+                    dout: dev.alloc_zeros(h_len)?,
+                })
+            }
+        };
         Ok(Generator {
+            head,
             cfg: cfg.clone(),
             batch,
             shapes,
@@ -220,14 +305,64 @@ impl<D: Device> Generator<D> {
 
     /// G(x) of the last [`forward`](Self::forward).
     pub fn output(&self) -> &D::Buf {
-        &self.h[self.cfg.outer_layers]
+        match &self.head {
+            Some(h) => &h.out,
+            None => &self.h[self.cfg.outer_layers],
+        }
     }
 
     /// The output and the buffer for ∂L/∂G(x), which the caller fills before
     /// [`backward`](Self::backward).
     pub fn output_and_grad(&mut self) -> (&D::Buf, &mut D::Buf) {
         let l = self.cfg.outer_layers;
-        (&self.h[l], &mut self.dh[l])
+        match &mut self.head {
+            Some(h) => (&h.out, &mut h.dout),
+            None => (&self.h[l], &mut self.dh[l]),
+        }
+    }
+
+    /// The consistent head's tensors (`None` for the raw head).
+    pub fn head(&self) -> Option<&HeadTensors> {
+        self.head.as_ref().map(|h| &h.tensors)
+    }
+
+    /// Installs the consistent head's fitted tensors. Errors for the raw head or tensors
+    /// of other band counts.
+    pub fn set_head(&mut self, dev: &D, tensors: &HeadTensors) -> ModelResult<()> {
+        let cfg = &self.cfg;
+        let Some(h) = &mut self.head else {
+            return Err(config_err("the raw head has no fitted tensors to set"));
+        };
+        if (tensors.in_bands, tensors.out_bands) != (cfg.in_bands, cfg.out_bands) {
+            return Err(config_err(format!(
+                "a head for {} → {} bands does not fit a model of {} → {}",
+                tensors.in_bands, tensors.out_bands, cfg.in_bands, cfg.out_bands
+            )));
+        }
+        h.bufs.write(dev, &tensors.affine())?;
+        h.tensors = tensors.clone();
+        Ok(())
+    }
+
+    /// Starts the raw head's last transposed-convolution bias at `means` (the training
+    /// means of the output bands, normalized), so that no band starts dead under the final
+    /// ReLU. Errors for the consistent head, whose residual starts at zero.
+    pub fn set_output_bias(&mut self, dev: &D, means: &[f32]) -> ModelResult<()> {
+        if self.cfg.head != Head::Raw {
+            return Err(config_err(
+                "only the raw head starts its last bias at the band means",
+            ));
+        }
+        if means.len() != self.cfg.out_bands {
+            return Err(config_err(format!(
+                "{} band means for {} output bands",
+                means.len(),
+                self.cfg.out_bands
+            )));
+        }
+        let i = last_deconv_bias(&self.cfg);
+        dev.write(&mut self.params.values[i], means)?;
+        Ok(())
     }
 
     /// Computes G(x) for a batch `x` of `n·C_in·W·W` elements, keeping the activations.
@@ -244,7 +379,21 @@ impl<D: Device> Generator<D> {
                 b: &mut self.b[i],
                 h: &mut next[0],
             };
-            outer_forward(dev, s, vals, i, &done[i], &done[i.saturating_sub(1)], layer)?;
+            let act = deconv_act(&self.cfg, i);
+            outer_forward(
+                dev,
+                s,
+                vals,
+                i,
+                act,
+                &done[i],
+                &done[i.saturating_sub(1)],
+                layer,
+            )?;
+        }
+        if let Some(h) = &mut self.head {
+            let r = &self.h[self.cfg.outer_layers];
+            head_forward(dev, s, &h.bufs, x, r, &mut h.out, &mut h.tmp)?;
         }
         Ok(())
     }
@@ -259,12 +408,19 @@ impl<D: Device> Generator<D> {
         // (buffer swap) rather than added to a zeroed buffer.
         let mut fresh = vec![true; l + 1];
         fresh[l] = false;
+        if let Some(h) = &self.head {
+            // G = Q·r + K·x + c: ∂r = Qᵀ·∂G.
+            dev.conv2d_backward_input(&s.head_r, &h.bufs.q, &h.dout, &mut self.dh[l])?;
+        }
         for i in (0..l).rev() {
             let p = layer_idx(i);
             let vals = &self.params.values;
             let grads = &mut self.params.grads;
-            // h_{i+1} = ReLU(deconv(b)).
-            dev.act_backward(Act::Relu, &self.h[i + 1], &mut self.dh[i + 1])?;
+            // h_{i+1} = act(deconv(b)).
+            match deconv_act(&self.cfg, i) {
+                Act::Identity => {}
+                act => dev.act_backward(act, &self.h[i + 1], &mut self.dh[i + 1])?,
+            }
             let (dw, dbias) = pair_mut(grads, p.deconv);
             dev.conv_transpose2d_backward_weight(
                 &s.deconv,
@@ -350,13 +506,33 @@ pub(crate) struct OuterBufs<'a, B> {
     pub(crate) h: &'a mut B,
 }
 
+/// The consistent head: `out = Q·r + K·x + c` (two 1×1 convolutions and a sum; `tmp` is
+/// scratch of the output's size).
+pub(crate) fn head_forward<D: Device>(
+    dev: &D,
+    s: &Shapes,
+    head: &HeadBufs<D::Buf>,
+    x: &D::Buf,
+    r: &D::Buf,
+    out: &mut D::Buf,
+    tmp: &mut D::Buf,
+) -> ModelResult<()> {
+    dev.conv2d_forward(&s.head_r, r, &head.q, Some(&head.c), Act::Identity, out)?;
+    dev.conv2d_forward(&s.head_x, x, &head.k, None, Act::Identity, tmp)?;
+    dev.add_assign(out, tmp)?;
+    Ok(())
+}
+
 /// Outer layer `i` (0-based; layer i+1 of the spec) from `h_prev` = h_i and
-/// `h_prev2` = h_{i−1}.
+/// `h_prev2` = h_{i−1}; `act` is its transposed convolution's activation
+/// ([`deconv_act`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn outer_forward<D: Device>(
     dev: &D,
     s: &Shapes,
     vals: &[D::Buf],
     i: usize,
+    act: Act,
     h_prev: &D::Buf,
     h_prev2: &D::Buf,
     out: OuterBufs<'_, D::Buf>,
@@ -385,7 +561,7 @@ pub(crate) fn outer_forward<D: Device>(
         out.b,
         &vals[p.deconv],
         bias(p.deconv),
-        Act::Relu,
+        act,
         out.h,
     )?;
     Ok(())

@@ -11,14 +11,16 @@ pub mod config;
 pub mod discriminator;
 pub mod error;
 pub mod generator;
+pub mod head;
 pub mod init;
 pub mod normalization;
 pub mod param;
 
 pub use checkpoint::Checkpoint;
-pub use config::{AdvLoss, LossConfig, ModelConfig};
+pub use config::{AdvLoss, Head, LossConfig, ModelConfig};
 pub use discriminator::{Discriminator, GradMode};
 pub use error::{ModelError, ModelResult};
 pub use generator::Generator;
+pub use head::{HeadTensors, PixelStats};
 pub use normalization::{Bands, Normalization};
 pub use param::{HostTensor, ParamSpec, Params};

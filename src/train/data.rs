@@ -17,6 +17,7 @@
 //! ([`SamplerState`]), so a resumed run draws exactly the batches the uninterrupted run would.
 
 use crate::model::normalization::BandNorm;
+use crate::model::PixelStats;
 #[cfg(feature = "geo")]
 use crate::model::normalization::SampleType;
 use rand::{Rng, SeedableRng};
@@ -94,6 +95,9 @@ pub struct Image {
     pub input: Vec<f32>,
     /// Whether each pixel is nodata (in any band of the target or the input), row-major.
     pub nodata: Vec<bool>,
+    /// Held out as a whole (given as validation data): never trained on, never shaping the
+    /// normalization or the output head's fit.
+    pub held_out: bool,
 }
 
 impl Image {
@@ -139,7 +143,16 @@ impl Image {
             target,
             input,
             nodata,
+            held_out: false,
         })
+    }
+
+    /// The same image marked as held-out validation data (see [`Image::held_out`]).
+    pub fn into_held_out(self) -> Self {
+        Self {
+            held_out: true,
+            ..self
+        }
     }
 
     /// Target bands.
@@ -174,6 +187,9 @@ pub struct DataConfig {
     pub val_fraction: f64,
     /// Seed of the window draws.
     pub seed: u64,
+    /// Whether each training window is flipped and rotated by a random one of the 8
+    /// symmetries of the square (the same for input and target).
+    pub augment: bool,
 }
 
 impl Default for DataConfig {
@@ -186,6 +202,7 @@ impl Default for DataConfig {
             max_nodata: 0.01,
             val_fraction: 0.1,
             seed: 0,
+            augment: true,
         }
     }
 }
@@ -225,13 +242,21 @@ struct Region {
 /// Rows of an image: `(image, rows)`.
 type Rows = (usize, Range<usize>);
 
-/// The training and held-out rows of images of heights `heights`: whole images when there
-/// are several (the held-out ones spread evenly over the list), else the top and bottom rows
-/// of the only one (see [`DataConfig::val_fraction`]).
-fn split(heights: &[usize], config: &DataConfig) -> (Vec<Rows>, Vec<Rows>) {
+/// The training and held-out rows of images of heights `heights`: the images marked
+/// `held_out` when there are any (explicit validation data; nothing else is held out), else
+/// whole images when there are several (the held-out ones spread evenly over the list), else
+/// the top and bottom rows of the only one (see [`DataConfig::val_fraction`]).
+fn split(heights: &[usize], held_out: &[bool], config: &DataConfig) -> (Vec<Rows>, Vec<Rows>) {
     let n = heights.len();
     let f = config.val_fraction;
     let whole = |i: usize| (i, 0..heights[i]);
+    if held_out.contains(&true) {
+        let (val, train): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| held_out[i]);
+        return (
+            train.into_iter().map(whole).collect(),
+            val.into_iter().map(whole).collect(),
+        );
+    }
     if f == 0.0 || n == 0 {
         return ((0..n).map(whole).collect(), Vec::new());
     }
@@ -318,7 +343,13 @@ impl WindowSampler {
         }
         let integrals = images.iter().map(integral).collect();
         let heights: Vec<usize> = images.iter().map(|im| im.height).collect();
-        let (train, val) = split(&heights, &config);
+        let held_out: Vec<bool> = images.iter().map(|im| im.held_out).collect();
+        if !held_out.contains(&false) {
+            return Err(DataError::Invalid(
+                "every raster is held out: nothing to train on".into(),
+            ));
+        }
+        let (train, val) = split(&heights, &held_out, &config);
         let mut sampler = Self {
             state: SamplerState {
                 seed: config.seed,
@@ -410,7 +441,9 @@ impl WindowSampler {
                     break (x, y);
                 }
             };
+            // Drawn either way, so that turning augmentation off moves no window.
             let symmetry = rng.random_range(0..8u8);
+            let symmetry = if self.config.augment { symmetry } else { 0 };
             self.copy(im, (x, y), symmetry, b, out);
         }
         self.state.batches += 1;
@@ -458,6 +491,31 @@ impl WindowSampler {
             self.copy(im, (x, y), 0, b, &mut out);
         }
         Ok(out)
+    }
+
+    /// Sums over the valid pixels of the training split (input and target bands), from
+    /// which the output head is fitted.
+    pub fn pixel_stats(&self) -> PixelStats {
+        let (cin, cout) = (self.config.in_bands, self.config.out_bands);
+        let mut stats = PixelStats::new(cin, cout);
+        let (mut x, mut y) = (vec![0.0; cin], vec![0.0; cout]);
+        for r in &self.train {
+            let im = &self.images[r.image];
+            let plane = im.width * im.height;
+            for p in r.rows.start * im.width..r.rows.end * im.width {
+                if im.nodata[p] {
+                    continue;
+                }
+                for (k, v) in x.iter_mut().enumerate() {
+                    *v = im.input[k * plane + p];
+                }
+                for (k, v) in y.iter_mut().enumerate() {
+                    *v = im.target[k * plane + p];
+                }
+                stats.add(&x, &y);
+            }
+        }
+        stats
     }
 
     /// Counts the valid window positions of a region.
@@ -841,8 +899,24 @@ impl WindowSampler {
     /// A sampler over the sources found at `paths` (see [`discover`]) for the band counts of
     /// `config`.
     pub fn from_paths(paths: &[PathBuf], config: DataConfig) -> Result<Self, DataError> {
-        let sources = discover(paths, config.in_bands, config.out_bands)?;
-        Self::open(&sources, config)
+        Self::from_split_paths(paths, &[], config)
+    }
+
+    /// A sampler that trains on the sources found at `paths` and holds out those found at
+    /// `held_out` (when there are any; else it splits as [`DataConfig::val_fraction`] says).
+    pub fn from_split_paths(
+        paths: &[PathBuf],
+        held_out: &[PathBuf],
+        config: DataConfig,
+    ) -> Result<Self, DataError> {
+        let (ci, co) = (config.in_bands, config.out_bands);
+        let sources = discover(paths, ci, co)?;
+        let held = if held_out.is_empty() {
+            Vec::new()
+        } else {
+            discover(held_out, ci, co)?
+        };
+        Self::open_split(&sources, &held, config)
     }
 
     /// Reads every source whole, normalizes it with the stretch of the training split (see
@@ -851,9 +925,23 @@ impl WindowSampler {
     /// input raster (with `in_bands` bands, the size and geotransform of its target) or none
     /// has, and then `in_bands` must be 1 (the luma).
     pub fn open(sources: &[Source], config: DataConfig) -> Result<Self, DataError> {
-        let Some(first) = sources.first() else {
+        Self::open_split(sources, &[], config)
+    }
+
+    /// [`open`](Self::open) over `train` and `held_out` sources: the held-out ones are read
+    /// the same way and normalized with the training data's mappings, and only they are
+    /// held out.
+    pub fn open_split(
+        train: &[Source],
+        held_out: &[Source],
+        config: DataConfig,
+    ) -> Result<Self, DataError> {
+        let Some(first) = train.first() else {
             return Err(DataError::NoRasters("the given data".into()));
         };
+        let sources: Vec<Source> = train.iter().chain(held_out).cloned().collect();
+        let sources = sources.as_slice();
+        let is_held = |i: usize| i >= train.len();
         let paired = sources.iter().filter(|s| s.input.is_some()).count();
         if paired != 0 && paired != sources.len() {
             return Err(DataError::Invalid(
@@ -899,18 +987,19 @@ impl WindowSampler {
             targets.push(target);
         }
         let heights: Vec<usize> = targets.iter().map(|t| t.size.1).collect();
-        let (train, _) = split(&heights, &config);
+        let held: Vec<bool> = (0..sources.len()).map(is_held).collect();
+        let (train_rows, _) = split(&heights, &held, &config);
         let target_names: Vec<&Path> = sources.iter().map(|s| s.target.as_path()).collect();
         let input_names: Vec<&Path> = sources.iter().filter_map(|s| s.input.as_deref()).collect();
-        let norm_out = normalizations(&targets, &target_names, &train)?;
+        let norm_out = normalizations(&targets, &target_names, &train_rows)?;
         let norm_in = if inputs.is_empty() {
             None
         } else {
-            Some(normalizations(&inputs, &input_names, &train)?)
+            Some(normalizations(&inputs, &input_names, &train_rows)?)
         };
         let mut inputs = inputs.into_iter();
         let mut images = Vec::with_capacity(sources.len());
-        for (s, mut target) in sources.iter().zip(targets) {
+        for (i, (s, mut target)) in sources.iter().zip(targets).enumerate() {
             let plane = target.nodata.len();
             normalize_planes(&mut target.values, plane, &norm_out);
             let input = match (&norm_in, inputs.next()) {
@@ -920,13 +1009,18 @@ impl WindowSampler {
                 }
                 _ => None,
             };
-            images.push(Image::new(
+            let image = Image::new(
                 s.target.display().to_string(),
                 target.size,
                 target.values,
                 input,
                 target.nodata,
-            )?);
+            )?;
+            images.push(if is_held(i) {
+                image.into_held_out()
+            } else {
+                image
+            });
         }
         Self::new(images, config, norm_in, norm_out)
     }

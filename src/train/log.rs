@@ -19,4 +19,23 @@ pub struct LogRecord {
     /// Training throughput since the previous logged step, in samples per second (time
     /// spent drawing batches and training; checkpoints and pictures not counted).
     pub samples_per_s: f32,
+    /// Scores on the held-out windows (at checkpoint steps of runs with held-out data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val: Option<ValScores>,
+}
+
+/// Scores of G on the held-out windows (see [`crate::train::validate`]), beside the
+/// baselines' and the real imagery's.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ValScores {
+    /// PSNR of G's output (clamped to [0, 1]) in dB, data range 1.
+    pub psnr_db: f32,
+    /// Colorfulness of G's output (three-band outputs).
+    pub colorfulness: Option<f32>,
+    /// Colorfulness of the real imagery.
+    pub real_colorfulness: Option<f32>,
+    /// PSNR of the gray baseline (one input band).
+    pub gray_psnr_db: Option<f32>,
+    /// PSNR of the linear baseline.
+    pub linear_psnr_db: f32,
 }

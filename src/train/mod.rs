@@ -14,9 +14,10 @@ pub mod run;
 pub mod samples;
 pub mod schedule;
 pub mod step;
+pub mod validate;
 
 pub use clip::GradClip;
-pub use log::LogRecord;
+pub use log::{LogRecord, ValScores};
 pub use optim::{Optimizer, OptimizerConfig, DEFAULT_LR};
 pub use plot::plot_losses;
 pub use samples::write_sample_grid;

@@ -1,9 +1,13 @@
 //! The loss plot `RUNDIR/loss.png`: the curves of a training log against the step.
 //!
-//! Two panels share the step axis: the top one shows L_D and L_G, the bottom one the MSE
-//! between G(x) and the truth (the quantity a reader of a colorizer cares about, on its own
-//! scale). A panel uses a logarithmic y axis when all its values are positive, a linear one
-//! otherwise (L_G is negative with the saturating loss). Non-finite values are left out.
+//! Panels share the step axis: the top one shows L_D and L_G, the next the MSE between G(x)
+//! and the truth (the quantity a reader of a colorizer cares about, on its own scale). When
+//! the log holds held-out scores (runs with held-out data, at each checkpoint), a bottom row
+//! shows the held-out PSNR beside the gray and linear baselines', and the held-out
+//! colorfulness beside the real imagery's: whether training still helps. A panel uses a
+//! logarithmic y axis when all its values are positive and span more than a factor of 3, a
+//! linear one otherwise (L_G is negative with the saturating loss). Non-finite values are
+//! left out.
 //!
 //! Text (axis labels, legend) needs a font: DejaVu Sans is read at run time from the
 //! locations of Debian's `fonts-dejavu-core` package (installed by scripts/setup.sh), or
@@ -19,8 +23,9 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
 
-/// Size of the picture in pixels.
+/// Size of the picture in pixels, without and with the held-out row.
 const SIZE: (u32, u32) = (1000, 720);
+const SIZE_WITH_VAL: (u32, u32) = (1000, 1000);
 
 /// The font family name the plot registers its font under.
 const FAMILY: &str = "sans-serif";
@@ -36,6 +41,11 @@ const FONT_PATHS: &[&str] = &[
 const D_COLOR: RGBColor = RGBColor(31, 119, 180);
 const G_COLOR: RGBColor = RGBColor(214, 39, 40);
 const MSE_COLOR: RGBColor = RGBColor(44, 160, 44);
+/// Colors of the held-out curves: the model, the gray and linear baselines, the truth.
+const MODEL_COLOR: RGBColor = RGBColor(148, 103, 189);
+const GRAY_COLOR: RGBColor = RGBColor(127, 127, 127);
+const LINEAR_COLOR: RGBColor = RGBColor(255, 127, 14);
+const REAL_COLOR: RGBColor = RGBColor(23, 190, 207);
 
 /// Plots the D loss, G loss and MSE of `records` against the step into the PNG `path`,
 /// written atomically. Records are taken in step order; when a step appears more than once
@@ -59,20 +69,30 @@ fn render(records: &[LogRecord], text: bool) -> anyhow::Result<image::RgbImage> 
         bail!("loss plot: the log has no records");
     }
     let by_step: BTreeMap<u64, &LogRecord> = records.iter().map(|r| (r.step, r)).collect();
-    let curve = |name, color, f: fn(&LogRecord) -> f32| Curve {
+    let curve = |name, color, f: fn(&LogRecord) -> Option<f32>| Curve {
         name,
         color,
         points: by_step
             .iter()
-            .map(|(&s, r)| (s as f64, f64::from(f(r))))
+            .filter_map(|(&s, r)| Some((s as f64, f64::from(f(r)?))))
             .filter(|p| p.1.is_finite())
             .collect(),
     };
     let losses = [
-        curve("D loss", D_COLOR, |r| r.d_loss),
-        curve("G loss", G_COLOR, |r| r.g_loss),
+        curve("D loss", D_COLOR, |r| Some(r.d_loss)),
+        curve("G loss", G_COLOR, |r| Some(r.g_loss)),
     ];
-    let mse = [curve("MSE", MSE_COLOR, |r| r.mse)];
+    let mse = [curve("MSE", MSE_COLOR, |r| Some(r.mse))];
+    let psnr = [
+        curve("model", MODEL_COLOR, |r| Some(r.val?.psnr_db)),
+        curve("linear baseline", LINEAR_COLOR, |r| Some(r.val?.linear_psnr_db)),
+        curve("gray baseline", GRAY_COLOR, |r| r.val?.gray_psnr_db),
+    ];
+    let colorfulness = [
+        curve("model", MODEL_COLOR, |r| r.val?.colorfulness),
+        curve("real", REAL_COLOR, |r| r.val?.real_colorfulness),
+    ];
+    let with_val = !psnr[0].points.is_empty();
     let first = *by_step.keys().next().expect("not empty") as f64;
     let last = *by_step.keys().next_back().expect("not empty") as f64;
     let steps = if last > first {
@@ -81,21 +101,30 @@ fn render(records: &[LogRecord], text: bool) -> anyhow::Result<image::RgbImage> 
         first - 1.0..first + 1.0
     };
 
-    let (w, h) = SIZE;
+    let size = if with_val { SIZE_WITH_VAL } else { SIZE };
+    let (w, h) = size;
     let mut buf = vec![0u8; (w * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
-        let (top, bottom) = root.split_vertically(h * 11 / 20);
+        let (curves, val_row) = root.split_vertically(SIZE.1);
+        let (top, bottom) = curves.split_vertically(SIZE.1 * 11 / 20);
         let top_names = ("Adversarial losses (G loss includes λ_G·MSE)", "loss");
         panel(&top, steps.clone(), &losses, top_names, text)?;
         panel(
             &bottom,
-            steps,
+            steps.clone(),
             &mse,
             ("MSE of G(x) against the truth", "MSE"),
             text,
         )?;
+        if with_val {
+            let (left, right) = val_row.split_horizontally(w / 2);
+            let names = ("Held-out PSNR", "dB");
+            panel(&left, steps.clone(), &psnr, names, text)?;
+            let names = ("Held-out colorfulness", "colorfulness");
+            panel(&right, steps, &colorfulness, names, text)?;
+        }
         root.present().map_err(draw_err)?;
     }
     image::RgbImage::from_raw(w, h, buf).ok_or_else(|| anyhow!("loss plot: bad buffer size"))
@@ -120,7 +149,7 @@ where
         // No finite value at all: an empty panel with a unit axis.
         return draw_panel(area, steps, 0.0..1.0, curves, names, text);
     }
-    if lo > 0.0 {
+    if lo > 0.0 && hi > 3.0 * lo {
         let (lo, hi) = if hi > lo {
             (lo, hi)
         } else {
@@ -241,6 +270,7 @@ fn font_loaded() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::log::ValScores;
 
     fn record(step: u64, d_loss: f32, g_loss: f32, mse: f32) -> LogRecord {
         LogRecord {
@@ -250,6 +280,7 @@ mod tests {
             mse,
             lambda_g: 1.0,
             samples_per_s: 1.0,
+            val: None,
         }
     }
 
@@ -261,12 +292,36 @@ mod tests {
             .map(|s| record(s, 1.4, 5.0 - s as f32 * 0.05, 0.1 / s as f32))
             .collect();
         let img = render(&records, false).unwrap();
+        assert_eq!(img.dimensions(), SIZE);
         for color in [D_COLOR, G_COLOR, MSE_COLOR] {
-            let RGBColor(r, g, b) = color;
-            assert!(
-                img.pixels().any(|p| p.0 == [r, g, b]),
-                "no pixel of {color:?}"
-            );
+            assert!(has(&img, color), "no pixel of {color:?}");
+        }
+        assert!(!has(&img, MODEL_COLOR));
+    }
+
+    fn has(img: &image::RgbImage, RGBColor(r, g, b): RGBColor) -> bool {
+        img.pixels().any(|p| p.0 == [r, g, b])
+    }
+
+    /// Held-out scores at some steps add the bottom row with its five curves.
+    #[test]
+    fn held_out_scores_add_a_row() {
+        let records: Vec<_> = (1..=50)
+            .map(|s| LogRecord {
+                val: (s % 10 == 0).then_some(ValScores {
+                    psnr_db: 25.0 + s as f32 / 10.0,
+                    colorfulness: Some(5.0 + s as f32 / 5.0),
+                    real_colorfulness: Some(20.0),
+                    gray_psnr_db: Some(24.0),
+                    linear_psnr_db: 26.0,
+                }),
+                ..record(s, 1.4, 2.0, 0.1 / s as f32)
+            })
+            .collect();
+        let img = render(&records, false).unwrap();
+        assert_eq!(img.dimensions(), SIZE_WITH_VAL);
+        for color in [MODEL_COLOR, GRAY_COLOR, LINEAR_COLOR, REAL_COLOR, MSE_COLOR] {
+            assert!(has(&img, color), "no pixel of {color:?}");
         }
     }
 }

@@ -22,10 +22,13 @@ use super::optim::OptimizerConfig;
 use super::plot::plot_losses;
 use super::samples::write_sample_grid;
 use super::step::{StepLosses, Trainer};
+use super::validate::Validator;
 use crate::device::open::{run_on, DeviceVisitor};
 use crate::device::{Device, DeviceSpec};
 use crate::model::checkpoint::write_atomic;
-use crate::model::{Bands, Checkpoint, LossConfig, ModelConfig, ModelError, Normalization};
+use crate::model::{
+    Bands, Checkpoint, Head, HeadTensors, LossConfig, ModelConfig, ModelError, Normalization,
+};
 use crate::Error;
 use anyhow::Context;
 use safetensors::SafeTensors;
@@ -78,12 +81,33 @@ pub struct TrainSettings {
     /// every band but alpha bands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bands: Option<Vec<usize>>,
+    /// D's learning rate when it differs from G's (`lr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub d_lr: Option<f32>,
+    /// Whether training windows are flipped and rotated (runs saved before the setting
+    /// existed were).
+    #[serde(default = "augment_default")]
+    pub augment: bool,
+    /// Held-out rasters scored at each checkpoint; when given, the training data is used
+    /// whole (no `val_fraction` split).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub val_data: Vec<PathBuf>,
+}
+
+/// The augmentation of runs saved before [`TrainSettings::augment`] existed.
+fn augment_default() -> bool {
+    true
 }
 
 impl TrainSettings {
-    /// The optimizer of both networks.
+    /// G's optimizer.
     pub fn optimizer_config(&self) -> Result<OptimizerConfig, ModelError> {
         OptimizerConfig::from_name(&self.optimizer, self.lr)
+    }
+
+    /// D's optimizer: G's, at `d_lr` when set.
+    pub fn d_optimizer_config(&self) -> Result<OptimizerConfig, ModelError> {
+        OptimizerConfig::from_name(&self.optimizer, self.d_lr.unwrap_or(self.lr))
     }
 
     /// Checks every setting; the error names the first bad one.
@@ -96,6 +120,7 @@ impl TrainSettings {
             return bad("no data given".into());
         }
         self.optimizer_config()?;
+        self.d_optimizer_config()?;
         self.loss.validate()?;
         if let Some(m) = self.max_grad_norm {
             if !(m.is_finite() && m > 0.0) {
@@ -317,8 +342,9 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
         ))
         .into());
     }
-    let mut sampler = WindowSampler::from_paths(
+    let mut sampler = WindowSampler::from_split_paths(
         &settings.data,
+        &settings.val_data,
         DataConfig {
             window: config.window,
             in_bands: config.in_bands,
@@ -330,6 +356,7 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
             max_nodata: settings.max_nodata,
             val_fraction: settings.val_fraction,
             seed: settings.seed,
+            augment: settings.augment,
         },
     )?;
     let normalization = normalization(&sampler)?;
@@ -356,6 +383,18 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
         sampler.set_state(*state);
     }
     let held_out = held_out_batch(&sampler, settings.batch)?;
+    // The output head's fit (a fresh run's head, and the linear baseline of the held-out
+    // scores): least squares over the training split.
+    let (fit, target_mean) = match &resume {
+        Some((ckpt, _)) if config.head == Head::Consistent => {
+            (HeadTensors::from_tensors(&ckpt.tensors, &ckpt.config)?, None)
+        }
+        _ => {
+            let stats = sampler.pixel_stats();
+            (stats.fit()?, Some(stats.target_mean()))
+        }
+    };
+    let validator = Validator::new(&sampler, &fit);
     let run = Run {
         dir,
         config,
@@ -365,6 +404,9 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
         bands,
         sampler,
         held_out,
+        fit,
+        target_mean,
+        validator,
         resume: resume.map(|(c, _)| c),
         progress,
         loop_allocations: 0,
@@ -429,6 +471,13 @@ struct Run<'p> {
     sampler: WindowSampler,
     /// The sample grids' batch and how many of its windows are distinct.
     held_out: (super::data::Batch, usize),
+    /// The output head fitted to the training split (a resumed consistent run's own).
+    fit: HeadTensors,
+    /// The training means of the output bands (where computed: not on a resumed consistent
+    /// run), the raw head's initial last bias.
+    target_mean: Option<Vec<f64>>,
+    /// Scores G on held-out windows at each checkpoint, when there are any.
+    validator: Option<Validator>,
     resume: Option<Checkpoint>,
     progress: &'p mut dyn Progress,
     /// Device allocations made after the first training step.
@@ -447,13 +496,25 @@ impl Run<'_> {
     /// Builds the trainer, prepares the directory and trains.
     fn go<D: Device>(mut self, dev: &D) -> anyhow::Result<Summary> {
         let s = &self.settings;
-        let opt = s.optimizer_config()?;
+        let (opt, d_opt) = (s.optimizer_config()?, s.d_optimizer_config()?);
         let mut trainer = match &self.resume {
-            Some(ckpt) => Trainer::from_checkpoint(dev, ckpt, s.batch, s.loss, opt, opt)?,
-            None => Trainer::new(dev, &self.config, s.batch, s.seed, s.loss, opt, opt)?,
+            Some(ckpt) => Trainer::from_checkpoint(dev, ckpt, s.batch, s.loss, opt, d_opt)?,
+            None => {
+                let mut t = Trainer::new(dev, &self.config, s.batch, s.seed, s.loss, opt, d_opt)?;
+                match (self.config.head, &self.target_mean) {
+                    (Head::Consistent, _) => t.g.set_head(dev, &self.fit)?,
+                    (Head::Raw, Some(mean)) => {
+                        let mean: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
+                        t.g.set_output_bias(dev, &mean)?;
+                    }
+                    (Head::Raw, None) => unreachable!("a fresh run computes the band means"),
+                }
+                t
+            }
         };
         trainer.set_max_grad_norm(dev, s.max_grad_norm)?;
         let sample_x = dev.upload(&self.held_out.0.x)?;
+        let mut val_x = dev.alloc_zeros(trainer.g.input_len())?;
         let mut records = self.prepare_dir()?;
         if self.resume.is_none() {
             self.save(dev, &trainer, &records)?;
@@ -461,7 +522,7 @@ impl Run<'_> {
         let device = dev.name();
         self.progress
             .begin(&device, trainer.steps_done(), self.schedule.steps);
-        let result = self.train_loop(dev, &mut trainer, &sample_x, &mut records);
+        let result = self.train_loop(dev, &mut trainer, &sample_x, &mut val_x, &mut records);
         if result.is_err() && !records.is_empty() {
             // Best effort: the curves up to the failure help to see what happened.
             let _ = plot_losses(&records, &self.dir.join("loss.png"));
@@ -481,6 +542,7 @@ impl Run<'_> {
         dev: &D,
         trainer: &mut Trainer<D>,
         sample_x: &D::Buf,
+        val_x: &mut D::Buf,
         records: &mut Vec<LogRecord>,
     ) -> anyhow::Result<Option<StepLosses>> {
         let path = log_path(&self.dir);
@@ -514,7 +576,12 @@ impl Run<'_> {
             let allocs = *allocs_after_first.get_or_insert(dev.alloc_count());
             last = Some(losses);
             self.progress.step(step, &losses);
-            if self.schedule.due(step, self.schedule.log_every) {
+            let checkpoint = self.schedule.due(step, self.schedule.checkpoint_every);
+            let val = match (&self.validator, checkpoint) {
+                (Some(v), true) => Some(v.score(dev, &mut trainer.g, val_x)?),
+                _ => None,
+            };
+            if self.schedule.due(step, self.schedule.log_every) || val.is_some() {
                 let secs = busy.0.as_secs_f64();
                 let samples = ((step - busy.1) * batch_size as u64) as f64;
                 busy = (Duration::ZERO, step);
@@ -525,6 +592,7 @@ impl Run<'_> {
                     mse: losses.mse,
                     lambda_g: losses.lambda_g,
                     samples_per_s: (samples / secs.max(1e-9)) as f32,
+                    val,
                 };
                 let mut line = serde_json::to_string(&record)?;
                 line.push('\n');
@@ -537,7 +605,7 @@ impl Run<'_> {
             if self.schedule.due(step, self.schedule.sample_every) {
                 self.write_samples(dev, trainer, sample_x, step)?;
             }
-            if self.schedule.due(step, self.schedule.checkpoint_every) {
+            if checkpoint {
                 self.save(dev, trainer, records)?;
                 last_checkpoint = step;
             }

@@ -27,11 +27,10 @@ use super::clip::GradClip;
 use super::optim::{Optimizer, OptimizerConfig};
 use super::schedule::lambda_g;
 use crate::device::Device;
-use crate::model::checkpoint::model_specs;
 use crate::model::error::{config_err, ModelResult};
 use crate::model::{
-    AdvLoss, Bands, Checkpoint, Discriminator, Generator, GradMode, LossConfig, ModelConfig,
-    Normalization,
+    AdvLoss, Bands, Checkpoint, Discriminator, Generator, GradMode, Head, HeadTensors, LossConfig,
+    ModelConfig, Normalization,
 };
 
 /// The losses of one iteration (see the module docs for when each is measured).
@@ -129,6 +128,10 @@ impl<D: Device> Trainer<D> {
         ckpt.validate()?;
         let mut t = Self::new(dev, &ckpt.config, batch, 0, loss, g_opt, d_opt)?;
         t.g.params.upload(dev, &ckpt.tensors)?;
+        if ckpt.config.head == Head::Consistent {
+            let head = HeadTensors::from_tensors(&ckpt.tensors, &ckpt.config)?;
+            t.g.set_head(dev, &head)?;
+        }
         t.d.params.upload(dev, &ckpt.tensors)?;
         let saved = ckpt.optimizer_slots();
         if !saved.is_empty() {
@@ -278,6 +281,9 @@ impl<D: Device> Trainer<D> {
         with_optimizer: bool,
     ) -> ModelResult<Checkpoint> {
         let mut tensors = self.g.params.download(dev)?;
+        if let Some(head) = self.g.head() {
+            head.insert_into(&mut tensors);
+        }
         tensors.extend(self.d.params.download(dev)?);
         if with_optimizer {
             self.g_opt.export(dev, &self.g.params.specs, &mut tensors)?;
@@ -290,10 +296,6 @@ impl<D: Device> Trainer<D> {
             step: self.step,
             tensors,
         };
-        debug_assert_eq!(
-            model_specs(&ckpt.config).len(),
-            self.g.params.specs.len() + self.d.params.specs.len()
-        );
         ckpt.validate()?;
         Ok(ckpt)
     }
