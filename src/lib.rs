@@ -20,6 +20,8 @@ pub mod infer;
 pub mod kernels;
 pub mod model;
 pub mod ops;
+#[cfg(feature = "geo")]
+pub mod quality;
 pub mod reference;
 pub mod selftest;
 pub mod synth;

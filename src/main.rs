@@ -34,13 +34,18 @@ enum Cmd {
     /// Colorize a raster of any size with a trained model into a GeoTIFF.
     #[cfg(feature = "geo")]
     Colorize(satcolor::cli::colorize::Args),
-    /// The whole tool in one go: data, a few minutes of training, a colorized held-out
-    /// raster, a split-view picture, the loss curves and metrics against the baseline.
+    /// The tool on real imagery in one go: a few minutes of training on Sentinel-2 and on
+    /// the sample raster, colorized held-out rasters, a picture, the loss curves and metrics
+    /// against the gray and linear baselines.
     #[cfg(feature = "geo")]
     Demo(satcolor::cli::demo::Args),
-    /// Score a model on held-out rasters against the gray baseline.
+    /// Score a model on held-out rasters against the gray and linear baselines.
     #[cfg(feature = "geo")]
     Eval(satcolor::cli::eval::Args),
+    /// The real-imagery benchmark: Sentinel-2 pan → RGB and RGB → multispectral and the
+    /// sample raster, trained and scored against the gray and linear baselines.
+    #[cfg(feature = "geo")]
+    Quality(satcolor::cli::quality::Args),
     /// One PNG of the real and the colorized raster, split by a divider or side by side.
     #[cfg(feature = "geo")]
     Splitview(satcolor::cli::splitview::Args),
@@ -63,6 +68,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Demo(args) => satcolor::cli::demo::run(&args),
         #[cfg(feature = "geo")]
         Cmd::Eval(args) => satcolor::cli::eval::run(&args),
+        #[cfg(feature = "geo")]
+        Cmd::Quality(args) => satcolor::cli::quality::run(&args),
         #[cfg(feature = "geo")]
         Cmd::Splitview(args) => satcolor::cli::splitview::run(&args),
     }

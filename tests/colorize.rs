@@ -6,6 +6,8 @@
 #![cfg(feature = "geo")]
 
 #[allow(dead_code)]
+mod common;
+#[allow(dead_code)]
 mod train_support;
 
 use gdal::raster::Buffer;
@@ -53,6 +55,7 @@ fn save_model(path: &Path, normalization: Normalization) -> Checkpoint {
         )
         .unwrap();
     ckpt.normalization = normalization;
+    common::liven_checkpoint(&mut ckpt, 4);
     ckpt.save(path).unwrap();
     ckpt
 }
@@ -408,6 +411,7 @@ fn bad_inputs_exit_2_with_one_line_and_no_output() {
     let lift = multi.tensors.get_mut("g.lift.weight").unwrap();
     lift.shape = vec![3, 3, 1, 1];
     lift.data = vec![1.0 / 3.0; 9];
+    common::liven_checkpoint(&mut multi, 5);
     let multi_path = dir.join("multi.safetensors");
     multi.save(&multi_path).unwrap();
     bad(
@@ -551,7 +555,7 @@ fn shapes_bytes(ckpt: &Checkpoint) -> Vec<u8> {
 }
 
 #[test]
-fn eval_reports_the_model_against_the_gray_baseline() {
+fn eval_reports_the_model_against_the_baselines() {
     let dir = scratch("eval");
     let (model, _) = byte_model(&dir);
     let data = dir.join("data");
@@ -578,14 +582,24 @@ fn eval_reports_the_model_against_the_gray_baseline() {
     assert_eq!(v["rasters"].as_array().unwrap().len(), 2);
     let overall = &v["overall"];
     assert_eq!(overall["pixels"], 2 * 48 * 48);
-    for who in ["model", "baseline"] {
-        for key in ["mse", "psnr_db", "ssim", "sam_deg", "ergas", "colorfulness"] {
+    for who in ["model", "gray", "linear"] {
+        for key in [
+            "mse",
+            "psnr_db",
+            "ssim",
+            "sam_deg",
+            "ergas",
+            "colorfulness",
+            "delta_e",
+        ] {
             assert!(overall[who][key].is_number(), "{who}.{key}: {json}");
         }
         assert_eq!(overall[who]["rmse_per_band"].as_array().unwrap().len(), 3);
     }
-    assert_eq!(overall["baseline"]["colorfulness"], 0.0);
+    assert_eq!(overall["gray"]["colorfulness"], 0.0);
+    assert!(overall["gray"]["delta_e"].as_f64().unwrap() > 0.0);
     assert!(overall["truth_colorfulness"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["linear_fit"], "checkpoint");
     let table = ok(&[
         "eval",
         "--model",
@@ -595,7 +609,9 @@ fn eval_reports_the_model_against_the_gray_baseline() {
         "--device",
         "cpu",
     ]);
-    assert!(table.contains("gray baseline"), "{table}");
+    for row in ["model", "gray", "linear", "truth", "stronger baseline"] {
+        assert!(table.contains(row), "{row}: {table}");
+    }
 }
 
 #[cfg(feature = "emu")]
@@ -727,4 +743,63 @@ fn masked_input_without_nodata_gives_a_masked_output() {
             assert_eq!([v[i], v[plane + i], v[2 * plane + i]], [0.0; 3]);
         }
     }
+}
+
+/// The linear baseline of a raw-head checkpoint, fitted with --fit-baseline-on: on a raster
+/// whose bands are affine functions of one pattern (so of their luma), the fitted map
+/// reproduces them up to Byte rounding, far better than the gray baseline; without the flag
+/// a raw checkpoint has no linear baseline.
+#[test]
+fn eval_fits_the_linear_baseline_of_a_raw_checkpoint() {
+    let dir = scratch("eval-fit");
+    let cfg = ModelConfig {
+        head: satcolor::model::Head::Raw,
+        ..config()
+    };
+    let dev = CpuDevice::new();
+    let opt = OptimizerConfig::adam(1e-3);
+    let t = Trainer::new(&dev, &cfg, 1, 4, LossConfig::default(), opt, opt).unwrap();
+    let ckpt = t
+        .checkpoint(
+            &dev,
+            Normalization::byte(&cfg),
+            Bands::default_for(&cfg),
+            false,
+        )
+        .unwrap();
+    let model = dir.join("raw.safetensors");
+    ckpt.save(&model).unwrap();
+    let size = (53, 41);
+    let p = pattern(size, 1.0, 2);
+    let band = |lo: f64, gain: f64| p.iter().map(|v| 255.0 * (lo + gain * v)).collect();
+    let raster = dir.join("affine.tif");
+    write_raster(
+        &raster,
+        size,
+        &[band(0.2, 0.6), band(0.1, 0.8), band(0.3, 0.4)],
+        None,
+        |v| v.round() as u8,
+    );
+    let eval = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["eval", "--model", s(&model), "--data", s(&raster)];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--json", "--device", "cpu"]);
+        serde_json::from_str(&ok(&args)).unwrap()
+    };
+    let plain = eval(&[]);
+    assert!(plain["overall"]["linear"].is_null());
+    assert!(plain["linear_fit"].is_null());
+    let fitted = eval(&["--fit-baseline-on", s(&raster)]);
+    let o = &fitted["overall"];
+    let (linear, gray) = (
+        o["linear"]["mse"].as_f64().unwrap(),
+        o["gray"]["mse"].as_f64().unwrap(),
+    );
+    // Byte rounding of the truth and of the baseline: errors of at most a level or so.
+    assert!(linear < 2.0 / 255.0 / 255.0, "linear MSE {linear}");
+    assert!(gray > 100.0 * linear, "gray {gray} vs linear {linear}");
+    assert!(fitted["linear_fit"]
+        .as_str()
+        .unwrap()
+        .starts_with("fitted on"));
 }

@@ -607,3 +607,164 @@ fn data_target_bands_are_selected_in_order_and_checked() {
         "{e}"
     );
 }
+
+/// Held-out rasters given apart (`--val-data`): the training rasters are used whole, the
+/// held-out ones are the validation windows only, and neither the stretch nor the pixel
+/// statistics of the head's fit see them.
+#[test]
+fn data_explicit_held_out_rasters_stay_out_of_training() {
+    let dir = scratch("held-out");
+    let (w, h) = (12, 10);
+    // Training raster: band b holds 100·b + 1 + p at pixel p; held out: 4000 everywhere.
+    write_u16(&dir.join("train.tif"), (w, h), 3, |b, x, y| {
+        (100 * b + 1 + y * w + x) as u16
+    });
+    write_u16(&dir.join("val.tif"), (w, h), 3, |_, _, _| 4000);
+    let cfg = DataConfig {
+        val_fraction: 0.3,
+        ..config(4, 2)
+    };
+    let mut s = WindowSampler::from_split_paths(
+        &[dir.join("train.tif")],
+        &[dir.join("val.tif")],
+        cfg.clone(),
+    )
+    .unwrap();
+    let (train, val) = s.split_names();
+    assert!(
+        train.len() == 1 && train[0].ends_with("train.tif"),
+        "{train:?}"
+    );
+    assert!(val.len() == 1 && val[0].ends_with("val.tif"), "{val:?}");
+    // The stretch of the training raster alone (120 values: ranks 1 and 118).
+    for (b, n) in s.normalization().1.iter().enumerate() {
+        assert_eq!((n.lo, n.hi), ((100 * b + 2) as f64, (100 * b + 119) as f64));
+    }
+    // Every pixel of the training raster (none held out by the fraction) and no other.
+    assert_eq!(s.pixel_stats().count(), (w * h) as u64);
+    // Training windows never come from the held-out raster (all 1 after the stretch).
+    for _ in 0..20 {
+        let b = s.next_batch(4).unwrap();
+        assert!(b.y.iter().any(|&v| v < 1.0));
+    }
+    // Held-out windows do: 3 × 2 non-overlapping 4×4 tiles, all saturated.
+    let v = s.validation(64).unwrap();
+    assert_eq!(v.batch, 6);
+    assert!(v.y.iter().all(|&x| x == 1.0));
+    // Without held-out rasters the same data is split by rows instead.
+    let s = WindowSampler::from_paths(&[dir.join("train.tif")], cfg).unwrap();
+    assert!(s.pixel_stats().count() < (w * h) as u64);
+}
+
+/// The output head's pixel statistics are those of the training split, worked out by hand:
+/// on a raster whose bands are affine in one pattern, the fit recovers the affine maps.
+#[test]
+fn data_pixel_stats_fit_the_training_pixels() {
+    let dir = scratch("stats");
+    let (w, h) = (16, 16);
+    let pattern = |x: usize, y: usize| ((x * 7 + y * 13) % 32) as f64;
+    let gains = [(10.0, 5.0), (40.0, 3.0), (100.0, 2.0)];
+    write(&dir.join("a.tif"), (w, h), 3, |b, x, y| {
+        (gains[b].0 + gains[b].1 * pattern(x, y)) as u8
+    });
+    let s = WindowSampler::from_paths(&[dir.join("a.tif")], config(4, 1)).unwrap();
+    let stats = s.pixel_stats();
+    assert_eq!(stats.count(), (w * h) as u64);
+    let head = stats.fit().unwrap();
+    // gray = luma of the normalized bands = c + k·pattern, so band b = A_b·gray + b_b with
+    // A_b = gain_b / k, where k = Σ luma_i·gain_i / 255.
+    let luma = [0.299, 0.587, 0.114];
+    let k: f64 = (0..3).map(|i| luma[i] * gains[i].1 / 255.0).sum();
+    for (b, &(_, gain)) in gains.iter().enumerate() {
+        let want = gain / 255.0 / k;
+        assert!(
+            (head.base_weight[b] as f64 - want).abs() < 1e-4,
+            "{b}: {:?} vs {want}",
+            head.base_weight
+        );
+    }
+    // The bands are collinear, so the sensor model is not the luma weights, but it maps
+    // every pixel's bands back onto its gray.
+    for (x, y) in [(0, 0), (3, 5), (15, 9)] {
+        let bands: Vec<f64> = (0..3)
+            .map(|b| (gains[b].0 + gains[b].1 * pattern(x, y)) / 255.0)
+            .collect();
+        let gray: f64 = (0..3).map(|b| luma[b] * bands[b]).sum();
+        let back: f64 = (0..3)
+            .map(|b| head.sensor_weight[b] as f64 * bands[b])
+            .sum::<f64>()
+            + head.sensor_bias[0] as f64;
+        assert!((back - gray).abs() < 1e-4, "({x}, {y}): {back} vs {gray}");
+    }
+    let mean = stats.target_mean();
+    let p_mean = (0..w * h).map(|i| pattern(i % w, i / w)).sum::<f64>() / (w * h) as f64;
+    // Means of the f32 normalized values.
+    assert!((mean[0] - (10.0 + 5.0 * p_mean) / 255.0).abs() < 1e-6);
+}
+
+/// With augmentation off, windows are copied as they are, and the same windows are drawn
+/// as with it on (only their symmetry differs).
+#[test]
+fn data_augmentation_off_copies_windows_unchanged() {
+    let dir = scratch("no-augment");
+    let (w, h) = (20, 18);
+    write(&dir.join("n.tif"), (w, h), 3, noise);
+    let on = config(6, 4);
+    let off = DataConfig {
+        augment: false,
+        ..on.clone()
+    };
+    let mut a = WindowSampler::from_paths(&[dir.join("n.tif")], on).unwrap();
+    let mut b = WindowSampler::from_paths(&[dir.join("n.tif")], off).unwrap();
+    let (ba, bb) = (a.next_batch(8).unwrap(), b.next_batch(8).unwrap());
+    let mut transformed = 0;
+    for k in 0..8 {
+        // Find the unflipped window in the raster: band 0 of window k.
+        let win = &bb.y[k * 3 * 36..k * 3 * 36 + 36];
+        let found = (0..=h - 6).any(|y0| {
+            (0..=w - 6).any(|x0| {
+                (0..36).all(|i| win[i] == noise(0, x0 + i % 6, y0 + i / 6) as f32 / 255.0)
+            })
+        });
+        assert!(found, "window {k} is not a raster window as it is");
+        let mut sorted_a: Vec<u32> = ba.y[k * 108..(k + 1) * 108]
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        let mut sorted_b: Vec<u32> = bb.y[k * 108..(k + 1) * 108]
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        transformed += usize::from(sorted_a != sorted_b);
+        sorted_a.sort();
+        sorted_b.sort();
+        assert_eq!(sorted_a, sorted_b, "window {k}: not the same pixels");
+    }
+    assert!(transformed > 0, "augmentation changed no window");
+}
+
+/// A folder with input/ and target/ pairs rasters of the same name; a target without its
+/// input is an error naming it.
+#[test]
+fn data_paired_folders_pair_by_name() {
+    use satcolor::train::data::discover;
+    let dir = scratch("paired");
+    for part in ["input", "target"] {
+        std::fs::create_dir_all(dir.join(part)).unwrap();
+    }
+    write(&dir.join("input/a.tif"), (8, 8), 3, noise);
+    write(&dir.join("target/a.tif"), (8, 8), 5, noise);
+    let found = discover(std::slice::from_ref(&dir), 3, 5).unwrap();
+    assert_eq!(
+        found,
+        [Source {
+            target: dir.join("target/a.tif"),
+            input: Some(dir.join("input/a.tif")),
+        }]
+    );
+    write(&dir.join("target/b.tif"), (8, 8), 5, noise);
+    let err = discover(std::slice::from_ref(&dir), 3, 5)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("b.tif") && err.contains("no input"), "{err}");
+}

@@ -103,6 +103,7 @@ fn scores(mse: f64, ssim: Option<f64>, rmse: [f64; 2]) -> EvalScores {
         ergas: None,
         rmse_per_band: rmse.to_vec(),
         colorfulness: Some(mse * 10.0),
+        delta_e: Some(mse * 50.0),
     }
 }
 
@@ -111,13 +112,15 @@ fn combining_weights_by_valid_pixels() {
     let a = Comparison {
         pixels: 1,
         model: scores(0.04, Some(0.5), [0.1, 0.3]),
-        baseline: Some(scores(0.01, None, [0.2, 0.2])),
+        gray: Some(scores(0.01, None, [0.2, 0.2])),
+        linear: Some(scores(0.02, None, [0.2, 0.1])),
         truth_colorfulness: Some(10.0),
     };
     let b = Comparison {
         pixels: 3,
         model: scores(0.08, None, [0.5, 0.1]),
-        baseline: Some(scores(0.05, Some(0.9), [0.0, 0.4])),
+        gray: Some(scores(0.05, Some(0.9), [0.0, 0.4])),
+        linear: Some(scores(0.03, None, [0.1, 0.1])),
         truth_colorfulness: Some(30.0),
     };
     let c = combine(&[a, b.clone()]).unwrap();
@@ -145,13 +148,56 @@ fn combining_weights_by_valid_pixels() {
         ((0.09 + 3.0 * 0.01) / 4.0f64).sqrt(),
         "rmse 1",
     );
-    close(c.baseline.unwrap().ssim.unwrap(), 0.9, "baseline ssim");
+    close(c.model.delta_e.unwrap(), 50.0 * 0.28 / 4.0, "delta e");
+    close(c.gray.as_ref().unwrap().ssim.unwrap(), 0.9, "gray ssim");
+    close(
+        c.linear.as_ref().unwrap().mse,
+        (0.02 + 3.0 * 0.03) / 4.0,
+        "linear mse",
+    );
     close(c.truth_colorfulness.unwrap(), 25.0, "truth colorfulness");
+    // The stronger baseline is the one with the lower MSE: gray 0.04, linear 0.0275.
+    let (name, best) = c.best_baseline().unwrap();
+    assert_eq!(name, "linear");
+    close(best.mse, 0.0275, "best");
+    assert!(c
+        .verdict()
+        .contains("does NOT beat the stronger baseline (linear)"));
     // A part without a baseline: no combined baseline.
     let no_base = Comparison {
-        baseline: None,
+        gray: None,
+        linear: None,
         ..b
     };
-    assert_eq!(combine(&[no_base]).unwrap().baseline, None);
+    let combined = combine(&[no_base]).unwrap();
+    assert_eq!((combined.gray, combined.linear), (None, None));
     assert_eq!(combine(&[]), None);
+}
+
+/// The verdict names the stronger baseline and the PSNR margin.
+#[test]
+fn the_verdict_compares_with_the_stronger_baseline() {
+    let c = Comparison {
+        pixels: 10,
+        model: EvalScores {
+            psnr_db: 30.0,
+            ..scores(0.001, None, [0.0, 0.0])
+        },
+        gray: Some(EvalScores {
+            psnr_db: 20.0,
+            ..scores(0.01, None, [0.0, 0.0])
+        }),
+        linear: Some(EvalScores {
+            psnr_db: 26.0,
+            ..scores(0.0025, None, [0.0, 0.0])
+        }),
+        truth_colorfulness: None,
+    };
+    let v = c.verdict();
+    assert!(
+        v.contains("beats the stronger baseline (linear): MSE 60.0% lower, PSNR +4.00 dB"),
+        "{v}"
+    );
+    let only_gray = Comparison { linear: None, ..c };
+    assert!(only_gray.verdict().contains("(gray)"));
 }

@@ -3,6 +3,9 @@
 //! images and the in-memory API. The seam check of the default overlap needs a trained
 //! model: it is part of tests/learning.rs.
 
+#[allow(dead_code)]
+mod common;
+
 use anyhow::Result;
 use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
@@ -25,18 +28,22 @@ fn config(stride: usize) -> ModelConfig {
     }
 }
 
-/// A freshly initialized checkpoint of `cfg` from `seed`, Byte bands.
+/// A freshly initialized checkpoint of `cfg` from `seed`, Byte bands, made to look trained
+/// ([`common::liven_checkpoint`]).
 fn checkpoint(cfg: &ModelConfig, seed: u64) -> Checkpoint {
     let dev = CpuDevice::new();
     let opt = OptimizerConfig::adam(2e-4);
     let t = Trainer::new(&dev, cfg, 1, seed, LossConfig::default(), opt, opt).unwrap();
-    t.checkpoint(
-        &dev,
-        Normalization::byte(cfg),
-        Bands::default_for(cfg),
-        false,
-    )
-    .unwrap()
+    let mut ckpt = t
+        .checkpoint(
+            &dev,
+            Normalization::byte(cfg),
+            Bands::default_for(cfg),
+            false,
+        )
+        .unwrap();
+    common::liven_checkpoint(&mut ckpt, seed);
+    ckpt
 }
 
 fn ramp_input(len: usize) -> Vec<f32> {
@@ -49,12 +56,13 @@ fn inference_matches_training_generator<D: Device>(dev: &D) {
         let ckpt = checkpoint(&cfg, 5);
         let batch = 3;
         let mut g = Generator::new(dev, &cfg, batch, 0).unwrap();
-        g.params.upload(dev, &ckpt.tensors).unwrap();
+        g.upload(dev, &ckpt.tensors).unwrap();
         let before = dev.alloc_count();
         let mut inf = InferenceGenerator::from_checkpoint(dev, &ckpt, batch).unwrap();
-        // Parameters, three h buffers, u, a and b; no gradients.
+        // Parameters, the consistent head's Q, K and c, three h buffers, u, a and b; no
+        // gradients.
         let g_tensors = g.params.specs.len() as u64;
-        assert_eq!(dev.alloc_count() - before, g_tensors + 6);
+        assert_eq!(dev.alloc_count() - before, g_tensors + 3 + 6);
         let x = dev.upload(&ramp_input(g.input_len())).unwrap();
         g.forward(dev, &x).unwrap();
         let want = dev.download(g.output()).unwrap();
@@ -361,7 +369,8 @@ fn colorize_in_memory_equals_g_tile_by_tile() {
                     }
                 }
                 let want = if valid[i] {
-                    (lo + num / den * (hi - lo)).round().clamp(0.0, 65535.0)
+                    // Written values are clamped to the stretch, [lo, hi].
+                    (lo + (num / den).clamp(0.0, 1.0) * (hi - lo)).round()
                 } else {
                     0.0
                 };

@@ -1,7 +1,9 @@
 //! The evaluation metrics against values worked out by hand on tiny arrays, and against a
 //! direct two-pass f64 evaluation of the formulas on awkward random batches.
 
-use satcolor::eval::metrics::{ergas, per_band_rmse, sam, ssim};
+use satcolor::eval::metrics::{
+    ciede2000, delta_e2000, ergas, per_band_rmse, sam, srgb_to_lab, ssim,
+};
 use satcolor::eval::{colorfulness, gray_replicated, mse, psnr, Nchw, Scores};
 
 fn close(got: f64, want: f64, tol: f64) {
@@ -481,4 +483,86 @@ fn new_metrics_reject_bad_shapes() {
     assert!(sam(&[], &[], Nchw::new(1, 3, 0, 0)).is_err());
     assert!(ergas(&[], &[], Nchw::new(0, 2, 1, 1)).is_err());
     assert!(per_band_rmse(&[], &[], Nchw::new(1, 0, 1, 1)).is_err());
+}
+
+/// Pairs of L*a*b* colours and their CIEDE2000 difference from the test data published
+/// with Sharma, Wu and Dalal (2005), "The CIEDE2000 color-difference formula: implementation
+/// notes" (pairs 1–4, 7, 8, 13–25): they cover the hue-angle wrap-arounds, a zero chroma
+/// and the mean-hue cases that a careless implementation gets wrong.
+const SHARMA: [([f64; 3], [f64; 3], f64); 19] = [
+    ([50.0, 2.6772, -79.7751], [50.0, 0.0, -82.7485], 2.0425),
+    ([50.0, 3.1571, -77.2803], [50.0, 0.0, -82.7485], 2.8615),
+    ([50.0, 2.8361, -74.0200], [50.0, 0.0, -82.7485], 3.4412),
+    ([50.0, -1.3802, -84.2814], [50.0, 0.0, -82.7485], 1.0000),
+    ([50.0, 0.0, 0.0], [50.0, -1.0, 2.0], 2.3669),
+    ([50.0, -1.0, 2.0], [50.0, 0.0, 0.0], 2.3669),
+    ([50.0, 2.49, -0.001], [50.0, -2.49, 0.0009], 7.1792),
+    ([50.0, 2.49, -0.001], [50.0, -2.49, 0.0010], 7.1792),
+    ([50.0, 2.49, -0.001], [50.0, -2.49, 0.0011], 7.2195),
+    ([50.0, 2.49, -0.001], [50.0, -2.49, 0.0012], 7.2195),
+    ([50.0, -0.001, 2.49], [50.0, 0.0009, -2.49], 4.8045),
+    ([50.0, -0.001, 2.49], [50.0, 0.0010, -2.49], 4.8045),
+    ([50.0, -0.001, 2.49], [50.0, 0.0011, -2.49], 4.7461),
+    ([50.0, 2.5, 0.0], [50.0, 0.0, -2.5], 4.3065),
+    ([50.0, 2.5, 0.0], [73.0, 25.0, -18.0], 27.1492),
+    ([50.0, 2.5, 0.0], [61.0, -5.0, 29.0], 22.8977),
+    ([50.0, 2.5, 0.0], [56.0, -27.0, -3.0], 31.9030),
+    ([50.0, 2.5, 0.0], [58.0, 24.0, 15.0], 19.4535),
+    ([50.0, 2.5, 0.0], [50.0, 3.1736, 0.5854], 1.0000),
+];
+
+#[test]
+fn ciede2000_matches_the_published_test_data() {
+    for (i, (a, b, want)) in SHARMA.iter().enumerate() {
+        let got = ciede2000(*a, *b);
+        assert!((got - want).abs() < 5e-5, "pair {i}: {got} vs {want}");
+        // Symmetric.
+        assert!((ciede2000(*b, *a) - want).abs() < 5e-5, "pair {i} swapped");
+    }
+    assert_eq!(ciede2000([40.0, 10.0, -5.0], [40.0, 10.0, -5.0]), 0.0);
+}
+
+/// sRGB white, black and primaries against their well-known L*a*b* values (D65).
+#[test]
+fn srgb_to_lab_by_hand() {
+    let cases = [
+        ([1.0, 1.0, 1.0], [100.0, 0.0, 0.0]),
+        ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0]),
+        ([1.0, 0.0, 0.0], [53.2408, 80.0925, 67.2032]),
+        ([0.0, 1.0, 0.0], [87.7347, -86.1827, 83.1793]),
+        ([0.0, 0.0, 1.0], [32.2970, 79.1875, -107.8602]),
+    ];
+    for (rgb, lab) in cases {
+        let got = srgb_to_lab(rgb);
+        for k in 0..3 {
+            assert!(
+                (got[k] - lab[k]).abs() < 2e-3,
+                "{rgb:?}: {got:?} vs {lab:?}"
+            );
+        }
+    }
+    // Clamped outside [0, 1].
+    assert_eq!(srgb_to_lab([1.5, 1.0, 2.0]), srgb_to_lab([1.0, 1.0, 1.0]));
+}
+
+/// The mean ΔE of a batch: zero for equal images, and the mean of the per-pixel
+/// differences otherwise (two images of 2 pixels, computed pixel by pixel here).
+#[test]
+fn delta_e_is_the_mean_over_pixels() {
+    let s = Nchw::new(2, 3, 1, 2);
+    let truth: Vec<f32> = vec![0.2, 0.9, 0.4, 0.4, 0.1, 0.5, 0.7, 0.7, 0.3, 0.2, 0.6, 0.0];
+    let pred: Vec<f32> = vec![0.3, 0.9, 0.4, 0.5, 0.2, 0.5, 0.7, 0.6, 0.3, 0.2, 0.5, 0.1];
+    assert_eq!(delta_e2000(&truth, &truth, s).unwrap(), 0.0);
+    let px =
+        |v: &[f32], n: usize, i: usize| srgb_to_lab([0, 1, 2].map(|k| v[n * 6 + k * 2 + i] as f64));
+    let mut want = 0.0;
+    for n in 0..2 {
+        for i in 0..2 {
+            want += ciede2000(px(&pred, n, i), px(&truth, n, i));
+        }
+    }
+    let got = delta_e2000(&pred, &truth, s).unwrap();
+    close(got, want / 4.0, 1e-12);
+    assert!(got > 1.0);
+    assert!(delta_e2000(&pred[..4], &truth[..4], Nchw::new(1, 2, 1, 2)).is_err());
 }

@@ -25,7 +25,6 @@ use model_support::{f64s, F64Device};
 
 use common::rng;
 use rand::Rng;
-use satcolor::device::Device;
 use satcolor::model::{
     AdvLoss, Discriminator, Generator, GradMode, Head, LossConfig, ModelConfig, PixelStats,
 };

@@ -5,7 +5,7 @@
 
 use satcolor::geo::{write_geotiff, GeoRef, Sample};
 use satcolor::viz::compose::{GAP, GAP_RGB};
-use satcolor::viz::splitview::{write_splitview, SplitviewOptions};
+use satcolor::viz::splitview::{write_comparison, write_splitview, SplitviewOptions};
 use std::path::{Path, PathBuf};
 
 fn scratch(name: &str) -> PathBuf {
@@ -161,7 +161,8 @@ fn splitview_downsamples_to_max_size() {
     }
 }
 
-/// The 2–98 % stretch of non-Byte data, computed independently, and nodata shown black.
+/// The 2–98 % stretch of non-Byte data, computed independently from the real raster and
+/// applied to both (the fake has half the contrast and shows it), and nodata shown black.
 #[test]
 fn splitview_stretches_uint16_and_blacks_out_nodata() {
     let dir = scratch("stretch");
@@ -174,9 +175,15 @@ fn splitview_stretches_uint16_and_blacks_out_nodata() {
             (100 + (x * 37 + y * 101 + b * 13) % 1000 * (b + 1)) as u16
         }
     };
+    let dull = |x: usize, y: usize, b: usize| -> u16 {
+        match value(x, y, b) {
+            65535 => 65535,
+            v => v / 2 + 300,
+        }
+    };
     let (real, fake) = (dir.join("real.tif"), dir.join("fake.tif"));
     raster(&real, (w, h), 3, Some(nodata), value);
-    raster(&fake, (w, h), 3, Some(nodata), value);
+    raster(&fake, (w, h), 3, Some(nodata), dull);
     let out = dir.join("view.png");
     write_splitview(&real, &fake, &out, &options(0.9, false, 2048)).unwrap();
     let img = png(&out);
@@ -194,19 +201,58 @@ fn splitview_stretches_uint16_and_blacks_out_nodata() {
         ranges.push((valid[n * 2 / 100], valid[n * 98 / 100]));
     }
     for y in 0..h {
-        for x in 0..col - 2 {
+        for x in (0..col - 2).chain(col + 2..w) {
             let got = img.get_pixel(x as u32, y as u32).0;
             if (x + y) % 9 == 0 {
                 assert_eq!(got, [0, 0, 0], "nodata at ({x}, {y})");
                 continue;
             }
             for (b, &(lo, hi)) in ranges.iter().enumerate() {
-                let v = f64::from(value(x, y, b));
+                let v = f64::from(if x < col {
+                    value(x, y, b)
+                } else {
+                    dull(x, y, b)
+                });
                 let want = ((v - lo) / (hi - lo) * 255.0).round().clamp(0.0, 255.0) as u8;
                 assert_eq!(got[b], want, "band {b} at ({x}, {y})");
             }
         }
     }
+}
+
+/// The demo's picture: the split view on top and, below it after a gap, the crop of the
+/// gray (luma of the real panel), the fake and the real, each a third of the width less the
+/// gaps, from the requested column.
+#[test]
+fn comparison_stacks_the_view_over_gray_model_and_truth() {
+    let dir = scratch("comparison");
+    let (w, h) = (100, 20);
+    let (real, fake) = (dir.join("real.tif"), dir.join("fake.tif"));
+    raster(&real, (w, h), 3, None, real_px);
+    raster(&fake, (w, h), 3, None, fake_px);
+    let out = dir.join("cmp.png");
+    let size = write_comparison(&real, &fake, &out, 10, &options(0.5, false, 2048)).unwrap();
+    let img = png(&out);
+    assert_eq!(size, img.dimensions());
+    let crop = (w - 2 * GAP) / 3;
+    assert_eq!(img.dimensions(), (w as u32, (2 * h + GAP) as u32));
+    let px = |x: usize, y: usize| img.get_pixel(x as u32, y as u32).0;
+    for y in 0..h {
+        assert_eq!(px(3, y), [0, 1, 2].map(|b| real_px(3, y, b)));
+        assert_eq!(px(w - 1, y), [0, 1, 2].map(|b| fake_px(w - 1, y, b)));
+        assert_eq!(px(5, h + GAP / 2), GAP_RGB);
+        for c in 0..crop {
+            let x = 10 + c;
+            let real_rgb = [0, 1, 2].map(|b| real_px(x, y, b));
+            let l = real_rgb.map(f64::from);
+            let gray = (0.299 * l[0] + 0.587 * l[1] + 0.114 * l[2]).round() as u8;
+            let y2 = h + GAP + y;
+            assert_eq!(px(c, y2), [gray; 3], "gray at ({c}, {y})");
+            assert_eq!(px(crop + GAP + c, y2), [0, 1, 2].map(|b| fake_px(x, y, b)));
+            assert_eq!(px(2 * (crop + GAP) + c, y2), real_rgb);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

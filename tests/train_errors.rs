@@ -163,6 +163,17 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
             new_run(&["--out-bands", "8"]),
             "bands",
         ),
+        (
+            "unknown head",
+            new_run(&["--head", "relu"]),
+            "unknown head 'relu'",
+        ),
+        ("negative D lr", new_run(&["--d-lr=-0.1"]), "learning rate"),
+        (
+            "missing held-out rasters",
+            new_run(&["--val-data", "/nonexistent/val.tif"]),
+            "no such file",
+        ),
     ];
     for (what, args, expect) in &cases {
         rejects(what, args, expect, &out);
@@ -210,6 +221,25 @@ fn bad_resume_exits_2_with_one_line_and_leaves_the_run_alone() {
         "different batch",
         &resume(&["--batch", "3"]),
         "settings",
+        &run,
+    );
+    rejects(
+        "different head",
+        &resume(&["--head", "raw"]),
+        "model config",
+        &run,
+    );
+    rejects("different D lr", &resume(&["--d-lr", "0.5"]), "d_lr", &run);
+    rejects(
+        "augmentation switched off",
+        &resume(&["--augment", "false"]),
+        "augment",
+        &run,
+    );
+    rejects(
+        "held-out rasters for a run split by rows",
+        &resume(&["--val-data", s(&data)]),
+        "keeps its split",
         &run,
     );
     rejects(

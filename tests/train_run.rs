@@ -43,6 +43,9 @@ fn spec(dir: &Path, data: &Path, device: DeviceSpec, steps: u64) -> RunSpec {
             val_fraction: 0.1,
             max_nodata: 0.01,
             bands: None,
+            d_lr: None,
+            augment: true,
+            val_data: Vec::new(),
         },
         schedule: Schedule {
             steps,
@@ -100,12 +103,24 @@ fn a_cpu_run_writes_its_directory_and_does_not_allocate_in_the_loop() {
         names(&run.join("samples")),
         ["step-3.png", "step-6.png", "step-9.png"]
     );
-    let steps: Vec<u64> = read_log(&log_path(&run))
-        .unwrap()
-        .iter()
-        .map(|r| r.step)
-        .collect();
-    assert_eq!(steps, [3, 6, 9]);
+    // Records every 3 steps, and at each checkpoint (2, 4, 6, 8, 9) with the held-out
+    // scores (the data holds out one scene).
+    let log = read_log(&log_path(&run)).unwrap();
+    let steps: Vec<u64> = log.iter().map(|r| r.step).collect();
+    assert_eq!(steps, [2, 3, 4, 6, 8, 9]);
+    for r in &log {
+        let val = r.val.as_ref();
+        assert_eq!(
+            val.is_some(),
+            r.step % 2 == 0 || r.step == 9,
+            "step {}",
+            r.step
+        );
+        if let Some(v) = val {
+            assert!(v.psnr_db.is_finite() && v.linear_psnr_db.is_finite());
+            assert!(v.gray_psnr_db.is_some() && v.real_colorfulness.unwrap() > 0.0);
+        }
+    }
     assert_eq!(
         std::fs::read(run.join("checkpoints/step-9.safetensors")).unwrap(),
         std::fs::read(model_path(&run)).unwrap()
@@ -129,6 +144,13 @@ fn a_cpu_run_writes_its_directory_and_does_not_allocate_in_the_loop() {
     );
     let ckpt = Checkpoint::load(&model_path(&run)).unwrap();
     assert_eq!((ckpt.step, &ckpt.config), (9, &tiny()));
+    // The consistent head was fitted to the training data, whose gray is the luma of its
+    // targets: the sensor model is the luma weights.
+    let head = satcolor::model::HeadTensors::from_tensors(&ckpt.tensors, &ckpt.config).unwrap();
+    for (got, want) in head.sensor_weight.iter().zip([0.299, 0.587, 0.114]) {
+        assert!((got - want).abs() < 1e-4, "{:?}", head.sensor_weight);
+    }
+    assert!(head.sensor_bias[0].abs() < 1e-4);
     assert_eq!(ckpt.normalization, Normalization::byte(&tiny()));
     assert_eq!(ckpt.optimizer_slots(), ["exp_avg", "exp_avg_sq"]);
     let (_, state) = read_run(&run).unwrap();

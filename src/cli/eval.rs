@@ -1,10 +1,10 @@
 //! `satcolor eval --model CKPT --data PATH... [--json]`: a checkpoint scored on held-out
-//! rasters against the gray baseline (see [`crate::eval::dataset`]).
+//! rasters against the gray and linear baselines (see [`crate::eval::dataset`]).
 
 use crate::device::open::{run_on, DeviceVisitor};
 use crate::device::DeviceSpec;
 use crate::eval::compare::{Comparison, EvalScores};
-use crate::eval::dataset::{evaluate, EvalReport};
+use crate::eval::dataset::{evaluate, fit_linear, EvalReport, LinearBaseline};
 use crate::infer::DEFAULT_BATCH;
 use crate::model::Checkpoint;
 use crate::train::data::{discover, Source};
@@ -28,6 +28,11 @@ pub struct Args {
     /// Overlap of neighbouring tiles in pixels [default: a quarter of the model's window].
     #[arg(long)]
     pub overlap: Option<usize>,
+    /// Fit the linear baseline by least squares on these rasters (the training data; files
+    /// or directories, as --data) instead of taking the checkpoint's: for raw-head
+    /// checkpoints, which store none.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub fit_baseline_on: Vec<PathBuf>,
 }
 
 /// Evaluates as `args` say and prints the report.
@@ -43,12 +48,22 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ))
         .into());
     }
+    let linear = if args.fit_baseline_on.is_empty() {
+        LinearBaseline::of_checkpoint(&ckpt)
+    } else {
+        let (cin, cout) = (ckpt.config.in_bands, ckpt.config.out_bands);
+        Some(fit_linear(
+            &ckpt,
+            &discover(&args.fit_baseline_on, cin, cout)?,
+        )?)
+    };
     let report = run_on(
         &device,
         Visit {
             ckpt: &ckpt,
             sources: &sources,
             overlap,
+            linear: linear.as_ref(),
         },
     )??;
     if args.json {
@@ -63,6 +78,7 @@ struct Visit<'a> {
     ckpt: &'a Checkpoint,
     sources: &'a [Source],
     overlap: usize,
+    linear: Option<&'a LinearBaseline>,
 }
 
 impl DeviceVisitor for Visit<'_> {
@@ -75,11 +91,12 @@ impl DeviceVisitor for Visit<'_> {
             self.sources,
             self.overlap,
             DEFAULT_BATCH,
+            self.linear,
         ))
     }
 }
 
-/// The report as a plain-text table: the model against the baseline over all rasters.
+/// The report as a plain-text table: the model against the baselines over all rasters.
 pub fn table(report: &EvalReport) -> String {
     let o = &report.overall;
     let mut s = format!(
@@ -89,51 +106,53 @@ pub fn table(report: &EvalReport) -> String {
         report.device,
         report.overlap
     );
-    s += &format!(
-        "{:<10} {:>9} {:>9} {:>7} {:>8} {:>8} {:>13}  {}\n",
-        "", "MSE", "PSNR dB", "SSIM", "SAM deg", "ERGAS", "colorfulness", "RMSE per band"
-    );
-    s += &row("model", &o.model);
-    if let Some(b) = &o.baseline {
-        s += &row("gray", b);
+    s += &comparison_table(o);
+    if let Some(fit) = &report.linear_fit {
+        s += &format!("linear baseline: {fit}\n");
     }
-    if let Some(c) = o.truth_colorfulness {
-        s += &format!(
-            "{:<10} {:>9} {:>9} {:>7} {:>8} {:>8} {:>13.2}\n",
-            "truth", "", "", "", "", "", c
-        );
-    }
-    s += &verdict(o);
+    s += &o.verdict();
     s
 }
 
-fn row(name: &str, e: &EvalScores) -> String {
+/// The rows model, gray, linear and truth (colorfulness) of a comparison, with a header.
+pub fn comparison_table(o: &Comparison) -> String {
+    let mut s = format!(
+        "{:<8} {:>9} {:>8} {:>7} {:>7} {:>8} {:>7} {:>13}  {}\n",
+        "", "MSE", "PSNR dB", "SSIM", "ΔE00", "SAM deg", "ERGAS", "colorfulness", "RMSE per band"
+    );
+    s += &row("model", &o.model, o.truth_colorfulness);
+    for (name, b) in [("gray", &o.gray), ("linear", &o.linear)] {
+        if let Some(b) = b {
+            s += &row(name, b, o.truth_colorfulness);
+        }
+    }
+    if let Some(c) = o.truth_colorfulness {
+        s += &format!(
+            "{:<8} {:>9} {:>8} {:>7} {:>7} {:>8} {:>7} {:>13.2}\n",
+            "truth", "", "", "", "", "", "", c
+        );
+    }
+    s
+}
+
+/// One row; the colorfulness with its ratio to the real imagery's when known.
+fn row(name: &str, e: &EvalScores, real: Option<f64>) -> String {
     let opt =
         |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
     let rmse: Vec<String> = e.rmse_per_band.iter().map(|r| format!("{r:.4}")).collect();
+    let colorfulness = match (e.colorfulness, real) {
+        (Some(c), Some(r)) if r > 0.0 => format!("{c:.2} ({:.2}×)", c / r),
+        (c, _) => opt(c, 2),
+    };
     format!(
-        "{name:<10} {:>9.5} {:>9.2} {:>7} {:>8} {:>8} {:>13}  {}\n",
+        "{name:<8} {:>9.5} {:>8.2} {:>7} {:>7} {:>8} {:>7} {:>13}  {}\n",
         e.mse,
         e.psnr_db,
         opt(e.ssim, 4),
+        opt(e.delta_e, 2),
         opt(e.sam_deg, 2),
         opt(e.ergas, 2),
-        opt(e.colorfulness, 2),
+        colorfulness,
         rmse.join(" ")
     )
-}
-
-/// One line: whether the model beats doing nothing.
-fn verdict(o: &Comparison) -> String {
-    match &o.baseline {
-        Some(b) if o.model.mse < b.mse => format!(
-            "the model beats the gray baseline: MSE {:.1}% lower\n",
-            100.0 * (1.0 - o.model.mse / b.mse)
-        ),
-        Some(b) => format!(
-            "the model does NOT beat the gray baseline: MSE {:.1}% higher\n",
-            100.0 * (o.model.mse / b.mse - 1.0)
-        ),
-        None => String::new(),
-    }
 }

@@ -142,11 +142,7 @@ pub struct Args {
 
 /// Trains as `args` say and prints where the run is.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let device: DeviceSpec = args.device.parse()?;
-    let spec = match &args.resume {
-        Some(dir) => resumed(args, dir, device)?,
-        None => fresh(args, device)?,
-    };
+    let spec = run_spec(args)?;
     let dir = spec.dir.clone();
     let mut progress = progress_for(args.device == "auto");
     let summary = run::train(spec, progress.as_mut())?;
@@ -168,6 +164,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// The run `args` describe: a new one, or the resumed one with the changes they may make.
+pub fn run_spec(args: &Args) -> anyhow::Result<RunSpec> {
+    let device: DeviceSpec = args.device.parse()?;
+    match &args.resume {
+        Some(dir) => resumed(args, dir, device),
+        None => fresh(args, device),
+    }
 }
 
 /// The spec of a new run.

@@ -1,9 +1,10 @@
-//! A colorization and the gray baseline scored against the truth on whole images with
-//! nodata masks, and the scores of several images combined (what `satcolor eval` reports).
+//! A colorization and the baselines (gray, linear) scored against the truth on whole images
+//! with nodata masks, and the scores of several images combined (what `satcolor eval`
+//! reports).
 //!
 //! Values are normalized to [0, 1] with the checkpoint's target mappings, so PSNR is over
 //! the target's data range (`hi − lo` of each band, 255 for Byte). Pixel-wise metrics (MSE,
-//! PSNR, SAM, ERGAS, per-band RMSE, colorfulness) use the valid pixels only; SSIM needs
+//! PSNR, SAM, ERGAS, per-band RMSE, ΔE, colorfulness) use the valid pixels only; SSIM needs
 //! whole windows, so it runs on the full image with nodata pixels set to 0 in both the
 //! prediction and the truth (they then agree there).
 
@@ -29,9 +30,12 @@ pub struct EvalScores {
     /// Hasler–Süsstrunk colorfulness on the 0–255 scale (signed means); `None` unless there
     /// are exactly three bands (R, G, B).
     pub colorfulness: Option<f64>,
+    /// Mean CIEDE2000 ΔE₀₀, the bands read as sRGB (see [`metrics::delta_e2000`]); `None`
+    /// unless there are exactly three bands.
+    pub delta_e: Option<f64>,
 }
 
-/// A model's scores next to the gray baseline's, on some number of valid pixels.
+/// A model's scores next to the baselines', on some number of valid pixels.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Comparison {
     /// Valid pixels scored.
@@ -39,7 +43,10 @@ pub struct Comparison {
     /// The model's colorization.
     pub model: EvalScores,
     /// The gray input replicated into every band (models with one input band).
-    pub baseline: Option<EvalScores>,
+    pub gray: Option<EvalScores>,
+    /// The linear baseline `A·x + b` fitted on the training split (see
+    /// [`crate::eval::baseline::linear`]).
+    pub linear: Option<EvalScores>,
     /// Colorfulness of the real imagery (three-band targets).
     pub truth_colorfulness: Option<f64>,
 }
@@ -81,7 +88,45 @@ pub fn score(
         ergas: defined(metrics::ergas(&pred_v, &truth_v, flat))?,
         rmse_per_band: metrics::per_band_rmse(&pred_v, &truth_v, flat)?,
         colorfulness: colorfulness(&pred_v, bands, n)?,
+        delta_e: if bands == 3 {
+            Some(metrics::delta_e2000(&pred_v, &truth_v, flat)?)
+        } else {
+            None
+        },
     })
+}
+
+impl Comparison {
+    /// The stronger baseline (lower MSE) and its name, `gray` or `linear`.
+    pub fn best_baseline(&self) -> Option<(&'static str, &EvalScores)> {
+        match (&self.gray, &self.linear) {
+            (Some(g), Some(l)) if l.mse < g.mse => Some(("linear", l)),
+            (Some(g), _) => Some(("gray", g)),
+            (None, Some(l)) => Some(("linear", l)),
+            (None, None) => None,
+        }
+    }
+
+    /// One line: whether the model beats the stronger baseline on MSE (empty without one).
+    pub fn verdict(&self) -> String {
+        let Some((name, b)) = self.best_baseline() else {
+            return String::new();
+        };
+        if self.model.mse < b.mse {
+            format!(
+                "the model beats the stronger baseline ({name}): MSE {:.1}% lower, PSNR +{:.2} dB\n",
+                100.0 * (1.0 - self.model.mse / b.mse),
+                self.model.psnr_db - b.psnr_db
+            )
+        } else {
+            format!(
+                "the model does NOT beat the stronger baseline ({name}): MSE {:.1}% higher, \
+                 PSNR {:.2} dB\n",
+                100.0 * (self.model.mse / b.mse - 1.0),
+                self.model.psnr_db - b.psnr_db
+            )
+        }
+    }
 }
 
 /// Colorfulness of the valid pixels of `image` when it has three bands.
@@ -129,12 +174,14 @@ pub fn combine(parts: &[Comparison]) -> Option<Comparison> {
                 })
                 .collect(),
             colorfulness: mean(&|s| s.colorfulness),
+            delta_e: mean(&|s| s.delta_e),
         })
     };
     Some(Comparison {
         pixels,
         model: scores(&|p| Some(&p.model))?,
-        baseline: scores(&|p| p.baseline.as_ref()),
+        gray: scores(&|p| p.gray.as_ref()),
+        linear: scores(&|p| p.linear.as_ref()),
         truth_colorfulness: weighted(parts.iter().map(|p| (p.truth_colorfulness, p.pixels))),
     })
 }

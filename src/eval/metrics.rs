@@ -28,6 +28,9 @@
 //! - [`ergas`]: ERGAS with resolution ratio 1,
 //!   `100 · √(mean_b (RMSE_b / μ_b)²)` per image, averaged over images.
 //! - [`per_band_rmse`]: the RMSE of each band over the whole batch.
+//! - [`delta_e2000`]: the mean CIEDE2000 colour difference ΔE₀₀ per pixel, the values of
+//!   bands 0, 1, 2 read as sRGB in [0, 1] (what the normalized, stretched bands look like on
+//!   a screen) and converted to CIE L*a*b* under D65 ([`srgb_to_lab`], [`ciede2000`]).
 
 /// Errors of the metrics: buffers that do not fit their shape.
 #[derive(Debug, thiserror::Error)]
@@ -382,4 +385,120 @@ pub fn per_band_rmse(pred: &[f32], truth: &[f32], shape: Nchw) -> Result<Vec<f64
     }
     let count = (shape.n * plane) as f64;
     Ok(sums.into_iter().map(|s| (s / count).sqrt()).collect())
+}
+
+/// CIE L*a*b* (D65 white) of an sRGB colour with components in [0, 1] (clamped): the sRGB
+/// transfer curve undone, the IEC 61966-2-1 matrix to XYZ, then CIE 1976 L*a*b* with white
+/// point X 0.95047, Y 1, Z 1.08883.
+pub fn srgb_to_lab([r, g, b]: [f64; 3]) -> [f64; 3] {
+    let lin = |c: f64| {
+        let c = c.clamp(0.0, 1.0);
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let (r, g, b) = (lin(r), lin(g), lin(b));
+    let x = 0.4124564 * r + 0.3575761 * g + 0.1804375 * b;
+    let y = 0.2126729 * r + 0.7151522 * g + 0.0721750 * b;
+    let z = 0.0193339 * r + 0.1191920 * g + 0.9503041 * b;
+    let f = |t: f64| {
+        const D: f64 = 6.0 / 29.0;
+        if t > D * D * D {
+            t.cbrt()
+        } else {
+            t / (3.0 * D * D) + 4.0 / 29.0
+        }
+    };
+    let (fx, fy, fz) = (f(x / 0.95047), f(y), f(z / 1.08883));
+    [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
+}
+
+/// The CIEDE2000 colour difference ΔE₀₀ of two L*a*b* colours (Sharma, Wu and Dalal 2005,
+/// "The CIEDE2000 color-difference formula: implementation notes"), with k_L = k_C = k_H = 1.
+pub fn ciede2000(lab1: [f64; 3], lab2: [f64; 3]) -> f64 {
+    let [l1, a1, b1] = lab1;
+    let [l2, a2, b2] = lab2;
+    let c_bar = 0.5 * (a1.hypot(b1) + a2.hypot(b2));
+    let c7 = c_bar.powi(7);
+    let g = 0.5 * (1.0 - (c7 / (c7 + 25f64.powi(7))).sqrt());
+    let (a1p, a2p) = ((1.0 + g) * a1, (1.0 + g) * a2);
+    let (c1p, c2p) = (a1p.hypot(b1), a2p.hypot(b2));
+    let hue = |b: f64, a: f64| {
+        if a == 0.0 && b == 0.0 {
+            0.0
+        } else {
+            b.atan2(a).to_degrees().rem_euclid(360.0)
+        }
+    };
+    let (h1p, h2p) = (hue(b1, a1p), hue(b2, a2p));
+    let dl = l2 - l1;
+    let dc = c2p - c1p;
+    let dh_angle = if c1p * c2p == 0.0 {
+        0.0
+    } else {
+        let d = h2p - h1p;
+        if d > 180.0 {
+            d - 360.0
+        } else if d < -180.0 {
+            d + 360.0
+        } else {
+            d
+        }
+    };
+    let dh = 2.0 * (c1p * c2p).sqrt() * (dh_angle / 2.0).to_radians().sin();
+    let l_bar = 0.5 * (l1 + l2);
+    let cp_bar = 0.5 * (c1p + c2p);
+    let hp_bar = if c1p * c2p == 0.0 {
+        h1p + h2p
+    } else if (h1p - h2p).abs() <= 180.0 {
+        0.5 * (h1p + h2p)
+    } else if h1p + h2p < 360.0 {
+        0.5 * (h1p + h2p + 360.0)
+    } else {
+        0.5 * (h1p + h2p - 360.0)
+    };
+    let t = 1.0 - 0.17 * (hp_bar - 30.0).to_radians().cos()
+        + 0.24 * (2.0 * hp_bar).to_radians().cos()
+        + 0.32 * (3.0 * hp_bar + 6.0).to_radians().cos()
+        - 0.20 * (4.0 * hp_bar - 63.0).to_radians().cos();
+    let d_theta = 30.0 * (-((hp_bar - 275.0) / 25.0).powi(2)).exp();
+    let cp7 = cp_bar.powi(7);
+    let r_c = 2.0 * (cp7 / (cp7 + 25f64.powi(7))).sqrt();
+    let l50 = (l_bar - 50.0).powi(2);
+    let s_l = 1.0 + 0.015 * l50 / (20.0 + l50).sqrt();
+    let s_c = 1.0 + 0.045 * cp_bar;
+    let s_h = 1.0 + 0.015 * cp_bar * t;
+    let r_t = -(2.0 * d_theta).to_radians().sin() * r_c;
+    let (tl, tc, th) = (dl / s_l, dc / s_c, dh / s_h);
+    (tl * tl + tc * tc + th * th + r_t * tc * th).sqrt()
+}
+
+/// The mean CIEDE2000 difference over every pixel of every image between `pred` and
+/// `truth` (shape `shape`, bands 0, 1, 2 read as sRGB R, G, B in [0, 1], clamped), each
+/// converted with [`srgb_to_lab`]. Errors when the buffers do not fit `shape` or there are
+/// fewer than three bands.
+pub fn delta_e2000(pred: &[f32], truth: &[f32], shape: Nchw) -> Result<f64, MetricError> {
+    shape.check("prediction", pred)?;
+    shape.check("truth", truth)?;
+    if shape.c < 3 {
+        return Err(MetricError::Shape(format!(
+            "ΔE needs R, G, B bands, the images have {}",
+            shape.c
+        )));
+    }
+    let plane = shape.h * shape.w;
+    let lab =
+        |image: &[f32], i: usize| srgb_to_lab([0, 1, 2].map(|k| f64::from(image[k * plane + i])));
+    let mut sum = 0.0;
+    for (p, t) in pred
+        .chunks_exact(shape.c * plane)
+        .zip(truth.chunks_exact(shape.c * plane))
+    {
+        sum += (0..plane)
+            .map(|i| ciede2000(lab(p, i), lab(t, i)))
+            .sum::<f64>();
+    }
+    Ok(sum / (shape.n * plane) as f64)
 }

@@ -150,6 +150,16 @@ impl GeoTiffWriter {
             format!("BLOCKXSIZE={tile}"),
             format!("BLOCKYSIZE={tile}"),
             "COMPRESS=DEFLATE".to_string(),
+            // Horizontal differencing before DEFLATE (integer or floating point): smaller files
+            // that every GDAL reads.
+            format!(
+                "PREDICTOR={}",
+                if self.dtype == SampleType::Float32 {
+                    3
+                } else {
+                    2
+                }
+            ),
             // Files over 4 GiB (huge rasters compress less well than one expects).
             "BIGTIFF=IF_SAFER".to_string(),
         ]);

@@ -114,11 +114,7 @@ impl<'d, D: Device> Colorizer<'d, D> {
                 .iter_mut()
                 .zip(&input.valid)
             {
-                *v = if ok {
-                    n.dtype.quantize(n.denormalize(*v)) as f32
-                } else {
-                    0.0
-                };
+                *v = if ok { n.output(*v) as f32 } else { 0.0 };
             }
         }
         Ok(y)

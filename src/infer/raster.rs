@@ -440,7 +440,7 @@ impl RowSink for GeoSink<'_> {
         for (k, norm) in self.norms.iter().enumerate() {
             for i in 0..n {
                 self.buf[k * n + i] = if valid[i] {
-                    norm.denormalize(values[k * n + i]) as f32
+                    norm.output(values[k * n + i]) as f32
                 } else {
                     f32::NAN
                 };

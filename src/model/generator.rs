@@ -321,6 +321,22 @@ impl<D: Device> Generator<D> {
         }
     }
 
+    /// Overwrites the parameters and, for the consistent head, the fitted head tensors with
+    /// those of `tensors` (a checkpoint's); a missing tensor or a shape that differs is an
+    /// error naming it.
+    pub fn upload(
+        &mut self,
+        dev: &D,
+        tensors: &std::collections::BTreeMap<String, super::param::HostTensor>,
+    ) -> ModelResult<()> {
+        self.params.upload(dev, tensors)?;
+        if self.cfg.head == Head::Consistent {
+            let head = HeadTensors::from_tensors(tensors, &self.cfg)?;
+            self.set_head(dev, &head)?;
+        }
+        Ok(())
+    }
+
     /// The consistent head's tensors (`None` for the raw head).
     pub fn head(&self) -> Option<&HeadTensors> {
         self.head.as_ref().map(|h| &h.tensors)

@@ -419,9 +419,9 @@ mod tests {
     fn an_exact_linear_relation_is_recovered() {
         let (s, a, b) = exact_stats();
         let h = s.fit().unwrap();
-        for o in 0..3 {
-            for i in 0..2 {
-                assert!((h.base_weight[o * 2 + i] as f64 - a[o][i]).abs() < 1e-5);
+        for (o, row) in a.iter().enumerate() {
+            for (i, want) in row.iter().enumerate() {
+                assert!((h.base_weight[o * 2 + i] as f64 - want).abs() < 1e-5);
             }
             assert!((h.base_bias[o] as f64 - b[o]).abs() < 1e-5);
         }

@@ -111,6 +111,14 @@ impl BandNorm {
     pub fn denormalize(&self, x: f32) -> f64 {
         self.lo + f64::from(x) * (self.hi - self.lo)
     }
+
+    /// The raw value written for network output `x`: `x` clamped to [0, 1] (the range of
+    /// the normalized training targets: a value outside it is farther from every target than
+    /// its clamp), mapped back and quantized to the band's type. The spec's "clamped to the
+    /// target's range only when written to a raster".
+    pub fn output(&self, x: f32) -> f64 {
+        self.dtype.quantize(self.denormalize(x.clamp(0.0, 1.0)))
+    }
 }
 
 /// The mappings of every input and output band.
@@ -219,6 +227,26 @@ mod tests {
             assert_eq!(t.quantize(v), want, "{} {v}", t.name());
         }
         assert!(Byte.quantize(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn outputs_are_clamped_to_the_stretch_then_quantized() {
+        let n = BandNorm {
+            lo: 40.0,
+            hi: 1700.0,
+            dtype: SampleType::UInt16,
+        };
+        assert_eq!(n.output(-0.3), 40.0);
+        assert_eq!(n.output(1.2), 1700.0);
+        assert_eq!(n.output(0.5), 870.0);
+        assert_eq!(n.output(0.1003), 206.0); // 40 + 166.498
+        let f = BandNorm {
+            lo: -1.0,
+            hi: 1.0,
+            dtype: SampleType::Float32,
+        };
+        assert_eq!(f.output(0.25), -0.5);
+        assert_eq!(BandNorm::byte().output(2.0), 255.0);
     }
 
     #[test]

@@ -17,9 +17,9 @@
 //! ([`SamplerState`]), so a resumed run draws exactly the batches the uninterrupted run would.
 
 use crate::model::normalization::BandNorm;
-use crate::model::PixelStats;
 #[cfg(feature = "geo")]
 use crate::model::normalization::SampleType;
+use crate::model::PixelStats;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -607,6 +607,12 @@ pub struct Source {
     pub input: Option<PathBuf>,
 }
 
+/// The input folder of a paired folder (see [`discover`]).
+#[cfg(feature = "geo")]
+pub const PAIRED_INPUT: &str = "input";
+/// The target folder of a paired folder.
+#[cfg(feature = "geo")]
+pub const PAIRED_TARGET: &str = "target";
 /// The panchromatic folder of a SpaceNet-2 area (1 band).
 #[cfg(feature = "geo")]
 pub const SPACENET_PAN: &str = "PAN";
@@ -620,6 +626,10 @@ pub const SPACENET_MUL: &str = "MUL-PanSharpen";
 /// The sources at `paths` for a model with `in_bands` input and `out_bands` output bands.
 ///
 /// - A file is a target raster with a luma input.
+/// - A paired folder (one holding both [`PAIRED_INPUT`] and [`PAIRED_TARGET`] subfolders)
+///   pairs `input/NAME` with `target/NAME` for every raster `NAME` of `target/`; each must
+///   have its pair (an error names the one missing). For inputs of any band count, e.g.
+///   RGB → multispectral.
 /// - A SpaceNet-2 area folder (one holding a [`SPACENET_PAN`], [`SPACENET_RGB`] or
 ///   [`SPACENET_MUL`] subfolder; other subfolders such as `geojson/` are ignored) pairs
 ///   `<INPUT>/<INPUT>_<area>_img<N>.tif` with `<TARGET>/<TARGET>_<area>_img<N>.tif`: the
@@ -688,6 +698,9 @@ fn is_tiff(p: &Path) -> bool {
 /// Adds the sources under folder `dir` (see [`discover`]).
 #[cfg(feature = "geo")]
 fn walk(dir: &Path, bands: (usize, usize), out: &mut Vec<Source>) -> Result<(), DataError> {
+    if dir.join(PAIRED_INPUT).is_dir() && dir.join(PAIRED_TARGET).is_dir() {
+        return paired_folder(dir, out);
+    }
     let is_area = [SPACENET_PAN, SPACENET_RGB, SPACENET_MUL]
         .iter()
         .any(|f| dir.join(f).is_dir());
@@ -703,6 +716,36 @@ fn walk(dir: &Path, bands: (usize, usize), out: &mut Vec<Source>) -> Result<(), 
                 input: None,
             });
         }
+    }
+    Ok(())
+}
+
+/// Adds the pairs of the paired folder `dir` (see [`discover`]).
+#[cfg(feature = "geo")]
+fn paired_folder(dir: &Path, out: &mut Vec<Source>) -> Result<(), DataError> {
+    let targets: Vec<PathBuf> = entries(&dir.join(PAIRED_TARGET))?
+        .into_iter()
+        .filter(|p| is_tiff(p))
+        .collect();
+    if targets.is_empty() {
+        return Err(DataError::NoRasters(
+            dir.join(PAIRED_TARGET).display().to_string(),
+        ));
+    }
+    for target in targets {
+        let name = target.file_name().expect("a listed file has a name");
+        let input = dir.join(PAIRED_INPUT).join(name);
+        if !input.is_file() {
+            return Err(DataError::Invalid(format!(
+                "{}: no input {} to pair it with",
+                target.display(),
+                input.display()
+            )));
+        }
+        out.push(Source {
+            target,
+            input: Some(input),
+        });
     }
     Ok(())
 }

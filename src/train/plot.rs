@@ -85,7 +85,9 @@ fn render(records: &[LogRecord], text: bool) -> anyhow::Result<image::RgbImage> 
     let mse = [curve("MSE", MSE_COLOR, |r| Some(r.mse))];
     let psnr = [
         curve("model", MODEL_COLOR, |r| Some(r.val?.psnr_db)),
-        curve("linear baseline", LINEAR_COLOR, |r| Some(r.val?.linear_psnr_db)),
+        curve("linear baseline", LINEAR_COLOR, |r| {
+            Some(r.val?.linear_psnr_db)
+        }),
         curve("gray baseline", GRAY_COLOR, |r| r.val?.gray_psnr_db),
     ];
     let colorfulness = [

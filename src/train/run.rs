@@ -386,9 +386,10 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
     // The output head's fit (a fresh run's head, and the linear baseline of the held-out
     // scores): least squares over the training split.
     let (fit, target_mean) = match &resume {
-        Some((ckpt, _)) if config.head == Head::Consistent => {
-            (HeadTensors::from_tensors(&ckpt.tensors, &ckpt.config)?, None)
-        }
+        Some((ckpt, _)) if config.head == Head::Consistent => (
+            HeadTensors::from_tensors(&ckpt.tensors, &ckpt.config)?,
+            None,
+        ),
         _ => {
             let stats = sampler.pixel_stats();
             (stats.fit()?, Some(stats.target_mean()))

@@ -29,8 +29,8 @@ use super::schedule::lambda_g;
 use crate::device::Device;
 use crate::model::error::{config_err, ModelResult};
 use crate::model::{
-    AdvLoss, Bands, Checkpoint, Discriminator, Generator, GradMode, Head, HeadTensors, LossConfig,
-    ModelConfig, Normalization,
+    AdvLoss, Bands, Checkpoint, Discriminator, Generator, GradMode, LossConfig, ModelConfig,
+    Normalization,
 };
 
 /// The losses of one iteration (see the module docs for when each is measured).
@@ -127,11 +127,7 @@ impl<D: Device> Trainer<D> {
     ) -> ModelResult<Self> {
         ckpt.validate()?;
         let mut t = Self::new(dev, &ckpt.config, batch, 0, loss, g_opt, d_opt)?;
-        t.g.params.upload(dev, &ckpt.tensors)?;
-        if ckpt.config.head == Head::Consistent {
-            let head = HeadTensors::from_tensors(&ckpt.tensors, &ckpt.config)?;
-            t.g.set_head(dev, &head)?;
-        }
+        t.g.upload(dev, &ckpt.tensors)?;
         t.d.params.upload(dev, &ckpt.tensors)?;
         let saved = ckpt.optimizer_slots();
         if !saved.is_empty() {

@@ -66,14 +66,28 @@ fn percentile(values: &mut [f32], q: f64) -> Option<f32> {
     Some(*v)
 }
 
-/// The 8-bit levels of one band (see the module docs); missing pixels read 0.
-fn band_levels(band: &BandPlane<'_>) -> Vec<u8> {
+/// How a band's values become 8-bit levels: as they are (Byte), or linearly from `lo`
+/// (→ 0) to `hi` (→ 255).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stretch {
+    /// Byte values shown as they are.
+    Byte,
+    /// A linear stretch.
+    Linear {
+        /// The value shown as 0.
+        lo: f64,
+        /// The value shown as 255.
+        hi: f64,
+    },
+    /// No valid pixel to stretch from: everything black.
+    Empty,
+}
+
+/// The stretch of one band (see the module docs): Byte as is, other types from their 2nd
+/// to their 98th percentile over the valid pixels.
+pub fn band_stretch(band: &BandPlane<'_>) -> Stretch {
     if band.byte {
-        return band
-            .values
-            .iter()
-            .map(|&v| v.round().clamp(0.0, 255.0) as u8)
-            .collect();
+        return Stretch::Byte;
     }
     let mut valid: Vec<f32> = band
         .values
@@ -83,9 +97,27 @@ fn band_levels(band: &BandPlane<'_>) -> Vec<u8> {
         .collect();
     let lo = percentile(&mut valid, STRETCH_LOW);
     let hi = percentile(&mut valid, STRETCH_HIGH);
-    let (lo, hi) = match (lo, hi) {
-        (Some(lo), Some(hi)) => (lo as f64, hi as f64),
-        _ => return vec![0; band.values.len()],
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => Stretch::Linear {
+            lo: lo as f64,
+            hi: hi as f64,
+        },
+        _ => Stretch::Empty,
+    }
+}
+
+/// The 8-bit levels of one band under `stretch`; missing pixels read 0.
+fn band_levels(band: &BandPlane<'_>, stretch: Stretch) -> Vec<u8> {
+    let (lo, hi) = match stretch {
+        Stretch::Byte => {
+            return band
+                .values
+                .iter()
+                .map(|&v| v.round().clamp(0.0, 255.0) as u8)
+                .collect()
+        }
+        Stretch::Empty => return vec![0; band.values.len()],
+        Stretch::Linear { lo, hi } => (lo, hi),
     };
     band.values
         .iter()
@@ -105,15 +137,25 @@ fn band_levels(band: &BandPlane<'_>) -> Vec<u8> {
 }
 
 /// An RGB panel of `width`×`height` from one band (gray) or three bands (R, G, B) of that
-/// many values each. Returns `None` when the band count is not 1 or 3 or a band has the
-/// wrong length.
-pub fn panel(bands: &[BandPlane<'_>], (width, height): (usize, usize)) -> Option<RgbImage> {
+/// many values each, band `k` shown with `stretches[k]` (two rasters shown with the same
+/// stretches compare colour for colour). Returns `None` when the band count is not 1 or 3
+/// or a band or the stretches have the wrong length.
+pub fn panel_with(
+    bands: &[BandPlane<'_>],
+    (width, height): (usize, usize),
+    stretches: &[Stretch],
+) -> Option<RgbImage> {
     if !(bands.len() == 1 || bands.len() == 3)
+        || stretches.len() != bands.len()
         || bands.iter().any(|b| b.values.len() != width * height)
     {
         return None;
     }
-    let levels: Vec<Vec<u8>> = bands.iter().map(band_levels).collect();
+    let levels: Vec<Vec<u8>> = bands
+        .iter()
+        .zip(stretches)
+        .map(|(b, &s)| band_levels(b, s))
+        .collect();
     let mut img = RgbImage::new(u32::try_from(width).ok()?, u32::try_from(height).ok()?);
     for (i, px) in img.pixels_mut().enumerate() {
         let missing = bands.iter().any(|b| is_missing(b.values[i], b.nodata));
@@ -178,6 +220,38 @@ pub fn side_by_side(left: &RgbImage, right: &RgbImage) -> RgbImage {
     img
 }
 
+/// `top` above `bottom` with a [`GAP`]-pixel gap, left-aligned; the image is as wide as the
+/// wider one and the area no image covers is the gap color.
+pub fn stacked(top: &RgbImage, bottom: &RgbImage) -> RgbImage {
+    let gap = GAP as u32;
+    let w = top.width().max(bottom.width());
+    let h = top.height() + gap + bottom.height();
+    let mut img = RgbImage::from_pixel(w, h, Rgb(GAP_RGB));
+    for (x, y, px) in top.enumerate_pixels() {
+        img.put_pixel(x, y, *px);
+    }
+    for (x, y, px) in bottom.enumerate_pixels() {
+        img.put_pixel(x, top.height() + gap + y, *px);
+    }
+    img
+}
+
+/// The columns `x0 .. x0 + width` of `img` (clipped to it).
+pub fn crop_columns(img: &RgbImage, x0: u32, width: u32) -> RgbImage {
+    let x0 = x0.min(img.width());
+    let width = width.min(img.width() - x0);
+    image::imageops::crop_imm(img, x0, 0, width, img.height()).to_image()
+}
+
+/// The gray image of the luma 0.299 R + 0.587 G + 0.114 B of `img`'s levels.
+pub fn luma_image(img: &RgbImage) -> RgbImage {
+    RgbImage::from_fn(img.width(), img.height(), |x, y| {
+        let [r, g, b] = img.get_pixel(x, y).0.map(f64::from);
+        let l = (0.299 * r + 0.587 * g + 0.114 * b).round() as u8;
+        Rgb([l; 3])
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,7 +273,8 @@ mod tests {
             nodata: None,
             byte: false,
         };
-        let img = panel(&[band], (101, 1)).unwrap();
+        let stretch = band_stretch(&band);
+        let img = panel_with(std::slice::from_ref(&band), (101, 1), &[stretch]).unwrap();
         for (i, &v) in values.iter().enumerate() {
             let want = ((v as f64 - 2.0) / 96.0 * 255.0).round().clamp(0.0, 255.0) as u8;
             assert_eq!(img.get_pixel(i as u32, 0).0, [want; 3], "value {v}");

@@ -4,11 +4,19 @@
 //! Large rasters are never read at full resolution: each band is read once through GDAL's
 //! RasterIO with a buffer smaller than the window (average resampling), so the longer side
 //! of the output is at most `max_size` pixels. Display follows [`crate::viz::compose`]:
-//! Byte bands as they are, other types stretched per band and per raster from the 2nd to
-//! the 98th percentile, nodata black.
+//! Byte bands as they are, other types stretched per band from the 2nd to the 98th
+//! percentile **of the real raster**, the same stretch for both (so that colours compare:
+//! a stretch of its own would make a dull colorization look as saturated as the truth),
+//! nodata black.
+//!
+//! [`write_comparison`] adds, below the split view, a crop of the input gray, the
+//! colorization and the truth side by side at the same scale (the demo's picture).
 
 use crate::geo::{DataType, Raster, RasterError};
-use crate::viz::compose::{fit_size, panel, side_by_side, split_view, BandPlane, GAP};
+use crate::viz::compose::{
+    band_stretch, crop_columns, fit_size, luma_image, panel_with, side_by_side, split_view,
+    stacked, BandPlane, Stretch, GAP,
+};
 use crate::Error;
 use gdal::raster::ResampleAlg;
 use gdal::Dataset;
@@ -72,6 +80,20 @@ impl SplitviewOptions {
 /// Renders the view of `real` and `fake` (see the module docs). Errors: bad settings, a
 /// missing or unreadable raster, a band out of range, rasters of different sizes.
 pub fn render(real: &Path, fake: &Path, options: &SplitviewOptions) -> anyhow::Result<RgbImage> {
+    let (left, right) = panels(real, fake, options)?;
+    Ok(if options.side_by_side {
+        side_by_side(&left, &right)
+    } else {
+        split_view(&left, &right, options.split).expect("both panels have the same size")
+    })
+}
+
+/// The real and the fake panel at the size `options` allow, with the real one's stretch.
+fn panels(
+    real: &Path,
+    fake: &Path,
+    options: &SplitviewOptions,
+) -> anyhow::Result<(RgbImage, RgbImage)> {
     options.validate()?;
     let real_raster = Raster::open(real)?;
     let fake_raster = Raster::open(fake)?;
@@ -97,13 +119,49 @@ pub fn render(real: &Path, fake: &Path, options: &SplitviewOptions) -> anyhow::R
         (max, max)
     };
     let size = fit_size((w, h), bound);
-    let left = read_panel(&real_raster, &bands, size)?;
-    let right = read_panel(&fake_raster, &bands, size)?;
-    Ok(if options.side_by_side {
-        side_by_side(&left, &right)
-    } else {
-        split_view(&left, &right, options.split).expect("both panels have the same size")
-    })
+    let real_planes = read_planes(&real_raster, &bands, size)?;
+    let fake_planes = read_planes(&fake_raster, &bands, size)?;
+    let stretches: Vec<Stretch> = planes(&real_raster, &bands, &real_planes)
+        .iter()
+        .map(band_stretch)
+        .collect();
+    let panel = |raster: &Raster, values: &[Vec<f32>]| {
+        panel_with(&planes(raster, &bands, values), size, &stretches)
+            .expect("one or three bands of the panel's size")
+    };
+    Ok((
+        panel(&real_raster, &real_planes),
+        panel(&fake_raster, &fake_planes),
+    ))
+}
+
+/// The demo's picture: the split view of `real` and `fake` (at most `options.max_size`
+/// wide), and below it, at the same scale, columns `crop_x ..` of the input gray (the luma
+/// of the real panel), the colorization and the truth side by side, as wide together as
+/// the view. Written as PNG to `out` atomically; returns its size.
+pub fn write_comparison(
+    real: &Path,
+    fake: &Path,
+    out: &Path,
+    crop_x: u32,
+    options: &SplitviewOptions,
+) -> anyhow::Result<(u32, u32)> {
+    let options = SplitviewOptions {
+        side_by_side: false,
+        ..options.clone()
+    };
+    let (left, right) = panels(real, fake, &options)?;
+    let view = split_view(&left, &right, options.split).expect("both panels have the same size");
+    let width = (left.width().saturating_sub(2 * GAP as u32) / 3).max(1);
+    let x0 = crop_x.min(left.width().saturating_sub(width));
+    let truth = crop_columns(&left, x0, width);
+    let crops = side_by_side(
+        &side_by_side(&luma_image(&truth), &crop_columns(&right, x0, width)),
+        &truth,
+    );
+    let img = stacked(&view, &crops);
+    crate::train::samples::write_png(out, &img)?;
+    Ok(img.dimensions())
 }
 
 /// Renders the view and writes it as PNG to `out` atomically (no file is left on failure).
@@ -119,8 +177,25 @@ pub fn write_splitview(
     Ok(img.dimensions())
 }
 
-/// Reads `bands` (0-based) of `raster` resampled to `size` and turns them into a panel.
-fn read_panel(raster: &Raster, bands: &[usize], size: (usize, usize)) -> anyhow::Result<RgbImage> {
+/// The display planes of `values` (read by [`read_planes`]) with `raster`'s band types.
+fn planes<'a>(raster: &Raster, bands: &[usize], values: &'a [Vec<f32>]) -> Vec<BandPlane<'a>> {
+    values
+        .iter()
+        .zip(bands)
+        .map(|(values, &b)| BandPlane {
+            values,
+            nodata: raster.bands()[b].nodata,
+            byte: raster.bands()[b].dtype == DataType::Byte,
+        })
+        .collect()
+}
+
+/// Reads `bands` (0-based) of `raster` resampled to `size`.
+fn read_planes(
+    raster: &Raster,
+    bands: &[usize],
+    size: (usize, usize),
+) -> anyhow::Result<Vec<Vec<f32>>> {
     let path = raster.path();
     for &b in bands {
         let info = raster.bands().get(b).ok_or_else(|| {
@@ -156,14 +231,5 @@ fn read_panel(raster: &Raster, bands: &[usize], size: (usize, usize)) -> anyhow:
             .map_err(|e| RasterError::io(path, e))?;
         planes.push(values);
     }
-    let planes: Vec<BandPlane<'_>> = planes
-        .iter()
-        .zip(bands)
-        .map(|(values, &b)| BandPlane {
-            values,
-            nodata: raster.bands()[b].nodata,
-            byte: raster.bands()[b].dtype == DataType::Byte,
-        })
-        .collect();
-    Ok(panel(&planes, size).expect("one or three bands of the panel's size"))
+    Ok(planes)
 }

@@ -73,3 +73,37 @@ pub fn f64s(v: &[f32]) -> Vec<f64> {
 pub fn f32s(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&x| x as f32).collect()
 }
+
+/// Makes a fresh checkpoint's generator look trained, so that inference tests see every
+/// part of it act: with the consistent head, a non-zero residual layer (a fresh one is zero,
+/// and G(x) would be the linear baseline alone) and a head fitted as to luma-derived gray
+/// (A maps gray to a bluish colour, M holds the luma weights, so the projection acts).
+pub fn liven_checkpoint(ckpt: &mut satcolor::model::Checkpoint, seed: u64) {
+    use satcolor::model::{Head, HeadTensors};
+    let cfg = ckpt.config.clone();
+    if cfg.head != Head::Consistent {
+        return;
+    }
+    let mut g = rng(seed);
+    let last = format!("g.outer.{}.deconv", cfg.outer_layers - 1);
+    for suffix in ["weight", "bias"] {
+        let t = ckpt.tensors.get_mut(&format!("{last}.{suffix}")).unwrap();
+        t.data
+            .iter_mut()
+            .for_each(|v| *v = g.random_range(-0.3..0.3));
+    }
+    let (ci, co) = (cfg.in_bands, cfg.out_bands);
+    let luma = [0.299f32, 0.587, 0.114];
+    let head = HeadTensors {
+        in_bands: ci,
+        out_bands: co,
+        base_weight: (0..co * ci)
+            .map(|k| (0.9 + 0.1 * (k / ci) as f32) / ci as f32)
+            .collect(),
+        base_bias: (0..co).map(|o| 0.02 * o as f32 - 0.02).collect(),
+        // Input band i weighs the outputs with the luma weights rotated by i.
+        sensor_weight: (0..ci * co).map(|k| luma[(k % co + k / co) % 3]).collect(),
+        sensor_bias: vec![0.01; ci],
+    };
+    head.insert_into(&mut ckpt.tensors);
+}

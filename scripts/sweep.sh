@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The training-settings sweep of docs/perf.md ("Defaults that work"): each setting trains the
+# real-imagery benchmark's pan → RGB task (satcolor quality --tasks pan-rgb) for the same
+# budget of about 10 minutes of 2-core CPU time (3400 iterations of the small preset at
+# batch 16 and window 64, ~5.8 iterations/s; steps scaled by cost for other windows, batches
+# and presets), into sweep/NAME/quality.json; then draws docs/sweep.png (PSNR against
+# colorfulness). Results depend only on the settings, not on the machine's load.
+#
+# Usage: bash scripts/sweep.sh [NAME...]   (default: every setting below; done ones are kept)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+# A copy of the release binary, so that rebuilding during the sweep changes nothing.
+mkdir -p sweep
+if [ ! -x sweep/satcolor ]; then
+  cargo build --release
+  cp target/release/satcolor sweep/satcolor
+fi
+bin=sweep/satcolor
+base="--lr 1e-3 --lambda-start 1e4 --lambda-end 1e4"
+settings=(
+  "lr1e-3|$base --steps 3400"
+  "lr2e-4|--lr 2e-4 --lambda-start 1e4 --lambda-end 1e4 --steps 3400"
+  "lr5e-4|--lr 5e-4 --lambda-start 1e4 --lambda-end 1e4 --steps 3400"
+  "lr2e-3|--lr 2e-3 --lambda-start 1e4 --lambda-end 1e4 --steps 3400"
+  "lambda1e3|--lr 1e-3 --lambda-start 1e3 --lambda-end 1e3 --steps 3400"
+  "lambda1e5|--lr 1e-3 --lambda-start 1e5 --lambda-end 1e5 --steps 3400"
+  "lambda1e4-to-1e2|--lr 1e-3 --lambda-start 1e4 --lambda-end 1e2 --tau 1000 --steps 3400"
+  "lambda-writeup|--lr 1e-3 --lambda-start 100 --lambda-end 1 --tau 20000 --steps 3400"
+  "writeup|--lr 2e-4 --lambda-start 100 --lambda-end 1 --tau 20000 --steps 3400"
+  "no-augment|$base --augment false --steps 3400"
+  "window32|$base --window 32 --steps 13600"
+  "window128|$base --window 128 --steps 850"
+  "d-lr4e-3|$base --d-lr 4e-3 --steps 3400"
+  "d-lr2.5e-4|$base --d-lr 2.5e-4 --steps 3400"
+  "batch8|$base --batch 8 --steps 6800"
+  "batch32|$base --batch 32 --steps 1700"
+  "raw-head|$base --head raw --steps 3400"
+  "seed-preset|$base --preset seed --steps 240"
+)
+want=("$@")
+for s in "${settings[@]}"; do
+  name="${s%%|*}"
+  flags="${s#*|}"
+  if [ ${#want[@]} -gt 0 ] && [[ ! " ${want[*]} " =~ " $name " ]]; then continue; fi
+  out="sweep/$name"
+  if [ -f "$out/quality.json" ]; then echo "== $name: done"; continue; fi
+  rm -rf "$out"
+  echo "== $name: $flags"
+  # shellcheck disable=SC2086
+  "$bin" quality --tasks pan-rgb --device cpu --out "$out" -- $flags --checkpoint-every 200 \
+    > "$out.log" 2>&1 || { echo "   failed: see $out.log"; continue; }
+  tail -n 6 "$out.log"
+done
