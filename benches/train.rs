@@ -1,4 +1,4 @@
-//! Criterion benchmark of one training iteration (D step then G step, Adam, spec defaults)
+//! Criterion benchmark of one training iteration (D step then G step, Adam, the defaults)
 //! of the `seed` and `small` presets at batch 16 on the cpu device, 64×64 windows.
 //! One iteration of `seed` takes seconds, so the sample count is criterion's minimum (10)
 //! and the whole bench takes a few minutes on 2 cores.
@@ -9,7 +9,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use satcolor::device::cpu::CpuDevice;
 use satcolor::model::{LossConfig, ModelConfig};
-use satcolor::train::{OptimizerConfig, Trainer, DEFAULT_LR};
+use satcolor::train::{defaults, OptimizerConfig, Trainer};
 use std::time::Duration;
 
 /// Windows per batch, as in the timing request.
@@ -32,7 +32,7 @@ fn data(len: usize, seed: u32) -> Vec<f32> {
 fn bench_preset(c: &mut Criterion, preset: &str) {
     let dev = CpuDevice::new();
     let cfg = ModelConfig::preset(preset).expect("a known preset");
-    let opt = OptimizerConfig::adam(DEFAULT_LR);
+    let opt = OptimizerConfig::adam(defaults::LR);
     let mut t = Trainer::new(&dev, &cfg, BATCH, 1, LossConfig::default(), opt, opt)
         .expect("trainer for a preset");
     let x = data(t.g.input_len(), 1);

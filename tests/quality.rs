@@ -210,6 +210,26 @@ fn quality_runs_a_task_end_to_end() {
     assert_eq!(t["report"]["linear_fit"], "checkpoint");
     assert!(out.join("sample/colorized.tif").is_file());
     assert!(out.join("sample/run/loss.png").is_file());
+
+    // The sweep report reads the file back: the figures, the table row and the plot.
+    use satcolor::quality::sweep::{markdown_table, plot, read_point};
+    let p = read_point("tiny", &out.join("quality.json")).unwrap();
+    let num = |v: &serde_json::Value| v.as_f64().unwrap();
+    assert_eq!(p.psnr_db, num(&o["model"]["psnr_db"]));
+    assert_eq!(
+        p.colorfulness_ratio.unwrap(),
+        num(&o["model"]["colorfulness"]) / num(&o["truth_colorfulness"])
+    );
+    assert_eq!(p.baselines_db.0.unwrap(), num(&o["linear"]["psnr_db"]));
+    assert_eq!((p.steps, p.flags.len()), (2, TINY.len()));
+    let table = markdown_table(&[p.clone()]);
+    assert!(table.contains("| tiny | `--steps 2 --batch 2"), "{table}");
+    assert!(!table.contains("--checkpoint-every"), "{table}");
+    plot(&[p], &dir.join("sweep.png")).unwrap();
+    assert_eq!(
+        image::image_dimensions(dir.join("sweep.png")).unwrap(),
+        (1000, 700)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

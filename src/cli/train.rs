@@ -11,16 +11,14 @@ use crate::geo::parse_bands;
 use crate::model::{AdvLoss, LossConfig, ModelConfig};
 use crate::train::data::DataConfig;
 use crate::train::run::{self, Progress, RunSpec, Schedule, TrainSettings};
-use crate::train::{LogRecord, StepLosses, DEFAULT_LR};
+use crate::train::defaults;
+use crate::train::{LogRecord, StepLosses};
 use crate::Error;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
-
-/// The preset of a new run when `--preset` is not given.
-const DEFAULT_PRESET: &str = "small";
 
 /// Arguments of `satcolor train`.
 #[derive(Clone, Debug, clap::Args)]
@@ -47,13 +45,14 @@ pub struct Args {
     /// auto (the first GPU that works, else the CPU), cpu, emu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
-    /// The step to train up to, counting the steps before a resume [default: 1000].
+    /// The step to train up to, counting the steps before a resume [default: 3400].
     #[arg(long)]
     pub steps: Option<u64>,
     /// Windows per batch [default: 16].
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Learning rate of G (and of D unless --d-lr is given) [default: 2e-4].
+    /// Learning rate of G (and of D unless --d-lr is given) [default: 1e-3; the write-up's
+    /// is 2e-4].
     #[arg(long)]
     pub lr: Option<f32>,
     /// Learning rate of D [default: --lr].
@@ -114,13 +113,13 @@ pub struct Args {
     /// λ_D, weight of the L2 penalty on D's weights [default: 1e-4].
     #[arg(long)]
     pub lambda_d: Option<f32>,
-    /// λ_start, weight of G's MSE term at step 0 [default: 100].
+    /// λ_start, weight of G's MSE term at step 0 [default: 1e4; the write-up's is 100].
     #[arg(long)]
     pub lambda_start: Option<f32>,
-    /// λ_end, the value the MSE weight decays to [default: 1].
+    /// λ_end, the value the MSE weight decays to [default: 1e4; the write-up's is 1].
     #[arg(long)]
     pub lambda_end: Option<f32>,
-    /// τ, decay time of the MSE weight in steps [default: 20000].
+    /// τ, decay time of the MSE weight in steps [default: 2e4].
     #[arg(long)]
     pub tau: Option<f32>,
     /// Seed of the initial weights and the window draws [default: 0].
@@ -129,7 +128,8 @@ pub struct Args {
     /// Clip each network's global gradient norm to this before its optimizer step.
     #[arg(long)]
     pub max_grad_norm: Option<f32>,
-    /// Checkpoint (and redraw loss.png) every N steps [default: 100].
+    /// Checkpoint (and redraw loss.png, and score the held-out data) every N steps
+    /// [default: 200].
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
     /// Log a record to log.jsonl every N steps [default: 10].
@@ -184,32 +184,35 @@ fn fresh(args: &Args, device: DeviceSpec) -> anyhow::Result<RunSpec> {
     if args.data.is_empty() {
         return Err(Error::Input("--data is required for a new run".into()).into());
     }
-    let config = model_config(args, ModelConfig::preset(DEFAULT_PRESET)?)?;
+    let config = model_config(args, ModelConfig::preset(defaults::PRESET)?)?;
     let data = DataConfig::default();
     let bands = target_bands(args)?;
     let settings = TrainSettings {
         data: absolute(&args.data),
-        batch: args.batch.unwrap_or(16),
-        optimizer: args.optimizer.clone().unwrap_or_else(|| "adam".into()),
-        lr: args.lr.unwrap_or(DEFAULT_LR),
-        loss: loss_config(args, LossConfig::default())?,
+        batch: args.batch.unwrap_or(defaults::BATCH),
+        optimizer: args
+            .optimizer
+            .clone()
+            .unwrap_or_else(|| defaults::OPTIMIZER.into()),
+        lr: args.lr.unwrap_or(defaults::LR),
+        loss: loss_config(args, defaults::LOSS)?,
         seed: args.seed.unwrap_or(0),
         max_grad_norm: args.max_grad_norm,
         val_fraction: data.val_fraction,
         max_nodata: data.max_nodata,
         bands,
         d_lr: args.d_lr,
-        augment: args.augment.unwrap_or(data.augment),
+        augment: args.augment.unwrap_or(defaults::AUGMENT),
         val_data: absolute(&args.val_data),
     };
     if args.steps == Some(0) {
         return Err(Error::Input("--steps must be at least 1".into()).into());
     }
-    let checkpoint_every = args.checkpoint_every.unwrap_or(100);
+    let checkpoint_every = args.checkpoint_every.unwrap_or(defaults::CHECKPOINT_EVERY);
     let schedule = Schedule {
-        steps: args.steps.unwrap_or(1000),
+        steps: args.steps.unwrap_or(defaults::STEPS),
         checkpoint_every,
-        log_every: args.log_every.unwrap_or(10),
+        log_every: args.log_every.unwrap_or(defaults::LOG_EVERY),
         sample_every: args.sample_every.unwrap_or(checkpoint_every),
     };
     Ok(RunSpec {
@@ -502,4 +505,65 @@ impl Progress for Lines {
         );
     }
     fn finish(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[derive(clap::Parser)]
+    struct Train {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    /// The help text states the defaults that [`defaults`] holds (one source of truth
+    /// for the values; this keeps the words in line with it).
+    #[test]
+    fn help_states_the_defaults() {
+        let help = Train::command().render_long_help().to_string();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let l = defaults::LOSS;
+        for want in [
+            format!("[default: {}]", defaults::STEPS),
+            format!("[default: {}]", defaults::BATCH),
+            format!("[default: {:e};", defaults::LR),
+            format!("the write-up's is {:e}]", defaults::WRITE_UP_LR),
+            format!("[default: {}]", defaults::OPTIMIZER),
+            format!("[default: {}]", defaults::PRESET),
+            format!("[default: {}]", defaults::AUGMENT),
+            format!("[default: {:e}]", l.lambda_d),
+            format!("step 0 [default: {:e};", l.lambda_start),
+            format!("decays to [default: {:e};", l.lambda_end),
+            format!("in steps [default: {:e}]", l.tau),
+            format!("[default: {}]", defaults::CHECKPOINT_EVERY),
+            format!("[default: {}]", defaults::LOG_EVERY),
+        ] {
+            assert!(help.contains(&want), "the help does not say {want}");
+        }
+        let w = LossConfig::write_up();
+        assert!(help.contains(&format!("the write-up's is {}]", w.lambda_start)));
+    }
+
+    /// A new run without flags gets exactly the defaults.
+    #[test]
+    fn a_new_run_takes_the_defaults() {
+        use clap::Parser;
+        let t = Train::try_parse_from(["train", "--data", "d.tif", "--out", "r"]).unwrap();
+        let spec = run_spec(&t.args).unwrap();
+        let s = &spec.settings;
+        assert_eq!(
+            (s.batch, s.lr, s.loss, s.augment, s.optimizer.as_str()),
+            (
+                defaults::BATCH,
+                defaults::LR,
+                defaults::LOSS,
+                defaults::AUGMENT,
+                defaults::OPTIMIZER
+            )
+        );
+        assert_eq!(spec.config, ModelConfig::preset(defaults::PRESET).unwrap());
+        assert_eq!(spec.schedule.steps, defaults::STEPS);
+    }
 }

@@ -3,6 +3,7 @@
 //! baselines ([`bench`]); `satcolor quality` and `satcolor demo` run it.
 
 pub mod bench;
+pub mod sweep;
 pub mod tasks;
 
 pub use bench::{check_flags, run_task, table, TaskResult};

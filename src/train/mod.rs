@@ -6,6 +6,7 @@
 
 pub mod clip;
 pub mod data;
+pub mod defaults;
 pub mod log;
 pub mod optim;
 pub mod plot;
@@ -18,7 +19,7 @@ pub mod validate;
 
 pub use clip::GradClip;
 pub use log::{LogRecord, ValScores};
-pub use optim::{Optimizer, OptimizerConfig, DEFAULT_LR};
+pub use optim::{Optimizer, OptimizerConfig};
 pub use plot::plot_losses;
 pub use samples::write_sample_grid;
 pub use schedule::lambda_g;

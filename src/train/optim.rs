@@ -9,9 +9,6 @@ use crate::model::param::{find_tensor, HostTensor, ParamSpec, Params};
 use crate::ops::{AdamParams, SgdParams};
 use std::collections::BTreeMap;
 
-/// Default learning rate of both networks.
-pub const DEFAULT_LR: f32 = 2e-4;
-
 /// Which optimizer, with its hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum OptimizerConfig {

@@ -28,7 +28,7 @@ const SIZE: (u32, u32) = (1000, 720);
 const SIZE_WITH_VAL: (u32, u32) = (1000, 1000);
 
 /// The font family name the plot registers its font under.
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 
 /// Where the font is looked for, in order (after `SATCOLOR_FONT`).
 const FONT_PATHS: &[&str] = &[
@@ -241,14 +241,14 @@ fn tick(v: f64) -> String {
 }
 
 /// A drawing error as an `anyhow::Error`.
-fn draw_err<E: std::error::Error + Send + Sync + 'static>(
+pub(crate) fn draw_err<E: std::error::Error + Send + Sync + 'static>(
     e: plotters::drawing::DrawingAreaErrorKind<E>,
 ) -> anyhow::Error {
     anyhow!("drawing the loss plot: {e}")
 }
 
 /// Whether a font is registered for the plot's text: loads it on the first call.
-fn font_loaded() -> bool {
+pub(crate) fn font_loaded() -> bool {
     static LOADED: OnceLock<bool> = OnceLock::new();
     *LOADED.get_or_init(|| {
         let env = std::env::var_os("SATCOLOR_FONT").map(std::path::PathBuf::from);

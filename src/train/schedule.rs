@@ -20,7 +20,7 @@ mod tests {
 
     #[test]
     fn decays_from_start_to_end_with_time_constant_tau() {
-        let l = LossConfig::default();
+        let l = LossConfig::write_up();
         assert_eq!(lambda_g(&l, 0), 100.0);
         // One τ later, (start − end) has shrunk by e.
         let at_tau = lambda_g(&l, 20000) as f64;
