@@ -136,6 +136,8 @@ def conv_transpose2d_goldens(rng):
         (5, 3, 3, 4, 3, 9, 2, 4, 1, RELU, True),
         (1, 3, 6, 5, 2, 9, 1, 4, 0, LEAKY, True),
         (1, 1, 4, 3, 1, 5, 2, 2, 1, IDENTITY, True),
+        (2, 4, 5, 6, 3, 2, 2, 0, 0, IDENTITY, True),  # the U-Net's up: 2×2, stride 2
+        (1, 3, 3, 4, 2, 2, 2, 0, 0, RELU, True),
     ]
     for n, c_in, h, w, c_out, k, s, p, op, act, has_bias in cases:
         fan = c_out * k * k
@@ -182,6 +184,22 @@ def max_pool2d_goldens(rng):
         y.backward(dy)
         name = f"n{n}_c{c}_{h}x{w}" + ("_ties" if ties else "")
         g.add(name, dict(n=n, c=c, h=h, w=w), x=x, y=y, dy=dy, dx=x.grad)
+    return g
+
+
+def concat_goldens(rng):
+    """torch.cat along channels (the U-Net's skip connections) and its backward: the
+    gradient of each input is its part of the upstream gradient."""
+    g = GoldenFile("concat_channels")
+    for n, c_a, c_b, h, w in [(2, 3, 4, 5, 6), (1, 1, 2, 7, 3), (3, 5, 5, 4, 4)]:
+        a = rng.normal(n, c_a, h, w).requires_grad_()
+        b = rng.normal(n, c_b, h, w).requires_grad_()
+        y = torch.cat([a, b], dim=1)
+        dy = rng.normal(*y.shape)
+        y.backward(dy)
+        name = f"n{n}_c{c_a}x{c_b}_{h}x{w}"
+        g.add(name, dict(n=n, c_a=c_a, c_b=c_b, h=h, w=w), a=a, b=b, y=y, dy=dy, da=a.grad,
+              db=b.grad)
     return g
 
 
@@ -352,7 +370,7 @@ def main():
     rng = Rng(SEED)
     builders = [conv2d_goldens, conv_transpose2d_goldens, max_pool2d_goldens,
                 activation_goldens, convex_skip_goldens, linear_goldens, bce_goldens,
-                mse_goldens, l2_penalty_goldens, sgd_goldens, adam_goldens]
+                mse_goldens, l2_penalty_goldens, sgd_goldens, adam_goldens, concat_goldens]
     files = [b(rng) for b in builders]
     numpy_cross_check(files[0])
     for f in files:

@@ -19,7 +19,8 @@
 
 use crate::device::Device;
 use crate::ops::{
-    Act, AdamParams, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape, SgdParams,
+    Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
+    SgdParams,
 };
 use crate::{reference, Result};
 
@@ -63,6 +64,9 @@ enum Kind {
     Pool {
         s: Pool2dShape,
         ties: bool,
+    },
+    Concat {
+        s: ConcatShape,
     },
     ActBackward {
         act: Act,
@@ -408,6 +412,26 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
                 ),
             ])
         }
+        Kind::Concat { s } => {
+            let (a, b) = (rng.vec(s.a_len(), -1.0, 1.0), rng.vec(s.b_len(), -1.0, 1.0));
+            let dy = rng.vec(s.y_len(), -1.0, 1.0);
+            let (ad, bd, dyd) = (dev.upload(&a)?, dev.upload(&b)?, dev.upload(&dy)?);
+            let mut y = junk(dev, rng, s.y_len())?;
+            dev.concat_channels(&s, &ad, &bd, &mut y)?;
+            let mut da = junk(dev, rng, s.a_len())?;
+            let mut db = junk(dev, rng, s.b_len())?;
+            dev.split_channels(&s, &dyd, &mut da, &mut db)?;
+            let (rda, rdb) = reference::split_channels(&s, &f64s(&dy))?;
+            Ok(vec![
+                out(
+                    "y",
+                    dev.download(&y)?,
+                    reference::concat_channels(&s, &f64s(&a), &f64s(&b))?,
+                ),
+                out("da", dev.download(&da)?, rda),
+                out("db", dev.download(&db)?, rdb),
+            ])
+        }
         Kind::ActBackward { act, len } => {
             // y = act(z), with some exact zeros.
             let y: Vec<f32> = (0..len)
@@ -689,6 +713,9 @@ fn all_cases() -> Vec<Case> {
         (3, 2, 5, 6, 5, 1, 2, 0, 1, id, true, false),     // k = 1, stride 2
         (2, 5, 3, 32, 32, 5, 2, 2, 1, relu, true, false), // 64×64 output
         (1, 1, 3, 5, 7, 3, 1, 0, 0, leaky, true, false),  // no padding: larger output
+        (2, 8, 4, 8, 8, 2, 2, 0, 0, id, true, true),      // U-Net up: 2×2, stride 2
+        (3, 5, 3, 7, 5, 2, 2, 0, 0, id, true, false),     // the same at odd sizes
+        (1, 16, 8, 32, 32, 2, 2, 0, 0, id, true, false),  // the unet preset's first up
     ];
     for (n, c_in, c_out, h, w, k, stride, pad, out_pad, act, bias, quick) in deconvs {
         let s = ConvTranspose2dShape {
@@ -729,6 +756,26 @@ fn all_cases() -> Vec<Case> {
                 s: Pool2dShape { n, c, h, w },
                 ties,
             },
+            quick,
+        );
+    }
+    // concat_channels (and split_channels): (n, c_a, c_b, h, w, quick)
+    for (n, c_a, c_b, h, w, quick) in [
+        (3, 2, 5, 13, 17, true),
+        (2, 16, 16, 64, 64, false), // the unet preset's top decoder block
+        (1, 1, 1, 1, 1, false),
+        (4, 7, 3, 5, 9, true),
+    ] {
+        let s = ConcatShape {
+            n,
+            c_a,
+            c_b,
+            plane: h * w,
+        };
+        push(
+            "concat_channels",
+            format!("n{n} c{c_a}+{c_b} {h}×{w}"),
+            Kind::Concat { s },
             quick,
         );
     }

@@ -60,6 +60,7 @@ golden_tests! {
     conv2d,
     conv_transpose2d,
     max_pool2d,
+    concat_channels,
     activation,
     convex_skip,
     linear,

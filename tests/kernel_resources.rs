@@ -257,6 +257,7 @@ const PRODUCT_KERNELS: &[&str] = &[
     "add_assign",
     "bce_with_logits",
     "channel_sum",
+    "concat_channels",
     "conv2d_forward",
     "conv2d_weight_grad",
     "conv_transpose2d_forward",
@@ -272,6 +273,7 @@ const PRODUCT_KERNELS: &[&str] = &[
     "reduce_partials",
     "scale_in_place",
     "sgd_step",
+    "split_channels",
     "sum_partials",
     "sum_squares_partials",
 ];

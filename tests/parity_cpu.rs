@@ -17,6 +17,7 @@ const OPS: &[&str] = &[
     "conv2d",
     "conv_transpose2d",
     "max_pool2d",
+    "concat_channels",
     "act_backward",
     "convex_skip",
     "linear",

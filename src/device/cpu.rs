@@ -4,8 +4,8 @@
 
 use super::Device;
 use crate::ops::{
-    self, check_len, Act, AdamParams, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
-    SgdParams,
+    self, check_len, Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape,
+    Pool2dShape, SgdParams,
 };
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -155,6 +155,24 @@ impl Device for CpuDevice {
         dx: &mut Vec<f32>,
     ) -> Result<()> {
         self.run(|| ops::cpu::max_pool2d_backward(s, x, dy, dx))
+    }
+    fn concat_channels(
+        &self,
+        s: &ConcatShape,
+        a: &Vec<f32>,
+        b: &Vec<f32>,
+        y: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::concat_channels(s, a, b, y))
+    }
+    fn split_channels(
+        &self,
+        s: &ConcatShape,
+        dy: &Vec<f32>,
+        da: &mut Vec<f32>,
+        db: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::cpu::split_channels(s, dy, da, db))
     }
     fn act_backward(&self, act: Act, y: &Vec<f32>, dy: &mut Vec<f32>) -> Result<()> {
         self.run(|| ops::cpu::act_backward(act, y, dy))

@@ -16,7 +16,8 @@ pub mod gpu;
 pub mod open;
 
 use crate::ops::{
-    Act, AdamParams, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape, SgdParams,
+    Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
+    SgdParams,
 };
 use crate::{Error, Result};
 
@@ -108,6 +109,24 @@ pub trait Device {
         x: &Self::Buf,
         dy: &Self::Buf,
         dx: &mut Self::Buf,
+    ) -> Result<()>;
+    /// Channel concatenation: `y = [a; b]`, a `[n, c_a, h, w]` and b `[n, c_b, h, w]` into
+    /// y `[n, c_a + c_b, h, w]`, a's channels first.
+    fn concat_channels(
+        &self,
+        s: &ConcatShape,
+        a: &Self::Buf,
+        b: &Self::Buf,
+        y: &mut Self::Buf,
+    ) -> Result<()>;
+    /// The backward of [`concat_channels`](Self::concat_channels): `da` and `db`, the parts
+    /// of `dy` that belong to a and b.
+    fn split_channels(
+        &self,
+        s: &ConcatShape,
+        dy: &Self::Buf,
+        da: &mut Self::Buf,
+        db: &mut Self::Buf,
     ) -> Result<()>;
     /// In place: `dy ← dy · act'(y)` where `y` is the activation's output.
     fn act_backward(&self, act: Act, y: &Self::Buf, dy: &mut Self::Buf) -> Result<()>;

@@ -37,14 +37,19 @@ pub struct SweepPoint {
 
 /// Reads the first task of the `quality.json` at `path` as the point `name`.
 pub fn read_point(name: &str, path: &Path) -> Result<SweepPoint> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let v: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let t = &v["tasks"][0];
     let o = &t["report"]["overall"];
     let num = |v: &Value| v.as_f64();
-    let psnr_db = num(&o["model"]["psnr_db"])
-        .ok_or_else(|| anyhow!("{}: no model PSNR", path.display()))?;
-    let ratio = match (num(&o["model"]["colorfulness"]), num(&o["truth_colorfulness"])) {
+    let psnr_db =
+        num(&o["model"]["psnr_db"]).ok_or_else(|| anyhow!("{}: no model PSNR", path.display()))?;
+    let ratio = match (
+        num(&o["model"]["colorfulness"]),
+        num(&o["truth_colorfulness"]),
+    ) {
         (Some(c), Some(r)) if r > 0.0 => Some(c / r),
         _ => None,
     };
@@ -52,7 +57,11 @@ pub fn read_point(name: &str, path: &Path) -> Result<SweepPoint> {
         name: name.to_string(),
         flags: t["train_flags"]
             .as_array()
-            .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default(),
         steps: t["steps"].as_u64().unwrap_or(0),
         train_seconds: num(&t["train_seconds"]).unwrap_or(f64::NAN),
@@ -61,10 +70,7 @@ pub fn read_point(name: &str, path: &Path) -> Result<SweepPoint> {
         ssim: num(&o["model"]["ssim"]),
         delta_e: num(&o["model"]["delta_e"]),
         colorfulness_ratio: ratio,
-        baselines_db: (
-            num(&o["linear"]["psnr_db"]),
-            num(&o["gray"]["psnr_db"]),
-        ),
+        baselines_db: (num(&o["linear"]["psnr_db"]), num(&o["gray"]["psnr_db"])),
     })
 }
 
@@ -204,6 +210,7 @@ pub fn plot(points: &[SweepPoint], path: &Path) -> Result<()> {
         }
         root.present().map_err(draw_err)?;
     }
-    let img = image::RgbImage::from_raw(w, h, buf).ok_or_else(|| anyhow!("sweep plot: bad buffer"))?;
+    let img =
+        image::RgbImage::from_raw(w, h, buf).ok_or_else(|| anyhow!("sweep plot: bad buffer"))?;
     write_png(path, &img)
 }

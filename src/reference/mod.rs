@@ -7,6 +7,7 @@
 //! writing into buffers; ops that *add* to an existing buffer take it and return the sum.
 //! Wrong buffer lengths give an [`Error::Shape`](crate::Error::Shape).
 
+mod concat;
 mod conv;
 mod elementwise;
 mod linear;
@@ -14,6 +15,7 @@ mod loss;
 mod optim;
 mod pool;
 
+pub use concat::{concat_channels, split_channels};
 pub use conv::{
     conv2d_backward_input, conv2d_backward_weight, conv2d_forward, conv_transpose2d_backward_input,
     conv_transpose2d_backward_weight, conv_transpose2d_forward,

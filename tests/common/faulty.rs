@@ -4,7 +4,8 @@
 
 use satcolor::device::Device;
 use satcolor::ops::{
-    Act, AdamParams, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape, SgdParams,
+    Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
+    SgdParams,
 };
 use satcolor::Result;
 
@@ -19,6 +20,8 @@ pub const SPOILABLE: &[(&str, &str, &str)] = &[
     ("conv_transpose2d_backward_weight", "conv_transpose2d", "dw"),
     ("max_pool2d_forward", "max_pool2d", "y"),
     ("max_pool2d_backward", "max_pool2d", "dx"),
+    ("concat_channels", "concat_channels", "y"),
+    ("split_channels", "concat_channels", "db"),
     ("act_backward", "act_backward", "dy"),
     ("convex_skip_forward", "convex_skip", "u"),
     ("convex_skip_backward", "convex_skip", "dtheta"),
@@ -162,6 +165,26 @@ impl<D: Device> Device for Faulty<D> {
     ) -> Result<()> {
         self.inner.max_pool2d_backward(s, x, dy, dx)?;
         self.spoil("max_pool2d_backward", dx)
+    }
+    fn concat_channels(
+        &self,
+        s: &ConcatShape,
+        a: &D::Buf,
+        b: &D::Buf,
+        y: &mut D::Buf,
+    ) -> Result<()> {
+        self.inner.concat_channels(s, a, b, y)?;
+        self.spoil("concat_channels", y)
+    }
+    fn split_channels(
+        &self,
+        s: &ConcatShape,
+        dy: &D::Buf,
+        da: &mut D::Buf,
+        db: &mut D::Buf,
+    ) -> Result<()> {
+        self.inner.split_channels(s, dy, da, db)?;
+        self.spoil("split_channels", db)
     }
     fn act_backward(&self, act: Act, y: &D::Buf, dy: &mut D::Buf) -> Result<()> {
         self.inner.act_backward(act, y, dy)?;

@@ -16,7 +16,8 @@
 use safetensors::{Dtype, SafeTensors};
 use satcolor::device::Device;
 use satcolor::ops::{
-    Act, AdamParams, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape, SgdParams,
+    Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
+    SgdParams,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ pub const OPS: &[&str] = &[
     "conv2d",
     "conv_transpose2d",
     "max_pool2d",
+    "concat_channels",
     "activation",
     "convex_skip",
     "linear",
@@ -301,6 +303,26 @@ impl<D: Device> Runner<'_, D> {
         self.check(c, "dx", &dx);
     }
 
+    fn concat_channels(&mut self, c: &Case) {
+        let s = ConcatShape {
+            n: c.usize("n"),
+            c_a: c.usize("c_a"),
+            c_b: c.usize("c_b"),
+            plane: c.usize("h") * c.usize("w"),
+        };
+        let mut y = self.junk(s.y_len());
+        self.dev
+            .concat_channels(&s, &self.up(&c.f32("a")), &self.up(&c.f32("b")), &mut y)
+            .expect("concat_channels");
+        self.check(c, "y", &y);
+        let (mut da, mut db) = (self.junk(s.a_len()), self.junk(s.b_len()));
+        self.dev
+            .split_channels(&s, &self.up(&c.f32("dy")), &mut da, &mut db)
+            .expect("split_channels");
+        self.check(c, "da", &da);
+        self.check(c, "db", &db);
+    }
+
     fn activation(&mut self, c: &Case) {
         let mut dz = self.up(&c.f32("dy"));
         self.dev
@@ -459,6 +481,7 @@ pub fn run_golden<D: Device>(dev: &D, op: &str) -> Vec<Check> {
             "conv2d" => r.conv2d(case),
             "conv_transpose2d" => r.conv_transpose2d(case),
             "max_pool2d" => r.max_pool2d(case),
+            "concat_channels" => r.concat_channels(case),
             "activation" => r.activation(case),
             "convex_skip" => r.convex_skip(case),
             "linear" => r.linear(case),

@@ -4,7 +4,8 @@
 
 use satcolor::device::Device;
 use satcolor::ops::{
-    Act, AdamParams, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape, SgdParams,
+    Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
+    SgdParams,
 };
 use satcolor::reference as r;
 use satcolor::Result;
@@ -133,6 +134,26 @@ impl Device for F64Device {
         dx: &mut Vec<f64>,
     ) -> Result<()> {
         put(dx, r::max_pool2d_backward(s, x, dy)?)
+    }
+    fn concat_channels(
+        &self,
+        s: &ConcatShape,
+        a: &Vec<f64>,
+        b: &Vec<f64>,
+        y: &mut Vec<f64>,
+    ) -> Result<()> {
+        put(y, r::concat_channels(s, a, b)?)
+    }
+    fn split_channels(
+        &self,
+        s: &ConcatShape,
+        dy: &Vec<f64>,
+        da: &mut Vec<f64>,
+        db: &mut Vec<f64>,
+    ) -> Result<()> {
+        let (a, b) = r::split_channels(s, dy)?;
+        put(da, a)?;
+        put(db, b)
     }
     fn act_backward(&self, act: Act, y: &Vec<f64>, dy: &mut Vec<f64>) -> Result<()> {
         let v = r::act_backward(act, y, dy)?;

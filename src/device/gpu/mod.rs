@@ -4,6 +4,7 @@
 //! runs the same kernel source on the CPU in the emulator. A launch-configuration bug
 //! therefore shows up in the emulator too.
 
+mod concat;
 mod conv;
 mod elementwise;
 mod launch;

@@ -1,11 +1,13 @@
 //! `impl Device for GpuDevice`: buffer management goes straight to the executor; every op
-//! goes to the launch code of its kernel module (conv, pool, elementwise, linear, loss,
-//! optim), which checks the buffers and picks grid, block, shared memory and arguments.
+//! goes to the launch code of its kernel module (conv, pool, concat, elementwise, linear,
+//! loss, optim), which checks the buffers and picks grid, block, shared memory and
+//! arguments.
 
-use super::{conv, elementwise, linear, loss, optim, pool, GpuDevice, KernelExec};
+use super::{concat, conv, elementwise, linear, loss, optim, pool, GpuDevice, KernelExec};
 use crate::device::Device;
 use crate::ops::{
-    Act, AdamParams, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape, SgdParams,
+    Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
+    SgdParams,
 };
 use crate::Result;
 
@@ -105,6 +107,24 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dx: &mut Self::Buf,
     ) -> Result<()> {
         pool::max_pool2d_backward(self, s, x, dy, dx)
+    }
+    fn concat_channels(
+        &self,
+        s: &ConcatShape,
+        a: &Self::Buf,
+        b: &Self::Buf,
+        y: &mut Self::Buf,
+    ) -> Result<()> {
+        concat::concat_channels(self, s, a, b, y)
+    }
+    fn split_channels(
+        &self,
+        s: &ConcatShape,
+        dy: &Self::Buf,
+        da: &mut Self::Buf,
+        db: &mut Self::Buf,
+    ) -> Result<()> {
+        concat::split_channels(self, s, dy, da, db)
     }
     fn act_backward(&self, act: Act, y: &Self::Buf, dy: &mut Self::Buf) -> Result<()> {
         elementwise::act_backward(self, act, y, dy)

@@ -7,6 +7,7 @@
 //! sums, `dθ`, weight gradients summed over the batch) adds in a fixed order.
 
 pub mod activation;
+pub mod concat;
 pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod convex_skip;
@@ -21,6 +22,7 @@ mod matmul;
 mod scratch;
 
 pub use activation::act_backward;
+pub use concat::{concat_channels, split_channels};
 pub use conv2d::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward};
 pub use conv_transpose2d::{
     conv_transpose2d_backward_input, conv_transpose2d_backward_weight, conv_transpose2d_forward,
