@@ -222,7 +222,7 @@ fn quality_runs_a_task_end_to_end() {
     );
     assert_eq!(p.baselines_db.0.unwrap(), num(&o["linear"]["psnr_db"]));
     assert_eq!((p.steps, p.flags.len()), (2, TINY.len()));
-    let table = markdown_table(&[p.clone()]);
+    let table = markdown_table(std::slice::from_ref(&p));
     assert!(table.contains("| tiny | `--steps 2 --batch 2"), "{table}");
     assert!(!table.contains("--checkpoint-every"), "{table}");
     plot(&[p], &dir.join("sweep.png")).unwrap();
