@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Writes the whole-model PyTorch goldens tests/golden/model/{raw,consistent}/{sgd,adam}.safetensors.
+"""Writes the whole-model PyTorch goldens tests/golden/model/{raw,consistent,unet}/{sgd,adam}.safetensors.
 
 The reference G and D of shared/spec/model.md (v2) as torch modules whose state_dict names
 are the checkpoint names of the spec; the consistent head's fitted tensors are buffers (in
-the state_dict, not trained). For each head folder they load its init.safetensors (a
-satcolor checkpoint: raw/init is a satcolor/1 file; consistent/init is written by
-`cargo test --test model_golden -- --ignored`) with load_state_dict(strict=True) and run
+the state_dict, not trained); the U-Net of the spec's `unet` generator likewise. For each
+folder they load its init.safetensors (a satcolor checkpoint: raw/init is a satcolor/1 file;
+consistent/init and unet/init are written by `cargo test --test model_golden -- --ignored`)
+with load_state_dict(strict=True) and run
 one training iteration on the fixed batch tests/golden/model/batch.safetensors, in float64
 (the f32 weights and batch widened exactly), as a DCGAN-style loop does:
 
@@ -98,6 +99,47 @@ class ConsistentHead(nn.Module):
         return y + corr
 
 
+class Block(nn.Module):
+    """block(z; a → b) = ReLU(conv3×3(ReLU(conv3×3(z; a→b)); b→b)), padding 1."""
+
+    def __init__(self, a, b):
+        super().__init__()
+        self.conv1 = nn.Conv2d(a, b, 3, 1, 1)
+        self.conv2 = nn.Conv2d(b, b, 3, 1, 1)
+
+    def forward(self, z):
+        return F.relu(self.conv2(F.relu(self.conv1(z))))
+
+
+class UNet(nn.Module):
+    """The spec's `unet` generator: encoder blocks with 2×2 max pooling between them,
+    2×2 stride-2 transposed convolutions up, skips by concatenation (up's channels first),
+    a 1×1 output convolution, then the consistent head."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        w = cfg["unet_widths"]
+        levels = len(w)
+        self.enc = nn.ModuleList(
+            Block(cfg["in_bands"] if l == 0 else w[l - 1], w[l]) for l in range(levels))
+        self.up = nn.ModuleList(nn.ConvTranspose2d(w[l + 1], w[l], 2, 2) for l in range(levels - 1))
+        self.dec = nn.ModuleList(Block(2 * w[l], w[l]) for l in range(levels - 1))
+        self.out = nn.Conv2d(w[0], cfg["out_bands"], 1)
+        self.head = ConsistentHead(cfg["in_bands"], cfg["out_bands"])
+
+    def forward(self, x):
+        e = []
+        z = x
+        for l, block in enumerate(self.enc):
+            if l > 0:
+                z = F.max_pool2d(e[-1], 2, 2)
+            e.append(block(z))
+        d = e[-1]
+        for l in reversed(range(len(self.up))):
+            d = self.dec[l](torch.cat([self.up[l](d), e[l]], dim=1))
+        return self.head(x, self.out(d))
+
+
 class Generator(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -138,7 +180,7 @@ class Model(nn.Module):
 
     def __init__(self, cfg):
         super().__init__()
-        self.g = Generator(cfg)
+        self.g = UNet(cfg) if cfg.get("generator", "outer") == "unet" else Generator(cfg)
         self.d = Discriminator(cfg)
 
 
@@ -181,8 +223,8 @@ def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "tests/golden/model"
     batch = load_file(os.path.join(root, "batch.safetensors"))
     x, y = batch["x"].to(F64), batch["y"].to(F64)
-    for head in ["raw", "consistent"]:
-        write_runs(os.path.join(root, head), x, y)
+    for model in ["raw", "consistent", "unet"]:
+        write_runs(os.path.join(root, model), x, y)
 
 
 def write_runs(out, x, y):

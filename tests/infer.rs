@@ -12,7 +12,9 @@ use satcolor::device::Device;
 use satcolor::infer::tiles::{blend_weights, positions, tile_rows, RowSink, RowSource, TileModel};
 use satcolor::infer::{Colorizer, ImageData, InferenceGenerator};
 use satcolor::model::normalization::{BandNorm, SampleType};
-use satcolor::model::{Bands, Checkpoint, Generator, LossConfig, ModelConfig, Normalization};
+use satcolor::model::{
+    Bands, Checkpoint, Generator, GeneratorKind, LossConfig, ModelConfig, Normalization,
+};
 use satcolor::train::step::Trainer;
 use satcolor::train::OptimizerConfig;
 
@@ -50,19 +52,35 @@ fn ramp_input(len: usize) -> Vec<f32> {
     (0..len).map(|i| ((i * 37 % 101) as f32) / 100.0).collect()
 }
 
+/// A three-level U-Net (widths 4, 6, 5) at window 32.
+fn unet_config() -> ModelConfig {
+    ModelConfig {
+        generator: GeneratorKind::Unet,
+        unet_widths: vec![4, 6, 5],
+        ..config(1)
+    }
+}
+
 fn inference_matches_training_generator<D: Device>(dev: &D) {
-    for stride in [1, 2] {
-        let cfg = config(stride);
+    for cfg in [config(1), config(2), unet_config()] {
+        let stride = cfg.stride;
         let ckpt = checkpoint(&cfg, 5);
         let batch = 3;
         let mut g = Generator::new(dev, &cfg, batch, 0).unwrap();
         g.upload(dev, &ckpt.tensors).unwrap();
         let before = dev.alloc_count();
         let mut inf = InferenceGenerator::from_checkpoint(dev, &ckpt, batch).unwrap();
-        // Parameters, the consistent head's Q, K and c, three h buffers, u, a and b; no
-        // gradients.
+        // Parameters, the consistent head's Q, K and c, and activations only, no gradients:
+        // three h buffers, u, a and b (write-up's G); per U-Net level its block's two
+        // activations, the pooled input (L − 1 levels) and the decoder's up, concat, middle
+        // and output (L − 1 levels), then r and the head's output and scratch.
         let g_tensors = g.params.specs.len() as u64;
-        assert_eq!(dev.alloc_count() - before, g_tensors + 3 + 6);
+        let levels = cfg.unet_levels() as u64;
+        let activations = match cfg.generator {
+            GeneratorKind::Outer => 6,
+            GeneratorKind::Unet => 2 * levels + 5 * (levels - 1) + 3,
+        };
+        assert_eq!(dev.alloc_count() - before, g_tensors + 3 + activations);
         let x = dev.upload(&ramp_input(g.input_len())).unwrap();
         g.forward(dev, &x).unwrap();
         let want = dev.download(g.output()).unwrap();
@@ -310,11 +328,10 @@ fn uint16_checkpoint(cfg: &ModelConfig, seed: u64) -> Checkpoint {
     ckpt
 }
 
-#[test]
-fn colorize_in_memory_equals_g_tile_by_tile() {
+/// The in-memory API against G run tile by tile and blended by the definition, for `cfg`.
+fn colorize_in_memory_equals_g_tile_by_tile(cfg: &ModelConfig) {
     let dev = CpuDevice::new();
-    let cfg = config(2);
-    let ckpt = uint16_checkpoint(&cfg, 5);
+    let ckpt = uint16_checkpoint(cfg, 5);
     let (width, height, overlap) = (41, 70, 8);
     let raw: Vec<f32> = ramp_input(width * height)
         .iter()
@@ -384,6 +401,16 @@ fn colorize_in_memory_equals_g_tile_by_tile() {
             }
         }
     }
+}
+
+#[test]
+fn colorize_in_memory_equals_g_tile_by_tile_outer() {
+    colorize_in_memory_equals_g_tile_by_tile(&config(2));
+}
+
+#[test]
+fn colorize_in_memory_equals_g_tile_by_tile_unet() {
+    colorize_in_memory_equals_g_tile_by_tile(&unet_config());
 }
 
 #[test]

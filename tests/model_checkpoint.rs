@@ -19,6 +19,7 @@ fn cfg() -> ModelConfig {
         disc_widths: vec![2, 2, 3, 3, 4],
         leaky_slope: 0.2,
         head: Head::Consistent,
+        ..ModelConfig::small()
     }
 }
 
@@ -233,4 +234,67 @@ fn v1_checkpoints_load_as_the_raw_head() {
         "raw"
     );
     assert_eq!(Checkpoint::from_bytes(&again).unwrap(), v1);
+}
+
+/// The `unet` preset's checkpoint: the spec's tensor names and shapes for the U-Net, the
+/// head's fitted tensors, 481 779 trained parameters in G (the "483 k" rounds the
+/// same count), and a round trip.
+#[test]
+fn unet_checkpoints_use_the_spec_names() {
+    let dev = CpuDevice::new();
+    let cfg = ModelConfig::unet();
+    let opt = OptimizerConfig::adam(1e-3);
+    let t = Trainer::new(&dev, &cfg, 1, 3, LossConfig::default(), opt, opt).unwrap();
+    let ckpt = t
+        .checkpoint(
+            &dev,
+            Normalization::byte(&cfg),
+            Bands::default_for(&cfg),
+            false,
+        )
+        .unwrap();
+    let shape = |n: &str| {
+        ckpt.tensors
+            .get(n)
+            .unwrap_or_else(|| panic!("no {n}"))
+            .shape
+            .clone()
+    };
+    let w = [16, 32, 64, 128];
+    for l in 0..4 {
+        let c_in = if l == 0 { 1 } else { w[l - 1] };
+        assert_eq!(
+            shape(&format!("g.enc.{l}.conv1.weight")),
+            [w[l], c_in, 3, 3]
+        );
+        assert_eq!(shape(&format!("g.enc.{l}.conv1.bias")), [w[l]]);
+        assert_eq!(
+            shape(&format!("g.enc.{l}.conv2.weight")),
+            [w[l], w[l], 3, 3]
+        );
+    }
+    for l in 0..3 {
+        assert_eq!(shape(&format!("g.up.{l}.weight")), [w[l + 1], w[l], 2, 2]);
+        assert_eq!(shape(&format!("g.up.{l}.bias")), [w[l]]);
+        assert_eq!(
+            shape(&format!("g.dec.{l}.conv1.weight")),
+            [w[l], 2 * w[l], 3, 3]
+        );
+        assert_eq!(
+            shape(&format!("g.dec.{l}.conv2.weight")),
+            [w[l], w[l], 3, 3]
+        );
+    }
+    assert!(!ckpt.tensors.contains_key("g.up.3.weight"));
+    assert_eq!(shape("g.out.weight"), [3, 16, 1, 1]);
+    assert_eq!(shape("g.head.sensor_weight"), [1, 3]);
+    // The output convolution starts at zero: a new U-Net is the projected linear baseline.
+    assert!(ckpt.tensors["g.out.weight"].data.iter().all(|&v| v == 0.0));
+    let g_params: usize = t.g.params.specs.iter().map(|s| s.len()).sum();
+    assert_eq!(g_params, 481_779);
+    assert!(ckpt.tensors.keys().all(|n| !n.starts_with("g.outer.")));
+    assert_eq!(
+        Checkpoint::from_bytes(&ckpt.to_bytes().unwrap()).unwrap(),
+        ckpt
+    );
 }

@@ -26,7 +26,8 @@ use model_support::{f64s, F64Device};
 use common::rng;
 use rand::Rng;
 use satcolor::model::{
-    AdvLoss, Discriminator, Generator, GradMode, Head, LossConfig, ModelConfig, PixelStats,
+    AdvLoss, Discriminator, Generator, GeneratorKind, GradMode, Head, LossConfig, ModelConfig,
+    PixelStats,
 };
 use satcolor::train::{OptimizerConfig, Trainer};
 
@@ -56,6 +57,7 @@ fn tiny(stride: usize, in_bands: usize, head: Head) -> ModelConfig {
         disc_widths: vec![2, 3, 4, 4, 5],
         leaky_slope: 0.2,
         head,
+        ..ModelConfig::small()
     }
 }
 
@@ -121,7 +123,10 @@ fn floor_of(grads: &[Vec<f64>]) -> f64 {
 /// whose projection is active, fitted to random pixels of a 3-band "sensor".
 fn liven(dev: &F64Device, g: &mut Generator<F64Device>, seed: u64) {
     let mut r = rng(seed);
-    let last = format!("g.outer.{}.deconv.weight", g.config().outer_layers - 1);
+    let last = match g.config().generator {
+        GeneratorKind::Outer => format!("g.outer.{}.deconv.weight", g.config().outer_layers - 1),
+        GeneratorKind::Unet => "g.out.weight".into(),
+    };
     let consistent = g.config().head == Head::Consistent;
     for (spec, v) in g.params.specs.iter().zip(&mut g.params.values) {
         if spec.name.ends_with("theta") {
@@ -161,7 +166,18 @@ fn cases() -> Vec<ModelConfig> {
         tiny(2, 2, Head::Raw),
         tiny(1, 1, Head::Consistent),
         tiny(2, 2, Head::Consistent),
+        tiny_unet(1),
+        tiny_unet(2),
     ]
+}
+
+/// A three-level U-Net (widths 2, 3, 4) at window 32 with `in_bands` input bands.
+fn tiny_unet(in_bands: usize) -> ModelConfig {
+    ModelConfig {
+        generator: GeneratorKind::Unet,
+        unet_widths: vec![2, 3, 4],
+        ..tiny(1, in_bands, Head::Consistent)
+    }
 }
 
 #[test]
@@ -169,6 +185,7 @@ fn generator_gradients_match_finite_differences() {
     let dev = F64Device::default();
     for (case, cfg) in cases().into_iter().enumerate() {
         let (stride, head) = (cfg.stride, cfg.head.name());
+        let head = format!("{} {head}", cfg.generator.name());
         let mut g = Generator::new(&dev, &cfg, 2, 11 + case as u64).unwrap();
         liven(&dev, &mut g, 5);
         let mut rg = rng(40 + case as u64);
@@ -303,14 +320,14 @@ fn losses(
 #[test]
 fn training_losses_gradients_match_finite_differences() {
     let dev = F64Device::default();
-    for (case, (adv, head)) in [
-        (AdvLoss::NonSaturating, Head::Raw),
-        (AdvLoss::Saturating, Head::Consistent),
+    for (case, (adv, cfg)) in [
+        (AdvLoss::NonSaturating, tiny(2, 1, Head::Raw)),
+        (AdvLoss::Saturating, tiny(2, 1, Head::Consistent)),
+        (AdvLoss::NonSaturating, tiny_unet(1)),
     ]
     .into_iter()
     .enumerate()
     {
-        let cfg = tiny(2, 1, head);
         let cfg = &cfg;
         let loss = LossConfig {
             lambda_d: 0.05,
@@ -346,7 +363,11 @@ fn training_losses_gradients_match_finite_differences() {
         for (k, grad) in d_grads.iter().enumerate() {
             let name = cell.borrow().d.params.specs[k].name.clone();
             check_tensor(
-                &format!("{adv:?}, {} head L_D: {name}", cfg.head.name()),
+                &format!(
+                    "{adv:?}, {} {} head L_D: {name}",
+                    cfg.generator.name(),
+                    cfg.head.name()
+                ),
                 grad,
                 floor_of(&d_grads),
                 k as u64,
@@ -360,7 +381,11 @@ fn training_losses_gradients_match_finite_differences() {
                 continue;
             }
             check_tensor(
-                &format!("{adv:?}, {} head L_G: {name}", cfg.head.name()),
+                &format!(
+                    "{adv:?}, {} {} head L_G: {name}",
+                    cfg.generator.name(),
+                    cfg.head.name()
+                ),
                 grad,
                 floor_of(&g_grads),
                 k as u64,

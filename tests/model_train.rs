@@ -5,7 +5,7 @@
 use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
 use satcolor::model::{
-    Bands, Discriminator, GradMode, Head, LossConfig, ModelConfig, Normalization,
+    Bands, Discriminator, GeneratorKind, GradMode, Head, LossConfig, ModelConfig, Normalization,
 };
 use satcolor::train::{OptimizerConfig, Trainer};
 
@@ -22,6 +22,7 @@ fn tiny(stride: usize) -> ModelConfig {
         disc_widths: vec![2, 3, 3, 4, 5],
         leaky_slope: 0.2,
         head: Head::Consistent,
+        ..ModelConfig::small()
     }
 }
 
@@ -37,9 +38,18 @@ fn batch<D: Device>(t: &Trainer<D>, seed: u64) -> (Vec<f32>, Vec<f32>) {
     (v(t.g.input_len()), v(t.g.output_len()))
 }
 
+/// A three-level U-Net at window 32.
+fn tiny_unet() -> ModelConfig {
+    ModelConfig {
+        generator: GeneratorKind::Unet,
+        unet_widths: vec![3, 4, 5],
+        ..tiny(1)
+    }
+}
+
 /// Runs iterations and checks that, after the first, none allocates on the device.
-fn steady_state_allocates_nothing<D: Device>(dev: &D, opt: OptimizerConfig, stride: usize) {
-    let mut t = Trainer::new(dev, &tiny(stride), 2, 1, LossConfig::default(), opt, opt).unwrap();
+fn steady_state_allocates_nothing<D: Device>(dev: &D, opt: OptimizerConfig, cfg: &ModelConfig) {
+    let mut t = Trainer::new(dev, cfg, 2, 1, LossConfig::default(), opt, opt).unwrap();
     let (x, y) = batch(&t, 3);
     t.train_step(dev, &x, &y).unwrap();
     let before = dev.alloc_count();
@@ -60,8 +70,9 @@ fn steady_state_allocates_nothing<D: Device>(dev: &D, opt: OptimizerConfig, stri
 #[test]
 fn cpu_iterations_allocate_nothing() {
     let dev = CpuDevice::new();
-    steady_state_allocates_nothing(&dev, OptimizerConfig::adam(2e-4), 2);
-    steady_state_allocates_nothing(&dev, OptimizerConfig::sgd(2e-4), 1);
+    steady_state_allocates_nothing(&dev, OptimizerConfig::adam(2e-4), &tiny(2));
+    steady_state_allocates_nothing(&dev, OptimizerConfig::sgd(2e-4), &tiny(1));
+    steady_state_allocates_nothing(&dev, OptimizerConfig::adam(2e-4), &tiny_unet());
 }
 
 #[cfg(feature = "emu")]
@@ -69,7 +80,8 @@ fn cpu_iterations_allocate_nothing() {
 fn emu_iterations_allocate_nothing() {
     use satcolor::device::emu::{EmuExec, EmuOptions};
     let dev = satcolor::device::gpu::GpuDevice::new(EmuExec::new(EmuOptions::default()).unwrap());
-    steady_state_allocates_nothing(&dev, OptimizerConfig::adam(2e-4), 2);
+    steady_state_allocates_nothing(&dev, OptimizerConfig::adam(2e-4), &tiny(2));
+    steady_state_allocates_nothing(&dev, OptimizerConfig::adam(2e-4), &tiny_unet());
 }
 
 /// The weights of every tensor, as bits.

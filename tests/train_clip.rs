@@ -112,6 +112,7 @@ fn tiny() -> ModelConfig {
         disc_widths: vec![2, 3, 3, 4, 5],
         leaky_slope: 0.2,
         head: Head::Consistent,
+        ..ModelConfig::small()
     }
 }
 

@@ -138,6 +138,21 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         ),
         ("unknown preset", new_run(&["--preset", "huge"]), "preset"),
         (
+            "U-Net widths for the write-up's generator",
+            new_run(&["--unet-widths", "8,16"]),
+            "unet_widths apply to the unet generator only",
+        ),
+        (
+            "a U-Net too deep for the window",
+            new_run(&["--preset", "unet", "--unet-widths", "2,2,2,2,2,2,2"]),
+            "multiple of 2^(levels − 1) = 64",
+        ),
+        (
+            "a U-Net with the raw head",
+            new_run(&["--preset", "unet", "--head", "raw"]),
+            "consistent head",
+        ),
+        (
             "unknown optimizer",
             new_run(&["--optimizer", "lbfgs"]),
             "optimizer",

@@ -11,8 +11,8 @@ use satcolor::train::run::{log_path, model_path, read_log};
 use std::io::Write;
 use train_support::{s, scratch, tensor_bits, tiny_data, train_ok, TINY};
 
-fn resume_is_bit_exact(optimizer: &str, extra: &[&str]) {
-    let dir = scratch(&format!("resume_{optimizer}"));
+fn resume_is_bit_exact(name: &str, optimizer: &str, extra: &[&str]) {
+    let dir = scratch(&format!("resume_{name}"));
     let data = tiny_data(&dir);
     let val = dir.join("val");
     satcolor::synth::write_scenes(
@@ -104,12 +104,22 @@ fn resume_is_bit_exact(optimizer: &str, extra: &[&str]) {
 
 #[test]
 fn sgd_resume_is_bit_exact() {
-    resume_is_bit_exact("sgd", &["--head", "raw"]);
+    resume_is_bit_exact("sgd", "sgd", &["--head", "raw"]);
+}
+
+#[test]
+fn unet_resume_is_bit_exact() {
+    resume_is_bit_exact(
+        "unet",
+        "adam",
+        &["--preset", "unet", "--unet-widths", "3,4,5"],
+    );
 }
 
 #[test]
 fn adam_resume_is_bit_exact() {
     resume_is_bit_exact(
+        "adam",
         "adam",
         &["--d-lr", "0.02", "--augment", "false", "--val-data", "VAL"],
     );

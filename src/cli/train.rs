@@ -69,7 +69,8 @@ pub struct Args {
     /// nonsaturating].
     #[arg(long)]
     pub g_loss: Option<String>,
-    /// Model preset: seed or small [default: small].
+    /// Model preset: seed, small (the write-up's generator) or unet (the U-Net generator)
+    /// [default: small].
     #[arg(long)]
     pub preset: Option<String>,
     /// Input bands C_in: 1 (a panchromatic raster, or the luma of the targets) or the band
@@ -102,6 +103,10 @@ pub struct Args {
     /// Filters of D's five convolutions, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub disc_widths: Option<Vec<usize>>,
+    /// Widths of the U-Net's levels, comma-separated (--preset unet: 16,32,64,128); the
+    /// number of widths is the number of levels.
+    #[arg(long, value_delimiter = ',')]
+    pub unet_widths: Option<Vec<usize>>,
     /// Negative slope of D's LeakyReLUs.
     #[arg(long)]
     pub leaky_slope: Option<f32>,
@@ -326,6 +331,9 @@ fn model_config(args: &Args, base: ModelConfig) -> anyhow::Result<ModelConfig> {
     set(&mut c.outer_layers, args.outer_layers);
     if let Some(w) = &args.disc_widths {
         c.disc_widths = w.clone();
+    }
+    if let Some(w) = &args.unet_widths {
+        c.unet_widths = w.clone();
     }
     if let Some(s) = args.leaky_slope {
         c.leaky_slope = s;

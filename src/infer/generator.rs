@@ -1,38 +1,52 @@
-//! G's forward pass alone, for inference: the parameter values and the activations of one
-//! outer layer at a time, with no gradients and no per-layer activation history.
+//! G's forward pass alone, for inference: the parameter values and the activations the
+//! forward pass needs, with no gradients.
 
 use crate::device::Device;
 use crate::model::checkpoint::Checkpoint;
 use crate::model::error::{config_err, ModelResult};
-use crate::model::generator::{
-    deconv_act, head_forward, lift_forward, outer_forward, param_specs, HeadBufs, OuterBufs, Shapes,
-};
+use crate::model::generator::{head_forward, param_specs, HeadBufs, HeadShapes};
 use crate::model::head::HeadTensors;
+use crate::model::outer::{deconv_act, lift_forward, outer_forward, OuterBufs, Shapes};
 use crate::model::param::find_tensor;
-use crate::model::{Head, ModelConfig};
+use crate::model::unet::UnetBody;
+use crate::model::{GeneratorKind, Head, ModelConfig};
+
+/// The activations of one body.
+enum Body<D: Device> {
+    /// The write-up's G, one outer layer at a time: three rotating h buffers (h_i, h_{i−1}
+    /// and the layer's output; the consistent head writes G(x) into the one not holding the
+    /// residual, with u as scratch) and one u, a and b buffer reused by every layer.
+    Outer {
+        shapes: Shapes,
+        h: [D::Buf; 3],
+        u: D::Buf,
+        a: D::Buf,
+        b: D::Buf,
+    },
+    /// The U-Net: every activation of its forward pass (the skips need them until the
+    /// decoder), and the head's output and scratch.
+    Unet {
+        body: UnetBody<D>,
+        out: D::Buf,
+        tmp: D::Buf,
+    },
+}
 
 /// The generator of a checkpoint, built for batches of a fixed size, that only runs forward.
 ///
-/// Device memory: the parameters, three rotating h buffers (h_i, h_{i−1} and the layer's
-/// output; the consistent head writes G(x) into the one not holding the residual, with u
-/// as scratch) and one u, a and b buffer reused by every layer; all allocated in
-/// [`InferenceGenerator::from_checkpoint`], none in [`InferenceGenerator::forward`]. The
-/// training [`Generator`](crate::model::Generator) keeps every layer's activations and
-/// gradients besides; both run the same per-layer code, so their outputs are identical.
+/// Device memory is allocated in [`InferenceGenerator::from_checkpoint`], none in
+/// [`InferenceGenerator::forward`]. The training [`Generator`](crate::model::Generator)
+/// keeps every activation's gradient besides; both run the same per-layer code, so their
+/// outputs are identical.
 pub struct InferenceGenerator<D: Device> {
     cfg: ModelConfig,
     batch: usize,
-    shapes: Shapes,
+    head_shapes: HeadShapes,
     /// G's parameter values in checkpoint order.
     params: Vec<D::Buf>,
     /// The consistent head's affine map (`None` for the raw head).
     head: Option<HeadBufs<D::Buf>>,
-    /// h buffers used round-robin: layer i reads `h[i % 3]` and `h[(i − 1) % 3]` and writes
-    /// `h[(i + 1) % 3]`.
-    h: [D::Buf; 3],
-    u: D::Buf,
-    a: D::Buf,
-    b: D::Buf,
+    body: Body<D>,
 }
 
 impl<D: Device> InferenceGenerator<D> {
@@ -44,7 +58,6 @@ impl<D: Device> InferenceGenerator<D> {
         if batch == 0 {
             return Err(config_err("batch size must be at least 1"));
         }
-        let shapes = Shapes::new(cfg, batch);
         let params = param_specs(cfg)
             .iter()
             .map(|spec| {
@@ -59,21 +72,36 @@ impl<D: Device> InferenceGenerator<D> {
                 Some(HeadBufs::upload(dev, &tensors.affine())?)
             }
         };
-        let h_len = shapes.h_len();
+        let head_shapes = HeadShapes::new(cfg, batch);
+        let body = match cfg.generator {
+            GeneratorKind::Outer => {
+                let shapes = Shapes::new(cfg, batch);
+                let h_len = shapes.h_len();
+                Body::Outer {
+                    h: [
+                        dev.alloc_zeros(h_len)?,
+                        dev.alloc_zeros(h_len)?,
+                        dev.alloc_zeros(h_len)?,
+                    ],
+                    u: dev.alloc_zeros(h_len)?,
+                    a: dev.alloc_zeros(shapes.a_len())?,
+                    b: dev.alloc_zeros(shapes.b_len())?,
+                    shapes,
+                }
+            }
+            GeneratorKind::Unet => Body::Unet {
+                body: UnetBody::new(dev, cfg, batch, false)?,
+                out: dev.alloc_zeros(head_shapes.out_len())?,
+                tmp: dev.alloc_zeros(head_shapes.out_len())?,
+            },
+        };
         Ok(Self {
             cfg: cfg.clone(),
             batch,
+            head_shapes,
             params,
             head,
-            h: [
-                dev.alloc_zeros(h_len)?,
-                dev.alloc_zeros(h_len)?,
-                dev.alloc_zeros(h_len)?,
-            ],
-            u: dev.alloc_zeros(h_len)?,
-            a: dev.alloc_zeros(shapes.a_len())?,
-            b: dev.alloc_zeros(shapes.b_len())?,
-            shapes,
+            body,
         })
     }
 
@@ -89,41 +117,49 @@ impl<D: Device> InferenceGenerator<D> {
 
     /// Elements of an input batch, `batch·C_in·W·W`.
     pub fn input_len(&self) -> usize {
-        self.shapes.x_len()
+        self.head_shapes.x_len()
     }
 
     /// Elements of an output batch, `batch·C_out·W·W`.
     pub fn output_len(&self) -> usize {
-        self.shapes.h_len()
+        self.head_shapes.out_len()
     }
 
     /// G(x) for a batch `x` of [`input_len`](Self::input_len) normalized values; the result
     /// stays valid until the next call.
     pub fn forward(&mut self, dev: &D, x: &D::Buf) -> ModelResult<&D::Buf> {
-        let s = &self.shapes;
-        lift_forward(dev, s, &self.params, x, &mut self.h[0])?;
-        let layers = self.cfg.outer_layers;
-        for i in 0..layers {
-            let prev = i % 3;
-            let prev2 = i.saturating_sub(1) % 3;
-            let (reads, out) = split_rotation(&mut self.h, [prev, prev2], (i + 1) % 3);
-            let bufs = OuterBufs {
-                u: &mut self.u,
-                a: &mut self.a,
-                b: &mut self.b,
-                h: out,
-            };
-            let act = deconv_act(&self.cfg, i);
-            outer_forward(dev, s, &self.params, i, act, reads[0], reads[1], bufs)?;
-        }
-        let r = layers % 3;
-        match &self.head {
-            None => Ok(&self.h[r]),
-            Some(head) => {
-                let out = (r + 1) % 3;
-                let (reads, dst) = split_rotation(&mut self.h, [r, r], out);
-                head_forward(dev, s, head, x, reads[0], dst, &mut self.u)?;
-                Ok(&self.h[out])
+        let hs = &self.head_shapes;
+        match &mut self.body {
+            Body::Outer { shapes, h, u, a, b } => {
+                lift_forward(dev, shapes, &self.params, x, &mut h[0])?;
+                let layers = self.cfg.outer_layers;
+                for i in 0..layers {
+                    let prev = i % 3;
+                    let prev2 = i.saturating_sub(1) % 3;
+                    let (reads, out) = split_rotation(h, [prev, prev2], (i + 1) % 3);
+                    let bufs = OuterBufs { u, a, b, h: out };
+                    let act = deconv_act(&self.cfg, i);
+                    outer_forward(dev, shapes, &self.params, i, act, reads[0], reads[1], bufs)?;
+                }
+                let r = layers % 3;
+                match &self.head {
+                    None => Ok(&h[r]),
+                    Some(head) => {
+                        let out = (r + 1) % 3;
+                        let (reads, dst) = split_rotation(h, [r, r], out);
+                        head_forward(dev, hs, head, x, reads[0], dst, u)?;
+                        Ok(&h[out])
+                    }
+                }
+            }
+            Body::Unet { body, out, tmp } => {
+                body.forward(dev, &self.params, x)?;
+                let head = self
+                    .head
+                    .as_ref()
+                    .expect("the unet generator has the consistent head");
+                head_forward(dev, hs, head, x, body.residual(), out, tmp)?;
+                Ok(out)
             }
         }
     }

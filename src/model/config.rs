@@ -6,7 +6,9 @@ use super::error::{config_err, ModelResult};
 use serde::{Deserialize, Serialize};
 
 /// The names of the presets [`ModelConfig::preset`] knows.
-pub const PRESETS: &[&str] = &["seed", "small"];
+pub const PRESETS: &[&str] = &["seed", "small", "unet"];
+/// Most levels of a U-Net generator.
+pub const MAX_UNET_LEVELS: usize = 8;
 
 /// Hyperparameters of G and D; serialized with exactly the spec's keys.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,6 +35,37 @@ pub struct ModelConfig {
     /// G's output head; a config without the key (a v1 checkpoint) means [`Head::Raw`].
     #[serde(default = "Head::v1")]
     pub head: Head,
+    /// G's architecture; a config without the key means the write-up's.
+    #[serde(default)]
+    pub generator: GeneratorKind,
+    /// Widths w_0 … w_{L−1} of the U-Net's levels (the `unet` generator only; empty
+    /// otherwise). The `filters`, `kernel`, `stride` and `outer_layers` keys do not apply to
+    /// it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unet_widths: Vec<usize>,
+}
+
+/// G's architecture (spec § Generator G and § Generator `unet`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeneratorKind {
+    /// The write-up's: outer layers of two convolutions and a transposed convolution,
+    /// mixed by convex skips.
+    #[default]
+    Outer,
+    /// The pix2pix-family U-Net: encoder blocks, max pooling, transposed convolutions up and
+    /// skip connections by channel concatenation.
+    Unet,
+}
+
+impl GeneratorKind {
+    /// The name used in the config JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            GeneratorKind::Outer => "outer",
+            GeneratorKind::Unet => "unet",
+        }
+    }
 }
 
 /// G's output head (spec § Output head).
@@ -89,6 +122,8 @@ impl ModelConfig {
             disc_widths: vec![64, 128, 256, 512, 1024],
             leaky_slope: 0.2,
             head: Head::Consistent,
+            generator: GeneratorKind::Outer,
+            unet_widths: Vec::new(),
         }
     }
 
@@ -105,6 +140,18 @@ impl ModelConfig {
             disc_widths: vec![16, 32, 64, 128, 256],
             leaky_slope: 0.2,
             head: Head::Consistent,
+            generator: GeneratorKind::Outer,
+            unet_widths: Vec::new(),
+        }
+    }
+
+    /// The `unet` preset: the U-Net generator of widths 16, 32, 64, 128 with the `small`
+    /// preset's D at window 64 (the outer-layer keys keep `small`'s values, unused).
+    pub fn unet() -> Self {
+        ModelConfig {
+            generator: GeneratorKind::Unet,
+            unet_widths: vec![16, 32, 64, 128],
+            ..Self::small()
         }
     }
 
@@ -113,6 +160,7 @@ impl ModelConfig {
         match name {
             "seed" => Ok(Self::seed()),
             "small" => Ok(Self::small()),
+            "unet" => Ok(Self::unet()),
             _ => Err(config_err(format!(
                 "unknown preset '{name}': expected one of {}",
                 PRESETS.join(", ")
@@ -174,6 +222,37 @@ impl ModelConfig {
                 self.leaky_slope
             )));
         }
+        match self.generator {
+            GeneratorKind::Outer if !self.unet_widths.is_empty() => Err(config_err(
+                "unet_widths apply to the unet generator only (preset unet)",
+            )),
+            GeneratorKind::Outer => Ok(()),
+            GeneratorKind::Unet => self.validate_unet(),
+        }
+    }
+
+    /// The U-Net's own checks: levels, widths, window and head.
+    fn validate_unet(&self) -> ModelResult<()> {
+        let levels = self.unet_widths.len();
+        if levels == 0 || levels > MAX_UNET_LEVELS {
+            return Err(config_err(format!(
+                "unet_widths must list 1 to {MAX_UNET_LEVELS} widths, got {levels}"
+            )));
+        }
+        if self.unet_widths.contains(&0) {
+            return Err(config_err("unet_widths must all be at least 1"));
+        }
+        let scale = 1usize << (levels - 1);
+        if self.window % scale != 0 {
+            return Err(config_err(format!(
+                "window {} must be a multiple of 2^(levels − 1) = {scale} for {levels} U-Net \
+                 levels",
+                self.window
+            )));
+        }
+        if self.head != Head::Consistent {
+            return Err(config_err("the unet generator needs the consistent head"));
+        }
         Ok(())
     }
 
@@ -188,6 +267,11 @@ impl ModelConfig {
             serde_json::from_str(json).map_err(|e| config_err(format!("bad config JSON: {e}")))?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Levels L of the U-Net (0 for the write-up's generator).
+    pub fn unet_levels(&self) -> usize {
+        self.unet_widths.len()
     }
 
     /// Zero padding of the generator's convolutions, `(k − 1) / 2`.
@@ -315,6 +399,7 @@ mod tests {
             [
                 "disc_widths",
                 "filters",
+                "generator",
                 "head",
                 "in_bands",
                 "kernel",
@@ -327,6 +412,41 @@ mod tests {
         );
         assert_eq!(v["disc_widths"], serde_json::json!([16, 32, 64, 128, 256]));
         assert_eq!(v["head"], "consistent");
+    }
+
+    #[test]
+    fn unet_configs_are_checked() {
+        let u = ModelConfig::unet();
+        u.validate().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&u.to_json()).unwrap();
+        assert_eq!(v["generator"], "unet");
+        assert_eq!(v["unet_widths"], serde_json::json!([16, 32, 64, 128]));
+        assert_eq!(u.unet_levels(), 4);
+        let bad: Vec<(Spoil, &str)> = vec![
+            (|c| c.unet_widths.clear(), "1 to 8 widths"),
+            (|c| c.unet_widths = vec![4; 9], "1 to 8 widths"),
+            (|c| c.unet_widths[1] = 0, "at least 1"),
+            (|c| c.head = Head::Raw, "consistent head"),
+            (
+                |c| {
+                    c.unet_widths = vec![4; 7];
+                    c.window = 96;
+                },
+                "multiple of 2^(levels − 1) = 64",
+            ),
+        ];
+        for (spoil, needle) in bad {
+            let mut cfg = ModelConfig::unet();
+            spoil(&mut cfg);
+            let msg = cfg.validate().unwrap_err().to_string();
+            assert!(msg.contains(needle), "{msg} should say {needle}");
+        }
+        // A config without the key is the write-up's generator.
+        let mut v: serde_json::Value =
+            serde_json::from_str(&ModelConfig::small().to_json()).unwrap();
+        v.as_object_mut().unwrap().remove("generator");
+        let cfg = ModelConfig::from_json(&v.to_string()).unwrap();
+        assert_eq!(cfg.generator, GeneratorKind::Outer);
     }
 
     #[test]
@@ -364,6 +484,7 @@ mod tests {
             (|c| c.leaky_slope = f32::NAN, "leaky_slope"),
             (|c| c.in_bands = 0, "in_bands"),
             (|c| c.outer_layers = 0, "outer_layers"),
+            (|c| c.unet_widths = vec![8], "unet_widths apply"),
         ];
         for (spoil, key) in bad {
             let mut cfg = ModelConfig::small();

@@ -14,10 +14,12 @@ pub mod generator;
 pub mod head;
 pub mod init;
 pub mod normalization;
+pub mod outer;
 pub mod param;
+pub mod unet;
 
 pub use checkpoint::Checkpoint;
-pub use config::{AdvLoss, Head, LossConfig, ModelConfig};
+pub use config::{AdvLoss, GeneratorKind, Head, LossConfig, ModelConfig};
 pub use discriminator::{Discriminator, GradMode};
 pub use error::{ModelError, ModelResult};
 pub use generator::Generator;

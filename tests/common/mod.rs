@@ -79,13 +79,16 @@ pub fn f32s(v: &[f64]) -> Vec<f32> {
 /// and G(x) would be the linear baseline alone) and a head fitted as to luma-derived gray
 /// (A maps gray to a bluish colour, M holds the luma weights, so the projection acts).
 pub fn liven_checkpoint(ckpt: &mut satcolor::model::Checkpoint, seed: u64) {
-    use satcolor::model::{Head, HeadTensors};
+    use satcolor::model::{GeneratorKind, Head, HeadTensors};
     let cfg = ckpt.config.clone();
     if cfg.head != Head::Consistent {
         return;
     }
     let mut g = rng(seed);
-    let last = format!("g.outer.{}.deconv", cfg.outer_layers - 1);
+    let last = match cfg.generator {
+        GeneratorKind::Outer => format!("g.outer.{}.deconv", cfg.outer_layers - 1),
+        GeneratorKind::Unet => "g.out".to_string(),
+    };
     for suffix in ["weight", "bias"] {
         let t = ckpt.tensors.get_mut(&format!("{last}.{suffix}")).unwrap();
         t.data
