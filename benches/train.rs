@@ -1,5 +1,5 @@
 //! Criterion benchmark of one training iteration (D step then G step, Adam, the defaults)
-//! of the `seed` and `small` presets at batch 16 on the cpu device, 64×64 windows.
+//! of the `small`, `unet` and `seed` presets at batch 16 on the cpu device, 64×64 windows.
 //! One iteration of `seed` takes seconds, so the sample count is criterion's minimum (10)
 //! and the whole bench takes a few minutes on 2 cores.
 //!
@@ -8,7 +8,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use satcolor::device::cpu::CpuDevice;
-use satcolor::model::{LossConfig, ModelConfig};
+use satcolor::model::{HeadTensors, LossConfig, ModelConfig};
 use satcolor::train::{defaults, OptimizerConfig, Trainer};
 use std::time::Duration;
 
@@ -35,6 +35,12 @@ fn bench_preset(c: &mut Criterion, preset: &str) {
     let opt = OptimizerConfig::adam(defaults::LR);
     let mut t = Trainer::new(&dev, &cfg, BATCH, 1, LossConfig::default(), opt, opt)
         .expect("trainer for a preset");
+    // A luma sensor model, so that the head's projection runs as it does in training.
+    let head = HeadTensors {
+        sensor_weight: vec![0.299, 0.587, 0.114],
+        ..HeadTensors::unfitted(1, 3)
+    };
+    t.g.set_head(&dev, &head).expect("a head for 1 → 3 bands");
     let x = data(t.g.input_len(), 1);
     let y = data(t.g.output_len(), 2);
     t.set_batch(&dev, &x, &y).expect("batch of the right size");
@@ -51,6 +57,7 @@ fn bench_preset(c: &mut Criterion, preset: &str) {
 
 fn iterations(c: &mut Criterion) {
     bench_preset(c, "small");
+    bench_preset(c, "unet");
     bench_preset(c, "seed");
 }
 

@@ -42,7 +42,13 @@ fn config() -> ModelConfig {
 
 /// A freshly initialized model with `normalization`, saved at `path`.
 fn save_model(path: &Path, normalization: Normalization) -> Checkpoint {
-    let cfg = config();
+    save_model_of(&config(), path, normalization)
+}
+
+/// A freshly initialized model of `cfg` with `normalization`, made to look trained
+/// ([`common::liven_checkpoint`]), saved at `path`.
+fn save_model_of(cfg: &ModelConfig, path: &Path, normalization: Normalization) -> Checkpoint {
+    let cfg = cfg.clone();
     let dev = CpuDevice::new();
     let opt = OptimizerConfig::adam(1e-3);
     let t = Trainer::new(&dev, &cfg, 1, 4, LossConfig::default(), opt, opt).unwrap();
@@ -619,15 +625,34 @@ fn eval_reports_the_model_against_the_baselines() {
 fn the_emulated_kernels_colorize_like_the_cpu() {
     let dir = scratch("emu");
     let (model, _) = byte_model(&dir);
+    emulated_like_cpu(&dir, &model);
+    // The U-Net too (three levels at window 32).
+    let unet = ModelConfig {
+        generator: satcolor::model::GeneratorKind::Unet,
+        unet_widths: vec![4, 6, 8],
+        ..config()
+    };
+    let path = dir.join("unet.safetensors");
+    save_model_of(&unet, &path, Normalization::byte(&unet));
+    emulated_like_cpu(&dir, &path);
+}
+
+/// Colorizes a raster with `model` on the cpu and on the emulator, through the binary, and
+/// compares the outputs.
+#[cfg(feature = "emu")]
+fn emulated_like_cpu(dir: &Path, model: &Path) {
     let size = (45, 38);
     let pan = dir.join("pan.tif");
     write_raster(&pan, size, &[pattern(size, 240.0, 3)], None, |v| v as u8);
     let (cpu, emu) = (dir.join("cpu.tif"), dir.join("emu.tif"));
-    colorize(&model, &pan, &cpu, &[]);
+    for old in [&cpu, &emu] {
+        let _ = std::fs::remove_file(old);
+    }
+    colorize(model, &pan, &cpu, &[]);
     let line = ok(&[
         "colorize",
         "--model",
-        s(&model),
+        s(model),
         s(&pan),
         s(&emu),
         "--device",
