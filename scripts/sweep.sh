@@ -22,28 +22,25 @@ base="--lr 1e-3 --lambda-start 1e4 --lambda-end 1e4"
 # The U-Net runs about 4 iterations a second (2400 in 10 minutes).
 unet="--preset unet --lr 1e-3 --lambda-start 1e4 --lambda-end 1e4"
 settings=(
-  "lr1e-3|$base --steps 3400"
+  # The U-Net: learning rates, λ_G (constant, and decaying: the adversarial term's
+  # warm-up), augmentation, window, D's learning rate, batch.
   "unet|$unet --steps 2400"
   "unet-lr5e-4|--preset unet --lr 5e-4 --lambda-start 1e4 --lambda-end 1e4 --steps 2400"
   "unet-lr2e-3|--preset unet --lr 2e-3 --lambda-start 1e4 --lambda-end 1e4 --steps 2400"
   "unet-lambda1e3|--preset unet --lr 1e-3 --lambda-start 1e3 --lambda-end 1e3 --steps 2400"
   "unet-lambda1e5|--preset unet --lr 1e-3 --lambda-start 1e5 --lambda-end 1e5 --steps 2400"
+  "unet-lambda1e4-to-1e2|--preset unet --lr 1e-3 --lambda-start 1e4 --lambda-end 1e2 --tau 800 --steps 2400"
   "unet-no-augment|$unet --augment false --steps 2400"
+  "unet-window128|$unet --window 128 --steps 600"
+  "unet-window32|$unet --window 32 --steps 9600"
+  "unet-d-lr4e-3|$unet --d-lr 4e-3 --steps 2400"
+  "unet-batch32|$unet --batch 32 --steps 1200"
+  # The write-up's generator (small preset) at the learning rates, its old defaults (the
+  # write-up's lr and λ schedule), the raw head, and the seed preset.
+  "lr1e-3|$base --steps 3400"
   "lr2e-4|--lr 2e-4 --lambda-start 1e4 --lambda-end 1e4 --steps 3400"
   "lr5e-4|--lr 5e-4 --lambda-start 1e4 --lambda-end 1e4 --steps 3400"
-  "lr2e-3|--lr 2e-3 --lambda-start 1e4 --lambda-end 1e4 --steps 3400"
-  "lambda1e3|--lr 1e-3 --lambda-start 1e3 --lambda-end 1e3 --steps 3400"
-  "lambda1e5|--lr 1e-3 --lambda-start 1e5 --lambda-end 1e5 --steps 3400"
-  "lambda1e4-to-1e2|--lr 1e-3 --lambda-start 1e4 --lambda-end 1e2 --tau 1000 --steps 3400"
-  "lambda-writeup|--lr 1e-3 --lambda-start 100 --lambda-end 1 --tau 20000 --steps 3400"
   "writeup|--lr 2e-4 --lambda-start 100 --lambda-end 1 --tau 20000 --steps 3400"
-  "no-augment|$base --augment false --steps 3400"
-  "window32|$base --window 32 --steps 13600"
-  "window128|$base --window 128 --steps 850"
-  "d-lr4e-3|$base --d-lr 4e-3 --steps 3400"
-  "d-lr2.5e-4|$base --d-lr 2.5e-4 --steps 3400"
-  "batch8|$base --batch 8 --steps 6800"
-  "batch32|$base --batch 32 --steps 1700"
   "raw-head|$base --head raw --steps 3400"
   "seed-preset|$base --preset seed --steps 240"
 )

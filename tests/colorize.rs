@@ -15,8 +15,7 @@ use gdal::{Dataset, DriverManager, Metadata};
 use satcolor::device::cpu::CpuDevice;
 use satcolor::infer::{Colorizer, ImageData};
 use satcolor::model::normalization::{BandNorm, SampleType};
-use satcolor::model::{Bands, Checkpoint, LossConfig, ModelConfig, Normalization};
-use satcolor::train::{OptimizerConfig, Trainer};
+use satcolor::model::{Checkpoint, ModelConfig, Normalization};
 use std::path::{Path, PathBuf};
 use train_support::{s, satcolor};
 
@@ -48,18 +47,7 @@ fn save_model(path: &Path, normalization: Normalization) -> Checkpoint {
 /// A freshly initialized model of `cfg` with `normalization`, made to look trained
 /// ([`common::liven_checkpoint`]), saved at `path`.
 fn save_model_of(cfg: &ModelConfig, path: &Path, normalization: Normalization) -> Checkpoint {
-    let cfg = cfg.clone();
-    let dev = CpuDevice::new();
-    let opt = OptimizerConfig::adam(1e-3);
-    let t = Trainer::new(&dev, &cfg, 1, 4, LossConfig::default(), opt, opt).unwrap();
-    let mut ckpt = t
-        .checkpoint(
-            &dev,
-            Normalization::byte(&cfg),
-            Bands::default_for(&cfg),
-            false,
-        )
-        .unwrap();
+    let mut ckpt = common::fresh_checkpoint(cfg, 4);
     ckpt.normalization = normalization;
     common::liven_checkpoint(&mut ckpt, 4);
     ckpt.save(path).unwrap();
@@ -781,17 +769,7 @@ fn eval_fits_the_linear_baseline_of_a_raw_checkpoint() {
         head: satcolor::model::Head::Raw,
         ..config()
     };
-    let dev = CpuDevice::new();
-    let opt = OptimizerConfig::adam(1e-3);
-    let t = Trainer::new(&dev, &cfg, 1, 4, LossConfig::default(), opt, opt).unwrap();
-    let ckpt = t
-        .checkpoint(
-            &dev,
-            Normalization::byte(&cfg),
-            Bands::default_for(&cfg),
-            false,
-        )
-        .unwrap();
+    let ckpt = common::fresh_checkpoint(&cfg, 4);
     let model = dir.join("raw.safetensors");
     ckpt.save(&model).unwrap();
     let size = (53, 41);

@@ -12,11 +12,7 @@ use satcolor::device::Device;
 use satcolor::infer::tiles::{blend_weights, positions, tile_rows, RowSink, RowSource, TileModel};
 use satcolor::infer::{Colorizer, ImageData, InferenceGenerator};
 use satcolor::model::normalization::{BandNorm, SampleType};
-use satcolor::model::{
-    Bands, Checkpoint, Generator, GeneratorKind, LossConfig, ModelConfig, Normalization,
-};
-use satcolor::train::step::Trainer;
-use satcolor::train::OptimizerConfig;
+use satcolor::model::{Checkpoint, Generator, GeneratorKind, ModelConfig, Normalization};
 
 /// A small config with an odd mix of sizes: W 32, F 6, k 3, stride 2, L 3.
 fn config(stride: usize) -> ModelConfig {
@@ -33,17 +29,7 @@ fn config(stride: usize) -> ModelConfig {
 /// A freshly initialized checkpoint of `cfg` from `seed`, Byte bands, made to look trained
 /// ([`common::liven_checkpoint`]).
 fn checkpoint(cfg: &ModelConfig, seed: u64) -> Checkpoint {
-    let dev = CpuDevice::new();
-    let opt = OptimizerConfig::adam(2e-4);
-    let t = Trainer::new(&dev, cfg, 1, seed, LossConfig::default(), opt, opt).unwrap();
-    let mut ckpt = t
-        .checkpoint(
-            &dev,
-            Normalization::byte(cfg),
-            Bands::default_for(cfg),
-            false,
-        )
-        .unwrap();
+    let mut ckpt = common::fresh_checkpoint(cfg, seed);
     common::liven_checkpoint(&mut ckpt, seed);
     ckpt
 }

