@@ -111,20 +111,22 @@ fn render(records: &[LogRecord], text: bool) -> anyhow::Result<image::RgbImage> 
         root.fill(&WHITE).map_err(draw_err)?;
         let (curves, val_row) = root.split_vertically(SIZE.1);
         let (top, bottom) = curves.split_vertically(SIZE.1 * 11 / 20);
-        let top_names = ("Adversarial losses (G loss includes λ_G·MSE)", "loss");
+        let upper = || SeriesLabelPosition::UpperRight;
+        let top_names = ("Adversarial losses (G loss includes λ_G·MSE)", "loss", upper());
         panel(&top, steps.clone(), &losses, top_names, text)?;
-        panel(
-            &bottom,
-            steps.clone(),
-            &mse,
-            ("MSE of G(x) against the truth", "MSE"),
-            text,
-        )?;
+        let names = ("MSE of G(x) against the truth", "MSE", upper());
+        panel(&bottom, steps.clone(), &mse, names, text)?;
         if with_val {
+            // Legends where the curves are not: the model's PSNR rises above the
+            // baselines', its colorfulness stays under the real one.
             let (left, right) = val_row.split_horizontally(w / 2);
-            let names = ("Held-out PSNR", "dB");
+            let names = ("Held-out PSNR", "dB", SeriesLabelPosition::MiddleRight);
             panel(&left, steps.clone(), &psnr, names, text)?;
-            let names = ("Held-out colorfulness", "colorfulness");
+            let names = (
+                "Held-out colorfulness",
+                "colorfulness",
+                SeriesLabelPosition::LowerRight,
+            );
             panel(&right, steps, &colorfulness, names, text)?;
         }
         root.present().map_err(draw_err)?;
@@ -132,12 +134,15 @@ fn render(records: &[LogRecord], text: bool) -> anyhow::Result<image::RgbImage> 
     image::RgbImage::from_raw(w, h, buf).ok_or_else(|| anyhow!("loss plot: bad buffer size"))
 }
 
+/// A panel's caption, y axis name and legend position.
+type Names<'a> = (&'a str, &'a str, SeriesLabelPosition);
+
 /// Draws one panel of `curves` on a log y axis when every value is positive, else linear.
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     steps: Range<f64>,
     curves: &[Curve],
-    names: (&str, &str),
+    names: Names<'_>,
     text: bool,
 ) -> anyhow::Result<()>
 where
@@ -171,7 +176,7 @@ fn draw_panel<DB, Y>(
     steps: Range<f64>,
     y: Y,
     curves: &[Curve],
-    (caption, y_name): (&str, &str),
+    (caption, y_name, legend): Names<'_>,
     text: bool,
 ) -> anyhow::Result<()>
 where
@@ -216,7 +221,7 @@ where
     if text {
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(legend)
             .label_font((FAMILY, 16))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(160, 160, 160))
