@@ -106,32 +106,36 @@ pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
     v
 }
 
-/// The op shapes of one level l (side W/2^l) for one batch size.
+/// The op shapes of encoder level l (side W/2^l) for one batch size.
 #[derive(Clone, Copy, Debug)]
-struct Level {
-    enc1: Conv2dShape,
-    enc2: Conv2dShape,
-    /// The pooling that makes this level's input from level l − 1 (l ≥ 1).
+struct EncShapes {
+    /// The pooling that makes this level's input from e_{l−1} (l ≥ 1).
     pool: Option<Pool2dShape>,
-    /// Decoder parts (l < L − 1): up-sampling from level l + 1, the concatenation, the
-    /// block.
-    up: Option<ConvTranspose2dShape>,
-    cat: Option<ConcatShape>,
-    dec1: Option<Conv2dShape>,
-    dec2: Option<Conv2dShape>,
+    conv1: Conv2dShape,
+    conv2: Conv2dShape,
+}
+
+/// The op shapes of decoder level l (l < L − 1).
+#[derive(Clone, Copy, Debug)]
+struct DecShapes {
+    /// The up-sampling of level l + 1's output, the concatenation with e_l, the block.
+    up: ConvTranspose2dShape,
+    cat: ConcatShape,
+    conv1: Conv2dShape,
+    conv2: Conv2dShape,
 }
 
 /// The shapes of the whole body.
 #[derive(Clone, Debug)]
 struct Shapes {
-    levels: Vec<Level>,
+    enc: Vec<EncShapes>,
+    dec: Vec<DecShapes>,
     out: Conv2dShape,
 }
 
 impl Shapes {
     fn new(cfg: &ModelConfig, n: usize) -> Self {
         let w = &cfg.unet_widths;
-        let last = w.len() - 1;
         let conv3 = |side: usize, c_in: usize, c_out: usize| Conv2dShape {
             n,
             c_in,
@@ -142,40 +146,40 @@ impl Shapes {
             stride: 1,
             pad: 1,
         };
-        let levels = (0..w.len())
-            .map(|l| {
-                let side = cfg.window >> l;
-                let c_in = if l == 0 { cfg.in_bands } else { w[l - 1] };
-                let dec = l < last;
-                Level {
-                    enc1: conv3(side, c_in, w[l]),
-                    enc2: conv3(side, w[l], w[l]),
-                    pool: (l > 0).then(|| Pool2dShape {
-                        n,
-                        c: w[l - 1],
-                        h: side * 2,
-                        w: side * 2,
-                    }),
-                    up: dec.then(|| ConvTranspose2dShape {
-                        n,
-                        c_in: w[l + 1],
-                        h: side / 2,
-                        w: side / 2,
-                        c_out: w[l],
-                        k: 2,
-                        stride: 2,
-                        pad: 0,
-                        out_pad: 0,
-                    }),
-                    cat: dec.then_some(ConcatShape {
-                        n,
-                        c_a: w[l],
-                        c_b: w[l],
-                        plane: side * side,
-                    }),
-                    dec1: dec.then(|| conv3(side, 2 * w[l], w[l])),
-                    dec2: dec.then(|| conv3(side, w[l], w[l])),
-                }
+        let side = |l: usize| cfg.window >> l;
+        let enc = (0..w.len())
+            .map(|l| EncShapes {
+                pool: (l > 0).then(|| Pool2dShape {
+                    n,
+                    c: w[l - 1],
+                    h: side(l - 1),
+                    w: side(l - 1),
+                }),
+                conv1: conv3(side(l), if l == 0 { cfg.in_bands } else { w[l - 1] }, w[l]),
+                conv2: conv3(side(l), w[l], w[l]),
+            })
+            .collect();
+        let dec = (0..w.len() - 1)
+            .map(|l| DecShapes {
+                up: ConvTranspose2dShape {
+                    n,
+                    c_in: w[l + 1],
+                    h: side(l + 1),
+                    w: side(l + 1),
+                    c_out: w[l],
+                    k: 2,
+                    stride: 2,
+                    pad: 0,
+                    out_pad: 0,
+                },
+                cat: ConcatShape {
+                    n,
+                    c_a: w[l],
+                    c_b: w[l],
+                    plane: side(l) * side(l),
+                },
+                conv1: conv3(side(l), 2 * w[l], w[l]),
+                conv2: conv3(side(l), w[l], w[l]),
             })
             .collect();
         let out = Conv2dShape {
@@ -188,45 +192,55 @@ impl Shapes {
             stride: 1,
             pad: 0,
         };
-        Shapes { levels, out }
+        Shapes { enc, dec, out }
     }
 }
 
-/// The activations of one level (decoder ones empty at the bottom level).
-struct LevelBufs<B> {
-    /// Encoder block: the middle activation and the output e_l.
-    enc_mid: B,
-    e: B,
-    /// The pooled input (l ≥ 1).
+/// The activations of encoder level l: the pooled input (l ≥ 1), the block's middle
+/// activation, its output e_l.
+struct EncBufs<B> {
     p: Option<B>,
-    /// Decoder (l < L − 1): up_l, concat(up_l, e_l), the middle activation, d_l.
-    up: Option<B>,
-    cat: Option<B>,
-    dec_mid: Option<B>,
-    d: Option<B>,
+    mid: B,
+    e: B,
 }
 
-/// The gradients of one level's activations (training only).
-struct LevelGrads<B> {
-    /// ∂e_l (the skip's share, then the pooling's added).
-    de: B,
-    /// Scratch of a block's middle activation's size.
+/// The activations of decoder level l: up_l, concat(up_l, e_l), the block's middle
+/// activation, its output d_l.
+struct DecBufs<B> {
+    up: B,
+    cat: B,
     mid: B,
-    /// ∂(pooled input) and the pooling's contribution to ∂e_{l−1} (l ≥ 1).
+    d: B,
+}
+
+/// The gradients of encoder level l (training only): ∂e_l (the skip's share, then the
+/// pooling's added), scratch of the middle activation's size, and for l ≥ 1 ∂(pooled
+/// input) and the pooling's contribution to ∂e_{l−1}.
+struct EncGrads<B> {
+    de: B,
+    dmid: B,
     dp: Option<B>,
     pool_dx: Option<B>,
-    /// ∂d_l, ∂concat, ∂up_l (l < L − 1).
-    dd: Option<B>,
-    dcat: Option<B>,
-    dup: Option<B>,
+}
+
+/// The gradients of decoder level l (training only): ∂d_l, scratch of the middle
+/// activation's size, ∂concat, ∂up_l.
+struct DecGrads<B> {
+    dd: B,
+    dmid: B,
+    dcat: B,
+    dup: B,
 }
 
 /// The U-Net body for a fixed batch size: activations, and with `training` their gradients.
 pub(crate) struct UnetBody<D: Device> {
     shapes: Shapes,
     idx: Idx,
-    bufs: Vec<LevelBufs<D::Buf>>,
-    grads: Vec<LevelGrads<D::Buf>>,
+    enc: Vec<EncBufs<D::Buf>>,
+    dec: Vec<DecBufs<D::Buf>>,
+    /// Gradients: empty for an inference body.
+    enc_grads: Vec<EncGrads<D::Buf>>,
+    dec_grads: Vec<DecGrads<D::Buf>>,
     /// The residual r and, training, its gradient.
     r: D::Buf,
     dr: Option<D::Buf>,
@@ -237,42 +251,59 @@ impl<D: Device> UnetBody<D> {
     pub(crate) fn new(dev: &D, cfg: &ModelConfig, n: usize, training: bool) -> ModelResult<Self> {
         let shapes = Shapes::new(cfg, n);
         let zeros = |len: usize| dev.alloc_zeros(len);
-        let opt = |len: Option<usize>| len.map(zeros).transpose();
-        let mut bufs = Vec::with_capacity(shapes.levels.len());
-        let mut grads = Vec::new();
-        for lv in &shapes.levels {
-            let mid = lv.enc1.y_len();
-            bufs.push(LevelBufs {
-                enc_mid: zeros(mid)?,
-                e: zeros(mid)?,
-                p: opt(lv.pool.map(|p| p.y_len()))?,
-                up: opt(lv.up.map(|u| u.y_len()))?,
-                cat: opt(lv.cat.map(|c| c.y_len()))?,
-                dec_mid: opt(lv.dec1.map(|c| c.y_len()))?,
-                d: opt(lv.dec2.map(|c| c.y_len()))?,
+        let mut enc = Vec::with_capacity(shapes.enc.len());
+        let mut enc_grads = Vec::new();
+        for s in &shapes.enc {
+            let (side_len, pool_y, pool_x) = (
+                s.conv1.y_len(),
+                s.pool.map(|p| p.y_len()),
+                s.pool.map(|p| p.x_len()),
+            );
+            enc.push(EncBufs {
+                p: pool_y.map(zeros).transpose()?,
+                mid: zeros(side_len)?,
+                e: zeros(side_len)?,
             });
             if training {
-                grads.push(LevelGrads {
-                    de: zeros(mid)?,
-                    mid: zeros(mid)?,
-                    dp: opt(lv.pool.map(|p| p.y_len()))?,
-                    pool_dx: opt(lv.pool.map(|p| p.x_len()))?,
-                    dd: opt(lv.dec2.map(|c| c.y_len()))?,
-                    dcat: opt(lv.cat.map(|c| c.y_len()))?,
-                    dup: opt(lv.up.map(|u| u.y_len()))?,
+                enc_grads.push(EncGrads {
+                    de: zeros(side_len)?,
+                    dmid: zeros(side_len)?,
+                    dp: pool_y.map(zeros).transpose()?,
+                    pool_dx: pool_x.map(zeros).transpose()?,
+                });
+            }
+        }
+        let mut dec = Vec::with_capacity(shapes.dec.len());
+        let mut dec_grads = Vec::new();
+        for s in &shapes.dec {
+            let (side_len, cat_len) = (s.conv2.y_len(), s.cat.y_len());
+            dec.push(DecBufs {
+                up: zeros(side_len)?,
+                cat: zeros(cat_len)?,
+                mid: zeros(side_len)?,
+                d: zeros(side_len)?,
+            });
+            if training {
+                dec_grads.push(DecGrads {
+                    dd: zeros(side_len)?,
+                    dmid: zeros(side_len)?,
+                    dcat: zeros(cat_len)?,
+                    dup: zeros(side_len)?,
                 });
             }
         }
         let r_len = shapes.out.y_len();
         Ok(UnetBody {
             idx: Idx {
-                levels: shapes.levels.len(),
+                levels: shapes.enc.len(),
             },
             r: zeros(r_len)?,
             dr: if training { Some(zeros(r_len)?) } else { None },
             shapes,
-            bufs,
-            grads,
+            enc,
+            dec,
+            enc_grads,
+            dec_grads,
         })
     }
 
@@ -286,17 +317,23 @@ impl<D: Device> UnetBody<D> {
         self.dr.as_mut().expect("a training body has ∂r")
     }
 
+    /// The output of level l: d_l, or e_l at the bottom (d_{L−1} = e_{L−1}).
+    fn level_output(&self, l: usize) -> &D::Buf {
+        match self.dec.get(l) {
+            Some(d) => &d.d,
+            None => &self.enc[l].e,
+        }
+    }
+
     /// Computes r for a batch `x`, keeping the activations.
     pub(crate) fn forward(&mut self, dev: &D, vals: &[D::Buf], x: &D::Buf) -> ModelResult<()> {
-        let levels = self.shapes.levels.len();
         let conv = |s: &Conv2dShape, x: &D::Buf, i: usize, y: &mut D::Buf| {
             dev.conv2d_forward(s, x, &vals[i], Some(&vals[i + 1]), Act::Relu, y)
         };
-        for l in 0..levels {
-            let lv = self.shapes.levels[l];
-            let (below, here) = self.bufs.split_at_mut(l);
+        for (l, s) in self.shapes.enc.iter().enumerate() {
+            let (below, here) = self.enc.split_at_mut(l);
             let b = &mut here[0];
-            let input = match (lv.pool, b.p.as_mut()) {
+            let input = match (s.pool, b.p.as_mut()) {
                 (Some(pool), Some(p)) => {
                     dev.max_pool2d_forward(&pool, &below[l - 1].e, p)?;
                     &*p
@@ -304,43 +341,32 @@ impl<D: Device> UnetBody<D> {
                 _ => x,
             };
             let i = self.idx.enc(l);
-            conv(&lv.enc1, input, i, &mut b.enc_mid)?;
-            conv(&lv.enc2, &b.enc_mid, i + 2, &mut b.e)?;
+            conv(&s.conv1, input, i, &mut b.mid)?;
+            conv(&s.conv2, &b.mid, i + 2, &mut b.e)?;
         }
-        for l in (0..levels - 1).rev() {
-            let lv = self.shapes.levels[l];
-            let (here, above) = self.bufs.split_at_mut(l + 1);
+        for l in (0..self.dec.len()).rev() {
+            let s = self.shapes.dec[l];
+            let (here, above) = self.dec.split_at_mut(l + 1);
             let b = &mut here[l];
-            let src = output_of(&above[0]);
-            let (up_s, cat_s) = (
-                lv.up.expect("decoder level"),
-                lv.cat.expect("decoder level"),
-            );
-            let (up, cat) = (b.up.as_mut().expect("up"), b.cat.as_mut().expect("cat"));
+            let src = match above.first() {
+                Some(a) => &a.d,
+                None => &self.enc[l + 1].e,
+            };
             let iu = self.idx.up(l);
-            dev.conv_transpose2d_forward(
-                &up_s,
-                src,
-                &vals[iu],
-                Some(&vals[iu + 1]),
-                Act::Identity,
-                up,
-            )?;
-            dev.concat_channels(&cat_s, up, &b.e, cat)?;
+            let (w, bias) = (&vals[iu], Some(&vals[iu + 1]));
+            dev.conv_transpose2d_forward(&s.up, src, w, bias, Act::Identity, &mut b.up)?;
+            dev.concat_channels(&s.cat, &b.up, &self.enc[l].e, &mut b.cat)?;
             let i = self.idx.dec(l);
-            let (mid, d) = (b.dec_mid.as_mut().expect("mid"), b.d.as_mut().expect("d"));
-            conv(&lv.dec1.expect("dec1"), cat, i, mid)?;
-            conv(&lv.dec2.expect("dec2"), mid, i + 2, d)?;
+            conv(&s.conv1, &b.cat, i, &mut b.mid)?;
+            conv(&s.conv2, &b.mid, i + 2, &mut b.d)?;
         }
         let io = self.idx.out();
-        dev.conv2d_forward(
-            &self.shapes.out,
-            output_of(&self.bufs[0]),
-            &vals[io],
-            Some(&vals[io + 1]),
-            Act::Identity,
-            &mut self.r,
-        )?;
+        let top = match self.dec.first() {
+            Some(d) => &d.d,
+            None => &self.enc[0].e,
+        };
+        let (w, bias) = (&vals[io], Some(&vals[io + 1]));
+        dev.conv2d_forward(&self.shapes.out, top, w, bias, Act::Identity, &mut self.r)?;
         Ok(())
     }
 
@@ -354,84 +380,72 @@ impl<D: Device> UnetBody<D> {
         grads: &mut [D::Buf],
         x: &D::Buf,
     ) -> ModelResult<()> {
-        let levels = self.shapes.levels.len();
         let dr = self.dr.as_ref().expect("a training body has ∂r");
         // r = conv1×1(d_0): ∂d_0 (∂e_0 when there is no decoder).
         let io = self.idx.out();
         let (dw, db) = pair_mut(grads, io);
-        dev.conv2d_backward_weight(&self.shapes.out, output_of(&self.bufs[0]), dr, dw, Some(db))?;
-        let g0 = &mut self.grads[0];
-        let dd0 = g0.dd.as_mut().unwrap_or(&mut g0.de);
-        dev.conv2d_backward_input(&self.shapes.out, &vals[io], dr, dd0)?;
-        // Decoder, top level first: each block, the split of its input's gradient into
-        // ∂up_l and the skip's share of ∂e_l, then up_l back to ∂d_{l+1}.
-        for l in 0..levels - 1 {
-            let lv = self.shapes.levels[l];
-            let b = &self.bufs[l];
-            let (here, above) = self.grads.split_at_mut(l + 1);
+        dev.conv2d_backward_weight(&self.shapes.out, self.level_output(0), dr, dw, Some(db))?;
+        let d_top = match self.dec_grads.first_mut() {
+            Some(g) => &mut g.dd,
+            None => &mut self.enc_grads[0].de,
+        };
+        dev.conv2d_backward_input(&self.shapes.out, &vals[io], dr, d_top)?;
+        // Decoder, top level first: the block, the split of its input's gradient into ∂up_l
+        // and the skip's share of ∂e_l, then up_l back to ∂d_{l+1} (∂e_{L−1} at the
+        // bottom).
+        for l in 0..self.dec.len() {
+            let (s, b) = (self.shapes.dec[l], &self.dec[l]);
+            let (here, above) = self.dec_grads.split_at_mut(l + 1);
             let g = &mut here[l];
-            let dd = g.dd.as_mut().expect("decoder level");
             let i = self.idx.dec(l);
             block_backward(
                 dev,
-                (&lv.dec1.expect("dec1"), &lv.dec2.expect("dec2")),
-                (
-                    b.cat.as_ref().expect("cat"),
-                    b.dec_mid.as_ref().expect("mid"),
-                    b.d.as_ref().expect("d"),
-                ),
+                (&s.conv1, &s.conv2),
+                (&b.cat, &b.mid, &b.d),
                 (&vals[i], &vals[i + 2]),
                 grads_at(grads, i),
-                dd,
-                &mut g.mid,
-                g.dcat.as_mut(),
+                (&mut g.dd, &mut g.dmid),
+                Some(&mut g.dcat),
             )?;
-            let cat_s = lv.cat.expect("decoder level");
-            let (dup, de) = (g.dup.as_mut().expect("dup"), &mut g.de);
-            dev.split_channels(&cat_s, g.dcat.as_ref().expect("dcat"), dup, de)?;
-            let up_s = lv.up.expect("decoder level");
+            dev.split_channels(&s.cat, &g.dcat, &mut g.dup, &mut self.enc_grads[l].de)?;
             let iu = self.idx.up(l);
-            let src = output_of(&self.bufs[l + 1]);
+            let src = match self.dec.get(l + 1) {
+                Some(a) => &a.d,
+                None => &self.enc[l + 1].e,
+            };
             let (dw, db) = pair_mut(grads, iu);
-            dev.conv_transpose2d_backward_weight(&up_s, src, dup, dw, Some(db))?;
-            let next = &mut above[0];
-            let dd_next = next.dd.as_mut().unwrap_or(&mut next.de);
-            dev.conv_transpose2d_backward_input(&up_s, &vals[iu], dup, dd_next)?;
+            dev.conv_transpose2d_backward_weight(&s.up, src, &g.dup, dw, Some(db))?;
+            let d_next = match above.first_mut() {
+                Some(a) => &mut a.dd,
+                None => &mut self.enc_grads[l + 1].de,
+            };
+            dev.conv_transpose2d_backward_input(&s.up, &vals[iu], &g.dup, d_next)?;
         }
-        // Encoder, bottom level first: each block, then its input's gradient back through
-        // the pooling into ∂e_{l−1}.
-        for l in (0..levels).rev() {
-            let lv = self.shapes.levels[l];
-            let (below, here) = self.bufs.split_at(l);
+        // Encoder, bottom level first: the block, then its input's gradient back through
+        // the pooling, added to ∂e_{l−1}.
+        for l in (0..self.enc.len()).rev() {
+            let s = self.shapes.enc[l];
+            let (below, here) = self.enc.split_at(l);
             let b = &here[0];
-            let input = b.p.as_ref().unwrap_or(x);
-            let (gbelow, ghere) = self.grads.split_at_mut(l);
+            let (gbelow, ghere) = self.enc_grads.split_at_mut(l);
             let g = &mut ghere[0];
             let i = self.idx.enc(l);
             block_backward(
                 dev,
-                (&lv.enc1, &lv.enc2),
-                (input, &b.enc_mid, &b.e),
+                (&s.conv1, &s.conv2),
+                (b.p.as_ref().unwrap_or(x), &b.mid, &b.e),
                 (&vals[i], &vals[i + 2]),
                 grads_at(grads, i),
-                &mut g.de,
-                &mut g.mid,
+                (&mut g.de, &mut g.dmid),
                 g.dp.as_mut(),
             )?;
-            if let (Some(pool), Some(dp), Some(pool_dx)) =
-                (lv.pool, g.dp.as_ref(), g.pool_dx.as_mut())
-            {
+            if let (Some(pool), Some(dp), Some(pool_dx)) = (s.pool, &g.dp, &mut g.pool_dx) {
                 dev.max_pool2d_backward(&pool, &below[l - 1].e, dp, pool_dx)?;
                 dev.add_assign(&mut gbelow[l - 1].de, pool_dx)?;
             }
         }
         Ok(())
     }
-}
-
-/// The output of a level: d_l, or e_l at the bottom (d_{L−1} = e_{L−1}).
-fn output_of<B>(b: &LevelBufs<B>) -> &B {
-    b.d.as_ref().unwrap_or(&b.e)
 }
 
 /// The four gradients of a block whose conv1 weight is tensor `i`: conv1's weight and
@@ -445,16 +459,14 @@ fn grads_at<B>(grads: &mut [B], i: usize) -> [&mut B; 4] {
 
 /// The backward pass of `block(z) = ReLU(conv2(ReLU(conv1(z))))` with activations
 /// (z, mid, out): from ∂out (`dout`, consumed) the four parameter gradients and, when
-/// asked, ∂z. `dmid` is scratch of mid's size.
-#[allow(clippy::too_many_arguments)]
+/// asked, ∂z; `dmid` is scratch of mid's size.
 fn block_backward<D: Device>(
     dev: &D,
     (s1, s2): (&Conv2dShape, &Conv2dShape),
     (z, mid, out): (&D::Buf, &D::Buf, &D::Buf),
     (w1, w2): (&D::Buf, &D::Buf),
     [dw1, db1, dw2, db2]: [&mut D::Buf; 4],
-    dout: &mut D::Buf,
-    dmid: &mut D::Buf,
+    (dout, dmid): (&mut D::Buf, &mut D::Buf),
     dz: Option<&mut D::Buf>,
 ) -> crate::Result<()> {
     dev.act_backward(Act::Relu, out, dout)?;
