@@ -61,7 +61,7 @@ fn inference_matches_training_generator<D: Device>(dev: &D) {
         // activations, the pooled input (L − 1 levels) and the decoder's up, concat, middle
         // and output (L − 1 levels), then r and the head's output and scratch.
         let g_tensors = g.params.specs.len() as u64;
-        let levels = cfg.unet_levels() as u64;
+        let levels = cfg.unet_widths.len() as u64;
         let activations = match cfg.generator {
             GeneratorKind::Outer => 6,
             GeneratorKind::Unet => 2 * levels + 5 * (levels - 1) + 3,

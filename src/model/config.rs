@@ -269,11 +269,6 @@ impl ModelConfig {
         Ok(cfg)
     }
 
-    /// Levels L of the U-Net (0 for the write-up's generator).
-    pub fn unet_levels(&self) -> usize {
-        self.unet_widths.len()
-    }
-
     /// Zero padding of the generator's convolutions, `(k − 1) / 2`.
     pub fn pad(&self) -> usize {
         (self.kernel - 1) / 2
@@ -421,7 +416,6 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&u.to_json()).unwrap();
         assert_eq!(v["generator"], "unet");
         assert_eq!(v["unet_widths"], serde_json::json!([16, 32, 64, 128]));
-        assert_eq!(u.unet_levels(), 4);
         let bad: Vec<(Spoil, &str)> = vec![
             (|c| c.unet_widths.clear(), "1 to 8 widths"),
             (|c| c.unet_widths = vec![4; 9], "1 to 8 widths"),

@@ -131,17 +131,6 @@ impl HeadTensors {
         }
     }
 
-    /// The linear baseline of one pixel: `A·x + b` for its `C_in` input values.
-    pub fn base_map(&self, x: &[f32]) -> Vec<f32> {
-        (0..self.out_bands)
-            .map(|o| {
-                let row = &self.base_weight[o * self.in_bands..(o + 1) * self.in_bands];
-                let dot: f64 = row.iter().zip(x).map(|(a, v)| f64::from(a * v)).sum();
-                (dot + f64::from(self.base_bias[o])) as f32
-            })
-            .collect()
-    }
-
     /// Q, K and c (see the module docs), computed in f64 and rounded once.
     pub fn affine(&self) -> HeadAffine {
         let (ci, co) = (self.in_bands, self.out_bands);
@@ -239,18 +228,6 @@ impl PixelStats {
             for (j, &zj) in x.iter().chain(y).enumerate().skip(i) {
                 row[j] += zi * f64::from(zj);
             }
-        }
-    }
-
-    /// Adds the pixels of `other` (same band counts).
-    pub fn merge(&mut self, other: &PixelStats) {
-        debug_assert_eq!(self.sum.len(), other.sum.len());
-        self.count += other.count;
-        for (a, b) in self.sum.iter_mut().zip(&other.sum) {
-            *a += b;
-        }
-        for (a, b) in self.cross.iter_mut().zip(&other.cross) {
-            *a += b;
         }
     }
 
@@ -483,28 +460,5 @@ mod tests {
         assert_eq!(aff.q, [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
         assert_eq!(aff.k, vec![0.5; 6]);
         assert_eq!(aff.c, vec![0.0; 3]);
-    }
-
-    #[test]
-    fn merged_stats_equal_one_pass() {
-        let (s, _, _) = exact_stats();
-        let mut a = PixelStats::new(2, 3);
-        let mut b = PixelStats::new(2, 3);
-        for i in 0..10 {
-            let x = [i as f32 * 0.1, 1.0 - i as f32 * 0.05];
-            let y = [x[0], x[1], x[0] * x[1]];
-            if i % 2 == 0 { &mut a } else { &mut b }.add(&x, &y);
-        }
-        let mut all = PixelStats::new(2, 3);
-        for i in 0..10 {
-            let x = [i as f32 * 0.1, 1.0 - i as f32 * 0.05];
-            all.add(&x, &[x[0], x[1], x[0] * x[1]]);
-        }
-        a.merge(&b);
-        assert_eq!(a.count(), all.count());
-        for (p, q) in a.cross.iter().zip(&all.cross) {
-            assert!((p - q).abs() < 1e-12);
-        }
-        assert_eq!(s.target_mean().len(), 3);
     }
 }
