@@ -139,7 +139,7 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         ("unknown preset", new_run(&["--preset", "huge"]), "preset"),
         (
             "U-Net widths for the write-up's generator",
-            new_run(&["--unet-widths", "8,16"]),
+            new_run(&["--preset", "small", "--unet-widths", "8,16"]),
             "unet_widths apply to the unet generator only",
         ),
         (

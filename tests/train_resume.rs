@@ -30,7 +30,13 @@ fn resume_is_bit_exact(name: &str, optimizer: &str, extra: &[&str]) {
         .collect();
     let (whole, halves) = (dir.join("whole"), dir.join("halves"));
     let common = |out: &std::path::Path, steps: &'static str| {
-        let mut a: Vec<String> = TINY.iter().map(|v| v.to_string()).collect();
+        // TINY's flag and value pairs, but for those the extra flags set.
+        let mut a: Vec<String> = TINY
+            .chunks(2)
+            .filter(|pair| !extra.contains(&pair[0].to_string()))
+            .flatten()
+            .map(|v| v.to_string())
+            .collect();
         a.extend(
             [
                 "--data",

@@ -45,7 +45,7 @@ pub struct Args {
     /// auto (the first GPU that works, else the CPU), cpu, emu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
-    /// The step to train up to, counting the steps before a resume [default: 3400].
+    /// The step to train up to, counting the steps before a resume [default: 2400].
     #[arg(long)]
     pub steps: Option<u64>,
     /// Windows per batch [default: 16].
@@ -70,7 +70,7 @@ pub struct Args {
     #[arg(long)]
     pub g_loss: Option<String>,
     /// Model preset: seed, small (the write-up's generator) or unet (the U-Net generator)
-    /// [default: small].
+    /// [default: unet].
     #[arg(long)]
     pub preset: Option<String>,
     /// Input bands C_in: 1 (a panchromatic raster, or the luma of the targets) or the band

@@ -8,10 +8,13 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Flags of a tiny model and run: 32×32 windows, few filters, batch 2, on the CPU.
+/// Flags of a tiny model and run: the write-up's generator with few filters, 32×32
+/// windows, batch 2, on the CPU.
 pub const TINY: &[&str] = &[
     "--device",
     "cpu",
+    "--preset",
+    "small",
     "--batch",
     "2",
     "--window",
