@@ -112,7 +112,11 @@ fn render(records: &[LogRecord], text: bool) -> anyhow::Result<image::RgbImage> 
         let (curves, val_row) = root.split_vertically(SIZE.1);
         let (top, bottom) = curves.split_vertically(SIZE.1 * 11 / 20);
         let upper = || SeriesLabelPosition::UpperRight;
-        let top_names = ("Adversarial losses (G loss includes λ_G·MSE)", "loss", upper());
+        let top_names = (
+            "Adversarial losses (G loss includes λ_G·MSE)",
+            "loss",
+            upper(),
+        );
         panel(&top, steps.clone(), &losses, top_names, text)?;
         let names = ("MSE of G(x) against the truth", "MSE", upper());
         panel(&bottom, steps.clone(), &mse, names, text)?;
