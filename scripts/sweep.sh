@@ -18,7 +18,7 @@ if [ ! -x sweep/satcolor ]; then
   cp target/release/satcolor sweep/satcolor
 fi
 bin=sweep/satcolor
-base="--lr 1e-3 --lambda-start 1e4 --lambda-end 1e4"
+base="--preset small --lr 1e-3 --lambda-start 1e4 --lambda-end 1e4"
 # The U-Net runs about 4 iterations a second (2400 in 10 minutes).
 unet="--preset unet --lr 1e-3 --lambda-start 1e4 --lambda-end 1e4"
 settings=(
@@ -38,11 +38,11 @@ settings=(
   # The write-up's generator (small preset) at the learning rates, its old defaults (the
   # write-up's lr and λ schedule), the raw head, and the seed preset.
   "lr1e-3|$base --steps 3400"
-  "lr2e-4|--lr 2e-4 --lambda-start 1e4 --lambda-end 1e4 --steps 3400"
-  "lr5e-4|--lr 5e-4 --lambda-start 1e4 --lambda-end 1e4 --steps 3400"
-  "writeup|--lr 2e-4 --lambda-start 100 --lambda-end 1 --tau 20000 --steps 3400"
+  "lr2e-4|--preset small --lr 2e-4 --lambda-start 1e4 --lambda-end 1e4 --steps 3400"
+  "lr5e-4|--preset small --lr 5e-4 --lambda-start 1e4 --lambda-end 1e4 --steps 3400"
+  "writeup|--preset small --lr 2e-4 --lambda-start 100 --lambda-end 1 --tau 20000 --steps 3400"
   "raw-head|$base --head raw --steps 3400"
-  "seed-preset|$base --preset seed --steps 240"
+  "seed-preset|--preset seed --lr 1e-3 --lambda-start 1e4 --lambda-end 1e4 --steps 140"
 )
 want=("$@")
 for s in "${settings[@]}"; do

@@ -1,7 +1,8 @@
 //! `satcolor train`: trains G and D on GeoTIFFs into a run directory, or resumes a run.
 //!
-//! A new run takes its hyperparameters from `--preset` (default `small`) and the flags that
-//! override single ones, and its settings from the flags or their defaults. A resumed run
+//! A new run takes its hyperparameters from `--preset` (default `unet`:
+//! [`crate::train::defaults::PRESET`]) and the flags that override single
+//! ones, and its settings from the flags or their defaults. A resumed run
 //! (`--resume RUNDIR`) takes everything from its checkpoint; flags may change the schedule
 //! (`--steps`, the `--*-every` periods), the data paths and the device, and any other flag
 //! given must agree with the run (an error otherwise: a resumed run continues exactly).

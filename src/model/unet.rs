@@ -17,7 +17,7 @@
 //! concatenations. The backward pass runs the decoder from the top (l = 0) down, which
 //! leaves in ∂e_l the skip connection's share, then the encoder from the bottom up, which
 //! adds each level's share through the max pooling. Every buffer is allocated in
-//! [`UnetBody::new`]; an inference body (`training` false) has no gradient buffers.
+//! `UnetBody::new`; an inference body (`training` false) has no gradient buffers.
 
 use super::config::ModelConfig;
 use super::error::ModelResult;

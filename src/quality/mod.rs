@@ -1,6 +1,6 @@
 //! The real-imagery benchmark: reproducible tasks built from the Sentinel-2 scene and the
 //! sample raster ([`tasks`]), trained and scored end to end against the gray and linear
-//! baselines ([`bench`]); `satcolor quality` and `satcolor demo` run it.
+//! baselines ([`mod@bench`]); `satcolor quality` and `satcolor demo` run it.
 
 pub mod bench;
 pub mod sweep;
