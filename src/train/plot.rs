@@ -198,7 +198,8 @@ where
     let mut chart = builder.build_cartesian_2d(steps, y).map_err(draw_err)?;
     let mut mesh = chart.configure_mesh();
     mesh.light_line_style(RGBColor(235, 235, 235))
-        .bold_line_style(RGBColor(200, 200, 200));
+        .bold_line_style(RGBColor(200, 200, 200))
+        .max_light_lines(4);
     if text {
         mesh.x_desc("step")
             .y_desc(y_name)
