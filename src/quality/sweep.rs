@@ -193,12 +193,27 @@ pub fn plot(points: &[SweepPoint], path: &Path) -> Result<()> {
             )
             .map_err(draw_err)?;
         if text {
-            chart
-                .draw_series(pts.iter().map(|&(x, y, name)| {
-                    let at = (x + 0.012 * x_hi, y + 0.04 * (ys.1 - ys.0 + 1.0));
-                    Text::new(name.to_string(), at, (FAMILY, 14).into_font())
-                }))
-                .map_err(draw_err)?;
+            let dots: Vec<(i32, i32)> = pts
+                .iter()
+                .map(|&(x, y, _)| chart.backend_coord(&(x, y)))
+                .collect();
+            let font = (FAMILY, 14).into_font();
+            let leader = RGBColor(150, 150, 150);
+            for ((at, &(_, _, name)), &(x, y)) in place_labels(&dots, &pts, (w, h))
+                .into_iter()
+                .zip(&pts)
+                .zip(&dots)
+            {
+                // A thin line from the dot to its name when the name sits apart from it.
+                let width = LABEL_CHAR_W * name.chars().count() as i32;
+                let near = (x.clamp(at.0, at.0 + width), y.clamp(at.1, at.1 + LABEL_H));
+                if (near.0 - x).pow(2) + (near.1 - y).pow(2) > 8 * 8 {
+                    root.draw(&PathElement::new(vec![(x, y), near], leader))
+                        .map_err(draw_err)?;
+                }
+                root.draw(&Text::new(name.to_string(), at, font.clone()))
+                    .map_err(draw_err)?;
+            }
             chart
                 .configure_series_labels()
                 .position(SeriesLabelPosition::LowerRight)
@@ -213,4 +228,151 @@ pub fn plot(points: &[SweepPoint], path: &Path) -> Result<()> {
     let img =
         image::RgbImage::from_raw(w, h, buf).ok_or_else(|| anyhow!("sweep plot: bad buffer"))?;
     write_png(path, &img)
+}
+
+/// Width of one character of the points' names in the scatter plot (14 px font), pixels.
+const LABEL_CHAR_W: i32 = 8;
+/// Height of a name's box, pixels.
+const LABEL_H: i32 = 18;
+
+/// Where to write each point's name (pixel positions of the text's top-left corner), given
+/// the points' pixel positions `dots`: greedily, in the order of the points, the first of
+/// the places around the dot (right, left or centred; just above or below, then farther
+/// out) whose box, from the name's length at the 14 px font, overlaps no name placed before
+/// and no dot and stays inside the picture of size `size`; when none is free, the place
+/// overlapping least.
+fn place_labels(
+    dots: &[(i32, i32)],
+    pts: &[(f64, f64, &str)],
+    size: (u32, u32),
+) -> Vec<(i32, i32)> {
+    type Box = (i32, i32, i32, i32);
+    const DOT_R: i32 = 6;
+    let (char_w, text_h) = (LABEL_CHAR_W, LABEL_H);
+    let overlap = |a: &Box, b: &Box| {
+        let w = (a.0 + a.2).min(b.0 + b.2) - a.0.max(b.0);
+        let h = (a.1 + a.3).min(b.1 + b.3) - a.1.max(b.1);
+        w.max(0) * h.max(0)
+    };
+    let dot_boxes: Vec<Box> = dots
+        .iter()
+        .map(|&(x, y)| (x - DOT_R, y - DOT_R, 2 * DOT_R, 2 * DOT_R))
+        .collect();
+    let mut placed: Vec<Box> = Vec::new();
+    let mut out = Vec::with_capacity(dots.len());
+    for (&(x, y), &(_, _, name)) in dots.iter().zip(pts) {
+        let w = char_w * name.chars().count() as i32;
+        let cost = |b: &Box| {
+            let outside =
+                b.0 < 0 || b.1 < 0 || b.0 + b.2 > size.0 as i32 || b.1 + b.3 > size.1 as i32;
+            let covered: i32 = placed.iter().chain(&dot_boxes).map(|p| overlap(p, b)).sum();
+            // A name nearer another dot than its own would be read as that dot's.
+            let dist = |&(px, py): &(i32, i32)| {
+                let (nx, ny) = (px.clamp(b.0, b.0 + b.2), py.clamp(b.1, b.1 + b.3));
+                (nx - px).pow(2) + (ny - py).pow(2)
+            };
+            let own = dist(&(x, y));
+            let misleading = dots
+                .iter()
+                .filter(|d| **d != (x, y) && dist(d) < own)
+                .count();
+            let covered = covered + 10_000 * misleading as i32;
+            if outside {
+                i32::MAX
+            } else {
+                covered
+            }
+        };
+        let mut best: Option<(i32, Box)> = None;
+        'search: for dy in [
+            -text_h - 4,
+            4,
+            -2 * text_h - 6,
+            text_h + 6,
+            -3 * text_h - 8,
+            2 * text_h + 8,
+        ] {
+            for dx in [8, -8 - w, -w / 2] {
+                let b = (x + dx, y + dy, w, text_h);
+                let c = cost(&b);
+                if best.is_none_or(|(bc, _)| c < bc) {
+                    best = Some((c, b));
+                }
+                if c == 0 {
+                    break 'search;
+                }
+            }
+        }
+        let (_, chosen) = best.expect("at least one place is tried");
+        placed.push(chosen);
+        out.push((chosen.0, chosen.1));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Box of the name placed at `at`.
+    fn label_box(at: (i32, i32), name: &str) -> (i32, i32, i32, i32) {
+        (at.0, at.1, LABEL_CHAR_W * name.len() as i32, LABEL_H)
+    }
+
+    fn overlap(a: (i32, i32, i32, i32), b: (i32, i32, i32, i32)) -> bool {
+        a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3
+    }
+
+    /// A cluster of dots a few pixels apart (as the sweep's best settings are): no two names
+    /// overlap, no name covers a dot, every name is inside the picture and nearer its own dot
+    /// than any other.
+    #[test]
+    fn names_of_a_cluster_do_not_collide() {
+        let dots = [(500, 300), (500, 306), (470, 310), (520, 296), (505, 280)];
+        let names = [
+            "unet",
+            "unet-lambda1e5",
+            "lr1e-3",
+            "unet-window32",
+            "lr5e-4",
+        ];
+        let pts: Vec<(f64, f64, &str)> = names.iter().map(|&n| (0.0, 0.0, n)).collect();
+        let at = place_labels(&dots, &pts, (1000, 700));
+        let boxes: Vec<_> = at
+            .iter()
+            .zip(names)
+            .map(|(&a, n)| label_box(a, n))
+            .collect();
+        for (i, b) in boxes.iter().enumerate() {
+            assert!(b.0 >= 0 && b.1 >= 0 && b.0 + b.2 <= 1000 && b.1 + b.3 <= 700);
+            for (j, c) in boxes.iter().enumerate().filter(|(j, _)| *j != i) {
+                assert!(!overlap(*b, *c), "{} and {} overlap", names[i], names[j]);
+            }
+            for &(x, y) in &dots {
+                assert!(
+                    !overlap(*b, (x - 6, y - 6, 12, 12)),
+                    "{} covers a dot",
+                    names[i]
+                );
+            }
+            let d = |(x, y): (i32, i32)| {
+                let (nx, ny) = (x.clamp(b.0, b.0 + b.2), y.clamp(b.1, b.1 + b.3));
+                (nx - x).pow(2) + (ny - y).pow(2)
+            };
+            assert!(
+                dots.iter().all(|&o| d(dots[i]) <= d(o)),
+                "{} strays",
+                names[i]
+            );
+        }
+    }
+
+    /// A dot at the picture's right edge gets its name on the left, inside the picture.
+    #[test]
+    fn names_stay_inside() {
+        let pts = [(0.0, 0.0, "unet-lambda1e4-to-1e2")];
+        let at = place_labels(&[(990, 5)], &pts, (1000, 700));
+        let b = label_box(at[0], pts[0].2);
+        assert!(b.0 >= 0 && b.0 + b.2 <= 1000 && b.1 >= 0, "{b:?}");
+    }
 }
