@@ -4,8 +4,8 @@
 # budget of about 10 minutes of 2-core CPU time (3400 iterations of the small preset at
 # batch 16 and window 64, ~5.8 iterations/s; 2400 of the U-Net, 290 of the seed preset;
 # steps scaled by pixels for other windows), into sweep/NAME/quality.json; then prints the
-# table and draws docs/sweep.png (PSNR against colorfulness). Results depend only on the settings, not on
-# the machine's load.
+# table and draws docs/sweep.png (PSNR against colorfulness). Results depend only on the
+# settings, not on the machine's load.
 #
 # Usage: bash scripts/sweep.sh [NAME...]   (default: every setting below; done ones are kept)
 set -euo pipefail

@@ -199,19 +199,18 @@ pub fn plot(points: &[SweepPoint], path: &Path) -> Result<()> {
                 .collect();
             let font = (FAMILY, 14).into_font();
             let leader = RGBColor(150, 150, 150);
-            for ((at, &(_, _, name)), &(x, y)) in place_labels(&dots, &pts, (w, h))
+            for ((b, &(_, _, name)), &(x, y)) in place_labels(&dots, &pts, (w, h))
                 .into_iter()
                 .zip(&pts)
                 .zip(&dots)
             {
                 // A thin line from the dot to its name when the name sits apart from it.
-                let width = LABEL_CHAR_W * name.chars().count() as i32;
-                let near = (x.clamp(at.0, at.0 + width), y.clamp(at.1, at.1 + LABEL_H));
+                let near = (x.clamp(b.0, b.0 + b.2), y.clamp(b.1, b.1 + b.3));
                 if (near.0 - x).pow(2) + (near.1 - y).pow(2) > 8 * 8 {
                     root.draw(&PathElement::new(vec![(x, y), near], leader))
                         .map_err(draw_err)?;
                 }
-                root.draw(&Text::new(name.to_string(), at, font.clone()))
+                root.draw(&Text::new(name.to_string(), (b.0, b.1), font.clone()))
                     .map_err(draw_err)?;
             }
             chart
@@ -235,38 +234,34 @@ const LABEL_CHAR_W: i32 = 8;
 /// Height of a name's box, pixels.
 const LABEL_H: i32 = 18;
 
-/// Where to write each point's name (pixel positions of the text's top-left corner), given
-/// the points' pixel positions `dots`: greedily, in the order of the points, the first of
-/// the places around the dot (right, left or centred; just above or below, then farther
-/// out) whose box, from the name's length at the 14 px font, overlaps no name placed before
-/// and no dot and stays inside the picture of size `size`; when none is free, the place
-/// overlapping least.
-fn place_labels(
-    dots: &[(i32, i32)],
-    pts: &[(f64, f64, &str)],
-    size: (u32, u32),
-) -> Vec<(i32, i32)> {
-    type Box = (i32, i32, i32, i32);
+/// A name's box in the scatter plot: left, top, width, height in pixels.
+type LabelBox = (i32, i32, i32, i32);
+
+/// Where to write each point's name: its box (the text's top-left corner and the size
+/// estimated from the name's length at the 14 px font), given the points' pixel positions
+/// `dots`. Greedily, in the order of the points, the first of the places around the dot
+/// (right, left or centred; just above or below, then farther out) that stays inside the
+/// picture of size `size`, overlaps no name placed before and no dot, and is no nearer
+/// another dot than its own (it would be read as that dot's name); when none qualifies, the
+/// place that breaks these least.
+fn place_labels(dots: &[(i32, i32)], pts: &[(f64, f64, &str)], size: (u32, u32)) -> Vec<LabelBox> {
     const DOT_R: i32 = 6;
-    let (char_w, text_h) = (LABEL_CHAR_W, LABEL_H);
-    let overlap = |a: &Box, b: &Box| {
+    let overlap = |a: &LabelBox, b: &LabelBox| {
         let w = (a.0 + a.2).min(b.0 + b.2) - a.0.max(b.0);
         let h = (a.1 + a.3).min(b.1 + b.3) - a.1.max(b.1);
         w.max(0) * h.max(0)
     };
-    let dot_boxes: Vec<Box> = dots
+    let dot_boxes: Vec<LabelBox> = dots
         .iter()
         .map(|&(x, y)| (x - DOT_R, y - DOT_R, 2 * DOT_R, 2 * DOT_R))
         .collect();
-    let mut placed: Vec<Box> = Vec::new();
-    let mut out = Vec::with_capacity(dots.len());
+    let mut placed: Vec<LabelBox> = Vec::with_capacity(dots.len());
     for (&(x, y), &(_, _, name)) in dots.iter().zip(pts) {
-        let w = char_w * name.chars().count() as i32;
-        let cost = |b: &Box| {
+        let w = LABEL_CHAR_W * name.chars().count() as i32;
+        let cost = |b: &LabelBox| {
             let outside =
                 b.0 < 0 || b.1 < 0 || b.0 + b.2 > size.0 as i32 || b.1 + b.3 > size.1 as i32;
             let covered: i32 = placed.iter().chain(&dot_boxes).map(|p| overlap(p, b)).sum();
-            // A name nearer another dot than its own would be read as that dot's.
             let dist = |&(px, py): &(i32, i32)| {
                 let (nx, ny) = (px.clamp(b.0, b.0 + b.2), py.clamp(b.1, b.1 + b.3));
                 (nx - px).pow(2) + (ny - py).pow(2)
@@ -283,17 +278,17 @@ fn place_labels(
                 covered
             }
         };
-        let mut best: Option<(i32, Box)> = None;
+        let mut best: Option<(i32, LabelBox)> = None;
         'search: for dy in [
-            -text_h - 4,
+            -LABEL_H - 4,
             4,
-            -2 * text_h - 6,
-            text_h + 6,
-            -3 * text_h - 8,
-            2 * text_h + 8,
+            -2 * LABEL_H - 6,
+            LABEL_H + 6,
+            -3 * LABEL_H - 8,
+            2 * LABEL_H + 8,
         ] {
             for dx in [8, -8 - w, -w / 2] {
-                let b = (x + dx, y + dy, w, text_h);
+                let b = (x + dx, y + dy, w, LABEL_H);
                 let c = cost(&b);
                 if best.is_none_or(|(bc, _)| c < bc) {
                     best = Some((c, b));
@@ -305,21 +300,15 @@ fn place_labels(
         }
         let (_, chosen) = best.expect("at least one place is tried");
         placed.push(chosen);
-        out.push((chosen.0, chosen.1));
     }
-    out
+    placed
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Box of the name placed at `at`.
-    fn label_box(at: (i32, i32), name: &str) -> (i32, i32, i32, i32) {
-        (at.0, at.1, LABEL_CHAR_W * name.len() as i32, LABEL_H)
-    }
-
-    fn overlap(a: (i32, i32, i32, i32), b: (i32, i32, i32, i32)) -> bool {
+    fn overlap(a: LabelBox, b: LabelBox) -> bool {
         a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3
     }
 
@@ -337,12 +326,7 @@ mod tests {
             "lr5e-4",
         ];
         let pts: Vec<(f64, f64, &str)> = names.iter().map(|&n| (0.0, 0.0, n)).collect();
-        let at = place_labels(&dots, &pts, (1000, 700));
-        let boxes: Vec<_> = at
-            .iter()
-            .zip(names)
-            .map(|(&a, n)| label_box(a, n))
-            .collect();
+        let boxes = place_labels(&dots, &pts, (1000, 700));
         for (i, b) in boxes.iter().enumerate() {
             assert!(b.0 >= 0 && b.1 >= 0 && b.0 + b.2 <= 1000 && b.1 + b.3 <= 700);
             for (j, c) in boxes.iter().enumerate().filter(|(j, _)| *j != i) {
@@ -371,8 +355,8 @@ mod tests {
     #[test]
     fn names_stay_inside() {
         let pts = [(0.0, 0.0, "unet-lambda1e4-to-1e2")];
-        let at = place_labels(&[(990, 5)], &pts, (1000, 700));
-        let b = label_box(at[0], pts[0].2);
+        let b = place_labels(&[(990, 5)], &pts, (1000, 700))[0];
+        assert_eq!(b.2, LABEL_CHAR_W * 21);
         assert!(b.0 >= 0 && b.0 + b.2 <= 1000 && b.1 >= 0, "{b:?}");
     }
 }
