@@ -58,11 +58,11 @@ impl Error {
     }
 }
 
-/// Whether any error in the chain of `e` is bad input (see [`Error::is_bad_input`],
+/// Whether any error in the chain of `e` is bad input (see [`Error::is_bad_input`], `geo::RasterError::is_bad_input`,
 /// [`ModelError::is_bad_input`](crate::model::ModelError::is_bad_input),
-/// [`DataError::is_bad_input`](crate::train::data::DataError::is_bad_input)); raster errors
-/// (unreadable or missing files) are bad input too. The command line exits with code 2 for
-/// these and 1 for other failures.
+/// [`DataError::is_bad_input`](crate::train::data::DataError::is_bad_input),
+/// [`output::is_bad_path`](crate::output::is_bad_path) for OS errors). The command
+/// line exits with code 2 for these and 1 for other failures.
 pub fn is_bad_input(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         let engine = cause
@@ -75,10 +75,15 @@ pub fn is_bad_input(e: &anyhow::Error) -> bool {
             .downcast_ref::<crate::train::data::DataError>()
             .is_some_and(crate::train::data::DataError::is_bad_input);
         #[cfg(feature = "geo")]
-        let raster = cause.downcast_ref::<crate::geo::RasterError>().is_some();
+        let raster = cause
+            .downcast_ref::<crate::geo::RasterError>()
+            .is_some_and(crate::geo::RasterError::is_bad_input);
         #[cfg(not(feature = "geo"))]
         let raster = false;
-        engine || model || data || raster
+        let path = cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(crate::output::is_bad_path);
+        engine || model || data || raster || path
     })
 }
 

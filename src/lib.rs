@@ -17,9 +17,12 @@ pub mod eval;
 #[cfg(feature = "geo")]
 pub mod geo;
 pub mod infer;
+pub mod interrupt;
 pub mod kernels;
+pub mod memory;
 pub mod model;
 pub mod ops;
+pub mod output;
 #[cfg(feature = "geo")]
 pub mod quality;
 pub mod reference;

@@ -1,5 +1,7 @@
 //! The `satcolor` command line. Every failure is one line on stderr and a non-zero exit
-//! code (2 for bad input), never a panic.
+//! code, never a panic: 1 for a valid request that failed (a full disk), 2 for bad input,
+//! 128 + the signal for SIGINT and SIGTERM; a closed stdout ends it by SIGPIPE (see
+//! docs/failures.md).
 
 use clap::{Parser, Subcommand};
 use satcolor::device::DeviceSpec;
@@ -77,9 +79,45 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(cli) {
-        let bad_input = satcolor::error::is_bad_input(&e);
-        eprintln!("error: {e:#}");
-        std::process::exit(if bad_input { 2 } else { 1 });
+    let long_job = !matches!(cli.cmd, Cmd::Info | Cmd::Selftest { .. });
+    if long_job {
+        if let Err(e) = satcolor::interrupt::install() {
+            exit_with(&anyhow::anyhow!("cannot handle Ctrl-C: {e}"), 1);
+        }
     }
+    if let Err(e) = run(cli) {
+        let stdout = e
+            .chain()
+            .find_map(|c| c.downcast_ref::<satcolor::cli::StdoutError>());
+        if stdout.is_some_and(|s| s.is_broken_pipe()) {
+            end_by_sigpipe();
+        }
+        let code = match e
+            .chain()
+            .find_map(|c| c.downcast_ref::<satcolor::interrupt::Interrupted>())
+        {
+            Some(i) => i.exit_code(),
+            None if satcolor::error::is_bad_input(&e) => 2,
+            None => 1,
+        };
+        exit_with(&e, code);
+    }
+}
+
+/// Prints `e` as one line on stderr (a failing stderr is ignored) and exits with `code`.
+fn exit_with(e: &anyhow::Error, code: i32) -> ! {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "error: {e:#}");
+    std::process::exit(code)
+}
+
+/// Ends the process as the coreutils do when their reader goes away: by SIGPIPE, whose
+/// default action Rust programs start with ignored.
+fn end_by_sigpipe() -> ! {
+    // SAFETY: restoring a signal's default action and raising it; nothing else runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    std::process::exit(128 + libc::SIGPIPE)
 }

@@ -197,9 +197,13 @@ fn geo_writer_removes_what_killed_writers_left() {
     let path = dir.join("out.tif");
     // A writer killed mid-way (no Drop) leaves its temporary; PIDs above Linux's pid_max
     // (2^22) cannot be running; PID 1 always is.
-    let dead = dir.join(".out.tif.partial-999999999");
-    let alive = dir.join(".out.tif.partial-1");
-    let other = dir.join(".other.tif.partial-999999999");
+    let tmp = |target: &str, pid: &str| {
+        let name = satcolor::output::temporary_prefix(Path::new(target)) + pid + ".tmp";
+        (dir.join(&name), name)
+    };
+    let (dead, _) = tmp("out.tif", "999999999");
+    let (alive, alive_name) = tmp("out.tif", "1");
+    let (other, other_name) = tmp("other.tif", "999999999");
     for f in [&dead, &alive, &other] {
         std::fs::write(f, b"half").unwrap();
     }
@@ -207,11 +211,7 @@ fn geo_writer_removes_what_killed_writers_left() {
     let mut w = w.unwrap();
     w.write_rows(0, 4, &[3.0; 16]).unwrap();
     w.finish().unwrap();
-    let mut want = vec![
-        ".other.tif.partial-999999999",
-        ".out.tif.partial-1",
-        "out.tif",
-    ];
+    let mut want = vec![other_name.as_str(), alive_name.as_str(), "out.tif"];
     want.sort();
     assert_eq!(listing(&dir), want);
 }
@@ -232,7 +232,7 @@ fn geo_dropped_writer_leaves_nothing() {
     .unwrap();
     w.write_rows(0, 10, &vec![5.0; 3 * 10 * 300]).unwrap();
     assert_eq!(listing(&dir).len(), 1, "the temporary exists while writing");
-    assert!(listing(&dir)[0].starts_with(".out.tif.partial-"));
+    assert!(listing(&dir)[0].starts_with(&satcolor::output::temporary_prefix(&path)));
     drop(w);
     assert!(listing(&dir).is_empty(), "{:?}", listing(&dir));
 
@@ -264,7 +264,8 @@ fn geo_unwritable_paths_fail_in_create_naming_the_path() {
     };
     let missing = dir.join("no/such/dir/out.tif");
     let e = create(&missing);
-    assert!(matches!(e, RasterError::Io { .. }));
+    // A path that cannot be created is the user's to fix: bad input, exit 2.
+    assert!(matches!(e, RasterError::Invalid { .. }) && e.is_bad_input());
     assert!(
         e.to_string().starts_with(&missing.display().to_string()),
         "{e}"

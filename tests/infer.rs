@@ -9,7 +9,9 @@ mod common;
 use anyhow::Result;
 use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
-use satcolor::infer::tiles::{blend_weights, positions, tile_rows, RowSink, RowSource, TileModel};
+use satcolor::infer::tiles::{
+    blend_weights, column_blocks, positions, tile_rows, Rect, RowSink, RowSource, TileModel,
+};
 use satcolor::infer::{Colorizer, ImageData, InferenceGenerator};
 use satcolor::model::normalization::{BandNorm, SampleType};
 use satcolor::model::{Checkpoint, Generator, GeneratorKind, ModelConfig, Normalization};
@@ -138,39 +140,65 @@ struct PlaneSource<'a> {
 }
 
 impl RowSource for PlaneSource<'_> {
-    fn read_rows(
-        &mut self,
-        y0: usize,
-        rows: usize,
-        values: &mut [f32],
-        valid: &mut [bool],
-    ) -> Result<()> {
-        let n = rows * self.width;
-        values.copy_from_slice(&self.plane[y0 * self.width..][..n]);
-        for (i, v) in valid.iter_mut().enumerate() {
-            *v = (y0 * self.width + i) % 7 != 3;
+    fn read_rows(&mut self, r: Rect, values: &mut [f32], valid: &mut [bool]) -> Result<()> {
+        for row in 0..r.height {
+            for col in 0..r.width {
+                let at = (r.y + row) * self.width + r.x + col;
+                values[row * r.width + col] = self.plane[at];
+                valid[row * r.width + col] = at % 7 != 3;
+            }
         }
         Ok(())
     }
 }
 
-/// Collects rows, checking that each comes once, in order.
+/// Collects pixels, checking that each comes once: column blocks left to right, each top to
+/// bottom.
 struct CollectSink {
     width: usize,
-    next_row: usize,
+    /// The current block's first column and its next row.
+    block: (usize, usize),
+    written: Vec<bool>,
     bands: Vec<Vec<f32>>,
     valid: Vec<bool>,
 }
 
-impl RowSink for CollectSink {
-    fn write_rows(&mut self, y0: usize, rows: usize, values: &[f32], valid: &[bool]) -> Result<()> {
-        assert_eq!(y0, self.next_row, "rows come once, top to bottom");
-        self.next_row += rows;
-        let n = rows * self.width;
-        for (b, band) in self.bands.iter_mut().enumerate() {
-            band[y0 * self.width..][..n].copy_from_slice(&values[b * n..(b + 1) * n]);
+impl CollectSink {
+    fn new(width: usize, height: usize) -> Self {
+        CollectSink {
+            width,
+            block: (0, 0),
+            written: vec![false; width * height],
+            bands: vec![vec![f32::NAN; width * height]; 3],
+            valid: vec![false; width * height],
         }
-        self.valid[y0 * self.width..][..n].copy_from_slice(valid);
+    }
+}
+
+impl RowSink for CollectSink {
+    fn write_rows(&mut self, r: Rect, values: &[f32], valid: &[bool]) -> Result<()> {
+        if r.x != self.block.0 {
+            assert!(
+                r.x > self.block.0 && r.y == 0,
+                "blocks left to right: {r:?}"
+            );
+            self.block = (r.x, 0);
+        }
+        assert_eq!(r.y, self.block.1, "rows top to bottom: {r:?}");
+        self.block.1 += r.height;
+        let n = r.pixels();
+        for row in 0..r.height {
+            for col in 0..r.width {
+                let at = (r.y + row) * self.width + r.x + col;
+                let i = row * r.width + col;
+                assert!(!self.written[at], "pixel {at} written twice");
+                self.written[at] = true;
+                for (b, band) in self.bands.iter_mut().enumerate() {
+                    band[at] = values[b * n + i];
+                }
+                self.valid[at] = valid[i];
+            }
+        }
         Ok(())
     }
 }
@@ -222,37 +250,40 @@ fn brute_force(
 #[test]
 fn tiled_blend_equals_its_definition_at_awkward_sizes() {
     let w = 16;
-    for (width, height, overlap, batch) in [
-        (77, 130, 4, 3),
-        (16, 16, 4, 2),
-        (45, 17, 0, 5),
-        (10, 7, 4, 1),
-        (1, 40, 3, 2),
-        (33, 5, 15, 4),
+    // Column blocks as wide as the image, and narrower: a block of 1 column, blocks that
+    // end inside a tile, and blocks as wide as a tile.
+    for (width, height, overlap, batch, max_cols) in [
+        (77, 130, 4, 3, usize::MAX),
+        (77, 130, 4, 3, 20),
+        (77, 130, 4, 2, 1),
+        (16, 16, 4, 2, usize::MAX),
+        (45, 17, 0, 5, 16),
+        (45, 17, 0, 5, 7),
+        (10, 7, 4, 1, 3),
+        (1, 40, 3, 2, 1),
+        (33, 5, 15, 4, 11),
     ] {
         let plane: Vec<f32> = ramp_input(width * height);
         let mut model = PositionModel { window: w, batch };
-        let mut sink = CollectSink {
-            width,
-            next_row: 0,
-            bands: vec![vec![f32::NAN; width * height]; 3],
-            valid: vec![false; width * height],
-        };
+        let mut sink = CollectSink::new(width, height);
         let mut source = PlaneSource {
             width,
             plane: &plane,
         };
-        let mut last = 0;
+        let mut last = (0, 0);
         tile_rows(
             &mut model,
             (width, height),
             overlap,
+            max_cols,
             &mut source,
             &mut sink,
-            &mut |r| last = r,
+            &mut |done, total| last = (done, total),
         )
         .unwrap();
-        assert_eq!((sink.next_row, last), (height, height));
+        let pixels = (width * height) as u64;
+        assert_eq!(last, (pixels, pixels));
+        assert!(sink.written.iter().all(|&w| w), "every pixel written");
         let wf = w as f32;
         let want = brute_force(&plane, (width, height), w, overlap, |r, c, v| {
             [v, v + r as f32 / wf, c as f32 / wf]
@@ -265,7 +296,7 @@ fn tiled_blend_equals_its_definition_at_awkward_sizes() {
                 .fold(0f32, f32::max);
             assert!(
                 err < 2e-6,
-                "{width}x{height} overlap {overlap} band {b}: error {err}"
+                "{width}x{height} overlap {overlap} blocks of {max_cols} band {b}: error {err}"
             );
         }
         // A pointwise band is reproduced exactly wherever the image is.
@@ -279,6 +310,13 @@ fn tiled_blend_equals_its_definition_at_awkward_sizes() {
 }
 
 #[test]
+fn column_blocks_cover_the_width() {
+    assert_eq!(column_blocks(10, 4), vec![(0, 4), (4, 8), (8, 10)]);
+    assert_eq!(column_blocks(10, usize::MAX), vec![(0, 10)]);
+    assert_eq!(column_blocks(3, 0), vec![(0, 1), (1, 2), (2, 3)]);
+}
+
+#[test]
 fn overlap_must_be_smaller_than_the_window() {
     let mut model = PositionModel {
         window: 8,
@@ -289,13 +327,17 @@ fn overlap_must_be_smaller_than_the_window() {
         width: 8,
         plane: &plane,
     };
-    let mut sink = CollectSink {
-        width: 8,
-        next_row: 0,
-        bands: vec![vec![0.0; 64]; 3],
-        valid: vec![false; 64],
-    };
-    let err = tile_rows(&mut model, (8, 8), 8, &mut source, &mut sink, &mut |_| ()).unwrap_err();
+    let mut sink = CollectSink::new(8, 8);
+    let err = tile_rows(
+        &mut model,
+        (8, 8),
+        8,
+        usize::MAX,
+        &mut source,
+        &mut sink,
+        &mut |_, _| (),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("overlap 8"), "{err}");
 }
 
@@ -408,4 +450,21 @@ fn colorize_checks_the_band_count() {
     let err = colorizer.colorize(&image, 8).unwrap_err();
     assert!(err.to_string().contains("3 bands"), "{err}");
     assert!(ImageData::new(4, 4, 1, vec![0.0; 15]).is_err());
+}
+
+#[test]
+fn floats_per_window_is_what_the_generator_allocates_per_window() {
+    let mut seed = ModelConfig::seed();
+    seed.window = 32;
+    for cfg in [ModelConfig::small(), ModelConfig::unet(), seed] {
+        let ckpt = checkpoint(&cfg, 1);
+        let count = |batch: usize| {
+            let dev = CpuDevice::new();
+            InferenceGenerator::from_checkpoint(&dev, &ckpt, batch).unwrap();
+            dev.allocated_floats()
+        };
+        let per = satcolor::infer::generator::floats_per_window(&cfg) as u64;
+        assert!(per > 0);
+        assert_eq!(count(3) - count(1), 2 * per, "{:?}", cfg.generator);
+    }
 }

@@ -59,9 +59,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     let (w, h) = summary.size;
     let mp = (w * h) as f64 / 1e6;
-    println!(
+    super::print(&format!(
         "colorized {} ({w}x{h}, {}) into {} ({} {} bands, overlap {}) on {} in {seconds:.1} s: \
-         {:.2} MP/s, peak RSS {}",
+         {:.2} MP/s, peak RSS {}\n",
         args.input.display(),
         summary.input,
         args.output.display(),
@@ -71,7 +71,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         summary.device,
         mp / seconds,
         super::peak_rss().map_or("unknown".into(), |b| format!("{} MiB", b >> 20)),
-    );
+    ))?;
     Ok(())
 }
 
@@ -84,11 +84,11 @@ impl DeviceVisitor for Visit<'_> {
     type Output = anyhow::Result<ColorizeSummary>;
 
     fn visit<D: crate::device::Device>(self, dev: &D) -> crate::Result<Self::Output> {
-        let (_, height) = self.job.size();
+        let (width, height) = self.job.size();
         let bar = if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new(height as u64);
+            let bar = ProgressBar::new((width * height) as u64);
             bar.set_style(
-                ProgressStyle::with_template("rows {pos}/{len} [{bar:30}] ETA {eta}")
+                ProgressStyle::with_template("{percent:>3}% [{bar:30}] ETA {eta}")
                     .expect("a valid template")
                     .progress_chars("=> "),
             );
@@ -96,7 +96,7 @@ impl DeviceVisitor for Visit<'_> {
         } else {
             ProgressBar::hidden()
         };
-        let result = self.job.run(dev, &mut |rows| bar.set_position(rows as u64));
+        let result = self.job.run(dev, &mut |done, _| bar.set_position(done));
         bar.finish_and_clear();
         Ok(result)
     }

@@ -110,12 +110,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         &SplitviewOptions::default(),
     )?;
 
-    println!(
+    super::print(&format!(
         "demo done in {:.0} s: held-out imagery, the model against the gray and linear \
-         baselines:",
+         baselines:\n",
         start.elapsed().as_secs_f64()
-    );
-    print!("{}", table(&results));
+    ))?;
+    super::print(&table(&results))?;
     let s2_run = &s2.run_dir;
     for (what, path) in [
         ("real | colorized picture", view),
@@ -124,7 +124,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ("metrics", metrics),
         ("model", s2_run.join("model.safetensors")),
     ] {
-        println!("  {what:<26} {}", path.display());
+        super::print(&format!("  {what:<26} {}\n", path.display()))?;
     }
     Ok(())
 }

@@ -67,9 +67,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         },
     )??;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     } else {
-        print!("{}", table(&report));
+        super::print(&table(&report))?;
     }
     Ok(())
 }

@@ -77,8 +77,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let json = serde_json::to_string_pretty(&Report { tasks: &results })?;
         write_atomic(&args.out.join("quality.json"), json.as_bytes())?;
     }
-    print!("{}", table(&results));
-    println!("results in {}", args.out.join("quality.json").display());
+    super::print(&table(&results))?;
+    super::print(&format!(
+        "results in {}\n",
+        args.out.join("quality.json").display()
+    ))?;
     Ok(())
 }
 

@@ -41,6 +41,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         bands: args.bands.clone(),
     };
     let (w, h) = write_splitview(&args.real, &args.fake, &args.out, &options)?;
-    println!("wrote {} ({w}x{h} pixels)", args.out.display());
+    super::print(&format!("wrote {} ({w}x{h} pixels)\n", args.out.display()))?;
     Ok(())
 }

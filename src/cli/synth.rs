@@ -30,13 +30,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         seed: args.seed,
     };
     let files = write_scenes(&args.out, &options)?;
-    println!(
-        "wrote {} scenes of {}x{} pixels to {} in {:.1} s",
+    super::print(&format!(
+        "wrote {} scenes of {}x{} pixels to {} in {:.1} s\n",
         files.len(),
         args.size,
         args.size,
         args.out.display(),
         start.elapsed().as_secs_f64()
-    );
+    ))?;
     Ok(())
 }

@@ -153,8 +153,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut progress = progress_for(args.device == "auto");
     let summary = run::train(spec, progress.as_mut())?;
     match summary.last {
-        Some(l) => println!(
-            "trained {} to step {} on {}: d_loss {:.4}, g_loss {:.4}, mse {:.5}; model in {}",
+        Some(l) => super::print(&format!(
+            "trained {} to step {} on {}: d_loss {:.4}, g_loss {:.4}, mse {:.5}; model in {}\n",
             dir.display(),
             summary.step,
             summary.device,
@@ -162,12 +162,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             l.g_loss,
             l.mse,
             run::model_path(&dir).display()
-        ),
-        None => println!(
-            "{} is already at step {}: nothing to train",
+        ))?,
+        None => super::print(&format!(
+            "{} is already at step {}: nothing to train\n",
             dir.display(),
             summary.step
-        ),
+        ))?,
     }
     Ok(())
 }

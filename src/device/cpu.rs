@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Default)]
 pub struct CpuDevice {
     allocs: AtomicU64,
+    floats: AtomicU64,
     pool: Option<rayon::ThreadPool>,
 }
 
@@ -33,6 +34,7 @@ impl CpuDevice {
             .map_err(|e| Error::Device(format!("cannot start {threads} cpu threads: {e}")))?;
         Ok(CpuDevice {
             allocs: AtomicU64::new(0),
+            floats: AtomicU64::new(0),
             pool: Some(pool),
         })
     }
@@ -42,6 +44,12 @@ impl CpuDevice {
         self.pool
             .as_ref()
             .map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
+    }
+
+    /// Elements of every buffer allocated or uploaded so far: what a model built on this
+    /// device holds (see [`crate::train::step::memory_use`]).
+    pub fn allocated_floats(&self) -> u64 {
+        self.floats.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on this device's threads.
@@ -61,10 +69,12 @@ impl Device for CpuDevice {
     }
     fn alloc_zeros(&self, len: usize) -> Result<Vec<f32>> {
         self.allocs.fetch_add(1, Ordering::Relaxed);
+        self.floats.fetch_add(len as u64, Ordering::Relaxed);
         Ok(vec![0.0; len])
     }
     fn upload(&self, host: &[f32]) -> Result<Vec<f32>> {
         self.allocs.fetch_add(1, Ordering::Relaxed);
+        self.floats.fetch_add(host.len() as u64, Ordering::Relaxed);
         Ok(host.to_vec())
     }
     fn download(&self, buf: &Vec<f32>) -> Result<Vec<f32>> {

@@ -54,6 +54,12 @@ pub enum RasterError {
 }
 
 impl RasterError {
+    /// Whether the error is the user's input (a missing or unreadable raster, one that does
+    /// not fit the request) rather than a failure to write a good request's output.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, Self::Io { .. })
+    }
+
     /// An [`RasterError::Invalid`] for `path`.
     pub(crate) fn invalid(path: &Path, reason: impl Into<String>) -> Self {
         Self::Invalid {

@@ -158,14 +158,14 @@ impl Raster {
         for i in 1..=count {
             let band = dataset
                 .rasterband(i)
-                .map_err(|e| RasterError::io(path, gdal_msg(&e)))?;
+                .map_err(|e| RasterError::invalid(path, gdal_msg(&e)))?;
             bands.push(BandInfo {
                 dtype: DataType::from_gdal(band.band_type()),
                 nodata: band.no_data_value(),
                 alpha: band.color_interpretation() == gdal::raster::ColorInterpretation::AlphaBand,
                 masked: !band
                     .mask_flags()
-                    .map_err(|e| RasterError::io(path, gdal_msg(&e)))?
+                    .map_err(|e| RasterError::invalid(path, gdal_msg(&e)))?
                     .is_all_valid(),
             });
         }
@@ -289,7 +289,7 @@ impl Raster {
             let band = self
                 .dataset
                 .rasterband(b + 1)
-                .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
+                .map_err(|e| RasterError::invalid(&self.path, gdal_msg(&e)))?;
             band.read_into_slice::<f32>(
                 (x as isize, y as isize),
                 (width, height),
@@ -297,7 +297,7 @@ impl Raster {
                 dst,
                 None,
             )
-            .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
+            .map_err(|e| RasterError::invalid(&self.path, gdal_msg(&e)))?;
         }
         Ok(out)
     }
@@ -321,7 +321,7 @@ impl Raster {
                 *ok &= !v.is_nan();
             }
         }
-        let err = |e: GdalError| RasterError::io(&self.path, gdal_msg(&e));
+        let err = |e: GdalError| RasterError::invalid(&self.path, gdal_msg(&e));
         let mut mask = Vec::new();
         let mut shared_done = false;
         for &b in bands {

@@ -39,7 +39,7 @@ pub const TILE: usize = 256;
 
 /// A GeoTIFF being written row by row.
 ///
-/// The file is created as a hidden temporary `.NAME.partial-PID` beside the target and
+/// The file is created as a hidden temporary beside the target (see [`crate::output`]) and
 /// only [`GeoTiffWriter::finish`] renames it over the target; dropping the writer without
 /// finishing (an error, a panic) removes the temporary, so no half-written output is ever
 /// left. Memory stays bounded whatever the raster's size: GDAL's block cache is flushed
@@ -55,8 +55,10 @@ pub struct GeoTiffWriter {
     dtype: SampleType,
     /// What NaN is written as, in the output's type.
     fill: f64,
-    /// Rows written so far in each row of tiles.
-    rows_done: Vec<usize>,
+    /// The nodata value valid values are kept off (see [`GeoTiffWriter::keep_off_nodata`]).
+    avoid: Option<f64>,
+    /// The declared nodata value.
+    nodata: Option<f64>,
     /// Whether a validity mask was added.
     masked: bool,
 }
@@ -111,12 +113,22 @@ impl GeoTiffWriter {
                 ),
             ));
         }
-        let tmp = temporary_path(path)?;
-        remove_stale_temporaries(path);
+        crate::output::check_output(path, true).map_err(|e| RasterError::Input(e.to_string()))?;
+        let tmp = crate::output::temporary_path(path);
+        crate::output::remove_stale_temporaries(
+            path.parent().unwrap_or(Path::new(".")),
+            Some(path),
+        );
         // Creating the file first gives the OS's reason (no such directory, permission
         // denied) for an unwritable output, named by the target's path.
-        std::fs::File::create(&tmp)
-            .map_err(|e| RasterError::io(path, format!("cannot write the output: {e}")))?;
+        std::fs::File::create(&tmp).map_err(|e| {
+            let reason = format!("cannot write the output: {e}");
+            if crate::output::is_bad_path(&e) {
+                RasterError::invalid(path, reason)
+            } else {
+                RasterError::io(path, reason)
+            }
+        })?;
         let mut writer = Self {
             path: path.to_path_buf(),
             tmp,
@@ -126,7 +138,8 @@ impl GeoTiffWriter {
             bands,
             dtype,
             fill: dtype.quantize(nodata.unwrap_or(0.0)),
-            rows_done: vec![0; height.div_ceil(TILE)],
+            avoid: None,
+            nodata,
             masked: false,
         };
         // From here on, dropping `writer` on an error removes the temporary.
@@ -197,6 +210,14 @@ impl GeoTiffWriter {
         Ok(ds)
     }
 
+    /// Keeps valid values off the nodata value: one that would equal it is written one step
+    /// away (the next value of the type), so no valid pixel reads as nodata. For data whose
+    /// invalid pixels are all NaN (a model's output), not for data that carries the nodata
+    /// value itself.
+    pub fn keep_off_nodata(&mut self) {
+        self.avoid = self.nodata.filter(|v| !v.is_nan());
+    }
+
     /// The target file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -226,13 +247,28 @@ impl GeoTiffWriter {
         rows: usize,
         valid: &[bool],
     ) -> Result<(), RasterError> {
-        if !self.masked || y0 + rows > self.height || valid.len() != rows * self.width {
+        self.write_mask_window((0, y0), (self.width, rows), valid)
+    }
+
+    /// Writes the mask of the window of `size` = (columns, rows) at `(x0, y0)`; see
+    /// [`GeoTiffWriter::write_mask_rows`]. Write the mask of a window before its values.
+    pub fn write_mask_window(
+        &mut self,
+        (x0, y0): (usize, usize),
+        (cols, rows): (usize, usize),
+        valid: &[bool],
+    ) -> Result<(), RasterError> {
+        if !self.masked
+            || x0 + cols > self.width
+            || y0 + rows > self.height
+            || valid.len() != rows * cols
+        {
             return Err(RasterError::invalid(
                 &self.path,
                 format!(
-                    "cannot write {} mask values as rows {y0}..{} (mask added: {})",
+                    "cannot write {} mask values as the {cols}x{rows} window at ({x0}, {y0}) \
+                     (mask added: {})",
                     valid.len(),
-                    y0 + rows,
                     self.masked
                 ),
             ));
@@ -242,27 +278,45 @@ impl GeoTiffWriter {
         let band = ds.rasterband(1).map_err(err)?;
         let mut mask = band.open_mask_band().map_err(err)?;
         let bytes: Vec<u8> = valid.iter().map(|&v| if v { 255 } else { 0 }).collect();
-        let mut buffer = Buffer::new((self.width, rows), bytes);
-        mask.write((0, y0 as isize), (self.width, rows), &mut buffer)
+        let mut buffer = Buffer::new((cols, rows), bytes);
+        mask.write((x0 as isize, y0 as isize), (cols, rows), &mut buffer)
             .map_err(err)
     }
 
     /// Writes rows `y0..y0 + rows` of every band from `data`, band-major
     /// `[bands][rows][width]`, values in the output's units: each is converted with
-    /// [`SampleType::quantize`], NaN is written as the nodata value (0 without one). Zero
-    /// rows with empty `data` do nothing. Errors for rows outside the raster, a `data` of the
-    /// wrong length, and GDAL failures.
+    /// [`SampleType::quantize`], NaN is written as the nodata value (0 without one), values
+    /// are kept off it after [`GeoTiffWriter::keep_off_nodata`]. Zero rows with empty `data` do nothing. Errors for rows
+    /// outside the raster, a `data` of the wrong length, and GDAL failures.
     pub fn write_rows(&mut self, y0: usize, rows: usize, data: &[f32]) -> Result<(), RasterError> {
+        self.write_window((0, y0), (self.width, rows), data)
+    }
+
+    /// Writes the window of `size` = (columns, rows) at `(x0, y0)` of every band from `data`,
+    /// band-major `[bands][rows][columns]`, as [`GeoTiffWriter::write_rows`] does. Any order
+    /// is correct; writing each column block top to bottom compresses each tile once (the
+    /// block cache is flushed whenever a window reaches the bottom of a row of tiles).
+    pub fn write_window(
+        &mut self,
+        (x0, y0): (usize, usize),
+        (cols, rows): (usize, usize),
+        data: &[f32],
+    ) -> Result<(), RasterError> {
         if rows == 0 && data.is_empty() && y0 <= self.height {
             return Ok(());
         }
-        if rows == 0 || y0 + rows > self.height || data.len() != self.bands * rows * self.width {
+        if rows == 0
+            || cols == 0
+            || x0 + cols > self.width
+            || y0 + rows > self.height
+            || data.len() != self.bands * rows * cols
+        {
             return Err(RasterError::invalid(
                 &self.path,
                 format!(
-                    "cannot write {} values as rows {y0}..{} of {} bands of {}x{}",
+                    "cannot write {} values as the {cols}x{rows} window at ({x0}, {y0}) of {} \
+                     bands of {}x{}",
                     data.len(),
-                    y0 + rows,
                     self.bands,
                     self.width,
                     self.height
@@ -274,18 +328,20 @@ impl GeoTiffWriter {
         let mut y = y0;
         while y < y0 + rows {
             let end = (y0 + rows).min((y / TILE + 1) * TILE);
+            let piece = Piece {
+                x0,
+                cols,
+                y0,
+                rows,
+                range: y..end,
+            };
             match self.dtype {
-                SampleType::Byte => self.write_piece::<u8>(y0, rows, data, y..end, |v| v as u8),
-                SampleType::UInt16 => self.write_piece::<u16>(y0, rows, data, y..end, |v| v as u16),
-                SampleType::Int16 => self.write_piece::<i16>(y0, rows, data, y..end, |v| v as i16),
-                SampleType::Float32 => {
-                    self.write_piece::<f32>(y0, rows, data, y..end, |v| v as f32)
-                }
+                SampleType::Byte => self.write_piece::<u8>(&piece, data, |v| v as u8),
+                SampleType::UInt16 => self.write_piece::<u16>(&piece, data, |v| v as u16),
+                SampleType::Int16 => self.write_piece::<i16>(&piece, data, |v| v as i16),
+                SampleType::Float32 => self.write_piece::<f32>(&piece, data, |v| v as f32),
             }?;
-            let done = &mut self.rows_done[y / TILE];
-            *done += end - y;
-            let full = TILE.min(self.height - y / TILE * TILE);
-            if *done >= full {
+            if end % TILE == 0 || end == self.height {
                 self.dataset
                     .as_mut()
                     .expect("open until finished")
@@ -297,32 +353,46 @@ impl GeoTiffWriter {
         Ok(())
     }
 
-    /// Writes `piece` (rows of the raster inside `y0..y0 + rows`) of every band of `data`,
-    /// quantized and converted by `cast`.
+    /// The value written for `v`: NaN as the fill, others quantized and kept off the
+    /// nodata value.
+    fn output_value(&self, v: f32) -> f64 {
+        if v.is_nan() {
+            return self.fill;
+        }
+        let q = self.dtype.quantize(f64::from(v));
+        match self.avoid {
+            Some(nd) if q == nd || (self.dtype == SampleType::Float32 && q as f32 == nd as f32) => {
+                off_nodata(self.dtype, nd)
+            }
+            _ => q,
+        }
+    }
+
+    /// Writes rows `piece.range` (inside the window) of every band of `data`, converted
+    /// by `cast`.
     fn write_piece<T: GdalType + Copy>(
         &self,
-        y0: usize,
-        rows: usize,
+        piece: &Piece,
         data: &[f32],
-        piece: std::ops::Range<usize>,
         cast: fn(f64) -> T,
     ) -> Result<(), RasterError> {
-        let (w, n) = (self.width, piece.len());
+        let (w, n) = (piece.cols, piece.range.len());
         let ds = self.dataset.as_ref().expect("open until finished");
         let mut buf = Vec::with_capacity(n * w);
-        for (b, plane) in data.chunks_exact(rows * w).enumerate() {
-            let src = &plane[(piece.start - y0) * w..(piece.end - y0) * w];
+        for (b, plane) in data.chunks_exact(piece.rows * w).enumerate() {
+            let src = &plane[(piece.range.start - piece.y0) * w..(piece.range.end - piece.y0) * w];
             buf.clear();
-            buf.extend(src.iter().map(|&v| {
-                let v = if v.is_nan() { self.fill } else { f64::from(v) };
-                cast(self.dtype.quantize(v))
-            }));
+            buf.extend(src.iter().map(|&v| cast(self.output_value(v))));
             let mut band = ds
                 .rasterband(b + 1)
                 .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
             let mut buffer = Buffer::new((w, n), std::mem::take(&mut buf));
-            band.write((0, piece.start as isize), (w, n), &mut buffer)
-                .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
+            band.write(
+                (piece.x0 as isize, piece.range.start as isize),
+                (w, n),
+                &mut buffer,
+            )
+            .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
             buf = buffer.into_shape_and_vec().1;
         }
         Ok(())
@@ -347,6 +417,41 @@ impl GeoTiffWriter {
     }
 }
 
+/// Rows `range` of a window of `cols` columns at column `x0` whose data starts at row `y0`
+/// and holds `rows` rows.
+struct Piece {
+    x0: usize,
+    cols: usize,
+    y0: usize,
+    rows: usize,
+    range: std::ops::Range<usize>,
+}
+
+/// The value next to `nodata` that `dtype` holds: one step up, or down at the top of the
+/// range (the nearest f32 for Float32).
+fn off_nodata(dtype: SampleType, nodata: f64) -> f64 {
+    match dtype {
+        SampleType::Float32 => {
+            let nd = nodata as f32;
+            let bits = nd.to_bits();
+            let next = if nd >= 0.0 { bits + 1 } else { bits - 1 };
+            let up = f32::from_bits(next);
+            f64::from(if up.is_finite() {
+                up
+            } else {
+                f32::from_bits(bits - 1)
+            })
+        }
+        _ => {
+            if dtype.quantize(nodata + 1.0) == nodata + 1.0 {
+                nodata + 1.0
+            } else {
+                nodata - 1.0
+            }
+        }
+    }
+}
+
 impl Drop for GeoTiffWriter {
     /// Removes the temporary file unless [`GeoTiffWriter::finish`] renamed it.
     fn drop(&mut self) {
@@ -359,50 +464,6 @@ impl Drop for GeoTiffWriter {
         let mut aux = self.tmp.clone().into_os_string();
         aux.push(".aux.xml");
         let _ = std::fs::remove_file(aux);
-    }
-}
-
-/// `dir/.name.partial-PID`: hidden, unique per process, never matched as `*.tif`.
-fn temporary_path(path: &Path) -> Result<PathBuf, RasterError> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| RasterError::invalid(path, "not a file path"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".partial-{}", std::process::id()));
-    Ok(path.with_file_name(tmp_name))
-}
-
-/// Removes what writers of `path` that were killed left behind: `.name.partial-PID` files
-/// beside it whose process is gone (Linux: no `/proc/PID`). A killed writer has no chance
-/// to clean up; the next one does. Does nothing where `/proc` is not there to ask.
-fn remove_stale_temporaries(path: &Path) {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
-        return;
-    };
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let prefix = format!(".{name}.partial-");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let file = entry.file_name();
-        let Some(pid) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
-            continue;
-        };
-        let dead = pid
-            .parse::<u32>()
-            .is_ok_and(|p| p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists());
-        if dead {
-            let _ = std::fs::remove_file(entry.path());
-        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! in-memory inference API (arrays of raw band values in, arrays out) that needs no GDAL.
 
 use super::generator::InferenceGenerator;
-use super::tiles::{tile_rows, RowSink, RowSource, TileModel};
+use super::tiles::{tile_rows, Rect, RowSink, RowSource, TileModel};
 use crate::device::Device;
 use crate::model::{Checkpoint, ModelResult, Normalization};
 use anyhow::{ensure, Result};
@@ -137,7 +137,16 @@ impl<'d, D: Device> Colorizer<'d, D> {
         };
         let size = (input.width, input.height);
         let mut source = MemorySource { image: input };
-        tile_rows(self, size, overlap, &mut source, &mut sink, &mut |_| ())?;
+        // The image is in memory already: one column block.
+        tile_rows(
+            self,
+            size,
+            overlap,
+            usize::MAX,
+            &mut source,
+            &mut sink,
+            &mut |_, _| (),
+        )?;
         ImageData::with_mask(
             input.width,
             input.height,
@@ -180,18 +189,16 @@ struct MemorySource<'a> {
 }
 
 impl RowSource for MemorySource<'_> {
-    fn read_rows(
-        &mut self,
-        y0: usize,
-        rows: usize,
-        values: &mut [f32],
-        valid: &mut [bool],
-    ) -> Result<()> {
+    fn read_rows(&mut self, r: Rect, values: &mut [f32], valid: &mut [bool]) -> Result<()> {
         let im = self.image;
-        let (w, n) = (im.width, rows * im.width);
-        valid.copy_from_slice(&im.valid[y0 * w..y0 * w + n]);
-        for b in 0..im.bands {
-            values[b * n..(b + 1) * n].copy_from_slice(&im.values[(b * im.height + y0) * w..][..n]);
+        let n = r.pixels();
+        for row in 0..r.height {
+            let src = (r.y + row) * im.width + r.x;
+            valid[row * r.width..][..r.width].copy_from_slice(&im.valid[src..][..r.width]);
+            for b in 0..im.bands {
+                values[b * n + row * r.width..][..r.width]
+                    .copy_from_slice(&im.values[b * im.width * im.height + src..][..r.width]);
+            }
         }
         Ok(())
     }
@@ -205,16 +212,13 @@ struct MemorySink {
 }
 
 impl RowSink for MemorySink {
-    fn write_rows(
-        &mut self,
-        y0: usize,
-        rows: usize,
-        values: &[f32],
-        _valid: &[bool],
-    ) -> Result<()> {
-        let n = rows * self.width;
+    fn write_rows(&mut self, r: Rect, values: &[f32], _valid: &[bool]) -> Result<()> {
+        let n = r.pixels();
         for (b, src) in values.chunks_exact(n).enumerate() {
-            self.values[(b * self.height + y0) * self.width..][..n].copy_from_slice(src);
+            for row in 0..r.height {
+                let dst = (b * self.height + r.y + row) * self.width + r.x;
+                self.values[dst..][..r.width].copy_from_slice(&src[row * r.width..][..r.width]);
+            }
         }
         Ok(())
     }

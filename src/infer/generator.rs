@@ -181,3 +181,18 @@ fn split_rotation<B>(h: &mut [B; 3], read: [usize; 2], write: usize) -> ([&B; 2]
     let get = |j: usize| shared[j].expect("read index differs from the written one");
     ([get(read[0]), get(read[1])], out.expect("write index < 3"))
 }
+
+/// Elements of the buffers [`InferenceGenerator::from_checkpoint`] allocates for each window
+/// of a batch (the activations; the parameters are the same for any batch), computed from
+/// the config alone, so a job can be sized before anything is allocated.
+pub fn floats_per_window(cfg: &ModelConfig) -> usize {
+    match cfg.generator {
+        GeneratorKind::Outer => {
+            let s = Shapes::new(cfg, 1);
+            4 * s.h_len() + s.a_len() + s.b_len()
+        }
+        GeneratorKind::Unet => {
+            crate::model::unet::inference_floats(cfg, 1) + 2 * HeadShapes::new(cfg, 1).out_len()
+        }
+    }
+}

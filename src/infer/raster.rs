@@ -3,7 +3,7 @@
 //! is bounded by the raster's width, not its size.
 
 use super::colorizer::{Colorizer, DEFAULT_BATCH};
-use super::tiles::{tile_rows, RowSink, RowSource};
+use super::tiles::{positions, tile_rows, Rect, RowSink, RowSource};
 use crate::device::Device;
 use crate::geo::{GeoTiffWriter, Raster};
 use crate::model::normalization::{BandNorm, SampleType};
@@ -91,6 +91,8 @@ pub struct ColorizeJob {
     input_norms: Vec<BandNorm>,
     overlap: usize,
     batch: usize,
+    /// Output columns per column block (see [`tile_rows`]).
+    block_cols: usize,
     out_type: SampleType,
     nodata: Option<f64>,
     /// Whether the output carries a validity mask (see [`GeoTiffWriter::add_mask`]).
@@ -228,6 +230,12 @@ impl ColorizeJob {
             .filter(|&v| out_type.quantize(v) == v);
         // Invalid pixels without a nodata value to mark them: the output gets a mask.
         let mask = nodata.is_none() && used.iter().any(|&b| raster.bands()[b].masked);
+        let (block_cols, batch) = plan(
+            &ckpt,
+            (raster.width(), raster.height()),
+            overlap,
+            options.batch,
+        )?;
         Ok(Self {
             ckpt,
             input: raster,
@@ -235,7 +243,8 @@ impl ColorizeJob {
             mode,
             input_norms: norms,
             overlap,
-            batch: options.batch,
+            batch,
+            block_cols,
             out_type,
             nodata,
             mask,
@@ -247,19 +256,26 @@ impl ColorizeJob {
         (self.input.width(), self.input.height())
     }
 
-    /// Colorizes on `dev`, calling `progress` with the rows done; the output appears
-    /// complete when this returns `Ok`, and not at all otherwise.
+    /// Tiles per batch: the one asked for, lowered to the tiles of a column block and to
+    /// what fits the memory budget.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Colorizes on `dev`, calling `progress` with the pixels done and the total; the
+    /// output appears complete when this returns `Ok`, and not at all otherwise.
     pub fn run<D: Device>(
         &self,
         dev: &D,
-        progress: &mut dyn FnMut(usize),
+        progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ColorizeSummary> {
         let cfg = &self.ckpt.config;
         let mut colorizer = Colorizer::new(dev, &self.ckpt, self.batch)?;
         let size = self.size();
-        // Twice a row of 256×256 tiles of the output (4-byte samples at most) and of the
-        // input: rows being filled and rows being read stay cached, nothing more.
-        let tile_row = |bands: usize| (size.0.div_ceil(256) * 256 * 256 * 4 * bands) as u64;
+        // Twice a row of 256×256 tiles of a column block of the output (4-byte samples at
+        // most) and of the input: tiles being filled and read stay cached, nothing more.
+        let cols = (self.block_cols + 2 * cfg.window).min(size.0);
+        let tile_row = |bands: usize| (cols.div_ceil(256) * 256 * 256 * 4 * bands) as u64;
         crate::geo::set_block_cache(
             2 * (tile_row(cfg.out_bands) + tile_row(self.input.bands().len())),
         );
@@ -272,6 +288,7 @@ impl ColorizeJob {
             self.nodata,
             &self.ckpt.bands.output,
         )?;
+        writer.keep_off_nodata();
         if self.mask {
             writer.add_mask()?;
         }
@@ -285,7 +302,6 @@ impl ColorizeJob {
         let mut sink = GeoSink {
             writer: &mut writer,
             norms: &self.ckpt.normalization.output,
-            width: size.0,
             buf: Vec::new(),
             valid: 0,
             mask: self.mask,
@@ -294,6 +310,7 @@ impl ColorizeJob {
             &mut colorizer,
             size,
             self.overlap,
+            self.block_cols,
             &mut source,
             &mut sink,
             progress,
@@ -321,6 +338,48 @@ impl ColorizeJob {
             overlap: self.overlap,
         })
     }
+}
+
+/// Most bytes of the strip buffers of one column block (input, blended output, weights).
+const STRIP_BUDGET: u64 = 64 << 20;
+
+/// The column block width and the batch of a job on a `size` raster: blocks as wide as
+/// [`STRIP_BUDGET`] (and the memory budget) allow, in whole 256-pixel tiles of the output;
+/// the batch at most the tiles across a block and what fits the memory budget. Errors (bad
+/// input) when not even one tile fits.
+fn plan(
+    ckpt: &Checkpoint,
+    (width, height): (usize, usize),
+    overlap: usize,
+    batch: usize,
+) -> Result<(usize, usize)> {
+    let cfg = &ckpt.config;
+    let w = cfg.window as u64;
+    let budget = crate::memory::budget();
+    // Per column of a block: the input rows read, the mirrored strip, the sums, the weights
+    // and the finished rows, 4 bytes each, and the mask.
+    let per_col = w * (4 * (2 * cfg.in_bands as u64 + 2 * cfg.out_bands as u64 + 1) + 2);
+    let strip = STRIP_BUDGET.min(budget / 4);
+    let tiles = (strip / per_col) as usize / crate::geo::TILE * crate::geo::TILE;
+    let block_cols = tiles.max(crate::geo::TILE).max(cfg.window);
+    let span = (block_cols + 2 * cfg.window).min(width.max(cfg.window));
+    let across = positions(span, cfg.window, overlap).len();
+    // The generator's activations, its input on the device and the batch on the host.
+    let per_tile = 4
+        * (crate::infer::generator::floats_per_window(cfg) as u64
+            + (2 * cfg.in_bands + cfg.out_bands) as u64 * w * w);
+    let fixed = per_col * span as u64;
+    let fits = crate::memory::fitting_batch(batch.min(across), fixed, per_tile);
+    if fits == 0 {
+        crate::memory::check(
+            &format!(
+                "colorizing {width}x{height} pixels in {}-pixel tiles",
+                cfg.window
+            ),
+            fixed + per_tile,
+        )?;
+    }
+    Ok((block_cols, fits.max(1)))
 }
 
 /// Checks that bands `bands` (0-based) of `raster` have the types the model's mappings
@@ -380,20 +439,15 @@ struct GeoSource<'a> {
 }
 
 impl RowSource for GeoSource<'_> {
-    fn read_rows(
-        &mut self,
-        y0: usize,
-        rows: usize,
-        values: &mut [f32],
-        valid: &mut [bool],
-    ) -> Result<()> {
-        let width = self.raster.width();
-        let n = rows * width;
+    fn read_rows(&mut self, r: Rect, values: &mut [f32], valid: &mut [bool]) -> Result<()> {
+        let n = r.pixels();
         let bands: &[usize] = match self.mode {
             InputMode::Direct(b) => b,
             InputMode::Luma(b) => b,
         };
-        let (raw, mask) = self.raster.read_masked(bands, (0, y0), (width, rows))?;
+        let (raw, mask) = self
+            .raster
+            .read_masked(bands, (r.x, r.y), (r.width, r.height))?;
         self.scratch = raw;
         self.mask = mask;
         valid.copy_from_slice(&self.mask);
@@ -424,7 +478,6 @@ impl RowSource for GeoSource<'_> {
 struct GeoSink<'a> {
     writer: &'a mut GeoTiffWriter,
     norms: &'a [BandNorm],
-    width: usize,
     buf: Vec<f32>,
     /// Valid pixels written so far.
     valid: usize,
@@ -433,8 +486,8 @@ struct GeoSink<'a> {
 }
 
 impl RowSink for GeoSink<'_> {
-    fn write_rows(&mut self, y0: usize, rows: usize, values: &[f32], valid: &[bool]) -> Result<()> {
-        let n = rows * self.width;
+    fn write_rows(&mut self, r: Rect, values: &[f32], valid: &[bool]) -> Result<()> {
+        let n = r.pixels();
         self.valid += valid.iter().filter(|&&v| v).count();
         self.buf.resize(values.len(), 0.0);
         for (k, norm) in self.norms.iter().enumerate() {
@@ -446,10 +499,13 @@ impl RowSink for GeoSink<'_> {
                 };
             }
         }
-        self.writer.write_rows(y0, rows, &self.buf)?;
+        // The mask first: the values' write flushes a finished row of tiles.
         if self.mask {
-            self.writer.write_mask_rows(y0, rows, valid)?;
+            self.writer
+                .write_mask_window((r.x, r.y), (r.width, r.height), valid)?;
         }
+        self.writer
+            .write_window((r.x, r.y), (r.width, r.height), &self.buf)?;
         Ok(())
     }
 }

@@ -172,6 +172,27 @@ impl Checkpoint {
             )));
         }
         let config = ModelConfig::from_json(get("config")?)?;
+        // Every tensor the config implies must be in the header before anything is sized
+        // from the config (the shapes are checked again, with the data, by `validate`).
+        for spec in model_specs(&config) {
+            match st.tensor(&spec.name) {
+                Ok(view) if view.shape() == spec.shape.as_slice() => {}
+                Ok(view) => {
+                    return Err(bad(format!(
+                        "tensor {} has shape {:?}, the config says {:?}",
+                        spec.name,
+                        view.shape(),
+                        spec.shape
+                    )))
+                }
+                Err(_) => {
+                    return Err(bad(format!(
+                        "tensor {} of the configured model is missing",
+                        spec.name
+                    )))
+                }
+            }
+        }
         if format != FORMAT && config.head != super::Head::Raw {
             return Err(bad(format!(
                 "a {format} file has the raw head, but its config says '{}'",
@@ -193,11 +214,18 @@ impl Checkpoint {
                     view.dtype()
                 )));
             }
-            let data = view
+            let data: Vec<f32> = view
                 .data()
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
+            if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+                return Err(bad(format!(
+                    "tensor {name} holds a value that is not finite ({} at index {i}): a \
+                     diverged or corrupt model",
+                    data[i]
+                )));
+            }
             tensors.insert(
                 name,
                 HostTensor {
@@ -225,9 +253,29 @@ impl Checkpoint {
 
     /// Reads and validates the checkpoint at `path`; every failure names the file.
     pub fn load(path: &Path) -> ModelResult<Self> {
-        let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+        let bytes = read_file(path)?;
         Self::from_bytes(&bytes).map_err(|e| in_file(path, e))
     }
+}
+
+/// The bytes of the checkpoint file `path`, after checking that it is a regular file whose
+/// size (held twice while loading: the bytes and the tensors) fits the memory budget.
+pub fn read_file(path: &Path) -> ModelResult<Vec<u8>> {
+    let bad = |reason: String| ModelError::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
+    if !meta.is_file() {
+        return Err(bad(if meta.is_dir() {
+            "is a directory, not a checkpoint file".into()
+        } else {
+            "is not a regular file".into()
+        }));
+    }
+    crate::memory::check("loading the checkpoint", meta.len().saturating_mul(2))
+        .map_err(|e| bad(e.to_string()))?;
+    std::fs::read(path).map_err(|e| bad(format!("cannot read it ({e})")))
 }
 
 /// A metadata value as JSON.
@@ -246,33 +294,28 @@ fn in_file(path: &Path, e: ModelError) -> ModelError {
     }
 }
 
-fn io_err(path: &Path, source: std::io::Error) -> ModelError {
+fn io_err(path: &Path, error: std::io::Error) -> ModelError {
     ModelError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory: write,
-/// fsync, rename, fsync the directory. On failure the temporary file is removed and
-/// `path` is untouched.
+/// Writes `bytes` to `path` through a temporary file in the same directory (see
+/// [`crate::output`]): write, fsync, rename, fsync the directory. On failure the temporary
+/// file is removed and `path` is untouched. A `path` that exists and is not a regular file
+/// (a device, a FIFO, a directory) is refused.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> ModelResult<()> {
+    crate::output::check_output(path, false)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| ModelError::Checkpoint {
-            path: path.to_path_buf(),
-            reason: "not a file name".into(),
-        })?
-        .to_string_lossy();
-    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
+    let tmp = crate::output::temporary_path(path);
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
-        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(path, e))?;
+        f.write_all(bytes).map_err(|e| io_err(path, e))?;
+        f.sync_all().map_err(|e| io_err(path, e))?;
         drop(f);
         std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
     })();

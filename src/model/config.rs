@@ -9,6 +9,16 @@ use serde::{Deserialize, Serialize};
 pub const PRESETS: &[&str] = &["seed", "small", "unet"];
 /// Most levels of a U-Net generator.
 pub const MAX_UNET_LEVELS: usize = 8;
+/// Most input or output bands.
+pub const MAX_BANDS: usize = 256;
+/// Largest window side.
+pub const MAX_WINDOW: usize = 4096;
+/// Most filters of any layer.
+pub const MAX_WIDTH: usize = 16384;
+/// Largest kernel side.
+pub const MAX_KERNEL: usize = 63;
+/// Most outer layers of the generator.
+pub const MAX_OUTER_LAYERS: usize = 64;
 
 /// Hyperparameters of G and D; serialized with exactly the spec's keys.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -181,6 +191,25 @@ impl ModelConfig {
         for (key, v) in positive {
             if v == 0 {
                 return Err(config_err(format!("{key} must be at least 1")));
+            }
+        }
+        // Far beyond any useful model, and small enough that nothing sized from them can
+        // overflow or exhaust memory before the tensors are checked against them.
+        let limits = [
+            ("in_bands", self.in_bands, MAX_BANDS),
+            ("out_bands", self.out_bands, MAX_BANDS),
+            ("window", self.window, MAX_WINDOW),
+            ("filters", self.filters, MAX_WIDTH),
+            ("kernel", self.kernel, MAX_KERNEL),
+            ("outer_layers", self.outer_layers, MAX_OUTER_LAYERS),
+        ];
+        let widths = self.disc_widths.iter().chain(&self.unet_widths);
+        let limits = limits
+            .into_iter()
+            .chain(widths.map(|&w| ("a width in disc_widths or unet_widths", w, MAX_WIDTH)));
+        for (key, v, max) in limits {
+            if v > max {
+                return Err(config_err(format!("{key} must be at most {max}, got {v}")));
             }
         }
         if self.window % 32 != 0 {

@@ -19,12 +19,12 @@ pub enum ModelError {
         reason: String,
     },
     /// A file-system operation that failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
+        /// The operating system's error (in the message, not a second link of the chain).
+        error: std::io::Error,
     },
     /// An engine error (device, kernel, shape).
     #[error(transparent)]
@@ -33,12 +33,13 @@ pub enum ModelError {
 
 impl ModelError {
     /// Whether the error comes from the user's input: bad hyperparameters or settings, a
-    /// checkpoint that cannot be read or does not fit, or an engine error that is bad input
-    /// (see [`crate::Error::is_bad_input`]). File-system failures are not.
+    /// checkpoint that cannot be read or does not fit, a path that cannot be used (see
+    /// [`crate::output::is_bad_path`]), or an engine error that is bad input (see
+    /// [`crate::Error::is_bad_input`]). Other file-system failures (a full disk) are not.
     pub fn is_bad_input(&self) -> bool {
         match self {
             ModelError::Config(_) | ModelError::Checkpoint { .. } => true,
-            ModelError::Io { .. } => false,
+            ModelError::Io { error, .. } => crate::output::is_bad_path(error),
             ModelError::Engine(e) => e.is_bad_input(),
         }
     }

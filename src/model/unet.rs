@@ -246,6 +246,23 @@ pub(crate) struct UnetBody<D: Device> {
     dr: Option<D::Buf>,
 }
 
+/// Elements of the buffers of an inference body ([`UnetBody::new`] without `training`) for
+/// batches of `n` windows.
+pub(crate) fn inference_floats(cfg: &ModelConfig, n: usize) -> usize {
+    let shapes = Shapes::new(cfg, n);
+    let enc: usize = shapes
+        .enc
+        .iter()
+        .map(|s| s.pool.map_or(0, |p| p.y_len()) + 2 * s.conv1.y_len())
+        .sum();
+    let dec: usize = shapes
+        .dec
+        .iter()
+        .map(|s| 3 * s.conv2.y_len() + s.cat.y_len())
+        .sum();
+    enc + dec + shapes.out.y_len()
+}
+
 impl<D: Device> UnetBody<D> {
     /// Allocates the body of `cfg` (a validated `unet` config) for batches of `n` windows.
     pub(crate) fn new(dev: &D, cfg: &ModelConfig, n: usize, training: bool) -> ModelResult<Self> {

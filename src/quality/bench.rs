@@ -210,7 +210,7 @@ impl DeviceVisitor for Finish<'_> {
 
     fn visit<D: Device>(self, dev: &D) -> crate::Result<Self::Output> {
         let go = || -> Result<EvalReport> {
-            self.job.run(dev, &mut |_| ())?;
+            self.job.run(dev, &mut |_, _| ())?;
             evaluate(
                 dev,
                 self.ckpt,

@@ -271,7 +271,7 @@ pub fn read_run(dir: &Path) -> anyhow::Result<(Checkpoint, TrainState)> {
         path: path.clone(),
         reason,
     };
-    let bytes = std::fs::read(&path).map_err(|e| bad(format!("cannot read it ({e})")))?;
+    let bytes = crate::model::checkpoint::read_file(&path)?;
     let ckpt = Checkpoint::from_bytes(&bytes).map_err(|e| match e {
         ModelError::Config(reason) => bad(reason),
         other => other,
@@ -334,6 +334,7 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
         ))
         .into());
     }
+    check_memory(&config, &settings)?;
     if resume.is_none() && model_path(&dir).exists() {
         return Err(Error::Input(format!(
             "{} already holds a run (model.safetensors): continue it with --resume {0} or \
@@ -413,6 +414,33 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
         loop_allocations: 0,
     };
     run_on(&device, run)?
+}
+
+/// Refuses a batch whose training state cannot fit the memory budget, before anything is
+/// allocated: first by the activations of G and D alone (so that no absurd batch or window
+/// is ever built), then by the trainer's memory measured at batches of one and two windows,
+/// with the sampler's batch buffers.
+fn check_memory(config: &ModelConfig, settings: &TrainSettings) -> anyhow::Result<()> {
+    let batch = settings.batch as u64;
+    let w = config.window as u64;
+    let d_floats: u64 = (0..5)
+        .map(|i| config.disc_widths[i] as u64 * (w >> i) * (w >> i))
+        .sum();
+    let g_floats = crate::infer::generator::floats_per_window(config) as u64;
+    let what = format!("training at --batch {batch}");
+    let lower = 4 * (g_floats + d_floats);
+    crate::memory::check(&what, lower.saturating_mul(batch.max(2)))?;
+    let (fixed, per_window) = super::step::memory_use(
+        config,
+        settings.loss,
+        settings.optimizer_config()?,
+        settings.d_optimizer_config()?,
+    )?;
+    // The sampler's batch, the one being filled and the held-out batch.
+    let data = 3 * 4 * (config.in_bands + config.out_bands) as u64 * w * w;
+    let total = fixed.saturating_add(batch.saturating_mul(per_window + data));
+    crate::memory::check(&what, total)?;
+    Ok(())
 }
 
 /// The held-out windows shown in the sample grids, padded to a whole batch by repeating
@@ -628,7 +656,7 @@ impl Run<'_> {
             self.dir.join("checkpoints"),
             self.dir.join("samples"),
         ] {
-            remove_stale_temporaries(&d)?;
+            crate::output::remove_stale_temporaries(&d, None);
         }
         let path = log_path(&self.dir);
         let records = match &self.resume {
@@ -755,24 +783,6 @@ fn prune_checkpoints(dir: &Path) -> anyhow::Result<()> {
     let excess = found.len().saturating_sub(KEEP_CHECKPOINTS);
     for (_, path) in &found[..excess] {
         std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// Removes the temporary files of atomic writes (`.NAME.tmpPID`) that a killed run left in
-/// `dir`.
-fn remove_stale_temporaries(dir: &Path) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let path = entry?.path();
-        let stale = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix('.'))
-            .and_then(|n| n.rsplit_once(".tmp"))
-            .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
-        if stale && path.is_file() {
-            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-        }
     }
     Ok(())
 }

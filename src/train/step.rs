@@ -80,6 +80,25 @@ pub struct Trainer<D: Device> {
     clip: Option<[GradClip<D>; 2]>,
 }
 
+/// The memory a [`Trainer`] of `cfg` with these optimizers holds, in bytes: `(fixed,
+/// per_window)` for batches of `fixed + batch·per_window`, measured by building it for
+/// batches of one and two windows on a [`CpuDevice`](crate::device::cpu::CpuDevice), which counts
+/// what it allocates.
+pub fn memory_use(
+    cfg: &ModelConfig,
+    loss: LossConfig,
+    g_opt: OptimizerConfig,
+    d_opt: OptimizerConfig,
+) -> ModelResult<(u64, u64)> {
+    let floats = |batch: usize| -> ModelResult<u64> {
+        let dev = crate::device::cpu::CpuDevice::new();
+        Trainer::new(&dev, cfg, batch, 0, loss, g_opt, d_opt)?;
+        Ok(dev.allocated_floats())
+    };
+    let (one, two) = (floats(1)?, floats(2)?);
+    Ok((4 * (2 * one - two), 4 * (two - one)))
+}
+
 impl<D: Device> Trainer<D> {
     /// Fresh networks (parameters drawn from `seed`) and optimizers, for batches of
     /// `batch` windows.
