@@ -39,7 +39,10 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let device: DeviceSpec = args.device.parse()?;
     let ckpt = Checkpoint::load(&args.model)?;
-    let sources = discover(&args.data, ckpt.config.in_bands, ckpt.config.out_bands)?;
+    let mut sources = discover(&args.data, ckpt.config.in_bands, ckpt.config.out_bands)?;
+    // A raster named twice (or reached through two paths) is scored once.
+    let mut seen = std::collections::HashSet::new();
+    sources.retain(|s| seen.insert(s.target.canonicalize().unwrap_or_else(|_| s.target.clone())));
     let overlap = args.overlap.unwrap_or(ckpt.config.window / 4);
     if overlap >= ckpt.config.window {
         return Err(crate::Error::Input(format!(

@@ -85,15 +85,28 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates `dir`, which must not exist or be empty.
+/// Creates `dir`, which must not exist or be an empty folder. Errors (bad input) name it.
 pub fn new_folder(dir: &Path) -> anyhow::Result<()> {
-    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
-        return Err(Error::Input(format!(
-            "{} is not empty: give a new folder with --out",
+    let bad = |why: &str| {
+        Error::Input(format!(
+            "{}: {why}: give a new folder with --out",
             dir.display()
         ))
-        .into());
+    };
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(bad("not a folder").into());
+        }
+        let mut entries = std::fs::read_dir(dir).map_err(|e| bad(&e.to_string()))?;
+        if entries.next().is_some() {
+            return Err(bad("not empty").into());
+        }
     }
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir).map_err(|e| bad(&format!("cannot create it ({e})")))?;
+    // A folder that cannot be written to fails here rather than after minutes of work.
+    let probe = crate::output::temporary_path(&dir.join("probe"));
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| bad(&format!("cannot write in it ({e})")))?;
     Ok(())
 }

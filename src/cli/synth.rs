@@ -24,6 +24,9 @@ pub struct Args {
 /// Writes the scenes and prints where they are.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let start = Instant::now();
+    if args.scenes == 0 {
+        return Err(crate::Error::Input("--scenes must be at least 1".into()).into());
+    }
     let options = SynthOptions {
         scenes: args.scenes,
         size: args.size,

@@ -190,6 +190,9 @@ fn fresh(args: &Args, device: DeviceSpec) -> anyhow::Result<RunSpec> {
     if args.data.is_empty() {
         return Err(Error::Input("--data is required for a new run".into()).into());
     }
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Input(format!("--out {}: not a folder", dir.display())).into());
+    }
     let config = model_config(args, ModelConfig::preset(defaults::PRESET)?)?;
     let data = DataConfig::default();
     let bands = target_bands(args)?;

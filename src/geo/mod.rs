@@ -77,11 +77,36 @@ impl RasterError {
     }
 }
 
+thread_local! {
+    /// The first failure GDAL reported on this thread since [`take_failure`] last ran.
+    static FAILURE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Routes GDAL's own diagnostics away from stderr (once per process): every failure reaches
 /// the caller as a [`RasterError`] carrying GDAL's message, so a command prints one line.
+/// Failures are also kept per thread for [`take_failure`]: some of GDAL's (a write that
+/// found the disk full) are reported only through the handler, not by a return value.
 pub(crate) fn quiet_gdal() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| gdal::config::set_error_handler(|_, _, _| {}));
+    ONCE.call_once(|| {
+        gdal::config::set_error_handler(|class, _, msg| {
+            if matches!(
+                class,
+                gdal::errors::CplErrType::Failure | gdal::errors::CplErrType::Fatal
+            ) {
+                FAILURE.with(|f| {
+                    f.borrow_mut().get_or_insert_with(|| msg.trim().to_string());
+                });
+            }
+        })
+    });
+}
+
+/// The first failure GDAL reported on this thread since the last call, if any (see
+/// [`quiet_gdal`]); GDAL does its work on the calling thread, so a writer asks after each
+/// call.
+pub(crate) fn take_failure() -> Option<String> {
+    FAILURE.with(|f| f.borrow_mut().take())
 }
 
 /// Sets GDAL's block cache to hold at least `bytes` (and at least 128 MiB), unless the user

@@ -87,6 +87,8 @@ pub struct BandInfo {
     pub nodata: Option<f64>,
     /// Whether GDAL interprets the band as alpha (a mask, not data).
     pub alpha: bool,
+    /// Whether its values are indexes into a color table (a paletted raster).
+    pub paletted: bool,
     /// Whether some of its pixels may be invalid through a mask GDAL knows: a nodata value,
     /// an alpha band, or a mask file or internal mask (GDAL's mask flags are not all-valid).
     pub masked: bool,
@@ -123,8 +125,36 @@ pub(crate) fn gdal_msg(e: &GdalError) -> String {
     }
 }
 
+/// Opens a raster read-only by its name's bytes, for names that are not UTF-8 (which the
+/// `gdal` crate's own open would mangle); GDAL takes any bytes but NUL.
+fn open_os_path(path: &Path) -> Result<Dataset, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| "the name holds a NUL byte".to_string())?;
+    gdal::DriverManager::register_all();
+    let flags = GdalOpenFlags::GDAL_OF_RASTER | GdalOpenFlags::GDAL_OF_READONLY;
+    // SAFETY: a NUL-terminated name and null lists (any driver, no options or sibling
+    // files); GDAL returns an owned handle or null.
+    let handle = unsafe {
+        gdal_sys::GDALOpenEx(
+            name.as_ptr(),
+            flags.bits(),
+            std::ptr::null(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    if handle.is_null() {
+        // SAFETY: GDAL's last error message of this thread, copied before anything else runs.
+        let msg = unsafe { std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg()) };
+        return Err(msg.to_string_lossy().trim().to_string());
+    }
+    // SAFETY: a dataset handle just opened, owned by the Dataset from here on.
+    Ok(unsafe { Dataset::from_c_dataset(handle) })
+}
+
 impl Raster {
-    /// Opens `path` read-only. Errors: a missing file, a file that is not a raster GDAL reads,
+    /// Opens `path` read-only (any name the OS takes, UTF-8 or not). Errors: a missing file, a file that is not a raster GDAL reads,
     /// a raster with zero bands.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, RasterError> {
         let path = path.as_ref();
@@ -142,9 +172,13 @@ impl Raster {
             open_flags: GdalOpenFlags::GDAL_OF_RASTER | GdalOpenFlags::GDAL_OF_READONLY,
             ..Default::default()
         };
-        let dataset = Dataset::open_ex(path, options).map_err(|e| RasterError::NotRaster {
+        let opened = match path.to_str() {
+            Some(_) => Dataset::open_ex(path, options).map_err(|e| gdal_msg(&e)),
+            None => open_os_path(path),
+        };
+        let dataset = opened.map_err(|reason| RasterError::NotRaster {
             path: path.to_path_buf(),
-            reason: gdal_msg(&e),
+            reason,
         })?;
         let (width, height) = dataset.raster_size();
         let count = dataset.raster_count();
@@ -163,6 +197,8 @@ impl Raster {
                 dtype: DataType::from_gdal(band.band_type()),
                 nodata: band.no_data_value(),
                 alpha: band.color_interpretation() == gdal::raster::ColorInterpretation::AlphaBand,
+                paletted: band.color_interpretation()
+                    == gdal::raster::ColorInterpretation::PaletteIndex,
                 masked: !band
                     .mask_flags()
                     .map_err(|e| RasterError::invalid(path, gdal_msg(&e)))?
@@ -228,6 +264,22 @@ impl Raster {
         )))
     }
 
+    /// Checks that no band of `bands` (0-based) is paletted: its values are color table
+    /// indexes, not measurements a model maps.
+    pub fn check_not_paletted(&self, bands: &[usize]) -> Result<(), RasterError> {
+        match bands.iter().find(|&&b| self.bands[b].paletted) {
+            Some(&b) => Err(RasterError::invalid(
+                &self.path,
+                format!(
+                    "band {} is paletted (color table indexes, not values): expand it to \
+                     RGB first (gdal_translate -expand rgb)",
+                    b + 1
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// 0-based indices of the bands that hold data: every band but alpha bands.
     pub fn data_bands(&self) -> Vec<usize> {
         (0..self.bands.len())
@@ -278,6 +330,15 @@ impl Raster {
         }
         self.check_bands(bands)?;
         let plane = width * height;
+        // The values and, in read_masked, the validity and a band's mask.
+        let bytes = (plane as u64).saturating_mul(4 * bands.len() as u64 + 2);
+        let what = format!("reading {} band(s) of {width}x{height} pixels", bands.len());
+        crate::memory::check(&what, bytes).map_err(|e| {
+            RasterError::invalid(
+                &self.path,
+                format!("{e}; satcolor colorize reads rasters of any size in strips"),
+            )
+        })?;
         let mut out = vec![0f32; bands.len() * plane];
         for (&b, dst) in bands.iter().zip(out.chunks_exact_mut(plane)) {
             if self.bands[b].dtype == DataType::Other {

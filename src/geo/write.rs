@@ -3,7 +3,7 @@
 //! rename); [`write_geotiff`] writes a whole in-memory raster through it.
 
 use super::raster::gdal_msg;
-use super::{quiet_gdal, RasterError};
+use super::{quiet_gdal, take_failure, RasterError};
 use crate::model::normalization::SampleType;
 use gdal::errors::GdalError;
 use gdal::raster::{Buffer, GdalType, RasterCreationOptions};
@@ -143,7 +143,9 @@ impl GeoTiffWriter {
             masked: false,
         };
         // From here on, dropping `writer` on an error removes the temporary.
+        take_failure();
         writer.dataset = Some(writer.open(georef, nodata, descriptions)?);
+        writer.check_failure()?;
         Ok(writer)
     }
 
@@ -218,6 +220,18 @@ impl GeoTiffWriter {
         self.avoid = self.nodata.filter(|v| !v.is_nan());
     }
 
+    /// An error for a failure GDAL reported only through its error handler (a write that
+    /// found the disk full) since the last check.
+    fn check_failure(&self) -> Result<(), RasterError> {
+        match take_failure() {
+            Some(msg) => Err(RasterError::io(
+                &self.path,
+                format!("writing failed: {msg}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The target file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -280,7 +294,8 @@ impl GeoTiffWriter {
         let bytes: Vec<u8> = valid.iter().map(|&v| if v { 255 } else { 0 }).collect();
         let mut buffer = Buffer::new((cols, rows), bytes);
         mask.write((x0 as isize, y0 as isize), (cols, rows), &mut buffer)
-            .map_err(err)
+            .map_err(err)?;
+        self.check_failure()
     }
 
     /// Writes rows `y0..y0 + rows` of every band from `data`, band-major
@@ -348,6 +363,7 @@ impl GeoTiffWriter {
                     .flush_cache()
                     .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
             }
+            self.check_failure()?;
             y = end;
         }
         Ok(())
@@ -405,6 +421,7 @@ impl GeoTiffWriter {
         let ds = self.dataset.take().expect("open until finished");
         ds.close()
             .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
+        self.check_failure()?;
         std::fs::File::open(&self.tmp)
             .and_then(|f| f.sync_all())
             .map_err(|e| RasterError::io(&self.path, e))?;
@@ -427,19 +444,28 @@ struct Piece {
     range: std::ops::Range<usize>,
 }
 
-/// The value next to `nodata` that `dtype` holds: one step up, or down at the top of the
-/// range (the nearest f32 for Float32).
+/// How many f32 steps a Float32 value is kept off the nodata value: GDAL counts values
+/// within 2 units in the last place of it as nodata.
+const FLOAT_STEPS: u32 = 8;
+
+/// A value near `nodata` that `dtype` holds and GDAL does not take for it: one step up, or
+/// down at the top of the range ([`FLOAT_STEPS`] f32 steps for Float32).
 fn off_nodata(dtype: SampleType, nodata: f64) -> f64 {
     match dtype {
         SampleType::Float32 => {
             let nd = nodata as f32;
             let bits = nd.to_bits();
-            let next = if nd >= 0.0 { bits + 1 } else { bits - 1 };
+            // Away from zero for positive values, towards it for negative ones: up.
+            let next = if nd >= 0.0 {
+                bits + FLOAT_STEPS
+            } else {
+                bits - FLOAT_STEPS
+            };
             let up = f32::from_bits(next);
             f64::from(if up.is_finite() {
                 up
             } else {
-                f32::from_bits(bits - 1)
+                f32::from_bits(bits - FLOAT_STEPS)
             })
         }
         _ => {

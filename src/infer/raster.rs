@@ -126,6 +126,18 @@ impl ColorizeJob {
         options: &ColorizeOptions,
     ) -> Result<Self> {
         ckpt.validate()?;
+        let tiff = output
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_none_or(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"));
+        if !tiff {
+            return Err(Error::Input(format!(
+                "{}: the output is a GeoTIFF: name it .tif or .tiff",
+                output.display()
+            ))
+            .into());
+        }
+        crate::output::check_output(output, true)?;
         let raster = Raster::open(input)?;
         if same_file(input, output) {
             return Err(Error::Input(format!(
@@ -224,12 +236,21 @@ impl ColorizeJob {
         };
         check_band_types(&raster, &used, &norms)?;
         let out_type = common_type(&ckpt.normalization.output);
-        // The input's nodata value, when the output type holds it.
-        let nodata = raster.bands()[used[0]]
-            .nodata
-            .filter(|&v| out_type.quantize(v) == v);
+        // The input's nodata value, when the output type holds it; NaN for a Float32 output
+        // of Float32 input bands that declare none (their NaN pixels are nodata).
+        let band = &raster.bands()[used[0]];
+        let float_nan = band.nodata.is_none()
+            && used
+                .iter()
+                .any(|&b| raster.bands()[b].dtype == crate::geo::DataType::Float32);
+        let nodata = match band.nodata {
+            Some(v) => Some(v).filter(|&v| out_type.quantize(v) == v),
+            None if float_nan && out_type == SampleType::Float32 => Some(f64::NAN),
+            None => None,
+        };
         // Invalid pixels without a nodata value to mark them: the output gets a mask.
-        let mask = nodata.is_none() && used.iter().any(|&b| raster.bands()[b].masked);
+        let mask =
+            nodata.is_none() && (float_nan || used.iter().any(|&b| raster.bands()[b].masked));
         let (block_cols, batch) = plan(
             &ckpt,
             (raster.width(), raster.height()),
@@ -386,6 +407,7 @@ fn plan(
 /// `norms` were made for (a Byte raster is no input for a model trained on UInt16 data).
 pub fn check_band_types(raster: &Raster, bands: &[usize], norms: &[BandNorm]) -> Result<()> {
     let path = raster.path().display();
+    raster.check_not_paletted(bands)?;
     for (&b, norm) in bands.iter().zip(norms) {
         let t = SampleType::try_from(raster.bands()[b].dtype)
             .map_err(|e| Error::Input(format!("{path}: band {}: {e}", b + 1)))?;

@@ -127,6 +127,7 @@ pub fn check_flags(flags: &[String], device: &str) -> Result<()> {
     spec.config.validate()?;
     spec.settings.validate()?;
     spec.schedule.validate()?;
+    crate::train::run::check_memory(&spec.config, &spec.settings)?;
     Ok(())
 }
 

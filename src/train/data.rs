@@ -868,6 +868,7 @@ impl RawRaster {
                 b
             }
         };
+        raster.check_not_paletted(&bands)?;
         let dtypes = bands
             .iter()
             .map(|&k| {

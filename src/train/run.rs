@@ -150,9 +150,10 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Checks that every period is at least 1.
+    /// Checks that the run has steps and every period is at least 1.
     pub fn validate(&self) -> Result<(), ModelError> {
         for (key, v) in [
+            ("steps", self.steps),
             ("checkpoint-every", self.checkpoint_every),
             ("log-every", self.log_every),
             ("sample-every", self.sample_every),
@@ -289,6 +290,7 @@ pub fn read_run(dir: &Path) -> anyhow::Result<(Checkpoint, TrainState)> {
         })?;
     let state: TrainState = serde_json::from_str(json)
         .map_err(|e| bad(format!("bad '{TRAINING_KEY}' metadata: {e}")))?;
+    check_same_run(dir, &ckpt)?;
     if state.sampler.batches != ckpt.step {
         return Err(bad(format!(
             "the sampler drew {} batches but the checkpoint is at step {}",
@@ -297,6 +299,46 @@ pub fn read_run(dir: &Path) -> anyhow::Result<(Checkpoint, TrainState)> {
         .into());
     }
     Ok((ckpt, state))
+}
+
+/// Checks that `ckpt` (the run's model.safetensors) belongs to the run in `dir`: its model
+/// config is that of the run's latest periodic checkpoint, when there is one. A checkpoint
+/// of another run swapped in would otherwise be trained on and rotate the run's own away.
+fn check_same_run(dir: &Path, ckpt: &Checkpoint) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir.join("checkpoints")) else {
+        return Ok(());
+    };
+    let latest = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let n: u64 = name
+                .strip_prefix("step-")?
+                .strip_suffix(".safetensors")?
+                .parse()
+                .ok()?;
+            Some((n, e.path()))
+        })
+        .max();
+    let Some((step, path)) = latest else {
+        return Ok(());
+    };
+    let Ok(bytes) = crate::model::checkpoint::read_file(&path) else {
+        return Ok(());
+    };
+    let config = SafeTensors::read_metadata(&bytes)
+        .ok()
+        .and_then(|(_, h)| h.metadata().as_ref()?.get("config").cloned())
+        .and_then(|json| ModelConfig::from_json(&json).ok());
+    match config {
+        Some(c) if c != ckpt.config => Err(Error::Input(format!(
+            "{}: its model config differs from the run's (checkpoints/step-{step}.safetensors): \
+             not this run's checkpoint",
+            model_path(dir).display()
+        ))
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 /// Runs (or continues) training as `spec` says, reporting to `progress`.
@@ -420,7 +462,7 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
 /// allocated: first by the activations of G and D alone (so that no absurd batch or window
 /// is ever built), then by the trainer's memory measured at batches of one and two windows,
 /// with the sampler's batch buffers.
-fn check_memory(config: &ModelConfig, settings: &TrainSettings) -> anyhow::Result<()> {
+pub(crate) fn check_memory(config: &ModelConfig, settings: &TrainSettings) -> anyhow::Result<()> {
     let batch = settings.batch as u64;
     let w = config.window as u64;
     let d_floats: u64 = (0..5)
@@ -441,6 +483,47 @@ fn check_memory(config: &ModelConfig, settings: &TrainSettings) -> anyhow::Resul
     let total = fixed.saturating_add(batch.saturating_mul(per_window + data));
     crate::memory::check(&what, total)?;
     Ok(())
+}
+
+/// The file whose lock says a trainer is working in a run directory; it holds the trainer's
+/// PID.
+pub const LOCK_FILE: &str = ".lock";
+
+/// Creates `dir` if needed and takes the advisory lock of its [`LOCK_FILE`], writing this
+/// process's PID into it; the lock lasts as long as the returned file is open (the OS
+/// releases it when the process ends, however it ends). Errors (bad input) naming the
+/// holder's PID when another trainer holds it.
+fn lock_run(dir: &Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor this function owns; non-blocking.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::WouldBlock {
+            return Err(e).with_context(|| format!("locking {}", path.display()));
+        }
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        return Err(Error::Input(format!(
+            "{} is in use by another trainer (PID {}): wait for it or stop it",
+            dir.display(),
+            holder.trim()
+        ))
+        .into());
+    }
+    use std::io::Seek;
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| write!(file, "{}", std::process::id()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(file)
 }
 
 /// The held-out windows shown in the sample grids, padded to a whole batch by repeating
@@ -524,6 +607,9 @@ impl DeviceVisitor for Run<'_> {
 impl Run<'_> {
     /// Builds the trainer, prepares the directory and trains.
     fn go<D: Device>(mut self, dev: &D) -> anyhow::Result<Summary> {
+        // Held until the run ends; taken once the device works, before anything is written.
+        let _lock = lock_run(&self.dir)?;
+        self.recheck_under_lock()?;
         let s = &self.settings;
         let (opt, d_opt) = (s.optimizer_config()?, s.d_optimizer_config()?);
         let mut trainer = match &self.resume {
@@ -563,6 +649,25 @@ impl Run<'_> {
             last: result?,
             loop_allocations: self.loop_allocations,
         })
+    }
+
+    /// Checks the run directory again under its lock: another trainer may have been faster
+    /// (started the run, or moved it on) since it was read.
+    fn recheck_under_lock(&self) -> anyhow::Result<()> {
+        let on_disk = model_path(&self.dir);
+        match &self.resume {
+            None if on_disk.exists() => Err(Error::Input(format!(
+                "{} already holds a run (model.safetensors)",
+                self.dir.display()
+            ))
+            .into()),
+            Some(ckpt) if read_run(&self.dir)?.0.step != ckpt.step => Err(Error::Input(format!(
+                "{} changed while the run was being set up: resume it again",
+                on_disk.display()
+            ))
+            .into()),
+            _ => Ok(()),
+        }
     }
 
     /// Trains up to the schedule's last step; returns the last step's losses.
@@ -639,6 +744,20 @@ impl Run<'_> {
                 last_checkpoint = step;
             }
             self.loop_allocations = dev.alloc_count() - allocs;
+            if let Some(signal) = crate::interrupt::requested() {
+                if !checkpoint {
+                    self.save(dev, trainer, records)?;
+                }
+                return Err(crate::interrupt::Interrupted {
+                    signal,
+                    detail: Some(format!(
+                        "checkpoint of step {step} written to {}; continue with --resume {}",
+                        model_path(&self.dir).display(),
+                        self.dir.display()
+                    )),
+                }
+                .into());
+            }
         }
         Ok(last)
     }

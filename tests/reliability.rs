@@ -1,0 +1,760 @@
+//! Hostile input, as a user might give it: the command line never panics, keeps memory
+//! bounded, leaves no half-written output, and exits 0 (done), 1 (a valid request that
+//! failed, such as a full disk), 2 (bad input) or 128 + the signal (interrupted), with one
+//! line on stderr naming what is wrong (docs/failures.md).
+#![cfg(feature = "geo")]
+
+#[allow(dead_code)]
+mod train_support;
+
+use satcolor::geo::GeoTiffWriter;
+use satcolor::model::normalization::SampleType;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use train_support::{s, satcolor, satcolor_cmd, scratch, tiny_data, train_ok, TINY};
+
+/// A tiny trained run (its directory) and its data, shared by the tests.
+fn model() -> &'static (PathBuf, PathBuf) {
+    static MODEL: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let dir = scratch("reliability-model");
+        let data = tiny_data(&dir);
+        let run = dir.join("run");
+        let mut args = vec!["--data", s(&data), "--out", s(&run), "--steps", "2"];
+        args.extend_from_slice(TINY);
+        train_ok(&args);
+        (run, data)
+    })
+}
+
+fn ckpt() -> PathBuf {
+    model().0.join("model.safetensors")
+}
+
+fn scene() -> PathBuf {
+    model().1.join("scene-00002.tif")
+}
+
+/// Checks a failed command: exit `code`, one line on stderr containing `needle`, no panic.
+fn fails(out: &Output, code: i32, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(err.contains(needle), "'{needle}' not in: {err}");
+    // One line; a trainer's progress lines may come before it.
+    let lines: Vec<&str> = err.trim_end().lines().collect();
+    assert!(lines.last().unwrap().contains(needle), "{err}");
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// `satcolor ARGS` under an address-space limit of `kib` KiB (`ulimit -v`).
+fn limited(kib: u64, args: &[&str]) -> Output {
+    let mut line = format!("ulimit -v {kib}; exec '{}'", env!("CARGO_BIN_EXE_satcolor"));
+    for a in args {
+        line += &format!(" '{a}'");
+    }
+    Command::new("sh").args(["-c", &line]).output().unwrap()
+}
+
+/// Dot files left in `dir` (temporaries of atomic writes).
+fn hidden(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}
+
+#[test]
+fn a_closed_or_full_stdout_ends_quietly_or_as_an_error() {
+    let dir = scratch("reliability-stdout");
+    let out = dir.join("out.tif");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["info".into()],
+        vec![
+            "eval".into(),
+            "--json".into(),
+            "--device".into(),
+            "cpu".into(),
+            "--model".into(),
+            s(&ckpt()).into(),
+            "--data".into(),
+            s(&scene()).into(),
+        ],
+        vec![
+            "colorize".into(),
+            "--device".into(),
+            "cpu".into(),
+            "--model".into(),
+            s(&ckpt()).into(),
+            s(&scene()).into(),
+            s(&out).into(),
+        ],
+    ];
+    for args in &cases {
+        // The reader goes away before anything is printed.
+        let _ = std::fs::remove_file(&out);
+        let mut child = satcolor_cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let done = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&done.stderr);
+        assert!(
+            done.status.success() || done.status.signal() == Some(libc::SIGPIPE),
+            "{args:?}: {:?} {err}",
+            done.status
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        // A full stdout is an I/O error, exit 1; the work itself was done.
+        let _ = std::fs::remove_file(&out);
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let done = satcolor_cmd(args).stdout(full).output().unwrap();
+        fails(&done, 1, "cannot write to stdout");
+        if args[0] == "colorize" {
+            assert!(out.exists(), "the output was written before the report");
+        }
+    }
+}
+
+#[test]
+fn absurd_batches_are_capped_or_refused_before_allocating() {
+    let dir = scratch("reliability-batch");
+    for batch in ["18446744073709551615", "100000"] {
+        let out = dir.join(format!("out-{}.tif", batch.len()));
+        let done = limited(
+            4 << 20,
+            &[
+                "colorize",
+                "--device",
+                "cpu",
+                "--batch",
+                batch,
+                "--model",
+                s(&ckpt()),
+                s(&scene()),
+                s(&out),
+            ],
+        );
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+    let data = &model().1;
+    let run = dir.join("run");
+    let mut args = vec!["train", "--data", s(data), "--out", s(&run), "--steps", "1"];
+    args.extend_from_slice(TINY);
+    let pos = args.iter().position(|a| *a == "--batch").unwrap();
+    args[pos + 1] = "1000000000";
+    fails(&limited(4 << 20, &args), 2, "memory");
+    assert!(!run.join("model.safetensors").exists());
+    // A resumed run whose batch cannot fit is refused the same way.
+    let copy = dir.join("resumed");
+    std::fs::create_dir_all(copy.join("checkpoints")).unwrap();
+    edit_checkpoint(&copy.join("model.safetensors"), |meta, _| {
+        let mut state: serde_json::Value = serde_json::from_str(&meta["training"]).unwrap();
+        state["settings"]["batch"] = serde_json::json!(1_000_000_000u64);
+        meta.insert("training".into(), state.to_string());
+    });
+    let done = limited(
+        4 << 20,
+        &[
+            "train",
+            "--resume",
+            s(&copy),
+            "--steps",
+            "3",
+            "--device",
+            "cpu",
+        ],
+    );
+    fails(&done, 2, "memory");
+}
+
+/// The checkpoint at `path` with its metadata changed by `edit`, written to `to`.
+fn edit_checkpoint(
+    to: &Path,
+    edit: impl Fn(
+        &mut std::collections::HashMap<String, String>,
+        &mut Vec<(String, Vec<f32>, Vec<usize>)>,
+    ),
+) {
+    let bytes = std::fs::read(ckpt()).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    let mut tensors: Vec<(String, Vec<f32>, Vec<usize>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| {
+            let data = v
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            (n, data, v.shape().to_vec())
+        })
+        .collect();
+    edit(&mut meta, &mut tensors);
+    let raw: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(n, d, sh)| {
+            (
+                n.clone(),
+                d.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                sh.clone(),
+            )
+        })
+        .collect();
+    let views: Vec<(&str, safetensors::tensor::TensorView)> = raw
+        .iter()
+        .map(|(n, b, sh)| {
+            (
+                n.as_str(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, sh.clone(), b)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    std::fs::write(to, safetensors::serialize(views, Some(meta)).unwrap()).unwrap();
+}
+
+#[test]
+fn checkpoints_are_checked_before_anything_is_sized_from_them() {
+    let dir = scratch("reliability-ckpt");
+    let out = dir.join("out.tif");
+    for (layers, needle) in [
+        ("4000000000", "outer_layers must be at most"),
+        ("1000000", "outer_layers must be at most"),
+    ] {
+        let bad = dir.join(format!("layers-{layers}.safetensors"));
+        edit_checkpoint(&bad, |meta, _| {
+            let mut cfg: serde_json::Value = serde_json::from_str(&meta["config"]).unwrap();
+            cfg["outer_layers"] = serde_json::json!(layers.parse::<u64>().unwrap());
+            meta.insert("config".into(), cfg.to_string());
+        });
+        for cmd in [
+            vec![
+                "colorize",
+                "--device",
+                "cpu",
+                "--model",
+                s(&bad),
+                s(&scene()),
+                s(&out),
+            ],
+            vec![
+                "eval",
+                "--device",
+                "cpu",
+                "--model",
+                s(&bad),
+                "--data",
+                s(&scene()),
+            ],
+        ] {
+            fails(&limited(4 << 20, &cmd), 2, needle);
+        }
+    }
+    // Weights that are not finite: refused, naming the tensor.
+    let nan = dir.join("nan.safetensors");
+    edit_checkpoint(&nan, |_, tensors| {
+        let t = tensors.iter_mut().find(|t| t.0.starts_with("g.")).unwrap();
+        t.1[0] = f32::NAN;
+    });
+    let done = satcolor(&[
+        "colorize",
+        "--device",
+        "cpu",
+        "--model",
+        s(&nan),
+        s(&scene()),
+        s(&out),
+    ]);
+    fails(&done, 2, "not finite");
+    assert!(!out.exists());
+    // A missing model or a directory: exit 2, the reason said once.
+    for model in [dir.join("missing.safetensors"), dir.clone()] {
+        let done = satcolor(&["colorize", "--model", s(&model), s(&scene()), s(&out)]);
+        fails(&done, 2, s(&model));
+        let err = String::from_utf8_lossy(&done.stderr);
+        if let Some(i) = err.find("os error") {
+            assert!(!err[i + 1..].contains("os error"), "said twice: {err}");
+        }
+    }
+}
+
+/// A VRT of `w`×`h` pixels whose three Byte bands read `source`.
+fn huge_vrt(path: &Path, (w, h): (usize, usize), source: &Path) {
+    let bands: String = (1..=3)
+        .map(|b| {
+            format!(
+                "<VRTRasterBand dataType=\"Byte\" band=\"{b}\"><SimpleSource><SourceFilename>{}\
+                 </SourceFilename><SourceBand>{b}</SourceBand></SimpleSource></VRTRasterBand>",
+                source.display()
+            )
+        })
+        .collect();
+    let xml = format!("<VRTDataset rasterXSize=\"{w}\" rasterYSize=\"{h}\">{bands}</VRTDataset>");
+    std::fs::write(path, xml).unwrap();
+}
+
+#[test]
+fn rasters_too_big_for_memory_are_refused_or_streamed() {
+    let dir = scratch("reliability-huge");
+    let vrt = dir.join("huge.vrt");
+    let huge_run = dir.join("run");
+    huge_vrt(&vrt, (200_000, 200_000), &scene());
+    fails(
+        &limited(
+            4 << 20,
+            &[
+                "eval",
+                "--device",
+                "cpu",
+                "--model",
+                s(&ckpt()),
+                "--data",
+                s(&vrt),
+            ],
+        ),
+        2,
+        "200000x200000",
+    );
+    let mut args = vec![
+        "train",
+        "--data",
+        s(&vrt),
+        "--out",
+        s(&huge_run),
+        "--steps",
+        "1",
+    ];
+    args.extend_from_slice(TINY);
+    fails(&limited(4 << 20, &args), 2, "200000x200000");
+    // A very wide raster is colorized in column blocks: memory stays bounded.
+    let wide = dir.join("wide.vrt");
+    huge_vrt(&wide, (400_000, 40), &scene());
+    let out = dir.join("wide.tif");
+    let done = limited(
+        3 << 20,
+        &[
+            "colorize",
+            "--device",
+            "cpu",
+            "--model",
+            s(&ckpt()),
+            s(&wide),
+            s(&out),
+        ],
+    );
+    let report = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let mib: u64 = report
+        .split("peak RSS ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(
+        mib < 400,
+        "peak RSS {mib} MiB for a 400000x40 raster: {report}"
+    );
+}
+
+#[test]
+fn outputs_that_are_not_regular_files_are_refused() {
+    let dir = scratch("reliability-special");
+    let fifo = dir.join("fifo.tif");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for out in [Path::new("/dev/null"), fifo.as_path()] {
+        let done = satcolor(&[
+            "colorize",
+            "--device",
+            "cpu",
+            "--model",
+            s(&ckpt()),
+            s(&scene()),
+            s(out),
+        ]);
+        fails(&done, 2, "not a regular file");
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    let png = dir.join("out.png");
+    let done = satcolor(&[
+        "colorize",
+        "--device",
+        "cpu",
+        "--model",
+        s(&ckpt()),
+        s(&scene()),
+        s(&png),
+    ]);
+    fails(&done, 2, ".tif");
+    // A long legal name is fine: the temporary's name is short.
+    let long = dir.join("x".repeat(246) + ".tif");
+    let done = satcolor(&[
+        "colorize",
+        "--device",
+        "cpu",
+        "--model",
+        s(&ckpt()),
+        s(&scene()),
+        s(&long),
+    ]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(hidden(&dir).is_empty());
+}
+
+#[test]
+fn a_full_disk_fails_with_exit_1_and_leaves_nothing() {
+    let dir = scratch("reliability-full");
+    let mnt = dir.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs", s(&mnt)])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|st| st.success());
+    if !mounted {
+        println!("skipped: cannot mount a small tmpfs here (needs root and mount rights)");
+        return;
+    }
+    // Every byte taken but a few.
+    {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(mnt.join("filler")).unwrap();
+        while filler.write_all(&[7u8; 512]).is_ok() {}
+    }
+    let out = mnt.join("out.tif");
+    let done = satcolor(&[
+        "colorize",
+        "--device",
+        "cpu",
+        "--model",
+        s(&ckpt()),
+        s(&scene()),
+        s(&out),
+    ]);
+    let synth = satcolor(&[
+        "synth",
+        "--out",
+        s(&mnt.join("s")),
+        "--scenes",
+        "20",
+        "--size",
+        "128",
+    ]);
+    let listing = hidden(&mnt);
+    let _ = Command::new("umount").arg(&mnt).status();
+    fails(&done, 1, s(&out));
+    fails(&synth, 1, "No space left");
+    assert!(!out.exists() && listing.is_empty(), "left: {listing:?}");
+}
+
+#[test]
+fn valid_pixels_never_read_as_nodata() {
+    let dir = scratch("reliability-nodata");
+    for (dtype, nodata, value, want) in [
+        (SampleType::Byte, 0.0, 0.2, 1.0),
+        (SampleType::Byte, 255.0, 300.0, 254.0),
+        (SampleType::UInt16, 0.0, -5.0, 1.0),
+        (SampleType::Int16, -32768.0, -40000.0, -32767.0),
+        (
+            SampleType::Float32,
+            -9999.0,
+            -9999.0,
+            f64::from(f32::from_bits((-9999f32).to_bits() - 8)),
+        ),
+    ] {
+        let path = dir.join(format!("{}-{nodata}.tif", dtype.name()));
+        let geo = satcolor::geo::GeoRef {
+            geo_transform: None,
+            crs_wkt: String::new(),
+        };
+        let mut w =
+            GeoTiffWriter::create(&path, (3, 1), 1, dtype, &geo, Some(nodata), &[]).unwrap();
+        w.keep_off_nodata();
+        w.write_rows(0, 1, &[value as f32, f32::NAN, 7.0]).unwrap();
+        w.finish().unwrap();
+        let r = satcolor::geo::Raster::open(&path).unwrap();
+        let (v, valid) = r.read_masked(&[0], (0, 0), (3, 1)).unwrap();
+        assert_eq!(valid, [true, false, true], "{}", dtype.name());
+        assert_eq!(f64::from(v[0]), want, "{}", dtype.name());
+        assert_eq!(v[2], 7.0);
+    }
+}
+
+#[test]
+fn interrupted_commands_clean_up_or_checkpoint() {
+    let dir = scratch("reliability-signal");
+    // colorize: SIGINT removes the temporary, leaves no output, exits 130.
+    let big = dir.join("big.vrt");
+    huge_vrt(&big, (4000, 4000), &scene());
+    let out = dir.join("out.tif");
+    let child = satcolor_cmd(&[
+        "colorize",
+        "--device",
+        "cpu",
+        "--model",
+        s(&ckpt()),
+        s(&big),
+        s(&out),
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let start = std::time::Instant::now();
+    while hidden(&dir).is_empty() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let done = child.wait_with_output().unwrap();
+    fails(&done, 130, "SIGINT");
+    assert!(
+        !out.exists() && hidden(&dir).is_empty(),
+        "{:?}",
+        hidden(&dir)
+    );
+    // train: SIGTERM writes a checkpoint of the step it is at, exits 143; it resumes.
+    let run = dir.join("run");
+    let mut args = vec![
+        "train",
+        "--data",
+        s(&model().1),
+        "--out",
+        s(&run),
+        "--steps",
+        "100000",
+        "--checkpoint-every",
+        "100000",
+    ];
+    args.extend_from_slice(TINY);
+    let child = satcolor_cmd(&args).stderr(Stdio::piped()).spawn().unwrap();
+    let log = run.join("log.jsonl");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&log).map_or(0, |l| l.lines().count()) < 3
+        && start.elapsed().as_secs() < 120
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let done = child.wait_with_output().unwrap();
+    fails(&done, 143, "checkpoint of step");
+    let step = satcolor::model::Checkpoint::load(&run.join("model.safetensors"))
+        .unwrap()
+        .step;
+    assert!(step >= 3, "checkpoint at step {step}");
+    train_ok(&[
+        "--resume",
+        s(&run),
+        "--steps",
+        &(step + 1).to_string(),
+        "--device",
+        "cpu",
+    ]);
+}
+
+#[test]
+fn flags_and_paths_are_checked_before_anything_is_written() {
+    let dir = scratch("reliability-flags");
+    let demo = dir.join("d");
+    fails(
+        &satcolor(&["demo", "--out", s(&demo), "--steps", "0"]),
+        2,
+        "steps",
+    );
+    assert!(!demo.join("data").exists());
+    let file = dir.join("file");
+    std::fs::write(&file, b"x").unwrap();
+    fails(&satcolor(&["demo", "--out", s(&file)]), 2, s(&file));
+    let mut args = vec![
+        "train",
+        "--data",
+        s(&model().1),
+        "--out",
+        s(&file),
+        "--steps",
+        "1",
+    ];
+    args.extend_from_slice(TINY);
+    fails(&satcolor(&args), 2, s(&file));
+    fails(
+        &satcolor(&["synth", "--out", s(&dir.join("s")), "--scenes", "0"]),
+        2,
+        "--scenes",
+    );
+    // A raster given twice is scored once.
+    let once = satcolor(&[
+        "eval",
+        "--json",
+        "--device",
+        "cpu",
+        "--model",
+        s(&ckpt()),
+        "--data",
+        s(&scene()),
+    ]);
+    let twice = satcolor(&[
+        "eval",
+        "--json",
+        "--device",
+        "cpu",
+        "--model",
+        s(&ckpt()),
+        "--data",
+        s(&scene()),
+        s(&scene()),
+    ]);
+    let n = |o: &Output| {
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["rasters"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!((n(&once), n(&twice)), (1, 1));
+    // A file name that is not UTF-8 is read all the same.
+    use std::os::unix::ffi::OsStrExt;
+    let odd = dir.join(std::ffi::OsStr::from_bytes(b"sc\xe8ne.tif"));
+    std::fs::copy(scene(), &odd).unwrap();
+    let done = satcolor_cmd(&["colorize", "--device", "cpu", "--model", s(&ckpt())])
+        .arg(&odd)
+        .arg(dir.join("odd-out.tif"))
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+}
+
+#[test]
+fn one_trainer_per_run_directory_and_only_its_own_checkpoints() {
+    let dir = scratch("reliability-lock");
+    let run = dir.join("run");
+    let mut args = vec!["--data", s(&model().1), "--out", s(&run), "--steps", "2"];
+    args.extend_from_slice(TINY);
+    train_ok(&args);
+    // Another trainer holds the lock.
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(run.join(".lock"))
+        .unwrap();
+    use std::os::fd::AsRawFd;
+    assert_eq!(
+        unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    std::fs::write(run.join(".lock"), "4242").unwrap();
+    let done = satcolor(&[
+        "train",
+        "--resume",
+        s(&run),
+        "--steps",
+        "3",
+        "--device",
+        "cpu",
+    ]);
+    fails(&done, 2, "PID 4242");
+    drop(lock);
+    // A checkpoint of another model swapped in is not adopted.
+    let other = dir.join("other");
+    let mut args = vec![
+        "--data",
+        s(&model().1),
+        "--out",
+        s(&other),
+        "--steps",
+        "2",
+        "--checkpoint-every",
+        "1",
+    ];
+    args.extend_from_slice(TINY);
+    let pos = args.iter().position(|a| *a == "--filters").unwrap();
+    args[pos + 1] = "6";
+    train_ok(&args);
+    let mut args = vec!["--resume", s(&run), "--steps", "3", "--device", "cpu"];
+    train_ok(&args);
+    std::fs::copy(
+        other.join("model.safetensors"),
+        run.join("model.safetensors"),
+    )
+    .unwrap();
+    args[3] = "4";
+    let done = satcolor_cmd(&["train"]).args(&args).output().unwrap();
+    fails(&done, 2, "not this run's checkpoint");
+}
+
+#[test]
+fn mutated_checkpoint_headers_never_panic() {
+    let bytes = std::fs::read(ckpt()).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for case in 0..400 {
+        let mut b = bytes.clone();
+        match case % 4 {
+            // A byte of the header changed.
+            0 => {
+                let i = 8 + (next() as usize) % header_len;
+                b[i] = next() as u8;
+            }
+            // A digit of the header replaced by a run of nines (huge numbers).
+            1 => {
+                let digits: Vec<usize> = (8..8 + header_len)
+                    .filter(|&i| b[i].is_ascii_digit())
+                    .collect();
+                let i = digits[(next() as usize) % digits.len()];
+                let mut v = b[..i].to_vec();
+                v.extend_from_slice(b"99999999999");
+                v.extend_from_slice(&b[i + 1..]);
+                let len = (header_len + 10) as u64;
+                v[..8].copy_from_slice(&len.to_le_bytes());
+                b = v;
+            }
+            // Truncated.
+            2 => b.truncate((next() as usize) % b.len()),
+            // The length prefix changed.
+            _ => b[(next() as usize) % 8] = next() as u8,
+        }
+        let result =
+            std::panic::catch_unwind(|| satcolor::model::Checkpoint::from_bytes(&b).is_ok());
+        assert!(result.is_ok(), "case {case} panicked");
+    }
+}
