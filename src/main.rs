@@ -79,7 +79,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() {
     let cli = Cli::parse();
-    let long_job = !matches!(cli.cmd, Cmd::Info | Cmd::Selftest { .. });
+    // The commands that poll for it (between tiles, steps or scenes); the others keep the
+    // default action of the signals, which ends them at once.
+    #[cfg(feature = "geo")]
+    let long_job = !matches!(
+        cli.cmd,
+        Cmd::Info | Cmd::Selftest { .. } | Cmd::Splitview(_)
+    );
+    #[cfg(not(feature = "geo"))]
+    let long_job = false;
     if long_job {
         if let Err(e) = satcolor::interrupt::install() {
             exit_with(&anyhow::anyhow!("cannot handle Ctrl-C: {e}"), 1);

@@ -768,3 +768,33 @@ fn data_paired_folders_pair_by_name() {
         .to_string();
     assert!(err.contains("b.tif") && err.contains("no input"), "{err}");
 }
+
+#[test]
+fn windows_below_a_nodata_band_are_found_when_the_split_leaves_none() {
+    // 64×64, the first 8 rows nodata (0 in every band, declared): the held-out split would
+    // leave only window row 0 to train on, which is a quarter nodata. Rows 8–63 hold
+    // valid 32×32 windows; the sampler trains on them, holding nothing out.
+    let dir = scratch("nodata-rows");
+    let path = dir.join("a.tif");
+    let (w, h) = (64, 64);
+    let mut data = Vec::new();
+    for b in 0..3 {
+        for y in 0..h {
+            for x in 0..w {
+                data.push(if y < 8 { 0 } else { noise(b, x, y).max(1) });
+            }
+        }
+    }
+    write_geotiff(&path, (w, h), 3, &data, &georef(), Some(0.0)).unwrap();
+    let cfg = DataConfig {
+        window: 32,
+        seed: 3,
+        ..DataConfig::default()
+    };
+    assert!(cfg.val_fraction > 0.0);
+    let mut s = WindowSampler::from_paths(std::slice::from_ref(&path), cfg).unwrap();
+    let b = s.next_batch(16).unwrap();
+    assert_eq!(b.batch, 16);
+    // No window reaches into the nodata rows: every target value is a valid pixel's.
+    assert!(b.y.iter().all(|&v| v > 0.0), "a nodata pixel was drawn");
+}

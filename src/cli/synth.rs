@@ -32,7 +32,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         size: args.size,
         seed: args.seed,
     };
-    let files = write_scenes(&args.out, &options)?;
+    // Stopped by a signal: the scenes written are complete, the exit code says why.
+    let files = write_scenes(&args.out, &options).map_err(|e| match crate::interrupt::check() {
+        Err(signal) => anyhow::Error::from(signal),
+        Ok(()) => e.into(),
+    })?;
     super::print(&format!(
         "wrote {} scenes of {}x{} pixels to {} in {:.1} s\n",
         files.len(),

@@ -36,6 +36,7 @@ pub fn write_scenes(dir: &Path, options: &SynthOptions) -> Result<Vec<PathBuf>, 
     (0..options.scenes)
         .into_par_iter()
         .map(|i| {
+            crate::interrupt::check().map_err(|e| RasterError::Input(e.to_string()))?;
             let scene = render_scene(options.seed, i as u64, options.size);
             let path = scene_path(dir, i);
             let georef = GeoRef {

@@ -365,7 +365,16 @@ impl WindowSampler {
         };
         sampler.train = train.into_iter().map(|r| sampler.count(r)).collect();
         sampler.val = val.into_iter().map(|r| sampler.count(r)).collect();
-        if sampler.train.iter().all(|r| r.valid == 0) {
+        let no_train = |s: &Self| s.train.iter().all(|r| r.valid == 0);
+        if no_train(&sampler) && !held_out.contains(&true) && !sampler.val.is_empty() {
+            // The split left no valid training window (nodata where the training rows
+            // are): train on the rasters whole, holding nothing out.
+            sampler.train = (0..heights.len())
+                .map(|i| sampler.count((i, 0..heights[i])))
+                .collect();
+            sampler.val.clear();
+        }
+        if no_train(&sampler) {
             return Err(sampler.no_valid("training"));
         }
         Ok(sampler)
