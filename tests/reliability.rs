@@ -710,14 +710,14 @@ fn one_trainer_per_run_directory_and_only_its_own_checkpoints() {
     // Another trainer holds the lock.
     let lock = std::fs::OpenOptions::new()
         .write(true)
-        .open(run.join(".lock"))
+        .open(run.join("train.lock"))
         .unwrap();
     use std::os::fd::AsRawFd;
     assert_eq!(
         unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
         0
     );
-    std::fs::write(run.join(".lock"), "4242").unwrap();
+    std::fs::write(run.join("train.lock"), "4242").unwrap();
     let done = satcolor(&[
         "train",
         "--resume",

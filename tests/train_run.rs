@@ -86,7 +86,8 @@ fn a_cpu_run_writes_its_directory_and_does_not_allocate_in_the_loop() {
             "log.jsonl",
             "loss.png",
             "model.safetensors",
-            "samples"
+            "samples",
+            "train.lock"
         ]
     );
     // Checkpoints at 2, 4, 6, 8 and the end (9); the last KEEP_CHECKPOINTS stay.

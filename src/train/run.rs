@@ -8,6 +8,8 @@
 //! - `checkpoints/step-N.safetensors`: the same at periodic steps, the last [`KEEP_CHECKPOINTS`]
 //!   kept;
 //! - `log.jsonl`: one [`LogRecord`] per logged step, appended and flushed as training goes;
+//! - `train.lock`: the PID of the trainer working in the directory, which holds an advisory
+//!   lock on it (a second trainer is refused);
 //! - `loss.png` (at each checkpoint and at the end) and `samples/step-N.png` (input | output |
 //!   truth of fixed held-out windows).
 //!
@@ -487,7 +489,7 @@ pub(crate) fn check_memory(config: &ModelConfig, settings: &TrainSettings) -> an
 
 /// The file whose lock says a trainer is working in a run directory; it holds the trainer's
 /// PID.
-pub const LOCK_FILE: &str = ".lock";
+pub const LOCK_FILE: &str = "train.lock";
 
 /// Creates `dir` if needed and takes the advisory lock of its [`LOCK_FILE`], writing this
 /// process's PID into it; the lock lasts as long as the returned file is open (the OS
