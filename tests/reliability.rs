@@ -129,6 +129,38 @@ fn a_closed_or_full_stdout_ends_quietly_or_as_an_error() {
 }
 
 #[test]
+fn closed_stdout_and_stderr_do_not_stop_or_panic_a_trainer() {
+    let dir = scratch("reliability-stderr");
+    let run = dir.join("run");
+    let mut args = vec![
+        "train",
+        "--data",
+        s(&model().1),
+        "--out",
+        s(&run),
+        "--steps",
+        "3",
+    ];
+    args.extend_from_slice(TINY);
+    // `satcolor train … 2>&1 | head -0`: both streams go to a reader that is gone.
+    let mut child = satcolor_cmd(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert!(
+        status.success() || status.signal() == Some(libc::SIGPIPE),
+        "{status:?}"
+    );
+    // The progress lines could not be written; the training was done all the same.
+    let ckpt = satcolor::model::Checkpoint::load(&run.join("model.safetensors")).unwrap();
+    assert_eq!(ckpt.step, 3);
+}
+
+#[test]
 fn absurd_batches_are_capped_or_refused_before_allocating() {
     let dir = scratch("reliability-batch");
     for batch in ["18446744073709551615", "100000"] {

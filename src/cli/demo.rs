@@ -90,11 +90,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let out = &args.out;
     new_folder(out)?;
     let data = out.join("data");
-    eprintln!("writing the data to {}", data.display());
+    crate::cli::note(&format!("writing the data to {}", data.display()));
     let jobs = [tasks::pan_rgb(&data)?, tasks::sample(&data)?];
     let mut results = Vec::new();
     for (task, flags) in jobs.iter().zip(&flags) {
-        eprintln!("== {}: {}", task.name, task.title);
+        crate::cli::note(&format!("== {}: {}", task.name, task.title));
         results.push(run_task(task, &out.join(task.name), &args.device, flags)?);
     }
     let metrics = out.join("metrics.json");

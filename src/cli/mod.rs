@@ -36,6 +36,14 @@ pub fn print(text: &str) -> Result<(), StdoutError> {
         .map_err(StdoutError)
 }
 
+/// Writes `text` and a newline to stderr, for progress and warnings. A stderr that cannot
+/// be written (a closed pipe: `satcolor train … 2>&1 | head`) is ignored: the work goes on,
+/// where `eprintln!` would panic.
+pub fn note(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
 /// Writing the command's report to stdout failed.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write to stdout: {0}")]

@@ -70,7 +70,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "rgb-ms" => tasks::rgb_ms(&args.sentinel2, &data)?,
             _ => tasks::sample(&data)?,
         };
-        eprintln!("== {}: {}", task.name, task.title);
+        crate::cli::note(&format!("== {}: {}", task.name, task.title));
         let result = run_task(&task, &args.out.join(task.name), &args.device, &args.train)?;
         results.push(result);
         // Written after every task, so an interrupted benchmark keeps what it measured.

@@ -459,7 +459,7 @@ impl Bar {
 
 impl Progress for Bar {
     fn begin(&mut self, device: &str, first: u64, total: u64) {
-        eprintln!("{}", device_line(self.auto, device, first));
+        crate::cli::note(&device_line(self.auto, device, first));
         self.bar = ProgressBar::new(total).with_position(first);
         self.bar.set_style(
             ProgressStyle::with_template("step {pos}/{len} [{bar:30}] {per_sec} ETA {eta}  {msg}")
@@ -492,7 +492,7 @@ impl Lines {
 
 impl Progress for Lines {
     fn begin(&mut self, device: &str, first: u64, total: u64) {
-        eprintln!("{}", device_line(self.auto, device, first));
+        crate::cli::note(&device_line(self.auto, device, first));
         self.start = Some((Instant::now(), first, total));
     }
     fn step(&mut self, _: u64, _: &StepLosses) {}
@@ -509,12 +509,12 @@ impl Progress for Lines {
             mse: r.mse,
             lambda_g: r.lambda_g,
         };
-        eprintln!(
+        crate::cli::note(&format!(
             "step {}/{total}  {}  {:.1} samples/s{eta}",
             r.step,
             losses_text(&losses),
             r.samples_per_s
-        );
+        ));
     }
     fn finish(&mut self) {}
 }

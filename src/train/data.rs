@@ -810,17 +810,17 @@ fn spacenet_pairs(
                 target: target_path,
                 input: Some(input_path),
             }),
-            None => eprintln!(
+            None => crate::cli::note(&format!(
                 "warning: {}: no {target}/{target}_{key}.tif to pair it with; skipped",
                 input_path.display()
-            ),
+            )),
         }
     }
     for (key, target_path) in targets {
-        eprintln!(
+        crate::cli::note(&format!(
             "warning: {}: no {input}/{input}_{key}.tif to pair it with; skipped",
             target_path.display()
-        );
+        ));
     }
     if out.len() == before {
         return Err(DataError::Invalid(format!(
