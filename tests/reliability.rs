@@ -22,15 +22,19 @@ fn model() -> &'static (PathBuf, PathBuf) {
         let dir = scratch("reliability-model");
         let data = tiny_data(&dir);
         let run = dir.join("run");
-        let mut args = vec!["--data", s(&data), "--out", s(&run), "--steps", "2"];
-        args.extend_from_slice(TINY);
+        let args = train_line(&data, &run, "2", &[])[1..].to_vec();
         train_ok(&args);
         (run, data)
     })
 }
 
 fn ckpt() -> PathBuf {
-    model().0.join("model.safetensors")
+    ckpt_path().to_path_buf()
+}
+
+fn ckpt_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| model().0.join("model.safetensors"))
 }
 
 fn scene() -> PathBuf {
@@ -51,6 +55,60 @@ fn fails(out: &Output, code: i32, needle: &str) {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The arguments of `satcolor colorize` on the cpu: `model`, `input`, `out` and `extra`
+/// flags.
+fn colorize_line<'a>(
+    model: &'a Path,
+    input: &'a Path,
+    out: &'a Path,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "colorize",
+        "--device",
+        "cpu",
+        "--model",
+        s(model),
+        s(input),
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The arguments of `satcolor train` of the tiny model on `data` into `run` for `steps`
+/// steps, with `extra` flags.
+fn train_line<'a>(
+    data: &'a Path,
+    run: &'a Path,
+    steps: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "train",
+        "--data",
+        s(data),
+        "--out",
+        s(run),
+        "--steps",
+        steps,
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(TINY);
+    args
+}
+
+/// `satcolor colorize` on the cpu with the shared model and `extra` flags.
+fn colorize(extra: &[&str], input: &Path, out: &Path) -> Output {
+    satcolor(&colorize_line(ckpt_path(), input, out, extra))
+}
+
+/// Fails the test unless the command succeeded.
+fn succeeded(out: &Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
 }
 
 /// `satcolor ARGS` under an address-space limit of `kib` KiB (`ulimit -v`).
@@ -132,16 +190,7 @@ fn a_closed_or_full_stdout_ends_quietly_or_as_an_error() {
 fn closed_stdout_and_stderr_do_not_stop_or_panic_a_trainer() {
     let dir = scratch("reliability-stderr");
     let run = dir.join("run");
-    let mut args = vec![
-        "train",
-        "--data",
-        s(&model().1),
-        "--out",
-        s(&run),
-        "--steps",
-        "3",
-    ];
-    args.extend_from_slice(TINY);
+    let args = train_line(&model().1, &run, "3", &[]);
     // `satcolor train … 2>&1 | head -0`: both streams go to a reader that is gone.
     let mut child = satcolor_cmd(&args)
         .stdout(Stdio::piped())
@@ -167,28 +216,13 @@ fn absurd_batches_are_capped_or_refused_before_allocating() {
         let out = dir.join(format!("out-{}.tif", batch.len()));
         let done = limited(
             4 << 20,
-            &[
-                "colorize",
-                "--device",
-                "cpu",
-                "--batch",
-                batch,
-                "--model",
-                s(&ckpt()),
-                s(&scene()),
-                s(&out),
-            ],
+            &colorize_line(&ckpt(), &scene(), &out, &["--batch", batch]),
         );
-        assert!(
-            done.status.success(),
-            "{}",
-            String::from_utf8_lossy(&done.stderr)
-        );
+        succeeded(&done);
     }
     let data = &model().1;
     let run = dir.join("run");
-    let mut args = vec!["train", "--data", s(data), "--out", s(&run), "--steps", "1"];
-    args.extend_from_slice(TINY);
+    let mut args = train_line(data, &run, "1", &[]);
     let pos = args.iter().position(|a| *a == "--batch").unwrap();
     args[pos + 1] = "1000000000";
     fails(&limited(4 << 20, &args), 2, "memory");
@@ -279,15 +313,7 @@ fn checkpoints_are_checked_before_anything_is_sized_from_them() {
             meta.insert("config".into(), cfg.to_string());
         });
         for cmd in [
-            vec![
-                "colorize",
-                "--device",
-                "cpu",
-                "--model",
-                s(&bad),
-                s(&scene()),
-                s(&out),
-            ],
+            colorize_line(&bad, &scene(), &out, &[]),
             vec![
                 "eval",
                 "--device",
@@ -307,15 +333,7 @@ fn checkpoints_are_checked_before_anything_is_sized_from_them() {
         let t = tensors.iter_mut().find(|t| t.0.starts_with("g.")).unwrap();
         t.1[0] = f32::NAN;
     });
-    let done = satcolor(&[
-        "colorize",
-        "--device",
-        "cpu",
-        "--model",
-        s(&nan),
-        s(&scene()),
-        s(&out),
-    ]);
+    let done = satcolor(&colorize_line(&nan, &scene(), &out, &[]));
     fails(&done, 2, "not finite");
     assert!(!out.exists());
     // A missing model or a directory: exit 2, the reason said once.
@@ -366,39 +384,15 @@ fn rasters_too_big_for_memory_are_refused_or_streamed() {
         2,
         "200000x200000",
     );
-    let mut args = vec![
-        "train",
-        "--data",
-        s(&vrt),
-        "--out",
-        s(&huge_run),
-        "--steps",
-        "1",
-    ];
-    args.extend_from_slice(TINY);
+    let args = train_line(&vrt, &huge_run, "1", &[]);
     fails(&limited(4 << 20, &args), 2, "200000x200000");
     // A very wide raster is colorized in column blocks: memory stays bounded.
     let wide = dir.join("wide.vrt");
     huge_vrt(&wide, (400_000, 40), &scene());
     let out = dir.join("wide.tif");
-    let done = limited(
-        3 << 20,
-        &[
-            "colorize",
-            "--device",
-            "cpu",
-            "--model",
-            s(&ckpt()),
-            s(&wide),
-            s(&out),
-        ],
-    );
+    let done = limited(3 << 20, &colorize_line(&ckpt(), &wide, &out, &[]));
     let report = String::from_utf8_lossy(&done.stdout);
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    succeeded(&done);
     let mib: u64 = report
         .split("peak RSS ")
         .nth(1)
@@ -421,15 +415,7 @@ fn outputs_that_are_not_regular_files_are_refused() {
         .unwrap()
         .success());
     for out in [Path::new("/dev/null"), fifo.as_path()] {
-        let done = satcolor(&[
-            "colorize",
-            "--device",
-            "cpu",
-            "--model",
-            s(&ckpt()),
-            s(&scene()),
-            s(out),
-        ]);
+        let done = colorize(&[], &scene(), out);
         fails(&done, 2, "not a regular file");
     }
     use std::os::unix::fs::FileTypeExt;
@@ -439,32 +425,12 @@ fn outputs_that_are_not_regular_files_are_refused() {
         .is_char_device());
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     let png = dir.join("out.png");
-    let done = satcolor(&[
-        "colorize",
-        "--device",
-        "cpu",
-        "--model",
-        s(&ckpt()),
-        s(&scene()),
-        s(&png),
-    ]);
+    let done = colorize(&[], &scene(), &png);
     fails(&done, 2, ".tif");
     // A long legal name is fine: the temporary's name is short.
     let long = dir.join("x".repeat(246) + ".tif");
-    let done = satcolor(&[
-        "colorize",
-        "--device",
-        "cpu",
-        "--model",
-        s(&ckpt()),
-        s(&scene()),
-        s(&long),
-    ]);
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    let done = colorize(&[], &scene(), &long);
+    succeeded(&done);
     assert!(hidden(&dir).is_empty());
 }
 
@@ -489,15 +455,7 @@ fn a_full_disk_fails_with_exit_1_and_leaves_nothing() {
         while filler.write_all(&[7u8; 512]).is_ok() {}
     }
     let out = mnt.join("out.tif");
-    let done = satcolor(&[
-        "colorize",
-        "--device",
-        "cpu",
-        "--model",
-        s(&ckpt()),
-        s(&scene()),
-        s(&out),
-    ]);
+    let done = colorize(&[], &scene(), &out);
     let synth = satcolor(&[
         "synth",
         "--out",
@@ -516,16 +474,7 @@ fn a_full_disk_fails_with_exit_1_and_leaves_nothing() {
     let real = scene();
     let ro_results = ro_ok.then(|| {
         let run = mnt.join("run");
-        let mut args = vec![
-            "train",
-            "--data",
-            s(&model().1),
-            "--out",
-            s(&run),
-            "--steps",
-            "1",
-        ];
-        args.extend_from_slice(TINY);
+        let args = train_line(&model().1, &run, "1", &[]);
         let png = mnt.join("view.png");
         let split = [
             "splitview",
@@ -595,18 +544,10 @@ fn interrupted_commands_clean_up_or_checkpoint() {
     let big = dir.join("big.vrt");
     huge_vrt(&big, (4000, 4000), &scene());
     let out = dir.join("out.tif");
-    let child = satcolor_cmd(&[
-        "colorize",
-        "--device",
-        "cpu",
-        "--model",
-        s(&ckpt()),
-        s(&big),
-        s(&out),
-    ])
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let child = satcolor_cmd(&colorize_line(&ckpt(), &big, &out, &[]))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let start = std::time::Instant::now();
     while hidden(&dir).is_empty() && start.elapsed().as_secs() < 60 {
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -621,18 +562,12 @@ fn interrupted_commands_clean_up_or_checkpoint() {
     );
     // train: SIGTERM writes a checkpoint of the step it is at, exits 143; it resumes.
     let run = dir.join("run");
-    let mut args = vec![
-        "train",
-        "--data",
-        s(&model().1),
-        "--out",
-        s(&run),
-        "--steps",
+    let args = train_line(
+        &model().1,
+        &run,
         "100000",
-        "--checkpoint-every",
-        "100000",
-    ];
-    args.extend_from_slice(TINY);
+        &["--checkpoint-every", "100000"],
+    );
     let child = satcolor_cmd(&args).stderr(Stdio::piped()).spawn().unwrap();
     let log = run.join("log.jsonl");
     let start = std::time::Instant::now();
@@ -671,16 +606,7 @@ fn flags_and_paths_are_checked_before_anything_is_written() {
     let file = dir.join("file");
     std::fs::write(&file, b"x").unwrap();
     fails(&satcolor(&["demo", "--out", s(&file)]), 2, s(&file));
-    let mut args = vec![
-        "train",
-        "--data",
-        s(&model().1),
-        "--out",
-        s(&file),
-        "--steps",
-        "1",
-    ];
-    args.extend_from_slice(TINY);
+    let args = train_line(&model().1, &file, "1", &[]);
     fails(&satcolor(&args), 2, s(&file));
     fails(
         &satcolor(&["synth", "--out", s(&dir.join("s")), "--scenes", "0"]),
@@ -725,19 +651,14 @@ fn flags_and_paths_are_checked_before_anything_is_written() {
         .arg(dir.join("odd-out.tif"))
         .output()
         .unwrap();
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    succeeded(&done);
 }
 
 #[test]
 fn one_trainer_per_run_directory_and_only_its_own_checkpoints() {
     let dir = scratch("reliability-lock");
     let run = dir.join("run");
-    let mut args = vec!["--data", s(&model().1), "--out", s(&run), "--steps", "2"];
-    args.extend_from_slice(TINY);
+    let args = train_line(&model().1, &run, "2", &[])[1..].to_vec();
     train_ok(&args);
     // Another trainer holds the lock.
     let lock = std::fs::OpenOptions::new()
@@ -763,17 +684,7 @@ fn one_trainer_per_run_directory_and_only_its_own_checkpoints() {
     drop(lock);
     // A checkpoint of another model swapped in is not adopted.
     let other = dir.join("other");
-    let mut args = vec![
-        "--data",
-        s(&model().1),
-        "--out",
-        s(&other),
-        "--steps",
-        "2",
-        "--checkpoint-every",
-        "1",
-    ];
-    args.extend_from_slice(TINY);
+    let mut args = train_line(&model().1, &other, "2", &["--checkpoint-every", "1"])[1..].to_vec();
     let pos = args.iter().position(|a| *a == "--filters").unwrap();
     args[pos + 1] = "6";
     train_ok(&args);
@@ -852,15 +763,7 @@ fn paletted_rasters_are_refused() {
         band.write((0, 0), (64, 64), &mut buf).unwrap();
     }
     let out = dir.join("out.tif");
-    let done = satcolor(&[
-        "colorize",
-        "--device",
-        "cpu",
-        "--model",
-        s(&ckpt()),
-        s(&path),
-        s(&out),
-    ]);
+    let done = colorize(&[], &path, &out);
     fails(&done, 2, "paletted");
     assert!(!out.exists());
 }
@@ -890,8 +793,7 @@ fn nan_pixels_of_float32_input_are_nodata_in_the_output() {
         satcolor::geo::write_geotiff(&path, (64, 64), 3, &as_float(i, false), &geo, None).unwrap();
     }
     let run = dir.join("run");
-    let mut args = vec!["--data", s(&data), "--out", s(&run), "--steps", "2"];
-    args.extend_from_slice(TINY);
+    let args = train_line(&data, &run, "2", &[])[1..].to_vec();
     train_ok(&args);
     let input = dir.join("holes.tif");
     {
@@ -910,20 +812,8 @@ fn nan_pixels_of_float32_input_are_nodata_in_the_output() {
     }
     let out = dir.join("out.tif");
     let model = run.join("model.safetensors");
-    let done = satcolor(&[
-        "colorize",
-        "--device",
-        "cpu",
-        "--model",
-        s(&model),
-        s(&input),
-        s(&out),
-    ]);
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    let done = satcolor(&colorize_line(&model, &input, &out, &[]));
+    succeeded(&done);
     let r = satcolor::geo::Raster::open(&out).unwrap();
     assert!(
         r.bands().iter().all(|b| b.nodata.is_some_and(f64::is_nan)),
