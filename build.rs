@@ -172,11 +172,12 @@ fn main() {
 
     if std::env::var_os("CARGO_FEATURE_EMU").is_some() {
         let asan = std::env::var_os("CARGO_FEATURE_EMU_ASAN").is_some();
+        let counters = std::env::var_os("CARGO_FEATURE_EMU_COUNTERS").is_some();
         let mut all_sigs = sigs.clone();
         all_sigs.extend(test_sigs);
         let mut files = product.clone();
         files.extend(tests);
-        if let Err(e) = emu::build(&root, &out_dir, &files, &all_sigs, asan) {
+        if let Err(e) = emu::build(&root, &out_dir, &files, &all_sigs, asan, counters) {
             fail(&e);
         }
     }

@@ -10,6 +10,9 @@
 //! - emu/runtime.cpp is the fiber scheduler.
 //!
 //! With `asan`, everything is built with AddressSanitizer and the final binaries link it.
+//! With `counters`, the kernels (not the runtime) are built with GCC's ThreadSanitizer
+//! instrumentation, whose load and store hooks the runtime defines to count memory
+//! traffic (no ThreadSanitizer runtime is linked).
 
 use crate::kernel_sigs::KernelSig;
 use std::fmt::Write as _;
@@ -76,11 +79,13 @@ pub fn build(
     files: &[PathBuf],
     sigs: &[KernelSig],
     asan: bool,
+    counters: bool,
 ) -> Result<(), String> {
     let emu_dir = root.join("emu");
     let gen_dir = out_dir.join("emu");
     std::fs::create_dir_all(&gen_dir).map_err(|e| format!("{}: {e}", gen_dir.display()))?;
     let mut sources = vec![emu_dir.join("runtime.cpp")];
+    let mut kernel_sources = Vec::new();
     for f in files {
         let module = f
             .file_stem()
@@ -97,24 +102,40 @@ pub fn build(
         }
         let path = gen_dir.join(format!("{module}.cpp"));
         write_if_changed(&path, &text)?;
-        sources.push(path);
+        kernel_sources.push(path);
     }
     let table_path = gen_dir.join("kernel_table.cpp");
     write_if_changed(&table_path, &table(sigs))?;
     sources.push(table_path);
 
-    let mut b = cc::Build::new();
-    b.cpp(true)
-        .std("c++17")
-        .opt_level(2)
-        .debug(asan)
-        .warnings(false)
-        .flag("-include")
-        .flag(emu_dir.join("cuda_emu.h").to_string_lossy().as_ref())
-        .define("SATCOLOR_EMU", None)
-        .include(root.join("kernels"))
-        .include(&emu_dir)
-        .files(&sources);
+    let base = || {
+        let mut b = cc::Build::new();
+        b.cpp(true)
+            .std("c++17")
+            .opt_level(2)
+            .debug(asan)
+            .warnings(false)
+            .flag("-include")
+            .flag(emu_dir.join("cuda_emu.h").to_string_lossy().as_ref())
+            .define("SATCOLOR_EMU", None)
+            .define("SATCOLOR_EMU_COUNTERS", if counters { "1" } else { "0" })
+            .include(root.join("kernels"))
+            .include(&emu_dir);
+        b
+    };
+    let mut b = base();
+    b.files(&sources);
+    if counters {
+        let objects = base()
+            .flag("-fsanitize=thread")
+            .flag("--param=tsan-instrument-func-entry-exit=0")
+            .files(&kernel_sources)
+            .try_compile_intermediates()
+            .map_err(|e| format!("emulator build (counters) failed: {e}"))?;
+        b.objects(objects);
+    } else {
+        b.files(&kernel_sources);
+    }
     if asan {
         b.flag("-fsanitize=address").flag("-fno-omit-frame-pointer");
         // Before cc's own link lines, so libasan comes first among the final binaries'

@@ -32,7 +32,12 @@
 #define __forceinline__ inline __attribute__((always_inline))
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
+#if SATCOLOR_EMU_COUNTERS
+// In one section, so that the counters tell shared from global accesses by address.
+#define __shared__ static __attribute__((section("satcolor_shared")))
+#else
 #define __shared__ static
+#endif
 
 /// CUDA's `uint3`: a thread or block index.
 struct uint3 {

@@ -34,6 +34,15 @@
 #include <unistd.h>
 #include <vector>
 
+#ifndef SATCOLOR_EMU_COUNTERS
+#define SATCOLOR_EMU_COUNTERS 0
+#endif
+#if SATCOLOR_EMU_COUNTERS
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+#endif
+
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
@@ -69,6 +78,24 @@ struct SatcolorEmuLaunch {
     int block_order;
     unsigned long long thread_seed;
     unsigned long long block_seed;
+    /// Blocks to run, evenly spaced over the grid (0: all). Only the counters build
+    /// samples; its results are then garbage and only the counters mean something.
+    unsigned sample_blocks;
+};
+
+/// What the counters build measured in one launch (all zero in the other builds). A
+/// request is one warp's k-th execution of one memory instruction between two barriers.
+struct SatcolorEmuCounters {
+    unsigned long long blocks_run, blocks_total;
+    unsigned long long global_load_requests, global_load_sectors;
+    unsigned long long global_store_requests, global_store_sectors;
+    unsigned long long shared_load_requests, shared_load_wavefronts;
+    unsigned long long shared_store_requests, shared_store_wavefronts;
+    /// Active lanes summed over every request (the active-lane ratio is lanes / 32 / requests).
+    unsigned long long request_lanes;
+    /// Block-wide barriers completed, and warp intrinsics (shuffles, votes, __syncwarp)
+    /// completed, counted once per warp.
+    unsigned long long barriers, warp_ops;
 };
 }
 
@@ -278,7 +305,9 @@ struct Guarded {
     size_t offset;
 };
 Guarded guarded_layout(size_t bytes) {
-    const size_t data = round_up(bytes, 16);
+    // The counters build starts buffers at 256 bytes, as cudaMalloc does, so that sectors
+    // are counted as on a GPU.
+    const size_t data = round_up(bytes, SATCOLOR_EMU_COUNTERS ? 256 : 16);
     const size_t span = round_up(data, page_size()) + page_size();
     return {span, span - page_size() - data};
 }
@@ -328,7 +357,50 @@ void install_fault_handler() {
 }
 #endif
 
+#if SATCOLOR_EMU_COUNTERS
+/// The live buffers of satcolor_emu_alloc (start → end): the global memory the counters
+/// count; kernel parameters, CUDA's special registers and stacks are not.
+std::map<uintptr_t, uintptr_t> g_buffers;
+std::mutex g_buffers_mutex;
+
+void note_buffer(void* p, size_t bytes, bool live) {
+    if (!p) return;
+    std::lock_guard<std::mutex> lock(g_buffers_mutex);
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    if (live) g_buffers[a] = a + bytes;
+    else g_buffers.erase(a);
+}
+
+/// The buffers as the running launch sees them (none are made or freed during a launch),
+/// sorted by start: looked up without a lock.
+std::vector<std::pair<uintptr_t, uintptr_t>> g_launch_buffers;
+
+void snapshot_buffers() {
+    std::lock_guard<std::mutex> lock(g_buffers_mutex);
+    g_launch_buffers.assign(g_buffers.begin(), g_buffers.end());
+}
+
+bool in_buffer(uintptr_t a) {
+    auto it = std::upper_bound(g_launch_buffers.begin(), g_launch_buffers.end(),
+                               std::make_pair(a, UINTPTR_MAX));
+    if (it == g_launch_buffers.begin()) return false;
+    --it;
+    return a < it->second;
+}
+#else
+void note_buffer(void*, size_t, bool) {}
+void snapshot_buffers() {}
+#endif
+
+void* emu_alloc_raw(size_t bytes);
+
 void* emu_alloc(size_t bytes) {
+    void* p = emu_alloc_raw(bytes);
+    note_buffer(p, bytes, true);
+    return p;
+}
+
+void* emu_alloc_raw(size_t bytes) {
 #if SATCOLOR_EMU_ASAN
     return calloc(bytes, 1);
 #else
@@ -343,6 +415,7 @@ void* emu_alloc(size_t bytes) {
 
 void emu_free(void* ptr, size_t bytes) {
     if (!ptr) return;
+    note_buffer(ptr, bytes, false);
 #if SATCOLOR_EMU_ASAN
     (void)bytes;
     free(ptr);
@@ -623,6 +696,159 @@ std::string check_config(const SatcolorEmuLaunch& c) {
     return {};
 }
 
+// ---- performance counters (the emu-counters build) -----------------------------------------
+//
+// The kernels are compiled with GCC's ThreadSanitizer instrumentation (and without its
+// runtime): every load and store of theirs calls a `__tsan_readN`/`__tsan_writeN` hook,
+// defined below, with the address; the hook's return address names the instruction. An
+// access is global (inside a buffer of satcolor_emu_alloc), shared (dynamic shared memory,
+// or the `satcolor_shared` section where the counters build puts `__shared__` statics) or
+// other (kernel parameters, CUDA's special registers, the fiber's stack: ignored). A
+// warp-level request is the accesses of the lanes of one warp to one instruction, the k-th
+// time each lane executes it since its last barrier or warp intrinsic; at the end of a
+// block each request becomes 32-byte sectors (global) or shared-memory wavefronts (the most
+// distinct words any bank serves, per phase of the access width; a broadcast is one).
+
+SatcolorEmuCounters g_counters;
+unsigned g_dynamic_bytes;
+
+#if SATCOLOR_EMU_COUNTERS
+extern "C" char __start_satcolor_shared[] __attribute__((weak));
+extern "C" char __stop_satcolor_shared[] __attribute__((weak));
+
+enum Space : uint8_t { kGlobal, kShared, kOther };
+
+struct ReqKey {
+    uint32_t warp, epoch, occurrence;
+    uintptr_t site;
+    bool operator==(const ReqKey& o) const {
+        return warp == o.warp && epoch == o.epoch && occurrence == o.occurrence && site == o.site;
+    }
+};
+struct ReqKeyHash {
+    size_t operator()(const ReqKey& k) const {
+        uint64_t h = k.site * 0x9E3779B97F4A7C15ull;
+        h ^= (uint64_t(k.warp) << 40) ^ (uint64_t(k.epoch) << 20) ^ k.occurrence;
+        return static_cast<size_t>(h ^ (h >> 29));
+    }
+};
+struct Request {
+    Space space;
+    bool write;
+    uint8_t size;
+    std::vector<std::pair<uint32_t, uintptr_t>> lanes;
+};
+/// Per thread of the block: barriers and warp intrinsics passed, and how often it ran each
+/// instruction since.
+struct Trace {
+    uint32_t epoch = 0;
+    std::unordered_map<uintptr_t, uint32_t> seen;
+};
+std::vector<Trace> g_trace;
+std::unordered_map<ReqKey, Request, ReqKeyHash> g_requests;
+std::unordered_set<uint64_t> g_warp_ops;
+unsigned long long g_barrier_calls;
+
+Space space_of(uintptr_t a) {
+    const uintptr_t dyn = reinterpret_cast<uintptr_t>(dynamic_shared);
+    if (dyn && a >= dyn && a < dyn + g_dynamic_bytes) return kShared;
+    const uintptr_t s0 = reinterpret_cast<uintptr_t>(__start_satcolor_shared);
+    const uintptr_t s1 = reinterpret_cast<uintptr_t>(__stop_satcolor_shared);
+    if (s0 && a >= s0 && a < s1) return kShared;
+    return in_buffer(a) ? kGlobal : kOther;
+}
+
+unsigned current_thread() { return static_cast<unsigned>(g_cur - g_fibers); }
+
+void record(const void* p, unsigned size, bool write, const void* site) {
+    if (!g_in_fiber) return;
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    const Space space = space_of(a);
+    if (space == kOther) return;
+    const unsigned t = current_thread();
+    Trace& tr = g_trace[t];
+    const uintptr_t s = reinterpret_cast<uintptr_t>(site);
+    const uint32_t occurrence = tr.seen[s]++;
+    Request& r = g_requests[ReqKey{t / 32, tr.epoch, occurrence, s}];
+    r.space = space;
+    r.write = write;
+    r.size = static_cast<uint8_t>(size);
+    r.lanes.emplace_back(t % 32, a);
+}
+
+/// The current thread passed a barrier or a warp intrinsic.
+void counters_sync(bool warp_op) {
+    const unsigned t = current_thread();
+    Trace& tr = g_trace[t];
+    if (warp_op) g_warp_ops.insert((uint64_t(t / 32) << 32) | tr.epoch);
+    else ++g_barrier_calls;
+    ++tr.epoch;
+    tr.seen.clear();
+}
+
+void counters_block_begin() {
+    g_trace.assign(g_threads, Trace());
+    g_requests.clear();
+    g_warp_ops.clear();
+    g_barrier_calls = 0;
+}
+
+/// Sectors of a global request: the distinct 32-byte sectors its lanes touch.
+unsigned long long sectors(const Request& r) {
+    std::vector<uintptr_t> s;
+    for (const auto& l : r.lanes)
+        for (uintptr_t x = l.second >> 5; x <= (l.second + r.size - 1) >> 5; ++x) s.push_back(x);
+    std::sort(s.begin(), s.end());
+    return static_cast<unsigned long long>(std::unique(s.begin(), s.end()) - s.begin());
+}
+
+/// Wavefronts of a shared request: per phase (the whole warp for accesses of up to 4 bytes,
+/// half-warps for 8, quarter-warps for 16), the most distinct 4-byte words one of the 32
+/// banks serves; lanes reading the same word share it.
+unsigned long long wavefronts(const Request& r) {
+    const unsigned phases = r.size <= 4 ? 1 : r.size / 4;
+    const unsigned per_phase = 32 / phases;
+    unsigned long long total = 0;
+    for (unsigned ph = 0; ph < phases; ++ph) {
+        std::vector<uintptr_t> words;
+        for (const auto& l : r.lanes)
+            if (l.first / per_phase == ph)
+                for (uintptr_t w = l.second >> 2; w <= (l.second + r.size - 1) >> 2; ++w)
+                    words.push_back(w);
+        if (words.empty()) continue;
+        std::sort(words.begin(), words.end());
+        words.erase(std::unique(words.begin(), words.end()), words.end());
+        unsigned per_bank[32] = {};
+        unsigned most = 0;
+        for (uintptr_t w : words) most = std::max(most, ++per_bank[w % 32]);
+        total += most;
+    }
+    return total;
+}
+
+void counters_block_end() {
+    SatcolorEmuCounters& c = g_counters;
+    ++c.blocks_run;
+    for (const auto& kv : g_requests) {
+        const Request& r = kv.second;
+        c.request_lanes += r.lanes.size();
+        if (r.space == kGlobal) {
+            (r.write ? c.global_store_requests : c.global_load_requests) += 1;
+            (r.write ? c.global_store_sectors : c.global_load_sectors) += sectors(r);
+        } else {
+            (r.write ? c.shared_store_requests : c.shared_load_requests) += 1;
+            (r.write ? c.shared_store_wavefronts : c.shared_load_wavefronts) += wavefronts(r);
+        }
+    }
+    c.barriers += g_threads ? g_barrier_calls / g_threads : 0;
+    c.warp_ops += g_warp_ops.size();
+}
+#else
+void counters_sync(bool) {}
+void counters_block_begin() {}
+void counters_block_end() {}
+#endif
+
 std::string launch(satcolor_emu_body body, const SatcolorEmuLaunch& c, void** args) {
     std::string bad = check_config(c);
     if (!bad.empty()) return bad;
@@ -643,14 +869,23 @@ std::string launch(satcolor_emu_body body, const SatcolorEmuLaunch& c, void** ar
     BlockOrder blocks(c.block_order, nblocks, c.block_seed);
     Rng rng{c.thread_seed};
     bool ok = true;
-    for (uint64_t k = 0; k < nblocks && ok; ++k) {
-        const uint64_t b = blocks.at(k);
+    snapshot_buffers();
+    g_counters = SatcolorEmuCounters{};
+    g_counters.blocks_total = nblocks;
+    g_dynamic_bytes = c.dynamic_shared;
+    const uint64_t runs =
+        SATCOLOR_EMU_COUNTERS && c.sample_blocks && c.sample_blocks < nblocks ? c.sample_blocks
+                                                                              : nblocks;
+    for (uint64_t k = 0; k < runs && ok; ++k) {
+        const uint64_t b = blocks.at(runs == nblocks ? k : k * nblocks / runs);
         const uint64_t gx = c.grid[0], gy = c.grid[1];
         block_idx = {static_cast<unsigned>(b % gx), static_cast<unsigned>((b / gx) % gy),
                      static_cast<unsigned>(b / (gx * gy))};
         // Shared memory starts undefined on a GPU: NaN bytes expose reads before writes.
         memset(smem, 0xff, c.dynamic_shared);
+        counters_block_begin();
         ok = run_block(c.thread_order, rng);
+        if (ok) counters_block_end();
     }
     if (!ok) {
         reset_abandoned();
@@ -668,6 +903,7 @@ std::string launch(satcolor_emu_body body, const SatcolorEmuLaunch& c, void** ar
 namespace satcolor_emu {
 
 int block_barrier(int kind, int pred, const char* file, int line) {
+    counters_sync(false);
     Fiber* f = g_cur;
     f->state = State::Barrier;
     f->bar_kind = kind;
@@ -680,6 +916,7 @@ int block_barrier(int kind, int pred, const char* file, int line) {
 
 uint64_t warp_op(int op, unsigned mask, uint64_t value, int param, int width, const char* file,
                  int line) {
+    counters_sync(true);
     Fiber* f = g_cur;
     f->state = State::Warp;
     f->op = op;
@@ -709,11 +946,13 @@ void trap(const char* file, int line) {
 
 extern "C" {
 
-/// Runs one launch; returns 0, or 1 with a message (not naming the kernel) in `err`.
+/// Runs one launch; returns 0, or 1 with a message (not naming the kernel) in `err`. The
+/// launch's counters go to `counters` when it is not null (all zero unless built with them).
 int satcolor_emu_launch(satcolor_emu_body body, const SatcolorEmuLaunch* cfg, void** args,
-                        char* err, size_t err_cap) {
+                        char* err, size_t err_cap, SatcolorEmuCounters* counters) {
     std::lock_guard<std::mutex> lock(g_launch_mutex);
     const std::string e = launch(body, *cfg, args);
+    if (counters) *counters = g_counters;
     if (e.empty()) return 0;
     if (err_cap) snprintf(err, err_cap, "%s", e.c_str());
     return 1;
@@ -727,4 +966,26 @@ void satcolor_emu_free(void* ptr, size_t bytes) { emu_free(ptr, bytes); }
 
 /// 1 in the AddressSanitizer build, else 0.
 int satcolor_emu_asan(void) { return SATCOLOR_EMU_ASAN; }
+
+/// 1 in the counters build, else 0.
+int satcolor_emu_has_counters(void) { return SATCOLOR_EMU_COUNTERS; }
+
+#if SATCOLOR_EMU_COUNTERS
+// The instrumentation's hooks (GCC's -fsanitize=thread ABI), without its runtime.
+#define SATCOLOR_TSAN_HOOKS(n)                                                                  \
+    void __tsan_read##n(void* p) { record(p, n, false, __builtin_return_address(0)); }          \
+    void __tsan_write##n(void* p) { record(p, n, true, __builtin_return_address(0)); }          \
+    void __tsan_unaligned_read##n(void* p) { record(p, n, false, __builtin_return_address(0)); } \
+    void __tsan_unaligned_write##n(void* p) { record(p, n, true, __builtin_return_address(0)); }
+SATCOLOR_TSAN_HOOKS(1)
+SATCOLOR_TSAN_HOOKS(2)
+SATCOLOR_TSAN_HOOKS(4)
+SATCOLOR_TSAN_HOOKS(8)
+SATCOLOR_TSAN_HOOKS(16)
+void __tsan_init(void) {}
+void __tsan_func_entry(void*) {}
+void __tsan_func_exit(void) {}
+void __tsan_read_range(void*, unsigned long) {}
+void __tsan_write_range(void*, unsigned long) {}
+#endif
 }

@@ -16,6 +16,8 @@ echo "== cargo test (cpu, emu, cuda when a GPU is present)"
 cargo test --all-targets
 echo "== emulator under AddressSanitizer"
 bash scripts/emu-asan.sh
+echo "== emulator performance counters (known-traffic kernels)"
+bash scripts/emu-counters.sh
 echo "== CPU-only build (no nvcc, no emulator, no GDAL): engine, models, in-memory inference"
 cargo build --no-default-features --all-targets
 cargo test --no-default-features --lib --test parity_cpu --test infer --test eval_compare

@@ -27,6 +27,7 @@ fn emu(thread_order: Order, block_order: Order) -> EmuExec {
     EmuExec::new(EmuOptions {
         thread_order,
         block_order,
+        ..EmuOptions::default()
     })
     .expect("emulator opens")
 }

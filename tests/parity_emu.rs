@@ -19,6 +19,7 @@ fn emu(thread_order: Order, block_order: Order) -> GpuDevice<EmuExec> {
     let exec = EmuExec::new(EmuOptions {
         thread_order,
         block_order,
+        ..EmuOptions::default()
     })
     .expect("emulator opens");
     GpuDevice::new(exec)

@@ -46,6 +46,96 @@ pub struct EmuOptions {
     pub thread_order: Order,
     /// Order of the blocks of the grid.
     pub block_order: Order,
+    /// In the `emu-counters` build, run only this many blocks of each launch, evenly spaced
+    /// over the grid (0: all), and let [`Counters::scaled`] scale the counts to the grid:
+    /// a whole training iteration is traced in seconds. The launches' results are then
+    /// wrong; use it for counting only. Ignored by the other builds.
+    pub sample_blocks: u32,
+}
+
+/// What the `emu-counters` build measured in one launch (the runtime's
+/// `SatcolorEmuCounters`). A request is one warp's k-th execution of one memory
+/// instruction between two barriers (or warp intrinsics); a sector is 32 bytes of global
+/// memory; a wavefront is one pass of shared memory (a request with an n-way bank conflict
+/// takes n; a broadcast, 1).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Blocks traced.
+    pub blocks_run: u64,
+    /// Blocks of the grid.
+    pub blocks_total: u64,
+    /// Global load requests and the sectors they touch.
+    pub global_load_requests: u64,
+    /// See `global_load_requests`.
+    pub global_load_sectors: u64,
+    /// Global store requests and the sectors they touch.
+    pub global_store_requests: u64,
+    /// See `global_store_requests`.
+    pub global_store_sectors: u64,
+    /// Shared-memory load requests and their wavefronts.
+    pub shared_load_requests: u64,
+    /// See `shared_load_requests`.
+    pub shared_load_wavefronts: u64,
+    /// Shared-memory store requests and their wavefronts.
+    pub shared_store_requests: u64,
+    /// See `shared_store_requests`.
+    pub shared_store_wavefronts: u64,
+    /// Active lanes summed over all requests.
+    pub request_lanes: u64,
+    /// Block-wide barriers completed (one per block and barrier).
+    pub barriers: u64,
+    /// Warp intrinsics (shuffles, votes, `__syncwarp`) completed, one per warp.
+    pub warp_ops: u64,
+}
+
+impl Counters {
+    /// The counts of the traced blocks scaled to the whole grid (`blocks_total /
+    /// blocks_run`, rounded); unchanged when every block ran.
+    pub fn scaled(&self) -> Counters {
+        if self.blocks_run == 0 || self.blocks_run == self.blocks_total {
+            return *self;
+        }
+        let k = |v: u64| {
+            ((v as f64) * self.blocks_total as f64 / self.blocks_run as f64).round() as u64
+        };
+        Counters {
+            blocks_run: self.blocks_total,
+            blocks_total: self.blocks_total,
+            global_load_requests: k(self.global_load_requests),
+            global_load_sectors: k(self.global_load_sectors),
+            global_store_requests: k(self.global_store_requests),
+            global_store_sectors: k(self.global_store_sectors),
+            shared_load_requests: k(self.shared_load_requests),
+            shared_load_wavefronts: k(self.shared_load_wavefronts),
+            shared_store_requests: k(self.shared_store_requests),
+            shared_store_wavefronts: k(self.shared_store_wavefronts),
+            request_lanes: k(self.request_lanes),
+            barriers: k(self.barriers),
+            warp_ops: k(self.warp_ops),
+        }
+    }
+
+    /// Mean active lanes of a request over 32 (1 when every lane of every request takes
+    /// part).
+    pub fn active_lane_ratio(&self) -> f64 {
+        let requests = self.global_load_requests
+            + self.global_store_requests
+            + self.shared_load_requests
+            + self.shared_store_requests;
+        self.request_lanes as f64 / (32.0 * requests.max(1) as f64)
+    }
+}
+
+/// One launch and its [`Counters`] (see [`EmuExec::take_counters`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LaunchCounters {
+    /// The kernel.
+    pub kernel: &'static str,
+    /// Its launch configuration.
+    pub cfg: LaunchConfig,
+    /// What it did.
+    pub counters: Counters,
 }
 
 type Body = unsafe extern "C" fn(*mut *mut c_void);
@@ -67,6 +157,7 @@ struct LaunchDesc {
     block_order: c_int,
     thread_seed: u64,
     block_seed: u64,
+    sample_blocks: u32,
 }
 
 extern "C" {
@@ -78,10 +169,12 @@ extern "C" {
         args: *mut *mut c_void,
         err: *mut c_char,
         err_cap: usize,
+        counters: *mut Counters,
     ) -> c_int;
     fn satcolor_emu_alloc(bytes: usize) -> *mut c_void;
     fn satcolor_emu_free(ptr: *mut c_void, bytes: usize);
     fn satcolor_emu_asan() -> c_int;
+    fn satcolor_emu_has_counters() -> c_int;
 }
 
 /// Largest shared memory of one block with the opt-in attribute (sm_90: 227 KiB).
@@ -130,6 +223,9 @@ pub struct EmuExec {
     bodies: HashMap<&'static str, Body>,
     max_dynamic_shared: Mutex<HashMap<&'static str, u32>>,
     allocs: AtomicU64,
+    /// The launches and their counters since the last [`EmuExec::take_counters`] (the
+    /// `emu-counters` build only).
+    counted: Mutex<Vec<LaunchCounters>>,
 }
 
 /// ptxas's static shared-memory figure of `kernel` for the newest compiled arch, 0 when
@@ -176,6 +272,7 @@ impl EmuExec {
             bodies,
             max_dynamic_shared: Mutex::new(HashMap::new()),
             allocs: AtomicU64::new(0),
+            counted: Mutex::new(Vec::new()),
         })
     }
 
@@ -188,6 +285,21 @@ impl EmuExec {
     pub fn asan() -> bool {
         // SAFETY: a plain function of the runtime.
         unsafe { satcolor_emu_asan() != 0 }
+    }
+
+    /// Whether this build counts memory traffic (`emu-counters`).
+    pub fn has_counters() -> bool {
+        // SAFETY: a plain function of the runtime.
+        unsafe { satcolor_emu_has_counters() != 0 }
+    }
+
+    /// The launches since the last call, each with its [`Counters`], in launch order; empty
+    /// unless built with `emu-counters`.
+    pub fn take_counters(&self) -> Vec<LaunchCounters> {
+        self.counted
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 
     fn alloc(&self, len: usize) -> Result<EmuBuf> {
@@ -320,13 +432,32 @@ impl KernelExec for EmuExec {
             block_order,
             thread_seed,
             block_seed,
+            sample_blocks: self.opts.sample_blocks,
         };
         let mut err = vec![0 as c_char; 1024];
+        let mut counters = Counters::default();
         // SAFETY: `body` is the trampoline of this kernel, whose parameters check_args just
-        // matched against `args`; buffers outlive the synchronous launch.
+        // matched against `args`; buffers outlive the synchronous launch; `counters` is a
+        // repr(C) mirror of the runtime's struct.
         let rc = unsafe {
-            satcolor_emu_launch(body, &desc, ptrs.as_mut_ptr(), err.as_mut_ptr(), err.len())
+            satcolor_emu_launch(
+                body,
+                &desc,
+                ptrs.as_mut_ptr(),
+                err.as_mut_ptr(),
+                err.len(),
+                &mut counters,
+            )
         };
+        if Self::has_counters() && rc == 0 {
+            if let Ok(mut v) = self.counted.lock() {
+                v.push(LaunchCounters {
+                    kernel: kernel.name,
+                    cfg,
+                    counters,
+                });
+            }
+        }
         if rc != 0 {
             // SAFETY: the runtime wrote a NUL-terminated message.
             let msg = unsafe { CStr::from_ptr(err.as_ptr()) }

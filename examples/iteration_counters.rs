@@ -1,0 +1,102 @@
+//! One training iteration of a preset on the emulator with its performance counters
+//! (`--features emu-counters`): a row per kernel with its launches, global sectors per
+//! request, shared-memory wavefronts per request, barriers and active lanes, each block
+//! sample scaled to the whole grid.
+//!
+//! ```text
+//! cargo run --release --no-default-features --features emu-counters \
+//!     --example iteration_counters -- seed 16 4
+//! ```
+//! (preset, batch, blocks traced per launch; 0 traces every block).
+
+use satcolor::device::emu::{Counters, EmuExec, EmuOptions};
+use satcolor::device::gpu::GpuDevice;
+use satcolor::model::{HeadTensors, LossConfig, ModelConfig};
+use satcolor::train::optim::OptimizerConfig;
+use satcolor::train::step::Trainer;
+use std::collections::BTreeMap;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let preset = args.first().map_or("seed", String::as_str);
+    let batch: usize = args.get(1).map_or(Ok(16), |b| b.parse())?;
+    let sample: u32 = args.get(2).map_or(Ok(4), |s| s.parse())?;
+    let dev = GpuDevice::new(EmuExec::new(EmuOptions {
+        sample_blocks: sample,
+        ..EmuOptions::default()
+    })?);
+    let cfg = ModelConfig::preset(preset)?;
+    let opt = OptimizerConfig::adam(1e-3);
+    let mut t = Trainer::new(&dev, &cfg, batch, 1, LossConfig::default(), opt, opt)?;
+    let head = HeadTensors {
+        sensor_weight: vec![0.299, 0.587, 0.114],
+        ..HeadTensors::unfitted(cfg.in_bands, cfg.out_bands)
+    };
+    t.g.set_head(&dev, &head)?;
+    let x = vec![0.5f32; t.g.input_len()];
+    let y = vec![0.5f32; t.g.output_len()];
+    t.set_batch(&dev, &x, &y)?;
+    dev.exec().take_counters();
+    let start = std::time::Instant::now();
+    t.step(&dev)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let launches = dev.exec().take_counters();
+    let mut by_kernel: BTreeMap<&str, (u64, Counters)> = BTreeMap::new();
+    for l in &launches {
+        let c = l.counters.scaled();
+        let e = by_kernel.entry(l.kernel).or_default();
+        e.0 += 1;
+        let s = &mut e.1;
+        s.blocks_total += c.blocks_total;
+        s.global_load_requests += c.global_load_requests;
+        s.global_load_sectors += c.global_load_sectors;
+        s.global_store_requests += c.global_store_requests;
+        s.global_store_sectors += c.global_store_sectors;
+        s.shared_load_requests += c.shared_load_requests;
+        s.shared_load_wavefronts += c.shared_load_wavefronts;
+        s.shared_store_requests += c.shared_store_requests;
+        s.shared_store_wavefronts += c.shared_store_wavefronts;
+        s.request_lanes += c.request_lanes;
+        s.barriers += c.barriers;
+        s.warp_ops += c.warp_ops;
+    }
+    println!(
+        "{preset} batch {batch}: {} launches traced in {seconds:.1} s ({} blocks per launch)",
+        launches.len(),
+        if sample == 0 {
+            "all".to_string()
+        } else {
+            sample.to_string()
+        }
+    );
+    println!(
+        "{:<28} {:>8} {:>10} {:>13} {:>8} {:>13} {:>8} {:>13} {:>8} {:>10} {:>6}",
+        "kernel",
+        "launches",
+        "blocks",
+        "g.ld req",
+        "sec/req",
+        "g.st req",
+        "sec/req",
+        "s.ld req",
+        "wf/req",
+        "barriers",
+        "lanes"
+    );
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    for (k, (n, c)) in &by_kernel {
+        println!(
+            "{k:<28} {n:>8} {:>10} {:>13} {:>8.2} {:>13} {:>8.2} {:>13} {:>8.2} {:>10} {:>6.2}",
+            c.blocks_total,
+            c.global_load_requests,
+            ratio(c.global_load_sectors, c.global_load_requests),
+            c.global_store_requests,
+            ratio(c.global_store_sectors, c.global_store_requests),
+            c.shared_load_requests,
+            ratio(c.shared_load_wavefronts, c.shared_load_requests),
+            c.barriers,
+            c.active_lane_ratio()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# CI job: builds the CUDA emulator with its performance counters (the kernels instrumented
+# by GCC's -fsanitize=thread, whose load/store hooks emu/runtime.cpp defines) and checks the
+# counters on kernels with known traffic (tests/emu_counters.rs). No nvcc or GPU needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --no-default-features --features emu-counters --test emu_counters
+cargo clippy --no-default-features --features emu-counters --example iteration_counters --test emu_counters -- -D warnings

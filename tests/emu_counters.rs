@@ -1,0 +1,126 @@
+//! The emulator's performance counters (`--features emu-counters`, run by
+//! scripts/emu-counters.sh) on kernels whose traffic is known by hand
+//! (tests/kernels/counters_probe.cu): a unit-stride float load is 4 sectors per request, a
+//! stride-32 load 32, a broadcast shared load 1 wavefront, a 2-way bank conflict 2; and
+//! block sampling scales to the same totals.
+#![cfg(feature = "emu-counters")]
+
+use satcolor::device::emu::{Counters, EmuExec, EmuOptions};
+use satcolor::device::gpu::{Arg, KernelExec, LaunchConfig};
+use satcolor::kernels::testing::*;
+use satcolor::kernels::Kernel;
+
+/// Threads per block (two warps), and blocks.
+const BLOCK: u32 = 64;
+const BLOCKS: u32 = 10;
+const N: usize = (BLOCK * BLOCKS) as usize;
+
+/// Runs `kernel` on N elements (its input holds 32 N) and returns its counters.
+fn count(kernel: &'static Kernel, sample_blocks: u32) -> Counters {
+    let e = EmuExec::new(EmuOptions {
+        sample_blocks,
+        ..EmuOptions::default()
+    })
+    .unwrap();
+    let x: Vec<f32> = (0..32 * N).map(|i| i as f32).collect();
+    let src = e.upload(&x).unwrap();
+    let mut dst = e.alloc_zeros(N).unwrap();
+    let cfg = LaunchConfig {
+        grid: (BLOCKS, 1, 1),
+        block: (BLOCK, 1, 1),
+        shared_bytes: 0,
+    };
+    e.launch(
+        kernel,
+        cfg,
+        &mut [Arg::In(&src), Arg::Out(&mut dst), Arg::I32(N as i32)],
+    )
+    .unwrap();
+    let mut launches = e.take_counters();
+    assert_eq!(launches.len(), 1);
+    let l = launches.pop().unwrap();
+    assert_eq!((l.kernel, l.cfg), (kernel.name, cfg));
+    l.counters
+}
+
+/// Warps of the whole grid.
+const WARPS: u64 = (N / 32) as u64;
+
+#[test]
+fn the_build_counts() {
+    assert!(EmuExec::has_counters());
+}
+
+#[test]
+fn unit_stride_accesses_are_4_sectors_per_request() {
+    let c = count(&PROBE_UNIT_STRIDE, 0);
+    assert_eq!(
+        (c.blocks_run, c.blocks_total),
+        (BLOCKS as u64, BLOCKS as u64)
+    );
+    assert_eq!(
+        (c.global_load_requests, c.global_load_sectors),
+        (WARPS, 4 * WARPS)
+    );
+    assert_eq!(
+        (c.global_store_requests, c.global_store_sectors),
+        (WARPS, 4 * WARPS)
+    );
+    assert_eq!(c.shared_load_requests + c.shared_store_requests, 0);
+    assert_eq!(c.barriers, 0);
+    assert_eq!(c.active_lane_ratio(), 1.0);
+}
+
+#[test]
+fn stride_32_loads_are_32_sectors_per_request() {
+    let c = count(&PROBE_STRIDE_32, 0);
+    assert_eq!(
+        (c.global_load_requests, c.global_load_sectors),
+        (WARPS, 32 * WARPS)
+    );
+    assert_eq!(
+        (c.global_store_requests, c.global_store_sectors),
+        (WARPS, 4 * WARPS)
+    );
+}
+
+#[test]
+fn a_broadcast_shared_load_is_one_wavefront() {
+    let c = count(&PROBE_SHARED_BROADCAST, 0);
+    assert_eq!(
+        (c.shared_load_requests, c.shared_load_wavefronts),
+        (WARPS, WARPS)
+    );
+    assert_eq!(
+        (c.shared_store_requests, c.shared_store_wavefronts),
+        (WARPS, WARPS)
+    );
+    assert_eq!(c.barriers, BLOCKS as u64);
+    assert_eq!(
+        (c.global_load_requests, c.global_load_sectors),
+        (WARPS, 4 * WARPS)
+    );
+}
+
+#[test]
+fn a_two_way_bank_conflict_is_two_wavefronts() {
+    let c = count(&PROBE_SHARED_2WAY, 0);
+    assert_eq!(
+        (c.shared_load_requests, c.shared_load_wavefronts),
+        (WARPS, 2 * WARPS)
+    );
+    // tile[t] and tile[t + 64]: unit stride, one wavefront each.
+    assert_eq!(
+        (c.shared_store_requests, c.shared_store_wavefronts),
+        (2 * WARPS, 2 * WARPS)
+    );
+}
+
+#[test]
+fn sampled_blocks_scale_to_the_grid() {
+    let all = count(&PROBE_SHARED_2WAY, 0);
+    let some = count(&PROBE_SHARED_2WAY, 3);
+    assert_eq!((some.blocks_run, some.blocks_total), (3, BLOCKS as u64));
+    assert_eq!(some.shared_load_wavefronts, 3 * 2 * 2);
+    assert_eq!(some.scaled(), all);
+}
