@@ -1,10 +1,11 @@
 //! One training iteration of a preset on the emulator with its performance counters
 //! (`--features emu-counters`): a row per kernel with its launches, global sectors per
 //! request, shared-memory wavefronts per request, barriers and active lanes, each block
-//! sample scaled to the whole grid.
+//! sample scaled to the whole grid; with the `cuda` feature too (ptxas's figures), the
+//! occupancy of its first launch on sm_90.
 //!
 //! ```text
-//! cargo run --release --no-default-features --features emu-counters \
+//! cargo run --release --no-default-features --features emu-counters,cuda \
 //!     --example iteration_counters -- seed 16 4
 //! ```
 //! (preset, batch, blocks traced per launch; 0 traces every block).
@@ -42,7 +43,25 @@ fn main() -> anyhow::Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     let launches = dev.exec().take_counters();
     let mut by_kernel: BTreeMap<&str, (u64, Counters)> = BTreeMap::new();
+    let mut occupancy: BTreeMap<&str, String> = BTreeMap::new();
+    let sm90 = satcolor::perf::occupancy::limits("sm_90").expect("sm_90 limits");
     for l in &launches {
+        occupancy.entry(l.kernel).or_insert_with(|| {
+            let Some(r) = satcolor::kernels::RESOURCES
+                .iter()
+                .find(|r| r.kernel == l.kernel && r.arch == "sm_90")
+            else {
+                return "-".into();
+            };
+            let (bx, by, bz) = l.cfg.block;
+            let o = satcolor::perf::occupancy::occupancy(
+                sm90,
+                bx * by * bz,
+                r.registers,
+                r.shared_bytes + l.cfg.shared_bytes,
+            );
+            format!("{:.2} ({:?})", o.fraction, o.limiter)
+        });
         let c = l.counters.scaled();
         let e = by_kernel.entry(l.kernel).or_default();
         e.0 += 1;
@@ -86,7 +105,7 @@ fn main() -> anyhow::Result<()> {
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     for (k, (n, c)) in &by_kernel {
         println!(
-            "{k:<28} {n:>8} {:>10} {:>13} {:>8.2} {:>13} {:>8.2} {:>13} {:>8.2} {:>10} {:>6.2}",
+            "{k:<28} {n:>8} {:>10} {:>13} {:>8.2} {:>13} {:>8.2} {:>13} {:>8.2} {:>10} {:>6.2}  {}",
             c.blocks_total,
             c.global_load_requests,
             ratio(c.global_load_sectors, c.global_load_requests),
@@ -95,7 +114,8 @@ fn main() -> anyhow::Result<()> {
             c.shared_load_requests,
             ratio(c.shared_load_wavefronts, c.shared_load_requests),
             c.barriers,
-            c.active_lane_ratio()
+            c.active_lane_ratio(),
+            occupancy[k]
         );
     }
     Ok(())

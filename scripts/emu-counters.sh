@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --no-default-features --features emu-counters --test emu_counters
-cargo clippy --no-default-features --features emu-counters --example iteration_counters --test emu_counters -- -D warnings
+cargo clippy --no-default-features --features emu-counters,cuda --example iteration_counters --test emu_counters -- -D warnings

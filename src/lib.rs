@@ -23,6 +23,7 @@ pub mod memory;
 pub mod model;
 pub mod ops;
 pub mod output;
+pub mod perf;
 #[cfg(feature = "geo")]
 pub mod quality;
 pub mod reference;
