@@ -126,7 +126,9 @@ pub fn build(
     let mut b = base();
     b.files(&sources);
     if counters {
+        // With debug information, so that a counted instruction maps to its source line.
         let objects = base()
+            .debug(true)
             .flag("-fsanitize=thread")
             .flag("--param=tsan-instrument-func-entry-exit=0")
             .files(&kernel_sources)

@@ -97,6 +97,19 @@ struct SatcolorEmuCounters {
     /// completed, counted once per warp.
     unsigned long long barriers, warp_ops;
 };
+
+/// The counts of one memory instruction (its address in the kernel code) in one launch.
+struct SatcolorEmuSite {
+    unsigned long long site;
+    /// 0 global, 1 shared.
+    unsigned space;
+    /// 0 load, 1 store.
+    unsigned write;
+    unsigned long long requests;
+    /// Sectors (global) or wavefronts (shared).
+    unsigned long long units;
+    unsigned long long lanes;
+};
 }
 
 namespace {
@@ -826,24 +839,42 @@ unsigned long long wavefronts(const Request& r) {
     return total;
 }
 
+/// Per memory instruction, the launch's counts so far.
+std::unordered_map<uintptr_t, SatcolorEmuSite> g_sites;
+const SatcolorEmuSite& s_of(const std::pair<const uintptr_t, SatcolorEmuSite>& p) {
+    return p.second;
+}
+
 void counters_block_end() {
     SatcolorEmuCounters& c = g_counters;
     ++c.blocks_run;
     for (const auto& kv : g_requests) {
         const Request& r = kv.second;
         c.request_lanes += r.lanes.size();
+        unsigned long long units;
         if (r.space == kGlobal) {
+            units = sectors(r);
             (r.write ? c.global_store_requests : c.global_load_requests) += 1;
-            (r.write ? c.global_store_sectors : c.global_load_sectors) += sectors(r);
+            (r.write ? c.global_store_sectors : c.global_load_sectors) += units;
         } else {
+            units = wavefronts(r);
             (r.write ? c.shared_store_requests : c.shared_load_requests) += 1;
-            (r.write ? c.shared_store_wavefronts : c.shared_load_wavefronts) += wavefronts(r);
+            (r.write ? c.shared_store_wavefronts : c.shared_load_wavefronts) += units;
         }
+        SatcolorEmuSite& site = g_sites[kv.first.site];
+        site.site = kv.first.site;
+        site.space = r.space == kGlobal ? 0 : 1;
+        site.write = r.write;
+        site.requests += 1;
+        site.units += units;
+        site.lanes += r.lanes.size();
     }
     c.barriers += g_threads ? g_barrier_calls / g_threads : 0;
     c.warp_ops += g_warp_ops.size();
 }
 #else
+std::vector<SatcolorEmuSite> g_sites;
+const SatcolorEmuSite& s_of(const SatcolorEmuSite& s) { return s; }
 void counters_sync(bool) {}
 void counters_block_begin() {}
 void counters_block_end() {}
@@ -870,6 +901,7 @@ std::string launch(satcolor_emu_body body, const SatcolorEmuLaunch& c, void** ar
     Rng rng{c.thread_seed};
     bool ok = true;
     snapshot_buffers();
+    g_sites.clear();
     g_counters = SatcolorEmuCounters{};
     g_counters.blocks_total = nblocks;
     g_dynamic_bytes = c.dynamic_shared;
@@ -947,12 +979,23 @@ void trap(const char* file, int line) {
 extern "C" {
 
 /// Runs one launch; returns 0, or 1 with a message (not naming the kernel) in `err`. The
-/// launch's counters go to `counters` when it is not null (all zero unless built with them).
+/// launch's counters go to `counters` when it is not null (all zero unless built with them),
+/// and its per-instruction counts to `sites` (up to `sites_cap`; `*sites_len` is how many
+/// there were) when `sites_len` is not null.
 int satcolor_emu_launch(satcolor_emu_body body, const SatcolorEmuLaunch* cfg, void** args,
-                        char* err, size_t err_cap, SatcolorEmuCounters* counters) {
+                        char* err, size_t err_cap, SatcolorEmuCounters* counters,
+                        SatcolorEmuSite* sites, size_t sites_cap, size_t* sites_len) {
     std::lock_guard<std::mutex> lock(g_launch_mutex);
     const std::string e = launch(body, *cfg, args);
     if (counters) *counters = g_counters;
+    if (sites_len) {
+        size_t n = 0;
+        for (const auto& s : g_sites) {
+            if (n < sites_cap) sites[n] = s_of(s);
+            ++n;
+        }
+        *sites_len = n;
+    }
     if (e.empty()) return 0;
     if (err_cap) snprintf(err, err_cap, "%s", e.c_str());
     return 1;

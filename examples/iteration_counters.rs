@@ -2,15 +2,18 @@
 //! (`--features emu-counters`): a row per kernel with its launches, global sectors per
 //! request, shared-memory wavefronts per request, barriers and active lanes, each block
 //! sample scaled to the whole grid; with the `cuda` feature too (ptxas's figures), the
-//! occupancy of its first launch on sm_90.
+//! occupancy of its first launch on sm_90. Then, for the convolutions, their memory
+//! instructions with source lines: requests (of the traced blocks) and sectors or
+//! wavefronts per request.
 //!
 //! ```text
-//! cargo run --release --no-default-features --features emu-counters,cuda \
-//!     --example iteration_counters -- seed 16 4
+//! CARGO_PROFILE_RELEASE_STRIP=none cargo run --release --no-default-features \
+//!     --features emu-counters,cuda --example iteration_counters -- seed 16 4
 //! ```
-//! (preset, batch, blocks traced per launch; 0 traces every block).
+//! (preset, batch, blocks traced per launch; 0 traces every block). Unstripped, so that
+//! `addr2line` finds the kernels' source lines.
 
-use satcolor::device::emu::{Counters, EmuExec, EmuOptions};
+use satcolor::device::emu::{Counters, EmuExec, EmuOptions, SiteCounters};
 use satcolor::device::gpu::GpuDevice;
 use satcolor::model::{HeadTensors, LossConfig, ModelConfig};
 use satcolor::train::optim::OptimizerConfig;
@@ -117,6 +120,53 @@ fn main() -> anyhow::Result<()> {
             c.active_lane_ratio(),
             occupancy[k]
         );
+    }
+    // Per instruction, summed over the launches of a kernel (traced blocks only).
+    let mut sites: BTreeMap<(&str, u64), SiteCounters> = BTreeMap::new();
+    for l in &launches {
+        for s in &l.sites {
+            let e = sites.entry((l.kernel, s.site)).or_insert(SiteCounters {
+                requests: 0,
+                units: 0,
+                lanes: 0,
+                ..*s
+            });
+            e.requests += s.requests;
+            e.units += s.units;
+            e.lanes += s.lanes;
+        }
+    }
+    for kernel in [
+        "conv2d_forward",
+        "conv2d_weight_grad",
+        "conv_transpose2d_forward",
+    ] {
+        println!("\n{kernel}: memory instructions (traced blocks)");
+        let mut rows: Vec<&SiteCounters> = sites
+            .iter()
+            .filter(|((k, _), _)| *k == kernel)
+            .map(|(_, s)| s)
+            .collect();
+        rows.sort_by_key(|s| std::cmp::Reverse(s.units));
+        for s in rows {
+            let what = match (s.space, s.write) {
+                (0, 0) => "global load",
+                (0, _) => "global store",
+                (_, 0) => "shared load",
+                _ => "shared store",
+            };
+            println!(
+                "  {:<28} {what:<13} {:>12} requests {:>6.2} {} per request",
+                s.source_line().unwrap_or_else(|| format!("{:#x}", s.site)),
+                s.requests,
+                s.per_request(),
+                if s.space == 0 {
+                    "sectors"
+                } else {
+                    "wavefronts"
+                },
+            );
+        }
     }
     Ok(())
 }

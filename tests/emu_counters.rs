@@ -124,3 +124,53 @@ fn sampled_blocks_scale_to_the_grid() {
     assert_eq!(some.shared_load_wavefronts, 3 * 2 * 2);
     assert_eq!(some.scaled(), all);
 }
+
+#[test]
+fn counts_are_kept_per_instruction_with_its_source_line() {
+    let e = EmuExec::new(EmuOptions::default()).unwrap();
+    let x: Vec<f32> = (0..N).map(|i| i as f32).collect();
+    let src = e.upload(&x).unwrap();
+    let mut dst = e.alloc_zeros(N).unwrap();
+    let cfg = LaunchConfig {
+        grid: (BLOCKS, 1, 1),
+        block: (BLOCK, 1, 1),
+        shared_bytes: 0,
+    };
+    e.launch(
+        &PROBE_SHARED_2WAY,
+        cfg,
+        &mut [Arg::In(&src), Arg::Out(&mut dst), Arg::I32(N as i32)],
+    )
+    .unwrap();
+    let l = e.take_counters().pop().unwrap();
+    // One global load, one global store, two shared stores, one shared load.
+    let count = |space, write| {
+        l.sites
+            .iter()
+            .filter(|s| s.space == space && s.write == write)
+            .count()
+    };
+    assert_eq!(
+        (count(0, 0), count(0, 1), count(1, 1), count(1, 0)),
+        (1, 1, 2, 1)
+    );
+    let load = l
+        .sites
+        .iter()
+        .find(|s| s.space == 1 && s.write == 0)
+        .unwrap();
+    assert_eq!((load.requests, load.per_request()), (WARPS, 2.0));
+    let line = load
+        .source_line()
+        .expect("addr2line resolves the instruction");
+    assert_eq!(line, "counters_probe.cu:41", "{line}");
+    let total: u64 = l.sites.iter().map(|s| s.units).sum();
+    let c = l.counters;
+    assert_eq!(
+        total,
+        c.global_load_sectors
+            + c.global_store_sectors
+            + c.shared_load_wavefronts
+            + c.shared_store_wavefronts
+    );
+}

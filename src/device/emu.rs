@@ -127,6 +127,60 @@ impl Counters {
     }
 }
 
+/// The counts of one memory instruction of a kernel in one launch (the runtime's
+/// `SatcolorEmuSite`), for finding which access conflicts or scatters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SiteCounters {
+    /// The instruction's address in this process (see [`SiteCounters::source_line`]).
+    pub site: u64,
+    /// 0 global, 1 shared memory.
+    pub space: u32,
+    /// 0 load, 1 store.
+    pub write: u32,
+    /// Warp-level requests.
+    pub requests: u64,
+    /// Their sectors (global) or wavefronts (shared).
+    pub units: u64,
+    /// Their active lanes.
+    pub lanes: u64,
+}
+
+impl SiteCounters {
+    /// Sectors or wavefronts per request.
+    pub fn per_request(&self) -> f64 {
+        self.units as f64 / self.requests.max(1) as f64
+    }
+
+    /// `file:line` of the instruction in its kernel source, found with binutils'
+    /// `addr2line` in this executable's debug information (the counters build compiles the
+    /// kernels with it); `None` when that cannot be done.
+    pub fn source_line(&self) -> Option<String> {
+        // SAFETY: dladdr only reads the loader's tables for an address of this process.
+        let base = unsafe {
+            let mut info: libc::Dl_info = std::mem::zeroed();
+            if libc::dladdr(self.site as *const c_void, &mut info) == 0 {
+                return None;
+            }
+            info.dli_fbase as u64
+        };
+        // The return address is just after the hook's call: step back into the call.
+        let offset = self.site.checked_sub(base)?.checked_sub(1)?;
+        let exe = std::env::current_exe().ok()?;
+        let out = std::process::Command::new("addr2line")
+            .arg("-e")
+            .arg(exe)
+            .arg(format!("{offset:#x}"))
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        // `path/file.cu:41 (discriminator 1)` → `file.cu:41`.
+        let line = text.trim().split(" (").next().unwrap_or_default();
+        let short = line.rsplit('/').next().unwrap_or(line).to_string();
+        (!short.starts_with("??")).then_some(short)
+    }
+}
+
 /// One launch and its [`Counters`] (see [`EmuExec::take_counters`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LaunchCounters {
@@ -136,6 +190,8 @@ pub struct LaunchCounters {
     pub cfg: LaunchConfig,
     /// What it did.
     pub counters: Counters,
+    /// The same per memory instruction (traced blocks only, not scaled).
+    pub sites: Vec<SiteCounters>,
 }
 
 type Body = unsafe extern "C" fn(*mut *mut c_void);
@@ -170,12 +226,18 @@ extern "C" {
         err: *mut c_char,
         err_cap: usize,
         counters: *mut Counters,
+        sites: *mut SiteCounters,
+        sites_cap: usize,
+        sites_len: *mut usize,
     ) -> c_int;
     fn satcolor_emu_alloc(bytes: usize) -> *mut c_void;
     fn satcolor_emu_free(ptr: *mut c_void, bytes: usize);
     fn satcolor_emu_asan() -> c_int;
     fn satcolor_emu_has_counters() -> c_int;
 }
+
+/// Most memory instructions of one kernel whose counts a launch reports.
+const MAX_SITES: usize = 4096;
 
 /// Largest shared memory of one block with the opt-in attribute (sm_90: 227 KiB).
 const SHARED_OPTIN_MAX: u32 = 227 * 1024;
@@ -436,9 +498,12 @@ impl KernelExec for EmuExec {
         };
         let mut err = vec![0 as c_char; 1024];
         let mut counters = Counters::default();
+        let counting = Self::has_counters();
+        let mut sites = vec![SiteCounters::default(); if counting { MAX_SITES } else { 0 }];
+        let mut sites_len = 0usize;
         // SAFETY: `body` is the trampoline of this kernel, whose parameters check_args just
-        // matched against `args`; buffers outlive the synchronous launch; `counters` is a
-        // repr(C) mirror of the runtime's struct.
+        // matched against `args`; buffers outlive the synchronous launch; `counters` and
+        // `sites` are repr(C) mirrors of the runtime's structs, `sites` holds its length.
         let rc = unsafe {
             satcolor_emu_launch(
                 body,
@@ -447,14 +512,19 @@ impl KernelExec for EmuExec {
                 err.as_mut_ptr(),
                 err.len(),
                 &mut counters,
+                sites.as_mut_ptr(),
+                sites.len(),
+                &mut sites_len,
             )
         };
-        if Self::has_counters() && rc == 0 {
+        if counting && rc == 0 {
+            sites.truncate(sites_len);
             if let Ok(mut v) = self.counted.lock() {
                 v.push(LaunchCounters {
                     kernel: kernel.name,
                     cfg,
                     counters,
+                    sites,
                 });
             }
         }
