@@ -64,7 +64,13 @@ fn write_kernel_consts(out: &mut String, sigs: &[KernelSig]) {
         let params: Vec<String> = s
             .params
             .iter()
-            .map(|p| format!("Param::{}", p.rust_name()))
+            .map(|p| {
+                format!(
+                    "Param {{ name: {:?}, kind: ParamKind::{} }}",
+                    p.name,
+                    p.kind.rust_name()
+                )
+            })
             .collect();
         writeln!(
             out,
@@ -114,7 +120,7 @@ fn main() {
         all.join(", ")
     )
     .unwrap();
-    table.push_str("/// Kernels of tests/kernels/*.cu: compiled for the emulator only, to test it.\npub mod testing {\n    #[allow(unused_imports)]\n    use super::{Kernel, Param};\n");
+    table.push_str("/// Kernels of tests/kernels/*.cu: compiled for the emulator only, to test it.\npub mod testing {\n    #[allow(unused_imports)]\n    use super::{Kernel, Param, ParamKind};\n");
     let mut t = String::new();
     write_kernel_consts(&mut t, &test_sigs);
     for line in t.lines() {

@@ -25,7 +25,7 @@ fn trampoline(sig: &KernelSig) -> String {
         .params
         .iter()
         .enumerate()
-        .map(|(i, p)| format!("*static_cast<{} const*>(a[{i}])", p.cpp_type()))
+        .map(|(i, p)| format!("*static_cast<{} const*>(a[{i}])", p.kind.cpp_type()))
         .collect();
     let unused = if sig.params.is_empty() {
         "    (void)a;\n"

@@ -20,7 +20,7 @@ pub enum ParamKind {
 }
 
 impl ParamKind {
-    /// The variant's name in `crate::kernels::Param`.
+    /// The variant's name in `crate::kernels::ParamKind`.
     pub fn rust_name(self) -> &'static str {
         match self {
             ParamKind::ConstF32Ptr => "ConstF32Ptr",
@@ -42,6 +42,15 @@ impl ParamKind {
     }
 }
 
+/// One parameter of a kernel's signature.
+#[derive(Clone, Debug)]
+pub struct ParamSig {
+    /// The parameter's name as written in the .cu signature (`c_in` of `int c_in`).
+    pub name: String,
+    /// Its kind.
+    pub kind: ParamKind,
+}
+
 /// One kernel's signature.
 #[derive(Clone, Debug)]
 pub struct KernelSig {
@@ -50,7 +59,7 @@ pub struct KernelSig {
     /// The kernel's (unmangled) name.
     pub name: String,
     /// Its parameters in order.
-    pub params: Vec<ParamKind>,
+    pub params: Vec<ParamSig>,
 }
 
 /// Strips `//` and `/* */` comments.
@@ -77,7 +86,22 @@ fn strip_comments(src: &str) -> String {
     out
 }
 
-fn classify(param: &str, file: &Path, kernel: &str) -> Result<ParamKind, String> {
+/// Whether `w` is a C identifier (and not one of the type words a parameter may use, so
+/// that an unnamed `unsigned int` is not read as a parameter named `int`).
+fn is_ident(w: &str) -> bool {
+    if matches!(w, "int" | "unsigned" | "float" | "const" | "signed") {
+        return false;
+    }
+    let mut chars = w.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Reads one parameter declaration (`const float* __restrict__ x`, `int c_in`): its kind
+/// and its name.
+fn classify(param: &str, file: &Path, kernel: &str) -> Result<ParamSig, String> {
     let words: Vec<&str> = param
         .split(|c: char| c.is_whitespace() || c == '*')
         .filter(|w| !w.is_empty() && *w != "__restrict__" && *w != "restrict")
@@ -87,6 +111,7 @@ fn classify(param: &str, file: &Path, kernel: &str) -> Result<ParamKind, String>
     let non_const: Vec<&str> = words.iter().copied().filter(|w| *w != "const").collect();
     let ty: Vec<&str> = non_const[..non_const.len().saturating_sub(1)].to_vec();
     let ty = ty.join(" ");
+    let name = non_const.last().copied().unwrap_or_default();
     let kind = match (is_ptr, is_const, ty.as_str()) {
         (true, true, "float") => ParamKind::ConstF32Ptr,
         (true, false, "float") => ParamKind::MutF32Ptr,
@@ -101,7 +126,17 @@ fn classify(param: &str, file: &Path, kernel: &str) -> Result<ParamKind, String>
             ))
         }
     };
-    Ok(kind)
+    if !is_ident(name) {
+        return Err(format!(
+            "{}: kernel {kernel}: parameter '{param}' has no name the launch code can check \
+             (write `type name`)",
+            file.display()
+        ));
+    }
+    Ok(ParamSig {
+        name: name.to_string(),
+        kind,
+    })
 }
 
 /// Parses every `extern "C" __global__ void` kernel of `file`.
@@ -137,9 +172,17 @@ pub fn parse_file(file: &Path) -> Result<Vec<KernelSig>, String> {
             .find(')')
             .ok_or_else(|| format!("{}: unterminated parameters of {name}", file.display()))?;
         let list = &after[open + 1..open + close];
-        let mut params = Vec::new();
+        let mut params: Vec<ParamSig> = Vec::new();
         for p in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            params.push(classify(p, file, &name)?);
+            let param = classify(p, file, &name)?;
+            if params.iter().any(|q| q.name == param.name) {
+                return Err(format!(
+                    "{}: kernel {name}: parameter name '{}' appears twice",
+                    file.display(),
+                    param.name
+                ));
+            }
+            params.push(param);
         }
         out.push(KernelSig {
             module: module.clone(),

@@ -1,10 +1,11 @@
 //! The kernels of kernels/*.cu as build.rs found them: one [`Kernel`] constant per
-//! `extern "C" __global__` function (module, name, parameter kinds), the compiled CUDA
-//! modules, and the ptxas resource report of every kernel for every compiled arch.
+//! `extern "C" __global__` function (module, name, parameter names and kinds), the
+//! compiled CUDA modules, and the ptxas resource report of every kernel for every compiled
+//! arch.
 
-/// Kind of one kernel parameter, in signature order.
+/// Kind of one kernel parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Param {
+pub enum ParamKind {
     /// `const float*`: a buffer the kernel reads.
     ConstF32Ptr,
     /// `float*`: a buffer the kernel writes (and may read).
@@ -15,6 +16,16 @@ pub enum Param {
     U32,
     /// `float`.
     F32,
+}
+
+/// One parameter of a kernel, as its .cu signature declares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Param {
+    /// The parameter's name in the signature (`c_in` of `int c_in`): the launch code names
+    /// each argument, and the launch check compares the two.
+    pub name: &'static str,
+    /// Its kind.
+    pub kind: ParamKind,
 }
 
 /// A kernel of kernels/*.cu.

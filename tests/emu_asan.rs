@@ -45,7 +45,11 @@ fn child() {
     e.launch(
         kernel,
         cfg,
-        &mut [Arg::In(&src), Arg::Out(&mut dst), Arg::I32(N as i32)],
+        &mut [
+            Arg::In("src", &src),
+            Arg::Out("dst", &mut dst),
+            Arg::I32("n", N as i32),
+        ],
     )
     .unwrap();
     if kernel.name == "oob_copy" {

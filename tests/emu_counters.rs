@@ -33,7 +33,11 @@ fn count(kernel: &'static Kernel, sample_blocks: u32) -> Counters {
     e.launch(
         kernel,
         cfg,
-        &mut [Arg::In(&src), Arg::Out(&mut dst), Arg::I32(N as i32)],
+        &mut [
+            Arg::In("x", &src),
+            Arg::Out("y", &mut dst),
+            Arg::I32("n", N as i32),
+        ],
     )
     .unwrap();
     let mut launches = e.take_counters();
@@ -139,7 +143,11 @@ fn counts_are_kept_per_instruction_with_its_source_line() {
     e.launch(
         &PROBE_SHARED_2WAY,
         cfg,
-        &mut [Arg::In(&src), Arg::Out(&mut dst), Arg::I32(N as i32)],
+        &mut [
+            Arg::In("x", &src),
+            Arg::Out("y", &mut dst),
+            Arg::I32("n", N as i32),
+        ],
     )
     .unwrap();
     let l = e.take_counters().pop().unwrap();

@@ -105,7 +105,11 @@ fn tree_sum_matches_reference_and_is_order_independent() {
                 &e,
                 &PROBE_TREE_SUM,
                 c,
-                &mut [Arg::In(&xb), Arg::Out(&mut out), Arg::I32(n as i32)],
+                &mut [
+                    Arg::In("x", &xb),
+                    Arg::Out("out", &mut out),
+                    Arg::I32("n", n as i32),
+                ],
             )
             .unwrap();
             let got = e.download(&out).unwrap();
@@ -154,7 +158,11 @@ fn warp_shuffles_match_reference_in_every_order() {
                 &e,
                 &PROBE_WARP_SUM,
                 c,
-                &mut [Arg::In(&xb), Arg::Out(&mut sums), Arg::I32(n as i32)],
+                &mut [
+                    Arg::In("x", &xb),
+                    Arg::Out("out", &mut sums),
+                    Arg::I32("n", n as i32),
+                ],
             )
             .unwrap();
             let (mut scan, mut total, mut pos) = (
@@ -163,11 +171,11 @@ fn warp_shuffles_match_reference_in_every_order() {
                 e.alloc_zeros(n).unwrap(),
             );
             let mut args = [
-                Arg::In(&xb),
-                Arg::Out(&mut scan),
-                Arg::Out(&mut total),
-                Arg::Out(&mut pos),
-                Arg::I32(n as i32),
+                Arg::In("x", &xb),
+                Arg::Out("scan", &mut scan),
+                Arg::Out("total", &mut total),
+                Arg::Out("positives", &mut pos),
+                Arg::I32("n", n as i32),
             ];
             launch(&e, &PROBE_WARP_SCAN, c, &mut args).unwrap();
             let got: Vec<Vec<f32>> = [&sums, &scan, &total, &pos]
@@ -211,7 +219,7 @@ fn missing_barrier_gives_order_dependent_results() {
             &e,
             &PROBE_MISSING_SYNC,
             c,
-            &mut [Arg::In(&xb), Arg::Out(&mut out)],
+            &mut [Arg::In("x", &xb), Arg::Out("out", &mut out)],
         )
         .unwrap();
         (x, e.download(&out).unwrap())
@@ -250,19 +258,34 @@ fn barrier_misuse_is_an_error_not_a_hang() {
         let e = emu(t, b);
         let mut out = e.alloc_zeros(64).unwrap();
         let c = cfg((2, 1, 1), (64, 1, 1), 0);
-        let r = launch(&e, &PROBE_EXIT_BEFORE_BARRIER, c, &mut [Arg::Out(&mut out)]);
+        let r = launch(
+            &e,
+            &PROBE_EXIT_BEFORE_BARRIER,
+            c,
+            &mut [Arg::Out("out", &mut out)],
+        );
         expect_error(
             r,
             "probe_exit_before_barrier",
             &["divergent barrier", "thread (5,0,0) exited"],
         );
-        let r = launch(&e, &PROBE_SPLIT_BARRIER, c, &mut [Arg::Out(&mut out)]);
+        let r = launch(
+            &e,
+            &PROBE_SPLIT_BARRIER,
+            c,
+            &mut [Arg::Out("out", &mut out)],
+        );
         expect_error(
             r,
             "probe_split_barrier",
             &["divergent barrier", "emu_probe.cu:"],
         );
-        let r = launch(&e, &PROBE_WARP_VS_BLOCK, c, &mut [Arg::Out(&mut out)]);
+        let r = launch(
+            &e,
+            &PROBE_WARP_VS_BLOCK,
+            c,
+            &mut [Arg::Out("out", &mut out)],
+        );
         expect_error(r, "probe_warp_vs_block", &["__shfl_sync", "__syncthreads"]);
         // The fibers abandoned by those errors are rebuilt: a correct kernel still runs.
         let x = random(64, 3);
@@ -273,7 +296,11 @@ fn barrier_misuse_is_an_error_not_a_hang() {
             &e,
             &PROBE_TREE_SUM,
             c,
-            &mut [Arg::In(&xb), Arg::Out(&mut sum), Arg::I32(64)],
+            &mut [
+                Arg::In("x", &xb),
+                Arg::Out("out", &mut sum),
+                Arg::I32("n", 64),
+            ],
         )
         .unwrap();
         let (want, scale) = chunk_sums(&x, 64);
@@ -296,9 +323,9 @@ fn count(e: &EmuExec, grid: Dims, block: Dims, bins: usize) -> Result<(i32, Vec<
         &PROBE_ATOMIC_COUNT,
         c,
         &mut [
-            Arg::Out(&mut counter),
-            Arg::Out(&mut hist),
-            Arg::I32(bins as i32),
+            Arg::Out("counter", &mut counter),
+            Arg::Out("hist", &mut hist),
+            Arg::I32("bins", bins as i32),
         ],
     )?;
     Ok((
@@ -358,7 +385,11 @@ fn dynamic_shared_above_48k_needs_opt_in() {
     let xb = e.upload(&x).unwrap();
     let mut out = e.alloc_zeros(n).unwrap();
     let c = cfg((1, 1, 1), (256, 1, 1), bytes);
-    let mut args = [Arg::In(&xb), Arg::Out(&mut out), Arg::I32(n as i32)];
+    let mut args = [
+        Arg::In("x", &xb),
+        Arg::Out("out", &mut out),
+        Arg::I32("n", n as i32),
+    ];
     expect_error(
         launch(&e, &PROBE_DYNAMIC_REVERSE, c, &mut args),
         "probe_dynamic_reverse",
@@ -375,7 +406,11 @@ fn dynamic_shared_above_48k_needs_opt_in() {
     assert_eq!(e.download(&out).unwrap(), want);
     // Above the opted-in maximum is still an error.
     let c = cfg((1, 1, 1), (256, 1, 1), bytes + 4);
-    let mut args = [Arg::In(&xb), Arg::Out(&mut out), Arg::I32(n as i32)];
+    let mut args = [
+        Arg::In("x", &xb),
+        Arg::Out("out", &mut out),
+        Arg::I32("n", n as i32),
+    ];
     expect_error(
         launch(&e, &PROBE_DYNAMIC_REVERSE, c, &mut args),
         "probe_dynamic_reverse",
@@ -410,12 +445,12 @@ fn half_rounds_like_ieee_fp16() {
     );
     let c = cfg(((n as u32).div_ceil(128), 1, 1), (128, 1, 1), 0);
     let mut args = [
-        Arg::In(&ab),
-        Arg::In(&bb),
-        Arg::Out(&mut sum),
-        Arg::Out(&mut prod),
-        Arg::Out(&mut conv),
-        Arg::I32(n as i32),
+        Arg::In("a", &ab),
+        Arg::In("b", &bb),
+        Arg::Out("sum", &mut sum),
+        Arg::Out("prod", &mut prod),
+        Arg::Out("conv", &mut conv),
+        Arg::I32("n", n as i32),
     ];
     launch(&e, &PROBE_HALF, c, &mut args).unwrap();
     let (sum, prod, conv) = (
@@ -451,23 +486,87 @@ fn argument_mismatch_is_an_error() {
         &e,
         &PROBE_TREE_SUM,
         c,
-        &mut [Arg::Out(&mut swapped), Arg::In(&xb), Arg::I32(4)],
+        &mut [
+            Arg::Out("out", &mut swapped),
+            Arg::In("x", &xb),
+            Arg::I32("n", 4),
+        ],
     );
     expect_error(r, "probe_tree_sum", &["argument 0"]);
     let r = launch(
         &e,
         &PROBE_TREE_SUM,
         c,
-        &mut [Arg::In(&xb), Arg::Out(&mut out)],
+        &mut [Arg::In("x", &xb), Arg::Out("out", &mut out)],
     );
     expect_error(r, "probe_tree_sum", &["2 arguments"]);
     let r = launch(
         &e,
         &PROBE_TREE_SUM,
         c,
-        &mut [Arg::In(&xb), Arg::Out(&mut out), Arg::F32(4.0)],
+        &mut [
+            Arg::In("x", &xb),
+            Arg::Out("out", &mut out),
+            Arg::F32("n", 4.0),
+        ],
     );
     expect_error(r, "probe_tree_sum", &["argument 2"]);
+    // Right kinds, wrong name: an argument passed as a parameter it is not.
+    let r = launch(
+        &e,
+        &PROBE_TREE_SUM,
+        c,
+        &mut [Arg::In("x", &xb), Arg::Out("y", &mut out), Arg::I32("n", 4)],
+    );
+    expect_error(r, "probe_tree_sum", &["argument 1", "'y'", "'out'"]);
+}
+
+/// Two `int` arguments of a product kernel in the wrong order have the right kinds, so only
+/// the names tell them apart: max_pool2d_forward with `wd` passed before `h` must be
+/// refused with an error that names the kernel, the position and both names, and must not
+/// touch the output; the same values in the signature's order run.
+#[test]
+fn swapped_int_arguments_are_an_error() {
+    use satcolor::kernels::MAX_POOL2D_FORWARD;
+    let e = emu(Order::Forward, Order::Forward);
+    let (planes, h, wd) = (1usize, 2usize, 4usize);
+    let x: Vec<f32> = (0..planes * h * wd).map(|i| i as f32).collect();
+    let xb = e.upload(&x).unwrap();
+    let mut y = e.alloc_zeros(planes * (h / 2) * (wd / 2)).unwrap();
+    let c = cfg((1, 1, 1), (32, 1, 1), 0);
+    let r = launch(
+        &e,
+        &MAX_POOL2D_FORWARD,
+        c,
+        &mut [
+            Arg::In("x", &xb),
+            Arg::Out("y", &mut y),
+            Arg::I32("planes", planes as i32),
+            Arg::I32("wd", wd as i32),
+            Arg::I32("h", h as i32),
+        ],
+    );
+    expect_error(
+        r,
+        "max_pool2d_forward",
+        &["argument 3", "passed as 'wd'", "parameter 3 is 'h'"],
+    );
+    assert_eq!(e.download(&y).unwrap(), vec![0.0; 2], "refused launch ran");
+    launch(
+        &e,
+        &MAX_POOL2D_FORWARD,
+        c,
+        &mut [
+            Arg::In("x", &xb),
+            Arg::Out("y", &mut y),
+            Arg::I32("planes", planes as i32),
+            Arg::I32("h", h as i32),
+            Arg::I32("wd", wd as i32),
+        ],
+    )
+    .unwrap();
+    // Input rows [0 1 2 3] and [4 5 6 7]: the 2×2 window maxima are 5 and 7.
+    assert_eq!(e.download(&y).unwrap(), vec![5.0, 7.0]);
 }
 
 #[test]
@@ -501,7 +600,11 @@ fn guard_pages_catch_off_by_one_past_the_end() {
             &e,
             k,
             cfg(grid, (128, 1, 1), 0),
-            &mut [Arg::In(&src), Arg::Out(&mut dst), Arg::I32(n as i32)],
+            &mut [
+                Arg::In("src", &src),
+                Arg::Out("dst", &mut dst),
+                Arg::I32("n", n as i32),
+            ],
         );
         expect_error(r, k.name, &["invalid memory access"]);
     }
@@ -509,7 +612,11 @@ fn guard_pages_catch_off_by_one_past_the_end() {
         &e,
         &OOB_DYNAMIC_SHARED_PAST_END,
         cfg(grid, (128, 1, 1), 128 * 4),
-        &mut [Arg::In(&src), Arg::Out(&mut dst), Arg::I32(n as i32)],
+        &mut [
+            Arg::In("src", &src),
+            Arg::Out("dst", &mut dst),
+            Arg::I32("n", n as i32),
+        ],
     );
     expect_error(r, "oob_dynamic_shared_past_end", &["invalid memory access"]);
     // The correct copy runs clean afterwards.
@@ -518,7 +625,11 @@ fn guard_pages_catch_off_by_one_past_the_end() {
         &e,
         &OOB_COPY,
         cfg(grid, (128, 1, 1), 128 * 4),
-        &mut [Arg::In(&src), Arg::Out(&mut dst), Arg::I32(n as i32)],
+        &mut [
+            Arg::In("src", &src),
+            Arg::Out("dst", &mut dst),
+            Arg::I32("n", n as i32),
+        ],
     )
     .unwrap();
     assert_eq!(e.download(&dst).unwrap(), x);
@@ -541,7 +652,11 @@ fn timing_one_million_threads_tree_sum() {
             &e,
             &PROBE_TREE_SUM,
             cfg((1024, 1, 1), (1024, 1, 1), 0),
-            &mut [Arg::In(&xb), Arg::Out(&mut out), Arg::I32(n as i32)],
+            &mut [
+                Arg::In("x", &xb),
+                Arg::Out("out", &mut out),
+                Arg::I32("n", n as i32),
+            ],
         )
         .unwrap();
         println!(

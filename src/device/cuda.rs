@@ -391,11 +391,11 @@ impl KernelExec for CudaExec {
         let mut builder = self.stream.launch_builder(&f);
         for a in args.iter_mut() {
             match a {
-                Arg::In(b) => builder.arg(&b.data),
-                Arg::Out(b) => builder.arg(&mut b.data),
-                Arg::I32(v) => builder.arg(&*v),
-                Arg::U32(v) => builder.arg(&*v),
-                Arg::F32(v) => builder.arg(&*v),
+                Arg::In(_, b) => builder.arg(&b.data),
+                Arg::Out(_, b) => builder.arg(&mut b.data),
+                Arg::I32(_, v) => builder.arg(&*v),
+                Arg::U32(_, v) => builder.arg(&*v),
+                Arg::F32(_, v) => builder.arg(&*v),
             };
         }
         let launch_cfg = cudarc::driver::LaunchConfig {

@@ -464,11 +464,11 @@ impl KernelExec for EmuExec {
         let mut values: Vec<u64> = args
             .iter_mut()
             .map(|a| match a {
-                Arg::In(b) => b.ptr as u64,
-                Arg::Out(b) => b.ptr as u64,
-                Arg::I32(v) => u64::from(*v as u32),
-                Arg::U32(v) => u64::from(*v),
-                Arg::F32(v) => u64::from(v.to_bits()),
+                Arg::In(_, b) => b.ptr as u64,
+                Arg::Out(_, b) => b.ptr as u64,
+                Arg::I32(_, v) => u64::from(*v as u32),
+                Arg::U32(_, v) => u64::from(*v),
+                Arg::F32(_, v) => u64::from(v.to_bits()),
             })
             .collect();
         let mut ptrs: Vec<*mut c_void> = values

@@ -34,12 +34,12 @@ pub(super) fn concat_channels<E: KernelExec>(
         &CONCAT_CHANNELS,
         elementwise(s.y_len()),
         &mut [
-            Arg::In(a),
-            Arg::In(b),
-            Arg::Out(y),
-            Arg::I32(total),
-            Arg::I32(a_len),
-            Arg::I32(b_len),
+            Arg::In("a", a),
+            Arg::In("b", b),
+            Arg::Out("y", y),
+            Arg::I32("total", total),
+            Arg::I32("a_len", a_len),
+            Arg::I32("b_len", b_len),
         ],
     )
 }
@@ -61,12 +61,12 @@ pub(super) fn split_channels<E: KernelExec>(
         &SPLIT_CHANNELS,
         elementwise(s.y_len()),
         &mut [
-            Arg::In(dy),
-            Arg::Out(da),
-            Arg::Out(db),
-            Arg::I32(total),
-            Arg::I32(a_len),
-            Arg::I32(b_len),
+            Arg::In("dy", dy),
+            Arg::Out("da", da),
+            Arg::Out("db", db),
+            Arg::I32("total", total),
+            Arg::I32("a_len", a_len),
+            Arg::I32("b_len", b_len),
         ],
     )
 }

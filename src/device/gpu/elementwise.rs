@@ -27,11 +27,11 @@ pub(super) fn act_backward<E: KernelExec>(
         &ACT_BACKWARD,
         elementwise(n),
         &mut [
-            Arg::In(y),
-            Arg::Out(dy),
-            Arg::I32(to_i32(op, n)?),
-            Arg::I32(kind),
-            Arg::F32(slope),
+            Arg::In("y", y),
+            Arg::Out("dy", dy),
+            Arg::I32("n", to_i32(op, n)?),
+            Arg::I32("act", kind),
+            Arg::F32("slope", slope),
         ],
     )
 }
@@ -51,7 +51,11 @@ pub(super) fn add_assign<E: KernelExec>(
     dev.exec.launch(
         &ADD_ASSIGN,
         elementwise(n),
-        &mut [Arg::Out(dst), Arg::In(src), Arg::I32(to_i32(op, n)?)],
+        &mut [
+            Arg::Out("dst", dst),
+            Arg::In("src", src),
+            Arg::I32("n", to_i32(op, n)?),
+        ],
     )
 }
 
@@ -65,7 +69,11 @@ pub(super) fn scale<E: KernelExec>(dev: &GpuDevice<E>, x: &mut E::Buf, factor: f
     dev.exec.launch(
         &SCALE_IN_PLACE,
         elementwise(n),
-        &mut [Arg::Out(x), Arg::I32(to_i32(op, n)?), Arg::F32(factor)],
+        &mut [
+            Arg::Out("x", x),
+            Arg::I32("n", to_i32(op, n)?),
+            Arg::F32("factor", factor),
+        ],
     )
 }
 
@@ -89,11 +97,11 @@ pub(super) fn convex_skip_forward<E: KernelExec>(
         &CONVEX_SKIP_FORWARD,
         elementwise(n),
         &mut [
-            Arg::In(theta),
-            Arg::In(a),
-            Arg::In(b),
-            Arg::Out(u),
-            Arg::I32(to_i32(op, n)?),
+            Arg::In("theta", theta),
+            Arg::In("a", a),
+            Arg::In("b", b),
+            Arg::Out("u", u),
+            Arg::I32("n", to_i32(op, n)?),
         ],
     )
 }
@@ -125,14 +133,14 @@ pub(super) fn convex_skip_backward<E: KernelExec>(
             &CONVEX_SKIP_BACKWARD,
             cfg,
             &mut [
-                Arg::In(theta),
-                Arg::In(a),
-                Arg::In(b),
-                Arg::In(du),
-                Arg::Out(da),
-                Arg::Out(db),
-                Arg::Out(partials),
-                Arg::I32(n_i32),
+                Arg::In("theta", theta),
+                Arg::In("a", a),
+                Arg::In("b", b),
+                Arg::In("du", du),
+                Arg::Out("da", da),
+                Arg::Out("db", db),
+                Arg::Out("partials", partials),
+                Arg::I32("n", n_i32),
             ],
         )
     })

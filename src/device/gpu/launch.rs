@@ -101,10 +101,10 @@ impl<E: KernelExec> GpuDevice<E> {
                 &REDUCE_PARTIALS,
                 final_cfg,
                 &mut [
-                    Arg::In(partials),
-                    Arg::Out(out),
-                    Arg::I32(count as i32),
-                    Arg::I32(i32::from(accumulate)),
+                    Arg::In("partials", partials),
+                    Arg::Out("out", out),
+                    Arg::I32("count", count as i32),
+                    Arg::I32("accumulate", i32::from(accumulate)),
                 ],
             )
         })

@@ -43,12 +43,12 @@ pub(super) fn linear_forward<E: KernelExec>(
         &LINEAR_FORWARD,
         cfg,
         &mut [
-            Arg::In(x),
-            Arg::In(w),
-            Arg::In(b),
-            Arg::Out(y),
-            Arg::I32(to_i32(op, s.k)?),
-            Arg::I32(to_i32(op, s.m)?),
+            Arg::In("x", x),
+            Arg::In("w", w),
+            Arg::In("b", b),
+            Arg::Out("y", y),
+            Arg::I32("k", to_i32(op, s.k)?),
+            Arg::I32("m", to_i32(op, s.m)?),
         ],
     )
 }
@@ -83,12 +83,12 @@ pub(super) fn linear_backward<E: KernelExec>(
                 &LINEAR_BACKWARD_INPUT,
                 elementwise(s.n * s.k),
                 &mut [
-                    Arg::In(dy),
-                    Arg::In(w),
-                    Arg::Out(dx),
-                    Arg::I32(n),
-                    Arg::I32(k),
-                    Arg::I32(m),
+                    Arg::In("dy", dy),
+                    Arg::In("w", w),
+                    Arg::Out("dx", dx),
+                    Arg::I32("n", n),
+                    Arg::I32("k", k),
+                    Arg::I32("m", m),
                 ],
             )?;
         }
@@ -98,12 +98,12 @@ pub(super) fn linear_backward<E: KernelExec>(
             &LINEAR_BACKWARD_WEIGHT,
             elementwise(s.m * s.k),
             &mut [
-                Arg::In(dy),
-                Arg::In(x),
-                Arg::Out(dw),
-                Arg::I32(n),
-                Arg::I32(k),
-                Arg::I32(m),
+                Arg::In("dy", dy),
+                Arg::In("x", x),
+                Arg::Out("dw", dw),
+                Arg::I32("n", n),
+                Arg::I32("k", k),
+                Arg::I32("m", m),
             ],
         )?;
     }

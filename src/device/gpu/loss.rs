@@ -29,12 +29,12 @@ pub(super) fn bce_with_logits<E: KernelExec>(
             &BCE_WITH_LOGITS,
             cfg,
             &mut [
-                Arg::In(z),
-                Arg::Out(dz),
-                Arg::Out(partials),
-                Arg::I32(n_i32),
-                Arg::F32(target),
-                Arg::F32(scale),
+                Arg::In("z", z),
+                Arg::Out("dz", dz),
+                Arg::Out("partials", partials),
+                Arg::I32("n", n_i32),
+                Arg::F32("target", target),
+                Arg::F32("scale", scale),
             ],
         )
     })
@@ -60,12 +60,12 @@ pub(super) fn mse<E: KernelExec>(
             &MSE,
             cfg,
             &mut [
-                Arg::In(a),
-                Arg::In(b),
-                Arg::Out(da),
-                Arg::Out(partials),
-                Arg::I32(n_i32),
-                Arg::F32(scale),
+                Arg::In("a", a),
+                Arg::In("b", b),
+                Arg::Out("da", da),
+                Arg::Out("partials", partials),
+                Arg::I32("n", n_i32),
+                Arg::F32("scale", scale),
             ],
         )
     })
@@ -89,11 +89,11 @@ pub(super) fn l2_penalty<E: KernelExec>(
             &L2_PENALTY,
             cfg,
             &mut [
-                Arg::In(w),
-                Arg::Out(dw),
-                Arg::Out(partials),
-                Arg::I32(n_i32),
-                Arg::F32(scale),
+                Arg::In("w", w),
+                Arg::Out("dw", dw),
+                Arg::Out("partials", partials),
+                Arg::I32("n", n_i32),
+                Arg::F32("scale", scale),
             ],
         )
     })
@@ -109,7 +109,11 @@ pub(super) fn sum<E: KernelExec>(dev: &GpuDevice<E>, x: &E::Buf, out: &mut E::Bu
         dev.exec.launch(
             &SUM_PARTIALS,
             cfg,
-            &mut [Arg::In(x), Arg::Out(partials), Arg::I32(n_i32)],
+            &mut [
+                Arg::In("x", x),
+                Arg::Out("partials", partials),
+                Arg::I32("n", n_i32),
+            ],
         )
     })
 }
@@ -129,7 +133,11 @@ pub(super) fn sum_squares<E: KernelExec>(
         dev.exec.launch(
             &SUM_SQUARES_PARTIALS,
             cfg,
-            &mut [Arg::In(x), Arg::Out(partials), Arg::I32(n_i32)],
+            &mut [
+                Arg::In("x", x),
+                Arg::Out("partials", partials),
+                Arg::I32("n", n_i32),
+            ],
         )
     })
 }

@@ -29,18 +29,30 @@ pub struct LaunchConfig {
     pub shared_bytes: u32,
 }
 
-/// One kernel argument, in the order of the kernel's signature.
+/// One kernel argument, in the order of the kernel's signature, with the name of the
+/// parameter it is passed as (the name in the .cu signature, e.g. `Arg::I32("h", h)`), so
+/// that [`check_args`] catches two arguments of the same kind passed in the wrong order.
 pub enum Arg<'a, B> {
-    /// A buffer passed as `const float*`.
-    In(&'a B),
-    /// A buffer passed as `float*`.
-    Out(&'a mut B),
-    /// An `int`.
-    I32(i32),
-    /// An `unsigned int`.
-    U32(u32),
-    /// A `float`.
-    F32(f32),
+    /// A buffer passed as `const float* name`.
+    In(&'static str, &'a B),
+    /// A buffer passed as `float* name`.
+    Out(&'static str, &'a mut B),
+    /// An `int name`.
+    I32(&'static str, i32),
+    /// An `unsigned int name`.
+    U32(&'static str, u32),
+    /// A `float name`.
+    F32(&'static str, f32),
+}
+
+impl<B> Arg<'_, B> {
+    /// The name of the parameter this argument is passed as.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Arg::In(n, _) | Arg::Out(n, _) => n,
+            Arg::I32(n, _) | Arg::U32(n, _) | Arg::F32(n, _) => n,
+        }
+    }
 }
 
 /// An executor of kernels/*.cu kernels: a CUDA GPU or the CPU emulator.
@@ -73,10 +85,11 @@ pub trait KernelExec {
     ) -> Result<()>;
 }
 
-/// Checks `args` against the kernel's parameter list: the same check on every executor,
-/// so that a wrong argument order is an error, not undefined behaviour.
+/// Checks `args` against the kernel's parameter list (count, then each argument's kind and
+/// name): the same check on every executor, so that a wrong argument order is an error,
+/// not undefined behaviour or a silently wrong result.
 pub fn check_args<B>(kernel: &Kernel, args: &[Arg<'_, B>]) -> Result<()> {
-    use crate::kernels::Param;
+    use crate::kernels::ParamKind;
     let bad = |reason: String| crate::Error::Kernel {
         kernel: kernel.name.to_string(),
         reason,
@@ -90,16 +103,26 @@ pub fn check_args<B>(kernel: &Kernel, args: &[Arg<'_, B>]) -> Result<()> {
     }
     for (i, (a, p)) in args.iter().zip(kernel.params).enumerate() {
         let ok = matches!(
-            (a, p),
-            (Arg::In(_), Param::ConstF32Ptr)
-                | (Arg::Out(_), Param::MutF32Ptr)
-                | (Arg::I32(_), Param::I32)
-                | (Arg::U32(_), Param::U32)
-                | (Arg::F32(_), Param::F32)
+            (a, p.kind),
+            (Arg::In(..), ParamKind::ConstF32Ptr)
+                | (Arg::Out(..), ParamKind::MutF32Ptr)
+                | (Arg::I32(..), ParamKind::I32)
+                | (Arg::U32(..), ParamKind::U32)
+                | (Arg::F32(..), ParamKind::F32)
         );
         if !ok {
             return Err(bad(format!(
-                "argument {i} does not match parameter kind {p:?}"
+                "argument {i} ('{}') does not match parameter kind {:?} of '{}'",
+                a.name(),
+                p.kind,
+                p.name
+            )));
+        }
+        if a.name() != p.name {
+            return Err(bad(format!(
+                "argument {i} is passed as '{}', but parameter {i} is '{}'",
+                a.name(),
+                p.name
             )));
         }
     }
@@ -125,5 +148,63 @@ impl<E: KernelExec> GpuDevice<E> {
     /// The executor.
     pub fn exec(&self) -> &E {
         &self.exec
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_args, Arg};
+    use crate::kernels::{MAX_POOL2D_FORWARD, REDUCE_PARTIALS};
+
+    /// `max_pool2d_forward(x, y, planes, h, wd)` with the arguments in `order`.
+    fn pool_args<'a>(x: &'a (), y: &'a mut (), order: [&'static str; 3]) -> Vec<Arg<'a, ()>> {
+        let mut args = vec![Arg::In("x", x), Arg::Out("y", y)];
+        args.extend(order.iter().map(|&n| Arg::I32(n, 1)));
+        args
+    }
+
+    #[test]
+    fn names_in_signature_order_pass() {
+        let (x, mut y) = ((), ());
+        let args = pool_args(&x, &mut y, ["planes", "h", "wd"]);
+        check_args(&MAX_POOL2D_FORWARD, &args).unwrap();
+    }
+
+    #[test]
+    fn swapped_ints_of_the_right_kind_are_refused_by_name() {
+        let (x, mut y) = ((), ());
+        let args = pool_args(&x, &mut y, ["planes", "wd", "h"]);
+        let msg = check_args(&MAX_POOL2D_FORWARD, &args)
+            .expect_err("h and wd swapped")
+            .to_string();
+        for needle in ["max_pool2d_forward", "argument 3", "'wd'", "'h'"] {
+            assert!(msg.contains(needle), "error lacks {needle}: {msg}");
+        }
+    }
+
+    #[test]
+    fn kinds_and_count_are_still_checked() {
+        let (p, mut out) = ((), ());
+        let args = [
+            Arg::In("partials", &p),
+            Arg::Out("out", &mut out),
+            Arg::F32("count", 1.0),
+            Arg::I32("accumulate", 0),
+        ];
+        let msg = check_args(&REDUCE_PARTIALS, &args).unwrap_err().to_string();
+        assert!(
+            msg.contains("argument 2") && msg.contains("'count'"),
+            "{msg}"
+        );
+        let msg = check_args(&REDUCE_PARTIALS, &args[..2])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("2 arguments"), "{msg}");
+    }
+
+    #[test]
+    fn the_table_records_parameter_names() {
+        let names: Vec<&str> = MAX_POOL2D_FORWARD.params.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["x", "y", "planes", "h", "wd"]);
     }
 }

@@ -25,11 +25,11 @@ pub(super) fn max_pool2d_forward<E: KernelExec>(
         &MAX_POOL2D_FORWARD,
         elementwise(s.y_len()),
         &mut [
-            Arg::In(x),
-            Arg::Out(y),
-            Arg::I32(to_i32(op, s.n * s.c)?),
-            Arg::I32(to_i32(op, s.h)?),
-            Arg::I32(to_i32(op, s.w)?),
+            Arg::In("x", x),
+            Arg::Out("y", y),
+            Arg::I32("planes", to_i32(op, s.n * s.c)?),
+            Arg::I32("h", to_i32(op, s.h)?),
+            Arg::I32("wd", to_i32(op, s.w)?),
         ],
     )
 }
@@ -54,12 +54,12 @@ pub(super) fn max_pool2d_backward<E: KernelExec>(
         &MAX_POOL2D_BACKWARD,
         elementwise(s.x_len()),
         &mut [
-            Arg::In(x),
-            Arg::In(dy),
-            Arg::Out(dx),
-            Arg::I32(to_i32(op, s.n * s.c)?),
-            Arg::I32(to_i32(op, s.h)?),
-            Arg::I32(to_i32(op, s.w)?),
+            Arg::In("x", x),
+            Arg::In("dy", dy),
+            Arg::Out("dx", dx),
+            Arg::I32("planes", to_i32(op, s.n * s.c)?),
+            Arg::I32("h", to_i32(op, s.h)?),
+            Arg::I32("wd", to_i32(op, s.w)?),
         ],
     )
 }
