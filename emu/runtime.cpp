@@ -96,6 +96,9 @@ struct SatcolorEmuCounters {
     /// Block-wide barriers completed, and warp intrinsics (shuffles, votes, __syncwarp)
     /// completed, counted once per warp.
     unsigned long long barriers, warp_ops;
+    /// Threads run, and those of them that stored to global memory (threads with no output
+    /// are idle lanes of the launch's mapping).
+    unsigned long long threads, storing_threads;
 };
 
 /// The counts of one memory instruction (its address in the kernel code) in one launch.
@@ -756,6 +759,7 @@ struct Request {
 struct Trace {
     uint32_t epoch = 0;
     std::unordered_map<uintptr_t, uint32_t> seen;
+    bool stored = false;
 };
 std::vector<Trace> g_trace;
 std::unordered_map<ReqKey, Request, ReqKeyHash> g_requests;
@@ -782,6 +786,7 @@ void record(const void* p, unsigned size, bool write, const void* site) {
     Trace& tr = g_trace[t];
     const uintptr_t s = reinterpret_cast<uintptr_t>(site);
     const uint32_t occurrence = tr.seen[s]++;
+    tr.stored |= write && space == kGlobal;
     Request& r = g_requests[ReqKey{t / 32, tr.epoch, occurrence, s}];
     r.space = space;
     r.write = write;
@@ -871,6 +876,8 @@ void counters_block_end() {
     }
     c.barriers += g_threads ? g_barrier_calls / g_threads : 0;
     c.warp_ops += g_warp_ops.size();
+    c.threads += g_threads;
+    for (const Trace& t : g_trace) c.storing_threads += t.stored;
 }
 #else
 std::vector<SatcolorEmuSite> g_sites;

@@ -2,7 +2,8 @@
 //! (`--features emu-counters`): a row per kernel with its launches, global sectors per
 //! request, shared-memory wavefronts per request, barriers and active lanes, each block
 //! sample scaled to the whole grid; with the `cuda` feature too (ptxas's figures), the
-//! occupancy of its first launch on sm_90. Then, for the convolutions, their memory
+//! occupancy of its first launch on sm_90; "output" is the share of threads that stored to
+//! global memory. Then each convolution launch's share, and for the convolutions their memory
 //! instructions with source lines: requests (of the traced blocks) and sectors or
 //! wavefronts per request.
 //!
@@ -81,6 +82,8 @@ fn main() -> anyhow::Result<()> {
         s.request_lanes += c.request_lanes;
         s.barriers += c.barriers;
         s.warp_ops += c.warp_ops;
+        s.threads += c.threads;
+        s.storing_threads += c.storing_threads;
     }
     println!(
         "{preset} batch {batch}: {} launches traced in {seconds:.1} s ({} blocks per launch)",
@@ -108,7 +111,7 @@ fn main() -> anyhow::Result<()> {
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     for (k, (n, c)) in &by_kernel {
         println!(
-            "{k:<28} {n:>8} {:>10} {:>13} {:>8.2} {:>13} {:>8.2} {:>13} {:>8.2} {:>10} {:>6.2}  {}",
+            "{k:<28} {n:>8} {:>10} {:>13} {:>8.2} {:>13} {:>8.2} {:>13} {:>8.2} {:>10} {:>6.2} {:>7.2}  {}",
             c.blocks_total,
             c.global_load_requests,
             ratio(c.global_load_sectors, c.global_load_requests),
@@ -118,8 +121,27 @@ fn main() -> anyhow::Result<()> {
             ratio(c.shared_load_wavefronts, c.shared_load_requests),
             c.barriers,
             c.active_lane_ratio(),
+            c.storing_ratio(),
             occupancy[k]
         );
+    }
+    // Each distinct launch shape of the forward convolutions (in a weight gradient, one
+    // thread per block writes the reduced result, so the share says nothing there).
+    println!("\nforward convolutions: grid, block, share of threads with an output");
+    let mut shown = std::collections::BTreeSet::new();
+    for l in launches
+        .iter()
+        .filter(|l| matches!(l.kernel, "conv2d_forward" | "conv_transpose2d_forward"))
+    {
+        if shown.insert((l.kernel, l.cfg.grid, l.cfg.block)) {
+            println!(
+                "  {:<28} grid {:?} block {:?}: {:.2}",
+                l.kernel,
+                l.cfg.grid,
+                l.cfg.block,
+                l.counters.storing_ratio()
+            );
+        }
     }
     // Per instruction, summed over the launches of a kernel (traced blocks only).
     let mut sites: BTreeMap<(&str, u64), SiteCounters> = BTreeMap::new();

@@ -17,6 +17,11 @@ const N: usize = (BLOCK * BLOCKS) as usize;
 
 /// Runs `kernel` on N elements (its input holds 32 N) and returns its counters.
 fn count(kernel: &'static Kernel, sample_blocks: u32) -> Counters {
+    count_n(kernel, sample_blocks, N)
+}
+
+/// Runs `kernel` with `n` as its element count (the grid still covers N threads).
+fn count_n(kernel: &'static Kernel, sample_blocks: u32, n: usize) -> Counters {
     let e = EmuExec::new(EmuOptions {
         sample_blocks,
         ..EmuOptions::default()
@@ -36,7 +41,7 @@ fn count(kernel: &'static Kernel, sample_blocks: u32) -> Counters {
         &mut [
             Arg::In("x", &src),
             Arg::Out("y", &mut dst),
-            Arg::I32("n", N as i32),
+            Arg::I32("n", n as i32),
         ],
     )
     .unwrap();
@@ -181,4 +186,17 @@ fn counts_are_kept_per_instruction_with_its_source_line() {
             + c.shared_load_wavefronts
             + c.shared_store_wavefronts
     );
+}
+
+#[test]
+fn threads_without_output_are_counted() {
+    let all = count(&PROBE_UNIT_STRIDE, 0);
+    assert_eq!((all.threads, all.storing_threads), (N as u64, N as u64));
+    // Elements for a third of the threads: the others only compare their index.
+    let third = count_n(&PROBE_UNIT_STRIDE, 0, N / 3);
+    assert_eq!(
+        (third.threads, third.storing_threads),
+        (N as u64, (N / 3) as u64)
+    );
+    assert!((third.storing_ratio() - (N / 3) as f64 / N as f64).abs() < 1e-12);
 }

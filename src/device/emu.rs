@@ -87,6 +87,11 @@ pub struct Counters {
     pub barriers: u64,
     /// Warp intrinsics (shuffles, votes, `__syncwarp`) completed, one per warp.
     pub warp_ops: u64,
+    /// Threads run.
+    pub threads: u64,
+    /// Threads that stored to global memory: the others had no output (idle lanes of the
+    /// launch's thread mapping, such as a 16×16 tile over a 4×4 map).
+    pub storing_threads: u64,
 }
 
 impl Counters {
@@ -113,7 +118,14 @@ impl Counters {
             request_lanes: k(self.request_lanes),
             barriers: k(self.barriers),
             warp_ops: k(self.warp_ops),
+            threads: k(self.threads),
+            storing_threads: k(self.storing_threads),
         }
+    }
+
+    /// The share of threads run that stored to global memory.
+    pub fn storing_ratio(&self) -> f64 {
+        self.storing_threads as f64 / self.threads.max(1) as f64
     }
 
     /// Mean active lanes of a request over 32 (1 when every lane of every request takes
