@@ -1,6 +1,7 @@
 //! Build script: reads the kernel signatures of kernels/*.cu (the product kernels) and
-//! tests/kernels/*.cu (kernels that exist only to test the emulator), writes the Rust
-//! kernel table into OUT_DIR, and, per feature:
+//! tests/kernels/*.cu (kernels that exist only to test the emulator) and the integer
+//! constants (`#define SC_<NAME> <integer>`) of kernels/*.cu and kernels/*.cuh, writes the
+//! Rust kernel table (with `consts`, the constants) into OUT_DIR, and, per feature:
 //! - `cuda`: compiles kernels/*.cu with nvcc into fatbins in OUT_DIR (never into src/) and
 //!   records ptxas's resource report;
 //! - `emu`: compiles kernels/*.cu and tests/kernels/*.cu as host C++ against emu/ into a
@@ -8,6 +9,8 @@
 
 #[path = "build/emu.rs"]
 mod emu;
+#[path = "build/kernel_consts.rs"]
+mod kernel_consts;
 #[path = "build/kernel_sigs.rs"]
 mod kernel_sigs;
 #[path = "build/nvcc.rs"]
@@ -127,6 +130,10 @@ fn main() {
         writeln!(table, "    {line}").unwrap();
     }
     table.push_str("}\n");
+    match kernel_consts::read_dir(&root, &kernels_dir) {
+        Ok(consts) => table.push_str(&kernel_consts::render(&consts)),
+        Err(e) => fail(&e),
+    }
 
     let cuda = std::env::var_os("CARGO_FEATURE_CUDA").is_some();
     let mut archs: Vec<String> = Vec::new();

@@ -11,10 +11,22 @@
 #define SATCOLOR_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #endif
 
-// Activation codes, as `Act::code` in src/ops/mod.rs encodes them.
+// Every `#define SC_<NAME> <integer>` of kernels/*.cu and kernels/*.cuh is exported to Rust
+// by build.rs as `crate::kernels::consts::SC_<NAME>`: define such a constant here or in its
+// .cu file only, never again in Rust.
+
+// Activation codes (the `act` parameter of the kernels); `Act::code` in src/ops/mod.rs
+// returns them.
 #define SC_ACT_IDENTITY 0
 #define SC_ACT_RELU 1
 #define SC_ACT_LEAKY 2
+
+// Threads of a warp, as the shuffles of sc_block_sum assume them.
+#define SC_WARP_SIZE 32
+// Most warps of a block that sc_block_sum can reduce: the length of its `warp_sums` array.
+// A block reduced with it has a multiple of SC_WARP_SIZE threads, at most
+// SC_WARP_SIZE * SC_BLOCK_SUM_MAX_WARPS.
+#define SC_BLOCK_SUM_MAX_WARPS 32
 
 // y = act(z).
 static __device__ inline float sc_act(float z, int kind, float slope)
@@ -46,22 +58,23 @@ static __device__ inline int sc_floor_div(int a, int b)
     return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-// Sum of `v` over a 1-D block whose size is a multiple of 32 (at most 1024): a shuffle
-// tree inside each warp, then warp 0 adds the per-warp sums from `warp_sums` (shared, 32
-// floats). The order of additions depends only on thread indices, so the result is
-// bit-identical whatever order the threads run in. The result is valid in thread 0.
+// Sum of `v` over a 1-D block whose size is a multiple of SC_WARP_SIZE (at most
+// SC_WARP_SIZE * SC_BLOCK_SUM_MAX_WARPS): a shuffle tree inside each warp, then warp 0 adds
+// the per-warp sums from `warp_sums` (shared, SC_BLOCK_SUM_MAX_WARPS floats). The order of
+// additions depends only on thread indices, so the result is bit-identical whatever order
+// the threads run in. The result is valid in thread 0.
 // Every thread of the block must call it (it contains a barrier).
 static __device__ inline float sc_block_sum(float v, float* warp_sums)
 {
-    for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
-    const int lane = threadIdx.x & 31;
-    const int warp = threadIdx.x >> 5;
+    for (int off = SC_WARP_SIZE / 2; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+    const int lane = threadIdx.x % SC_WARP_SIZE;
+    const int warp = threadIdx.x / SC_WARP_SIZE;
     if (lane == 0) warp_sums[warp] = v;
     __syncthreads();
     if (warp == 0) {
-        const int nwarps = blockDim.x >> 5;
+        const int nwarps = blockDim.x / SC_WARP_SIZE;
         v = lane < nwarps ? warp_sums[lane] : 0.0f;
-        for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+        for (int off = SC_WARP_SIZE / 2; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
     }
     return v;
 }

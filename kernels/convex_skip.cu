@@ -21,7 +21,7 @@ extern "C" __global__ void convex_skip_forward(const float* __restrict__ theta, 
 // block's partial.
 extern "C" __global__ void convex_skip_backward(const float* __restrict__ theta, const float* __restrict__ a, const float* __restrict__ b, const float* __restrict__ du, float* __restrict__ da, float* __restrict__ db, float* __restrict__ partials, int n)
 {
-    __shared__ float warp_sums[32];
+    __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     const float s = sc_sigmoid(theta[0]);
     const float r = sc_sigmoid(-theta[0]);  // 1 - s without cancellation for large theta
     float acc = 0.0f;

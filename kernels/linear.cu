@@ -7,7 +7,7 @@
 // static shared memory) adds the partial sums in a fixed tree; thread 0 writes y.
 extern "C" __global__ void linear_forward(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b, float* __restrict__ y, int k, int m)
 {
-    __shared__ float warp_sums[32];
+    __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     const int j = blockIdx.x;
     const int r = blockIdx.y;
     const float* xr = x + (size_t)r * k;

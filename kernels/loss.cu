@@ -12,7 +12,7 @@
 // max(z, 0) - t z + log1p(exp(-|z|)) over the block's elements.
 extern "C" __global__ void bce_with_logits(const float* __restrict__ z, float* __restrict__ dz, float* __restrict__ partials, int n, float target, float scale)
 {
-    __shared__ float warp_sums[32];
+    __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     float acc = 0.0f;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         const float zi = z[i];
@@ -26,7 +26,7 @@ extern "C" __global__ void bce_with_logits(const float* __restrict__ z, float* _
 // Squared error: da[i] = 2 scale (a[i] - b[i]), partials[block] = scale * sum (a - b)^2.
 extern "C" __global__ void mse(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ da, float* __restrict__ partials, int n, float scale)
 {
-    __shared__ float warp_sums[32];
+    __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     const float two_scale = 2.0f * scale;
     float acc = 0.0f;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
@@ -41,7 +41,7 @@ extern "C" __global__ void mse(const float* __restrict__ a, const float* __restr
 // L2 penalty: dw[i] += 2 scale w[i], partials[block] = scale * sum w^2.
 extern "C" __global__ void l2_penalty(const float* __restrict__ w, float* __restrict__ dw, float* __restrict__ partials, int n, float scale)
 {
-    __shared__ float warp_sums[32];
+    __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     const float two_scale = 2.0f * scale;
     float acc = 0.0f;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {

@@ -8,7 +8,7 @@
 // + 32 floats of static shared memory); thread 0 writes the block's partial.
 extern "C" __global__ void sum_partials(const float* __restrict__ x, float* __restrict__ partials, int n)
 {
-    __shared__ float warp_sums[32];
+    __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     float acc = 0.0f;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) acc += x[i];
     const float s = sc_block_sum(acc, warp_sums);
@@ -21,7 +21,7 @@ extern "C" __global__ void sum_partials(const float* __restrict__ x, float* __re
 // + 32 floats of static shared memory); thread 0 writes the block's partial.
 extern "C" __global__ void sum_squares_partials(const float* __restrict__ x, float* __restrict__ partials, int n)
 {
-    __shared__ float warp_sums[32];
+    __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     float acc = 0.0f;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         const float v = x[i];
@@ -36,7 +36,7 @@ extern "C" __global__ void sum_squares_partials(const float* __restrict__ x, flo
 // sc_block_sum (warp shuffles + 32 floats of static shared memory); thread 0 writes out.
 extern "C" __global__ void reduce_partials(const float* __restrict__ partials, float* __restrict__ out, int count, int accumulate)
 {
-    __shared__ float warp_sums[32];
+    __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     float acc = 0.0f;
     for (int i = threadIdx.x; i < count; i += blockDim.x) acc += partials[i];
     const float s = sc_block_sum(acc, warp_sums);
@@ -50,7 +50,7 @@ extern "C" __global__ void reduce_partials(const float* __restrict__ partials, f
 // static shared memory); thread 0 writes out[c].
 extern "C" __global__ void channel_sum(const float* __restrict__ g, float* __restrict__ out, int n, int c, int plane)
 {
-    __shared__ float warp_sums[32];
+    __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     const int ch = blockIdx.x;
     const int total = n * plane;
     float acc = 0.0f;

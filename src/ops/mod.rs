@@ -8,6 +8,7 @@
 
 pub mod cpu;
 
+use crate::kernels::consts;
 use crate::{Error, Result};
 
 /// An activation fused into the op that produces a tensor: `y = act(z)`.
@@ -25,13 +26,14 @@ pub enum Act {
 }
 
 impl Act {
-    /// The encoding the kernels take: (kind, slope) with kind 0 = identity, 1 = ReLU,
-    /// 2 = LeakyReLU.
+    /// The encoding the kernels take: (kind, slope) with kind one of the activation codes
+    /// of kernels/common.cuh ([`SC_ACT_IDENTITY`](consts::SC_ACT_IDENTITY),
+    /// [`SC_ACT_RELU`](consts::SC_ACT_RELU), [`SC_ACT_LEAKY`](consts::SC_ACT_LEAKY)).
     pub fn code(self) -> (i32, f32) {
         match self {
-            Act::Identity => (0, 0.0),
-            Act::Relu => (1, 0.0),
-            Act::LeakyRelu(s) => (2, s),
+            Act::Identity => (consts::SC_ACT_IDENTITY, 0.0),
+            Act::Relu => (consts::SC_ACT_RELU, 0.0),
+            Act::LeakyRelu(s) => (consts::SC_ACT_LEAKY, s),
         }
     }
 }

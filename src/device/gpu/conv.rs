@@ -13,15 +13,29 @@
 use super::launch::{grid_yz, reduce_threads, to_i32};
 use super::{Arg, GpuDevice, KernelExec, LaunchConfig};
 use crate::kernels::{
-    Kernel, CHANNEL_SUM, CONV2D_FORWARD, CONV2D_WEIGHT_GRAD, CONV_TRANSPOSE2D_FORWARD,
+    consts, Kernel, CHANNEL_SUM, CONV2D_FORWARD, CONV2D_WEIGHT_GRAD, CONV_TRANSPOSE2D_FORWARD,
 };
 use crate::ops::{check_len, shape_err, Act, Conv2dShape, ConvTranspose2dShape};
 use crate::Result;
 
-/// Output tile side of the gather kernels (`SC_CONV_TILE`, `SC_CT_TILE`).
-const TILE: usize = 16;
-/// Output channels per thread of the gather kernels (`SC_CONV_COB`, `SC_CT_COB`).
-const COB: usize = 8;
+/// Output tile side of `conv2d_forward` and `conv2d_weight_grad` (kernels/conv2d.cu).
+const CONV_TILE: usize = consts::SC_CONV_TILE as usize;
+/// Output channels per thread of `conv2d_forward`.
+const CONV_COB: usize = consts::SC_CONV_COB as usize;
+/// Output tile side of `conv_transpose2d_forward` (kernels/conv_transpose2d.cu).
+const CT_TILE: usize = consts::SC_CT_TILE as usize;
+/// Output channels per thread of `conv_transpose2d_forward`.
+const CT_COB: usize = consts::SC_CT_COB as usize;
+// The kernels' blocks are TILE × TILE threads (conv2d_weight_grad's CONV_TILE² in one
+// row): positive sides, at most CUDA's 1024 threads per block.
+const _: () = assert!(
+    consts::SC_CONV_TILE > 0
+        && consts::SC_CT_TILE > 0
+        && consts::SC_CONV_COB > 0
+        && consts::SC_CT_COB > 0
+        && CONV_TILE * CONV_TILE <= 1024
+        && CT_TILE * CT_TILE <= 1024
+);
 /// Shared memory a block may use without the opt-in attribute.
 const MAX_SHARED_BYTES: usize = 48 * 1024;
 
@@ -42,11 +56,26 @@ impl Gather {
             Gather::Transposed => &CONV_TRANSPOSE2D_FORWARD,
         }
     }
-    /// Side of the input patch one 16×16 output tile reads (as the kernel computes it).
-    fn in_side(self, k: usize, stride: usize) -> usize {
+    /// Side of the kernel's square output tile, and of its block in threads.
+    fn tile(self) -> usize {
         match self {
-            Gather::Correlation => (TILE - 1) * stride + k,
-            Gather::Transposed => (TILE + k - 2) / stride + 2,
+            Gather::Correlation => CONV_TILE,
+            Gather::Transposed => CT_TILE,
+        }
+    }
+    /// Output channels each thread of the kernel computes.
+    fn cob(self) -> usize {
+        match self {
+            Gather::Correlation => CONV_COB,
+            Gather::Transposed => CT_COB,
+        }
+    }
+    /// Side of the input patch one output tile reads (as the kernel computes it).
+    fn in_side(self, k: usize, stride: usize) -> usize {
+        let tile = self.tile();
+        match self {
+            Gather::Correlation => (tile - 1) * stride + k,
+            Gather::Transposed => (tile + k - 2) / stride + 2,
         }
     }
 }
@@ -65,8 +94,9 @@ struct Geometry {
     w_out: usize,
 }
 
-/// Launches a tiled gather kernel: grid (tiles, ⌈c_out/8⌉, n), block 16×16, dynamic shared
-/// memory for the input patch and 8·k² weights.
+/// Launches a tiled gather kernel: grid (tiles, ⌈c_out/cob⌉, n), block tile×tile, dynamic
+/// shared memory for the input patch and cob·k² weights (tile and cob of the kernel,
+/// [`Gather::tile`] and [`Gather::cob`]; 16 and 8 today).
 #[allow(clippy::too_many_arguments)]
 fn gather<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -79,22 +109,23 @@ fn gather<E: KernelExec>(
     act: Act,
     y: &mut E::Buf,
 ) -> Result<()> {
+    let (tile, cob) = (kind.tile(), kind.cob());
     let side = kind.in_side(g.k, g.stride);
-    let shared = 4 * (side * side + COB * g.k * g.k);
+    let shared = 4 * (side * side + cob * g.k * g.k);
     if shared > MAX_SHARED_BYTES {
         return Err(shape_err(
             op,
             format!("kernel {}×{} with stride {} needs {shared} bytes of shared memory (max {MAX_SHARED_BYTES})", g.k, g.k, g.stride),
         ));
     }
-    let tiles = g.h_out.div_ceil(TILE) * g.w_out.div_ceil(TILE);
+    let tiles = g.h_out.div_ceil(tile) * g.w_out.div_ceil(tile);
     let cfg = LaunchConfig {
         grid: (
             u32::try_from(tiles).map_err(|_| shape_err(op, format!("{tiles} tiles")))?,
-            grid_yz(op, "output channel groups", g.c_out.div_ceil(COB))?,
+            grid_yz(op, "output channel groups", g.c_out.div_ceil(cob))?,
             grid_yz(op, "batch", g.n)?,
         ),
-        block: (TILE as u32, TILE as u32, 1),
+        block: (tile as u32, tile as u32, 1),
         shared_bytes: shared as u32,
     };
     // Element counts must fit an int too: the kernels index planes with int.
@@ -126,8 +157,9 @@ fn gather<E: KernelExec>(
 }
 
 /// Launches `conv2d_weight_grad`: dw `[c_o, c_i, k, k]` from g `[n, c_o, gh, gw]` and
-/// x `[n, c_i, xh, xw]`: one block of 256 threads per (o, i) pair, dynamic shared memory
-/// for a 16×16 tile of g, the x patch it touches and the per-group partial sums.
+/// x `[n, c_i, xh, xw]`: one block of `SC_CONV_TILE²` (256) threads per (o, i) pair,
+/// dynamic shared memory for a `SC_CONV_TILE²` tile of g, the x patch it touches and the
+/// per-group partial sums.
 #[allow(clippy::too_many_arguments)]
 fn weight_grad<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -146,8 +178,8 @@ fn weight_grad<E: KernelExec>(
     to_i32(op, n * c_o * gh * gw)?;
     to_i32(op, n * c_i * xh * xw)?;
     to_i32(op, c_o * c_i * k * k)?;
-    let threads = TILE * TILE;
-    let side = (TILE - 1) * stride + k;
+    let threads = CONV_TILE * CONV_TILE;
+    let side = (CONV_TILE - 1) * stride + k;
     let shared = 4 * (2 * threads + side * side);
     if shared > MAX_SHARED_BYTES {
         return Err(shape_err(
@@ -441,5 +473,128 @@ pub(super) fn conv_transpose2d_backward_weight<E: KernelExec>(
     match db {
         Some(db) => channel_sum(dev, op, (s.n, s.c_out, h_out * w_out), dy, db),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{check_args, Arg, GpuDevice, KernelExec, LaunchConfig};
+    use crate::kernels::{consts, Kernel};
+    use crate::ops::{Act, Conv2dShape, ConvTranspose2dShape};
+    use crate::Result;
+    use std::cell::RefCell;
+
+    /// An executor that runs nothing: buffers are their lengths, and every launch is
+    /// checked against the kernel's signature and recorded.
+    #[derive(Default)]
+    struct Recorder {
+        launches: RefCell<Vec<(&'static str, LaunchConfig)>>,
+    }
+
+    impl KernelExec for Recorder {
+        type Buf = usize;
+        fn name(&self) -> String {
+            "recorder".into()
+        }
+        fn alloc_zeros(&self, len: usize) -> Result<usize> {
+            Ok(len)
+        }
+        fn upload(&self, host: &[f32]) -> Result<usize> {
+            Ok(host.len())
+        }
+        fn write(&self, _: &mut usize, _: &[f32]) -> Result<()> {
+            Ok(())
+        }
+        fn download(&self, buf: &usize) -> Result<Vec<f32>> {
+            Ok(vec![0.0; *buf])
+        }
+        fn len(&self, buf: &usize) -> usize {
+            *buf
+        }
+        fn alloc_count(&self) -> u64 {
+            0
+        }
+        fn set_max_dynamic_shared(&self, _: &'static Kernel, _: u32) -> Result<()> {
+            Ok(())
+        }
+        fn launch(
+            &self,
+            kernel: &'static Kernel,
+            cfg: LaunchConfig,
+            args: &mut [Arg<'_, usize>],
+        ) -> Result<()> {
+            check_args(kernel, args)?;
+            self.launches.borrow_mut().push((kernel.name, cfg));
+            Ok(())
+        }
+    }
+
+    fn launches(dev: &GpuDevice<Recorder>) -> Vec<(&'static str, LaunchConfig)> {
+        dev.exec.launches.take()
+    }
+
+    /// The tile and output-channel block of each gather kernel are the ones its .cu file
+    /// defines (kernels::consts, checked against the sources in kernels.rs), and
+    /// conv2d_weight_grad runs SC_CONV_TILE² threads.
+    #[test]
+    fn conv_launches_use_the_kernels_tiles() {
+        let dev = GpuDevice::new(Recorder::default());
+        let (tile, cob) = (consts::SC_CONV_TILE as usize, consts::SC_CONV_COB as usize);
+        let (ct_tile, ct_cob) = (consts::SC_CT_TILE as usize, consts::SC_CT_COB as usize);
+        let s = Conv2dShape {
+            n: 2,
+            c_in: 3,
+            h: 40,
+            w: 37,
+            c_out: 20,
+            k: 3,
+            stride: 1,
+            pad: 1,
+        };
+        let (x, w, b, mut y) = (s.x_len(), s.w_len(), s.c_out, s.y_len());
+        super::conv2d_forward(&dev, &s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
+        let (name, cfg) = launches(&dev)[0];
+        assert_eq!(name, "conv2d_forward");
+        assert_eq!(cfg.block, (tile as u32, tile as u32, 1));
+        let tiles = 40usize.div_ceil(tile) * 37usize.div_ceil(tile);
+        assert_eq!(cfg.grid, (tiles as u32, 20usize.div_ceil(cob) as u32, 2));
+        let side = tile - 1 + 3;
+        assert_eq!(cfg.shared_bytes as usize, 4 * (side * side + cob * 9));
+
+        let mut dx = s.x_len();
+        super::conv2d_backward_input(&dev, &s, &w, &y, &mut dx).unwrap();
+        let (name, cfg) = launches(&dev)[0];
+        assert_eq!(name, "conv_transpose2d_forward");
+        assert_eq!(cfg.block, (ct_tile as u32, ct_tile as u32, 1));
+        assert_eq!(cfg.grid.1 as usize, 3usize.div_ceil(ct_cob));
+
+        let (mut dw, mut db) = (s.w_len(), s.c_out);
+        super::conv2d_backward_weight(&dev, &s, &x, &y, &mut dw, Some(&mut db)).unwrap();
+        let l = launches(&dev);
+        assert_eq!(l[0].0, "conv2d_weight_grad");
+        assert_eq!(l[0].1.block, ((tile * tile) as u32, 1, 1));
+        assert_eq!(l[1].0, "channel_sum");
+
+        let t = ConvTranspose2dShape {
+            n: 1,
+            c_in: 4,
+            h: 9,
+            w: 9,
+            c_out: 11,
+            k: 4,
+            stride: 2,
+            pad: 1,
+            out_pad: 0,
+        };
+        let (x, w, mut y) = (t.x_len(), t.w_len(), t.y_len());
+        super::conv_transpose2d_forward(&dev, &t, &x, &w, None, Act::Identity, &mut y).unwrap();
+        let (name, cfg) = launches(&dev)[0];
+        assert_eq!(name, "conv_transpose2d_forward");
+        assert_eq!(cfg.block, (ct_tile as u32, ct_tile as u32, 1));
+        let (h_out, w_out) = (t.h_out(), t.w_out());
+        let tiles = h_out.div_ceil(ct_tile) * w_out.div_ceil(ct_tile);
+        assert_eq!(cfg.grid, (tiles as u32, 11usize.div_ceil(ct_cob) as u32, 1));
+        let side = (ct_tile + 4 - 2) / 2 + 2;
+        assert_eq!(cfg.shared_bytes as usize, 4 * (side * side + ct_cob * 16));
     }
 }

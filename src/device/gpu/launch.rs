@@ -3,13 +3,25 @@
 //! buffer, and checked conversions of sizes to the kernels' `int` parameters.
 
 use super::{Arg, GpuDevice, KernelExec, LaunchConfig};
-use crate::kernels::REDUCE_PARTIALS;
+use crate::kernels::{consts, REDUCE_PARTIALS};
 use crate::ops::shape_err;
 use crate::{Error, Result};
 
 /// Threads per block of the 1-D kernels (elementwise and two-launch reductions); a
-/// multiple of 32, as `sc_block_sum` in kernels/common.cuh requires.
+/// multiple of [`WARP`] and at most [`BLOCK_SUM_MAX_THREADS`], as `sc_block_sum` in
+/// kernels/common.cuh requires.
 pub(super) const BLOCK: u32 = 256;
+/// Threads of a warp as the kernels' shuffles assume them (`SC_WARP_SIZE`).
+const WARP: usize = consts::SC_WARP_SIZE as usize;
+/// Most threads of a block that `sc_block_sum` reduces: `SC_WARP_SIZE` ×
+/// `SC_BLOCK_SUM_MAX_WARPS` (the length of the kernels' `warp_sums` arrays).
+const BLOCK_SUM_MAX_THREADS: usize = WARP * consts::SC_BLOCK_SUM_MAX_WARPS as usize;
+const _: () = assert!(
+    consts::SC_WARP_SIZE > 0
+        && consts::SC_BLOCK_SUM_MAX_WARPS > 0
+        && BLOCK as usize % WARP == 0
+        && BLOCK as usize <= BLOCK_SUM_MAX_THREADS
+);
 /// Most blocks of a grid-stride elementwise launch.
 const MAX_ELEMENTWISE_BLOCKS: usize = 4096;
 /// Most blocks of a two-launch reduction: the size of the partial-sums scratch buffer.
@@ -54,10 +66,10 @@ pub(super) fn reduce_blocks(n: usize) -> LaunchConfig {
     }
 }
 
-/// Threads of a block that reduces `len` values: a multiple of 32 (whole warps for the
-/// shuffles), at most [`BLOCK`].
+/// Threads of a block that reduces `len` values: a multiple of [`WARP`] (whole warps for
+/// the shuffles), at most [`BLOCK`].
 pub(super) fn reduce_threads(len: usize) -> u32 {
-    (len.div_ceil(32) * 32).clamp(32, BLOCK as usize) as u32
+    (len.div_ceil(WARP) * WARP).clamp(WARP, BLOCK as usize) as u32
 }
 
 impl<E: KernelExec> GpuDevice<E> {
