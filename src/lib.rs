@@ -11,6 +11,7 @@
 //!   compiled modules and their ptxas resource reports.
 
 pub mod cli;
+pub mod console;
 pub mod device;
 pub mod error;
 pub mod eval;

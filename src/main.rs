@@ -96,7 +96,7 @@ fn main() {
     if let Err(e) = run(cli) {
         let stdout = e
             .chain()
-            .find_map(|c| c.downcast_ref::<satcolor::cli::StdoutError>());
+            .find_map(|c| c.downcast_ref::<satcolor::console::StdoutError>());
         if stdout.is_some_and(|s| s.is_broken_pipe()) {
             end_by_sigpipe();
         }

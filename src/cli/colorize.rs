@@ -59,7 +59,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     let (w, h) = summary.size;
     let mp = (w * h) as f64 / 1e6;
-    super::print(&format!(
+    crate::console::print(&format!(
         "colorized {} ({w}x{h}, {}) into {} ({} {} bands, overlap {}) on {} in {seconds:.1} s: \
          {:.2} MP/s, peak RSS {}\n",
         args.input.display(),

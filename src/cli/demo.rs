@@ -90,11 +90,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let out = &args.out;
     new_folder(out)?;
     let data = out.join("data");
-    crate::cli::note(&format!("writing the data to {}", data.display()));
+    crate::console::note(&format!("writing the data to {}", data.display()));
     let jobs = [tasks::pan_rgb(&data)?, tasks::sample(&data)?];
     let mut results = Vec::new();
     for (task, flags) in jobs.iter().zip(&flags) {
-        crate::cli::note(&format!("== {}: {}", task.name, task.title));
+        crate::console::note(&format!("== {}: {}", task.name, task.title));
         results.push(run_task(task, &out.join(task.name), &args.device, flags)?);
     }
     let metrics = out.join("metrics.json");
@@ -110,12 +110,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         &SplitviewOptions::default(),
     )?;
 
-    super::print(&format!(
+    crate::console::print(&format!(
         "demo done in {:.0} s: held-out imagery, the model against the gray and linear \
          baselines:\n",
         start.elapsed().as_secs_f64()
     ))?;
-    super::print(&table(&results))?;
+    crate::console::print(&table(&results))?;
     let s2_run = &s2.run_dir;
     for (what, path) in [
         ("real | colorized picture", view),
@@ -124,7 +124,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ("metrics", metrics),
         ("model", s2_run.join("model.safetensors")),
     ] {
-        super::print(&format!("  {what:<26} {}\n", path.display()))?;
+        crate::console::print(&format!("  {what:<26} {}\n", path.display()))?;
     }
     Ok(())
 }

@@ -70,9 +70,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         },
     )??;
     if args.json {
-        super::print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+        crate::console::print(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     } else {
-        super::print(&table(&report))?;
+        crate::console::print(&table(&report))?;
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 /// Prints the report to stdout.
 pub fn run() -> anyhow::Result<()> {
-    super::print(&report())?;
+    crate::console::print(&report())?;
     Ok(())
 }
 

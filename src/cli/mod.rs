@@ -24,35 +24,3 @@ pub fn peak_rss() -> Option<u64> {
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
-
-/// Writes `text` to stdout and flushes it. Unlike `print!`, which panics, a failed write
-/// (a closed pipe, a full disk) is returned as a [`StdoutError`]: the command line ends
-/// quietly on a closed pipe and exits 1 with a message on any other failure.
-pub fn print(text: &str) -> Result<(), StdoutError> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(StdoutError)
-}
-
-/// Writes `text` and a newline to stderr, for progress and warnings. A stderr that cannot
-/// be written (a closed pipe: `satcolor train … 2>&1 | head`) is ignored: the work goes on,
-/// where `eprintln!` would panic.
-pub fn note(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
-}
-
-/// Writing the command's report to stdout failed.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot write to stdout: {0}")]
-pub struct StdoutError(pub std::io::Error);
-
-impl StdoutError {
-    /// Whether the reader of stdout went away (`satcolor info | head -1`), which ends a
-    /// command quietly, as it does the coreutils.
-    pub fn is_broken_pipe(&self) -> bool {
-        self.0.kind() == std::io::ErrorKind::BrokenPipe
-    }
-}

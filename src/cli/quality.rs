@@ -70,15 +70,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "rgb-ms" => tasks::rgb_ms(&args.sentinel2, &data)?,
             _ => tasks::sample(&data)?,
         };
-        crate::cli::note(&format!("== {}: {}", task.name, task.title));
+        crate::console::note(&format!("== {}: {}", task.name, task.title));
         let result = run_task(&task, &args.out.join(task.name), &args.device, &args.train)?;
         results.push(result);
         // Written after every task, so an interrupted benchmark keeps what it measured.
         let json = serde_json::to_string_pretty(&Report { tasks: &results })?;
         write_atomic(&args.out.join("quality.json"), json.as_bytes())?;
     }
-    super::print(&table(&results))?;
-    super::print(&format!(
+    crate::console::print(&table(&results))?;
+    crate::console::print(&format!(
         "results in {}\n",
         args.out.join("quality.json").display()
     ))?;

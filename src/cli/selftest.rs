@@ -24,9 +24,9 @@ pub fn run(spec: &DeviceSpec, full: bool) -> anyhow::Result<()> {
     let suite = if full { Suite::Full } else { Suite::Quick };
     let started = std::time::Instant::now();
     let (name, checks) = run_on(spec, Selftest { suite })?;
-    super::print(&format!("satcolor selftest on {name} ({spec} requested)\n"))?;
-    super::print(&format_table(&checks))?;
-    super::print(&format!("took {:.1} s\n", started.elapsed().as_secs_f64()))?;
+    crate::console::print(&format!("satcolor selftest on {name} ({spec} requested)\n"))?;
+    crate::console::print(&format_table(&checks))?;
+    crate::console::print(&format!("took {:.1} s\n", started.elapsed().as_secs_f64()))?;
     let failed = checks.iter().filter(|c| !c.pass).count();
     if failed > 0 {
         anyhow::bail!("{failed} of {} checks failed on {name}", checks.len());

@@ -41,6 +41,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         bands: args.bands.clone(),
     };
     let (w, h) = write_splitview(&args.real, &args.fake, &args.out, &options)?;
-    super::print(&format!("wrote {} ({w}x{h} pixels)\n", args.out.display()))?;
+    crate::console::print(&format!("wrote {} ({w}x{h} pixels)\n", args.out.display()))?;
     Ok(())
 }

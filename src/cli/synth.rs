@@ -37,7 +37,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Err(signal) => anyhow::Error::from(signal),
         Ok(()) => e.into(),
     })?;
-    super::print(&format!(
+    crate::console::print(&format!(
         "wrote {} scenes of {}x{} pixels to {} in {:.1} s\n",
         files.len(),
         args.size,

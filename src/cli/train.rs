@@ -153,7 +153,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut progress = progress_for(args.device == "auto");
     let summary = run::train(spec, progress.as_mut())?;
     match summary.last {
-        Some(l) => super::print(&format!(
+        Some(l) => crate::console::print(&format!(
             "trained {} to step {} on {}: d_loss {:.4}, g_loss {:.4}, mse {:.5}; model in {}\n",
             dir.display(),
             summary.step,
@@ -163,7 +163,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             l.mse,
             run::model_path(&dir).display()
         ))?,
-        None => super::print(&format!(
+        None => crate::console::print(&format!(
             "{} is already at step {}: nothing to train\n",
             dir.display(),
             summary.step
@@ -459,7 +459,7 @@ impl Bar {
 
 impl Progress for Bar {
     fn begin(&mut self, device: &str, first: u64, total: u64) {
-        crate::cli::note(&device_line(self.auto, device, first));
+        crate::console::note(&device_line(self.auto, device, first));
         self.bar = ProgressBar::new(total).with_position(first);
         self.bar.set_style(
             ProgressStyle::with_template("step {pos}/{len} [{bar:30}] {per_sec} ETA {eta}  {msg}")
@@ -492,7 +492,7 @@ impl Lines {
 
 impl Progress for Lines {
     fn begin(&mut self, device: &str, first: u64, total: u64) {
-        crate::cli::note(&device_line(self.auto, device, first));
+        crate::console::note(&device_line(self.auto, device, first));
         self.start = Some((Instant::now(), first, total));
     }
     fn step(&mut self, _: u64, _: &StepLosses) {}
@@ -509,7 +509,7 @@ impl Progress for Lines {
             mse: r.mse,
             lambda_g: r.lambda_g,
         };
-        crate::cli::note(&format!(
+        crate::console::note(&format!(
             "step {}/{total}  {}  {:.1} samples/s{eta}",
             r.step,
             losses_text(&losses),

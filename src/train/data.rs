@@ -810,14 +810,14 @@ fn spacenet_pairs(
                 target: target_path,
                 input: Some(input_path),
             }),
-            None => crate::cli::note(&format!(
+            None => crate::console::note(&format!(
                 "warning: {}: no {target}/{target}_{key}.tif to pair it with; skipped",
                 input_path.display()
             )),
         }
     }
     for (key, target_path) in targets {
-        crate::cli::note(&format!(
+        crate::console::note(&format!(
             "warning: {}: no {input}/{input}_{key}.tif to pair it with; skipped",
             target_path.display()
         ));
