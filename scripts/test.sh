@@ -19,5 +19,12 @@ bash scripts/emu-asan.sh
 echo "== emulator performance counters (known-traffic kernels)"
 bash scripts/emu-counters.sh
 echo "== CPU-only build (no nvcc, no emulator, no GDAL): engine, models, in-memory inference"
-cargo build --no-default-features --all-targets
-cargo test --no-default-features --lib --test parity_cpu --test infer --test eval_compare
+cargo build --no-default-features --features cli --all-targets
+cargo test --no-default-features --features cli --lib --test parity_cpu --test infer --test eval_compare
+echo "== the library alone, as embedded: no command line, no clap, indicatif or plotters"
+cargo build --no-default-features --features cuda,emu,geo --lib
+if cargo tree --no-default-features --features cuda,emu,geo -e normal --prefix none \
+    | grep -E '^(clap|indicatif|plotters) '; then
+  echo "error: the library without the cli feature depends on the crates above" >&2
+  exit 1
+fi

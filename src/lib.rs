@@ -10,6 +10,7 @@
 //! - [`kernels`]: the table of kernels that build.rs generated from kernels/*.cu, their
 //!   compiled modules and their ptxas resource reports.
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod console;
 pub mod device;
@@ -25,7 +26,7 @@ pub mod model;
 pub mod ops;
 pub mod output;
 pub mod perf;
-#[cfg(feature = "geo")]
+#[cfg(all(feature = "cli", feature = "geo"))]
 pub mod quality;
 pub mod reference;
 pub mod selftest;

@@ -3,7 +3,7 @@
 //! in-memory API; small rasters; UInt16 11-bit data; and every bad input the issue lists
 //! (exit code 2, one line, no output left behind).
 
-#![cfg(feature = "geo")]
+#![cfg(all(feature = "cli", feature = "geo"))]
 
 #[allow(dead_code)]
 mod common;

@@ -2,7 +2,7 @@
 //! table and metrics against both baselines for both tasks, the georeferencing of the
 //! colorized raster, and the refusal to write into a folder that is not empty.
 
-#![cfg(feature = "geo")]
+#![cfg(all(feature = "cli", feature = "geo"))]
 
 use std::path::Path;
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! The training pictures: sample grids (`samples/step-N.png`) and the loss plot
 //! (`loss.png`) decode, have the expected sizes, show the right pixels in the right panels,
 //! are written atomically, and fail cleanly on bad input.
+#![cfg(feature = "plots")]
 
 use satcolor::train::samples::{panel_scale, SEPARATOR};
 use satcolor::train::{plot_losses, write_sample_grid, LogRecord};

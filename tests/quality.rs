@@ -2,7 +2,7 @@
 //! from the scene, the splits, the pairing of the multispectral task, and the carried RGB
 //! against a fresh build from the Sentinel-2 scene of ../shared/data.
 
-#![cfg(feature = "geo")]
+#![cfg(all(feature = "cli", feature = "geo"))]
 
 use satcolor::geo::Raster;
 use satcolor::quality::tasks;

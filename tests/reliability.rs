@@ -2,7 +2,7 @@
 //! bounded, leaves no half-written output, and exits 0 (done), 1 (a valid request that
 //! failed, such as a full disk), 2 (bad input) or 128 + the signal (interrupted), with one
 //! line on stderr naming what is wrong (docs/failures.md).
-#![cfg(feature = "geo")]
+#![cfg(all(feature = "cli", feature = "geo"))]
 
 #[allow(dead_code)]
 mod train_support;

@@ -2,7 +2,7 @@
 //! with MUL-PanSharpen, training on UInt16 11-bit rasters through the binary, the
 //! checkpoint's percentile stretch (training rasters only), colorize and eval on the trained
 //! models, and the errors of pairs that do not match. Also `satcolor train --bands`.
-#![cfg(feature = "geo")]
+#![cfg(all(feature = "cli", feature = "geo"))]
 
 #[allow(dead_code)]
 mod train_support;

@@ -1,7 +1,7 @@
 //! `satcolor splitview`: layout (split column, divider, side by side), pixel provenance,
 //! the downsampling bound, the 2–98 % stretch with nodata, and bad input (exit code 2, no
 //! output file left). Small GeoTIFFs are written here with `satcolor::geo::write_geotiff`.
-#![cfg(feature = "geo")]
+#![cfg(all(feature = "cli", feature = "geo"))]
 
 use satcolor::geo::{write_geotiff, GeoRef, Sample};
 use satcolor::viz::compose::{GAP, GAP_RGB};

@@ -1,7 +1,7 @@
 //! Bad input to `satcolor train`: exit code 2, one line on stderr, no panic, and nothing
 //! written (no run directory for a new run; a resumed run's directory unchanged). A loss
 //! that turns NaN stops training with exit code 1 and keeps the last good checkpoint.
-#![cfg(feature = "geo")]
+#![cfg(all(feature = "cli", feature = "geo"))]
 
 #[allow(dead_code)]
 mod train_support;

@@ -2,7 +2,7 @@
 //! moments; after each kill what is left loads (`model.safetensors` when it exists, the
 //! run's resume point), and the run resumes. The run finished through kills and resumes ends
 //! with the same checkpoint, bit for bit, as a run never killed, and a log without gaps.
-#![cfg(feature = "geo")]
+#![cfg(all(feature = "cli", feature = "geo"))]
 
 #[allow(dead_code)]
 mod train_support;

@@ -2,7 +2,7 @@
 //! bit-identical checkpoints (weights and optimizer state) on the CPU, with SGD (and the
 //! raw head) and Adam (with held-out rasters, D's own learning rate and no augmentation);
 //! the resumed log is cut back to the checkpoint and continues without gaps.
-#![cfg(feature = "geo")]
+#![cfg(all(feature = "cli", feature = "geo"))]
 
 #[allow(dead_code)]
 mod train_support;

@@ -2,7 +2,7 @@
 //! files (latest checkpoint with the spec's metadata plus the training state, periodic
 //! checkpoints pruned to the last few, log, loss plot, sample grids) and no device
 //! allocation after the first step, with clipping, checkpoints and samples in the loop.
-#![cfg(feature = "geo")]
+#![cfg(all(feature = "cli", feature = "geo"))]
 
 #[allow(dead_code)]
 mod train_support;

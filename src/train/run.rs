@@ -10,7 +10,7 @@
 //! - `log.jsonl`: one [`LogRecord`] per logged step, appended and flushed as training goes;
 //! - `train.lock`: the PID of the trainer working in the directory, which holds an advisory
 //!   lock on it (a second trainer is refused);
-//! - `loss.png` (at each checkpoint and at the end) and `samples/step-N.png` (input | output |
+//! - `loss.png` (at each checkpoint and at the end; with the `plots` feature) and `samples/step-N.png` (input | output |
 //!   truth of fixed held-out windows).
 //!
 //! Every file but the log is written atomically (temporary file, fsync, rename), and the
@@ -21,6 +21,7 @@
 use super::data::{DataConfig, SamplerState, WindowSampler};
 use super::log::LogRecord;
 use super::optim::OptimizerConfig;
+#[cfg(feature = "plots")]
 use super::plot::plot_losses;
 use super::samples::write_sample_grid;
 use super::step::{StepLosses, Trainer};
@@ -640,6 +641,7 @@ impl Run<'_> {
         self.progress
             .begin(&device, trainer.steps_done(), self.schedule.steps);
         let result = self.train_loop(dev, &mut trainer, &sample_x, &mut val_x, &mut records);
+        #[cfg(feature = "plots")]
         if result.is_err() && !records.is_empty() {
             // Best effort: the curves up to the failure help to see what happened.
             let _ = plot_losses(&records, &self.dir.join("loss.png"));
@@ -799,6 +801,7 @@ impl Run<'_> {
     /// Writes the checkpoint of the current step: `checkpoints/step-N.safetensors` (except
     /// at step 0), then `model.safetensors`, then prunes old periodic checkpoints and
     /// redraws `loss.png`.
+    #[cfg_attr(not(feature = "plots"), allow(unused_variables))]
     fn save<D: Device>(
         &self,
         dev: &D,
@@ -823,6 +826,7 @@ impl Run<'_> {
             prune_checkpoints(&dir)?;
         }
         write_atomic(&model_path(&self.dir), &bytes)?;
+        #[cfg(feature = "plots")]
         if !records.is_empty() {
             plot_losses(records, &self.dir.join("loss.png"))?;
         }
