@@ -470,6 +470,11 @@ fn run(cmd: &mut Command, what: &str) -> Result<String, String> {
     let out = cmd
         .output()
         .map_err(|e| format!("cannot run {what}: {e}"))?;
+    stdout_of(out, what)
+}
+
+/// A finished tool's stdout, or an error with its status and stderr.
+fn stdout_of(out: std::process::Output, what: &str) -> Result<String, String> {
     if !out.status.success() {
         return Err(format!(
             "{what} failed ({}):\n{}",
@@ -543,14 +548,7 @@ pub fn disassemble_module(
         let o = child?
             .wait_with_output()
             .map_err(|e| format!("{what}: {e}"))?;
-        if !o.status.success() {
-            return Err(format!(
-                "{what} failed ({}):\n{}",
-                o.status,
-                String::from_utf8_lossy(&o.stderr)
-            ));
-        }
-        let text = String::from_utf8(o.stdout).map_err(|_| format!("{what}: not UTF-8"))?;
+        let text = stdout_of(o, &what)?;
         let funcs = parse(&text).map_err(|e| {
             format!("cannot parse the disassembly of module {module} for {arch}: {e}")
         })?;
