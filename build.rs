@@ -2,8 +2,9 @@
 //! tests/kernels/*.cu (kernels that exist only to test the emulator) and the integer
 //! constants (`#define SC_<NAME> <integer>`) of kernels/*.cu and kernels/*.cuh, writes the
 //! Rust kernel table (with `consts`, the constants) into OUT_DIR, and, per feature:
-//! - `cuda`: compiles kernels/*.cu with nvcc into fatbins in OUT_DIR (never into src/) and
-//!   records ptxas's resource report;
+//! - `cuda`: compiles kernels/*.cu with nvcc into fatbins in OUT_DIR (never into src/),
+//!   records ptxas's resource report, and, when cuobjdump and nvdisasm are there, counts
+//!   every kernel's instructions per loop from its SASS (build/sass.rs);
 //! - `emu`: compiles kernels/*.cu and tests/kernels/*.cu as host C++ against emu/ into a
 //!   static library linked into the crate.
 
@@ -15,6 +16,8 @@ mod kernel_consts;
 mod kernel_sigs;
 #[path = "build/nvcc.rs"]
 mod nvcc;
+#[path = "build/sass.rs"]
+mod sass;
 
 use kernel_sigs::KernelSig;
 use std::fmt::Write as _;
@@ -87,6 +90,52 @@ fn write_kernel_consts(out: &mut String, sigs: &[KernelSig]) {
     }
 }
 
+/// The SASS analyses of every function of every module for every arch, sorted by function
+/// (then arch, oldest first); empty, with a warning, when the disassembler is missing.
+/// Output that cannot be parsed fails the build.
+fn disassemble(
+    nvcc: &Path,
+    modules: &[(String, PathBuf)],
+    archs: &[String],
+    out_dir: &Path,
+) -> Vec<(String, sass::Analysis)> {
+    let tools = match sass::find_tools(nvcc) {
+        Ok(t) => t,
+        Err(e) => {
+            println!(
+                "cargo:warning={e}: satcolor::kernels::SASS stays empty; \
+                 run `bash scripts/install-nvcc.sh` to install cuobjdump and nvdisasm"
+            );
+            return Vec::new();
+        }
+    };
+    let t0 = std::time::Instant::now();
+    let mut rows = Vec::new();
+    for (m, fatbin) in modules {
+        let work = out_dir.join("sass").join(m);
+        match sass::disassemble_module(&tools, m, fatbin, &work, archs) {
+            Ok(per_arch) => {
+                for (arch, fs) in per_arch {
+                    rows.extend(fs.into_iter().map(|a| (arch.clone(), a)));
+                }
+            }
+            Err(e) => fail(&e),
+        }
+    }
+    let arch_index = |a: &str| archs.iter().position(|x| x == a);
+    rows.sort_by(|(a1, k1), (a2, k2)| {
+        (&k1.kernel, arch_index(a1)).cmp(&(&k2.kernel, arch_index(a2)))
+    });
+    // In the build script's stderr file (target/*/build/satcolor-*/stderr).
+    eprintln!(
+        "sass: {} (function, arch) rows from {} modules in {:.2} s",
+        rows.len(),
+        modules.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    rows
+}
+
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
@@ -140,6 +189,7 @@ fn main() {
     let mut nvcc_version = String::new();
     let mut resources: Vec<nvcc::Resource> = Vec::new();
     let mut images = String::new();
+    let mut sass_rows: Vec<(String, sass::Analysis)> = Vec::new();
     if cuda {
         let Some(nvcc_path) = nvcc::find_nvcc(&root) else {
             fail(
@@ -161,6 +211,7 @@ fn main() {
                     )
                     .unwrap();
                 }
+                sass_rows = disassemble(&nvcc_path, &b.modules, &archs, &out_dir);
             }
             Err(e) => fail(&e),
         }
@@ -178,6 +229,7 @@ fn main() {
         .unwrap();
     }
     table.push_str("];\n");
+    table.push_str(&sass::render(&sass_rows));
     if cuda {
         writeln!(table, "/// The fatbin of a CUDA module (a .cu file's stem).\n#[cfg(feature = \"cuda\")]\npub fn module_image(module: &str) -> Option<&'static [u8]> {{\n    match module {{\n{images}        _ => None,\n    }}\n}}").unwrap();
     }

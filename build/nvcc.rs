@@ -1,6 +1,8 @@
 //! Compiles kernels/*.cu with nvcc into OUT_DIR: one fatbin per module with SASS for every
 //! arch in the list and PTX for the newest as a fallback for later GPUs, and collects
-//! ptxas's resource report (`-Xptxas -v`) of every kernel for every arch.
+//! ptxas's resource report (`-Xptxas -v`) of every kernel for every arch. Compiled with
+//! `-lineinfo`, which leaves the code and the report as they are and lets nvdisasm name the
+//! source line of every instruction.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -189,7 +191,9 @@ pub fn build(
             .arg("-O3")
             .arg("-std=c++17")
             .arg("-Xptxas")
-            .arg("-v");
+            .arg("-v")
+            // Source lines for nvdisasm (build/sass.rs); the code generated is the same.
+            .arg("-lineinfo");
         cmd.arg("-I").arg(include);
         for (i, a) in archs.iter().enumerate() {
             let cc = a.trim_start_matches("sm_");

@@ -2,8 +2,8 @@
 //! `extern "C" __global__` function (module, name, parameter names and kinds), the
 //! integer constants the kernels define ([`consts`]: tile sizes, activation codes, block
 //! limits, each `#define SC_<NAME> <int>` of kernels/*.cu and kernels/*.cuh), the
-//! compiled CUDA modules, and the ptxas resource report of every kernel for every compiled
-//! arch.
+//! compiled CUDA modules, the ptxas resource report of every kernel for every compiled
+//! arch, and instruction counts per loop read from every kernel's SASS ([`SASS`]).
 
 /// Kind of one kernel parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,12 +62,121 @@ pub struct KernelResources {
     pub barriers: u32,
 }
 
+/// Instruction counts of a stretch of SASS, by class.
+///
+/// Classes (build/sass.rs): `ffma` FFMA (and FFMA32I, FFMA2); `fp32_other` the other fp32
+/// arithmetic (FADD, FMUL, FMNMX, FSETP, FSEL, MUFU, F2F, …); `int` integer arithmetic and
+/// logic, vector or uniform (IMAD, IADD3, LEA, ISETP, LOP3, SHF, IABS, SEL, I2F, F2I, UIMAD,
+/// …); `lds` LDS/LDSM; `sts` STS; `ldg` LDG and generic LD; `stg` STG and generic ST; `shfl`
+/// SHFL; `bar` BAR; `branch` BRA, BSSY, BSYNC, EXIT, CALL, RET, …; `other` the rest (MOV,
+/// LDC, S2R, NOP, fp16, …).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InstrMix {
+    /// Fused fp32 multiply-adds.
+    pub ffma: u32,
+    /// Other fp32 arithmetic.
+    pub fp32_other: u32,
+    /// Integer arithmetic and logic.
+    pub int: u32,
+    /// Shared-memory loads.
+    pub lds: u32,
+    /// Shared-memory stores.
+    pub sts: u32,
+    /// Global loads.
+    pub ldg: u32,
+    /// Global stores.
+    pub stg: u32,
+    /// Warp shuffles.
+    pub shfl: u32,
+    /// Barriers.
+    pub bar: u32,
+    /// Control flow.
+    pub branch: u32,
+    /// Everything else.
+    pub other: u32,
+}
+
+impl InstrMix {
+    /// All instructions.
+    pub const fn total(&self) -> u32 {
+        self.ffma
+            + self.fp32_other
+            + self.int
+            + self.lds
+            + self.sts
+            + self.ldg
+            + self.stg
+            + self.shfl
+            + self.bar
+            + self.branch
+            + self.other
+    }
+}
+
+/// Memory instructions (LDS, STS, LDG, STG) of one source line in a loop's own body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemLine {
+    /// Source file name without directories (`conv2d.cu`, `common.cuh`); empty when the
+    /// instruction has no line info.
+    pub file: &'static str,
+    /// Line number (0 without line info).
+    pub line: u32,
+    /// Memory instructions attributed to it.
+    pub count: u32,
+}
+
+/// A loop of a kernel's SASS: a backward branch (BRA, predicated or not, whose target is
+/// at or before it; not the branch-to-itself trap after the last EXIT) closes the loop
+/// from its target to it. Branches back to the same target form one loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SassLoop {
+    /// Nesting depth: 1 for an outermost loop, 2 for a loop inside it, ….
+    pub depth: u8,
+    /// Byte offset of its first instruction (the branch target).
+    pub start: u32,
+    /// Byte offset of its last instruction (the backward branch).
+    pub end: u32,
+    /// Its instructions exclusive of its inner loops' (which count in theirs): the
+    /// instructions one iteration executes outside the inner loops, if every predicated
+    /// one is counted.
+    pub mix: InstrMix,
+    /// Where `mix`'s memory instructions come from, by source line, sorted by file and line.
+    pub mem_lines: &'static [MemLine],
+}
+
+/// Instruction counts of one kernel (or non-inlined device function) for one arch, from
+/// `nvdisasm` of the cubin in its fatbin.
+///
+/// Executed instructions per thread ≈ `straight.total()` + Σ over loops of
+/// `mix.total()` × the loop's iterations (its iterations counted over all the iterations of
+/// the loops around it): every instruction is in exactly one of `straight` and the loops'
+/// mixes, so `straight.total() + Σ loops[i].mix.total() == instructions`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SassKernel {
+    /// Function name (a kernel's unmangled name).
+    pub kernel: &'static str,
+    /// Target, e.g. `sm_90`.
+    pub arch: &'static str,
+    /// All its instructions, including the trap and alignment padding after the last EXIT.
+    pub instructions: u32,
+    /// Instructions outside every loop.
+    pub straight: InstrMix,
+    /// Its loops, by start offset: an outer loop comes before the loops inside it.
+    pub loops: &'static [SassLoop],
+}
+
 include!(concat!(env!("OUT_DIR"), "/kernel_table.rs"));
 
 // build.rs's reader of the constants, included as is for its unit tests.
 #[cfg(test)]
 #[path = "../build/kernel_consts.rs"]
 mod build_kernel_consts;
+
+// build.rs's SASS parser, included as is for its unit tests (its tool runner goes unused).
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../build/sass.rs"]
+mod build_sass;
 
 #[cfg(test)]
 mod tests {
