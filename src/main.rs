@@ -51,6 +51,27 @@ enum Cmd {
     /// One PNG of the real and the colorized raster, split by a divider or side by side.
     #[cfg(feature = "geo")]
     Splitview(satcolor::cli::splitview::Args),
+    /// Predicted GPU time of a training iteration and an inference batch, per launch kind,
+    /// from the emulator's counters and the SASS (a prediction; needs the emu-counters build).
+    #[cfg(feature = "emu")]
+    Perfmodel(satcolor::cli::perfmodel::Args),
+}
+
+impl Cmd {
+    /// Whether the command polls for Ctrl-C and SIGTERM (between tiles, steps or scenes) to
+    /// stop cleanly; the others keep the default action of the signals, which ends them at
+    /// once.
+    fn polls_interrupt(&self) -> bool {
+        match self {
+            Cmd::Info | Cmd::Selftest { .. } => false,
+            #[cfg(feature = "geo")]
+            Cmd::Splitview(_) => false,
+            #[cfg(feature = "emu")]
+            Cmd::Perfmodel(_) => false,
+            #[allow(unreachable_patterns)]
+            _ => true,
+        }
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -74,21 +95,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Quality(args) => satcolor::cli::quality::run(&args),
         #[cfg(feature = "geo")]
         Cmd::Splitview(args) => satcolor::cli::splitview::run(&args),
+        #[cfg(feature = "emu")]
+        Cmd::Perfmodel(args) => satcolor::cli::perfmodel::run(&args),
     }
 }
 
 fn main() {
     let cli = Cli::parse();
-    // The commands that poll for it (between tiles, steps or scenes); the others keep the
-    // default action of the signals, which ends them at once.
-    #[cfg(feature = "geo")]
-    let long_job = !matches!(
-        cli.cmd,
-        Cmd::Info | Cmd::Selftest { .. } | Cmd::Splitview(_)
-    );
-    #[cfg(not(feature = "geo"))]
-    let long_job = false;
-    if long_job {
+    if cli.cmd.polls_interrupt() {
         if let Err(e) = satcolor::interrupt::install() {
             exit_with(&anyhow::anyhow!("cannot handle Ctrl-C: {e}"), 1);
         }

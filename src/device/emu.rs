@@ -166,31 +166,64 @@ impl SiteCounters {
 
     /// `file:line` of the instruction in its kernel source, found with binutils'
     /// `addr2line` in this executable's debug information (the counters build compiles the
-    /// kernels with it); `None` when that cannot be done.
+    /// kernels with it); `None` when that cannot be done. For many sites at once,
+    /// [`source_lines`] runs `addr2line` once.
     pub fn source_line(&self) -> Option<String> {
-        // SAFETY: dladdr only reads the loader's tables for an address of this process.
-        let base = unsafe {
-            let mut info: libc::Dl_info = std::mem::zeroed();
-            if libc::dladdr(self.site as *const c_void, &mut info) == 0 {
-                return None;
-            }
-            info.dli_fbase as u64
-        };
-        // The return address is just after the hook's call: step back into the call.
-        let offset = self.site.checked_sub(base)?.checked_sub(1)?;
-        let exe = std::env::current_exe().ok()?;
-        let out = std::process::Command::new("addr2line")
-            .arg("-e")
-            .arg(exe)
-            .arg(format!("{offset:#x}"))
-            .output()
-            .ok()?;
-        let text = String::from_utf8_lossy(&out.stdout);
+        source_lines(&[self.site]).pop().flatten()
+    }
+}
+
+/// `file:line` (file name without its directory) of each instruction address of this
+/// process, as [`SiteCounters::source_line`], with one run of `addr2line`; `None` for an
+/// address that cannot be resolved, all `None` when `addr2line` cannot be run.
+pub fn source_lines(sites: &[u64]) -> Vec<Option<String>> {
+    let none = || vec![None; sites.len()];
+    // The executable's offsets: each return address is just after the hook's call, so
+    // step back one byte into the call.
+    let offsets: Vec<Option<u64>> = sites
+        .iter()
+        .map(|&site| {
+            // SAFETY: dladdr only reads the loader's tables for an address of this process.
+            let base = unsafe {
+                let mut info: libc::Dl_info = std::mem::zeroed();
+                if libc::dladdr(site as *const c_void, &mut info) == 0 {
+                    return None;
+                }
+                info.dli_fbase as u64
+            };
+            site.checked_sub(base)?.checked_sub(1)
+        })
+        .collect();
+    let asked: Vec<String> = offsets
+        .iter()
+        .flatten()
+        .map(|o| format!("{o:#x}"))
+        .collect();
+    if asked.is_empty() {
+        return none();
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return none();
+    };
+    let Ok(out) = std::process::Command::new("addr2line")
+        .arg("-e")
+        .arg(exe)
+        .args(&asked)
+        .output()
+    else {
+        return none();
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut answers = text.lines().map(|line| {
         // `path/file.cu:41 (discriminator 1)` → `file.cu:41`.
-        let line = text.trim().split(" (").next().unwrap_or_default();
+        let line = line.trim().split(" (").next().unwrap_or_default();
         let short = line.rsplit('/').next().unwrap_or(line).to_string();
         (!short.starts_with("??")).then_some(short)
-    }
+    });
+    offsets
+        .iter()
+        .map(|o| o.and_then(|_| answers.next().flatten()))
+        .collect()
 }
 
 /// One launch and its [`Counters`] (see [`EmuExec::take_counters`]).
@@ -204,6 +237,27 @@ pub struct LaunchCounters {
     pub counters: Counters,
     /// The same per memory instruction (traced blocks only, not scaled).
     pub sites: Vec<SiteCounters>,
+    /// The launch's arguments by parameter name (buffers by their length), from which a
+    /// model knows the launch's shapes (`perf::work`).
+    pub args: Vec<(&'static str, ArgValue)>,
+}
+
+/// The value of one kernel argument as [`LaunchCounters`] records it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ArgValue {
+    /// A buffer of `len` floats, read only (`const float*`) or written (`float*`).
+    Buffer {
+        /// Its length in floats.
+        len: usize,
+        /// Whether the kernel may write it.
+        written: bool,
+    },
+    /// An `int`.
+    I32(i32),
+    /// An `unsigned int`.
+    U32(u32),
+    /// A `float`.
+    F32(f32),
 }
 
 type Body = unsafe extern "C" fn(*mut *mut c_void);
@@ -531,12 +585,32 @@ impl KernelExec for EmuExec {
         };
         if counting && rc == 0 {
             sites.truncate(sites_len);
+            let args = args
+                .iter()
+                .map(|a| {
+                    let v = match a {
+                        Arg::In(_, b) => ArgValue::Buffer {
+                            len: b.len,
+                            written: false,
+                        },
+                        Arg::Out(_, b) => ArgValue::Buffer {
+                            len: b.len,
+                            written: true,
+                        },
+                        Arg::I32(_, v) => ArgValue::I32(*v),
+                        Arg::U32(_, v) => ArgValue::U32(*v),
+                        Arg::F32(_, v) => ArgValue::F32(*v),
+                    };
+                    (a.name(), v)
+                })
+                .collect();
             if let Ok(mut v) = self.counted.lock() {
                 v.push(LaunchCounters {
                     kernel: kernel.name,
                     cfg,
                     counters,
                     sites,
+                    args,
                 });
             }
         }

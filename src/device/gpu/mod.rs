@@ -19,7 +19,7 @@ use crate::Result;
 use std::sync::Mutex;
 
 /// Grid, block and dynamic shared memory of one launch (CUDA's `<<<grid, block, shmem>>>`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LaunchConfig {
     /// Blocks in x, y, z.
     pub grid: (u32, u32, u32),

@@ -1,0 +1,90 @@
+//! The launches of the two workloads the time model predicts, traced on the emulator with
+//! its counters (the `emu-counters` build): one training iteration (G forward, a D step, a
+//! G step through the updated D, Adam on both, as `satcolor train` runs them) and one
+//! inference batch of colorize (G's forward pass alone). The values are constants: only the
+//! launches and their memory traffic matter, and every kernel's work is independent of them.
+
+use crate::device::emu::{EmuExec, EmuOptions, LaunchCounters};
+use crate::device::gpu::GpuDevice;
+use crate::device::Device;
+use crate::infer::generator::InferenceGenerator;
+use crate::model::{Bands, HeadTensors, ModelConfig, Normalization};
+use crate::train::defaults;
+use crate::train::optim::OptimizerConfig;
+use crate::train::step::Trainer;
+use crate::Error;
+
+/// What a trace ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// One training iteration at the given batch.
+    Train,
+    /// One batch of colorize's inference.
+    Infer,
+}
+
+/// The launches of one workload, in order, with how long tracing them took.
+pub struct Trace {
+    /// Every launch with its counters (blocks sampled as asked).
+    pub launches: Vec<LaunchCounters>,
+    /// Seconds the emulator took.
+    pub seconds: f64,
+}
+
+/// Runs `workload` of `cfg` at `batch` on the counting emulator, tracing `sample_blocks`
+/// blocks of every launch (0: all) and scaling them to the grid.
+pub fn trace(
+    cfg: &ModelConfig,
+    batch: usize,
+    workload: Workload,
+    sample_blocks: u32,
+) -> anyhow::Result<Trace> {
+    if !EmuExec::has_counters() {
+        return Err(Error::Input(
+            "the time model needs the emulator's counters: build with the emu-counters feature \
+             (cargo run --release --features emu-counters -- perfmodel …)"
+                .into(),
+        )
+        .into());
+    }
+    let dev = GpuDevice::new(EmuExec::new(EmuOptions {
+        sample_blocks,
+        ..EmuOptions::default()
+    })?);
+    let opt = OptimizerConfig::adam(defaults::LR);
+    let mut t = Trainer::new(&dev, cfg, batch.max(1), 1, defaults::LOSS, opt, opt)?;
+    // A luma-like sensor model, so that the head's consistency projection has work to do.
+    let mut head = HeadTensors::unfitted(cfg.in_bands, cfg.out_bands);
+    let luma = [0.299, 0.587, 0.114];
+    for (i, w) in head.sensor_weight.iter_mut().enumerate() {
+        *w = luma[i % 3];
+    }
+    t.g.set_head(&dev, &head)?;
+    let start = std::time::Instant::now();
+    match workload {
+        Workload::Train => {
+            let x = vec![0.5f32; t.g.input_len()];
+            let y = vec![0.5f32; t.g.output_len()];
+            t.set_batch(&dev, &x, &y)?;
+            dev.exec().take_counters();
+            t.step(&dev)?;
+        }
+        Workload::Infer => {
+            let ckpt = t.checkpoint(
+                &dev,
+                Normalization::byte(cfg),
+                Bands::default_for(cfg),
+                false,
+            )?;
+            let mut g = InferenceGenerator::from_checkpoint(&dev, &ckpt, batch.max(1))?;
+            let x = dev.upload(&vec![0.5f32; g.input_len()])?;
+            dev.exec().take_counters();
+            g.forward(&dev, &x)?;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(Trace {
+        launches: dev.exec().take_counters(),
+        seconds,
+    })
+}

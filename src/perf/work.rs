@@ -1,0 +1,221 @@
+//! The useful work of one kernel launch, from its arguments: the floating-point operations
+//! the op needs (a multiply-add counts 2) and the bytes it must move at least (every buffer
+//! argument once). "Useful" is the op's arithmetic, whatever a kernel executes to get it:
+//! the time model compares the two.
+
+use crate::device::emu::ArgValue;
+
+/// What one launch must do at least.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Work {
+    /// Floating-point operations of the op (a multiply-add is 2).
+    pub flops: f64,
+    /// Bytes of its buffer arguments, each read or written once.
+    pub bytes: f64,
+    /// Whether the flops are multiply-adds of a convolution or matrix product, which tensor
+    /// cores could run (the TF32 floor counts only these).
+    pub matmul: bool,
+}
+
+/// Nominal floating-point operations per element of the elementwise, reduction and
+/// optimizer kernels (their cost is memory; these only keep the totals honest).
+const PER_ELEMENT: &[(&str, &str, f64)] = &[
+    ("act_backward", "n", 1.0),
+    ("add_assign", "n", 1.0),
+    ("scale_in_place", "n", 1.0),
+    ("concat_channels", "total", 0.0),
+    ("split_channels", "total", 0.0),
+    ("convex_skip_forward", "n", 3.0),
+    ("convex_skip_backward", "n", 6.0),
+    ("bce_with_logits", "n", 8.0),
+    ("mse", "n", 3.0),
+    ("l2_penalty", "n", 2.0),
+    ("sgd_step", "n", 5.0),
+    ("adam_step", "n", 13.0),
+    ("sum_partials", "n", 1.0),
+    ("sum_squares_partials", "n", 2.0),
+    ("reduce_partials", "count", 1.0),
+];
+
+/// The useful work of a launch of `kernel` with `args` (by parameter name, as the emulator
+/// records them); an error names a kernel this table does not know or an argument it lacks.
+pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Work, String> {
+    let int = |name: &str| -> Result<f64, String> {
+        match args.iter().find(|(n, _)| *n == name) {
+            Some((_, ArgValue::I32(v))) => Ok(f64::from(*v)),
+            Some((_, ArgValue::U32(v))) => Ok(f64::from(*v)),
+            _ => Err(format!("{kernel}: no integer argument `{name}`")),
+        }
+    };
+    let len = |name: &str| -> Result<f64, String> {
+        match args.iter().find(|(n, _)| *n == name) {
+            Some((_, ArgValue::Buffer { len, .. })) => Ok(*len as f64),
+            _ => Err(format!("{kernel}: no buffer argument `{name}`")),
+        }
+    };
+    let bytes: f64 = args
+        .iter()
+        .map(|(_, a)| match a {
+            ArgValue::Buffer { len, .. } => 4.0 * *len as f64,
+            _ => 0.0,
+        })
+        .sum();
+    let matmul = |flops: f64| {
+        Ok(Work {
+            flops,
+            bytes,
+            matmul: true,
+        })
+    };
+    match kernel {
+        // y[n, c_out, h_out, w_out] = Σ over c_in·k·k of x·w.
+        "conv2d_forward" => {
+            let n = len("x")? / (int("c_in")? * int("h")? * int("wd")?);
+            let taps = int("c_in")? * int("k")? * int("k")?;
+            matmul(2.0 * n * int("c_out")? * int("h_out")? * int("w_out")? * taps)
+        }
+        // Every input pixel meets every weight of its input channel once.
+        "conv_transpose2d_forward" => {
+            let pixels = len("x")?;
+            matmul(2.0 * pixels * int("c_out")? * int("k")? * int("k")?)
+        }
+        // dw[c_o, c_i, k, k] = Σ over n·gh·gw of g·x.
+        "conv2d_weight_grad" => {
+            let taps = int("c_i")? * int("k")? * int("k")?;
+            matmul(2.0 * int("n")? * int("c_o")? * int("gh")? * int("gw")? * taps)
+        }
+        "linear_forward" => {
+            let rows = len("x")? / int("k")?;
+            matmul(2.0 * rows * int("k")? * int("m")?)
+        }
+        "linear_backward_input" | "linear_backward_weight" => {
+            matmul(2.0 * int("n")? * int("k")? * int("m")?)
+        }
+        // One comparison per input element.
+        "max_pool2d_forward" | "max_pool2d_backward" => Ok(Work {
+            flops: int("planes")? * int("h")? * int("wd")?,
+            bytes,
+            matmul: false,
+        }),
+        "channel_sum" => Ok(Work {
+            flops: len("g")?,
+            bytes,
+            matmul: false,
+        }),
+        _ => {
+            let &(_, count, per) = PER_ELEMENT
+                .iter()
+                .find(|(k, _, _)| *k == kernel)
+                .ok_or_else(|| format!("{kernel}: the time model knows no work formula"))?;
+            Ok(Work {
+                flops: per * int(count)?,
+                bytes,
+                matmul: false,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{ParamKind, KERNELS};
+
+    fn args(pairs: &[(&'static str, ArgValue)]) -> Vec<(&'static str, ArgValue)> {
+        pairs.to_vec()
+    }
+
+    fn buf(len: usize) -> ArgValue {
+        ArgValue::Buffer {
+            len,
+            written: false,
+        }
+    }
+
+    #[test]
+    fn every_kernel_has_a_formula_over_its_own_parameters() {
+        for k in KERNELS {
+            let a: Vec<(&'static str, ArgValue)> = k
+                .params
+                .iter()
+                .map(|p| {
+                    let v = match p.kind {
+                        ParamKind::ConstF32Ptr | ParamKind::MutF32Ptr => buf(4096),
+                        ParamKind::I32 => ArgValue::I32(2),
+                        ParamKind::U32 => ArgValue::U32(2),
+                        ParamKind::F32 => ArgValue::F32(0.5),
+                    };
+                    (p.name, v)
+                })
+                .collect();
+            let w = useful_work(k.name, &a).unwrap_or_else(|e| panic!("{e}"));
+            let buffers = k
+                .params
+                .iter()
+                .filter(|p| matches!(p.kind, ParamKind::ConstF32Ptr | ParamKind::MutF32Ptr))
+                .count();
+            assert_eq!(w.bytes, (buffers * 4096 * 4) as f64, "{}", k.name);
+        }
+        assert!(useful_work("no_such_kernel", &[]).is_err());
+    }
+
+    #[test]
+    fn convolution_flops_by_hand() {
+        // D's last conv of the seed preset at batch 16: 512 → 1024 on 4×4, k 3, pad 1:
+        // 16·1024·4·4 outputs × 512·9 taps × 2.
+        let fwd = useful_work(
+            "conv2d_forward",
+            &args(&[
+                ("x", buf(16 * 512 * 16)),
+                ("w", buf(1024 * 512 * 9)),
+                ("bias", buf(1024)),
+                ("y", buf(16 * 1024 * 16)),
+                ("c_in", ArgValue::I32(512)),
+                ("h", ArgValue::I32(4)),
+                ("wd", ArgValue::I32(4)),
+                ("c_out", ArgValue::I32(1024)),
+                ("k", ArgValue::I32(3)),
+                ("h_out", ArgValue::I32(4)),
+                ("w_out", ArgValue::I32(4)),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(fwd.flops, 2.0 * 16.0 * 1024.0 * 16.0 * 512.0 * 9.0);
+        assert!(fwd.matmul);
+        assert_eq!(
+            fwd.bytes,
+            4.0 * (16 * 512 * 16 + 1024 * 512 * 9 + 1024 + 16 * 1024 * 16) as f64
+        );
+        // Its weight gradient has the same multiply-adds.
+        let wg = useful_work(
+            "conv2d_weight_grad",
+            &args(&[
+                ("n", ArgValue::I32(16)),
+                ("c_o", ArgValue::I32(1024)),
+                ("gh", ArgValue::I32(4)),
+                ("gw", ArgValue::I32(4)),
+                ("c_i", ArgValue::I32(512)),
+                ("k", ArgValue::I32(3)),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(wg.flops, fwd.flops);
+        // A transposed conv 3 → 2 channels, k 5, on a 7×9 input of batch 2.
+        let ct = useful_work(
+            "conv_transpose2d_forward",
+            &args(&[
+                ("x", buf(2 * 3 * 7 * 9)),
+                ("c_out", ArgValue::I32(2)),
+                ("k", ArgValue::I32(5)),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(ct.flops, 2.0 * (2 * 3 * 7 * 9) as f64 * 2.0 * 25.0);
+        // A missing argument is named.
+        let e = useful_work("conv2d_weight_grad", &args(&[("n", ArgValue::I32(1))])).unwrap_err();
+        assert!(
+            e.starts_with("conv2d_weight_grad: no integer argument `c_"),
+            "{e}"
+        );
+    }
+}
