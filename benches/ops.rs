@@ -8,8 +8,10 @@
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use satcolor::ops::{cpu, Act, AdamParams, Conv2dShape, ConvTranspose2dShape, Pool2dShape};
-use satcolor::reference;
+use satcolor::ops::{
+    conv2d, conv_transpose2d, max_pool2d, optim, Act, AdamParams, Conv2dShape,
+    ConvTranspose2dShape, Pool2dShape,
+};
 use std::time::Duration;
 
 /// Deterministic pseudo-random values in [−1, 1).
@@ -61,14 +63,16 @@ fn bench_conv(
         vec![0.0; s.c_out],
     );
     g.bench_function(format!("{name}/forward"), |bn| {
-        bn.iter(|| cpu::conv2d_forward(&s, &x, &w, Some(&b), act, &mut y).unwrap())
+        bn.iter(|| conv2d::cpu::conv2d_forward(&s, &x, &w, Some(&b), act, &mut y).unwrap())
     });
     if backward {
         g.bench_function(format!("{name}/backward_input"), |bn| {
-            bn.iter(|| cpu::conv2d_backward_input(&s, &w, &dy, &mut dx).unwrap())
+            bn.iter(|| conv2d::cpu::conv2d_backward_input(&s, &w, &dy, &mut dx).unwrap())
         });
         g.bench_function(format!("{name}/backward_weight"), |bn| {
-            bn.iter(|| cpu::conv2d_backward_weight(&s, &x, &dy, &mut dw, Some(&mut db)).unwrap())
+            bn.iter(|| {
+                conv2d::cpu::conv2d_backward_weight(&s, &x, &dy, &mut dw, Some(&mut db)).unwrap()
+            })
         });
     }
 }
@@ -90,14 +94,26 @@ fn bench_deconv(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, s: ConvTranspo
         vec![0.0; s.c_out],
     );
     g.bench_function(format!("{name}/forward"), |bn| {
-        bn.iter(|| cpu::conv_transpose2d_forward(&s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap())
+        bn.iter(|| {
+            conv_transpose2d::cpu::conv_transpose2d_forward(&s, &x, &w, Some(&b), Act::Relu, &mut y)
+                .unwrap()
+        })
     });
     g.bench_function(format!("{name}/backward_input"), |bn| {
-        bn.iter(|| cpu::conv_transpose2d_backward_input(&s, &w, &dy, &mut dx).unwrap())
+        bn.iter(|| {
+            conv_transpose2d::cpu::conv_transpose2d_backward_input(&s, &w, &dy, &mut dx).unwrap()
+        })
     });
     g.bench_function(format!("{name}/backward_weight"), |bn| {
         bn.iter(|| {
-            cpu::conv_transpose2d_backward_weight(&s, &x, &dy, &mut dw, Some(&mut db)).unwrap()
+            conv_transpose2d::cpu::conv_transpose2d_backward_weight(
+                &s,
+                &x,
+                &dy,
+                &mut dw,
+                Some(&mut db),
+            )
+            .unwrap()
         })
     });
 }
@@ -197,7 +213,7 @@ fn discriminator(c: &mut Criterion) {
     let (x, mut y) = (data(p.x_len(), 9), vec![0.0; p.y_len()]);
     g.throughput(Throughput::Elements(p.x_len() as u64));
     g.bench_function("pool 64×64²/forward", |bn| {
-        bn.iter(|| cpu::max_pool2d_forward(&p, &x, &mut y).unwrap())
+        bn.iter(|| max_pool2d::cpu::max_pool2d_forward(&p, &x, &mut y).unwrap())
     });
     g.finish();
 }
@@ -217,7 +233,7 @@ fn optimizer(c: &mut Criterion) {
         (data(len, 10), data(len, 11), vec![0.0; len], vec![0.0; len]);
     g.throughput(Throughput::Elements(len as u64));
     g.bench_function("adam 250k", |bn| {
-        bn.iter(|| cpu::adam_step(&hp, 3, &mut p, &grad, &mut m, &mut v).unwrap())
+        bn.iter(|| optim::cpu::adam_step(&hp, 3, &mut p, &grad, &mut m, &mut v).unwrap())
     });
     g.finish();
 }
@@ -232,12 +248,12 @@ fn reference_baseline(c: &mut Criterion) {
     let (x, w, b) = (data(s.x_len(), 1), data(s.w_len(), 2), data(s.c_out, 3));
     let mut y = vec![0.0; s.y_len()];
     g.bench_function("conv1 n1/cpu", |bn| {
-        bn.iter(|| cpu::conv2d_forward(&s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap())
+        bn.iter(|| conv2d::cpu::conv2d_forward(&s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap())
     });
     let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
     let (x, w, b) = (f64s(&x), f64s(&w), f64s(&b));
     g.bench_function("conv1 n1/reference", |bn| {
-        bn.iter(|| reference::conv2d_forward(&s, &x, &w, Some(&b), Act::Relu).unwrap())
+        bn.iter(|| conv2d::reference::conv2d_forward(&s, &x, &w, Some(&b), Act::Relu).unwrap())
     });
     g.finish();
 }

@@ -27,7 +27,6 @@ pub mod output;
 pub mod perf;
 #[cfg(feature = "geo")]
 pub mod quality;
-pub mod reference;
 pub mod selftest;
 pub mod synth;
 pub mod train;

@@ -1,5 +1,5 @@
 //! The parity harness behind `satcolor selftest` and the parity tests: every op of a
-//! [`Device`] at many shapes, compared with the f64 [`reference`](mod@crate::reference).
+//! [`Device`] at many shapes, compared with the f64 reference of the op's family (`crate::ops::<family>::reference`).
 //!
 //! For each [`Case`] the harness draws seeded random inputs (the same on every device and
 //! every run), runs the op on the device (every output, including every gradient; output
@@ -22,7 +22,7 @@ use crate::ops::{
     Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
     SgdParams,
 };
-use crate::{reference, Result};
+use crate::Result;
 
 /// Largest max-norm relative error an output may have and pass.
 pub const TOLERANCE: f64 = 1e-5;
@@ -341,9 +341,16 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             let (mut dw, mut db) = (junk(dev, rng, s.w_len())?, junk(dev, rng, s.c_out)?);
             dev.conv2d_backward_weight(&s, &xd, &dyd, &mut dw, bias.then_some(&mut db))?;
             let (x64, w64, b64, dy64) = (f64s(&x), f64s(&w), f64s(&b), f64s(&dy));
-            let ry = reference::conv2d_forward(&s, &x64, &w64, bias.then_some(&b64[..]), act)?;
-            let rdx = reference::conv2d_backward_input(&s, &w64, &dy64)?;
-            let (rdw, rdb) = reference::conv2d_backward_weight(&s, &x64, &dy64)?;
+            let ry = crate::ops::conv2d::reference::conv2d_forward(
+                &s,
+                &x64,
+                &w64,
+                bias.then_some(&b64[..]),
+                act,
+            )?;
+            let rdx = crate::ops::conv2d::reference::conv2d_backward_input(&s, &w64, &dy64)?;
+            let (rdw, rdb) =
+                crate::ops::conv2d::reference::conv2d_backward_weight(&s, &x64, &dy64)?;
             let mut o = vec![
                 out("y", dev.download(&y)?, ry),
                 out("dx", dev.download(&dx)?, rdx),
@@ -370,10 +377,20 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             let (mut dw, mut db) = (junk(dev, rng, s.w_len())?, junk(dev, rng, s.c_out)?);
             dev.conv_transpose2d_backward_weight(&s, &xd, &dyd, &mut dw, bias.then_some(&mut db))?;
             let (x64, w64, b64, dy64) = (f64s(&x), f64s(&w), f64s(&b), f64s(&dy));
-            let ry =
-                reference::conv_transpose2d_forward(&s, &x64, &w64, bias.then_some(&b64[..]), act)?;
-            let rdx = reference::conv_transpose2d_backward_input(&s, &w64, &dy64)?;
-            let (rdw, rdb) = reference::conv_transpose2d_backward_weight(&s, &x64, &dy64)?;
+            let ry = crate::ops::conv_transpose2d::reference::conv_transpose2d_forward(
+                &s,
+                &x64,
+                &w64,
+                bias.then_some(&b64[..]),
+                act,
+            )?;
+            let rdx = crate::ops::conv_transpose2d::reference::conv_transpose2d_backward_input(
+                &s, &w64, &dy64,
+            )?;
+            let (rdw, rdb) =
+                crate::ops::conv_transpose2d::reference::conv_transpose2d_backward_weight(
+                    &s, &x64, &dy64,
+                )?;
             let mut o = vec![
                 out("y", dev.download(&y)?, ry),
                 out("dx", dev.download(&dx)?, rdx),
@@ -403,12 +420,12 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
                 out(
                     "y",
                     dev.download(&y)?,
-                    reference::max_pool2d_forward(&s, &x64)?,
+                    crate::ops::max_pool2d::reference::max_pool2d_forward(&s, &x64)?,
                 ),
                 out(
                     "dx",
                     dev.download(&dx)?,
-                    reference::max_pool2d_backward(&s, &x64, &dy64)?,
+                    crate::ops::max_pool2d::reference::max_pool2d_backward(&s, &x64, &dy64)?,
                 ),
             ])
         }
@@ -421,12 +438,12 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             let mut da = junk(dev, rng, s.a_len())?;
             let mut db = junk(dev, rng, s.b_len())?;
             dev.split_channels(&s, &dyd, &mut da, &mut db)?;
-            let (rda, rdb) = reference::split_channels(&s, &f64s(&dy))?;
+            let (rda, rdb) = crate::ops::concat::reference::split_channels(&s, &f64s(&dy))?;
             Ok(vec![
                 out(
                     "y",
                     dev.download(&y)?,
-                    reference::concat_channels(&s, &f64s(&a), &f64s(&b))?,
+                    crate::ops::concat::reference::concat_channels(&s, &f64s(&a), &f64s(&b))?,
                 ),
                 out("da", dev.download(&da)?, rda),
                 out("db", dev.download(&db)?, rdb),
@@ -441,14 +458,14 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
                     } else {
                         rng.uniform(-1.0, 1.0)
                     };
-                    reference::act_forward(act, z as f64) as f32
+                    crate::ops::activation::reference::act_forward(act, z as f64) as f32
                 })
                 .collect();
             let dy = rng.vec(len, -1.0, 1.0);
             let yd = dev.upload(&y)?;
             let mut dyd = dev.upload(&dy)?;
             dev.act_backward(act, &yd, &mut dyd)?;
-            let rdy = reference::act_backward(act, &f64s(&y), &f64s(&dy))?;
+            let rdy = crate::ops::activation::reference::act_backward(act, &f64s(&y), &f64s(&dy))?;
             Ok(vec![out("dy", dev.download(&dyd)?, rdy)])
         }
         Kind::ConvexSkip { theta, len } => {
@@ -473,8 +490,14 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             );
             dev.convex_skip_backward(&td, &ad, &bd, &dud, &mut da, &mut db, &mut dt)?;
             let (a64, b64, du64) = (f64s(&a), f64s(&b), f64s(&du));
-            let ru = reference::convex_skip_forward(theta as f64, &a64, &b64)?;
-            let (rda, rdb, rdt) = reference::convex_skip_backward(theta as f64, &a64, &b64, &du64)?;
+            let ru =
+                crate::ops::convex_skip::reference::convex_skip_forward(theta as f64, &a64, &b64)?;
+            let (rda, rdb, rdt) = crate::ops::convex_skip::reference::convex_skip_backward(
+                theta as f64,
+                &a64,
+                &b64,
+                &du64,
+            )?;
             Ok(vec![
                 out("u", dev.download(&u)?, ru),
                 out("da", dev.download(&da)?, rda),
@@ -505,8 +528,9 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
                 &mut db,
             )?;
             let (x64, w64, dy64) = (f64s(&x), f64s(&w), f64s(&dy));
-            let ry = reference::linear_forward(&s, &x64, &w64, &f64s(&b))?;
-            let (rdx, rdw, rdb) = reference::linear_backward(&s, &x64, &w64, &dy64)?;
+            let ry = crate::ops::linear::reference::linear_forward(&s, &x64, &w64, &f64s(&b))?;
+            let (rdx, rdw, rdb) =
+                crate::ops::linear::reference::linear_backward(&s, &x64, &w64, &dy64)?;
             let mut o = vec![out("y", dev.download(&y)?, ry)];
             if with_dx {
                 o.push(out("dx", dev.download(&dx)?, rdx));
@@ -529,8 +553,12 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             let mut loss = dev.upload(&[loss0])?;
             let mut dz = junk(dev, rng, len)?;
             dev.bce_with_logits(&zd, target, scale, &mut loss, &mut dz)?;
-            let (rl, rdz) =
-                reference::bce_with_logits(&f64s(&z), target as f64, scale as f64, loss0 as f64);
+            let (rl, rdz) = crate::ops::loss::reference::bce_with_logits(
+                &f64s(&z),
+                target as f64,
+                scale as f64,
+                loss0 as f64,
+            );
             Ok(vec![
                 out("loss", dev.download(&loss)?, vec![rl]),
                 out("dz", dev.download(&dz)?, rdz),
@@ -543,7 +571,8 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             let mut loss = dev.upload(&[loss0])?;
             let mut da = junk(dev, rng, len)?;
             dev.mse(&ad, &bd, scale, &mut loss, &mut da)?;
-            let (rl, rda) = reference::mse(&f64s(&a), &f64s(&b), scale as f64, loss0 as f64)?;
+            let (rl, rda) =
+                crate::ops::loss::reference::mse(&f64s(&a), &f64s(&b), scale as f64, loss0 as f64)?;
             Ok(vec![
                 out("loss", dev.download(&loss)?, vec![rl]),
                 out("da", dev.download(&da)?, rda),
@@ -556,8 +585,12 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             let mut loss = dev.upload(&[loss0])?;
             let mut dw = dev.upload(&dw0)?;
             dev.l2_penalty(&wd, scale, &mut loss, &mut dw)?;
-            let (rl, rdw) =
-                reference::l2_penalty(&f64s(&w), scale as f64, loss0 as f64, &f64s(&dw0))?;
+            let (rl, rdw) = crate::ops::loss::reference::l2_penalty(
+                &f64s(&w),
+                scale as f64,
+                loss0 as f64,
+                &f64s(&dw0),
+            )?;
             Ok(vec![
                 out("loss", dev.download(&loss)?, vec![rl]),
                 out("dw", dev.download(&dw)?, rdw),
@@ -571,7 +604,7 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             Ok(vec![out(
                 "sum",
                 dev.download(&s)?,
-                vec![reference::sum(&f64s(&x))],
+                vec![crate::ops::reduce::reference::sum(&f64s(&x))],
             )])
         }
         Kind::AddAssign { len } => {
@@ -581,7 +614,7 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             Ok(vec![out(
                 "dst",
                 dev.download(&dd)?,
-                reference::add_assign(&f64s(&dst), &f64s(&src))?,
+                crate::ops::elementwise::reference::add_assign(&f64s(&dst), &f64s(&src))?,
             )])
         }
         Kind::SumSquares { len } => {
@@ -593,7 +626,10 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             Ok(vec![out(
                 "out",
                 dev.download(&o)?,
-                vec![reference::sum_squares(&f64s(&x), out0 as f64)],
+                vec![crate::ops::reduce::reference::sum_squares(
+                    &f64s(&x),
+                    out0 as f64,
+                )],
             )])
         }
         Kind::Scale { len, factor } => {
@@ -603,7 +639,7 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             Ok(vec![out(
                 "x",
                 dev.download(&xd)?,
-                reference::scale(&f64s(&x), factor as f64),
+                crate::ops::elementwise::reference::scale(&f64s(&x), factor as f64),
             )])
         }
         Kind::Sgd { hp, steps, len } => {
@@ -613,7 +649,7 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             for _ in 0..steps {
                 let g = rng.vec(len, -1.0, 1.0);
                 dev.sgd_step(&hp, &mut p, &dev.upload(&g)?, &mut mom)?;
-                (rp, rmom) = reference::sgd_step(&hp, &rp, &f64s(&g), &rmom)?;
+                (rp, rmom) = crate::ops::optim::reference::sgd_step(&hp, &rp, &f64s(&g), &rmom)?;
             }
             Ok(vec![
                 out("p", dev.download(&p)?, rp),
@@ -631,7 +667,8 @@ fn run_kind<D: Device>(dev: &D, kind: &Kind, rng: &mut Rng) -> Result<Vec<Output
             for t in 1..=steps {
                 let g = rng.vec(len, -1.0, 1.0);
                 dev.adam_step(&hp, t, &mut p, &dev.upload(&g)?, &mut m, &mut v)?;
-                (rp, rm, rv) = reference::adam_step(&hp, t, &rp, &f64s(&g), &rm, &rv)?;
+                (rp, rm, rv) =
+                    crate::ops::optim::reference::adam_step(&hp, t, &rp, &f64s(&g), &rm, &rv)?;
             }
             Ok(vec![
                 out("p", dev.download(&p)?, rp),

@@ -1,0 +1,6 @@
+//! reduce: deterministic sums (`sum`, `sum_squares`) and the fixed-order reduction
+//! helpers that other families use (loss sums, `dθ`, bias gradients).
+
+pub mod cpu;
+pub(crate) mod gpu;
+pub mod reference;
