@@ -2,7 +2,7 @@
 //! family's shapes and parameters and contract docs (`mod.rs`), its CPU implementation
 //! (`cpu.rs`), its launch code for kernels/<family>.cu (`gpu.rs`, over
 //! [`GpuDevice`](crate::device::gpu::GpuDevice)), its plain f64 reference (`reference.rs`)
-//! and its parity cases.
+//! and its parity cases (`cases.rs`); [`registry`] lists every op once.
 //!
 //! Every op has the contract of the [`Device`](crate::device::Device) method of the same
 //! name, a `*_forward` and a `*_backward` (gradients for inputs and parameters); the CUDA
@@ -30,6 +30,7 @@ pub mod loss;
 pub mod max_pool2d;
 pub mod optim;
 pub mod reduce;
+pub mod registry;
 
 pub use concat::ConcatShape;
 pub use conv2d::Conv2dShape;

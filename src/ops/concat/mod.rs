@@ -1,9 +1,12 @@
 //! concat: the channel concatenation of the U-Net's skip connections
 //! (`concat_channels`) and its backward (`split_channels`).
 
+mod cases;
 pub mod cpu;
 pub(crate) mod gpu;
 pub mod reference;
+
+pub use cases::Concat;
 
 use crate::ops::shape_err;
 use crate::Result;

@@ -1,9 +1,12 @@
 //! conv2d: the 2-D convolution (cross-correlation) with fused bias and activation, and
 //! its input and weight gradients.
 
+mod cases;
 pub mod cpu;
 pub(crate) mod gpu;
 pub mod reference;
+
+pub use cases::Conv2d;
 
 use crate::ops::shape_err;
 use crate::Result;

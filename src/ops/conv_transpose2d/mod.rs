@@ -1,9 +1,12 @@
 //! conv_transpose2d: the 2-D transposed convolution (PyTorch's layout) with fused bias and
 //! activation, and its input and weight gradients.
 
+mod cases;
 pub mod cpu;
 pub(crate) mod gpu;
 pub mod reference;
+
+pub use cases::ConvTranspose2d;
 
 use crate::ops::shape_err;
 use crate::Result;

@@ -1,8 +1,11 @@
 //! max_pool2d: 2×2 stride-2 max pooling and its backward (to the first maximum).
 
+mod cases;
 pub mod cpu;
 pub(crate) mod gpu;
 pub mod reference;
+
+pub use cases::MaxPool2d;
 
 /// Shape of 2×2 max pooling with stride 2: x `[n, c, h, w]`, y `[n, c, h/2, w/2]`
 /// (a trailing odd row or column is dropped, as PyTorch does).

@@ -1,8 +1,11 @@
 //! optim: the optimizer steps, SGD with momentum and Adam (PyTorch's formulas).
 
+mod cases;
 pub mod cpu;
 pub(crate) mod gpu;
 pub mod reference;
+
+pub use cases::{AdamStep, SgdStep};
 
 /// Hyperparameters of SGD with momentum (PyTorch's formulas, dampening 0, no Nesterov):
 /// `g ← g + wd·p; buf ← μ·buf + g; p ← p − lr·buf` (buf starts at zero, which equals
