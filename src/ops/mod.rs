@@ -1,6 +1,6 @@
 //! The ops of the two networks, one folder per op family: `src/ops/<family>/` holds the
 //! family's shapes and parameters and contract docs (`mod.rs`), its CPU implementation
-//! (`cpu.rs`), its launch code for kernels/<family>.cu (`gpu.rs`, over
+//! (`cpu.rs`), its launch code for `kernels/<family>.cu` (`gpu.rs`, over
 //! [`GpuDevice`](crate::device::gpu::GpuDevice)), its plain f64 reference (`reference.rs`)
 //! and its parity cases (`cases.rs`); [`registry`] lists every op once.
 //!

@@ -5,9 +5,9 @@
 //!
 //! Each entry is a type implementing [`Op`], defined in its family's folder
 //! (`src/ops/<family>/cases.rs`): the op's name in the harness, its family (the folder and
-//! kernels/<family>.cu), the [`Device`] methods it exercises, its parity cases, how one case
+//! `kernels/<family>.cu`), the [`Device`] methods it exercises, its parity cases, how one case
 //! runs on a device and on the reference, and its benchmarks. Adding an op means one
-//! folder, one .cu and one line of [`registry!`] below; the order of the lines is the order
+//! folder, one .cu and one line of `registry!` below; the order of the lines is the order
 //! of the cases, and a case's seed follows from its position, so existing lines keep
 //! their order.
 
