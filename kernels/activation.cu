@@ -1,4 +1,4 @@
-// Elementwise kernels: activation backward, gradient accumulation and scaling (f32).
+// The activation backward (f32): dy *= act'(y), from the activation's output.
 #include "common.cuh"
 
 // In place: dy[i] *= act'(y[i]), with act' computed from the activation's output y.
@@ -7,23 +7,5 @@ extern "C" __global__ void act_backward(const float* __restrict__ y, float* __re
 {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         dy[i] *= sc_act_grad(y[i], act, slope);
-    }
-}
-
-// dst[i] += src[i].
-// Mapping: 1-D grid-stride loop, one element per thread per step; no shared memory.
-extern "C" __global__ void add_assign(float* __restrict__ dst, const float* __restrict__ src, int n)
-{
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        dst[i] += src[i];
-    }
-}
-
-// In place: x[i] *= factor (gradient clipping).
-// Mapping: 1-D grid-stride loop, one element per thread per step; no shared memory.
-extern "C" __global__ void scale_in_place(float* __restrict__ x, int n, float factor)
-{
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        x[i] *= factor;
     }
 }

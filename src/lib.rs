@@ -28,7 +28,6 @@ pub mod output;
 pub mod perf;
 #[cfg(all(feature = "cli", feature = "geo"))]
 pub mod quality;
-pub mod reference;
 pub mod selftest;
 pub mod synth;
 pub mod train;

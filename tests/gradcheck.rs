@@ -10,7 +10,15 @@ use common::{central_diff, distinct, dot, f32s, f64s, rel_dist, rng, uniform};
 use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
 use satcolor::ops::{Act, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape};
-use satcolor::reference as r;
+
+/// The f64 references of every op family, under one name.
+mod r {
+    pub use satcolor::ops::{
+        activation::reference::*, conv2d::reference::*, conv_transpose2d::reference::*,
+        convex_skip::reference::*, linear::reference::*, loss::reference::*,
+        max_pool2d::reference::*,
+    };
+}
 
 /// Tolerance of the f64 reference checks.
 const TOL_F64: f64 = 1e-7;

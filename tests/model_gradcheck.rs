@@ -2,7 +2,7 @@
 //! training losses, for every parameter tensor.
 //!
 //! The networks run on [`F64Device`], a `Device` whose buffers are f64 and whose ops are
-//! the crate's f64 reference (`satcolor::reference`), so the model code under test (the
+//! the crate's f64 references (`satcolor::ops::<family>::reference`), so the model code under test (the
 //! wiring of forward and backward passes, skips, gradient accumulation, loss terms) is
 //! exactly the code that runs on cpu / emu / cuda, while the arithmetic is precise enough
 //! for central differences with a tiny step (h = 1e-6, 1e-4 for θ; tolerance 1e-5 relative;

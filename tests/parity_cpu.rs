@@ -7,28 +7,15 @@ mod common;
 use common::faulty::{Faulty, SPOILABLE};
 use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
-use satcolor::ops::{Act, AdamParams, Conv2dShape, ConvTranspose2dShape, Pool2dShape};
+use satcolor::ops::{registry, Act, AdamParams, Conv2dShape, ConvTranspose2dShape, Pool2dShape};
 use satcolor::selftest::{self, max_rel_err, Suite, TOLERANCE};
 use satcolor::Error;
 use std::time::Instant;
 
-/// Every op of the `Device` trait, as the harness names them.
-const OPS: &[&str] = &[
-    "conv2d",
-    "conv_transpose2d",
-    "max_pool2d",
-    "concat_channels",
-    "act_backward",
-    "convex_skip",
-    "linear",
-    "bce_with_logits",
-    "mse",
-    "l2_penalty",
-    "sum",
-    "add_assign",
-    "sgd_step",
-    "adam_step",
-];
+/// Every op of the registry, as the harness names them.
+fn ops() -> Vec<&'static str> {
+    registry::OPS.iter().map(|o| o.name).collect()
+}
 
 #[test]
 fn cpu_matches_the_reference_on_every_case() {
@@ -38,8 +25,8 @@ fn cpu_matches_the_reference_on_every_case() {
     let results = selftest::results(&runs);
     println!("{} — full suite in {:.2?}", dev.name(), t.elapsed());
     println!("{}", selftest::format_table(&results));
-    for op in OPS {
-        assert!(runs.iter().any(|r| r.op == *op), "no case covers {op}");
+    for op in ops() {
+        assert!(runs.iter().any(|r| r.op == op), "no case covers {op}");
     }
     let failed: Vec<_> = results.iter().filter(|r| !r.pass).collect();
     assert!(failed.is_empty(), "failing checks: {failed:#?}");
@@ -50,14 +37,14 @@ fn quick_suite_covers_every_op() {
     let quick = selftest::cases(Suite::Quick);
     let full = selftest::cases(Suite::Full);
     assert!(quick.len() < full.len());
-    for op in OPS {
-        assert!(quick.iter().any(|c| c.op == *op), "quick suite misses {op}");
+    for op in ops() {
+        assert!(quick.iter().any(|c| c.op == op), "quick suite misses {op}");
     }
 }
 
 #[test]
 fn harness_flags_a_spoiled_output_of_every_op() {
-    for &(method, op, output) in SPOILABLE {
+    for &(method, op, output) in SPOILABLE.iter() {
         let dev = Faulty {
             inner: CpuDevice::new(),
             op: method,

@@ -203,7 +203,7 @@ fn err(dev: &GpuDevice<EmuExec>, got: &<GpuDevice<EmuExec> as Device>::Buf, want
 /// gradient kernel takes two tap chunks (a path the selftest's k ≤ 9 shapes never reach).
 #[test]
 fn emu_handles_kernels_with_more_taps_than_threads() {
-    use satcolor::reference;
+    use satcolor::ops::{conv2d, conv_transpose2d};
     let dev = emu(Order::Reverse, Order::Shuffle(7));
     let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
     let s = Conv2dShape {
@@ -231,8 +231,9 @@ fn emu_handles_kernels_with_more_taps_than_threads() {
     dev.conv2d_backward_input(&s, &wb, &dyb, &mut dx).unwrap();
     dev.conv2d_backward_weight(&s, &xb, &dyb, &mut dw, None)
         .unwrap();
-    let want_dx = reference::conv2d_backward_input(&s, &f64s(&w), &f64s(&dy)).unwrap();
-    let (want_dw, _) = reference::conv2d_backward_weight(&s, &f64s(&x), &f64s(&dy)).unwrap();
+    let want_dx = conv2d::reference::conv2d_backward_input(&s, &f64s(&w), &f64s(&dy)).unwrap();
+    let (want_dw, _) =
+        conv2d::reference::conv2d_backward_weight(&s, &f64s(&x), &f64s(&dy)).unwrap();
     assert!(err(&dev, &dx, &want_dx) <= selftest::TOLERANCE);
     assert!(err(&dev, &dw, &want_dw) <= selftest::TOLERANCE);
 
@@ -253,6 +254,7 @@ fn emu_handles_kernels_with_more_taps_than_threads() {
     dev.conv_transpose2d_backward_weight(&t, &xb, &dyb, &mut dw, None)
         .unwrap();
     let (want_dw, _) =
-        reference::conv_transpose2d_backward_weight(&t, &f64s(&x), &f64s(&dy)).unwrap();
+        conv_transpose2d::reference::conv_transpose2d_backward_weight(&t, &f64s(&x), &f64s(&dy))
+            .unwrap();
     assert!(err(&dev, &dw, &want_dw) <= selftest::TOLERANCE);
 }

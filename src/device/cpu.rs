@@ -1,5 +1,5 @@
 //! The native CPU device: buffers are `Vec<f32>` in host memory and every op runs the
-//! multi-threaded implementation in [`crate::ops::cpu`] (rayon; im2col + GEMM
+//! multi-threaded implementation in its family's `cpu` module (`crate::ops::<family>::cpu`) (rayon; im2col + GEMM
 //! convolutions). It is the default device on a machine without a GPU.
 
 use super::Device;
@@ -101,7 +101,7 @@ impl Device for CpuDevice {
         act: Act,
         y: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::conv2d_forward(s, x, w, b.map(|b| &b[..]), act, y))
+        self.run(|| ops::conv2d::cpu::conv2d_forward(s, x, w, b.map(|b| &b[..]), act, y))
     }
     fn conv2d_backward_input(
         &self,
@@ -110,7 +110,7 @@ impl Device for CpuDevice {
         dy: &Vec<f32>,
         dx: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::conv2d_backward_input(s, w, dy, dx))
+        self.run(|| ops::conv2d::cpu::conv2d_backward_input(s, w, dy, dx))
     }
     fn conv2d_backward_weight(
         &self,
@@ -120,7 +120,7 @@ impl Device for CpuDevice {
         dw: &mut Vec<f32>,
         db: Option<&mut Vec<f32>>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::conv2d_backward_weight(s, x, dy, dw, db.map(|b| &mut b[..])))
+        self.run(|| ops::conv2d::cpu::conv2d_backward_weight(s, x, dy, dw, db.map(|b| &mut b[..])))
     }
     fn conv_transpose2d_forward(
         &self,
@@ -131,7 +131,9 @@ impl Device for CpuDevice {
         act: Act,
         y: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::conv_transpose2d_forward(s, x, w, b.map(|b| &b[..]), act, y))
+        self.run(|| {
+            ops::conv_transpose2d::cpu::conv_transpose2d_forward(s, x, w, b.map(|b| &b[..]), act, y)
+        })
     }
     fn conv_transpose2d_backward_input(
         &self,
@@ -140,7 +142,7 @@ impl Device for CpuDevice {
         dy: &Vec<f32>,
         dx: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::conv_transpose2d_backward_input(s, w, dy, dx))
+        self.run(|| ops::conv_transpose2d::cpu::conv_transpose2d_backward_input(s, w, dy, dx))
     }
     fn conv_transpose2d_backward_weight(
         &self,
@@ -151,11 +153,17 @@ impl Device for CpuDevice {
         db: Option<&mut Vec<f32>>,
     ) -> Result<()> {
         self.run(|| {
-            ops::cpu::conv_transpose2d_backward_weight(s, x, dy, dw, db.map(|b| &mut b[..]))
+            ops::conv_transpose2d::cpu::conv_transpose2d_backward_weight(
+                s,
+                x,
+                dy,
+                dw,
+                db.map(|b| &mut b[..]),
+            )
         })
     }
     fn max_pool2d_forward(&self, s: &Pool2dShape, x: &Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
-        self.run(|| ops::cpu::max_pool2d_forward(s, x, y))
+        self.run(|| ops::max_pool2d::cpu::max_pool2d_forward(s, x, y))
     }
     fn max_pool2d_backward(
         &self,
@@ -164,7 +172,7 @@ impl Device for CpuDevice {
         dy: &Vec<f32>,
         dx: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::max_pool2d_backward(s, x, dy, dx))
+        self.run(|| ops::max_pool2d::cpu::max_pool2d_backward(s, x, dy, dx))
     }
     fn concat_channels(
         &self,
@@ -173,7 +181,7 @@ impl Device for CpuDevice {
         b: &Vec<f32>,
         y: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::concat_channels(s, a, b, y))
+        self.run(|| ops::concat::cpu::concat_channels(s, a, b, y))
     }
     fn split_channels(
         &self,
@@ -182,10 +190,10 @@ impl Device for CpuDevice {
         da: &mut Vec<f32>,
         db: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::split_channels(s, dy, da, db))
+        self.run(|| ops::concat::cpu::split_channels(s, dy, da, db))
     }
     fn act_backward(&self, act: Act, y: &Vec<f32>, dy: &mut Vec<f32>) -> Result<()> {
-        self.run(|| ops::cpu::act_backward(act, y, dy))
+        self.run(|| ops::activation::cpu::act_backward(act, y, dy))
     }
     fn convex_skip_forward(
         &self,
@@ -194,7 +202,7 @@ impl Device for CpuDevice {
         b: &Vec<f32>,
         u: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::convex_skip_forward(theta, a, b, u))
+        self.run(|| ops::convex_skip::cpu::convex_skip_forward(theta, a, b, u))
     }
     fn convex_skip_backward(
         &self,
@@ -206,7 +214,7 @@ impl Device for CpuDevice {
         db: &mut Vec<f32>,
         dtheta: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::convex_skip_backward(theta, a, b, du, da, db, dtheta))
+        self.run(|| ops::convex_skip::cpu::convex_skip_backward(theta, a, b, du, da, db, dtheta))
     }
     fn linear_forward(
         &self,
@@ -216,7 +224,7 @@ impl Device for CpuDevice {
         b: &Vec<f32>,
         y: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::linear_forward(s, x, w, b, y))
+        self.run(|| ops::linear::cpu::linear_forward(s, x, w, b, y))
     }
     fn linear_backward(
         &self,
@@ -228,7 +236,7 @@ impl Device for CpuDevice {
         dw: &mut Vec<f32>,
         db: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::linear_backward(s, x, w, dy, dx.map(|d| &mut d[..]), dw, db))
+        self.run(|| ops::linear::cpu::linear_backward(s, x, w, dy, dx.map(|d| &mut d[..]), dw, db))
     }
     fn bce_with_logits(
         &self,
@@ -238,7 +246,7 @@ impl Device for CpuDevice {
         loss: &mut Vec<f32>,
         dz: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::bce_with_logits(z, target, scale, loss, dz))
+        self.run(|| ops::loss::cpu::bce_with_logits(z, target, scale, loss, dz))
     }
     fn mse(
         &self,
@@ -248,7 +256,7 @@ impl Device for CpuDevice {
         loss: &mut Vec<f32>,
         da: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::mse(a, b, scale, loss, da))
+        self.run(|| ops::loss::cpu::mse(a, b, scale, loss, da))
     }
     fn l2_penalty(
         &self,
@@ -257,19 +265,19 @@ impl Device for CpuDevice {
         loss: &mut Vec<f32>,
         dw: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::l2_penalty(w, scale, loss, dw))
+        self.run(|| ops::loss::cpu::l2_penalty(w, scale, loss, dw))
     }
     fn add_assign(&self, dst: &mut Vec<f32>, src: &Vec<f32>) -> Result<()> {
-        self.run(|| ops::cpu::add_assign(dst, src))
+        self.run(|| ops::elementwise::cpu::add_assign(dst, src))
     }
     fn sum(&self, x: &Vec<f32>, out: &mut Vec<f32>) -> Result<()> {
-        self.run(|| ops::cpu::sum(x, out))
+        self.run(|| ops::reduce::cpu::sum(x, out))
     }
     fn sum_squares(&self, x: &Vec<f32>, out: &mut Vec<f32>) -> Result<()> {
-        self.run(|| ops::cpu::sum_squares(x, out))
+        self.run(|| ops::reduce::cpu::sum_squares(x, out))
     }
     fn scale(&self, x: &mut Vec<f32>, factor: f32) -> Result<()> {
-        self.run(|| ops::cpu::scale(x, factor))
+        self.run(|| ops::elementwise::cpu::scale(x, factor))
     }
     fn sgd_step(
         &self,
@@ -278,7 +286,7 @@ impl Device for CpuDevice {
         g: &Vec<f32>,
         mom: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::sgd_step(hp, p, g, mom))
+        self.run(|| ops::optim::cpu::sgd_step(hp, p, g, mom))
     }
     fn adam_step(
         &self,
@@ -289,6 +297,6 @@ impl Device for CpuDevice {
         m: &mut Vec<f32>,
         v: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::cpu::adam_step(hp, t, p, g, m, v))
+        self.run(|| ops::optim::cpu::adam_step(hp, t, p, g, m, v))
     }
 }

@@ -3,40 +3,17 @@
 //! parity harness notices a small error in any op.
 
 use satcolor::device::Device;
+use satcolor::ops::registry;
 use satcolor::ops::{
     Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
     SgdParams,
 };
 use satcolor::Result;
+use std::sync::LazyLock;
 
-/// Every `Device` op that produces an output, with the case op and the harness output
-/// name the spoiled buffer shows up as.
-pub const SPOILABLE: &[(&str, &str, &str)] = &[
-    ("conv2d_forward", "conv2d", "y"),
-    ("conv2d_backward_input", "conv2d", "dx"),
-    ("conv2d_backward_weight", "conv2d", "dw"),
-    ("conv_transpose2d_forward", "conv_transpose2d", "y"),
-    ("conv_transpose2d_backward_input", "conv_transpose2d", "dx"),
-    ("conv_transpose2d_backward_weight", "conv_transpose2d", "dw"),
-    ("max_pool2d_forward", "max_pool2d", "y"),
-    ("max_pool2d_backward", "max_pool2d", "dx"),
-    ("concat_channels", "concat_channels", "y"),
-    ("split_channels", "concat_channels", "db"),
-    ("act_backward", "act_backward", "dy"),
-    ("convex_skip_forward", "convex_skip", "u"),
-    ("convex_skip_backward", "convex_skip", "dtheta"),
-    ("linear_forward", "linear", "y"),
-    ("linear_backward", "linear", "dw"),
-    ("bce_with_logits", "bce_with_logits", "dz"),
-    ("mse", "mse", "loss"),
-    ("l2_penalty", "l2_penalty", "dw"),
-    ("add_assign", "add_assign", "dst"),
-    ("sum", "sum", "sum"),
-    ("sum_squares", "sum_squares", "out"),
-    ("scale", "scale", "x"),
-    ("sgd_step", "sgd_step", "mom"),
-    ("adam_step", "adam_step", "v"),
-];
+/// Every `Device` op method with the case op and the harness output name the spoiled
+/// buffer shows up as: the registry's list (each op declares its methods there).
+pub static SPOILABLE: LazyLock<Vec<(&str, &str, &str)>> = LazyLock::new(registry::spoilable);
 
 /// Runs ops on `inner`; spoils the output of the op named `op` (a `Device` method name).
 pub struct Faulty<D> {

@@ -7,9 +7,18 @@ use satcolor::ops::{
     Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
     SgdParams,
 };
-use satcolor::reference as r;
 use satcolor::Result;
 use std::cell::Cell;
+
+/// The f64 references of every op family, under one name.
+mod r {
+    pub use satcolor::ops::{
+        activation::reference::*, concat::reference::*, conv2d::reference::*,
+        conv_transpose2d::reference::*, convex_skip::reference::*, elementwise::reference::*,
+        linear::reference::*, loss::reference::*, max_pool2d::reference::*, optim::reference::*,
+        reduce::reference::*,
+    };
+}
 
 /// A device computing every op in f64 with the reference implementation.
 #[derive(Default)]

@@ -2,15 +2,15 @@
 //! reduction kernels, block sizes of block-per-output reductions, the reduction scratch
 //! buffer, and checked conversions of sizes to the kernels' `int` parameters.
 
-use super::{Arg, GpuDevice, KernelExec, LaunchConfig};
-use crate::kernels::{consts, REDUCE_PARTIALS};
+use super::{GpuDevice, KernelExec, LaunchConfig};
+use crate::kernels::consts;
 use crate::ops::shape_err;
 use crate::{Error, Result};
 
 /// Threads per block of the 1-D kernels (elementwise and two-launch reductions); a
 /// multiple of [`WARP`] and at most [`BLOCK_SUM_MAX_THREADS`], as `sc_block_sum` in
 /// kernels/common.cuh requires.
-pub(super) const BLOCK: u32 = 256;
+pub(crate) const BLOCK: u32 = 256;
 /// Threads of a warp as the kernels' shuffles assume them (`SC_WARP_SIZE`).
 const WARP: usize = consts::SC_WARP_SIZE as usize;
 /// Most threads of a block that `sc_block_sum` reduces: `SC_WARP_SIZE` ×
@@ -25,17 +25,17 @@ const _: () = assert!(
 /// Most blocks of a grid-stride elementwise launch.
 const MAX_ELEMENTWISE_BLOCKS: usize = 4096;
 /// Most blocks of a two-launch reduction: the size of the partial-sums scratch buffer.
-pub(super) const MAX_REDUCE_BLOCKS: usize = 256;
+pub(crate) const MAX_REDUCE_BLOCKS: usize = 256;
 /// CUDA's limit on grid.y and grid.z.
 const MAX_GRID_YZ: usize = 65535;
 
 /// Converts a size to a kernel's `int` parameter, or fails naming the op.
-pub(super) fn to_i32(op: &'static str, v: usize) -> Result<i32> {
+pub(crate) fn to_i32(op: &'static str, v: usize) -> Result<i32> {
     i32::try_from(v).map_err(|_| shape_err(op, format!("size {v} does not fit the kernels' int")))
 }
 
 /// Checks that a grid.y or grid.z extent is within CUDA's limit.
-pub(super) fn grid_yz(op: &'static str, what: &str, v: usize) -> Result<u32> {
+pub(crate) fn grid_yz(op: &'static str, what: &str, v: usize) -> Result<u32> {
     if v == 0 || v > MAX_GRID_YZ {
         return Err(shape_err(
             op,
@@ -46,7 +46,7 @@ pub(super) fn grid_yz(op: &'static str, what: &str, v: usize) -> Result<u32> {
 }
 
 /// A grid-stride 1-D launch over `n > 0` elements.
-pub(super) fn elementwise(n: usize) -> LaunchConfig {
+pub(crate) fn elementwise(n: usize) -> LaunchConfig {
     let blocks = n.div_ceil(BLOCK as usize).clamp(1, MAX_ELEMENTWISE_BLOCKS);
     LaunchConfig {
         grid: (blocks as u32, 1, 1),
@@ -57,7 +57,7 @@ pub(super) fn elementwise(n: usize) -> LaunchConfig {
 
 /// The first launch of a two-launch reduction over `n` elements: the grid size depends
 /// only on `n`, so the partial sums (and the final sum) are the same on every run.
-pub(super) fn reduce_blocks(n: usize) -> LaunchConfig {
+pub(crate) fn reduce_blocks(n: usize) -> LaunchConfig {
     let blocks = n.div_ceil(BLOCK as usize).clamp(1, MAX_REDUCE_BLOCKS);
     LaunchConfig {
         grid: (blocks as u32, 1, 1),
@@ -68,14 +68,14 @@ pub(super) fn reduce_blocks(n: usize) -> LaunchConfig {
 
 /// Threads of a block that reduces `len` values: a multiple of [`WARP`] (whole warps for
 /// the shuffles), at most [`BLOCK`].
-pub(super) fn reduce_threads(len: usize) -> u32 {
+pub(crate) fn reduce_threads(len: usize) -> u32 {
     (len.div_ceil(WARP) * WARP).clamp(WARP, BLOCK as usize) as u32
 }
 
 impl<E: KernelExec> GpuDevice<E> {
     /// Runs `f` with the partial-sums scratch buffer (at least [`MAX_REDUCE_BLOCKS`]
     /// floats), allocating it on first use only.
-    pub(super) fn with_scratch<R>(&self, f: impl FnOnce(&mut E::Buf) -> Result<R>) -> Result<R> {
+    pub(crate) fn with_scratch<R>(&self, f: impl FnOnce(&mut E::Buf) -> Result<R>) -> Result<R> {
         let mut guard = self
             .scratch
             .lock()
@@ -85,40 +85,5 @@ impl<E: KernelExec> GpuDevice<E> {
             None => self.exec.alloc_zeros(MAX_REDUCE_BLOCKS)?,
         };
         f(guard.insert(buf))
-    }
-
-    /// A deterministic sum in two launches: `first` writes one partial sum per block of
-    /// the [`reduce_blocks`] grid over `n` elements into the scratch buffer, then
-    /// `reduce_partials` adds them in index order into `out[0]` (adding to its value when
-    /// `accumulate`, else overwriting it).
-    pub(super) fn two_pass_reduce(
-        &self,
-        op: &'static str,
-        n: usize,
-        out: &mut E::Buf,
-        accumulate: bool,
-        first: impl FnOnce(&mut E::Buf, LaunchConfig) -> Result<()>,
-    ) -> Result<()> {
-        to_i32(op, n)?;
-        let cfg = reduce_blocks(n);
-        let count = cfg.grid.0;
-        self.with_scratch(|partials| {
-            first(partials, cfg)?;
-            let final_cfg = LaunchConfig {
-                grid: (1, 1, 1),
-                block: (reduce_threads(count as usize), 1, 1),
-                shared_bytes: 0,
-            };
-            self.exec.launch(
-                &REDUCE_PARTIALS,
-                final_cfg,
-                &mut [
-                    Arg::In("partials", partials),
-                    Arg::Out("out", out),
-                    Arg::I32("count", count as i32),
-                    Arg::I32("accumulate", i32::from(accumulate)),
-                ],
-            )
-        })
     }
 }

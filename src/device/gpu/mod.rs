@@ -1,18 +1,12 @@
 //! The launch code shared by the `cuda` and `emu` executions: [`GpuDevice`] implements
-//! every op of [`Device`](super::Device) by choosing grid, block, shared memory and arguments once, and
-//! hands each launch to a [`KernelExec`], which either runs it on a GPU through cudarc or
+//! every op of [`Device`](super::Device) through the launch code of its family
+//! (`src/ops/<family>/gpu.rs`), which chooses grid, block, shared memory and arguments
+//! once and hands each launch to a [`KernelExec`], which either runs it on a GPU through cudarc or
 //! runs the same kernel source on the CPU in the emulator. A launch-configuration bug
 //! therefore shows up in the emulator too.
 
-mod concat;
-mod conv;
-mod elementwise;
-mod launch;
-mod linear;
-mod loss;
+pub(crate) mod launch;
 mod ops;
-mod optim;
-mod pool;
 
 use crate::kernels::Kernel;
 use crate::Result;

@@ -1,13 +1,13 @@
 //! `impl Device for GpuDevice`: buffer management goes straight to the executor; every op
-//! goes to the launch code of its kernel module (conv, pool, concat, elementwise, linear,
-//! loss, optim), which checks the buffers and picks grid, block, shared memory and
-//! arguments.
+//! goes to the launch code of its family (`crate::ops::<family>::gpu`), which checks the
+//! buffers and picks grid, block, shared memory and arguments.
 
-use super::{concat, conv, elementwise, linear, loss, optim, pool, GpuDevice, KernelExec};
+use super::{GpuDevice, KernelExec};
 use crate::device::Device;
 use crate::ops::{
-    Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
-    SgdParams,
+    activation, concat, conv2d, conv_transpose2d, convex_skip, elementwise, linear, loss,
+    max_pool2d, optim, reduce, Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape,
+    LinearShape, Pool2dShape, SgdParams,
 };
 use crate::Result;
 
@@ -45,7 +45,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         act: Act,
         y: &mut Self::Buf,
     ) -> Result<()> {
-        conv::conv2d_forward(self, s, x, w, b, act, y)
+        conv2d::gpu::conv2d_forward(self, s, x, w, b, act, y)
     }
     fn conv2d_backward_input(
         &self,
@@ -54,7 +54,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dy: &Self::Buf,
         dx: &mut Self::Buf,
     ) -> Result<()> {
-        conv::conv2d_backward_input(self, s, w, dy, dx)
+        conv2d::gpu::conv2d_backward_input(self, s, w, dy, dx)
     }
     fn conv2d_backward_weight(
         &self,
@@ -64,7 +64,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dw: &mut Self::Buf,
         db: Option<&mut Self::Buf>,
     ) -> Result<()> {
-        conv::conv2d_backward_weight(self, s, x, dy, dw, db)
+        conv2d::gpu::conv2d_backward_weight(self, s, x, dy, dw, db)
     }
     fn conv_transpose2d_forward(
         &self,
@@ -75,7 +75,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         act: Act,
         y: &mut Self::Buf,
     ) -> Result<()> {
-        conv::conv_transpose2d_forward(self, s, x, w, b, act, y)
+        conv_transpose2d::gpu::conv_transpose2d_forward(self, s, x, w, b, act, y)
     }
     fn conv_transpose2d_backward_input(
         &self,
@@ -84,7 +84,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dy: &Self::Buf,
         dx: &mut Self::Buf,
     ) -> Result<()> {
-        conv::conv_transpose2d_backward_input(self, s, w, dy, dx)
+        conv_transpose2d::gpu::conv_transpose2d_backward_input(self, s, w, dy, dx)
     }
     fn conv_transpose2d_backward_weight(
         &self,
@@ -94,10 +94,10 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dw: &mut Self::Buf,
         db: Option<&mut Self::Buf>,
     ) -> Result<()> {
-        conv::conv_transpose2d_backward_weight(self, s, x, dy, dw, db)
+        conv_transpose2d::gpu::conv_transpose2d_backward_weight(self, s, x, dy, dw, db)
     }
     fn max_pool2d_forward(&self, s: &Pool2dShape, x: &Self::Buf, y: &mut Self::Buf) -> Result<()> {
-        pool::max_pool2d_forward(self, s, x, y)
+        max_pool2d::gpu::max_pool2d_forward(self, s, x, y)
     }
     fn max_pool2d_backward(
         &self,
@@ -106,7 +106,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dy: &Self::Buf,
         dx: &mut Self::Buf,
     ) -> Result<()> {
-        pool::max_pool2d_backward(self, s, x, dy, dx)
+        max_pool2d::gpu::max_pool2d_backward(self, s, x, dy, dx)
     }
     fn concat_channels(
         &self,
@@ -115,7 +115,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         b: &Self::Buf,
         y: &mut Self::Buf,
     ) -> Result<()> {
-        concat::concat_channels(self, s, a, b, y)
+        concat::gpu::concat_channels(self, s, a, b, y)
     }
     fn split_channels(
         &self,
@@ -124,10 +124,10 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         da: &mut Self::Buf,
         db: &mut Self::Buf,
     ) -> Result<()> {
-        concat::split_channels(self, s, dy, da, db)
+        concat::gpu::split_channels(self, s, dy, da, db)
     }
     fn act_backward(&self, act: Act, y: &Self::Buf, dy: &mut Self::Buf) -> Result<()> {
-        elementwise::act_backward(self, act, y, dy)
+        activation::gpu::act_backward(self, act, y, dy)
     }
     fn convex_skip_forward(
         &self,
@@ -136,7 +136,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         b: &Self::Buf,
         u: &mut Self::Buf,
     ) -> Result<()> {
-        elementwise::convex_skip_forward(self, theta, a, b, u)
+        convex_skip::gpu::convex_skip_forward(self, theta, a, b, u)
     }
     fn convex_skip_backward(
         &self,
@@ -148,7 +148,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         db: &mut Self::Buf,
         dtheta: &mut Self::Buf,
     ) -> Result<()> {
-        elementwise::convex_skip_backward(self, theta, a, b, du, da, db, dtheta)
+        convex_skip::gpu::convex_skip_backward(self, theta, a, b, du, da, db, dtheta)
     }
     fn linear_forward(
         &self,
@@ -158,7 +158,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         b: &Self::Buf,
         y: &mut Self::Buf,
     ) -> Result<()> {
-        linear::linear_forward(self, s, x, w, b, y)
+        linear::gpu::linear_forward(self, s, x, w, b, y)
     }
     fn linear_backward(
         &self,
@@ -170,7 +170,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dw: &mut Self::Buf,
         db: &mut Self::Buf,
     ) -> Result<()> {
-        linear::linear_backward(self, s, x, w, dy, dx, dw, db)
+        linear::gpu::linear_backward(self, s, x, w, dy, dx, dw, db)
     }
     fn bce_with_logits(
         &self,
@@ -180,7 +180,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         loss: &mut Self::Buf,
         dz: &mut Self::Buf,
     ) -> Result<()> {
-        loss::bce_with_logits(self, z, target, scale, loss, dz)
+        loss::gpu::bce_with_logits(self, z, target, scale, loss, dz)
     }
     fn mse(
         &self,
@@ -190,7 +190,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         loss: &mut Self::Buf,
         da: &mut Self::Buf,
     ) -> Result<()> {
-        loss::mse(self, a, b, scale, loss, da)
+        loss::gpu::mse(self, a, b, scale, loss, da)
     }
     fn l2_penalty(
         &self,
@@ -199,19 +199,19 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         loss: &mut Self::Buf,
         dw: &mut Self::Buf,
     ) -> Result<()> {
-        loss::l2_penalty(self, w, scale, loss, dw)
+        loss::gpu::l2_penalty(self, w, scale, loss, dw)
     }
     fn add_assign(&self, dst: &mut Self::Buf, src: &Self::Buf) -> Result<()> {
-        elementwise::add_assign(self, dst, src)
+        elementwise::gpu::add_assign(self, dst, src)
     }
     fn sum(&self, x: &Self::Buf, out: &mut Self::Buf) -> Result<()> {
-        loss::sum(self, x, out)
+        reduce::gpu::sum(self, x, out)
     }
     fn sum_squares(&self, x: &Self::Buf, out: &mut Self::Buf) -> Result<()> {
-        loss::sum_squares(self, x, out)
+        reduce::gpu::sum_squares(self, x, out)
     }
     fn scale(&self, x: &mut Self::Buf, factor: f32) -> Result<()> {
-        elementwise::scale(self, x, factor)
+        elementwise::gpu::scale(self, x, factor)
     }
     fn sgd_step(
         &self,
@@ -220,7 +220,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         g: &Self::Buf,
         mom: &mut Self::Buf,
     ) -> Result<()> {
-        optim::sgd_step(self, hp, p, g, mom)
+        optim::gpu::sgd_step(self, hp, p, g, mom)
     }
     fn adam_step(
         &self,
@@ -231,6 +231,6 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         m: &mut Self::Buf,
         v: &mut Self::Buf,
     ) -> Result<()> {
-        optim::adam_step(self, hp, t, p, g, m, v)
+        optim::gpu::adam_step(self, hp, t, p, g, m, v)
     }
 }

@@ -1,0 +1,168 @@
+//! The parity cases of the conv_transpose2d family (see [`crate::ops::registry`]): seeded random
+//! inputs at awkward sizes and at the shapes the model presets use, run on a device and on
+//! the f64 reference.
+
+use super::reference;
+use super::ConvTranspose2dShape;
+use crate::device::Device;
+use crate::ops::registry::{no_part, BenchRun, Op, OpBench, OpCase, ALL};
+use crate::ops::Act;
+use crate::selftest::{act_name, f64s, junk, out, Output, Rng};
+use crate::Result;
+
+/// conv_transpose2d forward, input gradient and weight gradient; parameters (shape, activation, bias).
+pub struct ConvTranspose2d;
+
+impl Op for ConvTranspose2d {
+    const NAME: &'static str = "conv_transpose2d";
+    const FAMILY: &'static str = "conv_transpose2d";
+    const METHODS: &'static [(&'static str, &'static str)] = &[
+        ("conv_transpose2d_forward", "y"),
+        ("conv_transpose2d_backward_input", "dx"),
+        ("conv_transpose2d_backward_weight", "dw"),
+    ];
+    type Params = (ConvTranspose2dShape, Act, bool);
+
+    fn cases() -> Vec<OpCase<Self::Params>> {
+        let mut v = Vec::new();
+        let (relu, leaky, id) = (Act::Relu, Act::LeakyRelu(0.2), Act::Identity);
+        // conv_transpose2d: (n, c_in, c_out, h, w, k, stride, pad, out_pad, act, bias, quick)
+        #[rustfmt::skip]
+        let deconvs = [
+            (5, 4, 3, 13, 17, 5, 2, 2, 1, relu, true, true),  // small preset deconv
+            (2, 8, 3, 16, 16, 9, 1, 4, 0, relu, true, true),  // seed preset deconv
+            (2, 6, 3, 8, 11, 9, 2, 4, 1, relu, true, false),  // k = 9, stride 2
+            (1, 3, 1, 7, 9, 3, 2, 1, 0, id, false, true),     // C = 1, no bias
+            (3, 2, 5, 6, 5, 1, 2, 0, 1, id, true, false),     // k = 1, stride 2
+            (2, 5, 3, 32, 32, 5, 2, 2, 1, relu, true, false), // 64×64 output
+            (1, 1, 3, 5, 7, 3, 1, 0, 0, leaky, true, false),  // no padding: larger output
+            (2, 8, 4, 8, 8, 2, 2, 0, 0, id, true, true),      // U-Net up: 2×2, stride 2
+            (3, 5, 3, 7, 5, 2, 2, 0, 0, id, true, false),     // the same at odd sizes
+            (1, 16, 8, 32, 32, 2, 2, 0, 0, id, true, false),  // the unet preset's first up
+        ];
+        for (n, c_in, c_out, h, w, k, stride, pad, out_pad, act, bias, quick) in deconvs {
+            let s = ConvTranspose2dShape {
+                n,
+                c_in,
+                h,
+                w,
+                c_out,
+                k,
+                stride,
+                pad,
+                out_pad,
+            };
+            let shape = format!(
+                "n{n} c{c_in}→{c_out} {h}×{w} k{k} s{stride} p{pad} op{out_pad} {}{}",
+                act_name(act),
+                if bias { "" } else { " nobias" }
+            );
+            v.push(OpCase {
+                shape,
+                params: (s, act, bias),
+                quick,
+            });
+        }
+        v
+    }
+
+    fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
+        let (s, act, bias) = *p;
+        let (x, w) = (rng.vec(s.x_len(), -1.0, 1.0), rng.vec(s.w_len(), -1.0, 1.0));
+        let (b, dy) = (rng.vec(s.c_out, -1.0, 1.0), rng.vec(s.y_len(), -1.0, 1.0));
+        let (xd, wd, bd, dyd) = (
+            dev.upload(&x)?,
+            dev.upload(&w)?,
+            dev.upload(&b)?,
+            dev.upload(&dy)?,
+        );
+        let mut y = junk(dev, rng, s.y_len())?;
+        dev.conv_transpose2d_forward(&s, &xd, &wd, bias.then_some(&bd), act, &mut y)?;
+        let mut dx = junk(dev, rng, s.x_len())?;
+        dev.conv_transpose2d_backward_input(&s, &wd, &dyd, &mut dx)?;
+        let (mut dw, mut db) = (junk(dev, rng, s.w_len())?, junk(dev, rng, s.c_out)?);
+        dev.conv_transpose2d_backward_weight(&s, &xd, &dyd, &mut dw, bias.then_some(&mut db))?;
+        let (x64, w64, b64, dy64) = (f64s(&x), f64s(&w), f64s(&b), f64s(&dy));
+        let ry =
+            reference::conv_transpose2d_forward(&s, &x64, &w64, bias.then_some(&b64[..]), act)?;
+        let rdx = reference::conv_transpose2d_backward_input(&s, &w64, &dy64)?;
+        let (rdw, rdb) = reference::conv_transpose2d_backward_weight(&s, &x64, &dy64)?;
+        let mut o = vec![
+            out("y", dev.download(&y)?, ry),
+            out("dx", dev.download(&dx)?, rdx),
+            out("dw", dev.download(&dw)?, rdw),
+        ];
+        if bias {
+            o.push(out("db", dev.download(&db)?, rdb));
+        }
+        Ok(o)
+    }
+
+    fn benches() -> Vec<OpBench<Self::Params>> {
+        let deconv = |c_in, hw, k, stride, pad, out_pad| ConvTranspose2dShape {
+            n: 16,
+            c_in,
+            h: hw,
+            w: hw,
+            c_out: 3,
+            k,
+            stride,
+            pad,
+            out_pad,
+        };
+        [
+            ("seed", "deconv 32→3 k9", deconv(32, 64, 9, 1, 4, 0)),
+            ("small", "deconv 16→3 k5 s2", deconv(16, 32, 5, 2, 2, 1)),
+        ]
+        .into_iter()
+        .map(|(group, name, s)| OpBench {
+            group,
+            name: name.into(),
+            params: (s, Act::Relu, true),
+            work: (s.x_len() * s.c_out * s.k * s.k) as u64,
+            parts: ALL,
+        })
+        .collect()
+    }
+
+    fn bench_part<'a, D: Device>(
+        dev: &'a D,
+        p: &Self::Params,
+        part: &str,
+        rng: &mut Rng,
+    ) -> Result<BenchRun<'a>> {
+        let (s, act, bias) = *p;
+        let mut input = |len| dev.upload(&rng.vec(len, -1.0, 1.0));
+        let (x, w, b, dy) = (
+            input(s.x_len())?,
+            input(s.w_len())?,
+            input(s.c_out)?,
+            input(s.y_len())?,
+        );
+        Ok(match part {
+            "forward" => {
+                let mut y = dev.alloc_zeros(s.y_len())?;
+                Box::new(move || {
+                    dev.conv_transpose2d_forward(&s, &x, &w, bias.then_some(&b), act, &mut y)
+                })
+            }
+            "backward_input" => {
+                let mut dx = dev.alloc_zeros(s.x_len())?;
+                Box::new(move || dev.conv_transpose2d_backward_input(&s, &w, &dy, &mut dx))
+            }
+            "backward_weight" => {
+                let (mut dw, mut db) = (dev.alloc_zeros(s.w_len())?, dev.alloc_zeros(s.c_out)?);
+                Box::new(move || {
+                    dev.conv_transpose2d_backward_weight(
+                        &s,
+                        &x,
+                        &dy,
+                        &mut dw,
+                        bias.then_some(&mut db),
+                    )
+                })
+            }
+            _ => return Err(no_part(Self::NAME, part)),
+        })
+    }
+}

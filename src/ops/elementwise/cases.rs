@@ -1,0 +1,77 @@
+//! The parity cases of the elementwise family (see [`crate::ops::registry`]): seeded random
+//! inputs at awkward sizes and at the shapes the model presets use, run on a device and on
+//! the f64 reference.
+
+use super::reference;
+use crate::device::Device;
+use crate::ops::registry::{Op, OpCase};
+use crate::selftest::{f64s, out, Output, Rng};
+use crate::Result;
+
+/// Gradient accumulation; parameters: the length.
+pub struct AddAssign;
+
+impl Op for AddAssign {
+    const NAME: &'static str = "add_assign";
+    const FAMILY: &'static str = "elementwise";
+    const METHODS: &'static [(&'static str, &'static str)] = &[("add_assign", "dst")];
+    type Params = usize;
+
+    fn cases() -> Vec<OpCase<Self::Params>> {
+        let mut v = Vec::new();
+        for (len, quick) in [(1, false), (4097, true)] {
+            v.push(OpCase {
+                shape: format!("len {len}"),
+                params: len,
+                quick,
+            });
+        }
+        v
+    }
+
+    fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
+        let len = *p;
+        let (dst, src) = (rng.vec(len, -1.0, 1.0), rng.vec(len, -1.0, 1.0));
+        let mut dd = dev.upload(&dst)?;
+        dev.add_assign(&mut dd, &dev.upload(&src)?)?;
+        Ok(vec![out(
+            "dst",
+            dev.download(&dd)?,
+            reference::add_assign(&f64s(&dst), &f64s(&src))?,
+        )])
+    }
+}
+
+/// Scaling in place; parameters (length, factor).
+pub struct Scale;
+
+impl Op for Scale {
+    const NAME: &'static str = "scale";
+    const FAMILY: &'static str = "elementwise";
+    const METHODS: &'static [(&'static str, &'static str)] = &[("scale", "x")];
+    type Params = (usize, f32);
+
+    fn cases() -> Vec<OpCase<Self::Params>> {
+        let mut v = Vec::new();
+        for (len, factor, quick) in [(1, -2.5, false), (4097, 0.37, true), (70_001, 1e-3, false)] {
+            v.push(OpCase {
+                shape: format!("len {len} factor {factor:e}"),
+                params: (len, factor),
+                quick,
+            });
+        }
+        v
+    }
+
+    fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
+        let (len, factor) = *p;
+        let x = rng.vec(len, -1.0, 1.0);
+        let mut xd = dev.upload(&x)?;
+        dev.scale(&mut xd, factor)?;
+        Ok(vec![out(
+            "x",
+            dev.download(&xd)?,
+            reference::scale(&f64s(&x), factor as f64),
+        )])
+    }
+}

@@ -1,0 +1,15 @@
+//! The f64 reference of gradient accumulation and scaling.
+
+use crate::ops::check_len;
+use crate::Result;
+
+/// `dst + src`.
+pub fn add_assign(dst: &[f64], src: &[f64]) -> Result<Vec<f64>> {
+    check_len("add_assign", "src", src.len(), dst.len())?;
+    Ok(dst.iter().zip(src).map(|(d, s)| d + s).collect())
+}
+
+/// `factor · x`.
+pub fn scale(x: &[f64], factor: f64) -> Vec<f64> {
+    x.iter().map(|v| factor * v).collect()
+}

@@ -1,0 +1,103 @@
+//! The parity cases of the max_pool2d family (see [`crate::ops::registry`]): seeded random
+//! inputs at awkward sizes and at the shapes the model presets use, run on a device and on
+//! the f64 reference.
+
+use super::reference;
+use super::Pool2dShape;
+use crate::device::Device;
+use crate::ops::registry::{no_part, BenchRun, Op, OpBench, OpCase, FORWARD};
+use crate::selftest::{f64s, junk, out, Output, Rng};
+use crate::Result;
+
+/// Max pooling forward and backward; parameters (shape, inputs with ties).
+pub struct MaxPool2d;
+
+impl Op for MaxPool2d {
+    const NAME: &'static str = "max_pool2d";
+    const FAMILY: &'static str = "max_pool2d";
+    const METHODS: &'static [(&'static str, &'static str)] =
+        &[("max_pool2d_forward", "y"), ("max_pool2d_backward", "dx")];
+    type Params = (Pool2dShape, bool);
+
+    fn cases() -> Vec<OpCase<Self::Params>> {
+        let mut v = Vec::new();
+        for (n, c, h, w, ties, quick) in [
+            (5, 3, 13, 17, false, true),
+            (1, 1, 64, 64, false, false),
+            (2, 8, 8, 8, true, true),
+            (3, 2, 3, 5, true, false),
+            (1, 1, 2, 2, false, false),
+        ] {
+            let shape = format!("n{n} c{c} {h}×{w}{}", if ties { " ties" } else { "" });
+            v.push(OpCase {
+                shape,
+                params: (Pool2dShape { n, c, h, w }, ties),
+                quick,
+            });
+        }
+        v
+    }
+
+    fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
+        let (s, ties) = *p;
+        let x: Vec<f32> = if ties {
+            (0..s.x_len())
+                .map(|_| rng.uniform(0.0, 3.0).floor())
+                .collect()
+        } else {
+            rng.vec(s.x_len(), -1.0, 1.0)
+        };
+        let dy = rng.vec(s.y_len(), -1.0, 1.0);
+        let (xd, dyd) = (dev.upload(&x)?, dev.upload(&dy)?);
+        let mut y = junk(dev, rng, s.y_len())?;
+        dev.max_pool2d_forward(&s, &xd, &mut y)?;
+        let mut dx = junk(dev, rng, s.x_len())?;
+        dev.max_pool2d_backward(&s, &xd, &dyd, &mut dx)?;
+        let (x64, dy64) = (f64s(&x), f64s(&dy));
+        Ok(vec![
+            out(
+                "y",
+                dev.download(&y)?,
+                reference::max_pool2d_forward(&s, &x64)?,
+            ),
+            out(
+                "dx",
+                dev.download(&dx)?,
+                reference::max_pool2d_backward(&s, &x64, &dy64)?,
+            ),
+        ])
+    }
+
+    fn benches() -> Vec<OpBench<Self::Params>> {
+        // The discriminator's first pooling, batch 16.
+        let s = Pool2dShape {
+            n: 16,
+            c: 64,
+            h: 64,
+            w: 64,
+        };
+        let name = "pool 64×64²".into();
+        vec![OpBench {
+            group: "disc",
+            name,
+            params: (s, false),
+            work: s.x_len() as u64,
+            parts: FORWARD,
+        }]
+    }
+
+    fn bench_part<'a, D: Device>(
+        dev: &'a D,
+        p: &Self::Params,
+        part: &str,
+        rng: &mut Rng,
+    ) -> Result<BenchRun<'a>> {
+        let (s, _) = *p;
+        if part != "forward" {
+            return Err(no_part(Self::NAME, part));
+        }
+        let x = dev.upload(&rng.vec(s.x_len(), -1.0, 1.0))?;
+        let mut y = dev.alloc_zeros(s.y_len())?;
+        Ok(Box::new(move || dev.max_pool2d_forward(&s, &x, &mut y)))
+    }
+}

@@ -1,0 +1,65 @@
+//! Launch code of 2×2 stride-2 max pooling (kernels/max_pool2d.cu).
+
+use crate::device::gpu::launch::{elementwise, to_i32};
+use crate::device::gpu::{Arg, GpuDevice, KernelExec};
+use crate::kernels::{MAX_POOL2D_BACKWARD, MAX_POOL2D_FORWARD};
+use crate::ops::{check_len, Pool2dShape};
+use crate::Result;
+
+/// [`Device::max_pool2d_forward`](crate::device::Device::max_pool2d_forward): one thread
+/// per output element.
+pub(crate) fn max_pool2d_forward<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &Pool2dShape,
+    x: &E::Buf,
+    y: &mut E::Buf,
+) -> Result<()> {
+    let op = "max_pool2d_forward";
+    check_len(op, "x", dev.exec().len(x), s.x_len())?;
+    check_len(op, "y", dev.exec().len(y), s.y_len())?;
+    to_i32(op, s.x_len())?;
+    if s.y_len() == 0 {
+        return Ok(());
+    }
+    dev.exec().launch(
+        &MAX_POOL2D_FORWARD,
+        elementwise(s.y_len()),
+        &mut [
+            Arg::In("x", x),
+            Arg::Out("y", y),
+            Arg::I32("planes", to_i32(op, s.n * s.c)?),
+            Arg::I32("h", to_i32(op, s.h)?),
+            Arg::I32("wd", to_i32(op, s.w)?),
+        ],
+    )
+}
+
+/// [`Device::max_pool2d_backward`](crate::device::Device::max_pool2d_backward): one thread
+/// per element of dx, each recomputing its window's first maximum from x.
+pub(crate) fn max_pool2d_backward<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &Pool2dShape,
+    x: &E::Buf,
+    dy: &E::Buf,
+    dx: &mut E::Buf,
+) -> Result<()> {
+    let op = "max_pool2d_backward";
+    check_len(op, "x", dev.exec().len(x), s.x_len())?;
+    check_len(op, "dy", dev.exec().len(dy), s.y_len())?;
+    check_len(op, "dx", dev.exec().len(dx), s.x_len())?;
+    if s.x_len() == 0 {
+        return Ok(());
+    }
+    dev.exec().launch(
+        &MAX_POOL2D_BACKWARD,
+        elementwise(s.x_len()),
+        &mut [
+            Arg::In("x", x),
+            Arg::In("dy", dy),
+            Arg::Out("dx", dx),
+            Arg::I32("planes", to_i32(op, s.n * s.c)?),
+            Arg::I32("h", to_i32(op, s.h)?),
+            Arg::I32("wd", to_i32(op, s.w)?),
+        ],
+    )
+}

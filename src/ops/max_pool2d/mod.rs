@@ -1,0 +1,41 @@
+//! max_pool2d: 2×2 stride-2 max pooling and its backward (to the first maximum).
+
+mod cases;
+pub mod cpu;
+pub(crate) mod gpu;
+pub mod reference;
+
+pub use cases::MaxPool2d;
+
+/// Shape of 2×2 max pooling with stride 2: x `[n, c, h, w]`, y `[n, c, h/2, w/2]`
+/// (a trailing odd row or column is dropped, as PyTorch does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dShape {
+    /// Batch size.
+    pub n: usize,
+    /// Channels.
+    pub c: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+}
+
+impl Pool2dShape {
+    /// Output height.
+    pub fn h_out(&self) -> usize {
+        self.h / 2
+    }
+    /// Output width.
+    pub fn w_out(&self) -> usize {
+        self.w / 2
+    }
+    /// Elements of x.
+    pub fn x_len(&self) -> usize {
+        self.n * self.c * self.h * self.w
+    }
+    /// Elements of y.
+    pub fn y_len(&self) -> usize {
+        self.n * self.c * self.h_out() * self.w_out()
+    }
+}
