@@ -9,6 +9,18 @@
 #define SC_CONV_TILE 16
 // Output channels computed by each thread of conv2d_forward.
 #define SC_CONV_COB 8
+// Shared-memory banks (4-byte words each) of every arch satcolor compiles.
+#define SC_SHARED_BANKS 32
+
+// Row pitch of conv2d_forward_v2's staged patch of side x side floats: at stride 1 the
+// least pitch >= side that is 16 (mod 32), so that rows ty and ty + 1 of a warp (16
+// threads each, 16 consecutive floats) fall in disjoint banks; at other strides a
+// half-warp's stride-s reads conflict whatever the pitch, which stays side.
+static __device__ inline int sc_conv_pitch(int side, int stride)
+{
+    const int half = SC_SHARED_BANKS / 2;
+    return stride == 1 ? side + (SC_SHARED_BANKS + half - side % SC_SHARED_BANKS) % SC_SHARED_BANKS : side;
+}
 
 // y[n, o, oy, ox] = act(bias[o] + sum_{i, kh, kw} x[n, i, oy*stride - pad + kh,
 // ox*stride - pad + kw] * w[o, i, kh, kw]), zero padding; w is [c_out, c_in, k, k].
@@ -18,17 +30,20 @@
 // in registers; grid.x = tiles_y * tiles_x (row-major tiles), grid.y = ceil(c_out / 8),
 // grid.z = n.
 // Shared (dynamic): for each input channel in turn the block stages the input patch the
-// tile reads, ((16 - 1)*stride + k)^2 floats zero-padded at the borders, and the 8 x k x k
-// weights of that channel, between two barriers.
+// tile reads, side = (16 - 1)*stride + k rows of side floats zero-padded at the borders,
+// and the 8 x k x k weights of that channel, between two barriers.
 // Each output is summed in the fixed order (i, kh, kw), so results do not depend on the
 // order threads or blocks run in.
-extern "C" __global__ void conv2d_forward(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int has_bias, int act, float slope)
+//
+// The body of both variants: `padded` selects the patch's row pitch (see sc_conv_pitch).
+static __device__ __forceinline__ void conv2d_forward_body(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int has_bias, int act, float slope, bool padded)
 {
     SATCOLOR_DYNAMIC_SHARED(float, smem);
     const int in_side = (SC_CONV_TILE - 1) * stride + k;
+    const int pitch = padded ? sc_conv_pitch(in_side, stride) : in_side;
     const int kk = k * k;
     float* s_in = smem;
-    float* s_w = smem + in_side * in_side;
+    float* s_w = smem + pitch * in_side;
 
     const int tiles_x = (w_out + SC_CONV_TILE - 1) / SC_CONV_TILE;
     const int ox0 = (blockIdx.x % tiles_x) * SC_CONV_TILE;
@@ -51,17 +66,17 @@ extern "C" __global__ void conv2d_forward(const float* __restrict__ x, const flo
         for (int e = tid; e < in_side * in_side; e += nthreads) {
             const int gy = iy0 + e / in_side;
             const int gx = ix0 + e % in_side;
-            s_in[e] = (gy >= 0 && gy < h && gx >= 0 && gx < wd) ? xc[(size_t)gy * wd + gx] : 0.0f;
+            s_in[(e / in_side) * pitch + e % in_side] = (gy >= 0 && gy < h && gx >= 0 && gx < wd) ? xc[(size_t)gy * wd + gx] : 0.0f;
         }
         for (int e = tid; e < SC_CONV_COB * kk; e += nthreads) {
             const int co = co0 + e / kk;
             s_w[e] = co < c_out ? w[((size_t)co * c_in + ci) * kk + e % kk] : 0.0f;
         }
         __syncthreads();
-        const float* patch = s_in + ty * stride * in_side + tx * stride;
+        const float* patch = s_in + ty * stride * pitch + tx * stride;
         for (int kh = 0; kh < k; ++kh) {
             for (int kw = 0; kw < k; ++kw) {
-                const float v = patch[kh * in_side + kw];
+                const float v = patch[kh * pitch + kw];
                 const int t = kh * k + kw;
 #pragma unroll
                 for (int j = 0; j < SC_CONV_COB; ++j) acc[j] += v * s_w[j * kk + t];
@@ -82,6 +97,23 @@ extern "C" __global__ void conv2d_forward(const float* __restrict__ x, const flo
             }
         }
     }
+}
+
+// Variant v1: the patch's rows are side floats apart. A warp is two 16-thread rows of the
+// tile, whose patch loads are side*stride floats apart: with side = 24 or 18 (k = 9 or 3,
+// stride 1) both halves hit 8 common banks, a 2-way conflict on every patch load.
+extern "C" __global__ void conv2d_forward(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int has_bias, int act, float slope)
+{
+    conv2d_forward_body(x, w, bias, y, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, has_bias, act, slope, false);
+}
+
+// Variant v2: v1 with the patch's rows sc_conv_pitch(side, stride) floats apart, = 16
+// (mod 32) at stride 1, so the two half-warps read disjoint banks (1 wavefront per patch
+// load instead of 2); the same sums in the same order, so the same results bit for bit.
+// Costs pitch*side instead of side^2 floats of shared memory. Same mapping and grid.
+extern "C" __global__ void conv2d_forward_v2(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int has_bias, int act, float slope)
+{
+    conv2d_forward_body(x, w, bias, y, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, has_bias, act, slope, true);
 }
 
 // dw[o, i, kh, kw] = sum_{n, gy, gx} g[n, o, gy, gx] * x[n, i, gy*stride - pad + kh,

@@ -197,6 +197,15 @@ pub fn cases(suite: Suite) -> Vec<Case> {
         .collect()
 }
 
+/// The full suite's cases of the ops that run a kernel slot's kernel: what every variant of
+/// the slot must pass ([`crate::device::gpu::variants`]).
+pub fn slot_cases(slot: &crate::device::gpu::variants::Slot) -> Vec<Case> {
+    cases(Suite::Full)
+        .into_iter()
+        .filter(|c| slot.ops.contains(&c.op))
+        .collect()
+}
+
 /// Runs one case on `dev`; an error (of the device, or of the reference on a shape it
 /// rejects) is recorded in the returned run and fails it.
 pub fn run_case<D: Device>(dev: &D, case: &Case) -> CaseRun {

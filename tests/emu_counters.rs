@@ -200,3 +200,63 @@ fn threads_without_output_are_counted() {
     );
     assert!((third.storing_ratio() - (N / 3) as f64 / N as f64).abs() < 1e-12);
 }
+
+/// The patch load of conv2d_forward (`patch[kh * pitch + kw]`), as `file:line`, found in
+/// the kernel source.
+fn patch_load_line() -> String {
+    let src =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/kernels/conv2d.cu")).unwrap();
+    let n = src
+        .lines()
+        .position(|l| l.contains("const float v = patch[kh * pitch + kw];"))
+        .expect("the patch load is in kernels/conv2d.cu");
+    format!("conv2d.cu:{}", n + 1)
+}
+
+#[test]
+fn conv2d_forward_v2_removes_the_patch_loads_bank_conflict() {
+    use satcolor::device::gpu::{GpuDevice, Variants};
+    use satcolor::device::Device;
+    use satcolor::ops::{Act, Conv2dShape};
+    let line = patch_load_line();
+    // The seed preset's k = 9 and D's k = 3 at stride 1 (side 24 and 18: a 2-way conflict
+    // in v1); at stride 2 both conflict 2-way (a half-warp reads every other bank).
+    for (k, stride, v1_wf, v2_wf) in [(9, 1, 2.0, 1.0), (3, 1, 2.0, 1.0), (5, 2, 2.0, 2.0)] {
+        let s = Conv2dShape {
+            n: 1,
+            c_in: 2,
+            h: 19,
+            w: 21,
+            c_out: 3,
+            k,
+            stride,
+            pad: k / 2,
+        };
+        let per_request = |variant: &str| {
+            let exec = EmuExec::new(EmuOptions::default()).unwrap();
+            let v = Variants::chosen().with("conv2d_forward", variant).unwrap();
+            let dev = GpuDevice::with_variants(exec, v);
+            let x = dev.upload(&vec![1.0; s.x_len()]).unwrap();
+            let w = dev.upload(&vec![0.5; s.w_len()]).unwrap();
+            let mut y = dev.alloc_zeros(s.y_len()).unwrap();
+            dev.conv2d_forward(&s, &x, &w, None, Act::Identity, &mut y)
+                .unwrap();
+            let l = dev.exec().take_counters().pop().unwrap();
+            let lines = satcolor::device::emu::source_lines(
+                &l.sites.iter().map(|s| s.site).collect::<Vec<_>>(),
+            );
+            let (requests, units) = l
+                .sites
+                .iter()
+                .zip(&lines)
+                .filter(|(s, at)| {
+                    s.space == 1 && s.write == 0 && at.as_deref() == Some(line.as_str())
+                })
+                .fold((0, 0), |(r, u), (s, _)| (r + s.requests, u + s.units));
+            assert!(requests > 0, "no shared loads at {line} in {variant}");
+            units as f64 / requests as f64
+        };
+        assert_eq!(per_request("v1"), v1_wf, "v1 k {k} stride {stride}");
+        assert_eq!(per_request("v2"), v2_wf, "v2 k {k} stride {stride}");
+    }
+}

@@ -7,7 +7,7 @@
 #![cfg(feature = "emu")]
 
 use satcolor::device::emu::{EmuExec, EmuOptions, Order};
-use satcolor::device::gpu::GpuDevice;
+use satcolor::device::gpu::{variants, GpuDevice, Variants};
 use satcolor::device::Device;
 use satcolor::ops::{Act, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape};
 use satcolor::selftest::{self, CaseRun, Suite};
@@ -66,6 +66,39 @@ fn emu_matches_the_reference_bit_identically_in_three_orders() {
     assert_same_bits(&forward, &reverse, "forward and reverse orders");
     let shuffled = full_suite_passes(&emu(Order::Shuffle(0x5a7c), Order::Shuffle(0xb10c)));
     assert_same_bits(&forward, &shuffled, "forward and shuffled orders");
+}
+
+#[test]
+fn every_kernel_variant_matches_the_reference_and_v1_bit_for_bit() {
+    for slot in variants::SLOTS {
+        let cases = selftest::slot_cases(slot);
+        assert!(cases.len() >= 10, "{}: {} cases", slot.name, cases.len());
+        let run = |variant: &str, order: Order| -> Vec<CaseRun> {
+            let exec = EmuExec::new(EmuOptions {
+                thread_order: order,
+                block_order: order,
+                ..EmuOptions::default()
+            })
+            .unwrap();
+            let chosen = Variants::chosen().with(slot.name, variant).unwrap();
+            assert_eq!(chosen.kernel(slot.name).name, {
+                let (_, k) = slot.variants.iter().find(|(v, _)| *v == variant).unwrap();
+                k.name
+            });
+            let dev = GpuDevice::with_variants(exec, chosen);
+            cases.iter().map(|c| selftest::run_case(&dev, c)).collect()
+        };
+        let v1 = run("v1", Order::Forward);
+        for (variant, _) in slot.variants {
+            let runs = run(variant, Order::Shuffle(0x7a2));
+            let failed: Vec<_> = selftest::results(&runs)
+                .into_iter()
+                .filter(|r| !r.pass)
+                .collect();
+            assert!(failed.is_empty(), "{} {variant}: {failed:#?}", slot.name);
+            assert_same_bits(&v1, &runs, &format!("{} v1 and {variant}", slot.name));
+        }
+    }
 }
 
 #[test]

@@ -606,6 +606,15 @@ fn flags_and_paths_are_checked_before_anything_is_written() {
     let file = dir.join("file");
     std::fs::write(&file, b"x").unwrap();
     fails(&satcolor(&["demo", "--out", s(&file)]), 2, s(&file));
+    // The time model needs the counters build; this one says how to get it.
+    if !satcolor::device::emu::EmuExec::has_counters() {
+        fails(&satcolor(&["perfmodel"]), 2, "--features emu-counters");
+    }
+    fails(&satcolor(&["perfmodel", "--arch", "sm_75"]), 2, "sm_75");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_satcolor"));
+    cmd.args(["selftest", "--device", "emu"])
+        .env("SATCOLOR_KERNELS", "conv2d_forward=v9");
+    fails(&cmd.output().unwrap(), 2, "no variant `v9`");
     let args = train_line(&model().1, &file, "1", &[]);
     fails(&satcolor(&args), 2, s(&file));
     fails(

@@ -3,6 +3,7 @@
 //! SASS and the occupancy rules (`perf::model`). A prediction, printed as one; a GPU's
 //! `cargo bench --bench kernels` is the measurement.
 
+use crate::device::gpu::Variants;
 use crate::model::ModelConfig;
 use crate::perf::gpu::{self, GpuSpec};
 use crate::perf::model::{
@@ -65,6 +66,8 @@ struct Section {
 struct Output {
     preset: String,
     arch: String,
+    /// The kernel variants traced (`SATCOLOR_KERNELS` over the defaults).
+    variants: String,
     sample_blocks: u32,
     gpus: Vec<GpuSpec>,
     assumptions: Vec<String>,
@@ -104,6 +107,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let out = Output {
         preset: args.preset.clone(),
         arch: args.arch.clone(),
+        variants: Variants::from_env()?.spec(),
         sample_blocks: args.sample_blocks,
         gpus: gpus.iter().map(|g| **g).collect(),
         assumptions: assumptions(),
@@ -127,8 +131,8 @@ fn render(out: &Output) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "satcolor perfmodel: preset {}, arch {} — a PREDICTION, not a measurement",
-        out.preset, out.arch
+        "satcolor perfmodel: preset {}, arch {}, kernels {} — a PREDICTION, not a measurement",
+        out.preset, out.arch, out.variants
     );
     for a in &out.assumptions {
         let _ = writeln!(s, "  - {a}");

@@ -9,7 +9,7 @@
 //! the C++ runtime: they end at a guard page in the normal build, and are heap blocks that
 //! AddressSanitizer watches in the `emu-asan` build.
 
-use super::gpu::{check_args, Arg, KernelExec, LaunchConfig};
+use super::gpu::{check_args, Arg, ArgValue, KernelExec, LaunchConfig};
 use crate::kernels::Kernel;
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -240,24 +240,6 @@ pub struct LaunchCounters {
     /// The launch's arguments by parameter name (buffers by their length), from which a
     /// model knows the launch's shapes (`perf::work`).
     pub args: Vec<(&'static str, ArgValue)>,
-}
-
-/// The value of one kernel argument as [`LaunchCounters`] records it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum ArgValue {
-    /// A buffer of `len` floats, read only (`const float*`) or written (`float*`).
-    Buffer {
-        /// Its length in floats.
-        len: usize,
-        /// Whether the kernel may write it.
-        written: bool,
-    },
-    /// An `int`.
-    I32(i32),
-    /// An `unsigned int`.
-    U32(u32),
-    /// A `float`.
-    F32(f32),
 }
 
 type Body = unsafe extern "C" fn(*mut *mut c_void);
@@ -587,22 +569,7 @@ impl KernelExec for EmuExec {
             sites.truncate(sites_len);
             let args = args
                 .iter()
-                .map(|a| {
-                    let v = match a {
-                        Arg::In(_, b) => ArgValue::Buffer {
-                            len: b.len,
-                            written: false,
-                        },
-                        Arg::Out(_, b) => ArgValue::Buffer {
-                            len: b.len,
-                            written: true,
-                        },
-                        Arg::I32(_, v) => ArgValue::I32(*v),
-                        Arg::U32(_, v) => ArgValue::U32(*v),
-                        Arg::F32(_, v) => ArgValue::F32(*v),
-                    };
-                    (a.name(), v)
-                })
+                .map(|a| (a.name(), a.value(|b| b.len)))
                 .collect();
             if let Ok(mut v) = self.counted.lock() {
                 v.push(LaunchCounters {

@@ -17,22 +17,25 @@ pub trait DeviceVisitor {
 /// Opens the device named by `spec` and runs `v` on it.
 ///
 /// `auto` takes the first CUDA GPU that opens, else the CPU; the chosen device's
-/// [`Device::name`] tells the caller which.
+/// [`Device::name`] tells the caller which. The GPU executions run the kernel variants of
+/// [`super::gpu::variants`], overridden by `SATCOLOR_KERNELS`.
 pub fn run_on<V: DeviceVisitor>(spec: &DeviceSpec, v: V) -> Result<V::Output> {
     match spec {
         DeviceSpec::Cpu => v.visit(&CpuDevice::new()),
         DeviceSpec::Auto => {
             #[cfg(feature = "cuda")]
             if let Ok(exec) = super::cuda::CudaExec::new(0) {
-                return v.visit(&super::gpu::GpuDevice::new(exec));
+                let variants = super::gpu::Variants::from_env()?;
+                return v.visit(&super::gpu::GpuDevice::with_variants(exec, variants));
             }
             v.visit(&CpuDevice::new())
         }
         DeviceSpec::Emu => {
             #[cfg(feature = "emu")]
             {
+                let variants = super::gpu::Variants::from_env()?;
                 let exec = super::emu::EmuExec::new(super::emu::EmuOptions::default())?;
-                v.visit(&super::gpu::GpuDevice::new(exec))
+                v.visit(&super::gpu::GpuDevice::with_variants(exec, variants))
             }
             #[cfg(not(feature = "emu"))]
             Err(crate::Error::DeviceUnavailable {
@@ -43,8 +46,9 @@ pub fn run_on<V: DeviceVisitor>(spec: &DeviceSpec, v: V) -> Result<V::Output> {
         DeviceSpec::Cuda(n) => {
             #[cfg(feature = "cuda")]
             {
+                let variants = super::gpu::Variants::from_env()?;
                 let exec = super::cuda::CudaExec::new(*n)?;
-                v.visit(&super::gpu::GpuDevice::new(exec))
+                v.visit(&super::gpu::GpuDevice::with_variants(exec, variants))
             }
             #[cfg(not(feature = "cuda"))]
             Err(crate::Error::DeviceUnavailable {

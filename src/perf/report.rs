@@ -124,8 +124,9 @@ pub fn report(
         .collect();
     if !sites.is_empty() && lines.is_empty() {
         return Err(
-            "cannot find the kernels' source lines (is addr2line installed, and the \
-                    binary built with debug information?)"
+            "cannot find the kernels' source lines: addr2line (binutils) must be installed \
+             and the binary keep its debug information (cargo's release profile strips it; \
+             build with --profile perf)"
                 .into(),
         );
     }

@@ -1,11 +1,12 @@
 //! The launches of the two workloads the time model predicts, traced on the emulator with
 //! its counters (the `emu-counters` build): one training iteration (G forward, a D step, a
 //! G step through the updated D, Adam on both, as `satcolor train` runs them) and one
-//! inference batch of colorize (G's forward pass alone). The values are constants: only the
+//! inference batch of colorize (G's forward pass alone), with the kernel variants of
+//! `SATCOLOR_KERNELS` (device::gpu::variants). The values are constants: only the
 //! launches and their memory traffic matter, and every kernel's work is independent of them.
 
 use crate::device::emu::{EmuExec, EmuOptions, LaunchCounters};
-use crate::device::gpu::GpuDevice;
+use crate::device::gpu::{GpuDevice, Variants};
 use crate::device::Device;
 use crate::infer::generator::InferenceGenerator;
 use crate::model::{Bands, HeadTensors, ModelConfig, Normalization};
@@ -42,15 +43,16 @@ pub fn trace(
     if !EmuExec::has_counters() {
         return Err(Error::Input(
             "the time model needs the emulator's counters: build with the emu-counters feature \
-             (cargo run --release --features emu-counters -- perfmodel …)"
+             (cargo run --profile perf --features emu-counters -- perfmodel …)"
                 .into(),
         )
         .into());
     }
-    let dev = GpuDevice::new(EmuExec::new(EmuOptions {
+    let exec = EmuExec::new(EmuOptions {
         sample_blocks,
         ..EmuOptions::default()
-    })?);
+    })?;
+    let dev = GpuDevice::with_variants(exec, Variants::from_env()?);
     let opt = OptimizerConfig::adam(defaults::LR);
     let mut t = Trainer::new(&dev, cfg, batch.max(1), 1, defaults::LOSS, opt, opt)?;
     // A luma-like sensor model, so that the head's consistency projection has work to do.

@@ -3,7 +3,7 @@
 //! argument once). "Useful" is the op's arithmetic, whatever a kernel executes to get it:
 //! the time model compares the two.
 
-use crate::device::emu::ArgValue;
+use crate::device::gpu::ArgValue;
 
 /// What one launch must do at least.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -69,7 +69,7 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
     };
     match kernel {
         // y[n, c_out, h_out, w_out] = Σ over c_in·k·k of x·w.
-        "conv2d_forward" => {
+        "conv2d_forward" | "conv2d_forward_v2" => {
             let n = len("x")? / (int("c_in")? * int("h")? * int("wd")?);
             let taps = int("c_in")? * int("k")? * int("k")?;
             matmul(2.0 * n * int("c_out")? * int("h_out")? * int("w_out")? * taps)

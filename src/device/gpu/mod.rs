@@ -7,10 +7,12 @@
 
 pub(crate) mod launch;
 mod ops;
+pub mod variants;
 
 use crate::kernels::Kernel;
 use crate::Result;
 use std::sync::Mutex;
+pub use variants::Variants;
 
 /// Grid, block and dynamic shared memory of one launch (CUDA's `<<<grid, block, shmem>>>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -47,6 +49,42 @@ impl<B> Arg<'_, B> {
             Arg::I32(n, _) | Arg::U32(n, _) | Arg::F32(n, _) => n,
         }
     }
+
+    /// Its value as a record keeps it, buffers by their length (`len` gives it).
+    pub fn value(&self, len: impl Fn(&B) -> usize) -> ArgValue {
+        match self {
+            Arg::In(_, b) => ArgValue::Buffer {
+                len: len(b),
+                written: false,
+            },
+            Arg::Out(_, b) => ArgValue::Buffer {
+                len: len(b),
+                written: true,
+            },
+            Arg::I32(_, v) => ArgValue::I32(*v),
+            Arg::U32(_, v) => ArgValue::U32(*v),
+            Arg::F32(_, v) => ArgValue::F32(*v),
+        }
+    }
+}
+
+/// The value of one kernel argument as a record of a launch keeps it (the emulator's
+/// counters, [`crate::perf::work`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ArgValue {
+    /// A buffer of `len` floats, read only (`const float*`) or written (`float*`).
+    Buffer {
+        /// Its length in floats.
+        len: usize,
+        /// Whether the kernel may write it.
+        written: bool,
+    },
+    /// An `int`.
+    I32(i32),
+    /// An `unsigned int`.
+    U32(u32),
+    /// A `float`.
+    F32(f32),
 }
 
 /// An executor of kernels/*.cu kernels: a CUDA GPU or the CPU emulator.
@@ -126,18 +164,30 @@ pub fn check_args<B>(kernel: &Kernel, args: &[Arg<'_, B>]) -> Result<()> {
 /// A [`Device`](crate::device::Device) whose ops launch kernels/*.cu on an executor.
 pub struct GpuDevice<E: KernelExec> {
     exec: E,
+    /// The kernel variant of each slot that has several.
+    variants: Variants,
     /// Per-block partial sums of the two-launch reductions: allocated on first use with a
     /// fixed size ([`launch::MAX_REDUCE_BLOCKS`]), so steady state never allocates.
     scratch: Mutex<Option<E::Buf>>,
 }
 
 impl<E: KernelExec> GpuDevice<E> {
-    /// Wraps an executor.
+    /// Wraps an executor, with the kernel variants of [`variants::SLOTS`] (not the
+    /// environment's: [`crate::device::open::run_on`] applies those).
     pub fn new(exec: E) -> Self {
+        GpuDevice::with_variants(exec, Variants::chosen())
+    }
+    /// Wraps an executor that runs the given kernel variants.
+    pub fn with_variants(exec: E, variants: Variants) -> Self {
         GpuDevice {
             exec,
+            variants,
             scratch: Mutex::new(None),
         }
+    }
+    /// The kernel variants it runs.
+    pub fn variants(&self) -> &Variants {
+        &self.variants
     }
     /// The executor.
     pub fn exec(&self) -> &E {

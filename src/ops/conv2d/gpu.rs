@@ -12,9 +12,9 @@
 //! - `channel_sum` (kernels/reduce.cu, [`crate::ops::reduce`]): both bias gradients.
 
 use crate::device::gpu::launch::{grid_yz, to_i32};
-use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig};
+use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig, Variants};
 use crate::kernels::{
-    consts, Kernel, CONV2D_FORWARD, CONV2D_WEIGHT_GRAD, CONV_TRANSPOSE2D_FORWARD,
+    consts, Kernel, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_TRANSPOSE2D_FORWARD,
 };
 use crate::ops::reduce::gpu::channel_sum;
 use crate::ops::{check_len, shape_err, Act, Conv2dShape};
@@ -56,10 +56,10 @@ pub(crate) enum Gather {
 }
 
 impl Gather {
-    /// The kernel this gather launches.
-    pub(crate) fn kernel(self) -> &'static Kernel {
+    /// The kernel this gather launches with the device's `variants`.
+    pub(crate) fn kernel(self, variants: &Variants) -> &'static Kernel {
         match self {
-            Gather::Correlation => &CONV2D_FORWARD,
+            Gather::Correlation => variants.kernel("conv2d_forward"),
             Gather::Transposed => &CONV_TRANSPOSE2D_FORWARD,
         }
     }
@@ -76,6 +76,17 @@ impl Gather {
             Gather::Correlation => CONV_COB,
             Gather::Transposed => CT_COB,
         }
+    }
+    /// Floats of shared memory the staged patch of `kernel` takes: `side` rows of its
+    /// row pitch (kernels/conv2d.cu's `sc_conv_pitch` for `conv2d_forward_v2`, else `side`).
+    pub(crate) fn patch_floats(kernel: &Kernel, side: usize, stride: usize) -> usize {
+        let pitch = if std::ptr::eq(kernel, &CONV2D_FORWARD_V2) && stride == 1 {
+            let banks = consts::SC_SHARED_BANKS as usize;
+            side + (banks + banks / 2 - side % banks) % banks
+        } else {
+            side
+        };
+        pitch * side
     }
     /// Side of the input patch one output tile reads (as the kernel computes it).
     pub(crate) fn in_side(self, k: usize, stride: usize) -> usize {
@@ -117,8 +128,9 @@ pub(crate) fn gather<E: KernelExec>(
     y: &mut E::Buf,
 ) -> Result<()> {
     let (tile, cob) = (kind.tile(), kind.cob());
+    let kernel = kind.kernel(dev.variants());
     let side = kind.in_side(g.k, g.stride);
-    let shared = 4 * (side * side + cob * g.k * g.k);
+    let shared = 4 * (Gather::patch_floats(kernel, side, g.stride) + cob * g.k * g.k);
     if shared > MAX_SHARED_BYTES {
         return Err(shape_err(
             op,
@@ -140,7 +152,7 @@ pub(crate) fn gather<E: KernelExec>(
     to_i32(op, g.n * g.c_out * g.h_out * g.w_out)?;
     let (act_kind, slope) = act.code();
     dev.exec().launch(
-        kind.kernel(),
+        kernel,
         cfg,
         &mut [
             Arg::In("x", x),

@@ -1,0 +1,189 @@
+//! Kernel variants: the one place where the GPU device's choice of kernel is made, for each
+//! launch site ("slot") that has more than one kernel doing the same work.
+//!
+//! Every variant computes the same results (each is validated against the parity cases of
+//! the ops that use its slot, tests/parity_emu.rs and `cargo bench --bench kernels`);
+//! they differ in speed. [`SLOTS`] lists them with the variant the device uses; the
+//! environment variable [`ENV`] overrides the choice (`SATCOLOR_KERNELS=conv2d_forward=v2`)
+//! wherever a device is opened through [`crate::device::open::run_on`], so that a session
+//! on a GPU can time the variants (`cargo bench --bench kernels`) and pick the fastest with
+//! one run.
+
+use crate::kernels::{Kernel, CONV2D_FORWARD, CONV2D_FORWARD_V2};
+use crate::{Error, Result};
+
+/// The environment variable that overrides the chosen variants: comma-separated
+/// `slot=variant` pairs.
+pub const ENV: &str = "SATCOLOR_KERNELS";
+
+/// A launch site with interchangeable kernels.
+#[derive(Debug)]
+pub struct Slot {
+    /// The slot's name (the v1 kernel's name).
+    pub name: &'static str,
+    /// The harness ops (registry names) whose cases run this slot's kernel.
+    pub ops: &'static [&'static str],
+    /// Its variants, `v1` (today's kernel) first.
+    pub variants: &'static [(&'static str, &'static Kernel)],
+    /// The variant the device uses unless [`ENV`] says otherwise.
+    pub chosen: &'static str,
+}
+
+/// Every slot with variants.
+pub const SLOTS: &[Slot] = &[Slot {
+    name: "conv2d_forward",
+    // conv2d's forward pass, and conv_transpose2d's input gradient.
+    ops: &["conv2d", "conv_transpose2d"],
+    variants: &[("v1", &CONV2D_FORWARD), ("v2", &CONV2D_FORWARD_V2)],
+    // v2 removes the patch load's bank conflict; v1 stays until a GPU measures v2 faster
+    // (the model predicts it, docs/perf.md).
+    chosen: "v1",
+}];
+
+/// The variant chosen for every slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variants {
+    /// Index into each slot's `variants`, in [`SLOTS`] order.
+    choice: Vec<usize>,
+}
+
+impl Default for Variants {
+    fn default() -> Self {
+        Variants::chosen()
+    }
+}
+
+impl Variants {
+    /// The choice of [`SLOTS`], without the environment.
+    pub fn chosen() -> Self {
+        let choice = SLOTS
+            .iter()
+            .map(|s| {
+                s.variants
+                    .iter()
+                    .position(|(v, _)| *v == s.chosen)
+                    .expect("a slot's chosen variant is one of its variants")
+            })
+            .collect();
+        Variants { choice }
+    }
+
+    /// [`Variants::chosen`] with the overrides of [`ENV`], if set.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var(ENV) {
+            Ok(spec) => Variants::chosen().with_spec(&spec),
+            Err(std::env::VarError::NotPresent) => Ok(Variants::chosen()),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(Error::Input(format!("{ENV} is not valid UTF-8")))
+            }
+        }
+    }
+
+    /// This choice with the overrides of `spec` (`slot=variant[,slot=variant…]`; blank
+    /// means none).
+    pub fn with_spec(mut self, spec: &str) -> Result<Self> {
+        for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (slot, variant) = pair
+                .split_once('=')
+                .ok_or_else(|| Error::Input(format!("{ENV}: `{pair}` is not slot=variant")))?;
+            self = self.with(slot.trim(), variant.trim())?;
+        }
+        Ok(self)
+    }
+
+    /// This choice with `variant` in `slot`.
+    pub fn with(mut self, slot: &str, variant: &str) -> Result<Self> {
+        let names = || SLOTS.iter().map(|s| s.name).collect::<Vec<_>>().join(", ");
+        let i = SLOTS.iter().position(|s| s.name == slot).ok_or_else(|| {
+            Error::Input(format!(
+                "{ENV}: no kernel slot `{slot}` (slots: {})",
+                names()
+            ))
+        })?;
+        let s = &SLOTS[i];
+        self.choice[i] = s
+            .variants
+            .iter()
+            .position(|(v, _)| *v == variant)
+            .ok_or_else(|| {
+                let vs: Vec<&str> = s.variants.iter().map(|(v, _)| *v).collect();
+                Error::Input(format!(
+                    "{ENV}: slot `{slot}` has no variant `{variant}` (variants: {})",
+                    vs.join(", ")
+                ))
+            })?;
+        Ok(self)
+    }
+
+    /// The kernel chosen for `slot` (a name of [`SLOTS`]).
+    pub fn kernel(&self, slot: &str) -> &'static Kernel {
+        let i = SLOTS
+            .iter()
+            .position(|s| s.name == slot)
+            .unwrap_or_else(|| panic!("no kernel slot {slot}"));
+        SLOTS[i].variants[self.choice[i]].1
+    }
+
+    /// The variant chosen for `slot`.
+    pub fn variant(&self, slot: &str) -> Option<&'static str> {
+        let i = SLOTS.iter().position(|s| s.name == slot)?;
+        Some(SLOTS[i].variants[self.choice[i]].0)
+    }
+
+    /// `slot=variant` for every slot, as [`ENV`] takes it.
+    pub fn spec(&self) -> String {
+        SLOTS
+            .iter()
+            .zip(&self.choice)
+            .map(|(s, &c)| format!("{}={}", s.name, s.variants[c].0))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::KERNELS;
+    use crate::ops::registry::OPS;
+
+    #[test]
+    fn specs_select_variants_and_bad_ones_are_named() {
+        let v = Variants::chosen();
+        assert_eq!(v.kernel("conv2d_forward").name, "conv2d_forward");
+        assert_eq!(v.spec(), "conv2d_forward=v1");
+        let v2 = v.clone().with_spec(" conv2d_forward = v2 ,").unwrap();
+        assert_eq!(v2.kernel("conv2d_forward").name, "conv2d_forward_v2");
+        assert_eq!(v2.variant("conv2d_forward"), Some("v2"));
+        assert_eq!(v2.clone().with_spec("").unwrap(), v2);
+        for (spec, says) in [
+            ("conv2d=v2", "no kernel slot `conv2d`"),
+            ("conv2d_forward=v9", "no variant `v9` (variants: v1, v2)"),
+            ("conv2d_forward", "is not slot=variant"),
+        ] {
+            let e = v.clone().with_spec(spec).unwrap_err().to_string();
+            assert!(e.contains(says) && e.starts_with(ENV), "{spec}: {e}");
+        }
+    }
+
+    #[test]
+    fn every_variant_is_a_kernel_of_the_slot_family_with_the_same_parameters() {
+        for s in SLOTS {
+            assert_eq!(s.variants[0].0, "v1");
+            assert_eq!(s.variants[0].1.name, s.name);
+            for (_, k) in s.variants {
+                assert!(KERNELS.iter().any(|x| std::ptr::eq(*x, *k)));
+                assert_eq!(k.module, s.variants[0].1.module);
+                assert_eq!(k.params, s.variants[0].1.params, "{}", k.name);
+            }
+            assert!(s.variants.iter().any(|(v, _)| *v == s.chosen));
+            assert!(!s.ops.is_empty());
+            for op in s.ops {
+                assert!(
+                    OPS.iter().any(|o| o.name == *op),
+                    "{op} is not a registered op"
+                );
+            }
+        }
+    }
+}
