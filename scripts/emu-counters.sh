@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # CI job: builds the CUDA emulator with its performance counters (the kernels instrumented
 # by GCC's -fsanitize=thread, whose load/store hooks emu/runtime.cpp defines) and checks the
-# counters on kernels with known traffic (tests/emu_counters.rs). No nvcc or GPU needed.
+# counters on kernels with known traffic (tests/emu_counters.rs), then the time model of
+# `satcolor perfmodel` over traced launches (tests/perfmodel.rs: with nvcc's ptxas and SASS
+# figures, the cuda feature; no GPU needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --no-default-features --features emu-counters --test emu_counters
 cargo clippy --no-default-features --features emu-counters,cuda --example iteration_counters --test emu_counters -- -D warnings
+cargo test --features emu-counters --test perfmodel
+cargo clippy --features emu-counters --all-targets -- -D warnings

@@ -1,20 +1,24 @@
-//! What the kernels would do on a GPU, from what can be known without one: occupancy from
-//! ptxas's resource figures and the CUDA occupancy rules ([`occupancy`]), memory traffic
-//! from the emulator's counters (`device::emu::Counters`, the `emu-counters` build), the
-//! useful work of each launch ([`work`]), and a time model over them ([`model`]) for the
-//! GPUs of [`gpu`], with the SASS figures build.rs took ([`sass`]), over the launches of a
-//! training iteration or an inference batch ([`trace`]), as `satcolor perfmodel` prints them
-//! ([`report`]). These are predictions; only a GPU measures time.
+//! What the kernels would do on a GPU, from what can be known without one. These are
+//! predictions; only a GPU measures time.
+//!
+//! - [`occupancy`]: blocks per SM from ptxas's figures and the CUDA occupancy rules;
+//! - [`work`]: the useful FLOPs and bytes of a launch, from its named arguments;
+//! - [`record`]: an executor wrapper that keeps the launches of a GPU or the emulator;
+//! - [`gpu`]: the published figures of the GPUs predicted for;
+//! - with the emulator (`emu`): [`trace`] runs a training iteration or an inference batch
+//!   on the counting emulator (`emu-counters` build: sectors, wavefronts, barriers),
+//!   [`sass`] reads the SASS loop figures build.rs took, [`model`] predicts each launch's
+//!   time, and [`report`] gathers them as `satcolor perfmodel` prints them.
 
 pub mod gpu;
 #[cfg(feature = "emu")]
 pub mod model;
 pub mod occupancy;
+pub mod record;
 #[cfg(feature = "emu")]
 pub mod report;
 #[cfg(feature = "emu")]
 pub mod sass;
 #[cfg(feature = "emu")]
 pub mod trace;
-#[cfg(feature = "emu")]
 pub mod work;

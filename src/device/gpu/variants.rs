@@ -23,6 +23,9 @@ pub struct Slot {
     pub name: &'static str,
     /// The harness ops (registry names) whose cases run this slot's kernel.
     pub ops: &'static [&'static str],
+    /// The benchmark parts (op, part of [`crate::ops::registry::Op::bench_part`]) that
+    /// launch this slot's kernel: what `cargo bench --bench kernels` times per variant.
+    pub bench_parts: &'static [(&'static str, &'static str)],
     /// Its variants, `v1` (today's kernel) first.
     pub variants: &'static [(&'static str, &'static Kernel)],
     /// The variant the device uses unless [`ENV`] says otherwise.
@@ -34,6 +37,10 @@ pub const SLOTS: &[Slot] = &[Slot {
     name: "conv2d_forward",
     // conv2d's forward pass, and conv_transpose2d's input gradient.
     ops: &["conv2d", "conv_transpose2d"],
+    bench_parts: &[
+        ("conv2d", "forward"),
+        ("conv_transpose2d", "backward_input"),
+    ],
     variants: &[("v1", &CONV2D_FORWARD), ("v2", &CONV2D_FORWARD_V2)],
     // v2 removes the patch load's bank conflict; v1 stays until a GPU measures v2 faster
     // (the model predicts it, docs/perf.md).
@@ -145,7 +152,7 @@ impl Variants {
 mod tests {
     use super::*;
     use crate::kernels::KERNELS;
-    use crate::ops::registry::OPS;
+    use crate::ops::registry::{all_benches, OPS};
 
     #[test]
     fn specs_select_variants_and_bad_ones_are_named() {
@@ -182,6 +189,15 @@ mod tests {
                 assert!(
                     OPS.iter().any(|o| o.name == *op),
                     "{op} is not a registered op"
+                );
+            }
+            for (op, part) in s.bench_parts {
+                assert!(s.ops.contains(op), "{op} does not run slot {}", s.name);
+                assert!(
+                    all_benches()
+                        .iter()
+                        .any(|b| b.params.op() == *op && b.parts.contains(part)),
+                    "{op} has no benchmark part {part}"
                 );
             }
         }

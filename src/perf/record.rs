@@ -1,0 +1,209 @@
+//! [`Recording`]: a kernel executor that runs every launch on another executor (a GPU or
+//! the emulator) and keeps the kernel and arguments of each, from which
+//! [`super::work::useful_work`] tells the work a benchmark did (`cargo bench --bench
+//! kernels`: achieved TFLOP/s and GB/s on a GPU); over [`Dry`], which runs nothing, it
+//! tells the launches of an op at once.
+
+use super::work::{useful_work, Work};
+use crate::device::gpu::{check_args, Arg, ArgValue, KernelExec, LaunchConfig};
+use crate::kernels::Kernel;
+use crate::Result;
+use std::sync::Mutex;
+
+/// One recorded launch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Launch {
+    /// The kernel.
+    pub kernel: &'static str,
+    /// Its configuration.
+    pub cfg: LaunchConfig,
+    /// Its arguments by parameter name.
+    pub args: Vec<(&'static str, ArgValue)>,
+}
+
+/// An executor that records what it launches on `E`.
+pub struct Recording<E: KernelExec> {
+    inner: E,
+    log: Mutex<Vec<Launch>>,
+}
+
+impl<E: KernelExec> Recording<E> {
+    /// Records the launches made on `inner`.
+    pub fn new(inner: E) -> Self {
+        Recording {
+            inner,
+            log: Mutex::new(Vec::new()),
+        }
+    }
+    /// The executor it launches on.
+    pub fn inner(&self) -> &E {
+        &self.inner
+    }
+    /// The launches since the last call, in order.
+    pub fn take(&self) -> Vec<Launch> {
+        self.log
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default()
+    }
+}
+
+/// An executor that runs nothing: its buffers are only lengths, its launches are checked
+/// against the kernels' signatures ([`check_args`]) and dropped. Under a [`Recording`], it
+/// tells what launches an op makes, and their useful work, at once.
+#[derive(Default)]
+pub struct Dry;
+
+impl KernelExec for Dry {
+    type Buf = usize;
+    fn name(&self) -> String {
+        "dry (records launches, runs nothing)".into()
+    }
+    fn alloc_zeros(&self, len: usize) -> Result<usize> {
+        Ok(len)
+    }
+    fn upload(&self, host: &[f32]) -> Result<usize> {
+        Ok(host.len())
+    }
+    fn write(&self, _: &mut usize, _: &[f32]) -> Result<()> {
+        Ok(())
+    }
+    fn download(&self, buf: &usize) -> Result<Vec<f32>> {
+        Ok(vec![0.0; *buf])
+    }
+    fn len(&self, buf: &usize) -> usize {
+        *buf
+    }
+    fn alloc_count(&self) -> u64 {
+        0
+    }
+    fn set_max_dynamic_shared(&self, _: &'static Kernel, _: u32) -> Result<()> {
+        Ok(())
+    }
+    fn launch(
+        &self,
+        kernel: &'static Kernel,
+        _: LaunchConfig,
+        args: &mut [Arg<'_, usize>],
+    ) -> Result<()> {
+        check_args(kernel, args)
+    }
+}
+
+/// The useful work of `launches` together; an error names a kernel without a formula.
+pub fn total_work(launches: &[Launch]) -> std::result::Result<Work, String> {
+    let mut sum = Work::default();
+    for l in launches {
+        let w = useful_work(l.kernel, &l.args)?;
+        sum.flops += w.flops;
+        sum.bytes += w.bytes;
+        sum.matmul |= w.matmul;
+    }
+    Ok(sum)
+}
+
+impl<E: KernelExec> KernelExec for Recording<E> {
+    type Buf = E::Buf;
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn alloc_zeros(&self, len: usize) -> Result<Self::Buf> {
+        self.inner.alloc_zeros(len)
+    }
+    fn upload(&self, host: &[f32]) -> Result<Self::Buf> {
+        self.inner.upload(host)
+    }
+    fn write(&self, buf: &mut Self::Buf, host: &[f32]) -> Result<()> {
+        self.inner.write(buf, host)
+    }
+    fn download(&self, buf: &Self::Buf) -> Result<Vec<f32>> {
+        self.inner.download(buf)
+    }
+    fn len(&self, buf: &Self::Buf) -> usize {
+        self.inner.len(buf)
+    }
+    fn alloc_count(&self) -> u64 {
+        self.inner.alloc_count()
+    }
+    fn set_max_dynamic_shared(&self, kernel: &'static Kernel, bytes: u32) -> Result<()> {
+        self.inner.set_max_dynamic_shared(kernel, bytes)
+    }
+    fn launch(
+        &self,
+        kernel: &'static Kernel,
+        cfg: LaunchConfig,
+        args: &mut [Arg<'_, Self::Buf>],
+    ) -> Result<()> {
+        let record = Launch {
+            kernel: kernel.name,
+            cfg,
+            args: args
+                .iter()
+                .map(|a| (a.name(), a.value(|b| self.inner.len(b))))
+                .collect(),
+        };
+        self.inner.launch(kernel, cfg, args)?;
+        if let Ok(mut log) = self.log.lock() {
+            log.push(record);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "emu"))]
+mod tests {
+    use super::*;
+    use crate::device::emu::{EmuExec, EmuOptions};
+    use crate::device::gpu::GpuDevice;
+    use crate::device::Device;
+    use crate::ops::{Act, Conv2dShape};
+
+    #[test]
+    fn a_recorded_convolution_has_its_work_by_hand() {
+        let dev = GpuDevice::new(Recording::new(EmuExec::new(EmuOptions::default()).unwrap()));
+        let s = Conv2dShape {
+            n: 3,
+            c_in: 2,
+            h: 7,
+            w: 9,
+            c_out: 5,
+            k: 3,
+            stride: 2,
+            pad: 1,
+        };
+        let x = dev.upload(&vec![1.0; s.x_len()]).unwrap();
+        let w = dev.upload(&vec![1.0; s.w_len()]).unwrap();
+        let b = dev.upload(&vec![1.0; s.c_out]).unwrap();
+        let mut y = dev.alloc_zeros(s.y_len()).unwrap();
+        dev.conv2d_forward(&s, &x, &w, Some(&b), Act::Relu, &mut y)
+            .unwrap();
+        let launches = dev.exec().take();
+        assert_eq!(launches.len(), 1);
+        assert_eq!(launches[0].kernel, "conv2d_forward");
+        let work = total_work(&launches).unwrap();
+        // 3·5·4·5 outputs (h_out 4, w_out 5) of 2·9 taps; x, w, bias and y once.
+        assert_eq!(work.flops, 2.0 * (3 * 5 * 4 * 5 * 2 * 9) as f64);
+        assert_eq!(
+            work.bytes,
+            4.0 * (s.x_len() + s.w_len() + 5 + s.y_len()) as f64
+        );
+        // Every value is 1: 18 taps + bias = 19 where no padding is read.
+        assert!(dev
+            .download(&y)
+            .unwrap()
+            .iter()
+            .all(|&v| v > 0.0 && v <= 19.0));
+        assert!(dev.exec().take().is_empty());
+        // A dry run records the same launch, and computes nothing.
+        let dry = GpuDevice::new(Recording::new(Dry));
+        let (x, w, b) = (
+            dry.upload(&vec![1.0; s.x_len()]).unwrap(),
+            dry.alloc_zeros(s.w_len()).unwrap(),
+            dry.alloc_zeros(5).unwrap(),
+        );
+        let mut y = dry.alloc_zeros(s.y_len()).unwrap();
+        dry.conv2d_forward(&s, &x, &w, Some(&b), Act::Relu, &mut y)
+            .unwrap();
+        assert_eq!(dry.exec().take(), launches);
+    }
+}
