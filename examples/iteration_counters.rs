@@ -8,11 +8,12 @@
 //! wavefronts per request.
 //!
 //! ```text
-//! CARGO_PROFILE_RELEASE_STRIP=none cargo run --release --no-default-features \
+//! cargo run --profile perf --no-default-features \
 //!     --features emu-counters,cuda --example iteration_counters -- seed 16 4
 //! ```
-//! (preset, batch, blocks traced per launch; 0 traces every block). Unstripped, so that
-//! `addr2line` finds the kernels' source lines.
+//! (preset, batch, blocks traced per launch; 0 traces every block). The `perf` profile
+//! keeps the debug information, so that `addr2line` finds the kernels' source lines.
+//! `satcolor perfmodel` turns the same counters into predicted times.
 
 use satcolor::device::emu::{Counters, EmuExec, EmuOptions, SiteCounters};
 use satcolor::device::gpu::GpuDevice;
