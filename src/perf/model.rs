@@ -3,7 +3,7 @@
 //! of its memory traffic (sampled blocks scaled to the grid), the instruction mix of its
 //! SASS loops ([`KernelCode`]) and the occupancy rules ([`super::occupancy`]).
 //!
-//! The model (docs/perf.md, "The time model", states it for people):
+//! The model (docs/perf.md, "Predicted GPU time", states it for people):
 //! - executed warp instructions: the straight-line code once per warp, plus each loop's
 //!   body (exclusive of the loops inside it) times the loop's iterations; a loop's
 //!   iterations are the emulator's warp-level requests of a memory instruction's source
