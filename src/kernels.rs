@@ -192,6 +192,7 @@ mod tests {
         let exported = [
             ("SC_CONV_TILE", consts::SC_CONV_TILE),
             ("SC_CONV_COB", consts::SC_CONV_COB),
+            ("SC_SHARED_BANKS", consts::SC_SHARED_BANKS),
             ("SC_CT_TILE", consts::SC_CT_TILE),
             ("SC_CT_COB", consts::SC_CT_COB),
             ("SC_ACT_IDENTITY", consts::SC_ACT_IDENTITY),
@@ -208,8 +209,9 @@ mod tests {
             exported.len(),
             "a new SC_ constant: list it here"
         );
-        // A hardware fact the shuffle trees rely on.
+        // Hardware facts the shuffle trees and conv2d_forward_v2's pitch rely on.
         assert_eq!(consts::SC_WARP_SIZE, 32);
+        assert_eq!(consts::SC_SHARED_BANKS, 32);
     }
 
     #[test]

@@ -259,6 +259,7 @@ const PRODUCT_KERNELS: &[&str] = &[
     "channel_sum",
     "concat_channels",
     "conv2d_forward",
+    "conv2d_forward_v2",
     "conv2d_weight_grad",
     "conv_transpose2d_forward",
     "convex_skip_backward",
