@@ -360,59 +360,21 @@ pub(crate) fn conv2d_backward_weight<E: KernelExec>(
 
 #[cfg(test)]
 mod tests {
-    use crate::device::gpu::{check_args, Arg, GpuDevice, KernelExec, LaunchConfig};
-    use crate::kernels::{consts, Kernel};
+    use crate::device::gpu::{GpuDevice, LaunchConfig};
+    use crate::kernels::consts;
     use crate::ops::{Act, Conv2dShape, ConvTranspose2dShape};
-    use crate::Result;
-    use std::cell::RefCell;
+    use crate::perf::record::{Dry, Recording};
 
-    /// An executor that runs nothing: buffers are their lengths, and every launch is
-    /// checked against the kernel's signature and recorded.
-    #[derive(Default)]
-    struct Recorder {
-        launches: RefCell<Vec<(&'static str, LaunchConfig)>>,
-    }
-
-    impl KernelExec for Recorder {
-        type Buf = usize;
-        fn name(&self) -> String {
-            "recorder".into()
-        }
-        fn alloc_zeros(&self, len: usize) -> Result<usize> {
-            Ok(len)
-        }
-        fn upload(&self, host: &[f32]) -> Result<usize> {
-            Ok(host.len())
-        }
-        fn write(&self, _: &mut usize, _: &[f32]) -> Result<()> {
-            Ok(())
-        }
-        fn download(&self, buf: &usize) -> Result<Vec<f32>> {
-            Ok(vec![0.0; *buf])
-        }
-        fn len(&self, buf: &usize) -> usize {
-            *buf
-        }
-        fn alloc_count(&self) -> u64 {
-            0
-        }
-        fn set_max_dynamic_shared(&self, _: &'static Kernel, _: u32) -> Result<()> {
-            Ok(())
-        }
-        fn launch(
-            &self,
-            kernel: &'static Kernel,
-            cfg: LaunchConfig,
-            args: &mut [Arg<'_, usize>],
-        ) -> Result<()> {
-            check_args(kernel, args)?;
-            self.launches.borrow_mut().push((kernel.name, cfg));
-            Ok(())
-        }
-    }
+    /// Runs nothing: buffers are their lengths, and every launch is checked against the
+    /// kernel's signature and recorded.
+    type Recorder = Recording<Dry>;
 
     fn launches(dev: &GpuDevice<Recorder>) -> Vec<(&'static str, LaunchConfig)> {
-        dev.exec().launches.take()
+        dev.exec()
+            .take()
+            .into_iter()
+            .map(|l| (l.kernel, l.cfg))
+            .collect()
     }
 
     /// The tile and output-channel block of each gather kernel are the ones its .cu file
@@ -420,7 +382,7 @@ mod tests {
     /// conv2d_weight_grad runs SC_CONV_TILE² threads.
     #[test]
     fn conv_launches_use_the_kernels_tiles() {
-        let dev = GpuDevice::new(Recorder::default());
+        let dev = GpuDevice::new(Recording::new(Dry));
         let (tile, cob) = (consts::SC_CONV_TILE as usize, consts::SC_CONV_COB as usize);
         let (ct_tile, ct_cob) = (consts::SC_CT_TILE as usize, consts::SC_CT_COB as usize);
         let s = Conv2dShape {
