@@ -1,5 +1,6 @@
 //! `satcolor info`: the version, the CUDA build (nvcc, archs), the GPUs found or why there
-//! are none, whether the emulator is built, and ptxas's resource report of every kernel.
+//! are none, whether the emulator is built, the kernel variants in use, and ptxas's resource
+//! report of every kernel.
 
 use crate::kernels::{KernelResources, CUDA_ARCHS, NVCC_VERSION, RESOURCES};
 use std::fmt::Write as _;
@@ -30,6 +31,7 @@ pub fn report() -> String {
         field(if i == 0 { "GPUs" } else { "" }, line);
     }
     field("emulator", emulator_line());
+    field("kernels", variants_line());
     out.push('\n');
     if RESOURCES.is_empty() {
         out.push_str("No kernel resource report (no CUDA build).\n");
@@ -84,6 +86,16 @@ fn cuda_lines() -> Vec<String> {
 #[cfg(not(feature = "cuda"))]
 fn cuda_lines() -> Vec<String> {
     vec!["none: built without the `cuda` feature".into()]
+}
+
+/// The kernel variant of each slot the GPU devices would run, with the environment's
+/// overrides (or why they are refused).
+fn variants_line() -> String {
+    use crate::device::gpu::variants::{Variants, ENV};
+    match Variants::from_env() {
+        Ok(v) => format!("{} ({ENV} overrides)", v.spec()),
+        Err(e) => format!("{} (refused: {e})", Variants::chosen().spec()),
+    }
 }
 
 /// Whether `--device emu` works in this build.
@@ -216,5 +228,6 @@ mod tests {
         }
         assert!(r.contains("GPUs:"));
         assert!(r.contains("emulator:"));
+        assert!(r.contains("kernels:") && r.contains("conv2d_forward=v"));
     }
 }
