@@ -32,6 +32,20 @@ pub struct OpCase<P> {
     pub quick: bool,
 }
 
+impl OpCase<usize> {
+    /// The cases of an op whose only parameter is a length: `(len, quick)` each, labelled
+    /// `len N`.
+    pub fn lengths(list: &[(usize, bool)]) -> Vec<OpCase<usize>> {
+        list.iter()
+            .map(|&(len, quick)| OpCase {
+                shape: format!("len {len}"),
+                params: len,
+                quick,
+            })
+            .collect()
+    }
+}
+
 /// One benchmark of an op at a shape the model presets use.
 #[derive(Clone, Debug)]
 pub struct OpBench<P> {

@@ -18,15 +18,7 @@ impl Op for AddAssign {
     type Params = usize;
 
     fn cases() -> Vec<OpCase<Self::Params>> {
-        let mut v = Vec::new();
-        for (len, quick) in [(1, false), (4097, true)] {
-            v.push(OpCase {
-                shape: format!("len {len}"),
-                params: len,
-                quick,
-            });
-        }
-        v
+        OpCase::lengths(&[(1, false), (4097, true)])
     }
 
     fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {

@@ -18,15 +18,7 @@ impl Op for Sum {
     type Params = usize;
 
     fn cases() -> Vec<OpCase<Self::Params>> {
-        let mut v = Vec::new();
-        for (len, quick) in [(1, false), (1000, true), (100_003, true)] {
-            v.push(OpCase {
-                shape: format!("len {len}"),
-                params: len,
-                quick,
-            });
-        }
-        v
+        OpCase::lengths(&[(1, false), (1000, true), (100_003, true)])
     }
 
     fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
@@ -53,15 +45,7 @@ impl Op for SumSquares {
     type Params = usize;
 
     fn cases() -> Vec<OpCase<Self::Params>> {
-        let mut v = Vec::new();
-        for (len, quick) in [(1, false), (2593, true), (100_003, false)] {
-            v.push(OpCase {
-                shape: format!("len {len}"),
-                params: len,
-                quick,
-            });
-        }
-        v
+        OpCase::lengths(&[(1, false), (2593, true), (100_003, false)])
     }
 
     fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
