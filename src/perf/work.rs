@@ -3,6 +3,7 @@
 //! argument once). "Useful" is the op's arithmetic, whatever a kernel executes to get it:
 //! the time model compares the two.
 
+use crate::device::gpu::variants::slot_of;
 use crate::device::gpu::ArgValue;
 
 /// What one launch must do at least.
@@ -40,6 +41,8 @@ const PER_ELEMENT: &[(&str, &str, f64)] = &[
 /// The useful work of a launch of `kernel` with `args` (by parameter name, as the emulator
 /// records them); an error names a kernel this table does not know or an argument it lacks.
 pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Work, String> {
+    // A kernel variant does the work of its slot's v1 kernel.
+    let kernel = slot_of(kernel).map_or(kernel, |s| s.name);
     let int = |name: &str| -> Result<f64, String> {
         match args.iter().find(|(n, _)| *n == name) {
             Some((_, ArgValue::I32(v))) => Ok(f64::from(*v)),
@@ -69,7 +72,7 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
     };
     match kernel {
         // y[n, c_out, h_out, w_out] = Σ over c_in·k·k of x·w.
-        "conv2d_forward" | "conv2d_forward_v2" => {
+        "conv2d_forward" => {
             let n = len("x")? / (int("c_in")? * int("h")? * int("wd")?);
             let taps = int("c_in")? * int("k")? * int("k")?;
             matmul(2.0 * n * int("c_out")? * int("h_out")? * int("w_out")? * taps)

@@ -47,6 +47,14 @@ pub const SLOTS: &[Slot] = &[Slot {
     chosen: "v1",
 }];
 
+/// The slot whose variant `kernel` is (by kernel name), if any: every variant does its
+/// slot's work, so a model of the work names the slot (v1's kernel) rather than each variant.
+pub fn slot_of(kernel: &str) -> Option<&'static Slot> {
+    SLOTS
+        .iter()
+        .find(|s| s.variants.iter().any(|(_, k)| k.name == kernel))
+}
+
 /// The variant chosen for every slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Variants {
@@ -184,6 +192,9 @@ mod tests {
                 assert_eq!(k.params, s.variants[0].1.params, "{}", k.name);
             }
             assert!(s.variants.iter().any(|(v, _)| *v == s.chosen));
+            for (_, k) in s.variants {
+                assert_eq!(slot_of(k.name).map(|x| x.name), Some(s.name));
+            }
             assert!(!s.ops.is_empty());
             for op in s.ops {
                 assert!(
