@@ -32,6 +32,7 @@
 #define __forceinline__ inline __attribute__((always_inline))
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 #if SATCOLOR_EMU_COUNTERS
 // In one section, so that the counters tell shared from global accesses by address.
 #define __shared__ static __attribute__((section("satcolor_shared")))
@@ -260,7 +261,22 @@ inline __half operator*(__half a, __half b) { return __hmul(a, b); }
 
 struct alignas(8) float2 { float x, y; };
 struct float3 { float x, y, z; };
-struct alignas(16) float4 { float x, y, z, w; };
+/// gcc's 16-byte vector, through which float4 copies: one 16-byte access, as the GPU's
+/// 128-bit LDS/LDG/STS/STG (the counters see one access per lane, not four).
+typedef float satcolor_emu_v4 __attribute__((vector_size(16)));
+struct alignas(16) float4 {
+    float x, y, z, w;
+    float4() = default;
+    constexpr float4(float x_, float y_, float z_, float w_) : x(x_), y(y_), z(z_), w(w_) {}
+    float4(const float4& o) {
+        const satcolor_emu_v4 v = *reinterpret_cast<const satcolor_emu_v4*>(&o);
+        __builtin_memcpy(this, &v, sizeof v);
+    }
+    float4& operator=(const float4& o) {
+        *reinterpret_cast<satcolor_emu_v4*>(this) = *reinterpret_cast<const satcolor_emu_v4*>(&o);
+        return *this;
+    }
+};
 struct alignas(8) int2 { int x, y; };
 struct alignas(16) int4 { int x, y, z, w; };
 inline float2 make_float2(float x, float y) { return {x, y}; }

@@ -4,6 +4,7 @@
 // plain convolution of dy with the transposed convolution's [c_in, c_out, k, k] weight);
 // conv2d_weight_grad computes the weight gradient of both convolutions.
 #include "common.cuh"
+#include "igemm.cuh"
 
 // Output tile side of conv2d_forward (the block is SC_CONV_TILE x SC_CONV_TILE threads).
 #define SC_CONV_TILE 16
@@ -192,4 +193,364 @@ extern "C" __global__ void conv2d_weight_grad(const float* __restrict__ g, const
         }
         __syncthreads();
     }
+}
+
+// The implicit-GEMM convolution (variant v3 of conv2d_forward, v2 of
+// conv_transpose2d_forward): C[M x N] = A[M x K] * B[K x N] with the batch folded into M.
+//
+// transposed = 0, a correlation (conv2d forward; conv_transpose2d's input gradient):
+//   y[img, o, oy, ox] = act(bias[o] + sum_{i, kh, kw} x[img, i, oy*stride - pad + kh,
+//   ox*stride - pad + kw] * w[o, i, kh, kw]); M = n*h_out*w_out, N = c_out, K = c_in*k*k.
+// transposed = 1, a transposed convolution (conv_transpose2d forward; conv2d's input
+//   gradient): y[img, o, oy, ox] = act(bias[o] + sum over i, kh, kw with
+//   oy + pad - kh = iy*stride, 0 <= iy < h (the same for x) of x[img, i, iy, ix] *
+//   w[i, o, kh, kw]). Split by output parity: class (ry, rx) holds the pixels
+//   oy = qy*stride + ry, ox = qx*stride + rx, which only the taps kh = kh0 + stride*jh
+//   (kh0 = (ry + pad) mod stride) reach, from iy = qy + (ry + pad - kh0)/stride - jh:
+//   M = n*hq*wq, K = c_in*(taps of the class), and no lane computes a dead tap.
+// Row m = (img, qy, qx) of A holds the inputs pixel m reads for k = (i, tap); B[k][o] is
+// the weight. k runs in the order (i, kh, kw).
+// Split K: with gridDim.z = classes * splits, block z sums k in [s*k_chunk, (s + 1)*k_chunk)
+// of class z / splits (s = z % splits). With one split it writes act(bias + sum) to y
+// (v1's sums in v1's order: the same results bit for bit); with more, it writes the raw
+// partial sum to y + s*len(y) (y is then a scratch of splits outputs) and sum_slices
+// (kernels/reduce.cu) adds the splits in order and applies bias and activation.
+//
+// Mapping: 256 threads, a BM x BN tile (kernels/igemm.cuh); grid.x = tiles of BM rows of
+// the largest class, grid.y = tiles of BN output channels. Staging: thread t gathers A row
+// m0 + t % BM at k-rows t / BM + j*256/BM (consecutive threads, consecutive pixels), and
+// B columns n0 + t / 8 + 32*j at k-row t % 8 (consecutive threads, consecutive weights).
+// Dynamic shared memory: the class's taps, 3 ints each (dy, dx, weight offset).
+template <int BM, int BN>
+static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    constexpr int EA = BM * SC_IG_BK / SC_IG_THREADS;                          // A loads per thread
+    constexpr int EB = (BN * SC_IG_BK + SC_IG_THREADS - 1) / SC_IG_THREADS;   // B loads per thread
+    constexpr int A_ROWS = SC_IG_THREADS / BM;                                // k-rows per A pass
+    __shared__ __align__(16) sc_ig_stage<BM> s_a;
+    __shared__ __align__(16) sc_ig_stage<BN> s_b;
+    SATCOLOR_DYNAMIC_SHARED(int, s_tap);
+    const int tid = threadIdx.x;
+
+    // The parity class and the split of K.
+    const int classes = transposed ? stride * stride : 1;
+    const int splits = gridDim.z / classes;
+    const int cls = blockIdx.z / splits;
+    const int split = blockIdx.z % splits;
+    const int step = transposed ? stride : 1;
+    const int ry = cls / step;
+    const int rx = cls % step;
+    const int kh0 = (ry + pad) % step;
+    const int kw0 = (rx + pad) % step;
+    const int njh = kh0 < k ? (k - kh0 + step - 1) / step : 0;
+    const int njw = kw0 < k ? (k - kw0 + step - 1) / step : 0;
+    const int hq = h_out > ry ? (h_out - ry + step - 1) / step : 0;
+    const int wq = w_out > rx ? (w_out - rx + step - 1) / step : 0;
+    const int taps = njh * njw;
+    const int plane_q = hq * wq;
+    const int rows = n * plane_q;
+    const int m0 = blockIdx.x * BM;
+    const int n0 = blockIdx.y * BN;
+    if (m0 >= rows) return;  // a smaller class than the grid's largest: the whole block
+    const int k_begin = split * k_chunk;
+    const int k_end = min(c_in * taps, k_begin + k_chunk);
+
+    // Weight strides: w[o, i, kh, kw] (correlation) or w[i, o, kh, kw] (transposed).
+    const int kk = k * k;
+    const size_t w_o = transposed ? (size_t)kk : (size_t)c_in * kk;
+    const size_t w_i = transposed ? (size_t)c_out * kk : (size_t)kk;
+    for (int t = tid; t < taps; t += SC_IG_THREADS) {
+        const int jh = t / njw;
+        const int jw = t % njw;
+        s_tap[3 * t] = transposed ? -jh : jh;
+        s_tap[3 * t + 1] = transposed ? -jw : jw;
+        s_tap[3 * t + 2] = (kh0 + step * jh) * k + kw0 + step * jw;
+    }
+
+    // A staging: pixel m0 + a_m at k-rows a_k + j*A_ROWS.
+    const int a_m = tid % BM;
+    const int a_k = tid / BM;
+    const int m = m0 + a_m;
+    const bool m_ok = m < rows;
+    const int img = m_ok ? m / plane_q : 0;
+    const int qy = m_ok ? (m - img * plane_q) / wq : 0;
+    const int qx = m_ok ? m - img * plane_q - qy * wq : 0;
+    const int iy_base = transposed ? qy + (ry + pad - kh0) / stride : qy * stride - pad;
+    const int ix_base = transposed ? qx + (rx + pad - kw0) / stride : qx * stride - pad;
+    const float* x_img = x + (size_t)img * c_in * h * wd;
+    const size_t plane_in = (size_t)h * wd;
+    // B staging: output channels n0 + b_n + 32*j at k-row b_k.
+    const int b_k = tid % SC_IG_BK;
+    const int b_n = tid / SC_IG_BK;
+
+    // k index, input channel and tap of each k-row this thread stages, advanced by BK per
+    // step (the tap table turns the tap into offsets).
+    int a_kx[EA], a_i[EA], a_t[EA];
+#pragma unroll
+    for (int e = 0; e < EA; ++e) {
+        a_kx[e] = k_begin + a_k + e * A_ROWS;
+        a_i[e] = taps ? a_kx[e] / taps : 0;
+        a_t[e] = taps ? a_kx[e] % taps : 0;
+    }
+    int b_kx = k_begin + b_k;
+    int b_i = taps ? b_kx / taps : 0;
+    int b_t = taps ? b_kx % taps : 0;
+
+    float ra[EA], rb[EB];
+    auto load = [&]() {
+#pragma unroll
+        for (int e = 0; e < EA; ++e) {
+            float v = 0.0f;
+            if (m_ok && a_kx[e] < k_end) {
+                const int iy = iy_base + s_tap[3 * a_t[e]];
+                const int ix = ix_base + s_tap[3 * a_t[e] + 1];
+                if (iy >= 0 && iy < h && ix >= 0 && ix < wd) v = x_img[a_i[e] * plane_in + (size_t)iy * wd + ix];
+            }
+            ra[e] = v;
+        }
+        const bool k_ok = b_kx < k_end;
+        const size_t w_k = k_ok ? b_i * w_i + s_tap[3 * b_t + 2] : 0;
+#pragma unroll
+        for (int e = 0; e < EB; ++e) {
+            const int o = n0 + b_n + e * (SC_IG_THREADS / SC_IG_BK);
+            rb[e] = k_ok && b_n + e * (SC_IG_THREADS / SC_IG_BK) < BN && o < c_out ? w[o * w_o + w_k] : 0.0f;
+        }
+    };
+    auto advance = [&]() {
+#pragma unroll
+        for (int e = 0; e < EA; ++e) {
+            a_kx[e] += SC_IG_BK;
+            a_t[e] += SC_IG_BK;
+            while (a_t[e] >= taps) {
+                a_t[e] -= taps;
+                ++a_i[e];
+            }
+        }
+        b_kx += SC_IG_BK;
+        b_t += SC_IG_BK;
+        while (b_t >= taps) {
+            b_t -= taps;
+            ++b_i;
+        }
+    };
+    auto store = [&](int buf) {
+#pragma unroll
+        for (int e = 0; e < EA; ++e) s_a.v[buf][a_k + e * A_ROWS][a_m] = ra[e];
+#pragma unroll
+        for (int e = 0; e < EB; ++e) {
+            const int col = b_n + e * (SC_IG_THREADS / SC_IG_BK);
+            if (col < BN) s_b.v[buf][b_k][col] = rb[e];
+        }
+    };
+
+    int tm, tn;
+    sc_ig_thread<BM>(&tm, &tn);
+    float acc[SC_IG_TM][SC_IG_TN];
+#pragma unroll
+    for (int i = 0; i < SC_IG_TM; ++i) {
+#pragma unroll
+        for (int j = 0; j < SC_IG_TN; ++j) acc[i][j] = 0.0f;
+    }
+
+    const int steps = k_end > k_begin ? (k_end - k_begin + SC_IG_BK - 1) / SC_IG_BK : 0;
+    __syncthreads();  // the tap table
+    if (steps > 0) {
+        load();
+        store(0);
+    }
+    __syncthreads();
+    for (int s = 0; s < steps; ++s) {
+        const bool more = s + 1 < steps;
+        if (more) {
+            advance();
+            load();
+        }
+        sc_ig_multiply<BM, BN>(s_a.v[s % 2], s_b.v[s % 2], tm, tn, acc);
+        if (more) store((s + 1) % 2);
+        __syncthreads();
+    }
+
+    // Epilogue: NCHW stores, with bias and activation unless K is split.
+    const size_t plane_out = (size_t)h_out * w_out;
+    float* y_split = y + (size_t)split * n * c_out * plane_out;
+#pragma unroll
+    for (int i = 0; i < SC_IG_TM; ++i) {
+        const int mi = m0 + tm * SC_IG_TM + i;
+        if (mi >= rows) continue;
+        const int im = mi / plane_q;
+        const int py = (mi - im * plane_q) / wq;
+        const int px = mi - im * plane_q - py * wq;
+        float* y_px = y_split + (size_t)im * c_out * plane_out + (size_t)(py * step + ry) * w_out + px * step + rx;
+#pragma unroll
+        for (int j = 0; j < SC_IG_TN; ++j) {
+            const int o = n0 + tn * SC_IG_TN + j;
+            if (o < c_out) {
+                if (splits > 1) {
+                    y_px[o * plane_out] = acc[i][j];
+                } else {
+                    const float z = has_bias ? acc[i][j] + bias[o] : acc[i][j];
+                    y_px[o * plane_out] = sc_act(z, act, slope);
+                }
+            }
+        }
+    }
+}
+
+// conv_igemm_body with 64 x 64 tiles (output pixels x output channels): the default.
+extern "C" __global__ void conv_igemm_64x64(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_igemm_body<64, 64>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// conv_igemm_body with 128 x 32 tiles: 17 to 32 output channels.
+extern "C" __global__ void conv_igemm_128x32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_igemm_body<128, 32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// conv_igemm_body with 256 x 16 tiles: at most 16 output channels (G's 1- and 3-band layers).
+extern "C" __global__ void conv_igemm_256x16(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_igemm_body<256, 16>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// The implicit-GEMM weight gradient (variant v2 of conv2d_weight_grad), split over K:
+// dw[o, i, kh, kw] = sum_{img, gy, gx} g[img, o, gy, gx] * x[img, i, gy*stride - pad + kh,
+// gx*stride - pad + kw] (zero padding), the GEMM C[M x N] = A[M x K] * B[K x N] with
+// M = c_o, N = c_i*k*k, K = n*gh*gw (A = g, B = the x gather); the roles of g and x as in
+// conv2d_weight_grad.
+// Split K: block z of grid.z sums k in [z*k_chunk, min((z + 1)*k_chunk, K)) in increasing
+// order and writes its partial C to out[z, o, (i, kh, kw)]; with one split that is dw
+// itself, else sum_slices (kernels/reduce.cu) adds the splits in order z = 0, 1, ... So
+// the result depends on the shape only, never on scheduling (no atomics).
+//
+// Mapping: 256 threads, a BM x BN tile (kernels/igemm.cuh); grid.x = tiles of BM output
+// channels o, grid.y = tiles of BN columns (i, kh, kw), grid.z = splits. Staging: thread t
+// handles k-row t % 8 (consecutive threads, consecutive positions gx) of A rows
+// m0 + t / 8 + 32*j and B columns n0 + t / 8 + 32*j; the position (img, gy, gx) of its
+// k-row advances by BK per step.
+template <int BM, int BN>
+static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+{
+    constexpr int PASS = SC_IG_THREADS / SC_IG_BK;  // rows or columns per staging pass
+    constexpr int EA = BM / PASS;
+    constexpr int EB = BN / PASS;
+    __shared__ __align__(16) sc_ig_stage<BM> s_a;
+    __shared__ __align__(16) sc_ig_stage<BN> s_b;
+    const int tid = threadIdx.x;
+    const int kk = k * k;
+    const int cols = c_i * kk;
+    const int plane_g = gh * gw;
+    const int depth = n * plane_g;
+    const int m0 = blockIdx.x * BM;
+    const int n0 = blockIdx.y * BN;
+    const int k_begin = blockIdx.z * k_chunk;
+    const int k_end = min(depth, k_begin + k_chunk);
+
+    // This thread's k-row and the position (img, gy, gx) it stands for.
+    const int r = tid % SC_IG_BK;
+    int kidx = k_begin + r;
+    int img = kidx / plane_g;
+    int gy = (kidx - img * plane_g) / gw;
+    int gx = kidx - img * plane_g - gy * gw;
+    // Its A rows (output channels) and B columns (i, kh, kw).
+    const int rs = tid / SC_IG_BK;
+    bool row_ok[EA];
+#pragma unroll
+    for (int e = 0; e < EA; ++e) row_ok[e] = m0 + rs + e * PASS < c_o;
+    int col_i[EB], col_kh[EB], col_kw[EB];
+    bool col_ok[EB];
+#pragma unroll
+    for (int e = 0; e < EB; ++e) {
+        const int col = n0 + rs + e * PASS;
+        col_ok[e] = col < cols;
+        col_i[e] = col / kk;
+        col_kh[e] = (col % kk) / k;
+        col_kw[e] = col % k;
+    }
+    const size_t plane_x = (size_t)xh * xw;
+
+    float ra[EA], rb[EB];
+    auto load = [&]() {
+        const bool k_ok = kidx < k_end;
+        const int iy0 = gy * stride - pad;
+        const int ix0 = gx * stride - pad;
+#pragma unroll
+        for (int e = 0; e < EA; ++e) ra[e] = k_ok && row_ok[e] ? g[((size_t)img * c_o + m0 + rs + e * PASS) * plane_g + gy * gw + gx] : 0.0f;
+#pragma unroll
+        for (int e = 0; e < EB; ++e) {
+            const int iy = iy0 + col_kh[e];
+            const int ix = ix0 + col_kw[e];
+            const bool in = k_ok && col_ok[e] && iy >= 0 && iy < xh && ix >= 0 && ix < xw;
+            rb[e] = in ? x[((size_t)img * c_i + col_i[e]) * plane_x + (size_t)iy * xw + ix] : 0.0f;
+        }
+    };
+    auto advance = [&]() {
+        kidx += SC_IG_BK;
+        gx += SC_IG_BK;
+        while (gx >= gw) {
+            gx -= gw;
+            ++gy;
+        }
+        while (gy >= gh) {
+            gy -= gh;
+            ++img;
+        }
+    };
+    auto store = [&](int buf) {
+#pragma unroll
+        for (int e = 0; e < EA; ++e) s_a.v[buf][r][rs + e * PASS] = ra[e];
+#pragma unroll
+        for (int e = 0; e < EB; ++e) s_b.v[buf][r][rs + e * PASS] = rb[e];
+    };
+
+    int tm, tn;
+    sc_ig_thread<BM>(&tm, &tn);
+    float acc[SC_IG_TM][SC_IG_TN];
+#pragma unroll
+    for (int i = 0; i < SC_IG_TM; ++i) {
+#pragma unroll
+        for (int j = 0; j < SC_IG_TN; ++j) acc[i][j] = 0.0f;
+    }
+
+    const int steps = k_end > k_begin ? (k_end - k_begin + SC_IG_BK - 1) / SC_IG_BK : 0;
+    if (steps > 0) {
+        load();
+        store(0);
+    }
+    __syncthreads();
+    for (int s = 0; s < steps; ++s) {
+        const bool more = s + 1 < steps;
+        if (more) {
+            advance();
+            load();
+        }
+        sc_ig_multiply<BM, BN>(s_a.v[s % 2], s_b.v[s % 2], tm, tn, acc);
+        if (more) store((s + 1) % 2);
+        __syncthreads();
+    }
+
+    float* out_z = out + (size_t)blockIdx.z * c_o * cols;
+#pragma unroll
+    for (int i = 0; i < SC_IG_TM; ++i) {
+        const int o = m0 + tm * SC_IG_TM + i;
+        if (o >= c_o) continue;
+#pragma unroll
+        for (int j = 0; j < SC_IG_TN; ++j) {
+            const int col = n0 + tn * SC_IG_TN + j;
+            if (col < cols) out_z[(size_t)o * cols + col] = acc[i][j];
+        }
+    }
+}
+
+// conv_wgrad_igemm_body with 64 x 64 tiles (output channels x (i, kh, kw)): the default.
+extern "C" __global__ void conv_wgrad_igemm_64x64(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+{
+    conv_wgrad_igemm_body<64, 64>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+}
+
+// conv_wgrad_igemm_body with 32 x 128 tiles: at most 32 output channels (G's layers).
+extern "C" __global__ void conv_wgrad_igemm_32x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+{
+    conv_wgrad_igemm_body<32, 128>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
 }

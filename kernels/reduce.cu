@@ -61,3 +61,19 @@ extern "C" __global__ void channel_sum(const float* __restrict__ g, float* __res
     const float s = sc_block_sum(acc, warp_sums);
     if (threadIdx.x == 0) out[ch] = s;
 }
+
+// out[e] = act(sum_{z < slices} parts[z*len + e] + bias[(e / plane) % c]), the slices
+// added in order z = 0, 1, ... and the bias only with has_bias: the split-K partial sums
+// of the implicit-GEMM convolutions (an NCHW output of c channels of `plane` pixels) and
+// weight gradients (no bias, identity).
+// Mapping: one thread per element e (grid-stride over len); consecutive threads read
+// consecutive elements of each slice.
+extern "C" __global__ void sum_slices(const float* __restrict__ parts, const float* __restrict__ bias, float* __restrict__ out, int slices, int len, int plane, int c, int has_bias, int act, float slope)
+{
+    for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < (size_t)len; e += (size_t)gridDim.x * blockDim.x) {
+        float acc = 0.0f;
+        for (int z = 0; z < slices; ++z) acc += parts[(size_t)z * len + e];
+        if (has_bias) acc += bias[(e / plane) % c];
+        out[e] = sc_act(acc, act, slope);
+    }
+}

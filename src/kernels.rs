@@ -200,6 +200,11 @@ mod tests {
             ("SC_ACT_LEAKY", consts::SC_ACT_LEAKY),
             ("SC_WARP_SIZE", consts::SC_WARP_SIZE),
             ("SC_BLOCK_SUM_MAX_WARPS", consts::SC_BLOCK_SUM_MAX_WARPS),
+            ("SC_IG_BK", consts::SC_IG_BK),
+            ("SC_IG_TM", consts::SC_IG_TM),
+            ("SC_IG_TN", consts::SC_IG_TN),
+            ("SC_IG_THREADS", consts::SC_IG_THREADS),
+            ("SC_IG_PAD", consts::SC_IG_PAD),
         ];
         for (name, v) in exported {
             assert_eq!(value(name), Some(v), "{name}");

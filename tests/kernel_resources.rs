@@ -261,7 +261,12 @@ const PRODUCT_KERNELS: &[&str] = &[
     "conv2d_forward",
     "conv2d_forward_v2",
     "conv2d_weight_grad",
+    "conv_igemm_128x32",
+    "conv_igemm_256x16",
+    "conv_igemm_64x64",
     "conv_transpose2d_forward",
+    "conv_wgrad_igemm_32x128",
+    "conv_wgrad_igemm_64x64",
     "convex_skip_backward",
     "convex_skip_forward",
     "l2_penalty",
@@ -276,6 +281,7 @@ const PRODUCT_KERNELS: &[&str] = &[
     "sgd_step",
     "split_channels",
     "sum_partials",
+    "sum_slices",
     "sum_squares_partials",
 ];
 

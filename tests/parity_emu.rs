@@ -69,7 +69,7 @@ fn emu_matches_the_reference_bit_identically_in_three_orders() {
 }
 
 #[test]
-fn every_kernel_variant_matches_the_reference_and_v1_bit_for_bit() {
+fn every_kernel_variant_matches_the_reference_and_v1_bit_for_bit_where_it_sums_in_v1s_order() {
     for slot in variants::SLOTS {
         let cases = selftest::slot_cases(slot);
         assert!(cases.len() >= 10, "{}: {} cases", slot.name, cases.len());
@@ -96,7 +96,9 @@ fn every_kernel_variant_matches_the_reference_and_v1_bit_for_bit() {
                 .filter(|r| !r.pass)
                 .collect();
             assert!(failed.is_empty(), "{} {variant}: {failed:#?}", slot.name);
-            assert_same_bits(&v1, &runs, &format!("{} v1 and {variant}", slot.name));
+            if slot.v1_bits.contains(variant) {
+                assert_same_bits(&v1, &runs, &format!("{} v1 and {variant}", slot.name));
+            }
         }
     }
 }
@@ -124,7 +126,14 @@ fn emu_rejects_bad_shapes_with_errors() {
         &mut buf(s.y_len() + 1),
     );
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
-    // A kernel whose input patch and weights do not fit 48 KiB of shared memory.
+    // v1's gather stages the input patch and weights of a tile: a 41×41 kernel does not
+    // fit 48 KiB of shared memory, and its batch is grid.z (at most 65535). The implicit
+    // GEMM (the default) keeps only 12 bytes per tap and folds the batch into its rows:
+    // it runs both, and refuses a 64×64 kernel (49 152 bytes of taps).
+    let v1 = GpuDevice::with_variants(
+        EmuExec::new(EmuOptions::default()).unwrap(),
+        Variants::chosen().with("conv2d_forward", "v1").unwrap(),
+    );
     let huge_k = Conv2dShape {
         h: 70,
         w: 70,
@@ -132,16 +141,6 @@ fn emu_rejects_bad_shapes_with_errors() {
         pad: 0,
         ..s
     };
-    let e = dev.conv2d_forward(
-        &huge_k,
-        &buf(huge_k.x_len()),
-        &buf(huge_k.w_len()),
-        None,
-        Act::Identity,
-        &mut buf(huge_k.y_len()),
-    );
-    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
-    // A batch above CUDA's grid.z limit.
     let wide = Conv2dShape {
         n: 70_000,
         c_in: 1,
@@ -152,15 +151,28 @@ fn emu_rejects_bad_shapes_with_errors() {
         stride: 1,
         pad: 0,
     };
-    let e = dev.conv2d_forward(
-        &wide,
-        &buf(wide.x_len()),
-        &buf(1),
-        None,
-        Act::Identity,
-        &mut buf(wide.y_len()),
-    );
-    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let too_huge = Conv2dShape { k: 64, ..huge_k };
+    for (shape, v1_fails, v3_fails) in [
+        (huge_k, true, false),
+        (wide, true, false),
+        (too_huge, true, true),
+    ] {
+        for (d, fails) in [(&v1, v1_fails), (&dev, v3_fails)] {
+            let e = d.conv2d_forward(
+                &shape,
+                &d.alloc_zeros(shape.x_len()).unwrap(),
+                &d.alloc_zeros(shape.w_len()).unwrap(),
+                None,
+                Act::Identity,
+                &mut d.alloc_zeros(shape.y_len()).unwrap(),
+            );
+            if fails {
+                assert!(matches!(e, Err(Error::Shape { .. })), "{shape:?}: {e:?}");
+            } else {
+                assert!(e.is_ok(), "{shape:?}: {e:?}");
+            }
+        }
+    }
     let t = ConvTranspose2dShape {
         n: 1,
         c_in: 2,
@@ -204,13 +216,34 @@ fn emu_ops_do_not_allocate_in_steady_state() {
     let mut loss = dev.alloc_zeros(1).unwrap();
     let mut dz = dev.alloc_zeros(5).unwrap();
     let mut total = dev.alloc_zeros(1).unwrap();
-    // The first reduction allocates the partial-sums scratch buffer; later ones reuse it.
+    // A weight gradient split over K (1 output tile, K = 2·30·30 positions).
+    let s = Conv2dShape {
+        n: 2,
+        c_in: 3,
+        h: 30,
+        w: 30,
+        c_out: 5,
+        k: 3,
+        stride: 1,
+        pad: 1,
+    };
+    let (xc, dy) = (
+        dev.alloc_zeros(s.x_len()).unwrap(),
+        dev.alloc_zeros(s.y_len()).unwrap(),
+    );
+    let mut dw = dev.alloc_zeros(s.w_len()).unwrap();
+    // The first reduction allocates the partial-sums scratch buffer, the first split
+    // weight gradient its partial products; later ones reuse them.
     dev.sum(&x, &mut total).unwrap();
+    dev.conv2d_backward_weight(&s, &xc, &dy, &mut dw, None)
+        .unwrap();
     let before = dev.alloc_count();
     for _ in 0..3 {
         dev.bce_with_logits(&x, 1.0, 0.5, &mut loss, &mut dz)
             .unwrap();
         dev.sum(&x, &mut total).unwrap();
+        dev.conv2d_backward_weight(&s, &xc, &dy, &mut dw, None)
+            .unwrap();
     }
     assert_eq!(
         dev.alloc_count(),

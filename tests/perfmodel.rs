@@ -5,7 +5,7 @@
 #![cfg(all(feature = "emu-counters", feature = "cuda"))]
 
 use satcolor::device::emu::{EmuExec, EmuOptions, LaunchCounters};
-use satcolor::device::gpu::GpuDevice;
+use satcolor::device::gpu::{GpuDevice, Variants};
 use satcolor::device::Device;
 use satcolor::model::ModelConfig;
 use satcolor::ops::{Act, Conv2dShape};
@@ -61,22 +61,29 @@ fn conv_launches(sample: u32) -> Vec<LaunchCounters> {
 fn a_convolutions_useful_work_and_totals_by_hand() {
     let launches = conv_launches(0);
     let kernels: Vec<&str> = launches.iter().map(|l| l.kernel).collect();
+    // The implicit GEMM's 256 × 16 tile for 5 and 3 output channels; the weight gradient
+    // (5 rows) in 32 × 128 tiles, K = 2·13·17 = 442 split in 3 (56 steps of 8, at least 16
+    // each), added by sum_slices.
     assert_eq!(
         kernels,
         [
-            "conv2d_forward",
-            "conv_transpose2d_forward",
-            "conv2d_weight_grad"
+            "conv_igemm_256x16",
+            "conv_igemm_256x16",
+            "conv_wgrad_igemm_32x128",
+            "sum_slices"
         ]
     );
     let r = model(&launches);
-    // Each pass: n·c_out·h_out·w_out outputs × c_in·k² taps, 2 flops each.
+    // Each pass: n·c_out·h_out·w_out outputs × c_in·k² taps, 2 flops each; sum_slices
+    // one flop per element of each of its 3 slices of the 75 weights.
     let pass = 2.0 * (2 * 5 * 13 * 17 * 3 * 25) as f64;
+    let slices = (3 * 5 * 3 * 25) as f64;
     assert!(
-        (r.useful_gflop * 1e9 / (3.0 * pass) - 1.0).abs() < 1e-12,
+        (r.useful_gflop * 1e9 / (3.0 * pass + slices) - 1.0).abs() < 1e-12,
         "{}",
         r.useful_gflop
     );
+    // The two convolution launches have one launch kind (kernel, grid, block): one row.
     assert_eq!(r.rows.len(), 3);
     for (t, g) in r.totals.iter().zip(sm90()) {
         let sum: f64 = r
@@ -86,14 +93,16 @@ fn a_convolutions_useful_work_and_totals_by_hand() {
             .map(|x| x.micros)
             .sum();
         assert!((t.predicted_ms - sum / 1e3).abs() < 1e-9);
-        assert!((t.fp32_floor_ms - 3.0 * pass / (g.fp32_tflops * 1e12) * 1e3).abs() < 1e-12);
-        // Convolutions only: every flop could run on tensor cores.
-        assert!((t.tf32_floor_ms - 3.0 * pass / (g.tf32_tflops * 1e12) * 1e3).abs() < 1e-12);
+        let fp32 = (3.0 * pass + slices) / (g.fp32_tflops * 1e12) * 1e3;
+        assert!((t.fp32_floor_ms - fp32).abs() < 1e-12);
+        // The convolutions' flops could run on tensor cores, the sums not.
+        let tf32 = (3.0 * pass / (g.tf32_tflops * 1e12) + slices / (g.fp32_tflops * 1e12)) * 1e3;
+        assert!((t.tf32_floor_ms - tf32).abs() < 1e-12);
         // Tiny launches: each at least a launch, and far above the floors.
-        assert!(t.predicted_ms >= 3.0 * 2.5e-3 && t.over_fp32_floor > 1.0);
+        assert!(t.predicted_ms >= 4.0 * 2.5e-3 && t.over_fp32_floor > 1.0);
     }
-    for row in &r.rows {
-        // 16×16 tiles over 13×17 outputs: a share of the lanes idle, work executed ≥ useful.
+    for row in r.rows.iter().filter(|row| row.kernel.contains("igemm")) {
+        // 256 × 16 tiles over 442 pixels × 5 channels: most lanes idle, executed ≥ useful.
         assert!(row.executed_per_useful.unwrap() >= 1.0, "{row:?}");
         assert!(row.sectors_per_request.unwrap() >= 1.0);
     }
@@ -157,7 +166,7 @@ fn the_command_prints_json_and_refuses_bad_settings() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["arch"], "sm_90");
-    assert_eq!(v["variants"], "conv2d_forward=v1");
+    assert_eq!(v["variants"], Variants::chosen().spec());
     for part in ["train", "infer"] {
         let totals = v[part]["totals"].as_array().unwrap();
         assert_eq!(totals.len(), 2, "h100 and h200");

@@ -179,7 +179,8 @@ mod tests {
             .unwrap();
         let launches = dev.exec().take();
         assert_eq!(launches.len(), 1);
-        assert_eq!(launches[0].kernel, "conv2d_forward");
+        // 5 output channels: the implicit GEMM's 256 × 16 tile, K = 18 unsplit.
+        assert_eq!(launches[0].kernel, "conv_igemm_256x16");
         let work = total_work(&launches).unwrap();
         // 3·5·4·5 outputs (h_out 4, w_out 5) of 2·9 taps; x, w, bias and y once.
         assert_eq!(work.flops, 2.0 * (3 * 5 * 4 * 5 * 2 * 9) as f64);

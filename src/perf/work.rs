@@ -41,7 +41,7 @@ const PER_ELEMENT: &[(&str, &str, f64)] = &[
 /// The useful work of a launch of `kernel` with `args` (by parameter name, as the emulator
 /// records them); an error names a kernel this table does not know or an argument it lacks.
 pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Work, String> {
-    // A kernel variant does the work of its slot's v1 kernel.
+    // A kernel variant with v1's parameters does the work of its slot's v1 kernel.
     let kernel = slot_of(kernel).map_or(kernel, |s| s.name);
     let int = |name: &str| -> Result<f64, String> {
         match args.iter().find(|(n, _)| *n == name) {
@@ -77,13 +77,25 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
             let taps = int("c_in")? * int("k")? * int("k")?;
             matmul(2.0 * n * int("c_out")? * int("h_out")? * int("w_out")? * taps)
         }
+        // The implicit GEMM: a correlation as conv2d_forward, a transposed convolution as
+        // conv_transpose2d_forward.
+        k if k.starts_with("conv_igemm_") => {
+            let n = int("n")?;
+            let kk = int("k")? * int("k")?;
+            if int("transposed")? != 0.0 {
+                matmul(2.0 * len("x")? * int("c_out")? * kk)
+            } else {
+                let pixels = n * int("h_out")? * int("w_out")?;
+                matmul(2.0 * pixels * int("c_out")? * int("c_in")? * kk)
+            }
+        }
         // Every input pixel meets every weight of its input channel once.
         "conv_transpose2d_forward" => {
             let pixels = len("x")?;
             matmul(2.0 * pixels * int("c_out")? * int("k")? * int("k")?)
         }
         // dw[c_o, c_i, k, k] = Σ over n·gh·gw of g·x.
-        "conv2d_weight_grad" => {
+        k if k == "conv2d_weight_grad" || k.starts_with("conv_wgrad_igemm_") => {
             let taps = int("c_i")? * int("k")? * int("k")?;
             matmul(2.0 * int("n")? * int("c_o")? * int("gh")? * int("gw")? * taps)
         }
@@ -97,6 +109,12 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
         // One comparison per input element.
         "max_pool2d_forward" | "max_pool2d_backward" => Ok(Work {
             flops: int("planes")? * int("h")? * int("wd")?,
+            bytes,
+            matmul: false,
+        }),
+        // (slices − 1)·len additions, and a store of each sum.
+        "sum_slices" => Ok(Work {
+            flops: int("slices")? * int("len")?,
             bytes,
             matmul: false,
         }),

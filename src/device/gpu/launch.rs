@@ -6,6 +6,7 @@ use super::{GpuDevice, KernelExec, LaunchConfig};
 use crate::kernels::consts;
 use crate::ops::shape_err;
 use crate::{Error, Result};
+use std::collections::hash_map::Entry;
 
 /// Threads per block of the 1-D kernels (elementwise and two-launch reductions); a
 /// multiple of [`WARP`] and at most [`BLOCK_SUM_MAX_THREADS`], as `sc_block_sum` in
@@ -85,5 +86,23 @@ impl<E: KernelExec> GpuDevice<E> {
             None => self.exec.alloc_zeros(MAX_REDUCE_BLOCKS)?,
         };
         f(guard.insert(buf))
+    }
+
+    /// Runs `f` with a scratch buffer of exactly `len` floats for split-K partial products,
+    /// allocating one on the first use of each length only.
+    pub(crate) fn with_split_scratch<R>(
+        &self,
+        len: usize,
+        f: impl FnOnce(&mut E::Buf) -> Result<R>,
+    ) -> Result<R> {
+        let mut guard = self
+            .split_scratch
+            .lock()
+            .map_err(|_| Error::Device("the split-K scratch buffers' lock is poisoned".into()))?;
+        let buf = match guard.entry(len) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(self.exec.alloc_zeros(len)?),
+        };
+        f(buf)
     }
 }

@@ -11,6 +11,7 @@ pub mod variants;
 
 use crate::kernels::Kernel;
 use crate::Result;
+use std::collections::HashMap;
 use std::sync::Mutex;
 pub use variants::Variants;
 
@@ -169,6 +170,9 @@ pub struct GpuDevice<E: KernelExec> {
     /// Per-block partial sums of the two-launch reductions: allocated on first use with a
     /// fixed size ([`launch::MAX_REDUCE_BLOCKS`]), so steady state never allocates.
     scratch: Mutex<Option<E::Buf>>,
+    /// The split-K partial products of the weight gradients, one buffer per length: a
+    /// training run has a fixed set of shapes, so steady state never allocates.
+    split_scratch: Mutex<HashMap<usize, E::Buf>>,
 }
 
 impl<E: KernelExec> GpuDevice<E> {
@@ -183,6 +187,7 @@ impl<E: KernelExec> GpuDevice<E> {
             exec,
             variants,
             scratch: Mutex::new(None),
+            split_scratch: Mutex::new(HashMap::new()),
         }
     }
     /// The kernel variants it runs.

@@ -14,9 +14,10 @@
 use crate::device::gpu::launch::{grid_yz, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig, Variants};
 use crate::kernels::{
-    consts, Kernel, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_TRANSPOSE2D_FORWARD,
+    consts, Kernel, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_IGEMM_128X32, CONV_IGEMM_256X16,
+    CONV_IGEMM_64X64, CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_64X64,
 };
-use crate::ops::reduce::gpu::channel_sum;
+use crate::ops::reduce::gpu::{channel_sum, sum_slices};
 use crate::ops::{check_len, shape_err, Act, Conv2dShape};
 use crate::Result;
 
@@ -60,7 +61,7 @@ impl Gather {
     pub(crate) fn kernel(self, variants: &Variants) -> &'static Kernel {
         match self {
             Gather::Correlation => variants.kernel("conv2d_forward"),
-            Gather::Transposed => &CONV_TRANSPOSE2D_FORWARD,
+            Gather::Transposed => variants.kernel("conv_transpose2d_forward"),
         }
     }
     /// Side of the kernel's square output tile, and of its block in threads.
@@ -127,8 +128,11 @@ pub(crate) fn gather<E: KernelExec>(
     act: Act,
     y: &mut E::Buf,
 ) -> Result<()> {
-    let (tile, cob) = (kind.tile(), kind.cob());
     let kernel = kind.kernel(dev.variants());
+    if std::ptr::eq(kernel, &CONV_IGEMM_64X64) {
+        return igemm(dev, op, kind, g, x, w, bias, act, y);
+    }
+    let (tile, cob) = (kind.tile(), kind.cob());
     let side = kind.in_side(g.k, g.stride);
     let shared = 4 * (Gather::patch_floats(kernel, side, g.stride) + cob * g.k * g.k);
     if shared > MAX_SHARED_BYTES {
@@ -175,12 +179,235 @@ pub(crate) fn gather<E: KernelExec>(
     )
 }
 
-/// Launches `conv2d_weight_grad`: dw `[c_o, c_i, k, k]` from g `[n, c_o, gh, gw]` and
+/// Depth of one implicit-GEMM step (K) and threads of a block (kernels/igemm.cuh).
+const IG_BK: usize = consts::SC_IG_BK as usize;
+const IG_THREADS: usize = consts::SC_IG_THREADS as usize;
+const _: () =
+    assert!(IG_THREADS == 256 && IG_BK == 8 && consts::SC_IG_TM == 4 && consts::SC_IG_TN == 4);
+
+/// The instance of an implicit-GEMM kernel for `cols` output columns: its kernel, block
+/// tile (rows, columns) and static shared memory (two buffers of each operand's
+/// `IG_BK × (tile + SC_IG_PAD)` floats).
+struct Instance {
+    kernel: &'static Kernel,
+    tile: (usize, usize),
+}
+
+impl Instance {
+    /// The convolution instance whose column tile wastes least on `c_out` channels.
+    fn conv(c_out: usize) -> Instance {
+        let (kernel, tile) = match c_out {
+            0..=16 => (&CONV_IGEMM_256X16, (256, 16)),
+            17..=32 => (&CONV_IGEMM_128X32, (128, 32)),
+            _ => (&CONV_IGEMM_64X64, (64, 64)),
+        };
+        Instance { kernel, tile }
+    }
+    /// The weight-gradient instance whose row tile wastes least on `c_o` rows.
+    fn wgrad(c_o: usize) -> Instance {
+        if c_o <= 32 {
+            Instance {
+                kernel: &CONV_WGRAD_IGEMM_32X128,
+                tile: (32, 128),
+            }
+        } else {
+            Instance {
+                kernel: &CONV_WGRAD_IGEMM_64X64,
+                tile: (64, 64),
+            }
+        }
+    }
+    fn static_shared(&self) -> usize {
+        let pad = consts::SC_IG_PAD as usize;
+        2 * 4 * IG_BK * (self.tile.0 + pad + self.tile.1 + pad)
+    }
+}
+
+/// Launches the implicit-GEMM convolution for a gather: the instance for `c_out`
+/// channels, grid (row tiles of the largest parity class, channel tiles, classes ×
+/// splits of K), [`IG_THREADS`] threads, dynamic shared memory for the tap table (3 ints
+/// per tap of a class). With K split, the kernel writes raw partial outputs into a
+/// scratch and `sum_slices` adds them and applies bias and activation.
+#[allow(clippy::too_many_arguments)]
+fn igemm<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    kind: Gather,
+    g: &Geometry,
+    x: &E::Buf,
+    w: &E::Buf,
+    bias: Option<&E::Buf>,
+    act: Act,
+    y: &mut E::Buf,
+) -> Result<()> {
+    let transposed = matches!(kind, Gather::Transposed);
+    let inst = Instance::conv(g.c_out);
+    // Class (0, 0) has the most rows and taps.
+    let (step, taps_1d) = if transposed {
+        (g.stride, g.k.div_ceil(g.stride))
+    } else {
+        (1, g.k)
+    };
+    let rows = g.n * g.h_out.div_ceil(step) * g.w_out.div_ceil(step);
+    let shared = 4 * 3 * (taps_1d * taps_1d).max(1);
+    let max_dynamic = MAX_SHARED_BYTES - inst.static_shared();
+    if shared > max_dynamic {
+        return Err(shape_err(
+            op,
+            format!("kernel {}×{} needs {shared} bytes of shared memory for its taps (max {max_dynamic})", g.k, g.k),
+        ));
+    }
+    let y_len = g.n * g.c_out * g.h_out * g.w_out;
+    to_i32(op, g.n * g.c_in * g.h * g.w)?;
+    to_i32(op, y_len)?;
+    let depth = g.c_in * taps_1d * taps_1d;
+    to_i32(op, g.c_in * g.k * g.k)?;
+    let tiles = (
+        rows.div_ceil(inst.tile.0).max(1),
+        g.c_out.div_ceil(inst.tile.1),
+    );
+    let (splits, chunk) = split_k(tiles.0 * tiles.1 * step * step, depth);
+    to_i32(op, splits * y_len)?;
+    let (act_kind, slope) = act.code();
+    let launch = |out: &mut E::Buf, finish: bool| {
+        let cfg = LaunchConfig {
+            grid: (
+                u32::try_from(tiles.0)
+                    .map_err(|_| shape_err(op, format!("{rows} output pixels")))?,
+                grid_yz(op, "output channel tiles", tiles.1)?,
+                grid_yz(op, "parity classes × K splits", step * step * splits)?,
+            ),
+            block: (IG_THREADS as u32, 1, 1),
+            shared_bytes: shared as u32,
+        };
+        dev.exec().launch(
+            inst.kernel,
+            cfg,
+            &mut [
+                Arg::In("x", x),
+                Arg::In("w", w),
+                Arg::In("bias", bias.unwrap_or(w)),
+                Arg::Out("y", out),
+                Arg::I32("n", to_i32(op, g.n)?),
+                Arg::I32("c_in", to_i32(op, g.c_in)?),
+                Arg::I32("h", to_i32(op, g.h)?),
+                Arg::I32("wd", to_i32(op, g.w)?),
+                Arg::I32("c_out", to_i32(op, g.c_out)?),
+                Arg::I32("k", to_i32(op, g.k)?),
+                Arg::I32("stride", to_i32(op, g.stride)?),
+                Arg::I32("pad", to_i32(op, g.pad)?),
+                Arg::I32("h_out", to_i32(op, g.h_out)?),
+                Arg::I32("w_out", to_i32(op, g.w_out)?),
+                Arg::I32("transposed", i32::from(transposed)),
+                Arg::I32("k_chunk", to_i32(op, chunk)?),
+                Arg::I32("has_bias", i32::from(bias.is_some() && finish)),
+                Arg::I32("act", if finish { act_kind } else { 0 }),
+                Arg::F32("slope", slope),
+            ],
+        )
+    };
+    if splits == 1 {
+        return launch(y, true);
+    }
+    dev.with_split_scratch(splits * y_len, |parts| {
+        launch(parts, false)?;
+        let plane = (g.h_out * g.w_out, g.c_out);
+        sum_slices(dev, op, parts, splits, plane, bias, act, y)
+    })
+}
+
+/// Blocks a split-K weight gradient aims for (about two per SM of the largest GPUs): the
+/// split count depends on the shape only, so results are the same on every GPU.
+const SPLIT_K_BLOCKS: usize = 256;
+/// Fewest K steps of [`IG_BK`] per split.
+const SPLIT_K_MIN_STEPS: usize = 16;
+
+/// The split of a weight gradient's K = `depth` for `tiles` output tiles: (splits, K per
+/// split, a multiple of [`IG_BK`]); every split is non-empty.
+pub(crate) fn split_k(tiles: usize, depth: usize) -> (usize, usize) {
+    let steps = depth.div_ceil(IG_BK).max(1);
+    let want = SPLIT_K_BLOCKS.div_ceil(tiles.max(1));
+    let splits = want.min(steps / SPLIT_K_MIN_STEPS).max(1);
+    let chunk = steps.div_ceil(splits) * IG_BK;
+    (depth.div_ceil(chunk).max(1), chunk)
+}
+
+/// Launches the chosen weight-gradient kernel (see [`weight_grad_v1`]) for
+/// dw `[c_o, c_i, k, k]` from g `[n, c_o, gh, gw]` and x `[n, c_i, xh, xw]`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn weight_grad<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    g_geom: (usize, usize, usize, usize),
+    x_geom: (usize, usize, usize),
+    k: usize,
+    stride: usize,
+    pad: usize,
+    g: &E::Buf,
+    x: &E::Buf,
+    dw: &mut E::Buf,
+) -> Result<()> {
+    let kernel = dev.variants().kernel("conv2d_weight_grad");
+    if !std::ptr::eq(kernel, &CONV_WGRAD_IGEMM_64X64) {
+        return weight_grad_v1(dev, op, g_geom, x_geom, k, stride, pad, g, x, dw);
+    }
+    let (n, c_o, gh, gw) = g_geom;
+    let (c_i, xh, xw) = x_geom;
+    to_i32(op, n * c_o * gh * gw)?;
+    to_i32(op, n * c_i * xh * xw)?;
+    let cols = c_i * k * k;
+    let depth = n * gh * gw;
+    let inst = Instance::wgrad(c_o);
+    let tiles = (c_o.div_ceil(inst.tile.0), cols.div_ceil(inst.tile.1));
+    let (splits, chunk) = split_k(tiles.0 * tiles.1, depth);
+    let len = c_o * cols;
+    to_i32(op, splits * len)?;
+    let launch = |out: &mut E::Buf| {
+        let cfg = LaunchConfig {
+            grid: (
+                to_i32(op, tiles.0)? as u32,
+                grid_yz(op, "weight column tiles", tiles.1)?,
+                grid_yz(op, "K splits", splits)?,
+            ),
+            block: (IG_THREADS as u32, 1, 1),
+            shared_bytes: 0,
+        };
+        dev.exec().launch(
+            inst.kernel,
+            cfg,
+            &mut [
+                Arg::In("g", g),
+                Arg::In("x", x),
+                Arg::Out("out", out),
+                Arg::I32("n", to_i32(op, n)?),
+                Arg::I32("c_o", to_i32(op, c_o)?),
+                Arg::I32("gh", to_i32(op, gh)?),
+                Arg::I32("gw", to_i32(op, gw)?),
+                Arg::I32("c_i", to_i32(op, c_i)?),
+                Arg::I32("xh", to_i32(op, xh)?),
+                Arg::I32("xw", to_i32(op, xw)?),
+                Arg::I32("k", to_i32(op, k)?),
+                Arg::I32("stride", to_i32(op, stride)?),
+                Arg::I32("pad", to_i32(op, pad)?),
+                Arg::I32("k_chunk", to_i32(op, chunk)?),
+            ],
+        )
+    };
+    if splits == 1 {
+        return launch(dw);
+    }
+    dev.with_split_scratch(splits * len, |parts| {
+        launch(parts)?;
+        sum_slices(dev, op, parts, splits, (1, 1), None, Act::Identity, dw)
+    })
+}
+
+/// Launches `conv2d_weight_grad` (v1): dw `[c_o, c_i, k, k]` from g `[n, c_o, gh, gw]` and
 /// x `[n, c_i, xh, xw]`: one block of `SC_CONV_TILE²` (256) threads per (o, i) pair,
 /// dynamic shared memory for a `SC_CONV_TILE²` tile of g, the x patch it touches and the
 /// per-group partial sums.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn weight_grad<E: KernelExec>(
+fn weight_grad_v1<E: KernelExec>(
     dev: &GpuDevice<E>,
     op: &'static str,
     g_geom: (usize, usize, usize, usize),
@@ -360,7 +587,8 @@ pub(crate) fn conv2d_backward_weight<E: KernelExec>(
 
 #[cfg(test)]
 mod tests {
-    use crate::device::gpu::{GpuDevice, LaunchConfig};
+    use crate::device::gpu::variants::SLOTS;
+    use crate::device::gpu::{GpuDevice, LaunchConfig, Variants};
     use crate::kernels::consts;
     use crate::ops::{Act, Conv2dShape, ConvTranspose2dShape};
     use crate::perf::record::{Dry, Recording};
@@ -377,12 +605,21 @@ mod tests {
             .collect()
     }
 
-    /// The tile and output-channel block of each gather kernel are the ones its .cu file
-    /// defines (kernels::consts, checked against the sources in kernels.rs), and
+    /// A device that runs every slot's v1 kernel.
+    fn v1_device() -> GpuDevice<Recorder> {
+        let mut v = Variants::chosen();
+        for slot in SLOTS {
+            v = v.with(slot.name, "v1").unwrap();
+        }
+        GpuDevice::with_variants(Recording::new(Dry), v)
+    }
+
+    /// The tile and output-channel block of each v1 gather kernel are the ones its .cu
+    /// file defines (kernels::consts, checked against the sources in kernels.rs), and
     /// conv2d_weight_grad runs SC_CONV_TILE² threads.
     #[test]
     fn conv_launches_use_the_kernels_tiles() {
-        let dev = GpuDevice::new(Recording::new(Dry));
+        let dev = v1_device();
         let (tile, cob) = (consts::SC_CONV_TILE as usize, consts::SC_CONV_COB as usize);
         let (ct_tile, ct_cob) = (consts::SC_CT_TILE as usize, consts::SC_CT_COB as usize);
         let s = Conv2dShape {
@@ -449,5 +686,86 @@ mod tests {
         assert_eq!(cfg.grid, (tiles as u32, 11usize.div_ceil(ct_cob) as u32, 1));
         let side = (ct_tile + 4 - 2) / 2 + 2;
         assert_eq!(cfg.shared_bytes as usize, 4 * (side * side + ct_cob * 16));
+    }
+
+    /// The implicit GEMM (the default): the tile instance follows the output channels,
+    /// the batch is folded into the rows, a transposed convolution of stride s has s²
+    /// parity classes in grid.z, and K is split (then `sum_slices` finishes) only where
+    /// the tiles alone would leave the GPU idle, by the shape alone.
+    #[test]
+    fn implicit_gemm_launches_pick_their_tile_classes_and_splits() {
+        let dev = GpuDevice::new(Recording::new(Dry));
+        let conv = |n, c_in, c_out, hw, k| Conv2dShape {
+            n,
+            c_in,
+            h: hw,
+            w: hw,
+            c_out,
+            k,
+            stride: 1,
+            pad: (k - 1) / 2,
+        };
+        // G's conv2 at batch 16: 65 536 pixels, 32 channels, K = 2592: 512 row tiles of
+        // 128, no split.
+        let s = conv(16, 32, 32, 64, 9);
+        let (x, w, b, mut y) = (s.x_len(), s.w_len(), s.c_out, s.y_len());
+        super::conv2d_forward(&dev, &s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
+        let l = launches(&dev);
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].0, "conv_igemm_128x32");
+        assert_eq!(l[0].1.grid, (512, 1, 1));
+        assert_eq!(l[0].1.block, (256, 1, 1));
+        assert_eq!(l[0].1.shared_bytes as usize, 12 * 81);
+        // D's last conv at batch 16: 256 pixels × 1024 channels = 64 tiles of 64 × 64,
+        // K = 4608 = 576 steps: 4 splits of 144 steps, then sum_slices.
+        let s = conv(16, 512, 1024, 4, 3);
+        let (x, w, b, mut y) = (s.x_len(), s.w_len(), s.c_out, s.y_len());
+        super::conv2d_forward(&dev, &s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
+        let l = launches(&dev);
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].0, "conv_igemm_64x64");
+        assert_eq!(l[0].1.grid, (4, 16, 4));
+        assert_eq!(l[1].0, "sum_slices");
+        assert_eq!(super::split_k(64, 4608), (4, 1152));
+        // G's 32 → 3 deconvolution's input gradient is a correlation with 32 outputs;
+        // a stride-2 transposed convolution with 3 outputs has 4 classes.
+        let t = ConvTranspose2dShape {
+            n: 2,
+            c_in: 8,
+            h: 9,
+            w: 9,
+            c_out: 3,
+            k: 5,
+            stride: 2,
+            pad: 2,
+            out_pad: 1,
+        };
+        let (x, w, mut y) = (t.x_len(), t.w_len(), t.y_len());
+        crate::ops::conv_transpose2d::gpu::conv_transpose2d_forward(
+            &dev,
+            &t,
+            &x,
+            &w,
+            None,
+            Act::Identity,
+            &mut y,
+        )
+        .unwrap();
+        let l = launches(&dev);
+        assert_eq!(l[0].0, "conv_igemm_256x16");
+        // Output 18 × 18: class (0, 0) has 9 × 9 pixels per image, 162 rows: 1 tile.
+        assert_eq!(l[0].1.grid, (1, 1, 4));
+        // Taps of class (0, 0): ⌈5/2⌉² = 9, 3 ints each.
+        assert_eq!(l[0].1.shared_bytes, 12 * 9);
+        // Weight gradients: 32 rows take the 32 × 128 tile; K = 16·64·64 splits 7 ways
+        // over 21 column tiles (G's conv2: 2592 columns).
+        let s = conv(16, 32, 32, 64, 9);
+        let (x, dy, mut dw) = (s.x_len(), s.y_len(), s.w_len());
+        super::conv2d_backward_weight(&dev, &s, &x, &dy, &mut dw, None).unwrap();
+        let l = launches(&dev);
+        assert_eq!(l[0].0, "conv_wgrad_igemm_32x128");
+        assert_eq!(l[0].1.grid, (1, 21, 13));
+        assert_eq!(l[1].0, "sum_slices");
+        assert_eq!(super::split_k(21, 16 * 64 * 64).0, 13);
     }
 }

@@ -39,6 +39,7 @@ impl Op for ConvTranspose2d {
             (2, 8, 4, 8, 8, 2, 2, 0, 0, id, true, true),      // U-Net up: 2×2, stride 2
             (3, 5, 3, 7, 5, 2, 2, 0, 0, id, true, false),     // the same at odd sizes
             (1, 16, 8, 32, 32, 2, 2, 0, 0, id, true, false),  // the unet preset's first up
+            (2, 3, 70, 5, 4, 4, 3, 1, 2, leaky, true, false), // stride 3: 9 parity classes
         ];
         for (n, c_in, c_out, h, w, k, stride, pad, out_pad, act, bias, quick) in deconvs {
             let s = ConvTranspose2dShape {

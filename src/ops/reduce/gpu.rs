@@ -3,10 +3,12 @@
 //! (`reduce_partials`) of every two-launch reduction, which other families' launch code
 //! calls through [`GpuDevice::two_pass_reduce`].
 
-use crate::device::gpu::launch::{reduce_blocks, reduce_threads, to_i32};
+use crate::device::gpu::launch::{elementwise, reduce_blocks, reduce_threads, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig};
-use crate::kernels::{CHANNEL_SUM, REDUCE_PARTIALS, SUM_PARTIALS, SUM_SQUARES_PARTIALS};
-use crate::ops::check_len;
+use crate::kernels::{
+    CHANNEL_SUM, REDUCE_PARTIALS, SUM_PARTIALS, SUM_SLICES, SUM_SQUARES_PARTIALS,
+};
+use crate::ops::{check_len, Act};
 use crate::Result;
 
 /// [`Device::sum`](crate::device::Device::sum).
@@ -50,6 +52,45 @@ pub(crate) fn sum_squares<E: KernelExec>(
             ],
         )
     })
+}
+
+/// Launches `sum_slices`: `out[e] = act(Σ_{z < slices} parts[z·len + e] + bias[(e / plane)
+/// mod c])` with the slices in order of z, `len` the length of `out` and `(plane, c)` its
+/// NCHW layout (the split-K partial sums of the implicit-GEMM convolutions; the weight
+/// gradients pass no bias, the identity and `(1, 1)`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sum_slices<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    parts: &E::Buf,
+    slices: usize,
+    (plane, c): (usize, usize),
+    bias: Option<&E::Buf>,
+    act: Act,
+    out: &mut E::Buf,
+) -> Result<()> {
+    let len = dev.exec().len(out);
+    check_len(op, "parts", dev.exec().len(parts), slices * len)?;
+    if let Some(b) = bias {
+        check_len(op, "bias", dev.exec().len(b), c)?;
+    }
+    let (act_kind, slope) = act.code();
+    dev.exec().launch(
+        &SUM_SLICES,
+        elementwise(len),
+        &mut [
+            Arg::In("parts", parts),
+            Arg::In("bias", bias.unwrap_or(parts)),
+            Arg::Out("out", out),
+            Arg::I32("slices", to_i32(op, slices)?),
+            Arg::I32("len", to_i32(op, len)?),
+            Arg::I32("plane", to_i32(op, plane.max(1))?),
+            Arg::I32("c", to_i32(op, c.max(1))?),
+            Arg::I32("has_bias", i32::from(bias.is_some())),
+            Arg::I32("act", act_kind),
+            Arg::F32("slope", slope),
+        ],
+    )
 }
 
 /// Launches `channel_sum`: `out[c] = Σ_{n, plane} g[n, c, plane]`, one block per channel.
