@@ -354,21 +354,7 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
 
     const int steps = k_end > k_begin ? (k_end - k_begin + SC_IG_BK - 1) / SC_IG_BK : 0;
     __syncthreads();  // the tap table
-    if (steps > 0) {
-        load();
-        store(0);
-    }
-    __syncthreads();
-    for (int s = 0; s < steps; ++s) {
-        const bool more = s + 1 < steps;
-        if (more) {
-            advance();
-            load();
-        }
-        sc_ig_multiply<BM, BN>(s_a.v[s % 2], s_b.v[s % 2], tm, tn, acc);
-        if (more) store((s + 1) % 2);
-        __syncthreads();
-    }
+    sc_ig_main_loop<BM, BN>(steps, s_a, s_b, tm, tn, acc, load, store, advance);
 
     // Epilogue: NCHW stores, with bias and activation unless K is split.
     const size_t plane_out = (size_t)h_out * w_out;
@@ -514,21 +500,7 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
     }
 
     const int steps = k_end > k_begin ? (k_end - k_begin + SC_IG_BK - 1) / SC_IG_BK : 0;
-    if (steps > 0) {
-        load();
-        store(0);
-    }
-    __syncthreads();
-    for (int s = 0; s < steps; ++s) {
-        const bool more = s + 1 < steps;
-        if (more) {
-            advance();
-            load();
-        }
-        sc_ig_multiply<BM, BN>(s_a.v[s % 2], s_b.v[s % 2], tm, tn, acc);
-        if (more) store((s + 1) % 2);
-        __syncthreads();
-    }
+    sc_ig_main_loop<BM, BN>(steps, s_a, s_b, tm, tn, acc, load, store, advance);
 
     float* out_z = out + (size_t)blockIdx.z * c_o * cols;
 #pragma unroll

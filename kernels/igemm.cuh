@@ -57,3 +57,29 @@ static __device__ __forceinline__ void sc_ig_multiply(const float (*a)[BM + SC_I
         }
     }
 }
+
+// The main loop of a block: `steps` steps of SC_IG_BK k-rows into acc. load() fetches
+// the current step's operands from global memory into the thread's registers, store(buf)
+// writes them into staging buffer buf, advance() moves the thread's k-rows on by one
+// step. The first step is staged before the loop; inside it, step s + 1's loads are issued
+// before step s is multiplied, and one barrier ends each step. Every thread of the block
+// must call it (it contains barriers).
+template <int BM, int BN, class Load, class Store, class Advance>
+static __device__ __forceinline__ void sc_ig_main_loop(int steps, sc_ig_stage<BM>& s_a, sc_ig_stage<BN>& s_b, int tm, int tn, float acc[SC_IG_TM][SC_IG_TN], Load load, Store store, Advance advance)
+{
+    if (steps > 0) {
+        load();
+        store(0);
+    }
+    __syncthreads();
+    for (int s = 0; s < steps; ++s) {
+        const bool more = s + 1 < steps;
+        if (more) {
+            advance();
+            load();
+        }
+        sc_ig_multiply<BM, BN>(s_a.v[s % 2], s_b.v[s % 2], tm, tn, acc);
+        if (more) store((s + 1) % 2);
+        __syncthreads();
+    }
+}
