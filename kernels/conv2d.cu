@@ -346,15 +346,8 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
     int tm, tn;
     sc_ig_thread<BM>(&tm, &tn);
     float acc[SC_IG_TM][SC_IG_TN];
-#pragma unroll
-    for (int i = 0; i < SC_IG_TM; ++i) {
-#pragma unroll
-        for (int j = 0; j < SC_IG_TN; ++j) acc[i][j] = 0.0f;
-    }
-
-    const int steps = k_end > k_begin ? (k_end - k_begin + SC_IG_BK - 1) / SC_IG_BK : 0;
     __syncthreads();  // the tap table
-    sc_ig_main_loop<BM, BN>(steps, s_a, s_b, tm, tn, acc, load, store, advance);
+    sc_ig_main_loop<BM, BN>(k_end - k_begin, s_a, s_b, tm, tn, acc, load, store, advance);
 
     // Epilogue: NCHW stores, with bias and activation unless K is split.
     const size_t plane_out = (size_t)h_out * w_out;
@@ -493,14 +486,7 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
     int tm, tn;
     sc_ig_thread<BM>(&tm, &tn);
     float acc[SC_IG_TM][SC_IG_TN];
-#pragma unroll
-    for (int i = 0; i < SC_IG_TM; ++i) {
-#pragma unroll
-        for (int j = 0; j < SC_IG_TN; ++j) acc[i][j] = 0.0f;
-    }
-
-    const int steps = k_end > k_begin ? (k_end - k_begin + SC_IG_BK - 1) / SC_IG_BK : 0;
-    sc_ig_main_loop<BM, BN>(steps, s_a, s_b, tm, tn, acc, load, store, advance);
+    sc_ig_main_loop<BM, BN>(k_end - k_begin, s_a, s_b, tm, tn, acc, load, store, advance);
 
     float* out_z = out + (size_t)blockIdx.z * c_o * cols;
 #pragma unroll

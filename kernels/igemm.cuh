@@ -58,15 +58,22 @@ static __device__ __forceinline__ void sc_ig_multiply(const float (*a)[BM + SC_I
     }
 }
 
-// The main loop of a block: `steps` steps of SC_IG_BK k-rows into acc. load() fetches
+// The main loop of a block: acc = the sum over `depth` k-rows (none if depth <= 0), in
+// steps of SC_IG_BK k-rows (a last partial step's missing rows staged as zeros). load() fetches
 // the current step's operands from global memory into the thread's registers, store(buf)
 // writes them into staging buffer buf, advance() moves the thread's k-rows on by one
 // step. The first step is staged before the loop; inside it, step s + 1's loads are issued
 // before step s is multiplied, and one barrier ends each step. Every thread of the block
 // must call it (it contains barriers).
 template <int BM, int BN, class Load, class Store, class Advance>
-static __device__ __forceinline__ void sc_ig_main_loop(int steps, sc_ig_stage<BM>& s_a, sc_ig_stage<BN>& s_b, int tm, int tn, float acc[SC_IG_TM][SC_IG_TN], Load load, Store store, Advance advance)
+static __device__ __forceinline__ void sc_ig_main_loop(int depth, sc_ig_stage<BM>& s_a, sc_ig_stage<BN>& s_b, int tm, int tn, float acc[SC_IG_TM][SC_IG_TN], Load load, Store store, Advance advance)
 {
+#pragma unroll
+    for (int i = 0; i < SC_IG_TM; ++i) {
+#pragma unroll
+        for (int j = 0; j < SC_IG_TN; ++j) acc[i][j] = 0.0f;
+    }
+    const int steps = depth > 0 ? (depth + SC_IG_BK - 1) / SC_IG_BK : 0;
     if (steps > 0) {
         load();
         store(0);

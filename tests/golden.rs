@@ -8,11 +8,29 @@ mod golden_support;
 use golden_support::{assert_golden, golden_dir, load, max_rel_err, OPS};
 use satcolor::device::cpu::CpuDevice;
 
-/// The emulator running kernels/*.cu on the CPU through the shared launch code.
+/// The emulator running kernels/*.cu on the CPU through the shared launch code, in three
+/// runs: the default kernel variants with threads and blocks in order, the same with both
+/// shuffled, and every slot's v1 kernel (still selectable, so still checked).
 #[cfg(feature = "emu")]
-fn emu() -> satcolor::device::gpu::GpuDevice<satcolor::device::emu::EmuExec> {
-    use satcolor::device::emu::{EmuExec, EmuOptions};
-    satcolor::device::gpu::GpuDevice::new(EmuExec::new(EmuOptions::default()).expect("emu opens"))
+fn on_emu(op: &str) {
+    use satcolor::device::emu::{EmuExec, EmuOptions, Order};
+    use satcolor::device::gpu::{variants::SLOTS, GpuDevice, Variants};
+    let v1 = SLOTS.iter().fold(Variants::chosen(), |v, s| {
+        v.with(s.name, "v1").expect("every slot has v1")
+    });
+    let shuffled = EmuOptions {
+        thread_order: Order::Shuffle(0x601d),
+        block_order: Order::Shuffle(0x5eed),
+        ..EmuOptions::default()
+    };
+    for (opts, variants) in [
+        (EmuOptions::default(), Variants::chosen()),
+        (shuffled, Variants::chosen()),
+        (EmuOptions::default(), v1),
+    ] {
+        let exec = EmuExec::new(opts).expect("emu opens");
+        assert_golden(&GpuDevice::with_variants(exec, variants), op);
+    }
 }
 
 /// Runs `op`'s goldens on GPU 0, or prints why they were skipped.
@@ -40,7 +58,7 @@ macro_rules! golden_tests {
             $(
                 #[test]
                 fn $op() {
-                    super::assert_golden(&super::emu(), stringify!($op));
+                    super::on_emu(stringify!($op));
                 }
             )*
         }

@@ -1,9 +1,10 @@
 //! Kernel variants: the one place where the GPU device's choice of kernel is made, for each
 //! launch site ("slot") that has more than one kernel doing the same work.
 //!
-//! Every variant computes the same results (each is validated against the parity cases of
-//! the ops that use its slot, tests/parity_emu.rs and `cargo bench --bench kernels`);
-//! they differ in speed. [`SLOTS`] lists them with the variant the device uses; the
+//! Every variant computes the same results, to the parity cases' tolerance and bit for bit
+//! where a slot's `v1_bits` says so (each is validated against the parity cases of the ops
+//! that use its slot, tests/parity_emu.rs and `cargo bench --bench kernels`); they differ
+//! in speed. [`SLOTS`] lists them with the variant the device uses; the
 //! environment variable [`ENV`] overrides the choice (`SATCOLOR_KERNELS=conv2d_forward=v2`)
 //! wherever a device is opened through [`crate::device::open::run_on`], so that a session
 //! on a GPU can time the variants (`cargo bench --bench kernels`) and pick the fastest with
@@ -29,8 +30,11 @@ pub struct Slot {
     /// The benchmark parts (op, part of [`crate::ops::registry::Op::bench_part`]) that
     /// launch this slot's kernel: what `cargo bench --bench kernels` times per variant.
     pub bench_parts: &'static [(&'static str, &'static str)],
-    /// Its variants, `v1` (today's kernel) first. A variant may take other parameters
-    /// than v1 (its launch code is its own, in the family's gpu.rs).
+    /// Its variants, `v1` (the first kernel) first. A variant may take other parameters
+    /// than v1 (its launch code is its own, in the family's gpu.rs). A variant that is a
+    /// family of template instances (the implicit GEMMs: `conv_igemm_*` and
+    /// `conv_wgrad_igemm_*`) is named by its 64 × 64 instance; the launch code picks the
+    /// instance for each shape.
     pub variants: &'static [(&'static str, &'static Kernel)],
     /// The variants that sum in v1's order, so that their results are v1's bit for bit
     /// (tests/parity_emu.rs checks it); the others have their own fixed orders, and only
@@ -55,7 +59,8 @@ pub const SLOTS: &[Slot] = &[
             ("v2", &CONV2D_FORWARD_V2),
             ("v3", &CONV_IGEMM_64X64),
         ],
-        // v3 sums in v1's order unless it splits K (D's small maps).
+        // v3, the implicit GEMM (src/ops/conv2d/gpu.rs picks its tile), sums in v1's
+        // order unless it splits K (D's small maps).
         v1_bits: &["v1", "v2"],
         chosen: "v3",
     },

@@ -185,9 +185,8 @@ const IG_THREADS: usize = consts::SC_IG_THREADS as usize;
 const _: () =
     assert!(IG_THREADS == 256 && IG_BK == 8 && consts::SC_IG_TM == 4 && consts::SC_IG_TN == 4);
 
-/// The instance of an implicit-GEMM kernel for `cols` output columns: its kernel, block
-/// tile (rows, columns) and static shared memory (two buffers of each operand's
-/// `IG_BK × (tile + SC_IG_PAD)` floats).
+/// An instance of an implicit-GEMM kernel template: its kernel and block tile (rows,
+/// columns).
 struct Instance {
     kernel: &'static Kernel,
     tile: (usize, usize),
@@ -217,6 +216,8 @@ impl Instance {
             }
         }
     }
+    /// Static shared memory of a block: two buffers of each operand's
+    /// `IG_BK × (tile + SC_IG_PAD)` floats.
     fn static_shared(&self) -> usize {
         let pad = consts::SC_IG_PAD as usize;
         2 * 4 * IG_BK * (self.tile.0 + pad + self.tile.1 + pad)
@@ -306,13 +307,32 @@ fn igemm<E: KernelExec>(
             ],
         )
     };
+    let layout = (g.h_out * g.w_out, g.c_out);
+    split_launch(dev, op, splits, layout, bias, act, y, launch)
+}
+
+/// Runs a launch whose K may be split: with one split, `launch(out, true)` writes the
+/// result; with more, `launch(parts, false)` writes the `splits` partial results into a
+/// scratch of `splits` outputs and `sum_slices` adds them in order into `out`, with `bias`
+/// and `act` over its NCHW `layout` (plane, channels).
+#[allow(clippy::too_many_arguments)]
+fn split_launch<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    splits: usize,
+    layout: (usize, usize),
+    bias: Option<&E::Buf>,
+    act: Act,
+    out: &mut E::Buf,
+    launch: impl Fn(&mut E::Buf, bool) -> Result<()>,
+) -> Result<()> {
     if splits == 1 {
-        return launch(y, true);
+        return launch(out, true);
     }
-    dev.with_split_scratch(splits * y_len, |parts| {
+    let len = dev.exec().len(out);
+    dev.with_split_scratch(splits * len, |parts| {
         launch(parts, false)?;
-        let plane = (g.h_out * g.w_out, g.c_out);
-        sum_slices(dev, op, parts, splits, plane, bias, act, y)
+        sum_slices(dev, op, parts, splits, layout, bias, act, out)
     })
 }
 
@@ -362,7 +382,8 @@ pub(crate) fn weight_grad<E: KernelExec>(
     let (splits, chunk) = split_k(tiles.0 * tiles.1, depth);
     let len = c_o * cols;
     to_i32(op, splits * len)?;
-    let launch = |out: &mut E::Buf| {
+    // Without bias or activation, partial and final results are written alike.
+    let launch = |out: &mut E::Buf, _final: bool| {
         let cfg = LaunchConfig {
             grid: (
                 to_i32(op, tiles.0)? as u32,
@@ -393,13 +414,7 @@ pub(crate) fn weight_grad<E: KernelExec>(
             ],
         )
     };
-    if splits == 1 {
-        return launch(dw);
-    }
-    dev.with_split_scratch(splits * len, |parts| {
-        launch(parts)?;
-        sum_slices(dev, op, parts, splits, (1, 1), None, Act::Identity, dw)
-    })
+    split_launch(dev, op, splits, (1, 1), None, Act::Identity, dw, launch)
 }
 
 /// Launches `conv2d_weight_grad` (v1): dw `[c_o, c_i, k, k]` from g `[n, c_o, gh, gw]` and
@@ -727,8 +742,7 @@ mod tests {
         assert_eq!(l[0].1.grid, (4, 16, 4));
         assert_eq!(l[1].0, "sum_slices");
         assert_eq!(super::split_k(64, 4608), (4, 1152));
-        // G's 32 → 3 deconvolution's input gradient is a correlation with 32 outputs;
-        // a stride-2 transposed convolution with 3 outputs has 4 classes.
+        // A stride-2 transposed convolution with 3 outputs: the 256 × 16 tile, 4 classes.
         let t = ConvTranspose2dShape {
             n: 2,
             c_in: 8,
@@ -757,8 +771,8 @@ mod tests {
         assert_eq!(l[0].1.grid, (1, 1, 4));
         // Taps of class (0, 0): ⌈5/2⌉² = 9, 3 ints each.
         assert_eq!(l[0].1.shared_bytes, 12 * 9);
-        // Weight gradients: 32 rows take the 32 × 128 tile; K = 16·64·64 splits 7 ways
-        // over 21 column tiles (G's conv2: 2592 columns).
+        // Weight gradients: 32 rows take the 32 × 128 tile; K = 16·64·64 splits 13 ways
+        // over 21 column tiles (G's conv2: 2592 columns; ⌈256 / 21⌉ = 13).
         let s = conv(16, 32, 32, 64, 9);
         let (x, dy, mut dw) = (s.x_len(), s.y_len(), s.w_len());
         super::conv2d_backward_weight(&dev, &s, &x, &dy, &mut dw, None).unwrap();
