@@ -278,7 +278,21 @@ struct alignas(16) float4 {
     }
 };
 struct alignas(8) int2 { int x, y; };
-struct alignas(16) int4 { int x, y, z, w; };
+/// gcc's 16-byte integer vector, through which int4 copies (as float4 does).
+typedef int satcolor_emu_i4 __attribute__((vector_size(16)));
+struct alignas(16) int4 {
+    int x, y, z, w;
+    int4() = default;
+    constexpr int4(int x_, int y_, int z_, int w_) : x(x_), y(y_), z(z_), w(w_) {}
+    int4(const int4& o) {
+        const satcolor_emu_i4 v = *reinterpret_cast<const satcolor_emu_i4*>(&o);
+        __builtin_memcpy(this, &v, sizeof v);
+    }
+    int4& operator=(const int4& o) {
+        *reinterpret_cast<satcolor_emu_i4*>(this) = *reinterpret_cast<const satcolor_emu_i4*>(&o);
+        return *this;
+    }
+};
 inline float2 make_float2(float x, float y) { return {x, y}; }
 inline float3 make_float3(float x, float y, float z) { return {x, y, z}; }
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }

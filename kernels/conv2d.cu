@@ -220,7 +220,7 @@ extern "C" __global__ void conv2d_weight_grad(const float* __restrict__ g, const
 // the largest class, grid.y = tiles of BN output channels. Staging: thread t gathers A row
 // m0 + t % BM at k-rows t / BM + j*256/BM (consecutive threads, consecutive pixels), and
 // B columns n0 + t / 8 + 32*j at k-row t % 8 (consecutive threads, consecutive weights).
-// Dynamic shared memory: the class's taps, 3 ints each (dy, dx, weight offset).
+// Dynamic shared memory: the class's taps, an int4 each (dy, dx, dy*wd + dx, weight offset).
 template <int BM, int BN>
 static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
@@ -229,7 +229,7 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
     constexpr int A_ROWS = SC_IG_THREADS / BM;                                // k-rows per A pass
     __shared__ __align__(16) sc_ig_stage<BM> s_a;
     __shared__ __align__(16) sc_ig_stage<BN> s_b;
-    SATCOLOR_DYNAMIC_SHARED(int, s_tap);
+    SATCOLOR_DYNAMIC_SHARED(int4, s_tap);
     const int tid = threadIdx.x;
 
     // The parity class and the split of K.
@@ -256,18 +256,22 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
     const int k_end = min(c_in * taps, k_begin + k_chunk);
 
     // Weight strides: w[o, i, kh, kw] (correlation) or w[i, o, kh, kw] (transposed).
+    // Offsets are int: the launch code bounds every buffer's length by INT_MAX.
     const int kk = k * k;
-    const size_t w_o = transposed ? (size_t)kk : (size_t)c_in * kk;
-    const size_t w_i = transposed ? (size_t)c_out * kk : (size_t)kk;
+    const int w_o = transposed ? kk : c_in * kk;
+    const int w_i = transposed ? c_out * kk : kk;
+    const int plane_in = h * wd;
+    // The tap table: (dy, dx, dy*wd + dx, weight offset) of each tap of the class.
     for (int t = tid; t < taps; t += SC_IG_THREADS) {
         const int jh = t / njw;
         const int jw = t % njw;
-        s_tap[3 * t] = transposed ? -jh : jh;
-        s_tap[3 * t + 1] = transposed ? -jw : jw;
-        s_tap[3 * t + 2] = (kh0 + step * jh) * k + kw0 + step * jw;
+        const int dy = transposed ? -jh : jh;
+        const int dx = transposed ? -jw : jw;
+        s_tap[t] = make_int4(dy, dx, dy * wd + dx, (kh0 + step * jh) * k + kw0 + step * jw);
     }
 
-    // A staging: pixel m0 + a_m at k-rows a_k + j*A_ROWS.
+    // A staging: pixel m0 + a_m at k-rows a_k + j*A_ROWS. A pixel outside the rows stages
+    // zeros (its k limit, -1, is below every k).
     const int a_m = tid % BM;
     const int a_k = tid / BM;
     const int m = m0 + a_m;
@@ -277,43 +281,40 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
     const int qx = m_ok ? m - img * plane_q - qy * wq : 0;
     const int iy_base = transposed ? qy + (ry + pad - kh0) / stride : qy * stride - pad;
     const int ix_base = transposed ? qx + (rx + pad - kw0) / stride : qx * stride - pad;
-    const float* x_img = x + (size_t)img * c_in * h * wd;
-    const size_t plane_in = (size_t)h * wd;
+    const int a_end = m_ok ? k_end : -1;
+    const int x_pix = img * c_in * plane_in + iy_base * wd + ix_base;
     // B staging: output channels n0 + b_n + 32*j at k-row b_k.
     const int b_k = tid % SC_IG_BK;
     const int b_n = tid / SC_IG_BK;
 
-    // k index, input channel and tap of each k-row this thread stages, advanced by BK per
-    // step (the tap table turns the tap into offsets).
-    int a_kx[EA], a_i[EA], a_t[EA];
+    // k index, tap and input channel's offset (into x, into w) of each k-row this thread
+    // stages, advanced by BK per step; the tap table turns the tap into offsets.
+    int a_kx[EA], a_t[EA], a_ch[EA];
 #pragma unroll
     for (int e = 0; e < EA; ++e) {
         a_kx[e] = k_begin + a_k + e * A_ROWS;
-        a_i[e] = taps ? a_kx[e] / taps : 0;
         a_t[e] = taps ? a_kx[e] % taps : 0;
+        a_ch[e] = (taps ? a_kx[e] / taps : 0) * plane_in;
     }
     int b_kx = k_begin + b_k;
-    int b_i = taps ? b_kx / taps : 0;
     int b_t = taps ? b_kx % taps : 0;
+    int b_ch = (taps ? b_kx / taps : 0) * w_i;
 
     float ra[EA], rb[EB];
     auto load = [&]() {
 #pragma unroll
         for (int e = 0; e < EA; ++e) {
-            float v = 0.0f;
-            if (m_ok && a_kx[e] < k_end) {
-                const int iy = iy_base + s_tap[3 * a_t[e]];
-                const int ix = ix_base + s_tap[3 * a_t[e] + 1];
-                if (iy >= 0 && iy < h && ix >= 0 && ix < wd) v = x_img[a_i[e] * plane_in + (size_t)iy * wd + ix];
-            }
-            ra[e] = v;
+            const int4 t = s_tap[a_t[e]];
+            const bool in = a_kx[e] < a_end && (unsigned)(iy_base + t.x) < (unsigned)h && (unsigned)(ix_base + t.y) < (unsigned)wd;
+            ra[e] = in ? x[x_pix + a_ch[e] + t.z] : 0.0f;
         }
         const bool k_ok = b_kx < k_end;
-        const size_t w_k = k_ok ? b_i * w_i + s_tap[3 * b_t + 2] : 0;
+        const int w_k = k_ok ? b_ch + s_tap[b_t].w : 0;
 #pragma unroll
         for (int e = 0; e < EB; ++e) {
-            const int o = n0 + b_n + e * (SC_IG_THREADS / SC_IG_BK);
-            rb[e] = k_ok && b_n + e * (SC_IG_THREADS / SC_IG_BK) < BN && o < c_out ? w[o * w_o + w_k] : 0.0f;
+            const int col = b_n + e * (SC_IG_THREADS / SC_IG_BK);
+            const int o = n0 + col;
+            rb[e] = k_ok && col < BN && o < c_out ? w[o * w_o + w_k] : 0.0f;
         }
     };
     auto advance = [&]() {
@@ -323,14 +324,14 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
             a_t[e] += SC_IG_BK;
             while (a_t[e] >= taps) {
                 a_t[e] -= taps;
-                ++a_i[e];
+                a_ch[e] += plane_in;
             }
         }
         b_kx += SC_IG_BK;
         b_t += SC_IG_BK;
         while (b_t >= taps) {
             b_t -= taps;
-            ++b_i;
+            b_ch += w_i;
         }
     };
     auto store = [&](int buf) {

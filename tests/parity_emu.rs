@@ -128,8 +128,8 @@ fn emu_rejects_bad_shapes_with_errors() {
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
     // v1's gather stages the input patch and weights of a tile: a 41×41 kernel does not
     // fit 48 KiB of shared memory, and its batch is grid.z (at most 65535). The implicit
-    // GEMM (the default) keeps only 12 bytes per tap and folds the batch into its rows:
-    // it runs both, and refuses a 64×64 kernel (49 152 bytes of taps).
+    // GEMM (the default) keeps only 16 bytes per tap and folds the batch into its rows:
+    // it runs both, and refuses a 64×64 kernel (65 536 bytes of taps).
     let v1 = GpuDevice::with_variants(
         EmuExec::new(EmuOptions::default()).unwrap(),
         Variants::chosen().with("conv2d_forward", "v1").unwrap(),

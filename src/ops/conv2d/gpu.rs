@@ -226,7 +226,7 @@ impl Instance {
 
 /// Launches the implicit-GEMM convolution for a gather: the instance for `c_out`
 /// channels, grid (row tiles of the largest parity class, channel tiles, classes ×
-/// splits of K), [`IG_THREADS`] threads, dynamic shared memory for the tap table (3 ints
+/// splits of K), [`IG_THREADS`] threads, dynamic shared memory for the tap table (an int4
 /// per tap of a class). With K split, the kernel writes raw partial outputs into a
 /// scratch and `sum_slices` adds them and applies bias and activation.
 #[allow(clippy::too_many_arguments)]
@@ -250,7 +250,8 @@ fn igemm<E: KernelExec>(
         (1, g.k)
     };
     let rows = g.n * g.h_out.div_ceil(step) * g.w_out.div_ceil(step);
-    let shared = 4 * 3 * (taps_1d * taps_1d).max(1);
+    // One int4 (dy, dx, dy·wd + dx, weight offset) per tap.
+    let shared = 16 * (taps_1d * taps_1d).max(1);
     let max_dynamic = MAX_SHARED_BYTES - inst.static_shared();
     if shared > max_dynamic {
         return Err(shape_err(
@@ -262,7 +263,7 @@ fn igemm<E: KernelExec>(
     to_i32(op, g.n * g.c_in * g.h * g.w)?;
     to_i32(op, y_len)?;
     let depth = g.c_in * taps_1d * taps_1d;
-    to_i32(op, g.c_in * g.k * g.k)?;
+    to_i32(op, g.c_in * g.c_out * g.k * g.k)?;
     let tiles = (
         rows.div_ceil(inst.tile.0).max(1),
         g.c_out.div_ceil(inst.tile.1),
@@ -730,7 +731,7 @@ mod tests {
         assert_eq!(l[0].0, "conv_igemm_128x32");
         assert_eq!(l[0].1.grid, (512, 1, 1));
         assert_eq!(l[0].1.block, (256, 1, 1));
-        assert_eq!(l[0].1.shared_bytes as usize, 12 * 81);
+        assert_eq!(l[0].1.shared_bytes as usize, 16 * 81);
         // D's last conv at batch 16: 256 pixels × 1024 channels = 64 tiles of 64 × 64,
         // K = 4608 = 576 steps: 4 splits of 144 steps, then sum_slices.
         let s = conv(16, 512, 1024, 4, 3);
@@ -769,8 +770,8 @@ mod tests {
         assert_eq!(l[0].0, "conv_igemm_256x16");
         // Output 18 × 18: class (0, 0) has 9 × 9 pixels per image, 162 rows: 1 tile.
         assert_eq!(l[0].1.grid, (1, 1, 4));
-        // Taps of class (0, 0): ⌈5/2⌉² = 9, 3 ints each.
-        assert_eq!(l[0].1.shared_bytes, 12 * 9);
+        // Taps of class (0, 0): ⌈5/2⌉² = 9, an int4 each.
+        assert_eq!(l[0].1.shared_bytes, 16 * 9);
         // Weight gradients: 32 rows take the 32 × 128 tile; K = 16·64·64 splits 13 ways
         // over 21 column tiles (G's conv2: 2592 columns; ⌈256 / 21⌉ = 13).
         let s = conv(16, 32, 32, 64, 9);
