@@ -433,36 +433,42 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
     int img = kidx / plane_g;
     int gy = (kidx - img * plane_g) / gw;
     int gx = kidx - img * plane_g - gy * gw;
-    // Its A rows (output channels) and B columns (i, kh, kw).
+    // Its A rows (output channels) and B columns (i, kh, kw): offsets into g's and x's
+    // image, int as the launch code bounds every buffer by INT_MAX. A column past the
+    // last has kh far below 0, so its bounds check fails.
     const int rs = tid / SC_IG_BK;
+    const int plane_x = xh * xw;
     bool row_ok[EA];
+    int row_off[EA];
 #pragma unroll
-    for (int e = 0; e < EA; ++e) row_ok[e] = m0 + rs + e * PASS < c_o;
-    int col_i[EB], col_kh[EB], col_kw[EB];
-    bool col_ok[EB];
+    for (int e = 0; e < EA; ++e) {
+        row_ok[e] = m0 + rs + e * PASS < c_o;
+        row_off[e] = (m0 + rs + e * PASS) * plane_g;
+    }
+    int col_kh[EB], col_kw[EB], col_off[EB];
 #pragma unroll
     for (int e = 0; e < EB; ++e) {
         const int col = n0 + rs + e * PASS;
-        col_ok[e] = col < cols;
-        col_i[e] = col / kk;
-        col_kh[e] = (col % kk) / k;
-        col_kw[e] = col % k;
+        const int kh = (col % kk) / k;
+        const int kw = col % k;
+        col_kh[e] = col < cols ? kh : -(1 << 30);
+        col_kw[e] = kw;
+        col_off[e] = (col / kk) * plane_x + kh * xw + kw;
     }
-    const size_t plane_x = (size_t)xh * xw;
 
     float ra[EA], rb[EB];
     auto load = [&]() {
         const bool k_ok = kidx < k_end;
         const int iy0 = gy * stride - pad;
         const int ix0 = gx * stride - pad;
+        const int g_pos = img * c_o * plane_g + gy * gw + gx;
+        const int x_pos = img * c_i * plane_x + iy0 * xw + ix0;
 #pragma unroll
-        for (int e = 0; e < EA; ++e) ra[e] = k_ok && row_ok[e] ? g[((size_t)img * c_o + m0 + rs + e * PASS) * plane_g + gy * gw + gx] : 0.0f;
+        for (int e = 0; e < EA; ++e) ra[e] = k_ok && row_ok[e] ? g[g_pos + row_off[e]] : 0.0f;
 #pragma unroll
         for (int e = 0; e < EB; ++e) {
-            const int iy = iy0 + col_kh[e];
-            const int ix = ix0 + col_kw[e];
-            const bool in = k_ok && col_ok[e] && iy >= 0 && iy < xh && ix >= 0 && ix < xw;
-            rb[e] = in ? x[((size_t)img * c_i + col_i[e]) * plane_x + (size_t)iy * xw + ix] : 0.0f;
+            const bool in = k_ok && (unsigned)(iy0 + col_kh[e]) < (unsigned)xh && (unsigned)(ix0 + col_kw[e]) < (unsigned)xw;
+            rb[e] = in ? x[x_pos + col_off[e]] : 0.0f;
         }
     };
     auto advance = [&]() {
