@@ -148,13 +148,27 @@ pub fn parse_file(file: &Path) -> Result<Vec<KernelSig>, String> {
     let mut rest = src.as_str();
     while let Some(pos) = rest.find("__global__") {
         let before = &rest[..pos];
-        let after = &rest[pos + "__global__".len()..];
+        let decl = &rest[pos + "__global__".len()..];
         let line_start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
         let prefix = &before[line_start..];
+        // `void __launch_bounds__(threads, blocks) name(`: the bounds are an attribute of
+        // the kernel, not its parameter list.
+        let (bounded, after) = match decl.trim_start().strip_prefix("void") {
+            Some(v) if v.trim_start().starts_with("__launch_bounds__") => {
+                let close = v
+                    .find(')')
+                    .ok_or_else(|| format!("{}: unterminated __launch_bounds__", file.display()))?;
+                (true, &v[close + 1..])
+            }
+            _ => (false, decl),
+        };
         let open = after
             .find('(')
             .ok_or_else(|| format!("{}: bad kernel", file.display()))?;
-        let head: Vec<&str> = after[..open].split_whitespace().collect();
+        let mut head: Vec<&str> = after[..open].split_whitespace().collect();
+        if bounded {
+            head.insert(0, "void");
+        }
         let name = head.last().copied().unwrap_or_default().to_string();
         if head.first() != Some(&"void") {
             return Err(format!(

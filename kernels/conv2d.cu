@@ -377,19 +377,19 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
 }
 
 // conv_igemm_body with 64 x 64 tiles (output pixels x output channels): the default.
-extern "C" __global__ void conv_igemm_64x64(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS) conv_igemm_64x64(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
     conv_igemm_body<64, 64>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
 // conv_igemm_body with 128 x 32 tiles: 17 to 32 output channels.
-extern "C" __global__ void conv_igemm_128x32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS) conv_igemm_128x32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
     conv_igemm_body<128, 32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
 // conv_igemm_body with 256 x 16 tiles: at most 16 output channels (G's 1- and 3-band layers).
-extern "C" __global__ void conv_igemm_256x16(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_TALL) conv_igemm_256x16(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
     conv_igemm_body<256, 16>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
@@ -509,13 +509,13 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
 }
 
 // conv_wgrad_igemm_body with 64 x 64 tiles (output channels x (i, kh, kw)): the default.
-extern "C" __global__ void conv_wgrad_igemm_64x64(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS) conv_wgrad_igemm_64x64(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
     conv_wgrad_igemm_body<64, 64>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
 }
 
 // conv_wgrad_igemm_body with 32 x 128 tiles: at most 32 output channels (G's layers).
-extern "C" __global__ void conv_wgrad_igemm_32x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS) conv_wgrad_igemm_32x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
     conv_wgrad_igemm_body<32, 128>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
 }

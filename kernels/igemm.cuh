@@ -20,6 +20,12 @@
 #define SC_IG_TN 4
 // Threads of an implicit-GEMM block; every tile has BM * BN = 16 * SC_IG_THREADS.
 #define SC_IG_THREADS 256
+// Blocks per SM the kernels are compiled for (__launch_bounds__): at most 64 registers
+// per thread, so that 4 blocks (32 warps) fit an SM and G's 512-tile grids run in one wave.
+#define SC_IG_MIN_BLOCKS 4
+// The same for the 256-row tile, whose 8 gathered A values per thread and step need more
+// registers than 64 without spilling: at most 85, 3 blocks.
+#define SC_IG_MIN_BLOCKS_TALL 3
 // Extra floats per staged row: a row pitch of B + 4 keeps float4 rows aligned and makes
 // the staging stores of 8 k-rows x 4 columns per warp hit 32 distinct banks.
 #define SC_IG_PAD 4

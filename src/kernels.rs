@@ -205,6 +205,8 @@ mod tests {
             ("SC_IG_TN", consts::SC_IG_TN),
             ("SC_IG_THREADS", consts::SC_IG_THREADS),
             ("SC_IG_PAD", consts::SC_IG_PAD),
+            ("SC_IG_MIN_BLOCKS", consts::SC_IG_MIN_BLOCKS),
+            ("SC_IG_MIN_BLOCKS_TALL", consts::SC_IG_MIN_BLOCKS_TALL),
         ];
         for (name, v) in exported {
             assert_eq!(value(name), Some(v), "{name}");
