@@ -217,16 +217,17 @@ extern "C" __global__ void conv2d_weight_grad(const float* __restrict__ g, const
 // (kernels/reduce.cu) adds the splits in order and applies bias and activation.
 //
 // Mapping: 256 threads, a BM x BN tile (kernels/igemm.cuh); grid.x = tiles of BM rows of
-// the largest class, grid.y = tiles of BN output channels. Staging: thread t gathers A row
-// m0 + t % BM at k-rows t / BM + j*256/BM (consecutive threads, consecutive pixels), and
-// B columns n0 + t / 8 + 32*j at k-row t % 8 (consecutive threads, consecutive weights).
+// the largest class, grid.y = tiles of BN output channels. Staging: thread t stages k-row
+// t % 8 of each step for A's pixels m0 + t / 8 + 32*j and B's channels n0 + t / 8 + 32*j,
+// so one (tap, channel) counter per thread serves all its loads (consecutive threads:
+// 8 consecutive taps of 4 consecutive pixels).
 // Dynamic shared memory: the class's taps, an int4 each (dy, dx, dy*wd + dx, weight offset).
-template <int BM, int BN>
+template <int BM, int BN, int TM>
 static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    constexpr int EA = BM * SC_IG_BK / SC_IG_THREADS;                          // A loads per thread
-    constexpr int EB = (BN * SC_IG_BK + SC_IG_THREADS - 1) / SC_IG_THREADS;   // B loads per thread
-    constexpr int A_ROWS = SC_IG_THREADS / BM;                                // k-rows per A pass
+    constexpr int PASS = SC_IG_THREADS / SC_IG_BK;  // pixels or channels per staging pass
+    constexpr int EA = BM / PASS;                    // A loads per thread and step
+    constexpr int EB = (BN + PASS - 1) / PASS;       // B loads per thread and step
     __shared__ __align__(16) sc_ig_stage<BM> s_a;
     __shared__ __align__(16) sc_ig_stage<BN> s_b;
     SATCOLOR_DYNAMIC_SHARED(int4, s_tap);
@@ -270,92 +271,79 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
         s_tap[t] = make_int4(dy, dx, dy * wd + dx, (kh0 + step * jh) * k + kw0 + step * jw);
     }
 
-    // A staging: pixel m0 + a_m at k-rows a_k + j*A_ROWS. A pixel outside the rows stages
-    // zeros (its k limit, -1, is below every k).
-    const int a_m = tid % BM;
-    const int a_k = tid / BM;
-    const int m = m0 + a_m;
-    const bool m_ok = m < rows;
-    const int img = m_ok ? m / plane_q : 0;
-    const int qy = m_ok ? (m - img * plane_q) / wq : 0;
-    const int qx = m_ok ? m - img * plane_q - qy * wq : 0;
-    const int iy_base = transposed ? qy + (ry + pad - kh0) / stride : qy * stride - pad;
-    const int ix_base = transposed ? qx + (rx + pad - kw0) / stride : qx * stride - pad;
-    const int a_end = m_ok ? k_end : -1;
-    const int x_pix = img * c_in * plane_in + iy_base * wd + ix_base;
-    // B staging: output channels n0 + b_n + 32*j at k-row b_k.
-    const int b_k = tid % SC_IG_BK;
-    const int b_n = tid / SC_IG_BK;
-
-    // k index, tap and input channel's offset (into x, into w) of each k-row this thread
-    // stages, advanced by BK per step; the tap table turns the tap into offsets.
-    int a_kx[EA], a_t[EA], a_ch[EA];
+    // Staging: this thread's k-row r of each step, for A's pixels m0 + p + 32*j (j < EA)
+    // and B's output channels n0 + p + 32*j (j < EB), p = tid / 8. A pixel outside the
+    // rows has its row base far below 0, so its bounds check fails.
+    const int r = tid % SC_IG_BK;
+    const int p = tid / SC_IG_BK;
+    int iy_base[EA], ix_base[EA], x_pix[EA];
 #pragma unroll
     for (int e = 0; e < EA; ++e) {
-        a_kx[e] = k_begin + a_k + e * A_ROWS;
-        a_t[e] = taps ? a_kx[e] % taps : 0;
-        a_ch[e] = (taps ? a_kx[e] / taps : 0) * plane_in;
+        const int m = m0 + p + e * PASS;
+        const bool m_ok = m < rows;
+        const int img = m_ok ? m / plane_q : 0;
+        const int qy = m_ok ? (m - img * plane_q) / wq : 0;
+        const int qx = m_ok ? m - img * plane_q - qy * wq : 0;
+        const int iy = transposed ? qy + (ry + pad - kh0) / stride : qy * stride - pad;
+        ix_base[e] = transposed ? qx + (rx + pad - kw0) / stride : qx * stride - pad;
+        iy_base[e] = m_ok ? iy : -(1 << 30);
+        x_pix[e] = img * c_in * plane_in + iy * wd + ix_base[e];
     }
-    int b_kx = k_begin + b_k;
-    int b_t = taps ? b_kx % taps : 0;
-    int b_ch = (taps ? b_kx / taps : 0) * w_i;
+
+    // The k index of the k-row, its tap and its input channel's offsets into x and w,
+    // advanced by BK per step; the tap table turns the tap into offsets.
+    int kx = k_begin + r;
+    int tap = taps ? kx % taps : 0;
+    int ch_x = (taps ? kx / taps : 0) * plane_in;
+    int ch_w = (taps ? kx / taps : 0) * w_i;
 
     float ra[EA], rb[EB];
     auto load = [&]() {
+        const bool k_ok = kx < k_end;
+        const int4 t = s_tap[tap];
 #pragma unroll
         for (int e = 0; e < EA; ++e) {
-            const int4 t = s_tap[a_t[e]];
-            const bool in = a_kx[e] < a_end && (unsigned)(iy_base + t.x) < (unsigned)h && (unsigned)(ix_base + t.y) < (unsigned)wd;
-            ra[e] = in ? x[x_pix + a_ch[e] + t.z] : 0.0f;
+            const bool in = k_ok && (unsigned)(iy_base[e] + t.x) < (unsigned)h && (unsigned)(ix_base[e] + t.y) < (unsigned)wd;
+            ra[e] = in ? x[x_pix[e] + ch_x + t.z] : 0.0f;
         }
-        const bool k_ok = b_kx < k_end;
-        const int w_k = k_ok ? b_ch + s_tap[b_t].w : 0;
 #pragma unroll
         for (int e = 0; e < EB; ++e) {
-            const int col = b_n + e * (SC_IG_THREADS / SC_IG_BK);
+            const int col = p + e * PASS;
             const int o = n0 + col;
-            rb[e] = k_ok && col < BN && o < c_out ? w[o * w_o + w_k] : 0.0f;
+            rb[e] = k_ok && col < BN && o < c_out ? w[o * w_o + ch_w + t.w] : 0.0f;
         }
     };
     auto advance = [&]() {
-#pragma unroll
-        for (int e = 0; e < EA; ++e) {
-            a_kx[e] += SC_IG_BK;
-            a_t[e] += SC_IG_BK;
-            while (a_t[e] >= taps) {
-                a_t[e] -= taps;
-                a_ch[e] += plane_in;
-            }
-        }
-        b_kx += SC_IG_BK;
-        b_t += SC_IG_BK;
-        while (b_t >= taps) {
-            b_t -= taps;
-            b_ch += w_i;
+        kx += SC_IG_BK;
+        tap += SC_IG_BK;
+        while (tap >= taps) {
+            tap -= taps;
+            ch_x += plane_in;
+            ch_w += w_i;
         }
     };
     auto store = [&](int buf) {
 #pragma unroll
-        for (int e = 0; e < EA; ++e) s_a.v[buf][a_k + e * A_ROWS][a_m] = ra[e];
+        for (int e = 0; e < EA; ++e) s_a.v[buf][r][p + e * PASS] = ra[e];
 #pragma unroll
         for (int e = 0; e < EB; ++e) {
-            const int col = b_n + e * (SC_IG_THREADS / SC_IG_BK);
-            if (col < BN) s_b.v[buf][b_k][col] = rb[e];
+            const int col = p + e * PASS;
+            if (col < BN) s_b.v[buf][r][col] = rb[e];
         }
     };
 
     int tm, tn;
-    sc_ig_thread<BM>(&tm, &tn);
-    float acc[SC_IG_TM][SC_IG_TN];
+    sc_ig_thread<BM, BN, TM>(&tm, &tn);
+    float acc[TM][SC_IG_TN];
     __syncthreads();  // the tap table
-    sc_ig_main_loop<BM, BN>(k_end - k_begin, s_a, s_b, tm, tn, acc, load, store, advance);
+    sc_ig_main_loop<BM, BN, TM>(k_end - k_begin, s_a, s_b, tm, tn, acc, load, store, advance);
 
     // Epilogue: NCHW stores, with bias and activation unless K is split.
     const size_t plane_out = (size_t)h_out * w_out;
     float* y_split = y + (size_t)split * n * c_out * plane_out;
 #pragma unroll
-    for (int i = 0; i < SC_IG_TM; ++i) {
-        const int mi = m0 + tm * SC_IG_TM + i;
+    for (int i = 0; i < TM; ++i) {
+        const int mi = m0 + sc_ig_row<BM, TM>(tm, i);
         if (mi >= rows) continue;
         const int im = mi / plane_q;
         const int py = (mi - im * plane_q) / wq;
@@ -376,22 +364,28 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
     }
 }
 
-// conv_igemm_body with 64 x 64 tiles (output pixels x output channels): the default.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS) conv_igemm_64x64(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+// conv_igemm_body with 64 x 64 tiles (output pixels x output channels), 4 x 4 per thread: more than 32 output channels.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_64X64) conv_igemm_64x64(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<64, 64>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<64, 64, 4>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
-// conv_igemm_body with 128 x 32 tiles: 17 to 32 output channels.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS) conv_igemm_128x32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+// conv_igemm_body with 256 x 32 tiles, 8 x 4 per thread: 17 to 32 output channels (G's F = 32 layers).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<128, 32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<256, 32, 8>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
-// conv_igemm_body with 256 x 16 tiles: at most 16 output channels (G's 1- and 3-band layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_TALL) conv_igemm_256x16(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+// conv_igemm_body with 256 x 16 tiles, 4 x 4 per thread: 5 to 16 output channels.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<256, 16>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<256, 16, 4>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// conv_igemm_body with 256 x 4 tiles, 1 x 4 per thread: at most 4 output channels (G's 1- and 3-band outputs).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X4) conv_igemm_256x4(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_igemm_body<256, 4, 1>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
 // The implicit-GEMM weight gradient (variant v2 of conv2d_weight_grad), split over K:
@@ -409,7 +403,7 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_TAL
 // handles k-row t % 8 (consecutive threads, consecutive positions gx) of A rows
 // m0 + t / 8 + 32*j and B columns n0 + t / 8 + 32*j; the position (img, gy, gx) of its
 // k-row advances by BK per step.
-template <int BM, int BN>
+template <int BM, int BN, int TM>
 static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
     constexpr int PASS = SC_IG_THREADS / SC_IG_BK;  // rows or columns per staging pass
@@ -491,14 +485,14 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
     };
 
     int tm, tn;
-    sc_ig_thread<BM>(&tm, &tn);
-    float acc[SC_IG_TM][SC_IG_TN];
-    sc_ig_main_loop<BM, BN>(k_end - k_begin, s_a, s_b, tm, tn, acc, load, store, advance);
+    sc_ig_thread<BM, BN, TM>(&tm, &tn);
+    float acc[TM][SC_IG_TN];
+    sc_ig_main_loop<BM, BN, TM>(k_end - k_begin, s_a, s_b, tm, tn, acc, load, store, advance);
 
     float* out_z = out + (size_t)blockIdx.z * c_o * cols;
 #pragma unroll
-    for (int i = 0; i < SC_IG_TM; ++i) {
-        const int o = m0 + tm * SC_IG_TM + i;
+    for (int i = 0; i < TM; ++i) {
+        const int o = m0 + sc_ig_row<BM, TM>(tm, i);
         if (o >= c_o) continue;
 #pragma unroll
         for (int j = 0; j < SC_IG_TN; ++j) {
@@ -509,13 +503,13 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
 }
 
 // conv_wgrad_igemm_body with 64 x 64 tiles (output channels x (i, kh, kw)): the default.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS) conv_wgrad_igemm_64x64(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
-    conv_wgrad_igemm_body<64, 64>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+    conv_wgrad_igemm_body<64, 64, 4>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
 }
 
 // conv_wgrad_igemm_body with 32 x 128 tiles: at most 32 output channels (G's layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS) conv_wgrad_igemm_32x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
-    conv_wgrad_igemm_body<32, 128>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+    conv_wgrad_igemm_body<32, 128, 4>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
 }

@@ -4,28 +4,32 @@
 // one, its threads hold the next step's global loads in registers and then store them
 // into the other, so one barrier per step suffices.
 //
-// Tiles: BM x BN with BM * BN = 4096 (64 x 64, 128 x 32, 256 x 16, 32 x 128), so that
-// SC_IG_THREADS = 256 threads each own a 4 x 4 micro-tile. Thread mapping: warp wp,
-// lane l owns rows tm*4 .. tm*4 + 3 and columns tn*4 .. tn*4 + 3 with
-// tm = (wp % (BM/32))*8 + l % 8 and tn = (wp / (BM/32))*4 + l / 8: a warp's 128-bit
-// shared loads read 8 consecutive float4 of a row of a and 4 of b, one wavefront each.
+// Tiles: BM x BN = 256 * TM * SC_IG_TN, so that SC_IG_THREADS = 256 threads each own a
+// TM x 4 micro-tile (TM = 1, 4 or 8: 256 x 4, 256 x 16, 64 x 64, 32 x 128, 256 x 32).
+// Thread mapping: a warp covers 8 row groups x 4 column groups (32 x 1 when the tile has
+// one column group); thread (tm, tn) owns columns tn*4 .. tn*4 + 3 and the rows
+// sc_ig_row(tm, i): a warp's 128-bit shared loads read consecutive float4 of a row of a,
+// and at most 4 distinct float4 of b, one wavefront each.
 // Each output is the sum over k in increasing order (one FMA per k), so a result does not
 // depend on the thread or block order.
 #pragma once
 
 // Depth (K) of one staged step.
 #define SC_IG_BK 8
-// Rows and columns of one thread's micro-tile.
-#define SC_IG_TM 4
+// Columns of one thread's micro-tile (its rows, TM, are a template parameter: 1, 4 or 8).
 #define SC_IG_TN 4
-// Threads of an implicit-GEMM block; every tile has BM * BN = 16 * SC_IG_THREADS.
+// Threads of an implicit-GEMM block.
 #define SC_IG_THREADS 256
-// Blocks per SM the kernels are compiled for (__launch_bounds__): at most 64 registers
-// per thread, so that 4 blocks (32 warps) fit an SM and G's 512-tile grids run in one wave.
-#define SC_IG_MIN_BLOCKS 4
-// The same for the 256-row tile, whose 8 gathered A values per thread and step need more
-// registers than 64 without spilling: at most 85, 3 blocks.
-#define SC_IG_MIN_BLOCKS_TALL 3
+// Blocks per SM each kernel is compiled for (__launch_bounds__): 65536 / (256 * blocks)
+// registers per thread at most, the most blocks that leave each instance without spills
+// on every arch (tests/kernel_resources.rs) — 4 blocks (64 registers) let G's 512-tile
+// weight-gradient grids run in one wave.
+#define SC_IG_MIN_BLOCKS_64X64 3
+#define SC_IG_MIN_BLOCKS_256X32 2
+#define SC_IG_MIN_BLOCKS_256X16 2
+#define SC_IG_MIN_BLOCKS_256X4 3
+#define SC_IG_MIN_BLOCKS_WGRAD_64X64 4
+#define SC_IG_MIN_BLOCKS_WGRAD_32X128 4
 // Extra floats per staged row: a row pitch of B + 4 keeps float4 rows aligned and makes
 // the staging stores of 8 k-rows x 4 columns per warp hit 32 distinct banks.
 #define SC_IG_PAD 4
@@ -36,28 +40,60 @@ struct sc_ig_stage {
     float v[2][SC_IG_BK][B + SC_IG_PAD];
 };
 
-// The row (M) index tm and column (N) index tn of this thread's micro-tile in a BM-row tile.
-template <int BM>
+// Warp layout of a BM x BN tile of TM x SC_IG_TN micro-tiles: a warp covers lanes_n
+// column groups (4, or fewer when the tile has fewer) and 32 / lanes_n row groups.
+template <int BN>
+struct sc_ig_lanes {
+    static constexpr int n = BN / SC_IG_TN < 4 ? BN / SC_IG_TN : 4;
+    static constexpr int m = 32 / n;
+};
+
+// The row-group index tm and column-group index tn of this thread's micro-tile.
+template <int BM, int BN, int TM>
 static __device__ inline void sc_ig_thread(int* tm, int* tn)
 {
+    constexpr int warps_m = BM / TM / sc_ig_lanes<BN>::m;
+    static_assert(warps_m * (BN / SC_IG_TN / sc_ig_lanes<BN>::n) * 32 == SC_IG_THREADS, "tile and micro-tile do not fill the block");
     const int warp = threadIdx.x / 32;
     const int lane = threadIdx.x % 32;
-    *tm = (warp % (BM / 32)) * 8 + lane % 8;
-    *tn = (warp / (BM / 32)) * 4 + lane / 8;
+    *tm = (warp % warps_m) * sc_ig_lanes<BN>::m + lane % sc_ig_lanes<BN>::m;
+    *tn = (warp / warps_m) * sc_ig_lanes<BN>::n + lane / sc_ig_lanes<BN>::m;
 }
 
-// acc[i][j] += sum over the SC_IG_BK rows r of a[r][tm*4 + i] * b[r][tn*4 + j], r in order.
-template <int BM, int BN>
-static __device__ __forceinline__ void sc_ig_multiply(const float (*a)[BM + SC_IG_PAD], const float (*b)[BN + SC_IG_PAD], int tm, int tn, float acc[SC_IG_TM][SC_IG_TN])
+// The tile row of row i of row group tm's micro-tile: TM < 4 rows are consecutive; a
+// multiple of 4 comes as TM / 4 runs of 4 rows, BM * 4 / TM rows apart, so that each
+// 128-bit shared load of a warp reads consecutive float4 (one wavefront).
+template <int BM, int TM>
+static __device__ __forceinline__ int sc_ig_row(int tm, int i)
+{
+    return TM < 4 ? tm * TM + i : (i / 4) * (BM * 4 / TM) + tm * 4 + i % 4;
+}
+
+// acc[i][j] += sum over the SC_IG_BK rows r of a[r][sc_ig_row(tm, i)] * b[r][tn*4 + j],
+// r in order.
+template <int BM, int BN, int TM>
+static __device__ __forceinline__ void sc_ig_multiply(const float (*a)[BM + SC_IG_PAD], const float (*b)[BN + SC_IG_PAD], int tm, int tn, float acc[TM][SC_IG_TN])
 {
 #pragma unroll
     for (int r = 0; r < SC_IG_BK; ++r) {
-        const float4 av = *reinterpret_cast<const float4*>(&a[r][tm * SC_IG_TM]);
+        float as[TM];
+        if (TM < 4) {
+#pragma unroll
+            for (int i = 0; i < TM; ++i) as[i] = a[r][tm * TM + i];
+        } else {
+#pragma unroll
+            for (int q = 0; q < TM / 4; ++q) {
+                const float4 av = *reinterpret_cast<const float4*>(&a[r][sc_ig_row<BM, TM>(tm, 4 * q)]);
+                as[4 * q] = av.x;
+                as[4 * q + 1] = av.y;
+                as[4 * q + 2] = av.z;
+                as[4 * q + 3] = av.w;
+            }
+        }
         const float4 bv = *reinterpret_cast<const float4*>(&b[r][tn * SC_IG_TN]);
-        const float as[SC_IG_TM] = {av.x, av.y, av.z, av.w};
         const float bs[SC_IG_TN] = {bv.x, bv.y, bv.z, bv.w};
 #pragma unroll
-        for (int i = 0; i < SC_IG_TM; ++i) {
+        for (int i = 0; i < TM; ++i) {
 #pragma unroll
             for (int j = 0; j < SC_IG_TN; ++j) acc[i][j] += as[i] * bs[j];
         }
@@ -71,11 +107,11 @@ static __device__ __forceinline__ void sc_ig_multiply(const float (*a)[BM + SC_I
 // step. The first step is staged before the loop; inside it, step s + 1's loads are issued
 // before step s is multiplied, and one barrier ends each step. Every thread of the block
 // must call it (it contains barriers).
-template <int BM, int BN, class Load, class Store, class Advance>
-static __device__ __forceinline__ void sc_ig_main_loop(int depth, sc_ig_stage<BM>& s_a, sc_ig_stage<BN>& s_b, int tm, int tn, float acc[SC_IG_TM][SC_IG_TN], Load load, Store store, Advance advance)
+template <int BM, int BN, int TM, class Load, class Store, class Advance>
+static __device__ __forceinline__ void sc_ig_main_loop(int depth, sc_ig_stage<BM>& s_a, sc_ig_stage<BN>& s_b, int tm, int tn, float acc[TM][SC_IG_TN], Load load, Store store, Advance advance)
 {
 #pragma unroll
-    for (int i = 0; i < SC_IG_TM; ++i) {
+    for (int i = 0; i < TM; ++i) {
 #pragma unroll
         for (int j = 0; j < SC_IG_TN; ++j) acc[i][j] = 0.0f;
     }
@@ -91,7 +127,7 @@ static __device__ __forceinline__ void sc_ig_main_loop(int depth, sc_ig_stage<BM
             advance();
             load();
         }
-        sc_ig_multiply<BM, BN>(s_a.v[s % 2], s_b.v[s % 2], tm, tn, acc);
+        sc_ig_multiply<BM, BN, TM>(s_a.v[s % 2], s_b.v[s % 2], tm, tn, acc);
         if (more) store((s + 1) % 2);
         __syncthreads();
     }

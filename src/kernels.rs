@@ -201,12 +201,21 @@ mod tests {
             ("SC_WARP_SIZE", consts::SC_WARP_SIZE),
             ("SC_BLOCK_SUM_MAX_WARPS", consts::SC_BLOCK_SUM_MAX_WARPS),
             ("SC_IG_BK", consts::SC_IG_BK),
-            ("SC_IG_TM", consts::SC_IG_TM),
             ("SC_IG_TN", consts::SC_IG_TN),
             ("SC_IG_THREADS", consts::SC_IG_THREADS),
             ("SC_IG_PAD", consts::SC_IG_PAD),
-            ("SC_IG_MIN_BLOCKS", consts::SC_IG_MIN_BLOCKS),
-            ("SC_IG_MIN_BLOCKS_TALL", consts::SC_IG_MIN_BLOCKS_TALL),
+            ("SC_IG_MIN_BLOCKS_64X64", consts::SC_IG_MIN_BLOCKS_64X64),
+            ("SC_IG_MIN_BLOCKS_256X32", consts::SC_IG_MIN_BLOCKS_256X32),
+            ("SC_IG_MIN_BLOCKS_256X16", consts::SC_IG_MIN_BLOCKS_256X16),
+            ("SC_IG_MIN_BLOCKS_256X4", consts::SC_IG_MIN_BLOCKS_256X4),
+            (
+                "SC_IG_MIN_BLOCKS_WGRAD_64X64",
+                consts::SC_IG_MIN_BLOCKS_WGRAD_64X64,
+            ),
+            (
+                "SC_IG_MIN_BLOCKS_WGRAD_32X128",
+                consts::SC_IG_MIN_BLOCKS_WGRAD_32X128,
+            ),
         ];
         for (name, v) in exported {
             assert_eq!(value(name), Some(v), "{name}");

@@ -48,6 +48,7 @@ impl Op for Conv2d {
             (1, 3, 3, 1, 1, 3, 1, 1, relu, true, false),     // 1×1 image, all padding
             (65, 3, 70, 4, 4, 3, 1, 1, leaky, true, false),  // batch 65, 4×4 maps, 2 channel tiles
             (2, 70, 66, 5, 3, 3, 2, 1, relu, true, false),   // 70→66 channels, stride 2
+            (2, 24, 20, 13, 17, 3, 1, 1, relu, true, false), // 442 pixels × 20 and 24 channels
         ];
         for (n, c_in, c_out, h, w, k, stride, pad, act, bias, quick) in convs {
             let s = Conv2dShape {

@@ -14,8 +14,8 @@
 use crate::device::gpu::launch::{grid_yz, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig, Variants};
 use crate::kernels::{
-    consts, Kernel, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_IGEMM_128X32, CONV_IGEMM_256X16,
-    CONV_IGEMM_64X64, CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_64X64,
+    consts, Kernel, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_IGEMM_256X16, CONV_IGEMM_256X32,
+    CONV_IGEMM_256X4, CONV_IGEMM_64X64, CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_64X64,
 };
 use crate::ops::reduce::gpu::{channel_sum, sum_slices};
 use crate::ops::{check_len, shape_err, Act, Conv2dShape};
@@ -182,8 +182,7 @@ pub(crate) fn gather<E: KernelExec>(
 /// Depth of one implicit-GEMM step (K) and threads of a block (kernels/igemm.cuh).
 const IG_BK: usize = consts::SC_IG_BK as usize;
 const IG_THREADS: usize = consts::SC_IG_THREADS as usize;
-const _: () =
-    assert!(IG_THREADS == 256 && IG_BK == 8 && consts::SC_IG_TM == 4 && consts::SC_IG_TN == 4);
+const _: () = assert!(IG_THREADS == 256 && IG_BK == 8 && consts::SC_IG_TN == 4);
 
 /// An instance of an implicit-GEMM kernel template: its kernel and block tile (rows,
 /// columns).
@@ -196,8 +195,9 @@ impl Instance {
     /// The convolution instance whose column tile wastes least on `c_out` channels.
     fn conv(c_out: usize) -> Instance {
         let (kernel, tile) = match c_out {
-            0..=16 => (&CONV_IGEMM_256X16, (256, 16)),
-            17..=32 => (&CONV_IGEMM_128X32, (128, 32)),
+            0..=4 => (&CONV_IGEMM_256X4, (256, 4)),
+            5..=16 => (&CONV_IGEMM_256X16, (256, 16)),
+            17..=32 => (&CONV_IGEMM_256X32, (256, 32)),
             _ => (&CONV_IGEMM_64X64, (64, 64)),
         };
         Instance { kernel, tile }
@@ -721,15 +721,15 @@ mod tests {
             stride: 1,
             pad: (k - 1) / 2,
         };
-        // G's conv2 at batch 16: 65 536 pixels, 32 channels, K = 2592: 512 row tiles of
-        // 128, no split.
+        // G's conv2 at batch 16: 65 536 pixels, 32 channels, K = 2592: 256 row tiles of
+        // 256, no split.
         let s = conv(16, 32, 32, 64, 9);
         let (x, w, b, mut y) = (s.x_len(), s.w_len(), s.c_out, s.y_len());
         super::conv2d_forward(&dev, &s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
         let l = launches(&dev);
         assert_eq!(l.len(), 1);
-        assert_eq!(l[0].0, "conv_igemm_128x32");
-        assert_eq!(l[0].1.grid, (512, 1, 1));
+        assert_eq!(l[0].0, "conv_igemm_256x32");
+        assert_eq!(l[0].1.grid, (256, 1, 1));
         assert_eq!(l[0].1.block, (256, 1, 1));
         assert_eq!(l[0].1.shared_bytes as usize, 16 * 81);
         // D's last conv at batch 16: 256 pixels × 1024 channels = 64 tiles of 64 × 64,
@@ -743,7 +743,7 @@ mod tests {
         assert_eq!(l[0].1.grid, (4, 16, 4));
         assert_eq!(l[1].0, "sum_slices");
         assert_eq!(super::split_k(64, 4608), (4, 1152));
-        // A stride-2 transposed convolution with 3 outputs: the 256 × 16 tile, 4 classes.
+        // A stride-2 transposed convolution with 3 outputs: the 256 × 4 tile, 4 classes.
         let t = ConvTranspose2dShape {
             n: 2,
             c_in: 8,
@@ -767,7 +767,7 @@ mod tests {
         )
         .unwrap();
         let l = launches(&dev);
-        assert_eq!(l[0].0, "conv_igemm_256x16");
+        assert_eq!(l[0].0, "conv_igemm_256x4");
         // Output 18 × 18: class (0, 0) has 9 × 9 pixels per image, 162 rows: 1 tile.
         assert_eq!(l[0].1.grid, (1, 1, 4));
         // Taps of class (0, 0): ⌈5/2⌉² = 9, an int4 each.

@@ -40,6 +40,7 @@ impl Op for ConvTranspose2d {
             (3, 5, 3, 7, 5, 2, 2, 0, 0, id, true, false),     // the same at odd sizes
             (1, 16, 8, 32, 32, 2, 2, 0, 0, id, true, false),  // the unet preset's first up
             (2, 3, 70, 5, 4, 4, 3, 1, 2, leaky, true, false), // stride 3: 9 parity classes
+            (2, 20, 24, 9, 11, 4, 2, 1, 1, relu, true, false), // 20 and 24 channels, stride 2
         ];
         for (n, c_in, c_out, h, w, k, stride, pad, out_pad, act, bias, quick) in deconvs {
             let s = ConvTranspose2dShape {
