@@ -364,10 +364,10 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
     }
 }
 
-// conv_igemm_body with 64 x 64 tiles (output pixels x output channels), 4 x 4 per thread: more than 32 output channels.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_64X64) conv_igemm_64x64(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+// conv_igemm_body with 128 x 64 tiles, 8 x 4 per thread: more than 32 output channels on maps of at least 128 pixels.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<64, 64, 4>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<128, 64, 8>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
 // conv_igemm_body with 256 x 32 tiles, 8 x 4 per thread: 17 to 32 output channels (G's F = 32 layers).

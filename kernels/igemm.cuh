@@ -5,7 +5,8 @@
 // into the other, so one barrier per step suffices.
 //
 // Tiles: BM x BN = 256 * TM * SC_IG_TN, so that SC_IG_THREADS = 256 threads each own a
-// TM x 4 micro-tile (TM = 1, 4 or 8: 256 x 4, 256 x 16, 64 x 64, 32 x 128, 256 x 32).
+// TM x 4 micro-tile (TM = 1, 4 or 8: 256 x 4, 256 x 16, 64 x 64, 32 x 128, 256 x 32,
+// 128 x 64).
 // Thread mapping: a warp covers 8 row groups x 4 column groups (32 x 1 when the tile has
 // one column group); thread (tm, tn) owns columns tn*4 .. tn*4 + 3 and the rows
 // sc_ig_row(tm, i): a warp's 128-bit shared loads read consecutive float4 of a row of a,
@@ -24,8 +25,8 @@
 // registers per thread at most, the most blocks that leave each instance without spills
 // on every arch (tests/kernel_resources.rs) — 4 blocks (64 registers) let G's 512-tile
 // weight-gradient grids run in one wave.
-#define SC_IG_MIN_BLOCKS_64X64 3
 #define SC_IG_MIN_BLOCKS_256X32 2
+#define SC_IG_MIN_BLOCKS_128X64 2
 #define SC_IG_MIN_BLOCKS_256X16 2
 #define SC_IG_MIN_BLOCKS_256X4 3
 #define SC_IG_MIN_BLOCKS_WGRAD_64X64 4

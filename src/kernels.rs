@@ -204,7 +204,7 @@ mod tests {
             ("SC_IG_TN", consts::SC_IG_TN),
             ("SC_IG_THREADS", consts::SC_IG_THREADS),
             ("SC_IG_PAD", consts::SC_IG_PAD),
-            ("SC_IG_MIN_BLOCKS_64X64", consts::SC_IG_MIN_BLOCKS_64X64),
+            ("SC_IG_MIN_BLOCKS_128X64", consts::SC_IG_MIN_BLOCKS_128X64),
             ("SC_IG_MIN_BLOCKS_256X32", consts::SC_IG_MIN_BLOCKS_256X32),
             ("SC_IG_MIN_BLOCKS_256X16", consts::SC_IG_MIN_BLOCKS_256X16),
             ("SC_IG_MIN_BLOCKS_256X4", consts::SC_IG_MIN_BLOCKS_256X4),

@@ -11,7 +11,7 @@
 //! one run.
 
 use crate::kernels::{
-    Kernel, CONV2D_FORWARD, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_IGEMM_64X64,
+    Kernel, CONV2D_FORWARD, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_IGEMM_128X64,
     CONV_TRANSPOSE2D_FORWARD, CONV_WGRAD_IGEMM_64X64,
 };
 use crate::{Error, Result};
@@ -33,8 +33,8 @@ pub struct Slot {
     /// Its variants, `v1` (the first kernel) first. A variant may take other parameters
     /// than v1 (its launch code is its own, in the family's gpu.rs). A variant that is a
     /// family of template instances (the implicit GEMMs: `conv_igemm_*` and
-    /// `conv_wgrad_igemm_*`) is named by its 64 × 64 instance; the launch code picks the
-    /// instance for each shape.
+    /// `conv_wgrad_igemm_*`) is named by its widest instance (`conv_igemm_128x64`,
+    /// `conv_wgrad_igemm_64x64`); the launch code picks the instance for each shape.
     pub variants: &'static [(&'static str, &'static Kernel)],
     /// The variants that sum in v1's order, so that their results are v1's bit for bit
     /// (tests/parity_emu.rs checks it); the others have their own fixed orders, and only
@@ -57,7 +57,7 @@ pub const SLOTS: &[Slot] = &[
         variants: &[
             ("v1", &CONV2D_FORWARD),
             ("v2", &CONV2D_FORWARD_V2),
-            ("v3", &CONV_IGEMM_64X64),
+            ("v3", &CONV_IGEMM_128X64),
         ],
         // v3, the implicit GEMM (src/ops/conv2d/gpu.rs picks its tile), sums in v1's
         // order unless it splits K (D's small maps).
@@ -72,7 +72,10 @@ pub const SLOTS: &[Slot] = &[
             ("conv_transpose2d", "forward"),
             ("conv2d", "backward_input"),
         ],
-        variants: &[("v1", &CONV_TRANSPOSE2D_FORWARD), ("v2", &CONV_IGEMM_64X64)],
+        variants: &[
+            ("v1", &CONV_TRANSPOSE2D_FORWARD),
+            ("v2", &CONV_IGEMM_128X64),
+        ],
         v1_bits: &["v1"],
         chosen: "v2",
     },
@@ -212,7 +215,7 @@ mod tests {
     #[test]
     fn specs_select_variants_and_bad_ones_are_named() {
         let v = Variants::chosen();
-        assert_eq!(v.kernel("conv2d_forward").name, "conv_igemm_64x64");
+        assert_eq!(v.kernel("conv2d_forward").name, "conv_igemm_128x64");
         assert_eq!(
             v.spec(),
             "conv2d_forward=v3,conv_transpose2d_forward=v2,conv2d_weight_grad=v2"

@@ -14,8 +14,8 @@
 use crate::device::gpu::launch::{grid_yz, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig, Variants};
 use crate::kernels::{
-    consts, Kernel, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_IGEMM_256X16, CONV_IGEMM_256X32,
-    CONV_IGEMM_256X4, CONV_IGEMM_64X64, CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_64X64,
+    consts, Kernel, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_IGEMM_128X64, CONV_IGEMM_256X16,
+    CONV_IGEMM_256X32, CONV_IGEMM_256X4, CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_64X64,
 };
 use crate::ops::reduce::gpu::{channel_sum, sum_slices};
 use crate::ops::{check_len, shape_err, Act, Conv2dShape};
@@ -129,7 +129,7 @@ pub(crate) fn gather<E: KernelExec>(
     y: &mut E::Buf,
 ) -> Result<()> {
     let kernel = kind.kernel(dev.variants());
-    if std::ptr::eq(kernel, &CONV_IGEMM_64X64) {
+    if std::ptr::eq(kernel, &CONV_IGEMM_128X64) {
         return igemm(dev, op, kind, g, x, w, bias, act, y);
     }
     let (tile, cob) = (kind.tile(), kind.cob());
@@ -198,7 +198,7 @@ impl Instance {
             0..=4 => (&CONV_IGEMM_256X4, (256, 4)),
             5..=16 => (&CONV_IGEMM_256X16, (256, 16)),
             17..=32 => (&CONV_IGEMM_256X32, (256, 32)),
-            _ => (&CONV_IGEMM_64X64, (64, 64)),
+            _ => (&CONV_IGEMM_128X64, (128, 64)),
         };
         Instance { kernel, tile }
     }
@@ -268,7 +268,7 @@ fn igemm<E: KernelExec>(
         rows.div_ceil(inst.tile.0).max(1),
         g.c_out.div_ceil(inst.tile.1),
     );
-    let (splits, chunk) = split_k(tiles.0 * tiles.1 * step * step, depth);
+    let (splits, chunk) = split_k(SPLIT_K_BLOCKS_CONV, tiles.0 * tiles.1 * step * step, depth);
     to_i32(op, splits * y_len)?;
     let (act_kind, slope) = act.code();
     let launch = |out: &mut E::Buf, finish: bool| {
@@ -337,17 +337,20 @@ fn split_launch<E: KernelExec>(
     })
 }
 
-/// Blocks a split-K weight gradient aims for (about two per SM of the largest GPUs): the
-/// split count depends on the shape only, so results are the same on every GPU.
-const SPLIT_K_BLOCKS: usize = 256;
+/// Blocks a split-K launch aims for: a convolution about two per SM of the largest GPUs
+/// (its splits cost a finishing pass over the whole output), a weight gradient about four
+/// (one wave of its 4-blocks-per-SM kernels; its output is small). The split count
+/// depends on the shape only, so results are the same on every GPU.
+const SPLIT_K_BLOCKS_CONV: usize = 256;
+const SPLIT_K_BLOCKS_WGRAD: usize = 512;
 /// Fewest K steps of [`IG_BK`] per split.
 const SPLIT_K_MIN_STEPS: usize = 16;
 
-/// The split of a weight gradient's K = `depth` for `tiles` output tiles: (splits, K per
-/// split, a multiple of [`IG_BK`]); every split is non-empty.
-pub(crate) fn split_k(tiles: usize, depth: usize) -> (usize, usize) {
+/// The split of K = `depth` for `tiles` output tiles aiming at `blocks` blocks: (splits,
+/// K per split, a multiple of [`IG_BK`]); every split is non-empty.
+pub(crate) fn split_k(blocks: usize, tiles: usize, depth: usize) -> (usize, usize) {
     let steps = depth.div_ceil(IG_BK).max(1);
-    let want = SPLIT_K_BLOCKS.div_ceil(tiles.max(1));
+    let want = blocks.div_ceil(tiles.max(1));
     let splits = want.min(steps / SPLIT_K_MIN_STEPS).max(1);
     let chunk = steps.div_ceil(splits) * IG_BK;
     (depth.div_ceil(chunk).max(1), chunk)
@@ -380,7 +383,7 @@ pub(crate) fn weight_grad<E: KernelExec>(
     let depth = n * gh * gw;
     let inst = Instance::wgrad(c_o);
     let tiles = (c_o.div_ceil(inst.tile.0), cols.div_ceil(inst.tile.1));
-    let (splits, chunk) = split_k(tiles.0 * tiles.1, depth);
+    let (splits, chunk) = split_k(SPLIT_K_BLOCKS_WGRAD, tiles.0 * tiles.1, depth);
     let len = c_o * cols;
     to_i32(op, splits * len)?;
     // Without bias or activation, partial and final results are written alike.
@@ -732,17 +735,17 @@ mod tests {
         assert_eq!(l[0].1.grid, (256, 1, 1));
         assert_eq!(l[0].1.block, (256, 1, 1));
         assert_eq!(l[0].1.shared_bytes as usize, 16 * 81);
-        // D's last conv at batch 16: 256 pixels × 1024 channels = 64 tiles of 64 × 64,
-        // K = 4608 = 576 steps: 4 splits of 144 steps, then sum_slices.
+        // D's last conv at batch 16: 256 pixels × 1024 channels = 32 tiles of 128 × 64,
+        // K = 4608 = 576 steps: 8 splits of 72 steps, then sum_slices.
         let s = conv(16, 512, 1024, 4, 3);
         let (x, w, b, mut y) = (s.x_len(), s.w_len(), s.c_out, s.y_len());
         super::conv2d_forward(&dev, &s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
         let l = launches(&dev);
         assert_eq!(l.len(), 2);
-        assert_eq!(l[0].0, "conv_igemm_64x64");
-        assert_eq!(l[0].1.grid, (4, 16, 4));
+        assert_eq!(l[0].0, "conv_igemm_128x64");
+        assert_eq!(l[0].1.grid, (2, 16, 8));
         assert_eq!(l[1].0, "sum_slices");
-        assert_eq!(super::split_k(64, 4608), (4, 1152));
+        assert_eq!(super::split_k(256, 32, 4608), (8, 576));
         // A stride-2 transposed convolution with 3 outputs: the 256 × 4 tile, 4 classes.
         let t = ConvTranspose2dShape {
             n: 2,
@@ -772,15 +775,15 @@ mod tests {
         assert_eq!(l[0].1.grid, (1, 1, 4));
         // Taps of class (0, 0): ⌈5/2⌉² = 9, an int4 each.
         assert_eq!(l[0].1.shared_bytes, 16 * 9);
-        // Weight gradients: 32 rows take the 32 × 128 tile; K = 16·64·64 splits 13 ways
-        // over 21 column tiles (G's conv2: 2592 columns; ⌈256 / 21⌉ = 13).
+        // Weight gradients: 32 rows take the 32 × 128 tile; K = 16·64·64 splits 25 ways
+        // over 21 column tiles (G's conv2: 2592 columns; ⌈512 / 21⌉ = 25).
         let s = conv(16, 32, 32, 64, 9);
         let (x, dy, mut dw) = (s.x_len(), s.y_len(), s.w_len());
         super::conv2d_backward_weight(&dev, &s, &x, &dy, &mut dw, None).unwrap();
         let l = launches(&dev);
         assert_eq!(l[0].0, "conv_wgrad_igemm_32x128");
-        assert_eq!(l[0].1.grid, (1, 21, 13));
+        assert_eq!(l[0].1.grid, (1, 21, 25));
         assert_eq!(l[1].0, "sum_slices");
-        assert_eq!(super::split_k(21, 16 * 64 * 64).0, 13);
+        assert_eq!(super::split_k(512, 21, 16 * 64 * 64).0, 25);
     }
 }
