@@ -14,12 +14,16 @@
 //!
 //! Run: `cargo bench --bench kernels` (add `--features emu-counters` for the counters).
 //! The variant the device uses is chosen in src/device/gpu/variants.rs and overridden by
-//! `SATCOLOR_KERNELS=slot=variant`.
+//! `SATCOLOR_KERNELS=slot=variant`. The implicit-GEMM variants run in every precision
+//! (`fp32`, `tf32`, `3xtf32`; `SATCOLOR_PRECISION=tf32,fp32` picks some), each validated
+//! against its own tolerance; the v1 kernels in FP32 only.
 
 use satcolor::device::emu::{EmuExec, EmuOptions, Order};
 use satcolor::device::gpu::variants::{Slot, SLOTS};
 use satcolor::device::gpu::{GpuDevice, KernelExec, Variants};
+use satcolor::device::precision::Precision;
 use satcolor::device::Device;
+use satcolor::kernels::Kernel;
 use satcolor::ops::registry::{all_benches, CaseKind, OpBench};
 use satcolor::perf::record::{total_work, Dry, Recording};
 use satcolor::selftest::{self, Rng};
@@ -42,14 +46,16 @@ fn main() -> anyhow::Result<()> {
         let cases = selftest::slot_cases(slot);
         for (variant, kernel) in slot.variants {
             let variants = Variants::chosen().with(slot.name, variant)?;
-            println!("  {variant} ({})", kernel.name);
-            if !validate(&variants, &cases)? {
-                failed += 1;
-                continue;
-            }
-            measure(slot, &variants, runs)?;
-            if EmuExec::has_counters() {
-                counters(slot, &variants)?;
+            for p in precisions(kernel)? {
+                println!("  {variant} ({}), {p}", kernel.name);
+                if !validate(&variants, p, &cases)? {
+                    failed += 1;
+                    continue;
+                }
+                measure(slot, &variants, p, runs)?;
+                if EmuExec::has_counters() {
+                    counters(slot, &variants, p)?;
+                }
             }
         }
     }
@@ -62,15 +68,34 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the slot's parity cases with `variants` on the emulator in a shuffled order and
-/// prints the verdict.
-fn validate(variants: &Variants, cases: &[selftest::Case]) -> anyhow::Result<bool> {
+/// The precisions `kernel`'s variant is benchmarked in: those of `SATCOLOR_PRECISION`
+/// (comma-separated; all three when unset) for the implicit GEMMs, FP32 for the others.
+fn precisions(kernel: &Kernel) -> anyhow::Result<Vec<Precision>> {
+    if !kernel.name.contains("igemm") {
+        return Ok(vec![Precision::Fp32]);
+    }
+    match std::env::var("SATCOLOR_PRECISION") {
+        Ok(list) => list
+            .split(',')
+            .map(|p| p.parse::<Precision>().map_err(anyhow::Error::from))
+            .collect(),
+        Err(_) => Ok(Precision::ALL.to_vec()),
+    }
+}
+
+/// Runs the slot's parity cases with `variants` in `precision` on the emulator in a
+/// shuffled order and prints the verdict (each output held to its precision's tolerance).
+fn validate(
+    variants: &Variants,
+    precision: Precision,
+    cases: &[selftest::Case],
+) -> anyhow::Result<bool> {
     let exec = EmuExec::new(EmuOptions {
         thread_order: Order::Shuffle(0x1ab),
         block_order: Order::Shuffle(0x1ac),
         ..EmuOptions::default()
     })?;
-    let dev = GpuDevice::with_variants(exec, variants.clone());
+    let dev = GpuDevice::with_variants(exec, variants.clone()).with_precision(precision);
     let runs: Vec<_> = cases.iter().map(|c| selftest::run_case(&dev, c)).collect();
     let results = selftest::results(&runs);
     let bad: Vec<_> = results.iter().filter(|r| !r.pass).collect();
@@ -110,13 +135,26 @@ fn parts(slot: &Slot) -> Vec<(String, OpBench<CaseKind>, &'static str)> {
     v
 }
 
-/// Times every part on a GPU when one opens, else records each once on a dry executor for
-/// its useful work.
-fn measure(slot: &Slot, variants: &Variants, runs: u32) -> anyhow::Result<()> {
+/// Times every part on a GPU when one opens (tensor-core precisions from compute
+/// capability 8.0), else records each once on a dry executor for its useful work.
+fn measure(
+    slot: &Slot,
+    variants: &Variants,
+    precision: Precision,
+    runs: u32,
+) -> anyhow::Result<()> {
     #[cfg(feature = "cuda")]
     match satcolor::device::cuda::CudaExec::new(0) {
+        Ok(exec) if precision.tensor_cores() && exec.info().compute_capability.0 < 8 => {
+            println!(
+                "    not timed: {} has no TF32 tensor cores",
+                exec.info().name
+            );
+            return Ok(());
+        }
         Ok(exec) => {
-            let dev = GpuDevice::with_variants(Recording::new(exec), variants.clone());
+            let dev = GpuDevice::with_variants(Recording::new(exec), variants.clone())
+                .with_precision(precision);
             println!("    on {}: mean of {runs} runs", dev.name());
             for (label, b, part) in parts(slot) {
                 let (seconds, gflop, gb) = time_part(&dev, &b, part, runs)?;
@@ -133,7 +171,8 @@ fn measure(slot: &Slot, variants: &Variants, runs: u32) -> anyhow::Result<()> {
     }
     #[cfg(not(feature = "cuda"))]
     println!("    not timed: built without the cuda feature");
-    let dev = GpuDevice::with_variants(Recording::new(Dry), variants.clone());
+    let dev =
+        GpuDevice::with_variants(Recording::new(Dry), variants.clone()).with_precision(precision);
     for (label, b, part) in parts(slot) {
         let (_, gflop, gb) = time_part(&dev, &b, part, 1)?;
         println!(
@@ -175,7 +214,7 @@ fn time_part<E: KernelExec>(
 
 /// Each part once on the counting emulator (2 blocks traced per launch): its launches'
 /// counters and the time model's prediction on an H100 SXM.
-fn counters(slot: &Slot, variants: &Variants) -> anyhow::Result<()> {
+fn counters(slot: &Slot, variants: &Variants, precision: Precision) -> anyhow::Result<()> {
     use satcolor::perf::{gpu, report::report, sass::kernel_code};
     println!("    counters (emulator) and predicted time on an H100 SXM (a prediction):");
     for (label, b, part) in parts(slot) {
@@ -183,7 +222,7 @@ fn counters(slot: &Slot, variants: &Variants) -> anyhow::Result<()> {
             sample_blocks: 2,
             ..EmuOptions::default()
         })?;
-        let dev = GpuDevice::with_variants(exec, variants.clone());
+        let dev = GpuDevice::with_variants(exec, variants.clone()).with_precision(precision);
         let mut run = b.params.bench_part(&dev, part, &mut Rng(1))?;
         dev.exec().take_counters();
         run()?;
@@ -191,11 +230,8 @@ fn counters(slot: &Slot, variants: &Variants) -> anyhow::Result<()> {
         let h100 = gpu::by_name("h100").into_iter().collect::<Vec<_>>();
         match report(&launches, "sm_90", &h100, &|k| kernel_code(k, "sm_90")) {
             Ok(r) => {
-                for row in r
-                    .rows
-                    .iter()
-                    .filter(|r| r.kernel == variants.kernel(slot.name).name)
-                {
+                // The slot's kernel (any instance of an implicit GEMM), not its finishing passes.
+                for row in r.rows.iter().filter(|r| r.kernel.starts_with("conv_")) {
                     let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
                     println!(
                         "    {label:<36} {:>9.1} µs {:<7} sectors/req {} wavefronts/req {} executed/useful {}",

@@ -36,6 +36,8 @@ pub enum Class {
     Shfl,
     /// Barriers (BAR).
     Bar,
+    /// Tensor-core matrix multiply-accumulates (HMMA, IMMA, DMMA, HGMMA).
+    Mma,
     /// Control flow: BRA, BSSY, BSYNC, EXIT, CALL, RET, …
     Branch,
     /// Everything else: moves, constant loads, special registers, fp16, NOP, …
@@ -43,7 +45,7 @@ pub enum Class {
 }
 
 /// Field names of `InstrMix`, in [`Class`] order.
-pub const CLASS_NAMES: [&str; 11] = [
+pub const CLASS_NAMES: [&str; 12] = [
     "ffma",
     "fp32_other",
     "int",
@@ -53,6 +55,7 @@ pub const CLASS_NAMES: [&str; 11] = [
     "stg",
     "shfl",
     "bar",
+    "mma",
     "branch",
     "other",
 ];
@@ -132,6 +135,7 @@ impl Class {
             "STG" | "ST" => Class::Stg,
             "SHFL" => Class::Shfl,
             "BAR" => Class::Bar,
+            "HMMA" | "IMMA" | "DMMA" | "HGMMA" => Class::Mma,
             _ if INT_OPS.contains(&op)
                 || op.strip_prefix('U').is_some_and(|o| INT_OPS.contains(&o)) =>
             {
@@ -150,7 +154,7 @@ impl Class {
 
 /// Instruction counts per [`Class`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Mix(pub [u32; 11]);
+pub struct Mix(pub [u32; CLASS_NAMES.len()]);
 
 impl Mix {
     pub fn add(&mut self, c: Class) {

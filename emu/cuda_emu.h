@@ -11,6 +11,11 @@
 // - `__syncthreads*` is a rendezvous of the whole block, `__syncwarp` and the `__shfl_*_sync`,
 //   `__ballot_sync`, `__any_sync`, `__all_sync` family a rendezvous of the lanes named in the
 //   mask: warps do not run in lockstep, so a missing barrier changes results;
+// - the tensor-core instruction `mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32` (which
+//   kernels/mma.cuh wraps) is a rendezvous of all 32 lanes at the same call site: the
+//   fragments are gathered in PTX's documented per-lane layout, the products of the TF32
+//   operands (their low 13 bits ignored) summed exactly and rounded once to f32; a lane that
+//   exited, a partial warp or two call sites are errors, as the GPU requires;
 // - atomics are plain read-modify-writes (one fiber runs at a time);
 // - `__half` is gcc's `_Float16`, every intrinsic rounding its result to nearest even as the
 //   GPU's fp16 add/multiply do.
@@ -66,13 +71,26 @@ extern unsigned char* dynamic_shared;
 /// Kinds of block-wide barrier: all threads of a block must wait at the same kind and site.
 enum BlockBarrier { kSync = 0, kSyncCount = 1, kSyncAnd = 2, kSyncOr = 3 };
 /// Warp intrinsics: a rendezvous of the lanes of the mask.
-enum WarpOp { kSyncWarp = 0, kShflIdx, kShflUp, kShflDown, kShflXor, kBallot, kAny, kAll };
+enum WarpOp { kSyncWarp = 0, kShflIdx, kShflUp, kShflDown, kShflXor, kBallot, kAny, kAll, kMmaTf32 };
 
 /// Waits until every thread of the block arrives; returns the count/and/or of `pred`.
 int block_barrier(int kind, int pred, const char* file, int line);
 /// Waits until every non-exited lane of `mask` arrives; returns this lane's result.
 uint64_t warp_op(int op, unsigned mask, uint64_t value, int param, int width, const char* file,
                  int line);
+/// One lane's part of `mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32`: its fragments
+/// a (4 TF32), b (2 TF32) and the accumulators d (4 f32, read as c and overwritten with d),
+/// in PTX's layout; returns when the warp's product is done.
+void mma_m16n8k8_tf32(float d[4], const uint32_t a[4], const uint32_t b[2], const char* file,
+                      int line);
+/// PTX's `cvt.rna.tf32.f32`: `v` rounded to TF32 (10 mantissa bits; to nearest, ties away
+/// from zero), as a 32-bit pattern whose low 13 bits are zero.
+inline uint32_t cvt_rna_tf32(float v) {
+    uint32_t b;
+    std::memcpy(&b, &v, 4);
+    if ((b & 0x7f800000u) == 0x7f800000u) return (b & 0x007fffffu) ? 0x7fffffffu : b;
+    return (b + 0x1000u) & 0xffffe000u;
+}
 /// Ends the launch with an error (CUDA's `__trap()`).
 [[noreturn]] void trap(const char* file, int line);
 

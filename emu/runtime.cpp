@@ -51,12 +51,15 @@
 #define SATCOLOR_EMU_ASAN 0
 #endif
 
+// The CUDA built-ins the kernels read, in a section of their own, so that the counters
+// can tell them from the kernels' `__shared__` statics (see space_of).
+#define SATCOLOR_EMU_STATE __attribute__((section("satcolor_emu_state")))
 namespace satcolor_emu {
-uint3 thread_idx;
-uint3 block_idx;
-dim3 block_dim;
-dim3 grid_dim;
-unsigned char* dynamic_shared;
+SATCOLOR_EMU_STATE uint3 thread_idx;
+SATCOLOR_EMU_STATE uint3 block_idx;
+SATCOLOR_EMU_STATE dim3 block_dim;
+SATCOLOR_EMU_STATE dim3 grid_dim;
+SATCOLOR_EMU_STATE unsigned char* dynamic_shared;
 }  // namespace satcolor_emu
 
 extern "C" {
@@ -211,6 +214,7 @@ const char* warp_name(int op) {
         case kShflXor: return "__shfl_xor_sync";
         case kBallot: return "__ballot_sync";
         case kAny: return "__any_sync";
+        case kMmaTf32: return "mma.sync.m16n8k8.tf32";
         default: return "__all_sync";
     }
 }
@@ -497,6 +501,95 @@ struct BlockOrder {
 
 std::vector<unsigned> g_next;
 
+/// What one lane hands to the mma rendezvous: pointers to its fragments.
+struct MmaLane {
+    const uint32_t* a;
+    const uint32_t* b;
+    float* d;
+};
+
+/// The f32 value of a TF32 operand: its low 13 bits ignored.
+double tf32_value(uint32_t bits) {
+    float v;
+    bits &= 0xffffe000u;
+    std::memcpy(&v, &bits, 4);
+    return v;
+}
+
+/// Completes the mma rendezvous that fiber `i` waits at once all 32 lanes of its warp wait
+/// at the same site (mma.sync.aligned: the whole warp, converged). Lane l = 4*g + t holds
+/// (PTX ISA, "Matrix fragments for mma.m16n8k8", .tf32): a0 = A[g][t], a1 = A[g+8][t],
+/// a2 = A[g][t+4], a3 = A[g+8][t+4]; b0 = B[t][g], b1 = B[t+4][g]; c0, c1 = C[g][2t, 2t+1],
+/// c2, c3 = C[g+8][2t, 2t+1]. Each D[r][c] = C[r][c] + the sum over k of A[r][k]*B[k][c],
+/// the exact products summed in double and rounded once to f32.
+bool try_complete_mma(unsigned i) {
+    const Fiber& f = g_fibers[i];
+    const unsigned base = i & ~31u;
+    if (f.mask != 0xffffffffu) {
+        g_error = fmt("%s calls %s (%s) with mask 0x%08x: the whole warp must take part",
+                      who(f).c_str(), warp_name(f.op), where(f).c_str(), f.mask);
+        return false;
+    }
+    if (base + 32 > g_threads) {
+        g_error = fmt("%s calls %s (%s) in a warp of %u threads: it needs all 32 lanes",
+                      who(f).c_str(), warp_name(f.op), where(f).c_str(), g_threads - base);
+        return false;
+    }
+    for (unsigned l = 0; l < 32; ++l) {
+        const Fiber& g = g_fibers[base + l];
+        if (g.state == State::Done) {
+            g_error = fmt("%s calls %s (%s) after lane %u of its warp exited: it needs all "
+                          "32 lanes",
+                          who(f).c_str(), warp_name(f.op), where(f).c_str(), l);
+            return false;
+        }
+        if (g.state != State::Warp) return true;  // not arrived yet
+        if (g.op != f.op || g.mask != f.mask || g.line != f.line ||
+            (g.file != f.file && strcmp(g.file, f.file) != 0)) {
+            g_error = fmt("warp %u: %s waits at %s (%s) while %s waits at %s (%s): "
+                          "mma.sync.aligned needs the whole warp at one instruction",
+                          i / 32, who(f).c_str(), warp_name(f.op), where(f).c_str(),
+                          who(g).c_str(), warp_name(g.op), where(g).c_str());
+            return false;
+        }
+    }
+    double a[16][8], b[8][8], c[16][8];
+    for (unsigned l = 0; l < 32; ++l) {
+        const MmaLane* p = reinterpret_cast<const MmaLane*>(g_fibers[base + l].value);
+        const unsigned g = l / 4, t = l % 4;
+        a[g][t] = tf32_value(p->a[0]);
+        a[g + 8][t] = tf32_value(p->a[1]);
+        a[g][t + 4] = tf32_value(p->a[2]);
+        a[g + 8][t + 4] = tf32_value(p->a[3]);
+        b[t][g] = tf32_value(p->b[0]);
+        b[t + 4][g] = tf32_value(p->b[1]);
+        c[g][2 * t] = p->d[0];
+        c[g][2 * t + 1] = p->d[1];
+        c[g + 8][2 * t] = p->d[2];
+        c[g + 8][2 * t + 1] = p->d[3];
+    }
+    float d[16][8];
+    for (unsigned r = 0; r < 16; ++r)
+        for (unsigned col = 0; col < 8; ++col) {
+            double s = c[r][col];
+            for (unsigned k = 0; k < 8; ++k) s += a[r][k] * b[k][col];
+            d[r][col] = static_cast<float>(s);
+        }
+    for (unsigned l = 0; l < 32; ++l) {
+        Fiber& gf = g_fibers[base + l];
+        const MmaLane* p = reinterpret_cast<const MmaLane*>(gf.value);
+        const unsigned g = l / 4, t = l % 4;
+        p->d[0] = d[g][2 * t];
+        p->d[1] = d[g][2 * t + 1];
+        p->d[2] = d[g + 8][2 * t];
+        p->d[3] = d[g + 8][2 * t + 1];
+        gf.result = 0;
+        gf.state = State::Ready;
+        g_next.push_back(base + l);
+    }
+    return true;
+}
+
 /// Completes the warp rendezvous that fiber `i` waits at if every non-exited lane of its
 /// mask waits there too. Returns false with g_error set on a mismatch.
 bool try_complete_warp(unsigned i) {
@@ -512,6 +605,7 @@ bool try_complete_warp(unsigned i) {
                       who(f).c_str(), warp_name(f.op), where(f).c_str(), f.width);
         return false;
     }
+    if (f.op == kMmaTf32) return try_complete_mma(i);
     unsigned part = 0;
     for (unsigned l = 0; l < 32; ++l) {
         if (!((m >> l) & 1u) || base + l >= g_threads) continue;
@@ -731,6 +825,11 @@ unsigned g_dynamic_bytes;
 #if SATCOLOR_EMU_COUNTERS
 extern "C" char __start_satcolor_shared[] __attribute__((weak));
 extern "C" char __stop_satcolor_shared[] __attribute__((weak));
+extern "C" char __start_satcolor_emu_state[] __attribute__((weak));
+extern "C" char __stop_satcolor_emu_state[] __attribute__((weak));
+// The zero-initialised static storage of the program (GNU ld's symbols).
+extern "C" char __bss_start[] __attribute__((weak));
+extern "C" char _end[] __attribute__((weak));
 
 enum Space : uint8_t { kGlobal, kShared, kOther };
 
@@ -772,7 +871,18 @@ Space space_of(uintptr_t a) {
     const uintptr_t s0 = reinterpret_cast<uintptr_t>(__start_satcolor_shared);
     const uintptr_t s1 = reinterpret_cast<uintptr_t>(__stop_satcolor_shared);
     if (s0 && a >= s0 && a < s1) return kShared;
-    return in_buffer(a) ? kGlobal : kOther;
+    if (in_buffer(a)) return kGlobal;
+    // GCC drops the section attribute of a static local in a function template (the
+    // implicit-GEMM and patch kernels' bodies), which then lands in .bss. Static storage
+    // that kernel code touches is its __shared__ statics or the CUDA built-ins, which
+    // have a section of their own.
+    const uintptr_t e0 = reinterpret_cast<uintptr_t>(__start_satcolor_emu_state);
+    const uintptr_t e1 = reinterpret_cast<uintptr_t>(__stop_satcolor_emu_state);
+    if (e0 && a >= e0 && a < e1) return kOther;
+    const uintptr_t b0 = reinterpret_cast<uintptr_t>(__bss_start);
+    const uintptr_t b1 = reinterpret_cast<uintptr_t>(_end);
+    if (b0 && a >= b0 && a < b1) return kShared;
+    return kOther;
 }
 
 unsigned current_thread() { return static_cast<unsigned>(g_cur - g_fibers); }
@@ -967,6 +1077,12 @@ uint64_t warp_op(int op, unsigned mask, uint64_t value, int param, int width, co
     f->line = line;
     yield(f);
     return f->result;
+}
+
+void mma_m16n8k8_tf32(float d[4], const uint32_t a[4], const uint32_t b[2], const char* file,
+                      int line) {
+    MmaLane lane{a, b, d};
+    warp_op(kMmaTf32, 0xffffffffu, reinterpret_cast<uint64_t>(&lane), 0, warpSize, file, line);
 }
 
 void trap(const char* file, int line) {

@@ -222,14 +222,14 @@ extern "C" __global__ void conv2d_weight_grad(const float* __restrict__ g, const
 // so one (tap, channel) counter per thread serves all its loads (consecutive threads:
 // 8 consecutive taps of 4 consecutive pixels).
 // Dynamic shared memory: the class's taps, an int4 each (dy, dx, dy*wd + dx, weight offset).
-template <int BM, int BN, int TM>
+template <int BM, int BN, int TM, int P>
 static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
     constexpr int PASS = SC_IG_THREADS / SC_IG_BK;  // pixels or channels per staging pass
     constexpr int EA = BM / PASS;                    // A loads per thread and step
     constexpr int EB = (BN + PASS - 1) / PASS;       // B loads per thread and step
-    __shared__ __align__(16) sc_ig_stage<BM> s_a;
-    __shared__ __align__(16) sc_ig_stage<BN> s_b;
+    __shared__ __align__(16) sc_ig_stage<BM, P> s_a;
+    __shared__ __align__(16) sc_ig_stage<BN, P> s_b;
     SATCOLOR_DYNAMIC_SHARED(int4, s_tap);
     const int tid = threadIdx.x;
 
@@ -324,39 +324,37 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
     };
     auto store = [&](int buf) {
 #pragma unroll
-        for (int e = 0; e < EA; ++e) s_a.v[buf][r][p + e * PASS] = ra[e];
+        for (int e = 0; e < EA; ++e) s_a.v[buf][r][p + e * PASS] = sc_ig_prep<P>(ra[e]);
 #pragma unroll
         for (int e = 0; e < EB; ++e) {
             const int col = p + e * PASS;
-            if (col < BN) s_b.v[buf][r][col] = rb[e];
+            if (col < BN) s_b.v[buf][r][col] = sc_ig_prep<P>(rb[e]);
         }
     };
 
-    int tm, tn;
-    sc_ig_thread<BM, BN, TM>(&tm, &tn);
-    float acc[TM][SC_IG_TN];
+    sc_ig_frag<BM, BN, TM, P> acc;
     __syncthreads();  // the tap table
-    sc_ig_main_loop<BM, BN, TM>(k_end - k_begin, s_a, s_b, tm, tn, acc, load, store, advance);
+    sc_ig_main_loop<BM, BN, TM, P>(k_end - k_begin, s_a, s_b, acc, load, store, advance);
 
     // Epilogue: NCHW stores, with bias and activation unless K is split.
     const size_t plane_out = (size_t)h_out * w_out;
     float* y_split = y + (size_t)split * n * c_out * plane_out;
 #pragma unroll
-    for (int i = 0; i < TM; ++i) {
-        const int mi = m0 + sc_ig_row<BM, TM>(tm, i);
+    for (int i = 0; i < acc.R; ++i) {
+        const int mi = m0 + acc.row(i);
         if (mi >= rows) continue;
         const int im = mi / plane_q;
         const int py = (mi - im * plane_q) / wq;
         const int px = mi - im * plane_q - py * wq;
         float* y_px = y_split + (size_t)im * c_out * plane_out + (size_t)(py * step + ry) * w_out + px * step + rx;
 #pragma unroll
-        for (int j = 0; j < SC_IG_TN; ++j) {
-            const int o = n0 + tn * SC_IG_TN + j;
+        for (int j = 0; j < acc.C; ++j) {
+            const int o = n0 + acc.col(j);
             if (o < c_out) {
                 if (splits > 1) {
-                    y_px[o * plane_out] = acc[i][j];
+                    y_px[o * plane_out] = acc.v[i][j];
                 } else {
-                    const float z = has_bias ? acc[i][j] + bias[o] : acc[i][j];
+                    const float z = has_bias ? acc.v[i][j] + bias[o] : acc.v[i][j];
                     y_px[o * plane_out] = sc_act(z, act, slope);
                 }
             }
@@ -367,25 +365,267 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
 // conv_igemm_body with 128 x 64 tiles, 8 x 4 per thread: more than 32 output channels on maps of at least 128 pixels.
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<128, 64, 8>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<128, 64, 8, SC_PREC_FP32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
 // conv_igemm_body with 256 x 32 tiles, 8 x 4 per thread: 17 to 32 output channels (G's F = 32 layers).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<256, 32, 8>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<256, 32, 8, SC_PREC_FP32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
 // conv_igemm_body with 256 x 16 tiles, 4 x 4 per thread: 5 to 16 output channels.
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<256, 16, 4>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<256, 16, 4, SC_PREC_FP32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
-// conv_igemm_body with 256 x 4 tiles, 1 x 4 per thread: at most 4 output channels (G's 1- and 3-band outputs).
+// conv_igemm_body with 256 x 4 tiles, 1 x 4 per thread: at most 4 output channels (G's 1- and 3-band outputs), in every precision (a tensor-core tile is 8 channels wide).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X4) conv_igemm_256x4(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<256, 4, 1>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<256, 4, 1, SC_PREC_FP32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// conv_igemm_128x64 with TF32 tensor cores (warp tiles of 32 x 32).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_igemm_body<128, 64, 8, SC_PREC_TF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// conv_igemm_256x32 with TF32 tensor cores (warp tiles of 32 x 32).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_igemm_body<256, 32, 8, SC_PREC_TF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// conv_igemm_256x16 with TF32 tensor cores (warp tiles of 32 x 16).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_igemm_body<256, 16, 4, SC_PREC_TF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// conv_igemm_128x64 with 3xTF32 tensor cores (warp tiles of 32 x 32).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_igemm_body<128, 64, 8, SC_PREC_3XTF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// conv_igemm_256x32 with 3xTF32 tensor cores (warp tiles of 32 x 32).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_igemm_body<256, 32, 8, SC_PREC_3XTF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// conv_igemm_256x16 with 3xTF32 tensor cores (warp tiles of 32 x 16).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_igemm_body<256, 16, 4, SC_PREC_3XTF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// Output tile side of the patch-staged tensor-core convolution (conv_patch_*).
+#define SC_PATCH_TILE 16
+// Input channels per staged chunk of conv_patch_*: one mma k-step per tap.
+#define SC_PATCH_CK 8
+// Blocks per SM the conv_patch_* instances are compiled for (__launch_bounds__).
+#define SC_PATCH_MIN_BLOCKS_9X32 2
+#define SC_PATCH_MIN_BLOCKS_9X8 4
+
+// Geometry of conv_patch_body for kernel side K: the staged input patch is SIDE x SIDE per
+// channel, channels CS floats apart (CS = 8 mod 32: a warp's A fragment loads, channels
+// t and pixels g, hit 32 banks); PER_THREAD patch elements per thread.
+template <int K>
+struct sc_patch_geom {
+    static constexpr int SIDE = SC_PATCH_TILE + K - 1;
+    static constexpr int AREA = SIDE * SIDE;
+    static constexpr int CS = AREA + (8 - AREA % 32 + 32) % 32;
+    static constexpr int ELEMS = SC_PATCH_CK * AREA;
+    static constexpr int PER_THREAD = (ELEMS + SC_IG_THREADS - 1) / SC_IG_THREADS;
+};
+
+// The patch-staged tensor-core convolution (TF32 or 3xTF32; stride 1, kernel side K): a
+// correlation y[img, o, oy, ox] = act(bias[o] + sum_{i, kh, kw} x[img, i, oy - pad + kh,
+// ox - pad + kw] * W[o, i, kh, kw]) with W = w[o, i, kh, kw] (transposed = 0: conv2d forward,
+// conv_transpose2d's input gradient) or W = w[i, o, K-1-kh, K-1-kw] (transposed = 1: a
+// stride-1 conv_transpose2d forward or conv2d's input gradient, which the launch code passes
+// with pad = K - 1 - its pad). Unlike conv_igemm_body, which gathers each (pixel, tap) pair
+// from global memory, it stages each input value once: a tile's input patch for 8 channels
+// at a time, from which every tap's A fragment is a shifted read (81 taps of a 9 x 9 kernel
+// share one staged patch).
+//
+// Mapping: 256 threads = 8 warps; a block computes a 16 x 16 output tile (grid.x = tiles,
+// row-major) of image blockIdx.z for BN output channels (grid.y). Warp w owns output rows
+// 2w and 2w + 1, one 16 x 8 mma tile per row and 8 channels (lane 4g + t: pixels g and
+// g + 8 of the row, channels 2t, 2t + 1 of each 8). K (the GEMM's depth) runs over chunks of
+// 8 input channels, and in each chunk over kernel rows kh and taps kw: one step per (chunk,
+// kh) stages the row's weights s_w[c][o][kw] (and, at kh = 0, the chunk's patch), then K
+// taps of mma. Each thread's patch and weight elements have fixed offsets (computed once);
+// the next step's are loaded into registers before the current step's mma, and two barriers
+// end each step. The sum order is fixed by the shape alone.
+template <int K, int BN, int P>
+static __device__ __forceinline__ void conv_patch_body(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int has_bias, int act, float slope)
+{
+    using G = sc_patch_geom<K>;
+    // Weights of a kernel row as s_w[c][o][kw]: K floats per output channel, WS per input
+    // channel (WS = 8 mod 32). For K = 9 a warp's B fragment loads (channels t, outputs g:
+    // 9g + 8t mod 32) hit 32 banks, and consecutive staging lanes (consecutive kw) write
+    // consecutive words.
+    constexpr int WS = BN * K + (8 - (BN * K) % 32 + 32) % 32;
+    constexpr int NT = BN / 8;
+    constexpr int WELEMS = K * SC_PATCH_CK * BN;
+    constexpr int WPT = (WELEMS + SC_IG_THREADS - 1) / SC_IG_THREADS;
+    constexpr int FAR = 1 << 30;  // a channel index that fails every bounds check
+    __shared__ __align__(16) float s_x[SC_PATCH_CK * G::CS];
+    __shared__ __align__(16) float s_w[SC_PATCH_CK * WS];
+    if (k != K) __trap();  // the launch code picks the instance by k
+    const int tid = threadIdx.x;
+    const int lane = tid % 32;
+    const int warp = tid / 32;
+    const int g = lane / 4;
+    const int t = lane % 4;
+    const int tiles_x = (w_out + SC_PATCH_TILE - 1) / SC_PATCH_TILE;
+    const int ty0 = (blockIdx.x / tiles_x) * SC_PATCH_TILE;
+    const int tx0 = (blockIdx.x % tiles_x) * SC_PATCH_TILE;
+    const int o0 = blockIdx.y * BN;
+    const int plane = h * wd;
+    const float* x_img = x + (size_t)blockIdx.z * c_in * plane;
+
+    // Its weight elements e = tid + 256 j of a row: (o, c, kw) with kw fastest, their offset
+    // for chunk 0 and kernel row 0, and c (FAR past the last output channel).
+    const int kk = K * K;
+    const int ch_stride = transposed ? c_out * kk : kk;  // from one input channel to the next
+    int w_off[WPT], w_ch[WPT];
+#pragma unroll
+    for (int j = 0; j < WPT; ++j) {
+        const int e = tid + j * SC_IG_THREADS;
+        const int kw = e % K;
+        const int c = (e / K) % SC_PATCH_CK;
+        const int o = o0 + e / (K * SC_PATCH_CK);
+        const bool in = e < WELEMS && o < c_out;
+        w_off[j] = transposed ? c * ch_stride + o * kk + (K - 1 - kw) : o * c_in * kk + c * kk + kw;
+        w_ch[j] = in ? c : FAR;
+    }
+
+    const int chunks = (c_in + SC_PATCH_CK - 1) / SC_PATCH_CK;
+    const int steps = chunks * K;
+    // The patch of the chunk of step s (kh = 0) straight into s_x: element e = tid + 256 j
+    // is channel c0 + c, row r, column q of the patch.
+    auto stage_patch = [&](int s) {
+        const int c0 = (s / K) * SC_PATCH_CK;
+#pragma unroll 2
+        for (int e = tid; e < G::ELEMS; e += SC_IG_THREADS) {
+            const int c = e / G::AREA;
+            const int r = (e % G::AREA) / G::SIDE;
+            const int iy = ty0 - pad + r;
+            const int ix = tx0 - pad + e % G::SIDE;
+            const bool in = c0 + c < c_in && (unsigned)iy < (unsigned)h && (unsigned)ix < (unsigned)wd;
+            s_x[c * G::CS + e % G::AREA] = sc_ig_prep<P>(in ? x_img[(c0 + c) * plane + iy * wd + ix] : 0.0f);
+        }
+    };
+    // The weights of step s's kernel row, into registers (issued before the current step's
+    // mma) and then into s_w[c][o][kw].
+    float rw[WPT];
+    auto load_w = [&](int s) {
+        const int c0 = (s / K) * SC_PATCH_CK;
+        const int kh = s % K;
+        const int lim = c_in - c0;
+        const int row = c0 * ch_stride + (transposed ? K - 1 - kh : kh) * K;
+#pragma unroll
+        for (int j = 0; j < WPT; ++j) rw[j] = w_ch[j] < lim ? w[row + w_off[j]] : 0.0f;
+    };
+    auto store_w = [&]() {
+#pragma unroll
+        for (int j = 0; j < WPT; ++j) {
+            const int e = tid + j * SC_IG_THREADS;
+            if (e < WELEMS) s_w[(e / K) % SC_PATCH_CK * WS + e / (K * SC_PATCH_CK) * K + e % K] = sc_ig_prep<P>(rw[j]);
+        }
+    };
+
+    float acc[4][2 * NT];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+#pragma unroll
+        for (int j = 0; j < 2 * NT; ++j) acc[i][j] = 0.0f;
+    }
+    stage_patch(0);
+    load_w(0);
+    store_w();
+    __syncthreads();
+    for (int s = 0; s < steps; ++s) {
+        const bool more = s + 1 < steps;
+        if (more) load_w(s + 1);
+        const int kh = s % K;
+        // Lane (g, t)'s A element (pixel g of its warp's first row, channel t) for kw = 0.
+        const float* xa = s_x + t * G::CS + (2 * warp + kh) * G::SIDE + g;
+        const float* wb = s_w + t * WS + g * K;
+#pragma unroll 1
+        for (int kw = 0; kw < K; ++kw) {
+            float fa[2][4], fb[NT][2];
+#pragma unroll
+            for (int mt = 0; mt < 2; ++mt) {
+                const float* p = xa + mt * G::SIDE + kw;
+                fa[mt][0] = p[0];
+                fa[mt][1] = p[8];
+                fa[mt][2] = p[4 * G::CS];
+                fa[mt][3] = p[4 * G::CS + 8];
+            }
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+                const float* q = wb + kw + nt * 8 * K;
+                fb[nt][0] = q[0];
+                fb[nt][1] = q[4 * WS];
+            }
+            sc_mma_tiles<P, 2, NT>(acc, fa, fb);
+        }
+        if (more) {
+            __syncthreads();
+            if ((s + 1) % K == 0) stage_patch(s + 1);
+            store_w();
+        }
+        __syncthreads();
+    }
+
+    // Epilogue: acc[2 mt + hf][2 nt + e] is pixel g + 8 hf of row 2 warp + mt, channel
+    // nt*8 + 2t + e.
+    const int plane_out = h_out * w_out;
+    float* y_img = y + (size_t)blockIdx.z * c_out * plane_out;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int oy = ty0 + 2 * warp + i / 2;
+        const int ox = tx0 + g + 8 * (i % 2);
+        if (oy >= h_out || ox >= w_out) continue;
+#pragma unroll
+        for (int j = 0; j < 2 * NT; ++j) {
+            const int o = o0 + (j / 2) * 8 + 2 * t + j % 2;
+            if (o < c_out) {
+                const float z = has_bias ? acc[i][j] + bias[o] : acc[i][j];
+                y_img[(size_t)o * plane_out + oy * w_out + ox] = sc_act(z, act, slope);
+            }
+        }
+    }
+}
+
+// conv_patch_body with TF32 tensor cores: 9 x 9 kernels, 9 to 32 output channels per block tile (G's F = 32 layers).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int has_bias, int act, float slope)
+{
+    conv_patch_body<9, 32, SC_PREC_TF32>(x, w, bias, y, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, has_bias, act, slope);
+}
+
+// conv_patch_body with TF32 tensor cores: 9 x 9 kernels, at most 8 output channels (G's 1- and 3-band outputs).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int has_bias, int act, float slope)
+{
+    conv_patch_body<9, 8, SC_PREC_TF32>(x, w, bias, y, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, has_bias, act, slope);
+}
+
+// conv_patch_body with 3xTF32 tensor cores: 9 x 9 kernels, 9 to 32 output channels per block tile (G's F = 32 layers).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int has_bias, int act, float slope)
+{
+    conv_patch_body<9, 32, SC_PREC_3XTF32>(x, w, bias, y, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, has_bias, act, slope);
+}
+
+// conv_patch_body with 3xTF32 tensor cores: 9 x 9 kernels, at most 8 output channels (G's 1- and 3-band outputs).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int has_bias, int act, float slope)
+{
+    conv_patch_body<9, 8, SC_PREC_3XTF32>(x, w, bias, y, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, has_bias, act, slope);
 }
 
 // The implicit-GEMM weight gradient (variant v2 of conv2d_weight_grad), split over K:
@@ -403,14 +643,14 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256
 // handles k-row t % 8 (consecutive threads, consecutive positions gx) of A rows
 // m0 + t / 8 + 32*j and B columns n0 + t / 8 + 32*j; the position (img, gy, gx) of its
 // k-row advances by BK per step.
-template <int BM, int BN, int TM>
+template <int BM, int BN, int TM, int P>
 static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
     constexpr int PASS = SC_IG_THREADS / SC_IG_BK;  // rows or columns per staging pass
     constexpr int EA = BM / PASS;
     constexpr int EB = BN / PASS;
-    __shared__ __align__(16) sc_ig_stage<BM> s_a;
-    __shared__ __align__(16) sc_ig_stage<BN> s_b;
+    __shared__ __align__(16) sc_ig_stage<BM, P> s_a;
+    __shared__ __align__(16) sc_ig_stage<BN, P> s_b;
     const int tid = threadIdx.x;
     const int kk = k * k;
     const int cols = c_i * kk;
@@ -479,25 +719,23 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
     };
     auto store = [&](int buf) {
 #pragma unroll
-        for (int e = 0; e < EA; ++e) s_a.v[buf][r][rs + e * PASS] = ra[e];
+        for (int e = 0; e < EA; ++e) s_a.v[buf][r][rs + e * PASS] = sc_ig_prep<P>(ra[e]);
 #pragma unroll
-        for (int e = 0; e < EB; ++e) s_b.v[buf][r][rs + e * PASS] = rb[e];
+        for (int e = 0; e < EB; ++e) s_b.v[buf][r][rs + e * PASS] = sc_ig_prep<P>(rb[e]);
     };
 
-    int tm, tn;
-    sc_ig_thread<BM, BN, TM>(&tm, &tn);
-    float acc[TM][SC_IG_TN];
-    sc_ig_main_loop<BM, BN, TM>(k_end - k_begin, s_a, s_b, tm, tn, acc, load, store, advance);
+    sc_ig_frag<BM, BN, TM, P> acc;
+    sc_ig_main_loop<BM, BN, TM, P>(k_end - k_begin, s_a, s_b, acc, load, store, advance);
 
     float* out_z = out + (size_t)blockIdx.z * c_o * cols;
 #pragma unroll
-    for (int i = 0; i < TM; ++i) {
-        const int o = m0 + sc_ig_row<BM, TM>(tm, i);
+    for (int i = 0; i < acc.R; ++i) {
+        const int o = m0 + acc.row(i);
         if (o >= c_o) continue;
 #pragma unroll
-        for (int j = 0; j < SC_IG_TN; ++j) {
-            const int col = n0 + tn * SC_IG_TN + j;
-            if (col < cols) out_z[(size_t)o * cols + col] = acc[i][j];
+        for (int j = 0; j < acc.C; ++j) {
+            const int col = n0 + acc.col(j);
+            if (col < cols) out_z[(size_t)o * cols + col] = acc.v[i][j];
         }
     }
 }
@@ -505,11 +743,35 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
 // conv_wgrad_igemm_body with 64 x 64 tiles (output channels x (i, kh, kw)): the default.
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
-    conv_wgrad_igemm_body<64, 64, 4>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
 }
 
 // conv_wgrad_igemm_body with 32 x 128 tiles: at most 32 output channels (G's layers).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
-    conv_wgrad_igemm_body<32, 128, 4>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+}
+
+// conv_wgrad_igemm_64x64 with TF32 tensor cores (warp tiles of 32 x 16).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+{
+    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+}
+
+// conv_wgrad_igemm_32x128 with TF32 tensor cores (warp tiles of 32 x 16).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+{
+    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+}
+
+// conv_wgrad_igemm_64x64 with 3xTF32 tensor cores (warp tiles of 32 x 16).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+{
+    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+}
+
+// conv_wgrad_igemm_32x128 with 3xTF32 tensor cores (warp tiles of 32 x 16).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+{
+    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
 }

@@ -12,8 +12,12 @@
 // sc_ig_row(tm, i): a warp's 128-bit shared loads read consecutive float4 of a row of a,
 // and at most 4 distinct float4 of b, one wavefront each.
 // Each output is the sum over k in increasing order (one FMA per k), so a result does not
-// depend on the thread or block order.
+// depend on the thread or block order. With tensor cores (template parameter P,
+// kernels/mma.cuh) each warp computes a 32 x WN part of the tile with mma.sync, 8 k-rows
+// per instruction; the order is then the instruction's, still fixed by the shape alone.
 #pragma once
+
+#include "mma.cuh"
 
 // Depth (K) of one staged step.
 #define SC_IG_BK 8
@@ -34,11 +38,21 @@
 // Extra floats per staged row: a row pitch of B + 4 keeps float4 rows aligned and makes
 // the staging stores of 8 k-rows x 4 columns per warp hit 32 distinct banks.
 #define SC_IG_PAD 4
+// The same for the tensor-core paths: a pitch of 8 (mod 32) floats makes a warp's fragment
+// loads (k-rows t and t + 4, columns g: 4 x 8 lanes) hit 32 distinct banks; the staging
+// stores then take two wavefronts.
+#define SC_IG_MMA_PAD 8
 
-// The two staging buffers of an operand with B columns.
-template <int B>
+// The row padding of precision P's staging buffers.
+template <int P>
+struct sc_ig_pad {
+    static constexpr int v = P == SC_PREC_FP32 ? SC_IG_PAD : SC_IG_MMA_PAD;
+};
+
+// The two staging buffers of an operand with B columns, for precision P.
+template <int B, int P>
 struct sc_ig_stage {
-    float v[2][SC_IG_BK][B + SC_IG_PAD];
+    float v[2][SC_IG_BK][B + sc_ig_pad<P>::v];
 };
 
 // Warp layout of a BM x BN tile of TM x SC_IG_TN micro-tiles: a warp covers lanes_n
@@ -49,18 +63,6 @@ struct sc_ig_lanes {
     static constexpr int m = 32 / n;
 };
 
-// The row-group index tm and column-group index tn of this thread's micro-tile.
-template <int BM, int BN, int TM>
-static __device__ inline void sc_ig_thread(int* tm, int* tn)
-{
-    constexpr int warps_m = BM / TM / sc_ig_lanes<BN>::m;
-    static_assert(warps_m * (BN / SC_IG_TN / sc_ig_lanes<BN>::n) * 32 == SC_IG_THREADS, "tile and micro-tile do not fill the block");
-    const int warp = threadIdx.x / 32;
-    const int lane = threadIdx.x % 32;
-    *tm = (warp % warps_m) * sc_ig_lanes<BN>::m + lane % sc_ig_lanes<BN>::m;
-    *tn = (warp / warps_m) * sc_ig_lanes<BN>::n + lane / sc_ig_lanes<BN>::m;
-}
-
 // The tile row of row i of row group tm's micro-tile: TM < 4 rows are consecutive; a
 // multiple of 4 comes as TM / 4 runs of 4 rows, BM * 4 / TM rows apart, so that each
 // 128-bit shared load of a warp reads consecutive float4 (one wavefront).
@@ -70,11 +72,72 @@ static __device__ __forceinline__ int sc_ig_row(int tm, int i)
     return TM < 4 ? tm * TM + i : (i / 4) * (BM * 4 / TM) + tm * 4 + i % 4;
 }
 
-// acc[i][j] += sum over the SC_IG_BK rows r of a[r][sc_ig_row(tm, i)] * b[r][tn*4 + j],
-// r in order.
-template <int BM, int BN, int TM>
-static __device__ __forceinline__ void sc_ig_multiply(const float (*a)[BM + SC_IG_PAD], const float (*b)[BN + SC_IG_PAD], int tm, int tn, float acc[TM][SC_IG_TN])
+// This thread's share of a block's BM x BN accumulator tile: v[i][j] is the element at
+// tile row row(i), column col(j).
+// - FP32 (P = SC_PREC_FP32): a TM x SC_IG_TN micro-tile; the warp covers 8 row groups x 4
+//   column groups (sc_ig_lanes), thread (tm, tn) owning columns tn*4 .. tn*4 + 3 and rows
+//   sc_ig_row(tm, i).
+// - Tensor cores: the 8 warps tile the block as (BM / 32) x (8 * 32 / BM) warp tiles of
+//   32 x WN; a warp tile is 2 x WN / 8 mma tiles of 16 x 8 (kernels/mma.cuh), and lane
+//   4*g + t holds rows g, g + 8 of each and columns 2t, 2t + 1: row(i) = warp row + (i / 2)*16
+//   + g + (i % 2)*8, col(j) = warp column + (j / 2)*8 + 2t + j % 2.
+template <int BM, int BN, int TM, int P>
+struct sc_ig_frag {
+    static constexpr bool MMA = P != SC_PREC_FP32;
+    static constexpr int WARPS_M = BM / 32;
+    static constexpr int WN = MMA ? BN * WARPS_M / (SC_IG_THREADS / 32) : 1;
+    static constexpr int R = MMA ? 4 : TM;
+    static constexpr int C = MMA ? WN / 4 : SC_IG_TN;
+    static_assert(!MMA || (BM % 32 == 0 && WN % 8 == 0 && WN * (SC_IG_THREADS / 32) == BN * WARPS_M), "the warp tiles do not fill the block");
+    static_assert(R * C * SC_IG_THREADS == BM * BN, "the fragments do not fill the tile");
+    // FP32: the row and column group (tm, tn); MMA: the thread's first row and column.
+    int r0, c0;
+    float v[R][C];
+
+    __device__ __forceinline__ void init()
+    {
+        const int warp = threadIdx.x / 32;
+        const int lane = threadIdx.x % 32;
+        if (MMA) {
+            r0 = (warp % WARPS_M) * 32 + lane / 4;
+            c0 = (warp / WARPS_M) * WN + 2 * (lane % 4);
+        } else {
+            constexpr int warps_m = BM / TM / sc_ig_lanes<BN>::m;
+            static_assert(MMA || warps_m * (BN / SC_IG_TN / sc_ig_lanes<BN>::n) * 32 == SC_IG_THREADS, "tile and micro-tile do not fill the block");
+            r0 = (warp % warps_m) * sc_ig_lanes<BN>::m + lane % sc_ig_lanes<BN>::m;
+            c0 = (warp / warps_m) * sc_ig_lanes<BN>::n + lane / sc_ig_lanes<BN>::m;
+        }
+#pragma unroll
+        for (int i = 0; i < R; ++i) {
+#pragma unroll
+            for (int j = 0; j < C; ++j) v[i][j] = 0.0f;
+        }
+    }
+    __device__ __forceinline__ int row(int i) const
+    {
+        return MMA ? r0 + (i / 2) * 16 + (i % 2) * 8 : sc_ig_row<BM, TM>(r0, i);
+    }
+    __device__ __forceinline__ int col(int j) const
+    {
+        return MMA ? c0 + (j / 2) * 8 + j % 2 : c0 * SC_IG_TN + j;
+    }
+};
+
+// What precision P stages in shared memory for an operand value: the value itself, or
+// for TF32 its TF32 rounding (once per element, not once per fragment load).
+template <int P>
+static __device__ __forceinline__ float sc_ig_prep(float v)
 {
+    return P == SC_PREC_TF32 ? __uint_as_float(sc_tf32(v)) : v;
+}
+
+// FP32: acc[i][j] += sum over the SC_IG_BK rows r of a[r][row(i)] * b[r][col(j)], r in
+// order, one FMA per r.
+template <int BM, int BN, int TM, int P>
+static __device__ __forceinline__ void sc_ig_multiply_fp32(const float (*a)[BM + SC_IG_PAD], const float (*b)[BN + SC_IG_PAD], sc_ig_frag<BM, BN, TM, P>& acc)
+{
+    const int tm = acc.r0;
+    const int tn = acc.c0;
 #pragma unroll
     for (int r = 0; r < SC_IG_BK; ++r) {
         float as[TM];
@@ -96,26 +159,94 @@ static __device__ __forceinline__ void sc_ig_multiply(const float (*a)[BM + SC_I
 #pragma unroll
         for (int i = 0; i < TM; ++i) {
 #pragma unroll
-            for (int j = 0; j < SC_IG_TN; ++j) acc[i][j] += as[i] * bs[j];
+            for (int j = 0; j < SC_IG_TN; ++j) acc.v[i][j] += as[i] * bs[j];
         }
     }
+}
+
+// Tensor cores, one k-step of 8 for a warp: acc[2*mt + h][2*nt + e] (the d[2*h + e] of mma
+// tile (mt, nt), kernels/mma.cuh) += A fragment fa[mt] times B fragment fb[nt] for every
+// (mt, nt). TF32 (P = SC_PREC_TF32): the fragments hold values already rounded to TF32
+// (staged through sc_ig_prep), one mma per tile. 3xTF32: each value v is split into
+// hi = tf32(v) and lo = tf32(v - hi), and a*b ~ a_lo*b_hi + a_hi*b_lo + a_hi*b_hi, three
+// mma per tile (lo*lo, below FP32's rounding, is dropped).
+template <int P, int MT, int NT>
+static __device__ __forceinline__ void sc_mma_tiles(float (&acc)[2 * MT][2 * NT], const float (&fa)[MT][4], const float (&fb)[NT][2])
+{
+    unsigned ha[MT][4], hb[NT][2], la[MT][4], lb[NT][2];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            ha[mt][e] = P == SC_PREC_TF32 ? __float_as_uint(fa[mt][e]) : sc_tf32(fa[mt][e]);
+            la[mt][e] = P == SC_PREC_TF32 ? 0u : sc_tf32(fa[mt][e] - __uint_as_float(ha[mt][e]));
+        }
+    }
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+            hb[nt][e] = P == SC_PREC_TF32 ? __float_as_uint(fb[nt][e]) : sc_tf32(fb[nt][e]);
+            lb[nt][e] = P == SC_PREC_TF32 ? 0u : sc_tf32(fb[nt][e] - __uint_as_float(hb[nt][e]));
+        }
+    }
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+            float d[4] = {acc[2 * mt][2 * nt], acc[2 * mt][2 * nt + 1], acc[2 * mt + 1][2 * nt], acc[2 * mt + 1][2 * nt + 1]};
+            if (P == SC_PREC_3XTF32) {
+                sc_mma_tf32(d, la[mt], hb[nt]);
+                sc_mma_tf32(d, ha[mt], lb[nt]);
+            }
+            sc_mma_tf32(d, ha[mt], hb[nt]);
+            acc[2 * mt][2 * nt] = d[0];
+            acc[2 * mt][2 * nt + 1] = d[1];
+            acc[2 * mt + 1][2 * nt] = d[2];
+            acc[2 * mt + 1][2 * nt + 1] = d[3];
+        }
+    }
+}
+
+// Tensor cores: the warp's 32 x WN tile += its rows of a times its columns of b over the
+// SC_IG_BK = 8 k-rows (sc_mma_tiles: one mma per 16 x 8 tile, three for 3xTF32).
+template <int BM, int BN, int TM, int P>
+static __device__ __forceinline__ void sc_ig_multiply_mma(const float (*a)[BM + SC_IG_MMA_PAD], const float (*b)[BN + SC_IG_MMA_PAD], sc_ig_frag<BM, BN, TM, P>& acc)
+{
+    using F = sc_ig_frag<BM, BN, TM, P>;
+    constexpr int NT = F::WN / 8;
+    const int lane = threadIdx.x % 32;
+    const int t = lane % 4;
+    const int row = acc.r0;                     // warp row + g
+    const int col = acc.c0 - 2 * t + lane / 4;  // warp column + g
+    float fa[2][4], fb[NT][2];
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt) {
+        fa[mt][0] = a[t][row + mt * 16];
+        fa[mt][1] = a[t][row + mt * 16 + 8];
+        fa[mt][2] = a[t + 4][row + mt * 16];
+        fa[mt][3] = a[t + 4][row + mt * 16 + 8];
+    }
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+        fb[nt][0] = b[t][col + nt * 8];
+        fb[nt][1] = b[t + 4][col + nt * 8];
+    }
+    sc_mma_tiles<P, 2, NT>(acc.v, fa, fb);
 }
 
 // The main loop of a block: acc = the sum over `depth` k-rows (none if depth <= 0), in
 // steps of SC_IG_BK k-rows (a last partial step's missing rows staged as zeros). load() fetches
 // the current step's operands from global memory into the thread's registers, store(buf)
-// writes them into staging buffer buf, advance() moves the thread's k-rows on by one
-// step. The first step is staged before the loop; inside it, step s + 1's loads are issued
-// before step s is multiplied, and one barrier ends each step. Every thread of the block
-// must call it (it contains barriers).
-template <int BM, int BN, int TM, class Load, class Store, class Advance>
-static __device__ __forceinline__ void sc_ig_main_loop(int depth, sc_ig_stage<BM>& s_a, sc_ig_stage<BN>& s_b, int tm, int tn, float acc[TM][SC_IG_TN], Load load, Store store, Advance advance)
+// writes them into staging buffer buf (through sc_ig_prep<P>), advance() moves the
+// thread's k-rows on by one step. The first step is staged before the loop; inside it,
+// step s + 1's loads are issued before step s is multiplied, and one barrier ends each
+// step. Every thread of the block must call it (it contains barriers, and the tensor-core
+// paths warp-wide mma).
+template <int BM, int BN, int TM, int P, class Load, class Store, class Advance>
+static __device__ __forceinline__ void sc_ig_main_loop(int depth, sc_ig_stage<BM, P>& s_a, sc_ig_stage<BN, P>& s_b, sc_ig_frag<BM, BN, TM, P>& acc, Load load, Store store, Advance advance)
 {
-#pragma unroll
-    for (int i = 0; i < TM; ++i) {
-#pragma unroll
-        for (int j = 0; j < SC_IG_TN; ++j) acc[i][j] = 0.0f;
-    }
+    acc.init();
     const int steps = depth > 0 ? (depth + SC_IG_BK - 1) / SC_IG_BK : 0;
     if (steps > 0) {
         load();
@@ -128,7 +259,11 @@ static __device__ __forceinline__ void sc_ig_main_loop(int depth, sc_ig_stage<BM
             advance();
             load();
         }
-        sc_ig_multiply<BM, BN, TM>(s_a.v[s % 2], s_b.v[s % 2], tm, tn, acc);
+        if constexpr (P == SC_PREC_FP32) {
+            sc_ig_multiply_fp32<BM, BN, TM, P>(s_a.v[s % 2], s_b.v[s % 2], acc);
+        } else {
+            sc_ig_multiply_mma<BM, BN, TM, P>(s_a.v[s % 2], s_b.v[s % 2], acc);
+        }
         if (more) store((s + 1) % 2);
         __syncthreads();
     }

@@ -90,6 +90,8 @@ pub struct InstrMix {
     pub shfl: u32,
     /// Barriers.
     pub bar: u32,
+    /// Tensor-core matrix multiply-accumulates (HMMA: one `mma.sync` m16n8k8 TF32 each).
+    pub mma: u32,
     /// Control flow.
     pub branch: u32,
     /// Everything else.
@@ -108,6 +110,7 @@ impl InstrMix {
             + self.stg
             + self.shfl
             + self.bar
+            + self.mma
             + self.branch
             + self.other
     }
@@ -204,6 +207,14 @@ mod tests {
             ("SC_IG_TN", consts::SC_IG_TN),
             ("SC_IG_THREADS", consts::SC_IG_THREADS),
             ("SC_IG_PAD", consts::SC_IG_PAD),
+            ("SC_IG_MMA_PAD", consts::SC_IG_MMA_PAD),
+            ("SC_PREC_FP32", consts::SC_PREC_FP32),
+            ("SC_PREC_TF32", consts::SC_PREC_TF32),
+            ("SC_PREC_3XTF32", consts::SC_PREC_3XTF32),
+            ("SC_PATCH_TILE", consts::SC_PATCH_TILE),
+            ("SC_PATCH_CK", consts::SC_PATCH_CK),
+            ("SC_PATCH_MIN_BLOCKS_9X32", consts::SC_PATCH_MIN_BLOCKS_9X32),
+            ("SC_PATCH_MIN_BLOCKS_9X8", consts::SC_PATCH_MIN_BLOCKS_9X8),
             ("SC_IG_MIN_BLOCKS_128X64", consts::SC_IG_MIN_BLOCKS_128X64),
             ("SC_IG_MIN_BLOCKS_256X32", consts::SC_IG_MIN_BLOCKS_256X32),
             ("SC_IG_MIN_BLOCKS_256X16", consts::SC_IG_MIN_BLOCKS_256X16),

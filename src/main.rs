@@ -26,6 +26,10 @@ enum Cmd {
         /// Run every case (the test suite's set) instead of the quick set.
         #[arg(long)]
         full: bool,
+        /// Arithmetic of the convolutions (fp32, tf32, 3xtf32) [default: the device's]; the
+        /// convolutions' tolerance follows it.
+        #[arg(long)]
+        precision: Option<satcolor::device::precision::Precision>,
     },
     /// Write procedural satellite-like RGB scenes as georeferenced GeoTIFFs.
     #[cfg(feature = "geo")]
@@ -77,9 +81,13 @@ impl Cmd {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Info => satcolor::cli::info::run(),
-        Cmd::Selftest { device, full } => {
+        Cmd::Selftest {
+            device,
+            full,
+            precision,
+        } => {
             let spec: DeviceSpec = device.parse()?;
-            satcolor::cli::selftest::run(&spec, full)
+            satcolor::cli::selftest::run(&spec, precision, full)
         }
         #[cfg(feature = "geo")]
         Cmd::Synth(args) => satcolor::cli::synth::run(&args),

@@ -12,11 +12,14 @@
 //! ```
 //!
 //! (`d` the device's f32 output, `r` the reference's f64 output). An output passes when
-//! `err ≤ 1e-5` ([`TOLERANCE`]); a NaN, an infinity or a length mismatch fails.
+//! `err ≤ 1e-5` ([`TOLERANCE`]), or for the convolutions of a device computing them in
+//! TF32 the tolerance derived from TF32's mantissa ([`tolerance`]); a NaN, an infinity or a
+//! length mismatch fails.
 //!
 //! The device's raw outputs are kept in each [`CaseRun`], so that two runs (e.g. the
 //! emulator in two thread orders) can be compared bit for bit.
 
+use crate::device::precision::Precision;
 use crate::device::Device;
 use crate::ops::registry::{self, CaseKind};
 use crate::ops::Act;
@@ -75,6 +78,8 @@ pub struct CaseRun {
     pub outputs: Vec<Output>,
     /// The device's error, if an op failed.
     pub error: Option<String>,
+    /// The largest max-norm relative error that passes ([`tolerance`]).
+    pub tolerance: f64,
 }
 
 /// One row of the selftest table.
@@ -88,8 +93,10 @@ pub struct CheckResult {
     pub output: &'static str,
     /// Max-norm relative error (infinite when the device failed).
     pub max_rel_err: f64,
-    /// Whether `max_rel_err ≤ TOLERANCE`.
+    /// Whether `max_rel_err ≤ tolerance`.
     pub pass: bool,
+    /// The tolerance it was held to.
+    pub tolerance: f64,
     /// The device's error message, if any.
     pub error: Option<String>,
 }
@@ -104,6 +111,7 @@ impl CaseRun {
                 output: "error",
                 max_rel_err: f64::INFINITY,
                 pass: false,
+                tolerance: self.tolerance,
                 error: Some(e.clone()),
             }];
         }
@@ -116,7 +124,8 @@ impl CaseRun {
                     shape: self.shape.clone(),
                     output: o.name,
                     max_rel_err: err,
-                    pass: err <= TOLERANCE,
+                    pass: err <= self.tolerance,
+                    tolerance: self.tolerance,
                     error: None,
                 }
             })
@@ -181,11 +190,31 @@ pub fn format_table(results: &[CheckResult]) -> String {
         t.push('\n');
     }
     let passed = results.iter().filter(|r| r.pass).count();
+    let loosest = results.iter().fold(TOLERANCE, |m, r| m.max(r.tolerance));
+    let bound = if loosest > TOLERANCE {
+        format!("≤ {TOLERANCE:e}, TF32 convolutions ≤ {loosest:.3e}")
+    } else {
+        format!("≤ {TOLERANCE:e}")
+    };
     t += &format!(
-        "{passed} of {} checks passed (max-norm relative error ≤ {TOLERANCE:e})\n",
+        "{passed} of {} checks passed (max-norm relative error {bound})\n",
         results.len()
     );
     t
+}
+
+/// The tolerance of `op`'s outputs on a device whose convolutions compute in `precision`:
+/// the precision's ([`Precision::tolerance`]) for the ops that run the implicit-GEMM
+/// convolutions (the ops of the kernel slots), [`TOLERANCE`] for every other op.
+pub fn tolerance(op: &str, precision: Precision) -> f64 {
+    let conv = crate::device::gpu::variants::SLOTS
+        .iter()
+        .any(|s| s.ops.contains(&op));
+    if conv {
+        precision.tolerance()
+    } else {
+        TOLERANCE
+    }
 }
 
 /// The cases of a suite: every op, at awkward sizes (not multiples of any tile, C = 1 and
@@ -218,6 +247,7 @@ pub fn run_case<D: Device>(dev: &D, case: &Case) -> CaseRun {
         shape: case.shape.clone(),
         outputs,
         error,
+        tolerance: tolerance(case.op, dev.precision()),
     }
 }
 

@@ -1,8 +1,9 @@
 //! The emulator's performance counters (`--features emu-counters`, run by
 //! scripts/emu-counters.sh) on kernels whose traffic is known by hand
 //! (tests/kernels/counters_probe.cu): a unit-stride float load is 4 sectors per request, a
-//! stride-32 load 32, a broadcast shared load 1 wavefront, a 2-way bank conflict 2; and
-//! block sampling scales to the same totals.
+//! stride-32 load 32, a broadcast shared load 1 wavefront, a 2-way bank conflict 2 (also
+//! for a `__shared__` static of a function template); and block sampling scales to the
+//! same totals.
 #![cfg(feature = "emu-counters")]
 
 use satcolor::device::emu::{Counters, EmuExec, EmuOptions};
@@ -123,6 +124,20 @@ fn a_two_way_bank_conflict_is_two_wavefronts() {
         (c.shared_store_requests, c.shared_store_wavefronts),
         (2 * WARPS, 2 * WARPS)
     );
+}
+
+#[test]
+fn shared_statics_of_function_templates_are_counted_too() {
+    let plain = count(&PROBE_SHARED_2WAY, 0);
+    let template = count(&PROBE_TEMPLATE_SHARED_2WAY, 0);
+    assert_eq!(
+        (
+            template.shared_load_requests,
+            template.shared_load_wavefronts
+        ),
+        (WARPS, 2 * WARPS)
+    );
+    assert_eq!(template, plain);
 }
 
 #[test]

@@ -666,3 +666,219 @@ fn timing_one_million_threads_tree_sum() {
         assert_close(&e.download(&out).unwrap(), &want, &scale, "1M tree sum");
     }
 }
+
+/// TF32 rounding (PTX's `cvt.rna.tf32.f32`) computed in f64: the nearest multiple of the
+/// TF32 spacing at |x| (10 fraction bits; subnormals on f32's exponent floor), halfway
+/// cases away from zero; too large rounds to infinity.
+fn tf32_reference(x: f32) -> f32 {
+    if !x.is_finite() {
+        return x;
+    }
+    let ax = f64::from(x.abs());
+    let biased = ((x.to_bits() >> 23) & 0xff) as i32;
+    let spacing = 2f64.powi(biased.max(1) - 127 - 10);
+    let below = (ax / spacing).floor() * spacing;
+    let r = if ax - below >= spacing / 2.0 {
+        below + spacing
+    } else {
+        below
+    };
+    (r as f32).copysign(x)
+}
+
+#[test]
+fn tf32_rounding_is_to_nearest_with_ties_away_from_zero() {
+    let mut x: Vec<f32> = vec![
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        1.0 + 2f32.powi(-11),                  // a tie: rounds away, up
+        -(1.0 + 2f32.powi(-11)),               // the same below zero
+        1.0 + 2f32.powi(-11) - 2f32.powi(-23), // just below the tie: down
+        1.0 + 3.0 * 2f32.powi(-11),            // a tie between odd and even: away
+        f32::MAX,                              // rounds to infinity
+        f32::MIN_POSITIVE,
+        f32::MIN_POSITIVE * 0.7, // subnormal
+        1e-45,
+        2.0 - 2f32.powi(-23), // rounds up to 2
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ];
+    let mut rng = StdRng::seed_from_u64(99);
+    x.extend((0..3000).map(|_| f32::from_bits(rng.random::<u32>() & 0xff7f_ffff)));
+    x.retain(|v| !v.is_nan());
+    let n = x.len();
+    let e = emu(Order::Forward, Order::Forward);
+    let xb = e.upload(&x).unwrap();
+    let mut out = e.alloc_zeros(n).unwrap();
+    let c = cfg((n.div_ceil(128) as u32, 1, 1), (128, 1, 1), 0);
+    launch(
+        &e,
+        &PROBE_TF32,
+        c,
+        &mut [
+            Arg::In("x", &xb),
+            Arg::Out("out", &mut out),
+            Arg::I32("n", n as i32),
+        ],
+    )
+    .unwrap();
+    let got = e.download(&out).unwrap();
+    for (i, (&g, &v)) in got.iter().zip(&x).enumerate() {
+        let want = tf32_reference(v);
+        assert_eq!(
+            g.to_bits(),
+            want.to_bits(),
+            "x[{i}] = {v:e}: got {g:e}, want {want:e}"
+        );
+        assert_eq!(g.to_bits() & 0x1fff, 0, "x[{i}]: low 13 bits not zero");
+    }
+    assert_eq!(got[4], 1.0 + 2f32.powi(-10));
+    assert_eq!(got[5], -(1.0 + 2f32.powi(-10)));
+    assert_eq!(got[6], 1.0);
+    assert_eq!(got[8], f32::INFINITY);
+    // NaN stays NaN.
+    let nan = e.upload(&[f32::NAN]).unwrap();
+    let mut o = e.alloc_zeros(1).unwrap();
+    let c1 = cfg((1, 1, 1), (32, 1, 1), 0);
+    let mut args = [
+        Arg::In("x", &nan),
+        Arg::Out("out", &mut o),
+        Arg::I32("n", 1),
+    ];
+    launch(&e, &PROBE_TF32, c1, &mut args).unwrap();
+    assert!(e.download(&o).unwrap()[0].is_nan());
+}
+
+/// f64 reference of one m16n8k8 product per warp: D = C + A·B with the operands turned
+/// into TF32 by `op`; returns (D, |C| + Σ|A·B|).
+fn mma_reference(
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    warps: usize,
+    op: impl Fn(f32) -> f32,
+) -> (Vec<f64>, Vec<f64>) {
+    let (mut d, mut scale) = (vec![0.0; warps * 128], vec![0.0; warps * 128]);
+    for q in 0..warps {
+        for r in 0..16 {
+            for col in 0..8 {
+                let i = q * 128 + r * 8 + col;
+                let (mut s, mut abs) = (f64::from(c[i]), f64::from(c[i]).abs());
+                for k in 0..8 {
+                    let p = f64::from(op(a[q * 128 + r * 8 + k]))
+                        * f64::from(op(b[q * 64 + k * 8 + col]));
+                    s += p;
+                    abs += p.abs();
+                }
+                d[i] = s;
+                scale[i] = abs;
+            }
+        }
+    }
+    (d, scale)
+}
+
+#[test]
+fn mma_tf32_multiplies_the_documented_fragments_in_every_order() {
+    // 6 warps in 3 blocks of 64 threads.
+    let warps = 6;
+    let (a, b, c) = (
+        random(warps * 128, 1),
+        random(warps * 64, 2),
+        random(warps * 128, 3),
+    );
+    for round in [1, 0] {
+        let op = |v: f32| {
+            if round == 1 {
+                tf32_reference(v)
+            } else {
+                f32::from_bits(v.to_bits() & 0xffff_e000)
+            }
+        };
+        let (want, scale) = mma_reference(&a, &b, &c, warps, op);
+        // The reference with f32 operands instead: TF32 must make a visible difference.
+        let (exact, _) = mma_reference(&a, &b, &c, warps, |v| v);
+        let mut first: Option<Vec<f32>> = None;
+        for &(t, bo) in ORDERS {
+            let e = emu(t, bo);
+            let (ab, bb, cb) = (
+                e.upload(&a).unwrap(),
+                e.upload(&b).unwrap(),
+                e.upload(&c).unwrap(),
+            );
+            let mut d = e.alloc_zeros(warps * 128).unwrap();
+            let cf = cfg((3, 1, 1), (64, 1, 1), 0);
+            launch(
+                &e,
+                &PROBE_MMA_TF32,
+                cf,
+                &mut [
+                    Arg::In("a", &ab),
+                    Arg::In("b", &bb),
+                    Arg::In("c", &cb),
+                    Arg::Out("d", &mut d),
+                    Arg::I32("round_inputs", round),
+                ],
+            )
+            .unwrap();
+            let got = e.download(&d).unwrap();
+            for i in 0..got.len() {
+                let err = (f64::from(got[i]) - want[i]).abs() / scale[i];
+                assert!(
+                    err <= 1e-7,
+                    "round={round} {t:?}/{bo:?} d[{i}]: got {} want {} ({err:e})",
+                    got[i],
+                    want[i]
+                );
+            }
+            let off = got
+                .iter()
+                .zip(&exact)
+                .filter(|(g, x)| (f64::from(**g) - **x).abs() > 1e-6)
+                .count();
+            assert!(
+                off > got.len() / 2,
+                "TF32 rounding left {off} of {} results at f32 accuracy",
+                got.len()
+            );
+            match &first {
+                None => first = Some(got),
+                Some(f) => assert_eq!(f, &got, "round={round}: result depends on the order"),
+            }
+        }
+    }
+}
+
+#[test]
+fn mma_needs_the_whole_warp_at_one_instruction() {
+    let e = emu(Order::Forward, Order::Forward);
+    for (mode, threads, needles) in [
+        (0, 32, &["exited"][..]),
+        (1, 32, &["lane 3", "exited"][..]),
+        (2, 32, &["whole warp at one instruction"][..]),
+        (3, 48, &["warp of 16 threads"][..]),
+    ] {
+        let mut out = e.alloc_zeros(64).unwrap();
+        let r = launch(
+            &e,
+            &PROBE_MMA_MISUSE,
+            cfg((1, 1, 1), (threads, 1, 1), 0),
+            &mut [Arg::Out("out", &mut out), Arg::I32("mode", mode)],
+        );
+        let mut all = vec!["mma.sync.m16n8k8.tf32"];
+        all.extend_from_slice(needles);
+        expect_error(r, "probe_mma_misuse", &all);
+    }
+    // Mode 3 in whole warps is fine: C + 0·0.
+    let mut out = e.alloc_zeros(64).unwrap();
+    launch(
+        &e,
+        &PROBE_MMA_MISUSE,
+        cfg((1, 1, 1), (64, 1, 1), 0),
+        &mut [Arg::Out("out", &mut out), Arg::I32("mode", 3)],
+    )
+    .unwrap();
+    assert!(e.download(&out).unwrap().iter().all(|&v| v == 1.0));
+}

@@ -8,13 +8,15 @@ mod golden_support;
 use golden_support::{assert_golden, golden_dir, load, max_rel_err, OPS};
 use satcolor::device::cpu::CpuDevice;
 
-/// The emulator running kernels/*.cu on the CPU through the shared launch code, in three
+/// The emulator running kernels/*.cu on the CPU through the shared launch code, in five
 /// runs: the default kernel variants with threads and blocks in order, the same with both
-/// shuffled, and every slot's v1 kernel (still selectable, so still checked).
+/// shuffled, every slot's v1 kernel (still selectable, so still checked), and the
+/// convolutions on emulated tensor cores in TF32 (held to TF32's tolerance) and 3xTF32.
 #[cfg(feature = "emu")]
 fn on_emu(op: &str) {
     use satcolor::device::emu::{EmuExec, EmuOptions, Order};
     use satcolor::device::gpu::{variants::SLOTS, GpuDevice, Variants};
+    use satcolor::device::precision::Precision;
     let v1 = SLOTS.iter().fold(Variants::chosen(), |v, s| {
         v.with(s.name, "v1").expect("every slot has v1")
     });
@@ -23,13 +25,18 @@ fn on_emu(op: &str) {
         block_order: Order::Shuffle(0x5eed),
         ..EmuOptions::default()
     };
-    for (opts, variants) in [
-        (EmuOptions::default(), Variants::chosen()),
-        (shuffled, Variants::chosen()),
-        (EmuOptions::default(), v1),
+    for (opts, variants, precision) in [
+        (EmuOptions::default(), Variants::chosen(), Precision::Fp32),
+        (shuffled, Variants::chosen(), Precision::Fp32),
+        (EmuOptions::default(), v1, Precision::Fp32),
+        (EmuOptions::default(), Variants::chosen(), Precision::Tf32),
+        (shuffled, Variants::chosen(), Precision::Tf32x3),
     ] {
         let exec = EmuExec::new(opts).expect("emu opens");
-        assert_golden(&GpuDevice::with_variants(exec, variants), op);
+        assert_golden(
+            &GpuDevice::with_variants(exec, variants).with_precision(precision),
+            op,
+        );
     }
 }
 

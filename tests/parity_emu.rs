@@ -8,6 +8,7 @@
 
 use satcolor::device::emu::{EmuExec, EmuOptions, Order};
 use satcolor::device::gpu::{variants, GpuDevice, Variants};
+use satcolor::device::precision::Precision;
 use satcolor::device::Device;
 use satcolor::ops::{Act, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape};
 use satcolor::selftest::{self, CaseRun, Suite};
@@ -101,6 +102,57 @@ fn every_kernel_variant_matches_the_reference_and_v1_bit_for_bit_where_it_sums_i
             }
         }
     }
+}
+
+/// The worst max-norm relative error over the outputs of `runs`, after asserting that each
+/// passes its precision's tolerance.
+fn worst_passing(runs: &[CaseRun], what: &str) -> f64 {
+    let results = selftest::results(runs);
+    let failed: Vec<_> = results.iter().filter(|r| !r.pass).collect();
+    assert!(failed.is_empty(), "{what}: {failed:#?}");
+    results.iter().fold(0.0, |m, r| m.max(r.max_rel_err))
+}
+
+#[test]
+fn tensor_core_precisions_match_the_reference_within_their_mantissas_tolerance() {
+    // The cases of the ops that run the implicit GEMMs (both convolutions, every output).
+    let cases: Vec<_> = variants::SLOTS
+        .iter()
+        .flat_map(selftest::slot_cases)
+        .filter(|c| c.op == "conv2d" || c.op == "conv_transpose2d")
+        .fold(Vec::new(), |mut v: Vec<selftest::Case>, c| {
+            if !v.iter().any(|u| u.op == c.op && u.shape == c.shape) {
+                v.push(c);
+            }
+            v
+        });
+    assert!(cases.len() >= 20, "{} cases", cases.len());
+    let run = |p: Precision, order: Order| -> Vec<CaseRun> {
+        let dev = emu(order, order).with_precision(p);
+        cases.iter().map(|c| selftest::run_case(&dev, c)).collect()
+    };
+    let fp32 = worst_passing(&run(Precision::Fp32, Order::Forward), "fp32");
+    let tf32_runs = run(Precision::Tf32, Order::Forward);
+    let tf32 = worst_passing(&tf32_runs, "tf32");
+    let x3 = worst_passing(&run(Precision::Tf32x3, Order::Shuffle(0x3f)), "3xtf32");
+    println!("worst max-norm relative error: fp32 {fp32:.2e}, tf32 {tf32:.2e}, 3xtf32 {x3:.2e}");
+    // TF32 rounding shows (so the tensor-core path ran) and stays within 8u; 3xTF32 is back
+    // at FP32's accuracy.
+    assert!(
+        tf32 > 1e-5 && tf32 <= Precision::Tf32.tolerance(),
+        "tf32 {tf32:e}"
+    );
+    assert!(
+        x3 <= selftest::TOLERANCE && x3 < tf32 / 30.0,
+        "3xtf32 {x3:e}"
+    );
+    assert!(fp32 <= selftest::TOLERANCE);
+    // The order of threads and blocks does not change a bit.
+    assert_same_bits(
+        &tf32_runs,
+        &run(Precision::Tf32, Order::Shuffle(0x91)),
+        "tf32 orders",
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 use satcolor::device::emu::{EmuExec, EmuOptions, LaunchCounters};
 use satcolor::device::gpu::{GpuDevice, Variants};
+use satcolor::device::precision::Precision;
 use satcolor::device::Device;
 use satcolor::model::ModelConfig;
 use satcolor::ops::{Act, Conv2dShape};
@@ -120,8 +121,8 @@ fn sampled_blocks_predict_what_every_block_does() {
 #[test]
 fn a_training_iterations_work_is_linear_in_the_batch() {
     let cfg = ModelConfig::preset("seed").unwrap();
-    let one = trace(&cfg, 1, Workload::Train, 1).unwrap();
-    let two = trace(&cfg, 2, Workload::Train, 1).unwrap();
+    let one = trace(&cfg, 1, Workload::Train, 1, Precision::Fp32).unwrap();
+    let two = trace(&cfg, 2, Workload::Train, 1, Precision::Fp32).unwrap();
     assert_eq!(one.launches.len(), two.launches.len());
     let (r1, r2) = (model(&one.launches), model(&two.launches));
     let matmul = |r: &Report| -> f64 {
@@ -137,7 +138,11 @@ fn a_training_iterations_work_is_linear_in_the_batch() {
         assert!((t.hours_per_run - t.predicted_ms * 200_000.0 / 3.6e6).abs() < 1e-9);
     }
     // An inference batch is G's forward pass alone: fewer launches, less work.
-    let inf = model(&trace(&cfg, 2, Workload::Infer, 1).unwrap().launches);
+    let inf = model(
+        &trace(&cfg, 2, Workload::Infer, 1, Precision::Fp32)
+            .unwrap()
+            .launches,
+    );
     assert!(inf.launches < r2.launches / 4 && inf.useful_gflop < r2.useful_gflop / 2.0);
 }
 

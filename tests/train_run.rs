@@ -8,6 +8,7 @@
 mod train_support;
 
 use safetensors::SafeTensors;
+use satcolor::device::precision::Precision;
 use satcolor::device::DeviceSpec;
 use satcolor::model::{Checkpoint, LossConfig, ModelConfig, Normalization};
 use satcolor::train::run::{
@@ -31,6 +32,7 @@ fn spec(dir: &Path, data: &Path, device: DeviceSpec, steps: u64) -> RunSpec {
     RunSpec {
         dir: dir.to_path_buf(),
         device,
+        precision: None,
         config: tiny(),
         settings: TrainSettings {
             data: vec![data.to_path_buf()],
@@ -161,13 +163,35 @@ fn a_cpu_run_writes_its_directory_and_does_not_allocate_in_the_loop() {
 
 #[cfg(feature = "emu")]
 #[test]
-fn an_emulated_run_trains_without_allocating_in_the_loop() {
+fn an_emulated_run_trains_in_tf32_without_allocating_in_the_loop_and_logs_it() {
     let dir = scratch("run_emu");
     let data = tiny_data(&dir);
     let run = dir.join("run");
-    let summary = train(spec(&run, &data, DeviceSpec::Emu, 3), &mut Silent).unwrap();
+    let mut s = spec(&run, &data, DeviceSpec::Emu, 3);
+    s.precision = Some(Precision::Tf32);
+    let summary = train(s, &mut Silent).unwrap();
     assert_eq!(summary.step, 3);
     assert!(summary.device.contains("emu"), "{}", summary.device);
     assert_eq!(summary.loop_allocations, 0);
     assert_eq!(Checkpoint::load(&model_path(&run)).unwrap().step, 3);
+    let log = read_log(&log_path(&run)).unwrap();
+    assert!(!log.is_empty());
+    assert!(log.iter().all(|r| r.precision == Some(Precision::Tf32)));
+}
+
+#[test]
+fn tensor_core_precisions_on_the_cpu_are_refused_before_anything_is_written() {
+    let dir = scratch("run_cpu_tf32");
+    let data = tiny_data(&dir);
+    let run = dir.join("run");
+    for p in [Precision::Tf32, Precision::Tf32x3] {
+        let mut s = spec(&run, &data, DeviceSpec::Cpu, 2);
+        s.precision = Some(p);
+        let e = format!("{:#}", train(s, &mut Silent).unwrap_err());
+        assert!(
+            e.contains(&format!("--precision {p}")) && e.contains("cpu"),
+            "{e}"
+        );
+        assert!(!model_path(&run).exists() && !log_path(&run).exists());
+    }
 }

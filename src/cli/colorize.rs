@@ -2,6 +2,7 @@
 //! size, written as a GeoTIFF with the input's georeferencing (see [`crate::infer::raster`]).
 
 use crate::device::open::{run_on, DeviceVisitor};
+use crate::device::precision::Precision;
 use crate::device::DeviceSpec;
 use crate::infer::raster::{ColorizeJob, ColorizeOptions, ColorizeSummary, GrayFrom};
 use crate::infer::DEFAULT_BATCH;
@@ -26,6 +27,10 @@ pub struct Args {
     /// auto (the first GPU that works, else the CPU), cpu, emu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Arithmetic of the convolutions: fp32, tf32 (tensor cores) or 3xtf32 [default: tf32
+    /// on GPUs of compute capability 8.0+, else fp32].
+    #[arg(long)]
+    pub precision: Option<Precision>,
     /// Overlap of neighbouring tiles in pixels [default: a quarter of the model's window].
     #[arg(long)]
     pub overlap: Option<usize>,
@@ -55,7 +60,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let job = ColorizeJob::new(ckpt, &args.input, &args.output, &options)?;
     let start = Instant::now();
-    let summary = run_on(&device, Visit { job: &job })??;
+    let summary = run_on(&device, args.precision, Visit { job: &job })??;
     let seconds = start.elapsed().as_secs_f64();
     let (w, h) = summary.size;
     let mp = (w * h) as f64 / 1e6;

@@ -62,6 +62,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let report = run_on(
         &device,
+        None,
         Visit {
             ckpt: &ckpt,
             sources: &sources,

@@ -4,6 +4,7 @@
 //! `cargo bench --bench kernels` is the measurement.
 
 use crate::device::gpu::Variants;
+use crate::device::precision::Precision;
 use crate::model::ModelConfig;
 use crate::perf::gpu::{self, GpuSpec};
 use crate::perf::model::{
@@ -31,6 +32,9 @@ pub struct Args {
     /// The SASS arch of the GPUs to predict for: sm_90 (H100 SXM, H200) or sm_80 (A100).
     #[arg(long, default_value = "sm_90")]
     pub arch: String,
+    /// Arithmetic of the convolutions: fp32, tf32 (tensor cores) or 3xtf32.
+    #[arg(long, default_value = "fp32")]
+    pub precision: Precision,
     /// Blocks traced per launch, scaled to the grid (0: every block; slow).
     #[arg(long, default_value_t = 2)]
     pub sample_blocks: u32,
@@ -47,6 +51,7 @@ fn assumptions() -> Vec<String> {
         "the L1/shared pipe serves one wavefront per clock per SM; a global request takes max(1, sectors/4)".into(),
         format!("DRAM moves every buffer argument once, at most {SM_BYTES_PER_CLOCK} B per clock per busy SM"),
         format!("a launch takes at least {:.1} µs; launches run one after another", LAUNCH_SECONDS * 1e6),
+        "tensor-core instructions (HMMA, mma.sync m16n8k8) run at the dense TF32 peak times the GPU's assumed mma.sync share".into(),
         "loop trip counts from the emulator's requests per source line over the SASS memory instructions of that line".into(),
     ]
 }
@@ -66,6 +71,8 @@ struct Section {
 struct Output {
     preset: String,
     arch: String,
+    /// The convolutions' arithmetic.
+    precision: Precision,
     /// The kernel variants traced (`SATCOLOR_KERNELS` over the defaults).
     variants: String,
     sample_blocks: u32,
@@ -92,7 +99,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let arch = args.arch.as_str();
     let code = |k: &str| kernel_code(k, arch);
     let section = |workload: Workload, batch: usize| -> anyhow::Result<Section> {
-        let t = trace(&cfg, batch, workload, args.sample_blocks)?;
+        let t = trace(&cfg, batch, workload, args.sample_blocks, args.precision)?;
         let report = report(&t.launches, arch, &gpus, &code).map_err(Error::Device)?;
         Ok(Section {
             workload: match workload {
@@ -107,6 +114,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let out = Output {
         preset: args.preset.clone(),
         arch: args.arch.clone(),
+        precision: args.precision,
         variants: Variants::from_env()?.spec(),
         sample_blocks: args.sample_blocks,
         gpus: gpus.iter().map(|g| **g).collect(),
@@ -131,8 +139,8 @@ fn render(out: &Output) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "satcolor perfmodel: preset {}, arch {}, kernels {} — a PREDICTION, not a measurement",
-        out.preset, out.arch, out.variants
+        "satcolor perfmodel: preset {}, arch {}, kernels {}, {} convolutions — a PREDICTION, not a measurement",
+        out.preset, out.arch, out.variants, out.precision
     );
     for a in &out.assumptions {
         let _ = writeln!(s, "  - {a}");
@@ -161,7 +169,7 @@ fn render(out: &Output) -> String {
         );
         let _ = write!(
             s,
-            "{:<26} {:>16} {:>11} {:>4} {:>4} {:>5} {:>5} {:>8} {:>7} {:>6} {:>6}",
+            "{:<30} {:>16} {:>11} {:>4} {:>4} {:>5} {:>5} {:>8} {:>7} {:>6} {:>6}",
             "kernel",
             "grid",
             "block",
@@ -182,7 +190,7 @@ fn render(out: &Output) -> String {
         for row in &r.rows {
             let _ = write!(
                 s,
-                "{:<26} {:>16} {:>11} {:>4} {:>4} {:>5} {:>5.2} {:>8.3} {:>7} {:>6} {:>6}",
+                "{:<30} {:>16} {:>11} {:>4} {:>4} {:>5} {:>5.2} {:>8.3} {:>7} {:>6} {:>6}",
                 row.kernel,
                 format!("{}x{}x{}", row.grid.0, row.grid.1, row.grid.2),
                 format!("{}x{}x{}", row.block.0, row.block.1, row.block.2),

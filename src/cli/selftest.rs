@@ -2,6 +2,7 @@
 //! reference, printed as a table; fails (non-zero exit) if any check fails.
 
 use crate::device::open::{run_on, DeviceVisitor};
+use crate::device::precision::Precision;
 use crate::device::{Device, DeviceSpec};
 use crate::selftest::{format_table, results, run_suite, CheckResult, Suite};
 
@@ -11,20 +12,23 @@ struct Selftest {
 }
 
 impl DeviceVisitor for Selftest {
-    type Output = (String, Vec<CheckResult>);
+    type Output = (String, Precision, Vec<CheckResult>);
     fn visit<D: Device>(self, dev: &D) -> crate::Result<Self::Output> {
         let runs = run_suite(dev, self.suite);
-        Ok((dev.name(), results(&runs)))
+        Ok((dev.name(), dev.precision(), results(&runs)))
     }
 }
 
-/// Runs the selftest on `spec`; `full` runs every case instead of the quick set.
-/// Returns an error (after printing the table) when any check fails.
-pub fn run(spec: &DeviceSpec, full: bool) -> anyhow::Result<()> {
+/// Runs the selftest on `spec` with its convolutions in `precision` (the device's default
+/// when `None`); `full` runs every case instead of the quick set. Returns an error (after
+/// printing the table) when any check fails.
+pub fn run(spec: &DeviceSpec, precision: Option<Precision>, full: bool) -> anyhow::Result<()> {
     let suite = if full { Suite::Full } else { Suite::Quick };
     let started = std::time::Instant::now();
-    let (name, checks) = run_on(spec, Selftest { suite })?;
-    crate::console::print(&format!("satcolor selftest on {name} ({spec} requested)\n"))?;
+    let (name, precision, checks) = run_on(spec, precision, Selftest { suite })?;
+    crate::console::print(&format!(
+        "satcolor selftest on {name} ({spec} requested), convolutions in {precision}\n"
+    ))?;
     crate::console::print(&format_table(&checks))?;
     crate::console::print(&format!("took {:.1} s\n", started.elapsed().as_secs_f64()))?;
     let failed = checks.iter().filter(|c| !c.pass).count();

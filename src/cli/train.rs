@@ -7,6 +7,7 @@
 //! (`--steps`, the `--*-every` periods), the data paths and the device, and any other flag
 //! given must agree with the run (an error otherwise: a resumed run continues exactly).
 
+use crate::device::precision::Precision;
 use crate::device::DeviceSpec;
 use crate::geo::parse_bands;
 use crate::model::{AdvLoss, LossConfig, ModelConfig};
@@ -46,6 +47,10 @@ pub struct Args {
     /// auto (the first GPU that works, else the CPU), cpu, emu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Arithmetic of the convolutions: fp32, tf32 (tensor cores) or 3xtf32 [default: tf32
+    /// on GPUs of compute capability 8.0+, else fp32].
+    #[arg(long)]
+    pub precision: Option<Precision>,
     /// The step to train up to, counting the steps before a resume [default: 2400].
     #[arg(long)]
     pub steps: Option<u64>,
@@ -227,6 +232,7 @@ fn fresh(args: &Args, device: DeviceSpec) -> anyhow::Result<RunSpec> {
     Ok(RunSpec {
         dir,
         device,
+        precision: args.precision,
         config,
         settings,
         schedule,
@@ -311,6 +317,7 @@ fn resumed(args: &Args, dir: &PathBuf, device: DeviceSpec) -> anyhow::Result<Run
     Ok(RunSpec {
         dir: dir.clone(),
         device,
+        precision: args.precision,
         config: ckpt.config.clone(),
         settings,
         schedule,

@@ -183,6 +183,10 @@ pub fn image_for(cc: (u32, u32), archs: &[&str]) -> Option<String> {
 }
 
 impl CudaExec {
+    /// The GPU it runs on.
+    pub fn info(&self) -> &GpuInfo {
+        &self.info
+    }
     /// Opens GPU `ordinal`: a clean [`Error::DeviceUnavailable`] when there is no driver, no
     /// GPU, or no GPU with that ordinal; never panics.
     pub fn new(ordinal: usize) -> Result<CudaExec> {

@@ -14,6 +14,7 @@ pub mod cuda;
 pub mod emu;
 pub mod gpu;
 pub mod open;
+pub mod precision;
 
 use crate::ops::{
     Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
@@ -32,6 +33,11 @@ pub trait Device {
 
     /// A human-readable name, e.g. `cpu (2 threads)` or `cuda:0 (NVIDIA H100)`.
     fn name(&self) -> String;
+    /// The arithmetic of its convolutions ([`precision::Precision`]); FP32 unless the
+    /// device runs tensor-core kernels.
+    fn precision(&self) -> precision::Precision {
+        precision::Precision::Fp32
+    }
     /// Allocates `len` zeroed elements.
     fn alloc_zeros(&self, len: usize) -> Result<Self::Buf>;
     /// Copies host data into a new buffer.

@@ -279,7 +279,7 @@ mod tests {
     }
 
     /// The op methods of the `Device` trait, read from its source: every method that is
-    /// not buffer management.
+    /// not buffer management or a property of the device.
     fn device_op_methods() -> Vec<String> {
         let src = include_str!("../device/mod.rs");
         let start = src.find("pub trait Device {").expect("trait Device");
@@ -287,6 +287,7 @@ mod tests {
         let end = body.find("\n}\n").expect("end of trait Device");
         let buffer = [
             "name",
+            "precision",
             "alloc_zeros",
             "upload",
             "download",

@@ -21,6 +21,11 @@ pub struct GpuSpec {
     pub fp32_tflops: f64,
     /// Peak TF32 tensor-core rate, dense (without sparsity), in TFLOP/s.
     pub tf32_tflops: f64,
+    /// The share of that peak the model lets warp-level `mma.sync` reach — an assumption,
+    /// not a published figure: 1 on sm_80; 0.625 on sm_90, whose peak needs the warpgroup
+    /// `wgmma` instructions (microbenchmarks of Hopper report legacy `mma.sync` well below
+    /// it). To be replaced by a measurement (`cargo bench --bench kernels` on a GPU).
+    pub mma_sync_share: f64,
     /// DRAM (HBM) bandwidth in TB/s.
     pub dram_tbs: f64,
 }
@@ -43,6 +48,7 @@ pub const GPUS: &[GpuSpec] = &[
         fp32_lanes: 128,
         fp32_tflops: 66.9,
         tf32_tflops: 494.7,
+        mma_sync_share: 0.625,
         dram_tbs: 3.35,
     },
     GpuSpec {
@@ -54,6 +60,7 @@ pub const GPUS: &[GpuSpec] = &[
         fp32_lanes: 128,
         fp32_tflops: 66.9,
         tf32_tflops: 494.7,
+        mma_sync_share: 0.625,
         dram_tbs: 4.8,
     },
     GpuSpec {
@@ -65,6 +72,7 @@ pub const GPUS: &[GpuSpec] = &[
         fp32_lanes: 64,
         fp32_tflops: 19.5,
         tf32_tflops: 156.0,
+        mma_sync_share: 1.0,
         dram_tbs: 2.039,
     },
 ];

@@ -19,6 +19,9 @@
 //!   [`WARPS_FOR_FULL_ISSUE`] warps and proportionally fewer below ("latency"); FP32
 //!   instructions go through `fp32_lanes` lanes per SM; the L1/shared-memory pipe serves one
 //!   wavefront per clock (a global request takes at least one, and one per 4 sectors);
+//!   tensor-core instructions (HMMA, each an `mma.sync` m16n8k8 TF32 of [`MMA_FLOPS`]) go
+//!   through the tensor cores at the GPU's dense TF32 peak times its
+//!   [`GpuSpec::mma_sync_share`];
 //!   DRAM moves each buffer argument once at the published bandwidth, at most
 //!   [`SM_BYTES_PER_CLOCK`] per busy SM;
 //! - a launch takes the longest of those, and at least [`LAUNCH_SECONDS`].
@@ -52,6 +55,8 @@ pub const ISSUE_PER_CLOCK: f64 = 4.0;
 pub const LAUNCH_SECONDS: f64 = 2.5e-6;
 /// Bytes per clock one SM moves from L2/DRAM at most.
 pub const SM_BYTES_PER_CLOCK: f64 = 64.0;
+/// Floating-point operations of one HMMA instruction: `mma.sync` m16n8k8 (16·8·8 FMAs).
+pub const MMA_FLOPS: f64 = 2.0 * 16.0 * 8.0 * 8.0;
 
 /// Instruction counts of one stretch of SASS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -62,6 +67,8 @@ pub struct Mix {
     pub ffma: f64,
     /// FP32 instructions other than FFMA (FADD, FMUL, FMNMX, …).
     pub fp32_other: f64,
+    /// Tensor-core instructions (HMMA).
+    pub mma: f64,
 }
 
 impl Mix {
@@ -69,6 +76,7 @@ impl Mix {
         self.total += other.total * times;
         self.ffma += other.ffma * times;
         self.fp32_other += other.fp32_other * times;
+        self.mma += other.mma * times;
     }
 }
 
@@ -121,6 +129,8 @@ pub enum Bound {
     Issue,
     /// The FP32 lanes.
     Fp32,
+    /// The tensor cores.
+    Tensor,
     /// Too few warps per SM to issue every clock.
     Latency,
     /// The L1/shared-memory pipe (shared wavefronts and global requests).
@@ -137,6 +147,7 @@ impl Bound {
         match self {
             Bound::Issue => "issue",
             Bound::Fp32 => "FP32",
+            Bound::Tensor => "tensor",
             Bound::Latency => "latency",
             Bound::Shared => "shared",
             Bound::Dram => "DRAM",
@@ -165,6 +176,8 @@ pub struct Prediction {
     pub seconds_issue: f64,
     /// FP32 lanes.
     pub seconds_fp32: f64,
+    /// Tensor cores.
+    pub seconds_tensor: f64,
     /// Issue with too few warps.
     pub seconds_latency: f64,
     /// L1/shared-memory pipe.
@@ -281,6 +294,8 @@ pub fn predict(
     let seconds_latency = seconds_issue / (warps_per_sm / WARPS_FOR_FULL_ISSUE).min(1.0);
     let fp32_lane_ops = (mix.ffma + mix.fp32_other) * 32.0;
     let seconds_fp32 = fp32_lane_ops / (busy_sms * f64::from(gpu.fp32_lanes) * hz);
+    let tensor_per_sm = gpu.tf32_tflops * 1e12 * gpu.mma_sync_share / f64::from(gpu.sms);
+    let seconds_tensor = mix.mma * MMA_FLOPS / (busy_sms * tensor_per_sm);
     let c = &input.counters;
     let global_wavefronts =
         |requests: u64, sectors: u64| (requests as f64).max(sectors as f64 / 4.0);
@@ -292,6 +307,7 @@ pub fn predict(
     let seconds_dram = input.work.bytes / dram_rate;
     let (bound, seconds) = [
         (Bound::Fp32, seconds_fp32),
+        (Bound::Tensor, seconds_tensor),
         (Bound::Issue, seconds_issue),
         (Bound::Latency, seconds_latency),
         (Bound::Shared, seconds_shared),
@@ -305,8 +321,9 @@ pub fn predict(
         (Bound::Launch, 0.0),
         |best, b| if b.1 > best.1 { b } else { best },
     );
-    let executed_per_useful = (input.work.flops > 0.0 && input.work.matmul)
-        .then(|| (mix.ffma * 64.0 + mix.fp32_other * 32.0) / input.work.flops);
+    let executed_per_useful = (input.work.flops > 0.0 && input.work.matmul).then(|| {
+        (mix.ffma * 64.0 + mix.fp32_other * 32.0 + mix.mma * MMA_FLOPS) / input.work.flops
+    });
     Ok(Prediction {
         blocks_per_sm: occ.blocks_per_sm,
         occupancy: occ.fraction,
@@ -316,6 +333,7 @@ pub fn predict(
         executed_per_useful,
         seconds_issue,
         seconds_fp32,
+        seconds_tensor,
         seconds_latency,
         seconds_shared,
         seconds_dram,
@@ -335,7 +353,7 @@ mod tests {
         Mix {
             total,
             ffma,
-            fp32_other: 0.0,
+            ..Mix::default()
         }
     }
 

@@ -12,6 +12,7 @@ fn mix(m: &InstrMix) -> Mix {
         total: f64::from(m.total()),
         ffma: f64::from(m.ffma),
         fp32_other: f64::from(m.fp32_other),
+        mma: f64::from(m.mma),
     }
 }
 

@@ -7,6 +7,7 @@
 
 use crate::device::emu::{EmuExec, EmuOptions, LaunchCounters};
 use crate::device::gpu::{GpuDevice, Variants};
+use crate::device::precision::Precision;
 use crate::device::Device;
 use crate::infer::generator::InferenceGenerator;
 use crate::model::{Bands, HeadTensors, ModelConfig, Normalization};
@@ -32,13 +33,15 @@ pub struct Trace {
     pub seconds: f64,
 }
 
-/// Runs `workload` of `cfg` at `batch` on the counting emulator, tracing `sample_blocks`
-/// blocks of every launch (0: all) and scaling them to the grid.
+/// Runs `workload` of `cfg` at `batch` on the counting emulator with its convolutions in
+/// `precision`, tracing `sample_blocks` blocks of every launch (0: all) and scaling them
+/// to the grid.
 pub fn trace(
     cfg: &ModelConfig,
     batch: usize,
     workload: Workload,
     sample_blocks: u32,
+    precision: Precision,
 ) -> anyhow::Result<Trace> {
     if !EmuExec::has_counters() {
         return Err(Error::Input(
@@ -52,7 +55,7 @@ pub fn trace(
         sample_blocks,
         ..EmuOptions::default()
     })?;
-    let dev = GpuDevice::with_variants(exec, Variants::from_env()?);
+    let dev = GpuDevice::with_variants(exec, Variants::from_env()?).with_precision(precision);
     let opt = OptimizerConfig::adam(defaults::LR);
     let mut t = Trainer::new(&dev, cfg, batch.max(1), 1, defaults::LOSS, opt, opt)?;
     // A luma-like sensor model, so that the head's consistency projection has work to do.

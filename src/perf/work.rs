@@ -89,6 +89,14 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
                 matmul(2.0 * pixels * int("c_out")? * int("c_in")? * kk)
             }
         }
+        // The patch-staged convolution: a stride-1 correlation (transposed ones as the
+        // correlation with flipped weights).
+        k if k.starts_with("conv_patch_") => {
+            let n = len("x")? / (int("c_in")? * int("h")? * int("wd")?);
+            let kk = int("k")? * int("k")?;
+            let pixels = n * int("h_out")? * int("w_out")?;
+            matmul(2.0 * pixels * int("c_out")? * int("c_in")? * kk)
+        }
         // Every input pixel meets every weight of its input channel once.
         "conv_transpose2d_forward" => {
             let pixels = len("x")?;

@@ -165,6 +165,7 @@ pub fn run_task(task: &Task, dir: &Path, device: &str, flags: &[String]) -> Resu
     let device_spec: DeviceSpec = device.parse()?;
     let report = run_on(
         &device_spec,
+        None,
         Finish {
             job: &job,
             ckpt: &ckpt,

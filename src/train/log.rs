@@ -22,6 +22,10 @@ pub struct LogRecord {
     /// Scores on the held-out windows (at checkpoint steps of runs with held-out data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val: Option<ValScores>,
+    /// The arithmetic of the device's convolutions during these steps (absent in logs
+    /// written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<crate::device::precision::Precision>,
 }
 
 /// Scores of G on the held-out windows (see [`crate::train::validate`]), beside the

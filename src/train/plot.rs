@@ -293,6 +293,7 @@ mod tests {
             lambda_g: 1.0,
             samples_per_s: 1.0,
             val: None,
+            precision: None,
         }
     }
 

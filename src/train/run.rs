@@ -27,6 +27,7 @@ use super::samples::write_sample_grid;
 use super::step::{StepLosses, Trainer};
 use super::validate::Validator;
 use crate::device::open::{run_on, DeviceVisitor};
+use crate::device::precision::Precision;
 use crate::device::{Device, DeviceSpec};
 use crate::model::checkpoint::write_atomic;
 use crate::model::{
@@ -192,6 +193,9 @@ pub struct RunSpec {
     pub dir: PathBuf,
     /// The device to train on.
     pub device: DeviceSpec,
+    /// The arithmetic of its convolutions (the device's default when `None`,
+    /// [`crate::device::precision`]); recorded in every log record.
+    pub precision: Option<Precision>,
     /// The networks' hyperparameters.
     pub config: ModelConfig,
     /// The training settings.
@@ -353,6 +357,7 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
     let RunSpec {
         dir,
         device,
+        precision,
         config,
         settings,
         schedule,
@@ -458,7 +463,7 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
         progress,
         loop_allocations: 0,
     };
-    run_on(&device, run)?
+    run_on(&device, precision, run)?
 }
 
 /// Refuses a batch whose training state cannot fit the memory budget, before anything is
@@ -638,8 +643,11 @@ impl Run<'_> {
             self.save(dev, &trainer, &records)?;
         }
         let device = dev.name();
-        self.progress
-            .begin(&device, trainer.steps_done(), self.schedule.steps);
+        self.progress.begin(
+            &format!("{device} ({} convolutions)", dev.precision()),
+            trainer.steps_done(),
+            self.schedule.steps,
+        );
         let result = self.train_loop(dev, &mut trainer, &sample_x, &mut val_x, &mut records);
         #[cfg(feature = "plots")]
         if result.is_err() && !records.is_empty() {
@@ -731,6 +739,7 @@ impl Run<'_> {
                     lambda_g: losses.lambda_g,
                     samples_per_s: (samples / secs.max(1e-9)) as f32,
                     val,
+                    precision: Some(dev.precision()),
                 };
                 let mut line = serde_json::to_string(&record)?;
                 line.push('\n');

@@ -40,3 +40,22 @@ extern "C" __global__ void probe_shared_2way(const float* x, float* y, int n)
     __syncthreads();
     if (i < n) y[i] = tile[2 * (threadIdx.x % 32)];
 }
+
+// probe_shared_2way's body in a function template: GCC drops the section attribute the
+// counters build gives a static local of a template (the implicit-GEMM kernels' case), so
+// the counters must see its shared memory anyway.
+template <int WORDS>
+static __device__ void probe_template_2way_body(const float* x, float* y, int n)
+{
+    __shared__ float tile[WORDS];
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    tile[threadIdx.x] = i < n ? x[i] : 0.0f;
+    tile[threadIdx.x + 64] = 0.0f;
+    __syncthreads();
+    if (i < n) y[i] = tile[2 * (threadIdx.x % 32)];
+}
+
+extern "C" __global__ void probe_template_shared_2way(const float* x, float* y, int n)
+{
+    probe_template_2way_body<128>(x, y, n);
+}

@@ -1,7 +1,8 @@
 // Kernels that exist only to test the emulator (tests/emu_probe.rs): reductions through
 // shared memory and warp shuffles, deliberate barrier bugs, launch limits, atomics and
-// __half rounding. Compiled for the emulator only.
+// __half rounding, the tensor-core mma and TF32 rounding. Compiled for the emulator only.
 #include "common.cuh"
+#include "mma.cuh"
 
 // Sum of x[blockIdx.x * blockDim.x ...] per block into out[blockIdx.x]: a shared-memory
 // tree for any blockDim.x up to 1024 (not only powers of two), one __syncthreads per level.
@@ -123,4 +124,62 @@ extern "C" __global__ void probe_half(const float* a, const float* b, float* sum
     sum[i] = __half2float(__hadd(ha, hb));
     prod[i] = __half2float(__hmul(ha, hb));
     conv[i] = __half2float(__float2half(a[i] * 1.001f));
+}
+
+// One m16n8k8 TF32 mma per warp: warp q multiplies A = a[q*128 ..] (16 x 8, row-major) by
+// B = b[q*64 ..] (8 x 8, row-major [k][n]) and adds C = c[q*128 ..] (16 x 8), writing D to
+// d[q*128 ..]; each lane loads its fragments in PTX's layout (kernels/mma.cuh). With
+// round_inputs the operands go through sc_tf32 first, else their f32 bits are passed as
+// they are (the instruction ignores the low 13 bits). blockDim.x must be a multiple of 32.
+extern "C" __global__ void probe_mma_tf32(const float* a, const float* b, const float* c, float* d, int round_inputs)
+{
+    const int q = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    const int lane = threadIdx.x % 32;
+    const int g = lane / 4;
+    const int t = lane % 4;
+    const float* A = a + q * 128;
+    const float* B = b + q * 64;
+    const float* C = c + q * 128;
+    float* D = d + q * 128;
+    auto op = [&](float v) { return round_inputs ? sc_tf32(v) : __float_as_uint(v); };
+    const unsigned fa[4] = {op(A[g * 8 + t]), op(A[(g + 8) * 8 + t]), op(A[g * 8 + t + 4]), op(A[(g + 8) * 8 + t + 4])};
+    const unsigned fb[2] = {op(B[t * 8 + g]), op(B[(t + 4) * 8 + g])};
+    float acc[4] = {C[g * 8 + 2 * t], C[g * 8 + 2 * t + 1], C[(g + 8) * 8 + 2 * t], C[(g + 8) * 8 + 2 * t + 1]};
+    sc_mma_tf32(acc, fa, fb);
+    D[g * 8 + 2 * t] = acc[0];
+    D[g * 8 + 2 * t + 1] = acc[1];
+    D[(g + 8) * 8 + 2 * t] = acc[2];
+    D[(g + 8) * 8 + 2 * t + 1] = acc[3];
+}
+
+// Misused mma: mode 0, only lanes 0..15 call it; mode 1, lane 3 exits first; mode 2, the
+// two half-warps call it from two sites; mode 3, every lane calls it (a block of 48 threads
+// leaves the second warp partial).
+extern "C" __global__ void probe_mma_misuse(float* out, int mode)
+{
+    const int lane = threadIdx.x % 32;
+    const unsigned fa[4] = {0u, 0u, 0u, 0u};
+    const unsigned fb[2] = {0u, 0u};
+    float acc[4] = {1.0f, 1.0f, 1.0f, 1.0f};
+    if (mode == 0 && lane < 16) sc_mma_tf32(acc, fa, fb);
+    if (mode == 1) {
+        if (lane == 3) return;
+        sc_mma_tf32(acc, fa, fb);
+    }
+    if (mode == 2) {
+        if (lane < 16) {
+            sc_mma_tf32(acc, fa, fb);
+        } else {
+            sc_mma_tf32(acc, fa, fb);
+        }
+    }
+    if (mode == 3) sc_mma_tf32(acc, fa, fb);
+    out[threadIdx.x] = acc[0];
+}
+
+// out[i] = x[i] rounded to TF32 by sc_tf32 (cvt.rna.tf32.f32).
+extern "C" __global__ void probe_tf32(const float* x, float* out, int n)
+{
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = __uint_as_float(sc_tf32(x[i]));
 }

@@ -9,6 +9,7 @@ pub(crate) mod launch;
 mod ops;
 pub mod variants;
 
+use crate::device::precision::Precision;
 use crate::kernels::Kernel;
 use crate::Result;
 use std::collections::HashMap;
@@ -167,6 +168,8 @@ pub struct GpuDevice<E: KernelExec> {
     exec: E,
     /// The kernel variant of each slot that has several.
     variants: Variants,
+    /// The arithmetic of the implicit-GEMM convolutions (the v1 kernels are FP32 only).
+    precision: Precision,
     /// Per-block partial sums of the two-launch reductions: allocated on first use with a
     /// fixed size ([`launch::MAX_REDUCE_BLOCKS`]), so steady state never allocates.
     scratch: Mutex<Option<E::Buf>>,
@@ -177,7 +180,7 @@ pub struct GpuDevice<E: KernelExec> {
 
 impl<E: KernelExec> GpuDevice<E> {
     /// Wraps an executor, with the kernel variants of [`variants::SLOTS`] (not the
-    /// environment's: [`crate::device::open::run_on`] applies those).
+    /// environment's: [`crate::device::open::run_on`] applies those) and FP32 convolutions.
     pub fn new(exec: E) -> Self {
         GpuDevice::with_variants(exec, Variants::chosen())
     }
@@ -186,9 +189,21 @@ impl<E: KernelExec> GpuDevice<E> {
         GpuDevice {
             exec,
             variants,
+            precision: Precision::Fp32,
             scratch: Mutex::new(None),
             split_scratch: Mutex::new(HashMap::new()),
         }
+    }
+    /// The same device computing its convolutions in `precision`. The executor must run
+    /// tensor-core kernels for anything but FP32 (a GPU of compute capability 8.0 or newer,
+    /// or the emulator): [`crate::device::open::run_on`] checks that.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+    /// The arithmetic of its implicit-GEMM convolutions.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
     /// The kernel variants it runs.
     pub fn variants(&self) -> &Variants {

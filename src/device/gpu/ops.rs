@@ -17,6 +17,9 @@ impl<E: KernelExec> Device for GpuDevice<E> {
     fn name(&self) -> String {
         self.exec.name()
     }
+    fn precision(&self) -> crate::device::precision::Precision {
+        GpuDevice::precision(self)
+    }
     fn alloc_zeros(&self, len: usize) -> Result<Self::Buf> {
         self.exec.alloc_zeros(len)
     }

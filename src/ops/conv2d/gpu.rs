@@ -13,9 +13,15 @@
 
 use crate::device::gpu::launch::{grid_yz, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig, Variants};
+use crate::device::precision::Precision;
 use crate::kernels::{
-    consts, Kernel, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_IGEMM_128X64, CONV_IGEMM_256X16,
-    CONV_IGEMM_256X32, CONV_IGEMM_256X4, CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_64X64,
+    consts, Kernel, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_IGEMM_128X64,
+    CONV_IGEMM_128X64_3XTF32, CONV_IGEMM_128X64_TF32, CONV_IGEMM_256X16, CONV_IGEMM_256X16_3XTF32,
+    CONV_IGEMM_256X16_TF32, CONV_IGEMM_256X32, CONV_IGEMM_256X32_3XTF32, CONV_IGEMM_256X32_TF32,
+    CONV_IGEMM_256X4, CONV_PATCH_9X32_3XTF32, CONV_PATCH_9X32_TF32, CONV_PATCH_9X8_3XTF32,
+    CONV_PATCH_9X8_TF32, CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_32X128_3XTF32,
+    CONV_WGRAD_IGEMM_32X128_TF32, CONV_WGRAD_IGEMM_64X64, CONV_WGRAD_IGEMM_64X64_3XTF32,
+    CONV_WGRAD_IGEMM_64X64_TF32,
 };
 use crate::ops::reduce::gpu::{channel_sum, sum_slices};
 use crate::ops::{check_len, shape_err, Act, Conv2dShape};
@@ -184,42 +190,65 @@ const IG_BK: usize = consts::SC_IG_BK as usize;
 const IG_THREADS: usize = consts::SC_IG_THREADS as usize;
 const _: () = assert!(IG_THREADS == 256 && IG_BK == 8 && consts::SC_IG_TN == 4);
 
-/// An instance of an implicit-GEMM kernel template: its kernel and block tile (rows,
-/// columns).
+/// An instance of an implicit-GEMM kernel template: its kernel, block tile (rows,
+/// columns) and precision.
 struct Instance {
     kernel: &'static Kernel,
     tile: (usize, usize),
+    precision: Precision,
 }
 
 impl Instance {
-    /// The convolution instance whose column tile wastes least on `c_out` channels.
-    fn conv(c_out: usize) -> Instance {
-        let (kernel, tile) = match c_out {
-            0..=4 => (&CONV_IGEMM_256X4, (256, 4)),
-            5..=16 => (&CONV_IGEMM_256X16, (256, 16)),
-            17..=32 => (&CONV_IGEMM_256X32, (256, 32)),
-            _ => (&CONV_IGEMM_128X64, (128, 64)),
+    /// The convolution instance in `precision` whose column tile wastes least on `c_out`
+    /// channels. At most 4 channels take the FP32 256×4 tile in every precision (a
+    /// tensor-core tile is 8 channels wide).
+    fn conv(c_out: usize, precision: Precision) -> Instance {
+        use Precision::{Fp32, Tf32, Tf32x3};
+        let (kernel, tile) = match (c_out, precision) {
+            (0..=4, _) => (&CONV_IGEMM_256X4, (256, 4)),
+            (5..=16, Fp32) => (&CONV_IGEMM_256X16, (256, 16)),
+            (5..=16, Tf32) => (&CONV_IGEMM_256X16_TF32, (256, 16)),
+            (5..=16, Tf32x3) => (&CONV_IGEMM_256X16_3XTF32, (256, 16)),
+            (17..=32, Fp32) => (&CONV_IGEMM_256X32, (256, 32)),
+            (17..=32, Tf32) => (&CONV_IGEMM_256X32_TF32, (256, 32)),
+            (17..=32, Tf32x3) => (&CONV_IGEMM_256X32_3XTF32, (256, 32)),
+            (_, Fp32) => (&CONV_IGEMM_128X64, (128, 64)),
+            (_, Tf32) => (&CONV_IGEMM_128X64_TF32, (128, 64)),
+            (_, Tf32x3) => (&CONV_IGEMM_128X64_3XTF32, (128, 64)),
         };
-        Instance { kernel, tile }
+        let precision = if c_out <= 4 { Fp32 } else { precision };
+        Instance {
+            kernel,
+            tile,
+            precision,
+        }
     }
-    /// The weight-gradient instance whose row tile wastes least on `c_o` rows.
-    fn wgrad(c_o: usize) -> Instance {
-        if c_o <= 32 {
-            Instance {
-                kernel: &CONV_WGRAD_IGEMM_32X128,
-                tile: (32, 128),
-            }
-        } else {
-            Instance {
-                kernel: &CONV_WGRAD_IGEMM_64X64,
-                tile: (64, 64),
-            }
+    /// The weight-gradient instance in `precision` whose row tile wastes least on `c_o`
+    /// rows.
+    fn wgrad(c_o: usize, precision: Precision) -> Instance {
+        use Precision::{Fp32, Tf32, Tf32x3};
+        let (kernel, tile) = match (c_o <= 32, precision) {
+            (true, Fp32) => (&CONV_WGRAD_IGEMM_32X128, (32, 128)),
+            (true, Tf32) => (&CONV_WGRAD_IGEMM_32X128_TF32, (32, 128)),
+            (true, Tf32x3) => (&CONV_WGRAD_IGEMM_32X128_3XTF32, (32, 128)),
+            (false, Fp32) => (&CONV_WGRAD_IGEMM_64X64, (64, 64)),
+            (false, Tf32) => (&CONV_WGRAD_IGEMM_64X64_TF32, (64, 64)),
+            (false, Tf32x3) => (&CONV_WGRAD_IGEMM_64X64_3XTF32, (64, 64)),
+        };
+        Instance {
+            kernel,
+            tile,
+            precision,
         }
     }
     /// Static shared memory of a block: two buffers of each operand's
-    /// `IG_BK × (tile + SC_IG_PAD)` floats.
+    /// `IG_BK × (tile + pad)` floats (kernels/igemm.cuh's `sc_ig_pad`).
     fn static_shared(&self) -> usize {
-        let pad = consts::SC_IG_PAD as usize;
+        let pad = if self.precision.tensor_cores() {
+            consts::SC_IG_MMA_PAD
+        } else {
+            consts::SC_IG_PAD
+        } as usize;
         2 * 4 * IG_BK * (self.tile.0 + pad + self.tile.1 + pad)
     }
 }
@@ -242,7 +271,10 @@ fn igemm<E: KernelExec>(
     y: &mut E::Buf,
 ) -> Result<()> {
     let transposed = matches!(kind, Gather::Transposed);
-    let inst = Instance::conv(g.c_out);
+    if let Some(kernel) = patch_kernel(g, dev.precision()) {
+        return patch(dev, op, kernel, transposed, g, x, w, bias, act, y);
+    }
+    let inst = Instance::conv(g.c_out, dev.precision());
     // Class (0, 0) has the most rows and taps.
     let (step, taps_1d) = if transposed {
         (g.stride, g.k.div_ceil(g.stride))
@@ -310,6 +342,91 @@ fn igemm<E: KernelExec>(
     };
     let layout = (g.h_out * g.w_out, g.c_out);
     split_launch(dev, op, splits, layout, bias, act, y, launch)
+}
+
+/// Output tile side of the patch-staged convolutions.
+const PATCH_TILE: usize = consts::SC_PATCH_TILE as usize;
+
+/// The patch-staged tensor-core kernel (kernels/conv2d.cu, `conv_patch_body`) for a gather,
+/// if one fits it: tensor-core precision, stride 1, a 9×9 kernel, at most 32 output
+/// channels (G's layers of the `seed` preset); 8-channel tiles for at most 8.
+fn patch_kernel(g: &Geometry, precision: Precision) -> Option<&'static Kernel> {
+    if g.stride != 1 || g.k != 9 || g.c_out > 32 {
+        return None;
+    }
+    match (precision, g.c_out <= 8) {
+        (Precision::Fp32, _) => None,
+        (Precision::Tf32, true) => Some(&CONV_PATCH_9X8_TF32),
+        (Precision::Tf32, false) => Some(&CONV_PATCH_9X32_TF32),
+        (Precision::Tf32x3, true) => Some(&CONV_PATCH_9X8_3XTF32),
+        (Precision::Tf32x3, false) => Some(&CONV_PATCH_9X32_3XTF32),
+    }
+}
+
+/// Launches a patch-staged convolution: grid (16×16 output tiles, channel tiles of 8 or 32,
+/// images), [`IG_THREADS`] threads, static shared memory only. A stride-1 transposed
+/// convolution runs as the correlation with flipped weights and padding k − 1 − pad.
+#[allow(clippy::too_many_arguments)]
+fn patch<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    kernel: &'static Kernel,
+    transposed: bool,
+    g: &Geometry,
+    x: &E::Buf,
+    w: &E::Buf,
+    bias: Option<&E::Buf>,
+    act: Act,
+    y: &mut E::Buf,
+) -> Result<()> {
+    let bn = if std::ptr::eq(kernel, &CONV_PATCH_9X8_TF32)
+        || std::ptr::eq(kernel, &CONV_PATCH_9X8_3XTF32)
+    {
+        8
+    } else {
+        32
+    };
+    let pad = if transposed {
+        g.k as i64 - 1 - g.pad as i64
+    } else {
+        g.pad as i64
+    };
+    let tiles = g.h_out.div_ceil(PATCH_TILE) * g.w_out.div_ceil(PATCH_TILE);
+    to_i32(op, g.n * g.c_in * g.h * g.w)?;
+    to_i32(op, g.n * g.c_out * g.h_out * g.w_out)?;
+    to_i32(op, g.c_in * g.c_out * g.k * g.k)?;
+    let (act_kind, slope) = act.code();
+    let cfg = LaunchConfig {
+        grid: (
+            u32::try_from(tiles).map_err(|_| shape_err(op, format!("{tiles} output tiles")))?,
+            grid_yz(op, "output channel tiles", g.c_out.div_ceil(bn))?,
+            grid_yz(op, "batch", g.n)?,
+        ),
+        block: (IG_THREADS as u32, 1, 1),
+        shared_bytes: 0,
+    };
+    dev.exec().launch(
+        kernel,
+        cfg,
+        &mut [
+            Arg::In("x", x),
+            Arg::In("w", w),
+            Arg::In("bias", bias.unwrap_or(w)),
+            Arg::Out("y", y),
+            Arg::I32("c_in", to_i32(op, g.c_in)?),
+            Arg::I32("h", to_i32(op, g.h)?),
+            Arg::I32("wd", to_i32(op, g.w)?),
+            Arg::I32("c_out", to_i32(op, g.c_out)?),
+            Arg::I32("k", to_i32(op, g.k)?),
+            Arg::I32("pad", pad as i32),
+            Arg::I32("h_out", to_i32(op, g.h_out)?),
+            Arg::I32("w_out", to_i32(op, g.w_out)?),
+            Arg::I32("transposed", i32::from(transposed)),
+            Arg::I32("has_bias", i32::from(bias.is_some())),
+            Arg::I32("act", act_kind),
+            Arg::F32("slope", slope),
+        ],
+    )
 }
 
 /// Runs a launch whose K may be split: with one split, `launch(out, true)` writes the
@@ -381,7 +498,7 @@ pub(crate) fn weight_grad<E: KernelExec>(
     to_i32(op, n * c_i * xh * xw)?;
     let cols = c_i * k * k;
     let depth = n * gh * gw;
-    let inst = Instance::wgrad(c_o);
+    let inst = Instance::wgrad(c_o, dev.precision());
     let tiles = (c_o.div_ceil(inst.tile.0), cols.div_ceil(inst.tile.1));
     let (splits, chunk) = split_k(SPLIT_K_BLOCKS_WGRAD, tiles.0 * tiles.1, depth);
     let len = c_o * cols;
@@ -785,5 +902,64 @@ mod tests {
         assert_eq!(l[0].1.grid, (1, 21, 25));
         assert_eq!(l[1].0, "sum_slices");
         assert_eq!(super::split_k(512, 21, 16 * 64 * 64).0, 25);
+    }
+
+    /// With tensor-core precision, stride-1 9×9 convolutions of at most 32 output channels
+    /// take the patch-staged kernel (16×16 tiles; a transposed one with padding k − 1 − pad),
+    /// everything else the implicit GEMM's TF32 instance, and at most 4 channels elsewhere
+    /// the FP32 256×4 tile.
+    #[test]
+    fn tensor_core_precisions_pick_the_patch_kernel_or_an_implicit_gemm() {
+        use crate::device::precision::Precision;
+        let conv = |c_in, c_out, hw, k, stride| Conv2dShape {
+            n: 3,
+            c_in,
+            h: hw,
+            w: hw,
+            c_out,
+            k,
+            stride,
+            pad: (k - 1) / 2,
+        };
+        let first = |p: Precision, s: &Conv2dShape| {
+            let dev = GpuDevice::new(Recording::new(Dry)).with_precision(p);
+            let (x, w, b, mut y) = (s.x_len(), s.w_len(), s.c_out, s.y_len());
+            super::conv2d_forward(&dev, s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
+            let mut dx = s.x_len();
+            super::conv2d_backward_input(&dev, s, &w, &y, &mut dx).unwrap();
+            let l: Vec<_> = dev
+                .exec()
+                .take()
+                .into_iter()
+                .filter(|l| l.kernel.starts_with("conv_"))
+                .collect();
+            let pad = |i: usize| match l[i].args.iter().find(|(n, _)| *n == "pad") {
+                Some((_, crate::device::gpu::ArgValue::I32(p))) => *p,
+                _ => -99,
+            };
+            (l[0].kernel, l[0].cfg.grid, l[1].kernel, pad(1))
+        };
+        // G's 32 → 32 at 40×40: 3×3 tiles of 16, one channel tile, 3 images; its input
+        // gradient (32 → 32, transposed) the same kernel with padding 8 − 4.
+        let (k0, grid, k1, pad) = first(Precision::Tf32, &conv(32, 32, 40, 9, 1));
+        assert_eq!(
+            (k0, grid, k1, pad),
+            ("conv_patch_9x32_tf32", (9, 1, 3), "conv_patch_9x32_tf32", 4)
+        );
+        let (k0, _, k1, _) = first(Precision::Tf32x3, &conv(32, 3, 40, 9, 1));
+        assert_eq!(
+            (k0, k1),
+            ("conv_patch_9x8_3xtf32", "conv_patch_9x32_3xtf32")
+        );
+        // Not 9×9, or stride 2: the implicit GEMM in the same precision.
+        let (k0, _, k1, _) = first(Precision::Tf32, &conv(32, 20, 40, 5, 1));
+        assert_eq!(
+            (k0, k1),
+            ("conv_igemm_256x32_tf32", "conv_igemm_256x32_tf32")
+        );
+        let (k0, _, _, _) = first(Precision::Tf32, &conv(8, 3, 40, 9, 2));
+        assert_eq!(k0, "conv_igemm_256x4");
+        let (k0, _, _, _) = first(Precision::Fp32, &conv(32, 32, 40, 9, 1));
+        assert_eq!(k0, "conv_igemm_256x32");
     }
 }
