@@ -429,6 +429,7 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256
 // Blocks per SM the conv_patch_* instances are compiled for (__launch_bounds__).
 #define SC_PATCH_MIN_BLOCKS_9X32 2
 #define SC_PATCH_MIN_BLOCKS_9X8 4
+#define SC_PATCH_MIN_BLOCKS_3X64 2
 
 // Geometry of conv_patch_body for kernel side K: the staged input patch is SIDE x SIDE per
 // channel, channels CS floats apart (CS = 8 mod 32: a warp's A fragment loads, channels
@@ -452,8 +453,14 @@ struct sc_patch_geom {
 // at a time, from which every tap's A fragment is a shifted read (81 taps of a 9 x 9 kernel
 // share one staged patch).
 //
+// Split K: with gridDim.z = n * splits, block z works on image z / splits and sums the
+// chunks [s*k_chunk, (s + 1)*k_chunk) of 8 input channels (s = z % splits). With one split
+// it writes act(bias + sum) to y; with more, the raw partial sum to y + s*len(y) (y is then
+// a scratch of splits outputs), and sum_slices adds the splits in order (as the implicit
+// GEMM's splits).
+//
 // Mapping: 256 threads = 8 warps; a block computes a 16 x 16 output tile (grid.x = tiles,
-// row-major) of image blockIdx.z for BN output channels (grid.y). Warp w owns output rows
+// row-major) of one image for BN output channels (grid.y). Warp w owns output rows
 // 2w and 2w + 1, one 16 x 8 mma tile per row and 8 channels (lane 4g + t: pixels g and
 // g + 8 of the row, channels 2t, 2t + 1 of each 8). K (the GEMM's depth) runs over chunks of
 // 8 input channels, and in each chunk over kernel rows kh and taps kw: one step per (chunk,
@@ -462,7 +469,7 @@ struct sc_patch_geom {
 // the next step's are loaded into registers before the current step's mma, and two barriers
 // end each step. The sum order is fixed by the shape alone.
 template <int K, int BN, int P>
-static __device__ __forceinline__ void conv_patch_body(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int has_bias, int act, float slope)
+static __device__ __forceinline__ void conv_patch_body(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
     using G = sc_patch_geom<K>;
     // Weights of a kernel row as s_w[c][o][kw]: K floats per output channel, WS per input
@@ -487,7 +494,10 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
     const int tx0 = (blockIdx.x % tiles_x) * SC_PATCH_TILE;
     const int o0 = blockIdx.y * BN;
     const int plane = h * wd;
-    const float* x_img = x + (size_t)blockIdx.z * c_in * plane;
+    const int splits = gridDim.z / n;
+    const int img = blockIdx.z / splits;
+    const int split = blockIdx.z % splits;
+    const float* x_img = x + (size_t)img * c_in * plane;
 
     // Its weight elements e = tid + 256 j of a row: (o, c, kw) with kw fastest, their offset
     // for chunk 0 and kernel row 0, and c (FAR past the last output channel).
@@ -506,11 +516,12 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
     }
 
     const int chunks = (c_in + SC_PATCH_CK - 1) / SC_PATCH_CK;
-    const int steps = chunks * K;
+    const int first_chunk = split * k_chunk;
+    const int steps = max(0, min(chunks, first_chunk + k_chunk) - first_chunk) * K;
     // The patch of the chunk of step s (kh = 0) straight into s_x: element e = tid + 256 j
     // is channel c0 + c, row r, column q of the patch.
     auto stage_patch = [&](int s) {
-        const int c0 = (s / K) * SC_PATCH_CK;
+        const int c0 = (first_chunk + s / K) * SC_PATCH_CK;
 #pragma unroll 2
         for (int e = tid; e < G::ELEMS; e += SC_IG_THREADS) {
             const int c = e / G::AREA;
@@ -525,7 +536,7 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
     // mma) and then into s_w[c][o][kw].
     float rw[WPT];
     auto load_w = [&](int s) {
-        const int c0 = (s / K) * SC_PATCH_CK;
+        const int c0 = (first_chunk + s / K) * SC_PATCH_CK;
         const int kh = s % K;
         const int lim = c_in - c0;
         const int row = c0 * ch_stride + (transposed ? K - 1 - kh : kh) * K;
@@ -546,9 +557,11 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
 #pragma unroll
         for (int j = 0; j < 2 * NT; ++j) acc[i][j] = 0.0f;
     }
-    stage_patch(0);
-    load_w(0);
-    store_w();
+    if (steps > 0) {
+        stage_patch(0);
+        load_w(0);
+        store_w();
+    }
     __syncthreads();
     for (int s = 0; s < steps; ++s) {
         const bool more = s + 1 < steps;
@@ -587,7 +600,7 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
     // Epilogue: acc[2 mt + hf][2 nt + e] is pixel g + 8 hf of row 2 warp + mt, channel
     // nt*8 + 2t + e.
     const int plane_out = h_out * w_out;
-    float* y_img = y + (size_t)blockIdx.z * c_out * plane_out;
+    float* y_img = y + ((size_t)split * n + img) * c_out * plane_out;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
         const int oy = ty0 + 2 * warp + i / 2;
@@ -598,34 +611,46 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
             const int o = o0 + (j / 2) * 8 + 2 * t + j % 2;
             if (o < c_out) {
                 const float z = has_bias ? acc[i][j] + bias[o] : acc[i][j];
-                y_img[(size_t)o * plane_out + oy * w_out + ox] = sc_act(z, act, slope);
+                y_img[(size_t)o * plane_out + oy * w_out + ox] = splits > 1 ? acc[i][j] : sc_act(z, act, slope);
             }
         }
     }
 }
 
 // conv_patch_body with TF32 tensor cores: 9 x 9 kernels, 9 to 32 output channels per block tile (G's F = 32 layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_patch_body<9, 32, SC_PREC_TF32>(x, w, bias, y, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, has_bias, act, slope);
+    conv_patch_body<9, 32, SC_PREC_TF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
 // conv_patch_body with TF32 tensor cores: 9 x 9 kernels, at most 8 output channels (G's 1- and 3-band outputs).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_patch_body<9, 8, SC_PREC_TF32>(x, w, bias, y, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, has_bias, act, slope);
+    conv_patch_body<9, 8, SC_PREC_TF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 9 x 9 kernels, 9 to 32 output channels per block tile (G's F = 32 layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_patch_body<9, 32, SC_PREC_3XTF32>(x, w, bias, y, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, has_bias, act, slope);
+    conv_patch_body<9, 32, SC_PREC_3XTF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 9 x 9 kernels, at most 8 output channels (G's 1- and 3-band outputs).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_patch_body<9, 8, SC_PREC_3XTF32>(x, w, bias, y, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, has_bias, act, slope);
+    conv_patch_body<9, 8, SC_PREC_3XTF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 64 output channels per block tile (D's convolutions on maps of at least 16 x 16).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_patch_body<3, 64, SC_PREC_TF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+}
+
+// conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 64 output channels per block tile (D's convolutions on maps of at least 16 x 16).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_patch_body<3, 64, SC_PREC_3XTF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
 }
 
 // The implicit-GEMM weight gradient (variant v2 of conv2d_weight_grad), split over K:

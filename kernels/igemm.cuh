@@ -92,6 +92,9 @@ struct sc_ig_frag {
     static_assert(R * C * SC_IG_THREADS == BM * BN, "the fragments do not fill the tile");
     // FP32: the row and column group (tm, tn); MMA: the thread's first row and column.
     int r0, c0;
+    // MMA: offsets of the thread's first A and B fragment elements (k-row t, row or column
+    // warp origin + g) in a staging buffer, computed once.
+    int a_off, b_off;
     float v[R][C];
 
     __device__ __forceinline__ void init()
@@ -101,6 +104,8 @@ struct sc_ig_frag {
         if (MMA) {
             r0 = (warp % WARPS_M) * 32 + lane / 4;
             c0 = (warp / WARPS_M) * WN + 2 * (lane % 4);
+            a_off = (lane % 4) * (BM + SC_IG_MMA_PAD) + r0;
+            b_off = (lane % 4) * (BN + SC_IG_MMA_PAD) + (warp / WARPS_M) * WN + lane / 4;
         } else {
             constexpr int warps_m = BM / TM / sc_ig_lanes<BN>::m;
             static_assert(MMA || warps_m * (BN / SC_IG_TN / sc_ig_lanes<BN>::n) * 32 == SC_IG_THREADS, "tile and micro-tile do not fill the block");
@@ -215,22 +220,22 @@ static __device__ __forceinline__ void sc_ig_multiply_mma(const float (*a)[BM + 
 {
     using F = sc_ig_frag<BM, BN, TM, P>;
     constexpr int NT = F::WN / 8;
-    const int lane = threadIdx.x % 32;
-    const int t = lane % 4;
-    const int row = acc.r0;                     // warp row + g
-    const int col = acc.c0 - 2 * t + lane / 4;  // warp column + g
+    constexpr int PA = BM + SC_IG_MMA_PAD;
+    constexpr int PB = BN + SC_IG_MMA_PAD;
+    const float* ap = &a[0][0] + acc.a_off;  // a[t][warp row + g]
+    const float* bp = &b[0][0] + acc.b_off;  // b[t][warp column + g]
     float fa[2][4], fb[NT][2];
 #pragma unroll
     for (int mt = 0; mt < 2; ++mt) {
-        fa[mt][0] = a[t][row + mt * 16];
-        fa[mt][1] = a[t][row + mt * 16 + 8];
-        fa[mt][2] = a[t + 4][row + mt * 16];
-        fa[mt][3] = a[t + 4][row + mt * 16 + 8];
+        fa[mt][0] = ap[mt * 16];
+        fa[mt][1] = ap[mt * 16 + 8];
+        fa[mt][2] = ap[4 * PA + mt * 16];
+        fa[mt][3] = ap[4 * PA + mt * 16 + 8];
     }
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
-        fb[nt][0] = b[t][col + nt * 8];
-        fb[nt][1] = b[t + 4][col + nt * 8];
+        fb[nt][0] = bp[nt * 8];
+        fb[nt][1] = bp[4 * PB + nt * 8];
     }
     sc_mma_tiles<P, 2, NT>(acc.v, fa, fb);
 }

@@ -43,23 +43,29 @@ extern "C" __global__ void reduce_partials(const float* __restrict__ partials, f
     if (threadIdx.x == 0) out[0] = accumulate ? out[0] + s : s;
 }
 
-// out[c] = sum over n images and `plane` positions of g[n, c, plane] (bias gradients of
-// convolutions, with plane = h_out * w_out, and of the linear layer, with plane = 1).
-// Mapping: one block per channel (grid.x = c); its threads (1-D, a multiple of 32)
-// stride over the n * plane elements, then sc_block_sum (warp shuffles + 32 floats of
-// static shared memory); thread 0 writes out[c].
-extern "C" __global__ void channel_sum(const float* __restrict__ g, float* __restrict__ out, int n, int c, int plane)
+// out[j*c + ch] = the sum of elements [j*chunk, (j + 1)*chunk) of channel ch's n * plane
+// values g[img, ch, p] (index img*plane + p): the bias gradients of convolutions (plane =
+// h_out * w_out) and of the linear layer (plane = 1). With one chunk (gridDim.y = 1, chunk
+// >= n * plane) that is the channel's whole sum, out[ch]; with more, sum_slices adds the
+// chunks in order j = 0, 1, ... (src/ops/reduce/gpu.rs), so the result depends on the
+// shape only.
+// Mapping: one block per (channel, chunk) (grid.x = c, grid.y = chunks); its threads
+// (1-D, a multiple of 32) stride over the chunk, then sc_block_sum (warp shuffles + 32
+// floats of static shared memory); thread 0 writes the sum.
+extern "C" __global__ void channel_sum(const float* __restrict__ g, float* __restrict__ out, int n, int c, int plane, int chunk)
 {
     __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     const int ch = blockIdx.x;
     const int total = n * plane;
+    const int begin = blockIdx.y * chunk;
+    const int end = min(total, begin + chunk);
     float acc = 0.0f;
-    for (int e = threadIdx.x; e < total; e += blockDim.x) {
+    for (int e = begin + threadIdx.x; e < end; e += blockDim.x) {
         const int img = e / plane;
         acc += g[((size_t)img * c + ch) * plane + e % plane];
     }
     const float s = sc_block_sum(acc, warp_sums);
-    if (threadIdx.x == 0) out[ch] = s;
+    if (threadIdx.x == 0) out[blockIdx.y * c + ch] = s;
 }
 
 // out[e] = act(sum_{z < slices} parts[z*len + e] + bias[(e / plane) % c]), the slices

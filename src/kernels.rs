@@ -215,6 +215,7 @@ mod tests {
             ("SC_PATCH_CK", consts::SC_PATCH_CK),
             ("SC_PATCH_MIN_BLOCKS_9X32", consts::SC_PATCH_MIN_BLOCKS_9X32),
             ("SC_PATCH_MIN_BLOCKS_9X8", consts::SC_PATCH_MIN_BLOCKS_9X8),
+            ("SC_PATCH_MIN_BLOCKS_3X64", consts::SC_PATCH_MIN_BLOCKS_3X64),
             ("SC_IG_MIN_BLOCKS_128X64", consts::SC_IG_MIN_BLOCKS_128X64),
             ("SC_IG_MIN_BLOCKS_256X32", consts::SC_IG_MIN_BLOCKS_256X32),
             ("SC_IG_MIN_BLOCKS_256X16", consts::SC_IG_MIN_BLOCKS_256X16),

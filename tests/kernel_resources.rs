@@ -271,6 +271,8 @@ const PRODUCT_KERNELS: &[&str] = &[
     "conv_igemm_256x32_3xtf32",
     "conv_igemm_256x32_tf32",
     "conv_igemm_256x4",
+    "conv_patch_3x64_3xtf32",
+    "conv_patch_3x64_tf32",
     "conv_patch_9x32_3xtf32",
     "conv_patch_9x32_tf32",
     "conv_patch_9x8_3xtf32",

@@ -52,6 +52,7 @@ impl Op for Conv2d {
             (2, 11, 21, 19, 35, 9, 1, 4, relu, true, false), // k = 9: 21 channels, partial 16×16 tiles
             (1, 5, 13, 17, 18, 9, 1, 2, leaky, false, false), // k = 9, pad 2: 13×14 output
             (2, 32, 32, 20, 20, 9, 1, 4, relu, true, false), // the seed preset's 32 → 32
+            (2, 13, 40, 18, 21, 3, 1, 1, leaky, true, false), // 3×3 to 40 channels on 18×21 maps
         ];
         for (n, c_in, c_out, h, w, k, stride, pad, act, bias, quick) in convs {
             let s = Conv2dShape {

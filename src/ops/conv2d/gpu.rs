@@ -18,10 +18,10 @@ use crate::kernels::{
     consts, Kernel, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_IGEMM_128X64,
     CONV_IGEMM_128X64_3XTF32, CONV_IGEMM_128X64_TF32, CONV_IGEMM_256X16, CONV_IGEMM_256X16_3XTF32,
     CONV_IGEMM_256X16_TF32, CONV_IGEMM_256X32, CONV_IGEMM_256X32_3XTF32, CONV_IGEMM_256X32_TF32,
-    CONV_IGEMM_256X4, CONV_PATCH_9X32_3XTF32, CONV_PATCH_9X32_TF32, CONV_PATCH_9X8_3XTF32,
-    CONV_PATCH_9X8_TF32, CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_32X128_3XTF32,
-    CONV_WGRAD_IGEMM_32X128_TF32, CONV_WGRAD_IGEMM_64X64, CONV_WGRAD_IGEMM_64X64_3XTF32,
-    CONV_WGRAD_IGEMM_64X64_TF32,
+    CONV_IGEMM_256X4, CONV_PATCH_3X64_3XTF32, CONV_PATCH_3X64_TF32, CONV_PATCH_9X32_3XTF32,
+    CONV_PATCH_9X32_TF32, CONV_PATCH_9X8_3XTF32, CONV_PATCH_9X8_TF32, CONV_WGRAD_IGEMM_32X128,
+    CONV_WGRAD_IGEMM_32X128_3XTF32, CONV_WGRAD_IGEMM_32X128_TF32, CONV_WGRAD_IGEMM_64X64,
+    CONV_WGRAD_IGEMM_64X64_3XTF32, CONV_WGRAD_IGEMM_64X64_TF32,
 };
 use crate::ops::reduce::gpu::{channel_sum, sum_slices};
 use crate::ops::{check_len, shape_err, Act, Conv2dShape};
@@ -271,8 +271,8 @@ fn igemm<E: KernelExec>(
     y: &mut E::Buf,
 ) -> Result<()> {
     let transposed = matches!(kind, Gather::Transposed);
-    if let Some(kernel) = patch_kernel(g, dev.precision()) {
-        return patch(dev, op, kernel, transposed, g, x, w, bias, act, y);
+    if let Some((kernel, bn)) = patch_kernel(g, dev.precision()) {
+        return patch(dev, op, (kernel, bn), transposed, g, x, w, bias, act, y);
     }
     let inst = Instance::conv(g.c_out, dev.precision());
     // Class (0, 0) has the most rows and taps.
@@ -344,33 +344,58 @@ fn igemm<E: KernelExec>(
     split_launch(dev, op, splits, layout, bias, act, y, launch)
 }
 
-/// Output tile side of the patch-staged convolutions.
+/// Output tile side and input channels per staged chunk of the patch-staged convolutions.
 const PATCH_TILE: usize = consts::SC_PATCH_TILE as usize;
+const PATCH_CK: usize = consts::SC_PATCH_CK as usize;
 
-/// The patch-staged tensor-core kernel (kernels/conv2d.cu, `conv_patch_body`) for a gather,
-/// if one fits it: tensor-core precision, stride 1, a 9×9 kernel, at most 32 output
-/// channels (G's layers of the `seed` preset); 8-channel tiles for at most 8.
-fn patch_kernel(g: &Geometry, precision: Precision) -> Option<&'static Kernel> {
-    if g.stride != 1 || g.k != 9 || g.c_out > 32 {
+/// The patch-staged tensor-core kernel (kernels/conv2d.cu, `conv_patch_body`) for a gather
+/// and its channel tile, if one fits it: tensor-core precision, stride 1, and either a 9×9
+/// kernel with at most 32 output channels (G's layers of the `seed` preset; 8-channel
+/// tiles for at most 8) or a 3×3 kernel with more than 32 output channels on maps of at
+/// least one 16×16 tile (D's first convolutions, the U-Net's wider ones).
+fn patch_kernel(g: &Geometry, precision: Precision) -> Option<(&'static Kernel, usize)> {
+    let tf32 = match precision {
+        Precision::Fp32 => return None,
+        Precision::Tf32 => true,
+        Precision::Tf32x3 => false,
+    };
+    if g.stride != 1 {
         return None;
     }
-    match (precision, g.c_out <= 8) {
-        (Precision::Fp32, _) => None,
-        (Precision::Tf32, true) => Some(&CONV_PATCH_9X8_TF32),
-        (Precision::Tf32, false) => Some(&CONV_PATCH_9X32_TF32),
-        (Precision::Tf32x3, true) => Some(&CONV_PATCH_9X8_3XTF32),
-        (Precision::Tf32x3, false) => Some(&CONV_PATCH_9X32_3XTF32),
+    let pick = |a: &'static Kernel, b: &'static Kernel| if tf32 { a } else { b };
+    match g.k {
+        9 if g.c_out <= 8 => Some((pick(&CONV_PATCH_9X8_TF32, &CONV_PATCH_9X8_3XTF32), 8)),
+        9 if g.c_out <= 32 => Some((pick(&CONV_PATCH_9X32_TF32, &CONV_PATCH_9X32_3XTF32), 32)),
+        3 if g.c_out > 32 && g.h_out >= PATCH_TILE && g.w_out >= PATCH_TILE => {
+            Some((pick(&CONV_PATCH_3X64_TF32, &CONV_PATCH_3X64_3XTF32), 64))
+        }
+        _ => None,
     }
 }
 
-/// Launches a patch-staged convolution: grid (16×16 output tiles, channel tiles of 8 or 32,
-/// images), [`IG_THREADS`] threads, static shared memory only. A stride-1 transposed
+/// Fewest chunks of 8 input channels per split of a patch-staged convolution.
+const PATCH_SPLIT_MIN_CHUNKS: usize = 2;
+
+/// The split of `chunks` chunks of input channels of a patch-staged launch of `blocks`
+/// blocks, aiming at [`SPLIT_K_BLOCKS_CONV`] blocks, by the shape alone: (splits, chunks per
+/// split); every split is non-empty.
+pub(crate) fn patch_split(blocks: usize, chunks: usize) -> (usize, usize) {
+    let want = SPLIT_K_BLOCKS_CONV.div_ceil(blocks.max(1));
+    let splits = want.min(chunks / PATCH_SPLIT_MIN_CHUNKS).max(1);
+    let per = chunks.div_ceil(splits).max(1);
+    (chunks.div_ceil(per).max(1), per)
+}
+
+/// Launches a patch-staged convolution: grid (16×16 output tiles, channel tiles of `bn`,
+/// images × splits of K), [`IG_THREADS`] threads, static shared memory only. K (chunks of 8
+/// input channels) is split by the shape alone where the tiles would leave the GPU idle
+/// ([`patch_split`]), finished by `sum_slices` as the implicit GEMM's splits. A stride-1 transposed
 /// convolution runs as the correlation with flipped weights and padding k − 1 − pad.
 #[allow(clippy::too_many_arguments)]
 fn patch<E: KernelExec>(
     dev: &GpuDevice<E>,
     op: &'static str,
-    kernel: &'static Kernel,
+    (kernel, bn): (&'static Kernel, usize),
     transposed: bool,
     g: &Geometry,
     x: &E::Buf,
@@ -379,53 +404,66 @@ fn patch<E: KernelExec>(
     act: Act,
     y: &mut E::Buf,
 ) -> Result<()> {
-    let bn = if std::ptr::eq(kernel, &CONV_PATCH_9X8_TF32)
-        || std::ptr::eq(kernel, &CONV_PATCH_9X8_3XTF32)
-    {
-        8
-    } else {
-        32
-    };
     let pad = if transposed {
         g.k as i64 - 1 - g.pad as i64
     } else {
         g.pad as i64
     };
     let tiles = g.h_out.div_ceil(PATCH_TILE) * g.w_out.div_ceil(PATCH_TILE);
+    let y_len = g.n * g.c_out * g.h_out * g.w_out;
     to_i32(op, g.n * g.c_in * g.h * g.w)?;
-    to_i32(op, g.n * g.c_out * g.h_out * g.w_out)?;
+    to_i32(op, y_len)?;
     to_i32(op, g.c_in * g.c_out * g.k * g.k)?;
+    let (splits, per_split) = patch_split(
+        tiles * g.c_out.div_ceil(bn) * g.n,
+        g.c_in.div_ceil(PATCH_CK),
+    );
+    to_i32(op, splits * y_len)?;
     let (act_kind, slope) = act.code();
-    let cfg = LaunchConfig {
-        grid: (
-            u32::try_from(tiles).map_err(|_| shape_err(op, format!("{tiles} output tiles")))?,
-            grid_yz(op, "output channel tiles", g.c_out.div_ceil(bn))?,
-            grid_yz(op, "batch", g.n)?,
-        ),
-        block: (IG_THREADS as u32, 1, 1),
-        shared_bytes: 0,
+    let launch = |out: &mut E::Buf, finish: bool| {
+        let cfg = LaunchConfig {
+            grid: (
+                u32::try_from(tiles).map_err(|_| shape_err(op, format!("{tiles} output tiles")))?,
+                grid_yz(op, "output channel tiles", g.c_out.div_ceil(bn))?,
+                grid_yz(op, "batch × K splits", g.n * splits)?,
+            ),
+            block: (IG_THREADS as u32, 1, 1),
+            shared_bytes: 0,
+        };
+        dev.exec().launch(
+            kernel,
+            cfg,
+            &mut [
+                Arg::In("x", x),
+                Arg::In("w", w),
+                Arg::In("bias", bias.unwrap_or(w)),
+                Arg::Out("y", out),
+                Arg::I32("n", to_i32(op, g.n)?),
+                Arg::I32("c_in", to_i32(op, g.c_in)?),
+                Arg::I32("h", to_i32(op, g.h)?),
+                Arg::I32("wd", to_i32(op, g.w)?),
+                Arg::I32("c_out", to_i32(op, g.c_out)?),
+                Arg::I32("k", to_i32(op, g.k)?),
+                Arg::I32("pad", pad as i32),
+                Arg::I32("h_out", to_i32(op, g.h_out)?),
+                Arg::I32("w_out", to_i32(op, g.w_out)?),
+                Arg::I32("transposed", i32::from(transposed)),
+                Arg::I32("k_chunk", to_i32(op, per_split)?),
+                Arg::I32("has_bias", i32::from(bias.is_some() && finish)),
+                Arg::I32("act", if finish { act_kind } else { 0 }),
+                Arg::F32("slope", slope),
+            ],
+        )
     };
-    dev.exec().launch(
-        kernel,
-        cfg,
-        &mut [
-            Arg::In("x", x),
-            Arg::In("w", w),
-            Arg::In("bias", bias.unwrap_or(w)),
-            Arg::Out("y", y),
-            Arg::I32("c_in", to_i32(op, g.c_in)?),
-            Arg::I32("h", to_i32(op, g.h)?),
-            Arg::I32("wd", to_i32(op, g.w)?),
-            Arg::I32("c_out", to_i32(op, g.c_out)?),
-            Arg::I32("k", to_i32(op, g.k)?),
-            Arg::I32("pad", pad as i32),
-            Arg::I32("h_out", to_i32(op, g.h_out)?),
-            Arg::I32("w_out", to_i32(op, g.w_out)?),
-            Arg::I32("transposed", i32::from(transposed)),
-            Arg::I32("has_bias", i32::from(bias.is_some())),
-            Arg::I32("act", act_kind),
-            Arg::F32("slope", slope),
-        ],
+    split_launch(
+        dev,
+        op,
+        splits,
+        (g.h_out * g.w_out, g.c_out),
+        bias,
+        act,
+        y,
+        launch,
     )
 }
 
@@ -939,12 +977,13 @@ mod tests {
             };
             (l[0].kernel, l[0].cfg.grid, l[1].kernel, pad(1))
         };
-        // G's 32 → 32 at 40×40: 3×3 tiles of 16, one channel tile, 3 images; its input
-        // gradient (32 → 32, transposed) the same kernel with padding 8 − 4.
+        // G's 32 → 32 at 40×40: 3×3 tiles of 16, one channel tile, 3 images, K (4 chunks
+        // of 8 channels) split in 2 to fill the GPU; its input gradient (32 → 32,
+        // transposed) the same kernel with padding 8 − 4.
         let (k0, grid, k1, pad) = first(Precision::Tf32, &conv(32, 32, 40, 9, 1));
         assert_eq!(
             (k0, grid, k1, pad),
-            ("conv_patch_9x32_tf32", (9, 1, 3), "conv_patch_9x32_tf32", 4)
+            ("conv_patch_9x32_tf32", (9, 1, 6), "conv_patch_9x32_tf32", 4)
         );
         let (k0, _, k1, _) = first(Precision::Tf32x3, &conv(32, 3, 40, 9, 1));
         assert_eq!(
@@ -961,5 +1000,42 @@ mod tests {
         assert_eq!(k0, "conv_igemm_256x4");
         let (k0, _, _, _) = first(Precision::Fp32, &conv(32, 32, 40, 9, 1));
         assert_eq!(k0, "conv_igemm_256x32");
+        // D's 3×3 convolutions: 64-channel patch tiles on maps of at least 16×16, the
+        // implicit GEMM below (its input gradient to 32 channels too).
+        let (k0, grid, k1, pad) = first(Precision::Tf32, &conv(32, 128, 16, 3, 1));
+        assert_eq!(
+            (k0, grid, k1, pad),
+            (
+                "conv_patch_3x64_tf32",
+                (1, 2, 6),
+                "conv_igemm_256x32_tf32",
+                1
+            )
+        );
+        let (k0, _, k1, _) = first(Precision::Tf32, &conv(128, 256, 8, 3, 1));
+        assert_eq!(
+            (k0, k1),
+            ("conv_igemm_128x64_tf32", "conv_igemm_128x64_tf32")
+        );
+    }
+
+    /// The patch kernels split their chunks of 8 input channels (at least 2 per split) so
+    /// that a launch has about 256 blocks, and every split is non-empty.
+    #[test]
+    fn patch_splits_fill_the_gpu_by_the_shape_alone() {
+        use super::patch_split;
+        // G's layers at batch 16: 256 blocks already.
+        assert_eq!(patch_split(256, 4), (1, 4));
+        // D's 16×16 layer, 128 → 256 at batch 16: 64 blocks, 16 chunks: 4 splits of 4.
+        assert_eq!(patch_split(64, 16), (4, 4));
+        // Its input gradient (256 → 128): 32 blocks, 32 chunks: 8 splits of 4.
+        assert_eq!(patch_split(32, 32), (8, 4));
+        // One chunk cannot split; 5 chunks at most in 2.
+        assert_eq!(patch_split(1, 1), (1, 1));
+        assert_eq!(patch_split(3, 5), (2, 3));
+        for (blocks, chunks) in [(1, 7), (9, 13), (100, 40), (7, 2)] {
+            let (splits, per) = patch_split(blocks, chunks);
+            assert!(splits * per >= chunks && (splits - 1) * per < chunks && per >= 1);
+        }
     }
 }

@@ -44,6 +44,7 @@ impl Op for ConvTranspose2d {
             (2, 13, 27, 11, 18, 9, 1, 4, 0, leaky, true, false), // k = 9, stride 1: 27 channels
             (1, 9, 5, 7, 20, 9, 1, 6, 0, relu, true, false),   // k = 9, pad 6: a 3×22 output
             (1, 4, 10, 14, 15, 9, 1, 9, 0, id, false, false),  // pad 9 > k − 1: a cropped 4×5
+            (2, 6, 70, 17, 16, 3, 1, 1, 0, relu, true, false), // 3×3, stride 1: 70 channels
         ];
         for (n, c_in, c_out, h, w, k, stride, pad, out_pad, act, bias, quick) in deconvs {
             let s = ConvTranspose2dShape {

@@ -3,7 +3,7 @@
 //! (`reduce_partials`) of every two-launch reduction, which other families' launch code
 //! calls through [`GpuDevice::two_pass_reduce`].
 
-use crate::device::gpu::launch::{elementwise, reduce_blocks, reduce_threads, to_i32};
+use crate::device::gpu::launch::{elementwise, grid_yz, reduce_blocks, reduce_threads, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig};
 use crate::kernels::{
     CHANNEL_SUM, REDUCE_PARTIALS, SUM_PARTIALS, SUM_SLICES, SUM_SQUARES_PARTIALS,
@@ -93,7 +93,24 @@ pub(crate) fn sum_slices<E: KernelExec>(
     )
 }
 
-/// Launches `channel_sum`: `out[c] = Σ_{n, plane} g[n, c, plane]`, one block per channel.
+/// Blocks `channel_sum` aims for when a channel's values are many: about two per SM of
+/// the largest GPUs, so that few channels (G's 32 or 3) still fill the GPU.
+const CHANNEL_SUM_BLOCKS: usize = 256;
+/// Fewest values a chunk of `channel_sum` sums.
+const CHANNEL_SUM_MIN_CHUNK: usize = 2048;
+
+/// The chunks of `channel_sum` for `c` channels of `total` values each, by the shape alone:
+/// (chunks, values per chunk).
+pub(crate) fn channel_chunks(c: usize, total: usize) -> (usize, usize) {
+    let want = CHANNEL_SUM_BLOCKS.div_ceil(c.max(1));
+    let chunks = want.min(total / CHANNEL_SUM_MIN_CHUNK).max(1);
+    let chunk = total.div_ceil(chunks).max(1);
+    (total.div_ceil(chunk).max(1), chunk)
+}
+
+/// Launches `channel_sum`: `out[c] = Σ_{n, plane} g[n, c, plane]`, one block per channel
+/// and chunk ([`channel_chunks`]); with several chunks the per-chunk sums go to a scratch
+/// and `sum_slices` adds them in chunk order.
 pub(crate) fn channel_sum<E: KernelExec>(
     dev: &GpuDevice<E>,
     op: &'static str,
@@ -102,22 +119,38 @@ pub(crate) fn channel_sum<E: KernelExec>(
     out: &mut E::Buf,
 ) -> Result<()> {
     to_i32(op, n * c * plane)?;
-    let cfg = LaunchConfig {
-        grid: (to_i32(op, c)? as u32, 1, 1),
-        block: (reduce_threads(n * plane), 1, 1),
-        shared_bytes: 0,
+    let total = n * plane;
+    let (chunks, chunk) = channel_chunks(c, total);
+    let launch = |dst: &mut E::Buf| {
+        let cfg = LaunchConfig {
+            grid: (
+                to_i32(op, c)? as u32,
+                grid_yz(op, "channel chunks", chunks)?,
+                1,
+            ),
+            block: (reduce_threads(chunk.min(total)), 1, 1),
+            shared_bytes: 0,
+        };
+        dev.exec().launch(
+            &CHANNEL_SUM,
+            cfg,
+            &mut [
+                Arg::In("g", g),
+                Arg::Out("out", dst),
+                Arg::I32("n", to_i32(op, n)?),
+                Arg::I32("c", to_i32(op, c)?),
+                Arg::I32("plane", to_i32(op, plane)?),
+                Arg::I32("chunk", to_i32(op, chunk)?),
+            ],
+        )
     };
-    dev.exec().launch(
-        &CHANNEL_SUM,
-        cfg,
-        &mut [
-            Arg::In("g", g),
-            Arg::Out("out", out),
-            Arg::I32("n", to_i32(op, n)?),
-            Arg::I32("c", to_i32(op, c)?),
-            Arg::I32("plane", to_i32(op, plane)?),
-        ],
-    )
+    if chunks == 1 {
+        return launch(out);
+    }
+    dev.with_split_scratch(chunks * c, |parts| {
+        launch(parts)?;
+        sum_slices(dev, op, parts, chunks, (1, c), None, Act::Identity, out)
+    })
 }
 
 impl<E: KernelExec> GpuDevice<E> {
@@ -154,5 +187,29 @@ impl<E: KernelExec> GpuDevice<E> {
                 ],
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::channel_chunks;
+
+    /// Few channels of many values split into chunks of at least 2048 values (about 256
+    /// blocks in all), and every chunk is non-empty; small sums stay one launch.
+    #[test]
+    fn channel_sums_split_by_the_shape_alone() {
+        // G's bias gradient at batch 16: 32 channels of 65 536 values: 8 chunks of 8192.
+        assert_eq!(channel_chunks(32, 16 * 64 * 64), (8, 8192));
+        // Its 3-band output: 86 chunks wanted, 32 allowed by the 2048 minimum.
+        assert_eq!(channel_chunks(3, 16 * 64 * 64), (32, 2048));
+        // D's last layer: 1024 channels of 256 values, and the linear layer's one value.
+        assert_eq!(channel_chunks(1024, 256), (1, 256));
+        assert_eq!(channel_chunks(1, 16), (1, 16));
+        assert_eq!(channel_chunks(1, 0), (1, 1));
+        for (c, total) in [(1, 5000), (7, 123_457), (2, 4096), (300, 1 << 20)] {
+            let (chunks, chunk) = channel_chunks(c, total);
+            assert!(chunk >= 2048.min(total) && (chunks - 1) * chunk < total.max(1));
+            assert!(chunks * chunk >= total, "{c} {total}");
+        }
     }
 }
