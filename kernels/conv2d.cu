@@ -771,6 +771,13 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGR
     conv_wgrad_igemm_body<64, 64, 4, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
 }
 
+// conv_wgrad_igemm_body with 64 x 128 tiles, 8 x 4 per thread (half the shared-memory
+// traffic per FMA of 4 x 4): FP32 for more than 64 output channels (D's deeper layers).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X128) conv_wgrad_igemm_64x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+{
+    conv_wgrad_igemm_body<64, 128, 8, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+}
+
 // conv_wgrad_igemm_body with 32 x 128 tiles: at most 32 output channels (G's layers).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {

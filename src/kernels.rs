@@ -228,6 +228,10 @@ mod tests {
                 "SC_IG_MIN_BLOCKS_WGRAD_32X128",
                 consts::SC_IG_MIN_BLOCKS_WGRAD_32X128,
             ),
+            (
+                "SC_IG_MIN_BLOCKS_WGRAD_64X128",
+                consts::SC_IG_MIN_BLOCKS_WGRAD_64X128,
+            ),
         ];
         for (name, v) in exported {
             assert_eq!(value(name), Some(v), "{name}");

@@ -281,6 +281,7 @@ const PRODUCT_KERNELS: &[&str] = &[
     "conv_wgrad_igemm_32x128",
     "conv_wgrad_igemm_32x128_3xtf32",
     "conv_wgrad_igemm_32x128_tf32",
+    "conv_wgrad_igemm_64x128",
     "conv_wgrad_igemm_64x64",
     "conv_wgrad_igemm_64x64_3xtf32",
     "conv_wgrad_igemm_64x64_tf32",

@@ -20,8 +20,8 @@ use crate::kernels::{
     CONV_IGEMM_256X16_TF32, CONV_IGEMM_256X32, CONV_IGEMM_256X32_3XTF32, CONV_IGEMM_256X32_TF32,
     CONV_IGEMM_256X4, CONV_PATCH_3X64_3XTF32, CONV_PATCH_3X64_TF32, CONV_PATCH_9X32_3XTF32,
     CONV_PATCH_9X32_TF32, CONV_PATCH_9X8_3XTF32, CONV_PATCH_9X8_TF32, CONV_WGRAD_IGEMM_32X128,
-    CONV_WGRAD_IGEMM_32X128_3XTF32, CONV_WGRAD_IGEMM_32X128_TF32, CONV_WGRAD_IGEMM_64X64,
-    CONV_WGRAD_IGEMM_64X64_3XTF32, CONV_WGRAD_IGEMM_64X64_TF32,
+    CONV_WGRAD_IGEMM_32X128_3XTF32, CONV_WGRAD_IGEMM_32X128_TF32, CONV_WGRAD_IGEMM_64X128,
+    CONV_WGRAD_IGEMM_64X64, CONV_WGRAD_IGEMM_64X64_3XTF32, CONV_WGRAD_IGEMM_64X64_TF32,
 };
 use crate::ops::reduce::gpu::{channel_sum, sum_slices};
 use crate::ops::{check_len, shape_err, Act, Conv2dShape};
@@ -225,15 +225,18 @@ impl Instance {
     }
     /// The weight-gradient instance in `precision` whose row tile wastes least on `c_o`
     /// rows.
+    /// In FP32 more than 64 rows take the 64×128 tile of 8×4 micro-tiles (half the shared
+    /// traffic per FMA of 4×4; 2 blocks per SM instead of 4).
     fn wgrad(c_o: usize, precision: Precision) -> Instance {
         use Precision::{Fp32, Tf32, Tf32x3};
-        let (kernel, tile) = match (c_o <= 32, precision) {
-            (true, Fp32) => (&CONV_WGRAD_IGEMM_32X128, (32, 128)),
-            (true, Tf32) => (&CONV_WGRAD_IGEMM_32X128_TF32, (32, 128)),
-            (true, Tf32x3) => (&CONV_WGRAD_IGEMM_32X128_3XTF32, (32, 128)),
-            (false, Fp32) => (&CONV_WGRAD_IGEMM_64X64, (64, 64)),
-            (false, Tf32) => (&CONV_WGRAD_IGEMM_64X64_TF32, (64, 64)),
-            (false, Tf32x3) => (&CONV_WGRAD_IGEMM_64X64_3XTF32, (64, 64)),
+        let (kernel, tile) = match (c_o, precision) {
+            (0..=32, Fp32) => (&CONV_WGRAD_IGEMM_32X128, (32, 128)),
+            (0..=32, Tf32) => (&CONV_WGRAD_IGEMM_32X128_TF32, (32, 128)),
+            (0..=32, Tf32x3) => (&CONV_WGRAD_IGEMM_32X128_3XTF32, (32, 128)),
+            (33..=64, Fp32) => (&CONV_WGRAD_IGEMM_64X64, (64, 64)),
+            (_, Fp32) => (&CONV_WGRAD_IGEMM_64X128, (64, 128)),
+            (_, Tf32) => (&CONV_WGRAD_IGEMM_64X64_TF32, (64, 64)),
+            (_, Tf32x3) => (&CONV_WGRAD_IGEMM_64X64_3XTF32, (64, 64)),
         };
         Instance {
             kernel,
@@ -538,7 +541,13 @@ pub(crate) fn weight_grad<E: KernelExec>(
     let depth = n * gh * gw;
     let inst = Instance::wgrad(c_o, dev.precision());
     let tiles = (c_o.div_ceil(inst.tile.0), cols.div_ceil(inst.tile.1));
-    let (splits, chunk) = split_k(SPLIT_K_BLOCKS_WGRAD, tiles.0 * tiles.1, depth);
+    // The 64×128 tile runs 2 blocks per SM, the others 4: one wave of either.
+    let target = if inst.tile == (64, 128) {
+        SPLIT_K_BLOCKS_WGRAD / 2
+    } else {
+        SPLIT_K_BLOCKS_WGRAD
+    };
+    let (splits, chunk) = split_k(target, tiles.0 * tiles.1, depth);
     let len = c_o * cols;
     to_i32(op, splits * len)?;
     // Without bias or activation, partial and final results are written alike.
@@ -940,6 +949,15 @@ mod tests {
         assert_eq!(l[0].1.grid, (1, 21, 25));
         assert_eq!(l[1].0, "sum_slices");
         assert_eq!(super::split_k(512, 21, 16 * 64 * 64).0, 25);
+        // D's second conv (64 → 128 at 32×32): 128 rows take the 64×128 tile of 8×4
+        // (2 row tiles × 5 column tiles), K = 16·32·32 split toward 256 blocks: 26 ways.
+        let s = conv(16, 64, 128, 32, 3);
+        let (x, dy, mut dw) = (s.x_len(), s.y_len(), s.w_len());
+        super::conv2d_backward_weight(&dev, &s, &x, &dy, &mut dw, None).unwrap();
+        let l = launches(&dev);
+        assert_eq!(l[0].0, "conv_wgrad_igemm_64x128");
+        assert_eq!(l[0].1.grid, (2, 5, 26));
+        assert_eq!(super::split_k(256, 10, 16 * 32 * 32).0, 26);
     }
 
     /// With tensor-core precision, stride-1 9×9 convolutions of at most 32 output channels
