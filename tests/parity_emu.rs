@@ -131,22 +131,28 @@ fn tensor_core_precisions_match_the_reference_within_their_mantissas_tolerance()
         let dev = emu(order, order).with_precision(p);
         cases.iter().map(|c| selftest::run_case(&dev, c)).collect()
     };
-    let fp32 = worst_passing(&run(Precision::Fp32, Order::Forward), "fp32");
+    // (FP32 runs these cases in the full suite.)
     let tf32_runs = run(Precision::Tf32, Order::Forward);
     let tf32 = worst_passing(&tf32_runs, "tf32");
-    let x3 = worst_passing(&run(Precision::Tf32x3, Order::Shuffle(0x3f)), "3xtf32");
-    println!("worst max-norm relative error: fp32 {fp32:.2e}, tf32 {tf32:.2e}, 3xtf32 {x3:.2e}");
-    // TF32 rounding shows (so the tensor-core path ran) and stays within 8u; 3xTF32 is back
-    // at FP32's accuracy.
+    // TF32 rounding shows (so the tensor-core path ran) and stays within 8u.
     assert!(
         tf32 > 1e-5 && tf32 <= Precision::Tf32.tolerance(),
         "tf32 {tf32:e}"
     );
+    if EmuExec::asan() {
+        // The AddressSanitizer job (scripts/emu-asan.sh) is about out-of-bounds accesses:
+        // 3xTF32 and another order make the same accesses, at 3 and 1 times the cost of
+        // the emulated mma under ASan; the normal build checks them.
+        println!("worst max-norm relative error: tf32 {tf32:.2e} (3xtf32 and the order check: normal build)");
+        return;
+    }
+    let x3 = worst_passing(&run(Precision::Tf32x3, Order::Shuffle(0x3f)), "3xtf32");
+    println!("worst max-norm relative error: tf32 {tf32:.2e}, 3xtf32 {x3:.2e}");
+    // 3xTF32 is back at FP32's accuracy.
     assert!(
         x3 <= selftest::TOLERANCE && x3 < tf32 / 30.0,
         "3xtf32 {x3:e}"
     );
-    assert!(fp32 <= selftest::TOLERANCE);
     // The order of threads and blocks does not change a bit.
     assert_same_bits(
         &tf32_runs,

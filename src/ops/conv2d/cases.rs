@@ -49,9 +49,9 @@ impl Op for Conv2d {
             (65, 3, 70, 4, 4, 3, 1, 1, leaky, true, false),  // batch 65, 4×4 maps, 2 channel tiles
             (2, 70, 66, 5, 3, 3, 2, 1, relu, true, false),   // 70→66 channels, stride 2
             (2, 24, 20, 13, 17, 3, 1, 1, relu, true, false), // 442 pixels × 20 and 24 channels
-            (2, 11, 21, 19, 35, 9, 1, 4, relu, true, false), // k = 9: 21 channels, partial 16×16 tiles
+            (1, 11, 21, 17, 19, 9, 1, 4, relu, true, false), // k = 9: 21 channels, partial 16×16 tiles
             (1, 5, 13, 17, 18, 9, 1, 2, leaky, false, false), // k = 9, pad 2: 13×14 output
-            (2, 32, 32, 20, 20, 9, 1, 4, relu, true, false), // the seed preset's 32 → 32
+            (1, 32, 32, 16, 18, 9, 1, 4, relu, true, false), // the seed preset's 32 → 32
             (2, 13, 40, 18, 21, 3, 1, 1, leaky, true, false), // 3×3 to 40 channels on 18×21 maps
         ];
         for (n, c_in, c_out, h, w, k, stride, pad, act, bias, quick) in convs {

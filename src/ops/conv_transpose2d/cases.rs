@@ -41,7 +41,7 @@ impl Op for ConvTranspose2d {
             (1, 16, 8, 32, 32, 2, 2, 0, 0, id, true, false),  // the unet preset's first up
             (2, 3, 70, 5, 4, 4, 3, 1, 2, leaky, true, false), // stride 3: 9 parity classes
             (2, 20, 24, 9, 11, 4, 2, 1, 1, relu, true, false), // 20 and 24 channels, stride 2
-            (2, 13, 27, 11, 18, 9, 1, 4, 0, leaky, true, false), // k = 9, stride 1: 27 channels
+            (1, 13, 27, 11, 18, 9, 1, 4, 0, leaky, true, false), // k = 9, stride 1: 27 channels
             (1, 9, 5, 7, 20, 9, 1, 6, 0, relu, true, false),   // k = 9, pad 6: a 3×22 output
             (1, 4, 10, 14, 15, 9, 1, 9, 0, id, false, false),  // pad 9 > k − 1: a cropped 4×5
             (2, 6, 70, 17, 16, 3, 1, 1, 0, relu, true, false), // 3×3, stride 1: 70 channels
