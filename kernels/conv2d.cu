@@ -465,9 +465,11 @@ struct sc_patch_geom {
 // g + 8 of the row, channels 2t, 2t + 1 of each 8). K (the GEMM's depth) runs over chunks of
 // 8 input channels, and in each chunk over kernel rows kh and taps kw: one step per (chunk,
 // kh) stages the row's weights s_w[c][o][kw] (and, at kh = 0, the chunk's patch), then K
-// taps of mma. Each thread's patch and weight elements have fixed offsets (computed once);
-// the next step's are loaded into registers before the current step's mma, and two barriers
-// end each step. The sum order is fixed by the shape alone.
+// taps of mma. Each thread's weight elements have fixed offsets (computed once), and the
+// next step's weights are loaded into registers before the current step's mma; the patch
+// is loaded straight into shared memory at the start of a chunk (its offsets computed on
+// the way, to keep registers for the accumulators). Two barriers end each step. The sum
+// order is fixed by the shape alone.
 template <int K, int BN, int P>
 static __device__ __forceinline__ void conv_patch_body(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
@@ -499,8 +501,8 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
     const int split = blockIdx.z % splits;
     const float* x_img = x + (size_t)img * c_in * plane;
 
-    // Its weight elements e = tid + 256 j of a row: (o, c, kw) with kw fastest, their offset
-    // for chunk 0 and kernel row 0, and c (FAR past the last output channel).
+    // This thread's weight elements e = tid + 256 j of a kernel row: (o, c, kw) with kw
+    // fastest, their offsets for chunk 0 and row 0, and c (FAR past the last output channel).
     const int kk = K * K;
     const int ch_stride = transposed ? c_out * kk : kk;  // from one input channel to the next
     int w_off[WPT], w_ch[WPT];
