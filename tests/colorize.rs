@@ -355,6 +355,12 @@ fn bad_inputs_exit_2_with_one_line_and_no_output() {
         "no such file",
         &out,
     );
+    // Tensor-core arithmetic on the cpu device.
+    bad(
+        &["colorize", "--model", m, s(&pan), o, "--precision", "tf32"],
+        "--precision tf32",
+        &out,
+    );
     let text = dir.join("notes.tif");
     std::fs::write(&text, "not a raster").unwrap();
     bad(
@@ -660,6 +666,29 @@ fn emulated_like_cpu(dir: &Path, model: &Path) {
         .fold(0f64, f64::max);
     assert!(worst <= 1.0, "cpu and emu differ by {worst}");
     assert!(a.iter().any(|&v| v > 0.0));
+    // The emulated tensor cores: TF32 operands (10 fraction bits) move an 8-bit output by
+    // at most a few units.
+    let tf32 = dir.join("tf32.tif");
+    let _ = std::fs::remove_file(&tf32);
+    let line = ok(&[
+        "colorize",
+        "--model",
+        s(model),
+        s(&pan),
+        s(&tf32),
+        "--device",
+        "emu",
+        "--precision",
+        "tf32",
+    ]);
+    assert!(line.contains("emu"), "{line}");
+    let c = read_all(&tf32).0;
+    let worst = a
+        .iter()
+        .zip(&c)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f64, f64::max);
+    assert!(worst <= 3.0, "cpu and emu in tf32 differ by {worst}");
 }
 
 #[test]
