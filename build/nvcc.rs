@@ -181,13 +181,17 @@ pub fn build(
         .unwrap_or("unknown")
         .trim()
         .to_string();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(archs.len()));
     let mut modules = Vec::new();
     let mut resources = Vec::new();
     for file in files {
         let stem = file.file_stem().unwrap().to_string_lossy().to_string();
         let out = out_dir.join(format!("{stem}.fatbin"));
         let mut cmd = Command::new(nvcc);
-        cmd.arg("-fatbin")
+        // One ptxas per arch, run in parallel on the machine's cores.
+        cmd.arg("--threads")
+            .arg(threads.to_string())
+            .arg("-fatbin")
             .arg("-O3")
             .arg("-std=c++17")
             .arg("-Xptxas")

@@ -767,6 +767,170 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
     }
 }
 
+// Tile of gradient positions of conv_wgrad_patch_body (rows x columns), its block of output
+// channels (two mma row tiles), and the blocks per SM its TF32 and 3xTF32 instances'
+// registers are bounded for (3xTF32 holds low parts too).
+#define SC_WPATCH_TH 8
+#define SC_WPATCH_TW 16
+#define SC_WPATCH_BM 32
+#define SC_WPATCH_MIN_BLOCKS_TF32 2
+#define SC_WPATCH_MIN_BLOCKS_3XTF32 1
+
+// Lane (g, t) of a warp, for the tap's mma: acc[mt] += A_mt * B with A_mt = the 16 x 8 tile
+// of output-gradient rows mt (its operands split into TF32 high parts ha and, for 3xTF32, low
+// parts la) and B = the 8 x 8 tile of input values whose high and low parts lane (g, t)
+// holds as (hb0, hb1) and (lb0, lb1). 3xTF32 adds lo*hi and hi*lo before hi*hi, as
+// sc_mma_tiles does.
+template <int P>
+static __device__ __forceinline__ void sc_wpatch_tap(float (&acc)[2][4], const unsigned (&ha)[2][4], const unsigned (&la)[2][4], unsigned hb0, unsigned hb1, unsigned lb0, unsigned lb1)
+{
+    const unsigned hb[2] = {hb0, hb1};
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt) {
+        if constexpr (P == SC_PREC_3XTF32) {
+            const unsigned lb[2] = {lb0, lb1};
+            sc_mma_tf32(acc[mt], la[mt], hb);
+            sc_mma_tf32(acc[mt], ha[mt], lb);
+        }
+        sc_mma_tf32(acc[mt], ha[mt], hb);
+    }
+}
+
+// The patch-staged tensor-core weight gradient (TF32 or 3xTF32; stride 1, kernel side K):
+// dw[o, i, kh, kw] = sum_{img, gy, gx} g[img, o, gy, gx] * x[img, i, gy - pad + kh,
+// gx - pad + kw] (zero padding), for conv2d and, with g and x swapped by the launch code,
+// conv_transpose2d. Per tap it is the GEMM C[o x i] += G[o x pixels] * X_tap[pixels x i], all
+// K*K taps reading one staged input patch: X_tap's fragments are shifted reads of it, where
+// conv_wgrad_igemm_body gathers every (pixel, tap) pair from global memory.
+//
+// Mapping: 32*K threads = K warps, warp kh owns kernel row kh (its K taps); a block
+// computes dw for 32 output channels (grid.x) and 8 input channels (grid.y) over a range of
+// (image, 8 x 16 tile of gradient positions) pairs: block z sums pairs [z*k_chunk,
+// (z + 1)*k_chunk) in increasing order. Per pair the block stages g's tile as s_g[o][pixel]
+// and the input patch (8 + K - 1) x (16 + K - 1) of its 8 channels as s_x[c][row][col]
+// (both strides 4 mod 32: every fragment load below hits 32 banks), then steps K of the
+// GEMM over 8 pixels (half a tile row) at a time. In a step, lane (g, t) loads its A
+// fragments (output channels g, g + 8, g + 16, g + 24; pixels t, t + 4) once, and the
+// K + 4 values X[j] = patch[channel g][row + kh][col + t + j] serve every tap kw of its
+// row as B = (X[kw], X[kw + 4]). With one split the block writes dw, else its partial sum
+// to out + z*len(dw) and sum_slices adds the splits in order: the result depends on the
+// shape alone.
+template <int K, int P>
+static __device__ __forceinline__ void conv_wgrad_patch_body(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int pad, int k_chunk)
+{
+    constexpr int TH = SC_WPATCH_TH;
+    constexpr int TW = SC_WPATCH_TW;
+    constexpr int BM = SC_WPATCH_BM;
+    constexpr int CK = SC_PATCH_CK;
+    constexpr int THREADS = 32 * K;
+    constexpr int PIX = TH * TW;
+    constexpr int GS = PIX + (4 - PIX % 32 + 32) % 32;
+    constexpr int PW = TW + K - 1;
+    constexpr int PAREA = (TH + K - 1) * PW;
+    constexpr int CS = PAREA + (4 - PAREA % 32 + 32) % 32;
+    constexpr int NX = K + 4;
+    static_assert(BM == 32 && CK == 8 && TW % 8 == 0, "two 16-row mma tiles, one 8-column tile, steps of 8 pixels");
+    __shared__ __align__(16) float s_g[BM * GS];
+    __shared__ __align__(16) float s_x[CK * CS];
+    if (k != K || blockDim.x != THREADS) __trap();  // the launch code picks the instance by k
+    const int tid = threadIdx.x;
+    const int lane = tid % 32;
+    const int kh = tid / 32;
+    const int lg = lane / 4;
+    const int lt = lane % 4;
+    const int o0 = blockIdx.x * BM;
+    const int c0 = blockIdx.y * CK;
+    const int tiles_x = (gw + TW - 1) / TW;
+    const int tiles = tiles_x * ((gh + TH - 1) / TH);
+    const int pair_end = min(n * tiles, (int)(blockIdx.z + 1) * k_chunk);
+
+    float acc[K][2][4];
+#pragma unroll
+    for (int kw = 0; kw < K; ++kw) {
+#pragma unroll
+        for (int mt = 0; mt < 2; ++mt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[kw][mt][e] = 0.0f;
+        }
+    }
+    for (int pair = blockIdx.z * k_chunk; pair < pair_end; ++pair) {
+        const int img = pair / tiles;
+        const int gy0 = (pair % tiles) / tiles_x * TH;
+        const int gx0 = (pair % tiles) % tiles_x * TW;
+        const float* g_img = g + (size_t)img * c_o * gh * gw;
+        const float* x_img = x + (size_t)img * c_i * xh * xw;
+#pragma unroll 1
+        for (int e = tid; e < BM * PIX; e += THREADS) {
+            const int o = o0 + e / PIX;
+            const int gy = gy0 + (e % PIX) / TW;
+            const int gx = gx0 + e % TW;
+            const bool in = o < c_o && gy < gh && gx < gw;
+            s_g[(e / PIX) * GS + e % PIX] = sc_ig_prep<P>(in ? g_img[((size_t)o * gh + gy) * gw + gx] : 0.0f);
+        }
+#pragma unroll 1
+        for (int e = tid; e < CK * PAREA; e += THREADS) {
+            const int c = c0 + e / PAREA;
+            const int iy = gy0 - pad + (e % PAREA) / PW;
+            const int ix = gx0 - pad + e % PW;
+            const bool in = c < c_i && (unsigned)iy < (unsigned)xh && (unsigned)ix < (unsigned)xw;
+            s_x[(e / PAREA) * CS + e % PAREA] = sc_ig_prep<P>(in ? x_img[((size_t)c * xh + iy) * xw + ix] : 0.0f);
+        }
+        __syncthreads();
+#pragma unroll 1
+        for (int q = 0; q < PIX / 8; ++q) {
+            const float* ap = s_g + lg * GS + 8 * q + lt;
+            const float* xp = s_x + lg * CS + (q / (TW / 8) + kh) * PW + 8 * (q % (TW / 8)) + lt;
+            unsigned ha[2][4], la[2][4], hx[NX], lx[NX];
+#pragma unroll
+            for (int mt = 0; mt < 2; ++mt) {
+                const float v[4] = {ap[mt * 16 * GS], ap[(mt * 16 + 8) * GS], ap[mt * 16 * GS + 4], ap[(mt * 16 + 8) * GS + 4]};
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    ha[mt][e] = P == SC_PREC_TF32 ? __float_as_uint(v[e]) : sc_tf32(v[e]);
+                    la[mt][e] = P == SC_PREC_TF32 ? 0u : sc_tf32(v[e] - __uint_as_float(ha[mt][e]));
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < NX; ++j) {
+                const float v = xp[j];
+                hx[j] = P == SC_PREC_TF32 ? __float_as_uint(v) : sc_tf32(v);
+                lx[j] = P == SC_PREC_TF32 ? 0u : sc_tf32(v - __uint_as_float(hx[j]));
+            }
+#pragma unroll
+            for (int kw = 0; kw < K; ++kw) sc_wpatch_tap<P>(acc[kw], ha, la, hx[kw], hx[kw + 4], lx[kw], lx[kw + 4]);
+        }
+        __syncthreads();
+    }
+
+    // Epilogue: acc[kw][mt][e] is output channel o0 + 16 mt + g + 8 (e / 2), input channel
+    // c0 + 2t + e % 2, tap (kh, kw).
+    float* out_z = out + (size_t)blockIdx.z * c_o * c_i * K * K;
+#pragma unroll
+    for (int kw = 0; kw < K; ++kw) {
+#pragma unroll
+        for (int mt = 0; mt < 2; ++mt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int o = o0 + 16 * mt + lg + 8 * (e / 2);
+                const int c = c0 + 2 * lt + e % 2;
+                if (o < c_o && c < c_i) out_z[(((size_t)o * c_i + c) * K + kh) * K + kw] = acc[kw][mt][e];
+            }
+        }
+    }
+}
+
+// conv_wgrad_patch_body with TF32 tensor cores: 9 x 9 kernels (G's layers), 288 threads.
+extern "C" __global__ void __launch_bounds__(9 * 32, SC_WPATCH_MIN_BLOCKS_TF32) conv_wgrad_patch_9_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int pad, int k_chunk)
+{
+    conv_wgrad_patch_body<9, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, pad, k_chunk);
+}
+
+// conv_wgrad_patch_body with 3xTF32 tensor cores: 9 x 9 kernels (G's layers), 288 threads.
+extern "C" __global__ void __launch_bounds__(9 * 32, SC_WPATCH_MIN_BLOCKS_3XTF32) conv_wgrad_patch_9_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int pad, int k_chunk)
+{
+    conv_wgrad_patch_body<9, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, pad, k_chunk);
+}
+
 // conv_wgrad_igemm_body with 64 x 64 tiles (output channels x (i, kh, kw)): the default.
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
@@ -796,6 +960,14 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGR
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
     conv_wgrad_igemm_body<32, 128, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+}
+
+// conv_wgrad_igemm_body with 128 x 128 tiles and TF32 tensor cores (warp tiles of 32 x 64:
+// half the staging and fragment loads per mma of 64 x 64): more than 64 output channels
+// (D's deeper layers).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_128X128) conv_wgrad_igemm_128x128_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+{
+    conv_wgrad_igemm_body<128, 128, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
 }
 
 // conv_wgrad_igemm_64x64 with 3xTF32 tensor cores (warp tiles of 32 x 16).

@@ -36,6 +36,7 @@
 #define SC_IG_MIN_BLOCKS_WGRAD_64X64 4
 #define SC_IG_MIN_BLOCKS_WGRAD_32X128 4
 #define SC_IG_MIN_BLOCKS_WGRAD_64X128 2
+#define SC_IG_MIN_BLOCKS_WGRAD_128X128 2
 // Extra floats per staged row: a row pitch of B + 4 keeps float4 rows aligned and makes
 // the staging stores of 8 k-rows x 4 columns per warp hit 32 distinct banks.
 #define SC_IG_PAD 4

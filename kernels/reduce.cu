@@ -71,15 +71,49 @@ extern "C" __global__ void channel_sum(const float* __restrict__ g, float* __res
 // out[e] = act(sum_{z < slices} parts[z*len + e] + bias[(e / plane) % c]), the slices
 // added in order z = 0, 1, ... and the bias only with has_bias: the split-K partial sums
 // of the implicit-GEMM convolutions (an NCHW output of c channels of `plane` pixels) and
-// weight gradients (no bias, identity).
-// Mapping: one thread per element e (grid-stride over len); consecutive threads read
-// consecutive elements of each slice.
-extern "C" __global__ void sum_slices(const float* __restrict__ parts, const float* __restrict__ bias, float* __restrict__ out, int slices, int len, int plane, int c, int has_bias, int act, float slope)
+// weight gradients (no bias, identity). The launch code bounds slices * len by INT_MAX.
+// Mapping: thread i (grid-stride) owns the `per` = 1 or 4 (chosen by the launch code)
+// elements per*i ..; with 4 (len a multiple of 4, so every slice starts 16-byte aligned) its
+// loads and stores are 128-bit. Consecutive threads read consecutive elements of each
+// slice. The element's channel comes from one division per thread, then steps. At most 32
+// registers (8 blocks of 256 threads per SM), as the plain loop needs.
+extern "C" __global__ void __launch_bounds__(256, 8) sum_slices(const float* __restrict__ parts, const float* __restrict__ bias, float* __restrict__ out, int slices, int len, int plane, int c, int has_bias, int act, float slope, int per)
 {
-    for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < (size_t)len; e += (size_t)gridDim.x * blockDim.x) {
-        float acc = 0.0f;
-        for (int z = 0; z < slices; ++z) acc += parts[(size_t)z * len + e];
-        if (has_bias) acc += bias[(e / plane) % c];
-        out[e] = sc_act(acc, act, slope);
+    if (per != 1 && (per != 4 || len % 4 != 0)) __trap();
+    const bool vec = per == 4;
+    const int threads = (len + per - 1) / per;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < threads; i += gridDim.x * blockDim.x) {
+        const int e0 = per * i;
+        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (vec) {
+            for (int z = 0; z < slices; ++z) {
+                const float4 v = *reinterpret_cast<const float4*>(parts + z * len + e0);
+                acc[0] += v.x;
+                acc[1] += v.y;
+                acc[2] += v.z;
+                acc[3] += v.w;
+            }
+        } else {
+            for (int z = 0; z < slices; ++z) acc[0] += parts[z * len + e0];
+        }
+        // Element e0 + j is pixel r of channel ch.
+        const int q = e0 / plane;
+        int r = e0 - q * plane;
+        int ch = q % c;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            if (j == per) break;
+            if (has_bias) acc[j] += bias[ch];
+            acc[j] = sc_act(acc[j], act, slope);
+            if (++r == plane) {
+                r = 0;
+                ch = ch + 1 == c ? 0 : ch + 1;
+            }
+        }
+        if (vec) {
+            *reinterpret_cast<float4*>(out + e0) = make_float4(acc[0], acc[1], acc[2], acc[3]);
+        } else {
+            out[e0] = acc[0];
+        }
     }
 }

@@ -232,6 +232,21 @@ mod tests {
                 "SC_IG_MIN_BLOCKS_WGRAD_64X128",
                 consts::SC_IG_MIN_BLOCKS_WGRAD_64X128,
             ),
+            (
+                "SC_IG_MIN_BLOCKS_WGRAD_128X128",
+                consts::SC_IG_MIN_BLOCKS_WGRAD_128X128,
+            ),
+            ("SC_WPATCH_TH", consts::SC_WPATCH_TH),
+            ("SC_WPATCH_TW", consts::SC_WPATCH_TW),
+            ("SC_WPATCH_BM", consts::SC_WPATCH_BM),
+            (
+                "SC_WPATCH_MIN_BLOCKS_TF32",
+                consts::SC_WPATCH_MIN_BLOCKS_TF32,
+            ),
+            (
+                "SC_WPATCH_MIN_BLOCKS_3XTF32",
+                consts::SC_WPATCH_MIN_BLOCKS_3XTF32,
+            ),
         ];
         for (name, v) in exported {
             assert_eq!(value(name), Some(v), "{name}");

@@ -103,7 +103,10 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
             matmul(2.0 * pixels * int("c_out")? * int("k")? * int("k")?)
         }
         // dw[c_o, c_i, k, k] = Σ over n·gh·gw of g·x.
-        k if k == "conv2d_weight_grad" || k.starts_with("conv_wgrad_igemm_") => {
+        k if k == "conv2d_weight_grad"
+            || k.starts_with("conv_wgrad_igemm_")
+            || k.starts_with("conv_wgrad_patch_") =>
+        {
             let taps = int("c_i")? * int("k")? * int("k")?;
             matmul(2.0 * int("n")? * int("c_o")? * int("gh")? * int("gw")? * taps)
         }

@@ -53,6 +53,7 @@ impl Op for Conv2d {
             (1, 5, 13, 17, 18, 9, 1, 2, leaky, false, false), // k = 9, pad 2: 13×14 output
             (1, 32, 32, 16, 18, 9, 1, 4, relu, true, false), // the seed preset's 32 → 32
             (2, 13, 40, 18, 21, 3, 1, 1, leaky, true, false), // 3×3 to 40 channels on 18×21 maps
+            (2, 9, 36, 10, 19, 9, 1, 3, leaky, false, false), // k = 9 to 36 channels: 2 weight-gradient row blocks
         ];
         for (n, c_in, c_out, h, w, k, stride, pad, act, bias, quick) in convs {
             let s = Conv2dShape {

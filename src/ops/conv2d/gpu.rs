@@ -19,9 +19,11 @@ use crate::kernels::{
     CONV_IGEMM_128X64_3XTF32, CONV_IGEMM_128X64_TF32, CONV_IGEMM_256X16, CONV_IGEMM_256X16_3XTF32,
     CONV_IGEMM_256X16_TF32, CONV_IGEMM_256X32, CONV_IGEMM_256X32_3XTF32, CONV_IGEMM_256X32_TF32,
     CONV_IGEMM_256X4, CONV_PATCH_3X64_3XTF32, CONV_PATCH_3X64_TF32, CONV_PATCH_9X32_3XTF32,
-    CONV_PATCH_9X32_TF32, CONV_PATCH_9X8_3XTF32, CONV_PATCH_9X8_TF32, CONV_WGRAD_IGEMM_32X128,
-    CONV_WGRAD_IGEMM_32X128_3XTF32, CONV_WGRAD_IGEMM_32X128_TF32, CONV_WGRAD_IGEMM_64X128,
-    CONV_WGRAD_IGEMM_64X64, CONV_WGRAD_IGEMM_64X64_3XTF32, CONV_WGRAD_IGEMM_64X64_TF32,
+    CONV_PATCH_9X32_TF32, CONV_PATCH_9X8_3XTF32, CONV_PATCH_9X8_TF32,
+    CONV_WGRAD_IGEMM_128X128_TF32, CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_32X128_3XTF32,
+    CONV_WGRAD_IGEMM_32X128_TF32, CONV_WGRAD_IGEMM_64X128, CONV_WGRAD_IGEMM_64X64,
+    CONV_WGRAD_IGEMM_64X64_3XTF32, CONV_WGRAD_IGEMM_64X64_TF32, CONV_WGRAD_PATCH_9_3XTF32,
+    CONV_WGRAD_PATCH_9_TF32,
 };
 use crate::ops::reduce::gpu::{channel_sum, sum_slices};
 use crate::ops::{check_len, shape_err, Act, Conv2dShape};
@@ -225,8 +227,9 @@ impl Instance {
     }
     /// The weight-gradient instance in `precision` whose row tile wastes least on `c_o`
     /// rows.
-    /// In FP32 more than 64 rows take the 64×128 tile of 8×4 micro-tiles (half the shared
-    /// traffic per FMA of 4×4; 2 blocks per SM instead of 4).
+    /// More than 64 rows take a tile of twice the work per staged value and per fragment
+    /// load, at 2 blocks per SM instead of 4: in FP32 the 64×128 tile of 8×4 micro-tiles
+    /// (half the shared traffic per FMA of 4×4), in TF32 128×128 (32×64 per warp).
     fn wgrad(c_o: usize, precision: Precision) -> Instance {
         use Precision::{Fp32, Tf32, Tf32x3};
         let (kernel, tile) = match (c_o, precision) {
@@ -234,8 +237,9 @@ impl Instance {
             (0..=32, Tf32) => (&CONV_WGRAD_IGEMM_32X128_TF32, (32, 128)),
             (0..=32, Tf32x3) => (&CONV_WGRAD_IGEMM_32X128_3XTF32, (32, 128)),
             (33..=64, Fp32) => (&CONV_WGRAD_IGEMM_64X64, (64, 64)),
+            (33..=64, Tf32) => (&CONV_WGRAD_IGEMM_64X64_TF32, (64, 64)),
             (_, Fp32) => (&CONV_WGRAD_IGEMM_64X128, (64, 128)),
-            (_, Tf32) => (&CONV_WGRAD_IGEMM_64X64_TF32, (64, 64)),
+            (_, Tf32) => (&CONV_WGRAD_IGEMM_128X128_TF32, (128, 128)),
             (_, Tf32x3) => (&CONV_WGRAD_IGEMM_64X64_3XTF32, (64, 64)),
         };
         Instance {
@@ -376,17 +380,19 @@ fn patch_kernel(g: &Geometry, precision: Precision) -> Option<(&'static Kernel, 
     }
 }
 
-/// Fewest chunks of 8 input channels per split of a patch-staged convolution.
-const PATCH_SPLIT_MIN_CHUNKS: usize = 2;
+/// Fewest units of K (chunks of 8 input channels, or (image, tile) pairs) per split of a
+/// patch-staged launch.
+const PATCH_SPLIT_MIN_UNITS: usize = 2;
 
-/// The split of `chunks` chunks of input channels of a patch-staged launch of `blocks`
-/// blocks, aiming at [`SPLIT_K_BLOCKS_CONV`] blocks, by the shape alone: (splits, chunks per
-/// split); every split is non-empty.
-pub(crate) fn patch_split(blocks: usize, chunks: usize) -> (usize, usize) {
+/// The split of K = `units` units (a convolution's chunks of input channels, a weight
+/// gradient's (image, tile) pairs) of a patch-staged launch of `blocks` blocks per split,
+/// aiming at [`SPLIT_K_BLOCKS_CONV`] blocks, by the shape alone: (splits, units per split);
+/// every split is non-empty.
+pub(crate) fn patch_split(blocks: usize, units: usize) -> (usize, usize) {
     let want = SPLIT_K_BLOCKS_CONV.div_ceil(blocks.max(1));
-    let splits = want.min(chunks / PATCH_SPLIT_MIN_CHUNKS).max(1);
-    let per = chunks.div_ceil(splits).max(1);
-    (chunks.div_ceil(per).max(1), per)
+    let splits = want.min(units / PATCH_SPLIT_MIN_UNITS).max(1);
+    let per = units.div_ceil(splits).max(1);
+    (units.div_ceil(per).max(1), per)
 }
 
 /// Launches a patch-staged convolution: grid (16×16 output tiles, channel tiles of `bn`,
@@ -533,6 +539,9 @@ pub(crate) fn weight_grad<E: KernelExec>(
     if !std::ptr::eq(kernel, &CONV_WGRAD_IGEMM_64X64) {
         return weight_grad_v1(dev, op, g_geom, x_geom, k, stride, pad, g, x, dw);
     }
+    if let Some(kernel) = wgrad_patch_kernel(k, stride, dev.precision()) {
+        return weight_grad_patch(dev, op, kernel, g_geom, x_geom, k, pad, g, x, dw);
+    }
     let (n, c_o, gh, gw) = g_geom;
     let (c_i, xh, xw) = x_geom;
     to_i32(op, n * c_o * gh * gw)?;
@@ -541,8 +550,8 @@ pub(crate) fn weight_grad<E: KernelExec>(
     let depth = n * gh * gw;
     let inst = Instance::wgrad(c_o, dev.precision());
     let tiles = (c_o.div_ceil(inst.tile.0), cols.div_ceil(inst.tile.1));
-    // The 64×128 tile runs 2 blocks per SM, the others 4: one wave of either.
-    let target = if inst.tile == (64, 128) {
+    // The 64×128 and 128×128 tiles run 2 blocks per SM, the others 4: one wave of either.
+    let target = if inst.tile.0 * inst.tile.1 > 64 * 64 {
         SPLIT_K_BLOCKS_WGRAD / 2
     } else {
         SPLIT_K_BLOCKS_WGRAD
@@ -579,6 +588,77 @@ pub(crate) fn weight_grad<E: KernelExec>(
                 Arg::I32("stride", to_i32(op, stride)?),
                 Arg::I32("pad", to_i32(op, pad)?),
                 Arg::I32("k_chunk", to_i32(op, chunk)?),
+            ],
+        )
+    };
+    split_launch(dev, op, splits, (1, 1), None, Act::Identity, dw, launch)
+}
+
+/// Gradient positions of a tile (rows, columns) and output channels of a block of the
+/// patch-staged weight gradient (kernels/conv2d.cu, `conv_wgrad_patch_body`).
+const WPATCH_TILE: (usize, usize) = (consts::SC_WPATCH_TH as usize, consts::SC_WPATCH_TW as usize);
+const WPATCH_BM: usize = consts::SC_WPATCH_BM as usize;
+
+/// The patch-staged tensor-core weight gradient for a layer, if one fits it: tensor-core
+/// precision, stride 1 and a 9×9 kernel (G's layers of the `seed` preset).
+fn wgrad_patch_kernel(k: usize, stride: usize, precision: Precision) -> Option<&'static Kernel> {
+    match (k, stride, precision) {
+        (9, 1, Precision::Tf32) => Some(&CONV_WGRAD_PATCH_9_TF32),
+        (9, 1, Precision::Tf32x3) => Some(&CONV_WGRAD_PATCH_9_3XTF32),
+        _ => None,
+    }
+}
+
+/// Launches a patch-staged weight gradient: grid (tiles of [`WPATCH_BM`] output channels,
+/// chunks of 8 input channels, splits of the (image, tile) pairs), 32·k threads (a warp per
+/// kernel row), static shared memory only. K is split by the shape alone
+/// ([`patch_split`]) and finished by `sum_slices` in order.
+#[allow(clippy::too_many_arguments)]
+fn weight_grad_patch<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    kernel: &'static Kernel,
+    (n, c_o, gh, gw): (usize, usize, usize, usize),
+    (c_i, xh, xw): (usize, usize, usize),
+    k: usize,
+    pad: usize,
+    g: &E::Buf,
+    x: &E::Buf,
+    dw: &mut E::Buf,
+) -> Result<()> {
+    to_i32(op, n * c_o * gh * gw)?;
+    to_i32(op, n * c_i * xh * xw)?;
+    let pairs = n * gh.div_ceil(WPATCH_TILE.0) * gw.div_ceil(WPATCH_TILE.1);
+    let blocks = (c_o.div_ceil(WPATCH_BM), c_i.div_ceil(PATCH_CK));
+    let (splits, per_split) = patch_split(blocks.0 * blocks.1, pairs);
+    to_i32(op, splits * c_o * c_i * k * k)?;
+    let launch = |out: &mut E::Buf, _final: bool| {
+        let cfg = LaunchConfig {
+            grid: (
+                to_i32(op, blocks.0)? as u32,
+                grid_yz(op, "input channel chunks", blocks.1)?,
+                grid_yz(op, "K splits", splits)?,
+            ),
+            block: (32 * k as u32, 1, 1),
+            shared_bytes: 0,
+        };
+        dev.exec().launch(
+            kernel,
+            cfg,
+            &mut [
+                Arg::In("g", g),
+                Arg::In("x", x),
+                Arg::Out("out", out),
+                Arg::I32("n", to_i32(op, n)?),
+                Arg::I32("c_o", to_i32(op, c_o)?),
+                Arg::I32("gh", to_i32(op, gh)?),
+                Arg::I32("gw", to_i32(op, gw)?),
+                Arg::I32("c_i", to_i32(op, c_i)?),
+                Arg::I32("xh", to_i32(op, xh)?),
+                Arg::I32("xw", to_i32(op, xw)?),
+                Arg::I32("k", to_i32(op, k)?),
+                Arg::I32("pad", to_i32(op, pad)?),
+                Arg::I32("k_chunk", to_i32(op, per_split)?),
             ],
         )
     };
@@ -958,6 +1038,18 @@ mod tests {
         assert_eq!(l[0].0, "conv_wgrad_igemm_64x128");
         assert_eq!(l[0].1.grid, (2, 5, 26));
         assert_eq!(super::split_k(256, 10, 16 * 32 * 32).0, 26);
+        // In TF32 the 128×128 tile: 1 × 5 tiles, K split 52 ways toward 256 blocks; 64 rows
+        // keep 64×64.
+        let tf32 = GpuDevice::new(Recording::new(Dry))
+            .with_precision(crate::device::precision::Precision::Tf32);
+        super::conv2d_backward_weight(&tf32, &s, &x, &dy, &mut dw, None).unwrap();
+        let l = launches(&tf32);
+        assert_eq!(l[0].0, "conv_wgrad_igemm_128x128_tf32");
+        assert_eq!(l[0].1.grid, (1, 5, 52));
+        let s = conv(16, 3, 64, 64, 3);
+        let (x, dy, mut dw) = (s.x_len(), s.y_len(), s.w_len());
+        super::conv2d_backward_weight(&tf32, &s, &x, &dy, &mut dw, None).unwrap();
+        assert_eq!(launches(&tf32)[0].0, "conv_wgrad_igemm_64x64_tf32");
     }
 
     /// With tensor-core precision, stride-1 9×9 convolutions of at most 32 output channels
@@ -1034,6 +1126,59 @@ mod tests {
         assert_eq!(
             (k0, k1),
             ("conv_igemm_128x64_tf32", "conv_igemm_128x64_tf32")
+        );
+    }
+
+    /// Weight gradients of 9×9 stride-1 layers in a tensor-core precision take the
+    /// patch-staged kernel: a warp per kernel row, blocks of 32 output and 8 input channels,
+    /// (image, 8×16 tile) pairs split toward 256 blocks; other layers keep the implicit GEMM.
+    #[test]
+    fn tensor_core_weight_gradients_of_9x9_layers_are_patch_staged() {
+        use crate::device::precision::Precision;
+        let wgrad = |p: Precision, s: &Conv2dShape| {
+            let dev = GpuDevice::new(Recording::new(Dry)).with_precision(p);
+            let (x, y, mut w) = (s.x_len(), s.y_len(), s.w_len());
+            super::conv2d_backward_weight(&dev, s, &x, &y, &mut w, None).unwrap();
+            let l = dev.exec().take();
+            (l[0].kernel, l[0].cfg.grid, l[0].cfg.block, l.len())
+        };
+        // G's 32 → 32 at batch 16, 64×64: 16 × 8 × 4 = 512 pairs; 4 blocks of channels,
+        // so 64 splits of 8 pairs, summed by sum_slices.
+        let g = Conv2dShape {
+            n: 16,
+            c_in: 32,
+            h: 64,
+            w: 64,
+            c_out: 32,
+            k: 9,
+            stride: 1,
+            pad: 4,
+        };
+        assert_eq!(
+            wgrad(Precision::Tf32, &g),
+            ("conv_wgrad_patch_9_tf32", (1, 4, 64), (288, 1, 1), 2)
+        );
+        // 40 outputs from 3 inputs on 10×20 maps, one image: 2 × 2 pairs, 2 blocks of
+        // outputs: 2 splits of 2 pairs.
+        let small = Conv2dShape {
+            n: 1,
+            c_in: 3,
+            h: 10,
+            w: 20,
+            c_out: 40,
+            k: 9,
+            stride: 1,
+            pad: 4,
+        };
+        assert_eq!(
+            wgrad(Precision::Tf32x3, &small),
+            ("conv_wgrad_patch_9_3xtf32", (2, 1, 2), (288, 1, 1), 2)
+        );
+        assert_eq!(wgrad(Precision::Fp32, &g).0, "conv_wgrad_igemm_32x128");
+        let strided = Conv2dShape { stride: 2, ..g };
+        assert_eq!(
+            wgrad(Precision::Tf32, &strided).0,
+            "conv_wgrad_igemm_32x128_tf32"
         );
     }
 

@@ -75,9 +75,17 @@ pub(crate) fn sum_slices<E: KernelExec>(
         check_len(op, "bias", dev.exec().len(b), c)?;
     }
     let (act_kind, slope) = act.code();
+    to_i32(op, slices * len)?;
+    // Elements per thread (kernels/reduce.cu): 4, with 128-bit accesses, where that still
+    // leaves SUM_SLICES_VEC_MIN_THREADS threads to spread the traffic over the GPU.
+    let per = if len % 4 == 0 && len / 4 >= SUM_SLICES_VEC_MIN_THREADS {
+        4
+    } else {
+        1
+    };
     dev.exec().launch(
         &SUM_SLICES,
-        elementwise(len),
+        elementwise(len / per),
         &mut [
             Arg::In("parts", parts),
             Arg::In("bias", bias.unwrap_or(parts)),
@@ -89,9 +97,13 @@ pub(crate) fn sum_slices<E: KernelExec>(
             Arg::I32("has_bias", i32::from(bias.is_some())),
             Arg::I32("act", act_kind),
             Arg::F32("slope", slope),
+            Arg::I32("per", per as i32),
         ],
     )
 }
+
+/// Fewest threads of a `sum_slices` launch of 4 elements per thread: 256 blocks.
+const SUM_SLICES_VEC_MIN_THREADS: usize = 256 * 256;
 
 /// Blocks `channel_sum` aims for when a channel's values are many: about two per SM of
 /// the largest GPUs, so that few channels (G's 32 or 3) still fill the GPU.
