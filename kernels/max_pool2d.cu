@@ -31,28 +31,39 @@ extern "C" __global__ void max_pool2d_forward(const float* __restrict__ x, float
     }
 }
 
-// dx[nc, iy, ix] = dy[nc, iy/2, ix/2] if (iy, ix) is the first maximum of its window, else 0
-// (also 0 in a dropped trailing row or column).
-// Mapping: 1-D grid-stride loop, one thread per element of dx (so every element is
-// written exactly once, without atomics); no shared memory.
-extern "C" __global__ void max_pool2d_backward(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx, int planes, int h, int wd)
+// dx[nc, iy, ix] = dy[nc, iy/2, ix/2] * act'(x[nc, iy, ix]) if (iy, ix) is the first maximum
+// of its window, else 0 (also 0 in a dropped trailing row or column): the pooling's backward
+// fused with that of the activation whose output x is (act = SC_ACT_IDENTITY: the pooling's
+// alone).
+// Mapping: 1-D grid-stride loop, one thread per 2 x 2 block of dx (blocks of a trailing odd
+// row or column clipped), so every element is written exactly once, without atomics; a
+// block that is a pooling window reads its 4 inputs and its dy once. No shared memory.
+extern "C" __global__ void max_pool2d_backward(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx, int planes, int h, int wd, int act, float slope)
 {
     const int h_out = h / 2;
     const int w_out = wd / 2;
-    const int total = planes * h * wd;
+    const int hb = (h + 1) / 2;
+    const int wb = (wd + 1) / 2;
+    const int total = planes * hb * wb;
     for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < total; e += gridDim.x * blockDim.x) {
-        const int ix = e % wd;
-        const int iy = (e / wd) % h;
-        const int nc = e / (wd * h);
-        const int oy = iy / 2;
-        const int ox = ix / 2;
-        float v = 0.0f;
-        if (oy < h_out && ox < w_out) {
-            const float* p = x + ((size_t)nc * h + 2 * oy) * wd + 2 * ox;
-            if (sc_window_argmax(p, wd) == (iy & 1) * 2 + (ix & 1)) {
-                v = dy[((size_t)nc * h_out + oy) * w_out + ox];
-            }
+        const int bx = e % wb;
+        const int by = (e / wb) % hb;
+        const int nc = e / (wb * hb);
+        const size_t corner = ((size_t)nc * h + 2 * by) * wd + 2 * bx;
+        float g = 0.0f;
+        int best = 0;
+        if (by < h_out && bx < w_out) {
+            const float* p = x + corner;
+            best = sc_window_argmax(p, wd);
+            g = dy[((size_t)nc * h_out + by) * w_out + bx] * sc_act_grad(p[(best >> 1) * wd + (best & 1)], act, slope);
         }
-        dx[e] = v;
+        float* d = dx + corner;
+        const bool right = 2 * bx + 1 < wd;
+        d[0] = best == 0 ? g : 0.0f;
+        if (right) d[1] = best == 1 ? g : 0.0f;
+        if (2 * by + 1 < h) {
+            d[wd] = best == 2 ? g : 0.0f;
+            if (right) d[wd + 1] = best == 3 ? g : 0.0f;
+        }
     }
 }

@@ -265,13 +265,13 @@ fn max_pool2d_gradient_matches_finite_differences() {
         // Distinct values 0.01 apart: a step of 1e-3 never changes a window's maximum.
         let x = distinct(&mut g, s.x_len(), 0.01);
         let proj = uniform(&mut g, s.y_len(), -1.0, 1.0);
-        let dx = r::max_pool2d_backward(&s, &x, &proj).unwrap();
+        let dx = r::max_pool2d_backward(&s, &x, &proj, Act::Identity).unwrap();
         let numeric = central_diff(&x, 1e-3, |x| {
             dot(&proj, &r::max_pool2d_forward(&s, x).unwrap())
         });
         assert_close(&format!("ref pool dx {s:?}"), &dx, &numeric, TOL_F64);
         let mut ddx = dev.alloc_zeros(s.x_len()).unwrap();
-        dev.max_pool2d_backward(&s, &up(&dev, &x), &up(&dev, &proj), &mut ddx)
+        dev.max_pool2d_backward(&s, &up(&dev, &x), &up(&dev, &proj), Act::Identity, &mut ddx)
             .unwrap();
         let numeric = central_diff(&x, 1e-3, |x| {
             let mut y = dev.alloc_zeros(s.y_len()).unwrap();

@@ -139,7 +139,13 @@ fn cpu_rejects_bad_shapes_with_errors() {
         h: 5,
         w: 5,
     };
-    let e = dev.max_pool2d_backward(&p, &buf(p.x_len()), &buf(p.y_len()), &mut buf(p.y_len()));
+    let e = dev.max_pool2d_backward(
+        &p,
+        &buf(p.x_len()),
+        &buf(p.y_len()),
+        Act::Identity,
+        &mut buf(p.y_len()),
+    );
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
     let hp = AdamParams {
         lr: 1e-3,

@@ -170,9 +170,10 @@ impl Device for CpuDevice {
         s: &Pool2dShape,
         x: &Vec<f32>,
         dy: &Vec<f32>,
+        act: Act,
         dx: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::max_pool2d::cpu::max_pool2d_backward(s, x, dy, dx))
+        self.run(|| ops::max_pool2d::cpu::max_pool2d_backward(s, x, dy, act, dx))
     }
     fn concat_channels(
         &self,

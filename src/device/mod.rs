@@ -107,13 +107,16 @@ pub trait Device {
     ) -> Result<()>;
     /// 2×2 stride-2 max pooling.
     fn max_pool2d_forward(&self, s: &Pool2dShape, x: &Self::Buf, y: &mut Self::Buf) -> Result<()>;
-    /// Sends each `dy` to the first maximum (row-major) of its window of `x`; other
-    /// elements of `dx` get 0.
+    /// Sends each `dy` to the first maximum (row-major) of its window of `x`, times `act`'s
+    /// derivative there, `x` being that activation's output (the pooling's backward fused
+    /// with the activation's; [`Act::Identity`] for the pooling's alone); other elements of
+    /// `dx` get 0.
     fn max_pool2d_backward(
         &self,
         s: &Pool2dShape,
         x: &Self::Buf,
         dy: &Self::Buf,
+        act: Act,
         dx: &mut Self::Buf,
     ) -> Result<()>;
     /// Channel concatenation: `y = [a; b]`, a `[n, c_a, h, w]` and b `[n, c_b, h, w]` into

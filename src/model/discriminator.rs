@@ -201,8 +201,14 @@ impl<D: Device> Discriminator<D> {
             db,
         )?;
         for j in (0..STAGES).rev() {
-            dev.max_pool2d_backward(&self.pools[j], &self.c[j], &self.dp[j], &mut self.dc[j])?;
-            dev.act_backward(self.act, &self.c[j], &mut self.dc[j])?;
+            // The pooling's and the activation's backward in one pass.
+            dev.max_pool2d_backward(
+                &self.pools[j],
+                &self.c[j],
+                &self.dp[j],
+                self.act,
+                &mut self.dc[j],
+            )?;
             let input = if j == 0 { x } else { &self.p[j - 1] };
             if mode != GradMode::Discard {
                 let (dw, db) = pair_mut(target, 2 * j);

@@ -457,7 +457,7 @@ impl<D: Device> UnetBody<D> {
                 g.dp.as_mut(),
             )?;
             if let (Some(pool), Some(dp), Some(pool_dx)) = (s.pool, &g.dp, &mut g.pool_dx) {
-                dev.max_pool2d_backward(&pool, &below[l - 1].e, dp, pool_dx)?;
+                dev.max_pool2d_backward(&pool, &below[l - 1].e, dp, Act::Identity, pool_dx)?;
                 dev.add_assign(&mut gbelow[l - 1].de, pool_dx)?;
             }
         }

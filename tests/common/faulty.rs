@@ -138,9 +138,10 @@ impl<D: Device> Device for Faulty<D> {
         s: &Pool2dShape,
         x: &D::Buf,
         dy: &D::Buf,
+        act: Act,
         dx: &mut D::Buf,
     ) -> Result<()> {
-        self.inner.max_pool2d_backward(s, x, dy, dx)?;
+        self.inner.max_pool2d_backward(s, x, dy, act, dx)?;
         self.spoil("max_pool2d_backward", dx)
     }
     fn concat_channels(

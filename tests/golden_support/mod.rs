@@ -291,7 +291,7 @@ impl<D: Device> Runner<'_, D> {
         self.check(c, "y", &y);
         let mut dx = self.junk(s.x_len());
         self.dev
-            .max_pool2d_backward(&s, &x, &self.up(&c.f32("dy")), &mut dx)
+            .max_pool2d_backward(&s, &x, &self.up(&c.f32("dy")), Act::Identity, &mut dx)
             .expect("max_pool2d_backward");
         self.check(c, "dx", &dx);
     }

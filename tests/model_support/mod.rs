@@ -140,9 +140,10 @@ impl Device for F64Device {
         s: &Pool2dShape,
         x: &Vec<f64>,
         dy: &Vec<f64>,
+        act: Act,
         dx: &mut Vec<f64>,
     ) -> Result<()> {
-        put(dx, r::max_pool2d_backward(s, x, dy)?)
+        put(dx, r::max_pool2d_backward(s, x, dy, act)?)
     }
     fn concat_channels(
         &self,

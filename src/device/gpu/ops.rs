@@ -107,9 +107,10 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         s: &Pool2dShape,
         x: &Self::Buf,
         dy: &Self::Buf,
+        act: Act,
         dx: &mut Self::Buf,
     ) -> Result<()> {
-        max_pool2d::gpu::max_pool2d_backward(self, s, x, dy, dx)
+        max_pool2d::gpu::max_pool2d_backward(self, s, x, dy, act, dx)
     }
     fn concat_channels(
         &self,

@@ -24,7 +24,7 @@ pub(crate) fn apply(act: Act, z: f32) -> f32 {
 
 /// `act'` expressed through the activation's output `y` (`y > 0` exactly when `z > 0`).
 #[inline]
-fn derivative(act: Act, y: f32) -> f32 {
+pub(crate) fn derivative(act: Act, y: f32) -> f32 {
     match act {
         Act::Identity => 1.0,
         Act::Relu => {

@@ -6,10 +6,12 @@ use super::reference;
 use super::Pool2dShape;
 use crate::device::Device;
 use crate::ops::registry::{no_part, BenchRun, Op, OpBench, OpCase, FORWARD};
-use crate::selftest::{f64s, junk, out, Output, Rng};
+use crate::ops::Act;
+use crate::selftest::{act_name, f64s, junk, out, Output, Rng};
 use crate::Result;
 
-/// Max pooling forward and backward; parameters (shape, inputs with ties).
+/// Max pooling forward and backward (fused with an activation's backward); parameters
+/// (shape, inputs with ties, the activation whose output the input is).
 pub struct MaxPool2d;
 
 impl Op for MaxPool2d {
@@ -17,21 +19,27 @@ impl Op for MaxPool2d {
     const FAMILY: &'static str = "max_pool2d";
     const METHODS: &'static [(&'static str, &'static str)] =
         &[("max_pool2d_forward", "y"), ("max_pool2d_backward", "dx")];
-    type Params = (Pool2dShape, bool);
+    type Params = (Pool2dShape, bool, Act);
 
     fn cases() -> Vec<OpCase<Self::Params>> {
         let mut v = Vec::new();
-        for (n, c, h, w, ties, quick) in [
-            (5, 3, 13, 17, false, true),
-            (1, 1, 64, 64, false, false),
-            (2, 8, 8, 8, true, true),
-            (3, 2, 3, 5, true, false),
-            (1, 1, 2, 2, false, false),
+        let leaky = Act::LeakyRelu(0.2);
+        for (n, c, h, w, ties, act, quick) in [
+            (5, 3, 13, 17, false, Act::Identity, true),
+            (5, 3, 13, 17, false, leaky, true),
+            (1, 1, 64, 64, false, leaky, false),
+            (2, 8, 8, 8, true, Act::Relu, true),
+            (3, 2, 3, 5, true, Act::Identity, false),
+            (1, 1, 2, 2, false, Act::Relu, false),
         ] {
-            let shape = format!("n{n} c{c} {h}×{w}{}", if ties { " ties" } else { "" });
+            let shape = format!(
+                "n{n} c{c} {h}×{w}{} {}",
+                if ties { " ties" } else { "" },
+                act_name(act)
+            );
             v.push(OpCase {
                 shape,
-                params: (Pool2dShape { n, c, h, w }, ties),
+                params: (Pool2dShape { n, c, h, w }, ties, act),
                 quick,
             });
         }
@@ -39,7 +47,7 @@ impl Op for MaxPool2d {
     }
 
     fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
-        let (s, ties) = *p;
+        let (s, ties, act) = *p;
         let x: Vec<f32> = if ties {
             (0..s.x_len())
                 .map(|_| rng.uniform(0.0, 3.0).floor())
@@ -52,7 +60,7 @@ impl Op for MaxPool2d {
         let mut y = junk(dev, rng, s.y_len())?;
         dev.max_pool2d_forward(&s, &xd, &mut y)?;
         let mut dx = junk(dev, rng, s.x_len())?;
-        dev.max_pool2d_backward(&s, &xd, &dyd, &mut dx)?;
+        dev.max_pool2d_backward(&s, &xd, &dyd, act, &mut dx)?;
         let (x64, dy64) = (f64s(&x), f64s(&dy));
         Ok(vec![
             out(
@@ -63,7 +71,7 @@ impl Op for MaxPool2d {
             out(
                 "dx",
                 dev.download(&dx)?,
-                reference::max_pool2d_backward(&s, &x64, &dy64)?,
+                reference::max_pool2d_backward(&s, &x64, &dy64, act)?,
             ),
         ])
     }
@@ -80,7 +88,7 @@ impl Op for MaxPool2d {
         vec![OpBench {
             group: "disc",
             name,
-            params: (s, false),
+            params: (s, false, Act::Identity),
             work: s.x_len() as u64,
             parts: FORWARD,
         }]
@@ -92,7 +100,7 @@ impl Op for MaxPool2d {
         part: &str,
         rng: &mut Rng,
     ) -> Result<BenchRun<'a>> {
-        let (s, _) = *p;
+        let (s, _, _) = *p;
         if part != "forward" {
             return Err(no_part(Self::NAME, part));
         }

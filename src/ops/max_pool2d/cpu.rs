@@ -1,7 +1,8 @@
 //! 2×2 stride-2 max pooling; the backward sends each gradient to the first maximum of its
 //! window in row-major order.
 
-use crate::ops::{check_len, Pool2dShape};
+use crate::ops::activation::cpu::derivative;
+use crate::ops::{check_len, Act, Pool2dShape};
 use crate::Result;
 use rayon::prelude::*;
 
@@ -42,9 +43,16 @@ pub fn max_pool2d_forward(s: &Pool2dShape, x: &[f32], y: &mut [f32]) -> Result<(
     Ok(())
 }
 
-/// `dx`: each `dy` goes to the first maximum (row-major) of its window of `x`; every other
-/// element (including a dropped odd last row or column) gets 0.
-pub fn max_pool2d_backward(s: &Pool2dShape, x: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<()> {
+/// `dx`: each `dy` goes to the first maximum (row-major) of its window of `x`, times
+/// `act`'s derivative there (`x` being that activation's output); every other element
+/// (including a dropped odd last row or column) gets 0.
+pub fn max_pool2d_backward(
+    s: &Pool2dShape,
+    x: &[f32],
+    dy: &[f32],
+    act: Act,
+    dx: &mut [f32],
+) -> Result<()> {
     let op = "max_pool2d_backward";
     check_len(op, "x", x.len(), s.x_len())?;
     check_len(op, "dy", dy.len(), s.y_len())?;
@@ -59,7 +67,8 @@ pub fn max_pool2d_backward(s: &Pool2dShape, x: &[f32], dy: &[f32], dx: &mut [f32
         for oh in 0..ho {
             for ow in 0..wo {
                 let (i, _) = argmax(plane, s.w, oh, ow);
-                dplane[(2 * oh + i / 2) * s.w + 2 * ow + i % 2] = dy[(p * ho + oh) * wo + ow];
+                let at = (2 * oh + i / 2) * s.w + 2 * ow + i % 2;
+                dplane[at] = dy[(p * ho + oh) * wo + ow] * derivative(act, plane[at]);
             }
         }
     });

@@ -3,7 +3,7 @@
 use crate::device::gpu::launch::{elementwise, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec};
 use crate::kernels::{MAX_POOL2D_BACKWARD, MAX_POOL2D_FORWARD};
-use crate::ops::{check_len, Pool2dShape};
+use crate::ops::{check_len, Act, Pool2dShape};
 use crate::Result;
 
 /// [`Device::max_pool2d_forward`](crate::device::Device::max_pool2d_forward): one thread
@@ -35,12 +35,14 @@ pub(crate) fn max_pool2d_forward<E: KernelExec>(
 }
 
 /// [`Device::max_pool2d_backward`](crate::device::Device::max_pool2d_backward): one thread
-/// per element of dx, each recomputing its window's first maximum from x.
+/// per 2×2 block of dx, each recomputing its window's first maximum from x and applying
+/// `act`'s derivative there.
 pub(crate) fn max_pool2d_backward<E: KernelExec>(
     dev: &GpuDevice<E>,
     s: &Pool2dShape,
     x: &E::Buf,
     dy: &E::Buf,
+    act: Act,
     dx: &mut E::Buf,
 ) -> Result<()> {
     let op = "max_pool2d_backward";
@@ -50,9 +52,12 @@ pub(crate) fn max_pool2d_backward<E: KernelExec>(
     if s.x_len() == 0 {
         return Ok(());
     }
+    let (act_kind, slope) = act.code();
+    // A thread per 2×2 block of dx (kernels/max_pool2d.cu).
+    let blocks = s.n * s.c * s.h.div_ceil(2) * s.w.div_ceil(2);
     dev.exec().launch(
         &MAX_POOL2D_BACKWARD,
-        elementwise(s.x_len()),
+        elementwise(blocks),
         &mut [
             Arg::In("x", x),
             Arg::In("dy", dy),
@@ -60,6 +65,8 @@ pub(crate) fn max_pool2d_backward<E: KernelExec>(
             Arg::I32("planes", to_i32(op, s.n * s.c)?),
             Arg::I32("h", to_i32(op, s.h)?),
             Arg::I32("wd", to_i32(op, s.w)?),
+            Arg::I32("act", act_kind),
+            Arg::F32("slope", slope),
         ],
     )
 }

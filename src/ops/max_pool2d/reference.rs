@@ -1,6 +1,7 @@
 //! 2×2 stride-2 max pooling.
 
-use crate::ops::{check_len, Pool2dShape};
+use crate::ops::activation::reference::act_backward;
+use crate::ops::{check_len, Act, Pool2dShape};
 use crate::Result;
 
 /// The window of output `(oh, ow)` of plane `p` as indices into x, in row-major order.
@@ -34,8 +35,9 @@ pub fn max_pool2d_forward(s: &Pool2dShape, x: &[f64]) -> Result<Vec<f64>> {
     Ok(y)
 }
 
-/// `dx`: each `dy` goes to the first maximum of its window, all else 0.
-pub fn max_pool2d_backward(s: &Pool2dShape, x: &[f64], dy: &[f64]) -> Result<Vec<f64>> {
+/// `dx`: each `dy` goes to the first maximum of its window, all else 0; then the backward
+/// of `act`, whose output `x` is.
+pub fn max_pool2d_backward(s: &Pool2dShape, x: &[f64], dy: &[f64], act: Act) -> Result<Vec<f64>> {
     check_len("max_pool2d_backward", "x", x.len(), s.x_len())?;
     check_len("max_pool2d_backward", "dy", dy.len(), s.y_len())?;
     let mut dx = vec![0.0; s.x_len()];
@@ -48,5 +50,5 @@ pub fn max_pool2d_backward(s: &Pool2dShape, x: &[f64], dy: &[f64]) -> Result<Vec
             }
         }
     }
-    Ok(dx)
+    act_backward(act, x, &dx)
 }
