@@ -6,7 +6,6 @@ use super::{GpuDevice, KernelExec, LaunchConfig};
 use crate::kernels::consts;
 use crate::ops::shape_err;
 use crate::{Error, Result};
-use std::collections::hash_map::Entry;
 
 /// Threads per block of the 1-D kernels (elementwise and two-launch reductions); a
 /// multiple of [`WARP`] and at most [`BLOCK_SUM_MAX_THREADS`], as `sc_block_sum` in
@@ -89,20 +88,25 @@ impl<E: KernelExec> GpuDevice<E> {
     }
 
     /// Runs `f` with a scratch buffer of exactly `len` floats for split-K partial products,
-    /// allocating one on the first use of each length only.
+    /// allocating one on the first use of each length only. The buffer is taken out of the
+    /// pool while `f` runs, so `f` may ask for a scratch of another length (a two-stage
+    /// sum of the partials).
     pub(crate) fn with_split_scratch<R>(
         &self,
         len: usize,
         f: impl FnOnce(&mut E::Buf) -> Result<R>,
     ) -> Result<R> {
-        let mut guard = self
-            .split_scratch
-            .lock()
-            .map_err(|_| Error::Device("the split-K scratch buffers' lock is poisoned".into()))?;
-        let buf = match guard.entry(len) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(self.exec.alloc_zeros(len)?),
+        let pool = || {
+            self.split_scratch
+                .lock()
+                .map_err(|_| Error::Device("the split-K scratch buffers' lock is poisoned".into()))
         };
-        f(buf)
+        let mut buf = match pool()?.remove(&len) {
+            Some(buf) => buf,
+            None => self.exec.alloc_zeros(len)?,
+        };
+        let result = f(&mut buf);
+        pool()?.insert(len, buf);
+        result
     }
 }

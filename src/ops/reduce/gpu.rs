@@ -55,11 +55,52 @@ pub(crate) fn sum_squares<E: KernelExec>(
 }
 
 /// Launches `sum_slices`: `out[e] = act(Σ_{z < slices} parts[z·len + e] + bias[(e / plane)
-/// mod c])` with the slices in order of z, `len` the length of `out` and `(plane, c)` its
-/// NCHW layout (the split-K partial sums of the implicit-GEMM convolutions; the weight
-/// gradients pass no bias, the identity and `(1, 1)`).
+/// mod c])`, `len` the length of `out` and `(plane, c)` its NCHW layout (the split-K
+/// partial sums of the implicit-GEMM convolutions; the weight gradients pass no bias, the
+/// identity and `(1, 1)`). The slices are added in order of z; many slices of a short
+/// output (a thread per element would wait on its long serial sum) are added in two
+/// stages instead ([`two_stage_group`]). Either way the order depends on the shape alone.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sum_slices<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    parts: &E::Buf,
+    slices: usize,
+    layout: (usize, usize),
+    bias: Option<&E::Buf>,
+    act: Act,
+    out: &mut E::Buf,
+) -> Result<()> {
+    let len = dev.exec().len(out);
+    if let Some(group) = two_stage_group(slices, len) {
+        // Stage 1 sees the slices as `group` slices of rows·len values, so row j of its
+        // output adds slices j, j + rows, j + 2·rows, ... in order; stage 2 adds the rows.
+        let rows = slices / group;
+        return dev.with_split_scratch(rows * len, |partial| {
+            sum_slices_once(dev, op, parts, group, (1, 1), None, Act::Identity, partial)?;
+            sum_slices_once(dev, op, partial, rows, layout, bias, act, out)
+        });
+    }
+    sum_slices_once(dev, op, parts, slices, layout, bias, act, out)
+}
+
+/// Fewest slices [`sum_slices`] adds in two stages, and the output length below which it
+/// does ([`SUM_SLICES_VEC_MIN_THREADS`]: where one stage keeps the GPU busy anyway).
+const SUM_SLICES_TWO_STAGE_MIN: usize = 64;
+
+/// The slices stage 1 of [`sum_slices`] adds per output row for `slices` slices of `len`
+/// values, if two stages pay: the largest divisor of `slices` up to its square root (16 of
+/// 512), none when that is 1 (a prime count).
+pub(crate) fn two_stage_group(slices: usize, len: usize) -> Option<usize> {
+    if slices < SUM_SLICES_TWO_STAGE_MIN || len >= SUM_SLICES_VEC_MIN_THREADS {
+        return None;
+    }
+    (2..=slices.isqrt()).rev().find(|g| slices % g == 0)
+}
+
+/// One `sum_slices` launch (see [`sum_slices`]), the slices added in order of z.
+#[allow(clippy::too_many_arguments)]
+fn sum_slices_once<E: KernelExec>(
     dev: &GpuDevice<E>,
     op: &'static str,
     parts: &E::Buf,
@@ -204,7 +245,48 @@ impl<E: KernelExec> GpuDevice<E> {
 
 #[cfg(test)]
 mod tests {
-    use super::channel_chunks;
+    use super::{channel_chunks, two_stage_group};
+    use crate::device::gpu::{ArgValue, GpuDevice};
+    use crate::ops::Act;
+    use crate::perf::record::{Dry, Recording};
+
+    /// Many slices of a short output are added in two stages: groups of the largest divisor
+    /// up to the square root, then the rows; few slices, a long output or a prime count
+    /// keep one launch.
+    #[test]
+    fn many_slices_of_a_short_output_are_added_in_two_stages() {
+        assert_eq!(two_stage_group(512, 1728), Some(16));
+        assert_eq!(two_stage_group(256, 7776), Some(16));
+        assert_eq!(two_stage_group(64, 216), Some(8));
+        assert_eq!(two_stage_group(90, 10), Some(9));
+        assert_eq!(two_stage_group(63, 10), None);
+        assert_eq!(two_stage_group(67, 10), None);
+        assert_eq!(two_stage_group(512, 1 << 20), None);
+
+        // D's first weight gradient at batch 16: 512 slices of 64·27 values.
+        let dev = GpuDevice::new(Recording::new(Dry));
+        let (parts, mut out) = (512 * 1728, 1728);
+        super::sum_slices(
+            &dev,
+            "test",
+            &parts,
+            512,
+            (1, 1),
+            None,
+            Act::Identity,
+            &mut out,
+        )
+        .unwrap();
+        let l = dev.exec().take();
+        let slices: Vec<_> = l
+            .iter()
+            .map(|l| match l.args.iter().find(|(n, _)| *n == "slices") {
+                Some((_, ArgValue::I32(s))) => (l.kernel, *s),
+                _ => (l.kernel, -1),
+            })
+            .collect();
+        assert_eq!(slices, [("sum_slices", 16), ("sum_slices", 32)]);
+    }
 
     /// Few channels of many values split into chunks of at least 2048 values (about 256
     /// blocks in all), and every chunk is non-empty; small sums stay one launch.
