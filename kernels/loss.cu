@@ -7,17 +7,19 @@
 // shared memory); thread 0 writes partials[blockIdx.x].
 #include "common.cuh"
 
-// BCE with logits against the constant target t, softplus form (stable for large |z|):
-// dz[i] = scale (sigma(z[i]) - t), partials[block] = scale * sum of
-// max(z, 0) - t z + log1p(exp(-|z|)) over the block's elements.
-extern "C" __global__ void bce_with_logits(const float* __restrict__ z, float* __restrict__ dz, float* __restrict__ partials, int n, float target, float scale)
+// BCE with logits against t_i = target for i < first and 1 - target after (the D step's
+// real and generated windows in one batch), softplus form (stable for large |z|):
+// dz[i] = scale (sigma(z[i]) - t_i), partials[block] = scale * sum of
+// max(z, 0) - t_i z + log1p(exp(-|z|)) over the block's elements.
+extern "C" __global__ void bce_with_logits(const float* __restrict__ z, float* __restrict__ dz, float* __restrict__ partials, int n, float target, int first, float scale)
 {
     __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     float acc = 0.0f;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         const float zi = z[i];
-        acc += fmaxf(zi, 0.0f) - target * zi + log1pf(expf(-fabsf(zi)));
-        dz[i] = scale * (sc_sigmoid(zi) - target);
+        const float t = i < first ? target : 1.0f - target;
+        acc += fmaxf(zi, 0.0f) - t * zi + log1pf(expf(-fabsf(zi)));
+        dz[i] = scale * (sc_sigmoid(zi) - t);
     }
     const float s = sc_block_sum(acc, warp_sums);
     if (threadIdx.x == 0) partials[blockIdx.x] = scale * s;

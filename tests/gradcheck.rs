@@ -477,18 +477,22 @@ fn loss_gradients_match_finite_differences() {
     let dev = CpuDevice::new();
     let mut g = rng(700);
     let n = 23;
-    // BCE at several targets, logits in [−4, 4] (smooth; the tails are covered by parity).
-    for target in [0.0, 1.0, 0.9] {
+    // BCE at several targets (the last: the first half against 1, the rest against 0),
+    // logits in [−4, 4] (smooth; the tails are covered by parity).
+    for (target, first) in [(0.0, n), (1.0, n), (0.9, n), (1.0, n / 2)] {
         let z = uniform(&mut g, n, -4.0, 4.0);
         let scale = 0.7;
-        let (_, dz) = r::bce_with_logits(&z, target, scale, 0.0);
-        let numeric = central_diff(&z, 1e-5, |z| r::bce_with_logits(z, target, scale, 0.0).0);
+        let (_, dz) = r::bce_with_logits(&z, target, first, scale, 0.0).unwrap();
+        let numeric = central_diff(&z, 1e-5, |z| {
+            r::bce_with_logits(z, target, first, scale, 0.0).unwrap().0
+        });
         assert_close("ref bce dz", &dz, &numeric, TOL_F64);
         let dloss = |z: &[f64]| {
             let (mut loss, mut dz) = (dev.alloc_zeros(1).unwrap(), dev.alloc_zeros(n).unwrap());
             dev.bce_with_logits(
                 &up(&dev, z),
                 target as f32,
+                first,
                 scale as f32,
                 &mut loss,
                 &mut dz,
@@ -500,6 +504,7 @@ fn loss_gradients_match_finite_differences() {
         dev.bce_with_logits(
             &up(&dev, &z),
             target as f32,
+            first,
             scale as f32,
             &mut loss,
             &mut ddz,
@@ -568,12 +573,12 @@ fn loss_gradients_match_finite_differences() {
 #[test]
 fn bce_is_finite_and_exact_in_the_tails() {
     // softplus(z) − t·z for |z| = 1e4: 0 or |z| exactly, gradient 0 or ±scale.
-    let (loss, dz) = r::bce_with_logits(&[1e4, -1e4], 1.0, 1.0, 0.0);
+    let (loss, dz) = r::bce_with_logits(&[1e4, -1e4], 1.0, 2, 1.0, 0.0).unwrap();
     assert_eq!(loss, 1e4);
     assert_eq!(dz, vec![0.0, -1.0]);
     let dev = CpuDevice::new();
     let (mut l, mut d) = (dev.alloc_zeros(1).unwrap(), dev.alloc_zeros(2).unwrap());
-    dev.bce_with_logits(&vec![1e4, -1e4], 0.0, 0.5, &mut l, &mut d)
+    dev.bce_with_logits(&vec![1e4, -1e4], 0.0, 2, 0.5, &mut l, &mut d)
         .unwrap();
     assert_eq!(l[0], 5e3);
     assert_eq!(d, vec![0.5, 0.0]);

@@ -167,10 +167,11 @@ fn resume_from_checkpoint_is_bit_exact() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// D's backward modes: Accumulate adds to the gradients, Discard leaves them untouched
-/// and still gives the same input gradient.
+/// D's pair pass (the D step's real and generated windows as one batch of 2n) gives the
+/// logits of both batches and the sum of their parameter gradients; Discard leaves the
+/// gradients untouched and still gives the same input gradient.
 #[test]
-fn discriminator_grad_modes() {
+fn discriminator_pair_pass_and_grad_modes() {
     let dev = CpuDevice::new();
     let cfg = tiny(1);
     let mut d = Discriminator::new(&dev, &cfg, 3, 4).unwrap();
@@ -181,25 +182,41 @@ fn discriminator_grad_modes() {
             .map(|_| r.random_range(-1.0f32..1.0))
             .collect::<Vec<_>>()
     };
-    let (a, b, dz) = (v(d.input_len()), v(d.input_len()), v(3));
-    let grads_of =
-        |d: &mut Discriminator<CpuDevice>, x: &Vec<f32>, mode, dx: Option<&mut Vec<f32>>| {
-            d.forward(&dev, x).unwrap();
-            d.backward(&dev, x, &dz, mode, dx).unwrap();
-            d.params.grads.clone()
-        };
+    let (a, b, dz_a, dz_b) = (v(d.input_len()), v(d.input_len()), v(3), v(3));
+    let grads_of = |d: &mut Discriminator<CpuDevice>,
+                    x: &Vec<f32>,
+                    dz: &Vec<f32>,
+                    mode,
+                    dx: Option<&mut Vec<f32>>| {
+        d.forward(&dev, x).unwrap();
+        let logits = d.logits().clone();
+        d.backward(&dev, x, dz, mode, dx).unwrap();
+        (logits, d.params.grads.clone())
+    };
     let mut dx1 = vec![0.0; a.len()];
-    let ga = grads_of(&mut d, &a, GradMode::Overwrite, Some(&mut dx1));
-    let gb = grads_of(&mut d, &b, GradMode::Overwrite, None);
-    grads_of(&mut d, &a, GradMode::Overwrite, None);
-    let sum = grads_of(&mut d, &b, GradMode::Accumulate, None);
-    for ((s, a), b) in sum.iter().zip(&ga).zip(&gb) {
+    let (za, ga) = grads_of(&mut d, &a, &dz_a, GradMode::Overwrite, Some(&mut dx1));
+    let (zb, gb) = grads_of(&mut d, &b, &dz_b, GradMode::Overwrite, None);
+    d.forward_pair(&dev, &a, &b).unwrap();
+    let zab = d.pair_logits().clone();
+    let close = |x: f32, y: f32| (x - y).abs() <= 1e-6 * (1.0 + x.abs());
+    for (i, (&got, &want)) in zab.iter().zip(za.iter().chain(&zb)).enumerate() {
+        assert!(close(got, want), "logit {i}: {got} against {want}");
+    }
+    let dz_ab: Vec<f32> = dz_a.iter().chain(&dz_b).copied().collect();
+    d.backward_pair(&dev, &dz_ab).unwrap();
+    let sum = d.params.grads.clone();
+    for (t, ((s, a), b)) in sum.iter().zip(&ga).zip(&gb).enumerate() {
         for i in 0..s.len() {
-            assert!((s[i] - (a[i] + b[i])).abs() <= 1e-6 * (1.0 + s[i].abs()));
+            assert!(
+                close(s[i], a[i] + b[i]),
+                "tensor {t}[{i}]: {} against {}",
+                s[i],
+                a[i] + b[i]
+            );
         }
     }
     let mut dx2 = vec![1.0; a.len()];
-    let kept = grads_of(&mut d, &a, GradMode::Discard, Some(&mut dx2));
+    let (_, kept) = grads_of(&mut d, &a, &dz_a, GradMode::Discard, Some(&mut dx2));
     assert_eq!(kept, sum, "Discard changed D's gradients");
     assert_eq!(dx1, dx2);
 }
@@ -223,18 +240,12 @@ fn g_step_does_not_touch_d() {
     let gx = d_only.g.output().clone();
     let n = 2.0f32;
     let mut l = vec![0.0];
-    let mut dz = vec![0.0; 2];
+    let mut dz = vec![0.0; 4];
     let d = &mut d_only.d;
-    d.forward(&dev, &yb).unwrap();
-    dev.bce_with_logits(d.logits(), 1.0, 1.0 / n, &mut l, &mut dz)
+    d.forward_pair(&dev, &yb, &gx).unwrap();
+    dev.bce_with_logits(d.pair_logits(), 1.0, 2, 1.0 / n, &mut l, &mut dz)
         .unwrap();
-    d.backward(&dev, &yb, &dz, GradMode::Overwrite, None)
-        .unwrap();
-    d.forward(&dev, &gx).unwrap();
-    dev.bce_with_logits(d.logits(), 0.0, 1.0 / n, &mut l, &mut dz)
-        .unwrap();
-    d.backward(&dev, &gx, &dz, GradMode::Accumulate, None)
-        .unwrap();
+    d.backward_pair(&dev, &dz).unwrap();
     for i in 0..d.params.specs.len() {
         if d.params.specs[i].weight {
             let w = d.params.values[i].clone();

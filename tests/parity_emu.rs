@@ -299,7 +299,7 @@ fn emu_rejects_bad_shapes_with_errors() {
     let l = LinearShape { n: 2, k: 5, m: 1 };
     let e = dev.linear_forward(&l, &buf(10), &buf(5), &buf(2), &mut buf(2));
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
-    let e = dev.bce_with_logits(&buf(4), 1.0, 1.0, &mut buf(2), &mut buf(4));
+    let e = dev.bce_with_logits(&buf(4), 1.0, 4, 1.0, &mut buf(2), &mut buf(4));
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
     let e = dev.convex_skip_forward(&buf(2), &buf(4), &buf(4), &mut buf(4));
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
@@ -335,7 +335,7 @@ fn emu_ops_do_not_allocate_in_steady_state() {
         .unwrap();
     let before = dev.alloc_count();
     for _ in 0..3 {
-        dev.bce_with_logits(&x, 1.0, 0.5, &mut loss, &mut dz)
+        dev.bce_with_logits(&x, 1.0, 3, 0.5, &mut loss, &mut dz)
             .unwrap();
         dev.sum(&x, &mut total).unwrap();
         dev.conv2d_backward_weight(&s, &xc, &dy, &mut dw, None)

@@ -243,11 +243,12 @@ impl Device for CpuDevice {
         &self,
         z: &Vec<f32>,
         target: f32,
+        first: usize,
         scale: f32,
         loss: &mut Vec<f32>,
         dz: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::loss::cpu::bce_with_logits(z, target, scale, loss, dz))
+        self.run(|| ops::loss::cpu::bce_with_logits(z, target, first, scale, loss, dz))
     }
     fn mse(
         &self,

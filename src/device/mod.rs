@@ -181,13 +181,16 @@ pub trait Device {
         dw: &mut Self::Buf,
         db: &mut Self::Buf,
     ) -> Result<()>;
-    /// Binary cross-entropy with logits against a constant target `t`, in softplus form:
-    /// *adds* `scale · Σ_i [softplus(z_i) − t·z_i]` to `loss[0]` and writes
-    /// `dz_i = scale · (σ(z_i) − t)`. Stable for |z| up to 1e4.
+    /// Binary cross-entropy with logits, in softplus form, against the target `t_i =
+    /// target` for the first `first` logits and `1 − target` for the rest (the D step's
+    /// real and generated windows in one batch; `first = z.len()` for one target): *adds*
+    /// `scale · Σ_i [softplus(z_i) − t_i·z_i]` to `loss[0]` and writes
+    /// `dz_i = scale · (σ(z_i) − t_i)`. Stable for |z| up to 1e4.
     fn bce_with_logits(
         &self,
         z: &Self::Buf,
         target: f32,
+        first: usize,
         scale: f32,
         loss: &mut Self::Buf,
         dz: &mut Self::Buf,

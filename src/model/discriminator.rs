@@ -6,16 +6,17 @@
 //! ```
 //!
 //! Activations kept for the backward pass: c_j (pool argmax and LeakyReLU sign) and p_j
-//! (the next layer's input). The backward pass has three [`GradMode`]s, so that one D
-//! serves the D step (two batches, real and generated, whose gradients add up) and the
-//! G step (only ∂L/∂input is wanted; D's parameter gradients are left untouched).
+//! (the next layer's input), for two batch sizes: the D step runs the real and the
+//! generated windows as one batch of 2n ([`Discriminator::forward_pair`]), whose backward
+//! pass gives the sum of both batches' parameter gradients; the G step runs n windows and
+//! wants only ∂L/∂input ([`GradMode::Discard`] leaves D's parameter gradients untouched).
 
 use super::config::ModelConfig;
 use super::error::{config_err, ModelResult};
 use super::init::Init;
 use super::param::{pair_mut, ParamSpec, Params};
 use crate::device::Device;
-use crate::ops::{Act, Conv2dShape, LinearShape, Pool2dShape};
+use crate::ops::{Act, ConcatShape, Conv2dShape, LinearShape, Pool2dShape};
 
 /// Number of convolution + pooling stages.
 pub const STAGES: usize = 5;
@@ -27,8 +28,6 @@ const FC: usize = 2 * STAGES;
 pub enum GradMode {
     /// Overwrite them.
     Overwrite,
-    /// Add to them.
-    Accumulate,
     /// Leave them untouched (only the input gradient is computed).
     Discard,
 }
@@ -57,32 +56,22 @@ pub fn param_specs(cfg: &ModelConfig) -> Vec<ParamSpec> {
     v
 }
 
-/// The discriminator for a fixed batch size, with its parameters and every buffer its
-/// passes use (allocated once, in [`Discriminator::new`]).
-pub struct Discriminator<D: Device> {
+/// Shapes and activation buffers of D's passes at one batch size.
+struct Pass<B> {
     batch: usize,
-    act: Act,
     convs: Vec<Conv2dShape>,
     pools: Vec<Pool2dShape>,
     fc: LinearShape,
-    /// Parameters (values and gradients), in [`param_specs`] order.
-    pub params: Params<D::Buf>,
-    /// Gradients computed but not (or not yet) added to `params.grads`.
-    scratch: Vec<D::Buf>,
-    c: Vec<D::Buf>,
-    p: Vec<D::Buf>,
-    logits: D::Buf,
-    dc: Vec<D::Buf>,
-    dp: Vec<D::Buf>,
+    c: Vec<B>,
+    p: Vec<B>,
+    logits: B,
+    dc: Vec<B>,
+    dp: Vec<B>,
 }
 
-impl<D: Device> Discriminator<D> {
-    /// Builds D for batches of `batch` windows, parameters drawn from `seed` (stream 1).
-    pub fn new(dev: &D, cfg: &ModelConfig, batch: usize, seed: u64) -> ModelResult<Self> {
-        cfg.validate()?;
-        if batch == 0 {
-            return Err(config_err("batch size must be at least 1"));
-        }
+impl<B> Pass<B> {
+    /// The shapes of D on batches of `batch` windows of `cfg`, and zeroed buffers.
+    fn new<D: Device<Buf = B>>(dev: &D, cfg: &ModelConfig, batch: usize) -> crate::Result<Self> {
         let mut convs = Vec::with_capacity(STAGES);
         let mut pools = Vec::with_capacity(STAGES);
         let (mut c_prev, mut side) = (cfg.out_bands, cfg.window);
@@ -111,17 +100,13 @@ impl<D: Device> Discriminator<D> {
             k: cfg.fc_inputs(),
             m: 1,
         };
-        let params = Params::new(dev, param_specs(cfg), seed, 1)?;
-        let bufs = |lens: Vec<usize>| -> crate::Result<Vec<D::Buf>> {
+        let bufs = |lens: Vec<usize>| -> crate::Result<Vec<B>> {
             lens.into_iter().map(|len| dev.alloc_zeros(len)).collect()
         };
         let c_lens: Vec<_> = pools.iter().map(|s| s.x_len()).collect();
         let p_lens: Vec<_> = pools.iter().map(|s| s.y_len()).collect();
-        Ok(Discriminator {
+        Ok(Pass {
             batch,
-            act: Act::LeakyRelu(cfg.leaky_slope),
-            scratch: bufs(params.specs.iter().map(|s| s.len()).collect())?,
-            params,
             c: bufs(c_lens.clone())?,
             p: bufs(p_lens.clone())?,
             logits: dev.alloc_zeros(batch)?,
@@ -132,45 +117,92 @@ impl<D: Device> Discriminator<D> {
             fc,
         })
     }
+}
+
+/// The discriminator for a fixed batch size n, with its parameters and every buffer its
+/// passes use (allocated once, in [`Discriminator::new`]): those of batches of n (the G
+/// step) and of 2n (the D step's real and generated windows in one pass).
+pub struct Discriminator<D: Device> {
+    act: Act,
+    /// Parameters (values and gradients), in [`param_specs`] order.
+    pub params: Params<D::Buf>,
+    /// The linear layer's gradients of a [`GradMode::Discard`] pass, dropped.
+    scratch: Vec<D::Buf>,
+    one: Pass<D::Buf>,
+    pair: Pass<D::Buf>,
+    /// The input of the pair pass: the real windows, then the generated ones.
+    pair_input: D::Buf,
+}
+
+impl<D: Device> Discriminator<D> {
+    /// Builds D for batches of `batch` windows (and pairs of them), parameters drawn from
+    /// `seed` (stream 1).
+    pub fn new(dev: &D, cfg: &ModelConfig, batch: usize, seed: u64) -> ModelResult<Self> {
+        cfg.validate()?;
+        if batch == 0 {
+            return Err(config_err("batch size must be at least 1"));
+        }
+        let params = Params::new(dev, param_specs(cfg), seed, 1)?;
+        let one = Pass::new(dev, cfg, batch)?;
+        let pair = Pass::new(dev, cfg, 2 * batch)?;
+        Ok(Discriminator {
+            act: Act::LeakyRelu(cfg.leaky_slope),
+            scratch: vec![
+                dev.alloc_zeros(params.specs[FC].len())?,
+                dev.alloc_zeros(params.specs[FC + 1].len())?,
+            ],
+            params,
+            pair_input: dev.alloc_zeros(pair.convs[0].x_len())?,
+            one,
+            pair,
+        })
+    }
 
     /// The batch size it was built for.
     pub fn batch(&self) -> usize {
-        self.batch
+        self.one.batch
     }
 
     /// Elements of an input batch, `n·C_out·W·W`.
     pub fn input_len(&self) -> usize {
-        self.convs[0].x_len()
+        self.one.convs[0].x_len()
     }
 
     /// The `n` logits of the last [`forward`](Self::forward).
     pub fn logits(&self) -> &D::Buf {
-        &self.logits
+        &self.one.logits
+    }
+
+    /// The `2n` logits of the last [`forward_pair`](Self::forward_pair): the real windows'
+    /// then the generated ones'.
+    pub fn pair_logits(&self) -> &D::Buf {
+        &self.pair.logits
     }
 
     /// Computes the logits of a batch `x`, keeping the activations.
     pub fn forward(&mut self, dev: &D, x: &D::Buf) -> ModelResult<()> {
-        let vals = &self.params.values;
-        for j in 0..STAGES {
-            let input = if j == 0 { x } else { &self.p[j - 1] };
-            dev.conv2d_forward(
-                &self.convs[j],
-                input,
-                &vals[2 * j],
-                Some(&vals[2 * j + 1]),
-                self.act,
-                &mut self.c[j],
-            )?;
-            dev.max_pool2d_forward(&self.pools[j], &self.c[j], &mut self.p[j])?;
-        }
-        dev.linear_forward(
-            &self.fc,
-            &self.p[STAGES - 1],
-            &vals[FC],
-            &vals[FC + 1],
-            &mut self.logits,
-        )?;
-        Ok(())
+        forward(dev, &self.params, self.act, &mut self.one, x)
+    }
+
+    /// Computes the logits of the real batch `real` and the generated batch `fake` as one
+    /// batch of 2n (fewer, fuller launches than two passes), keeping the activations.
+    pub fn forward_pair(&mut self, dev: &D, real: &D::Buf, fake: &D::Buf) -> ModelResult<()> {
+        // As [1, 2n·C, W·W], the two batches are a channel concatenation.
+        let s = &self.one.convs[0];
+        let cat = ConcatShape {
+            n: 1,
+            c_a: s.n * s.c_in,
+            c_b: s.n * s.c_in,
+            plane: s.h * s.w,
+        };
+        dev.concat_channels(&cat, real, fake, &mut self.pair_input)?;
+        forward(
+            dev,
+            &self.params,
+            self.act,
+            &mut self.pair,
+            &self.pair_input,
+        )
     }
 
     /// Back-propagates `dz = ∂L/∂logits` through the last [`forward`](Self::forward) on the
@@ -181,55 +213,125 @@ impl<D: Device> Discriminator<D> {
         x: &D::Buf,
         dz: &D::Buf,
         mode: GradMode,
-        mut dx: Option<&mut D::Buf>,
+        dx: Option<&mut D::Buf>,
     ) -> ModelResult<()> {
-        let vals = &self.params.values;
-        let target = match mode {
+        let grads = match mode {
             GradMode::Overwrite => &mut self.params.grads,
-            GradMode::Accumulate | GradMode::Discard => &mut self.scratch,
+            GradMode::Discard => &mut self.scratch,
         };
-        // The linear layer's kernel always produces dw and db; in Discard mode they go to
-        // the scratch buffers and are dropped.
-        let (dw, db) = pair_mut(target, FC);
-        dev.linear_backward(
-            &self.fc,
-            &self.p[STAGES - 1],
-            &vals[FC],
+        backward(
+            dev,
+            &self.params.values,
+            self.act,
+            &mut self.one,
+            x,
             dz,
-            Some(&mut self.dp[STAGES - 1]),
-            dw,
-            db,
-        )?;
-        for j in (0..STAGES).rev() {
-            // The pooling's and the activation's backward in one pass.
-            dev.max_pool2d_backward(
-                &self.pools[j],
-                &self.c[j],
-                &self.dp[j],
-                self.act,
-                &mut self.dc[j],
-            )?;
-            let input = if j == 0 { x } else { &self.p[j - 1] };
-            if mode != GradMode::Discard {
-                let (dw, db) = pair_mut(target, 2 * j);
-                dev.conv2d_backward_weight(&self.convs[j], input, &self.dc[j], dw, Some(db))?;
-            }
-            if j > 0 {
-                dev.conv2d_backward_input(
-                    &self.convs[j],
-                    &vals[2 * j],
-                    &self.dc[j],
-                    &mut self.dp[j - 1],
-                )?;
-            } else if let Some(dx) = dx.as_deref_mut() {
-                dev.conv2d_backward_input(&self.convs[0], &vals[0], &self.dc[0], dx)?;
-            }
-        }
-        if mode == GradMode::Accumulate {
-            for (g, s) in self.params.grads.iter_mut().zip(&self.scratch) {
-                dev.add_assign(g, s)?;
-            }
-        }
-        Ok(())
+            mode,
+            grads,
+            dx,
+        )
     }
+
+    /// Back-propagates `dz` (2n values) through the last
+    /// [`forward_pair`](Self::forward_pair), overwriting D's parameter gradients with those
+    /// of both batches.
+    pub fn backward_pair(&mut self, dev: &D, dz: &D::Buf) -> ModelResult<()> {
+        backward(
+            dev,
+            &self.params.values,
+            self.act,
+            &mut self.pair,
+            &self.pair_input,
+            dz,
+            GradMode::Overwrite,
+            &mut self.params.grads,
+            None,
+        )
+    }
+}
+
+/// D's forward pass on `pass`'s batch `x` with parameters `params`.
+fn forward<D: Device>(
+    dev: &D,
+    params: &Params<D::Buf>,
+    act: Act,
+    pass: &mut Pass<D::Buf>,
+    x: &D::Buf,
+) -> ModelResult<()> {
+    let vals = &params.values;
+    for j in 0..STAGES {
+        let input = if j == 0 { x } else { &pass.p[j - 1] };
+        dev.conv2d_forward(
+            &pass.convs[j],
+            input,
+            &vals[2 * j],
+            Some(&vals[2 * j + 1]),
+            act,
+            &mut pass.c[j],
+        )?;
+        dev.max_pool2d_forward(&pass.pools[j], &pass.c[j], &mut pass.p[j])?;
+    }
+    dev.linear_forward(
+        &pass.fc,
+        &pass.p[STAGES - 1],
+        &vals[FC],
+        &vals[FC + 1],
+        &mut pass.logits,
+    )?;
+    Ok(())
+}
+
+/// D's backward pass through `pass`'s last forward on `x`: with [`GradMode::Overwrite`]
+/// every parameter gradient into `grads` ([`param_specs`] order); with
+/// [`GradMode::Discard`] only the linear layer's, which its kernel always produces, into
+/// `grads` = two scratch buffers. ∂L/∂x into `dx` when given.
+#[allow(clippy::too_many_arguments)]
+fn backward<D: Device>(
+    dev: &D,
+    vals: &[D::Buf],
+    act: Act,
+    pass: &mut Pass<D::Buf>,
+    x: &D::Buf,
+    dz: &D::Buf,
+    mode: GradMode,
+    grads: &mut [D::Buf],
+    mut dx: Option<&mut D::Buf>,
+) -> ModelResult<()> {
+    let fc = if mode == GradMode::Overwrite { FC } else { 0 };
+    let (dw, db) = pair_mut(grads, fc);
+    dev.linear_backward(
+        &pass.fc,
+        &pass.p[STAGES - 1],
+        &vals[FC],
+        dz,
+        Some(&mut pass.dp[STAGES - 1]),
+        dw,
+        db,
+    )?;
+    for j in (0..STAGES).rev() {
+        // The pooling's and the activation's backward in one pass.
+        dev.max_pool2d_backward(
+            &pass.pools[j],
+            &pass.c[j],
+            &pass.dp[j],
+            act,
+            &mut pass.dc[j],
+        )?;
+        let input = if j == 0 { x } else { &pass.p[j - 1] };
+        if mode == GradMode::Overwrite {
+            let (dw, db) = pair_mut(grads, 2 * j);
+            dev.conv2d_backward_weight(&pass.convs[j], input, &pass.dc[j], dw, Some(db))?;
+        }
+        if j > 0 {
+            dev.conv2d_backward_input(
+                &pass.convs[j],
+                &vals[2 * j],
+                &pass.dc[j],
+                &mut pass.dp[j - 1],
+            )?;
+        } else if let Some(dx) = dx.as_deref_mut() {
+            dev.conv2d_backward_input(&pass.convs[0], &vals[0], &pass.dc[0], dx)?;
+        }
+    }
+    Ok(())
 }

@@ -9,8 +9,8 @@
 //! `optD.step()`; G step on `D(fake)`):
 //! 1. G(x) is computed once; its activations serve the G step's backward. G's weights do
 //!    not change during the D step, so this *is* G(x) at the G step too.
-//! 2. D step: D on y then on G(x) (gradients added up), L2 penalty on D's weights, D's
-//!    optimizer step.
+//! 2. D step: D on y and G(x) as one batch of 2n (one pass, whose parameter gradients are
+//!    those of both halves added up), L2 penalty on D's weights, D's optimizer step.
 //! 3. G step: D — **already updated** by step 2 — runs again on G(x); the backward goes
 //!    through D to G(x) with D's parameter gradients discarded ([`GradMode::Discard`]), so
 //!    D's weights, optimizer state and the D step's gradients stay as they were; then
@@ -68,8 +68,9 @@ pub struct Trainer<D: Device> {
     /// The batch: inputs `[n, C_in, W, W]` and targets `[n, C_out, W, W]`.
     x: D::Buf,
     y: D::Buf,
-    /// ∂L/∂logits.
+    /// ∂L/∂logits of the G step, and of the D step's real and generated windows.
     dz: D::Buf,
+    dz_pair: D::Buf,
     /// One-element loss accumulators.
     d_loss: D::Buf,
     g_loss: D::Buf,
@@ -120,6 +121,7 @@ impl<D: Device> Trainer<D> {
             x: dev.alloc_zeros(g.input_len())?,
             y: dev.alloc_zeros(g.output_len())?,
             dz: dev.alloc_zeros(batch)?,
+            dz_pair: dev.alloc_zeros(2 * batch)?,
             d_loss: dev.alloc_zeros(1)?,
             g_loss: dev.alloc_zeros(1)?,
             mse: dev.alloc_zeros(1)?,
@@ -221,15 +223,21 @@ impl<D: Device> Trainer<D> {
         }
         self.g.forward(dev, &self.x)?;
 
-        // D step: softplus(−D(y)) = BCE(D(y), 1); softplus(D(G(x))) = BCE(D(G(x)), 0).
+        // D step: softplus(−D(y)) = BCE(D(y), 1); softplus(D(G(x))) = BCE(D(G(x)), 0), the
+        // real and the generated windows as one batch of 2n.
         let d = &mut self.d;
-        d.forward(dev, &self.y)?;
-        dev.bce_with_logits(d.logits(), 1.0, 1.0 / n, &mut self.d_loss, &mut self.dz)?;
-        d.backward(dev, &self.y, &self.dz, GradMode::Overwrite, None)?;
         let gx = self.g.output();
-        d.forward(dev, gx)?;
-        dev.bce_with_logits(d.logits(), 0.0, 1.0 / n, &mut self.d_loss, &mut self.dz)?;
-        d.backward(dev, gx, &self.dz, GradMode::Accumulate, None)?;
+        d.forward_pair(dev, &self.y, gx)?;
+        let batch = d.batch();
+        dev.bce_with_logits(
+            d.pair_logits(),
+            1.0,
+            batch,
+            1.0 / n,
+            &mut self.d_loss,
+            &mut self.dz_pair,
+        )?;
+        d.backward_pair(dev, &self.dz_pair)?;
         for i in 0..d.params.specs.len() {
             if d.params.specs[i].weight {
                 dev.l2_penalty(
@@ -249,13 +257,23 @@ impl<D: Device> Trainer<D> {
         d.forward(dev, gx)?;
         match self.loss.adv {
             // softplus(−z) = BCE(z, 1).
-            AdvLoss::NonSaturating => {
-                dev.bce_with_logits(d.logits(), 1.0, 1.0 / n, &mut self.g_loss, &mut self.dz)?
-            }
+            AdvLoss::NonSaturating => dev.bce_with_logits(
+                d.logits(),
+                1.0,
+                batch,
+                1.0 / n,
+                &mut self.g_loss,
+                &mut self.dz,
+            )?,
             // −softplus(z) = −BCE(z, 0).
-            AdvLoss::Saturating => {
-                dev.bce_with_logits(d.logits(), 0.0, -1.0 / n, &mut self.g_loss, &mut self.dz)?
-            }
+            AdvLoss::Saturating => dev.bce_with_logits(
+                d.logits(),
+                0.0,
+                batch,
+                -1.0 / n,
+                &mut self.g_loss,
+                &mut self.dz,
+            )?,
         }
         d.backward(
             dev,

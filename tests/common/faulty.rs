@@ -220,11 +220,13 @@ impl<D: Device> Device for Faulty<D> {
         &self,
         z: &D::Buf,
         target: f32,
+        first: usize,
         scale: f32,
         loss: &mut D::Buf,
         dz: &mut D::Buf,
     ) -> Result<()> {
-        self.inner.bce_with_logits(z, target, scale, loss, dz)?;
+        self.inner
+            .bce_with_logits(z, target, first, scale, loss, dz)?;
         self.spoil("bce_with_logits", dz)
     }
     fn mse(

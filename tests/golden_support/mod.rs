@@ -389,7 +389,14 @@ impl<D: Device> Runner<'_, D> {
         let mut loss = self.up(&c.f32("loss_in"));
         let mut dz = self.junk(c.f64("z").len());
         self.dev
-            .bce_with_logits(&z, c.float("target"), c.float("scale"), &mut loss, &mut dz)
+            .bce_with_logits(
+                &z,
+                c.float("target"),
+                c.f64("z").len(),
+                c.float("scale"),
+                &mut loss,
+                &mut dz,
+            )
             .expect("bce_with_logits");
         self.check(c, "loss", &loss);
         self.check(c, "dz", &dz);

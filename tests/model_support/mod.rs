@@ -224,11 +224,12 @@ impl Device for F64Device {
         &self,
         z: &Vec<f64>,
         target: f32,
+        first: usize,
         scale: f32,
         loss: &mut Vec<f64>,
         dz: &mut Vec<f64>,
     ) -> Result<()> {
-        let (l, g) = r::bce_with_logits(z, target as f64, scale as f64, loss[0]);
+        let (l, g) = r::bce_with_logits(z, target as f64, first, scale as f64, loss[0])?;
         loss[0] = l;
         put(dz, g)
     }

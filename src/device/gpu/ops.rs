@@ -180,11 +180,12 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         &self,
         z: &Self::Buf,
         target: f32,
+        first: usize,
         scale: f32,
         loss: &mut Self::Buf,
         dz: &mut Self::Buf,
     ) -> Result<()> {
-        loss::gpu::bce_with_logits(self, z, target, scale, loss, dz)
+        loss::gpu::bce_with_logits(self, z, target, first, scale, loss, dz)
     }
     fn mse(
         &self,

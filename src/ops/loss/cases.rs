@@ -8,26 +8,31 @@ use crate::ops::registry::{Op, OpCase};
 use crate::selftest::{f64s, junk, out, Output, Rng};
 use crate::Result;
 
-/// BCE with logits; parameters (length, target, scale).
+/// BCE with logits; parameters (length, target, logits of that target (the rest take
+/// 1 − target), scale).
 pub struct BceWithLogits;
 
 impl Op for BceWithLogits {
     const NAME: &'static str = "bce_with_logits";
     const FAMILY: &'static str = "loss";
     const METHODS: &'static [(&'static str, &'static str)] = &[("bce_with_logits", "dz")];
-    type Params = (usize, f32, f32);
+    type Params = (usize, f32, usize, f32);
 
     fn cases() -> Vec<OpCase<Self::Params>> {
         let mut v = Vec::new();
-        for (len, target, scale, quick) in [
-            (1, 1.0, 1.0, false),
-            (16, 0.0, 1.0 / 16.0, true),
-            (1001, 1.0, 0.5, true),
-            (37, 0.9, 2.0, false),
+        for (len, target, first, scale, quick) in [
+            (1, 1.0, 1, 1.0, false),
+            (16, 0.0, 16, 1.0 / 16.0, true),
+            (1001, 1.0, 1001, 0.5, true),
+            (37, 0.9, 37, 2.0, false),
+            // The D step: 16 real then 16 generated windows.
+            (32, 1.0, 16, 1.0 / 16.0, true),
+            (1001, 0.9, 500, 0.5, false),
+            (5, 1.0, 0, 1.0, false),
         ] {
             v.push(OpCase {
-                shape: format!("len {len} t={target} scale {scale}"),
-                params: (len, target, scale),
+                shape: format!("len {len} t={target} first {first} scale {scale}"),
+                params: (len, target, first, scale),
                 quick,
             });
         }
@@ -35,7 +40,7 @@ impl Op for BceWithLogits {
     }
 
     fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
-        let (len, target, scale) = *p;
+        let (len, target, first, scale) = *p;
         // Mostly moderate logits, with some far in both tails (|z| up to 1e4).
         let z: Vec<f32> = (0..len)
             .map(|i| match i % 7 {
@@ -48,9 +53,14 @@ impl Op for BceWithLogits {
         let zd = dev.upload(&z)?;
         let mut loss = dev.upload(&[loss0])?;
         let mut dz = junk(dev, rng, len)?;
-        dev.bce_with_logits(&zd, target, scale, &mut loss, &mut dz)?;
-        let (rl, rdz) =
-            reference::bce_with_logits(&f64s(&z), target as f64, scale as f64, loss0 as f64);
+        dev.bce_with_logits(&zd, target, first, scale, &mut loss, &mut dz)?;
+        let (rl, rdz) = reference::bce_with_logits(
+            &f64s(&z),
+            target as f64,
+            first,
+            scale as f64,
+            loss0 as f64,
+        )?;
         Ok(vec![
             out("loss", dev.download(&loss)?, vec![rl]),
             out("dz", dev.download(&dz)?, rdz),

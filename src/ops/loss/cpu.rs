@@ -3,6 +3,7 @@
 //! for the penalty, adds) its gradient.
 
 use crate::ops::check_len;
+use crate::ops::loss::check_first;
 use crate::ops::reduce::cpu::det_sum;
 use crate::ops::CHUNK;
 use crate::Result;
@@ -26,23 +27,29 @@ fn sigmoid(z: f32) -> f32 {
     }
 }
 
-/// Adds `scale · Σ_i [softplus(z_i) − t·z_i]` to `loss[0]`; writes `dz_i = scale·(σ(z_i) − t)`.
+/// Adds `scale · Σ_i [softplus(z_i) − t_i·z_i]` to `loss[0]`; writes `dz_i = scale·(σ(z_i) −
+/// t_i)`, with `t_i = target` for `i < first` and `1 − target` after.
 pub fn bce_with_logits(
     z: &[f32],
     target: f32,
+    first: usize,
     scale: f32,
     loss: &mut [f32],
     dz: &mut [f32],
 ) -> Result<()> {
-    check_len("bce_with_logits", "loss", loss.len(), 1)?;
-    check_len("bce_with_logits", "dz", dz.len(), z.len())?;
-    let total = det_sum(z.len(), |i| bce_term(z[i] as f64, target as f64));
+    let op = "bce_with_logits";
+    check_len(op, "loss", loss.len(), 1)?;
+    check_len(op, "dz", dz.len(), z.len())?;
+    check_first(op, first, z.len())?;
+    let t = |i: usize| if i < first { target } else { 1.0 - target };
+    let total = det_sum(z.len(), |i| bce_term(z[i] as f64, t(i) as f64));
     loss[0] = (loss[0] as f64 + scale as f64 * total) as f32;
     dz.par_chunks_mut(CHUNK)
         .zip(z.par_chunks(CHUNK))
-        .for_each(|(d, z)| {
-            for (d, &z) in d.iter_mut().zip(z) {
-                *d = scale * (sigmoid(z) - target);
+        .enumerate()
+        .for_each(|(c, (d, z))| {
+            for (i, (d, &z)) in d.iter_mut().zip(z).enumerate() {
+                *d = scale * (sigmoid(z) - t(c * CHUNK + i));
             }
         });
     Ok(())

@@ -6,6 +6,7 @@ use crate::device::gpu::launch::to_i32;
 use crate::device::gpu::{Arg, GpuDevice, KernelExec};
 use crate::kernels::{BCE_WITH_LOGITS, L2_PENALTY, MSE};
 use crate::ops::check_len;
+use crate::ops::loss::check_first;
 use crate::Result;
 
 /// [`Device::bce_with_logits`](crate::device::Device::bce_with_logits).
@@ -13,6 +14,7 @@ pub(crate) fn bce_with_logits<E: KernelExec>(
     dev: &GpuDevice<E>,
     z: &E::Buf,
     target: f32,
+    first: usize,
     scale: f32,
     loss: &mut E::Buf,
     dz: &mut E::Buf,
@@ -21,6 +23,7 @@ pub(crate) fn bce_with_logits<E: KernelExec>(
     let n = dev.exec().len(z);
     check_len(op, "loss", dev.exec().len(loss), 1)?;
     check_len(op, "dz", dev.exec().len(dz), n)?;
+    check_first(op, first, n)?;
     let n_i32 = to_i32(op, n)?;
     dev.two_pass_reduce(op, n, loss, true, |partials, cfg| {
         dev.exec().launch(
@@ -32,6 +35,7 @@ pub(crate) fn bce_with_logits<E: KernelExec>(
                 Arg::Out("partials", partials),
                 Arg::I32("n", n_i32),
                 Arg::F32("target", target),
+                Arg::I32("first", n_i32.min(first as i32)),
                 Arg::F32("scale", scale),
             ],
         )

@@ -9,17 +9,31 @@ pub fn softplus(z: f64) -> f64 {
     z.max(0.0) + (-z.abs()).exp().ln_1p()
 }
 
-/// `(loss, dz)`: `loss = loss_in + scale · Σ [softplus(z) − t·z]`, `dz = scale·(σ(z) − t)`.
+/// `(loss, dz)`: `loss = loss_in + scale · Σ_i [softplus(z_i) − t_i·z_i]`, `dz_i = scale·(σ(z_i) −
+/// t_i)`, with `t_i = target` for the first `first` logits and `1 − target` after.
 ///
 /// `softplus(z) − t·z` is evaluated as `(1 − t)·max(z, 0) − t·min(z, 0) + log1p(e^(−|z|))`
 /// (the same value; no cancellation for large |z|).
-pub fn bce_with_logits(z: &[f64], target: f64, scale: f64, loss_in: f64) -> (f64, Vec<f64>) {
+pub fn bce_with_logits(
+    z: &[f64],
+    target: f64,
+    first: usize,
+    scale: f64,
+    loss_in: f64,
+) -> Result<(f64, Vec<f64>)> {
+    super::check_first("bce_with_logits", first, z.len())?;
+    let t = |i: usize| if i < first { target } else { 1.0 - target };
     let mut total = 0.0;
-    for &z in z {
-        total += (1.0 - target) * z.max(0.0) - target * z.min(0.0) + (-z.abs()).exp().ln_1p();
+    for (i, &z) in z.iter().enumerate() {
+        let t = t(i);
+        total += (1.0 - t) * z.max(0.0) - t * z.min(0.0) + (-z.abs()).exp().ln_1p();
     }
-    let dz = z.iter().map(|&z| scale * (sigmoid(z) - target)).collect();
-    (loss_in + scale * total, dz)
+    let dz = z
+        .iter()
+        .enumerate()
+        .map(|(i, &z)| scale * (sigmoid(z) - t(i)))
+        .collect();
+    Ok((loss_in + scale * total, dz))
 }
 
 /// `(loss, da)`: `loss = loss_in + scale · Σ (a − b)²`, `da = 2·scale·(a − b)`.
