@@ -816,7 +816,7 @@ static __device__ __forceinline__ void sc_wpatch_tap(float (&acc)[2][4], const u
 // to out + z*len(dw) and sum_slices adds the splits in order: the result depends on the
 // shape alone.
 template <int K, int P>
-static __device__ __forceinline__ void conv_wgrad_patch_body(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int pad, int k_chunk)
+static __device__ __forceinline__ void conv_wgrad_patch_body(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
     constexpr int TH = SC_WPATCH_TH;
     constexpr int TW = SC_WPATCH_TW;
@@ -832,7 +832,7 @@ static __device__ __forceinline__ void conv_wgrad_patch_body(const float* __rest
     static_assert(BM == 32 && CK == 8 && TW % 8 == 0, "two 16-row mma tiles, one 8-column tile, steps of 8 pixels");
     __shared__ __align__(16) float s_g[BM * GS];
     __shared__ __align__(16) float s_x[CK * CS];
-    if (k != K || blockDim.x != THREADS) __trap();  // the launch code picks the instance by k
+    if (k != K || stride != 1 || blockDim.x != THREADS) __trap();  // the launch code picks the instance by k and stride
     const int tid = threadIdx.x;
     const int lane = tid % 32;
     const int kh = tid / 32;
@@ -920,15 +920,15 @@ static __device__ __forceinline__ void conv_wgrad_patch_body(const float* __rest
 }
 
 // conv_wgrad_patch_body with TF32 tensor cores: 9 x 9 kernels (G's layers), 288 threads.
-extern "C" __global__ void __launch_bounds__(9 * 32, SC_WPATCH_MIN_BLOCKS_TF32) conv_wgrad_patch_9_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(9 * 32, SC_WPATCH_MIN_BLOCKS_TF32) conv_wgrad_patch_9_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
-    conv_wgrad_patch_body<9, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, pad, k_chunk);
+    conv_wgrad_patch_body<9, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
 }
 
 // conv_wgrad_patch_body with 3xTF32 tensor cores: 9 x 9 kernels (G's layers), 288 threads.
-extern "C" __global__ void __launch_bounds__(9 * 32, SC_WPATCH_MIN_BLOCKS_3XTF32) conv_wgrad_patch_9_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(9 * 32, SC_WPATCH_MIN_BLOCKS_3XTF32) conv_wgrad_patch_9_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
 {
-    conv_wgrad_patch_body<9, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, pad, k_chunk);
+    conv_wgrad_patch_body<9, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
 }
 
 // conv_wgrad_igemm_body with 64 x 64 tiles (output channels x (i, kh, kw)): the default.

@@ -521,7 +521,9 @@ pub(crate) fn split_k(blocks: usize, tiles: usize, depth: usize) -> (usize, usiz
 }
 
 /// Launches the chosen weight-gradient kernel (see [`weight_grad_v1`]) for
-/// dw `[c_o, c_i, k, k]` from g `[n, c_o, gh, gw]` and x `[n, c_i, xh, xw]`.
+/// dw `[c_o, c_i, k, k]` from g `[n, c_o, gh, gw]` and x `[n, c_i, xh, xw]`: the
+/// patch-staged kernel where one fits ([`wgrad_patch_kernel`]), else the implicit GEMM.
+/// Both take the same arguments, split K by the shape alone and finish with `sum_slices`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn weight_grad<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -539,39 +541,28 @@ pub(crate) fn weight_grad<E: KernelExec>(
     if !std::ptr::eq(kernel, &CONV_WGRAD_IGEMM_64X64) {
         return weight_grad_v1(dev, op, g_geom, x_geom, k, stride, pad, g, x, dw);
     }
-    if let Some(kernel) = wgrad_patch_kernel(k, stride, dev.precision()) {
-        return weight_grad_patch(dev, op, kernel, g_geom, x_geom, k, pad, g, x, dw);
-    }
     let (n, c_o, gh, gw) = g_geom;
     let (c_i, xh, xw) = x_geom;
     to_i32(op, n * c_o * gh * gw)?;
     to_i32(op, n * c_i * xh * xw)?;
-    let cols = c_i * k * k;
-    let depth = n * gh * gw;
-    let inst = Instance::wgrad(c_o, dev.precision());
-    let tiles = (c_o.div_ceil(inst.tile.0), cols.div_ceil(inst.tile.1));
-    // The 64×128 and 128×128 tiles run 2 blocks per SM, the others 4: one wave of either.
-    let target = if inst.tile.0 * inst.tile.1 > 64 * 64 {
-        SPLIT_K_BLOCKS_WGRAD / 2
-    } else {
-        SPLIT_K_BLOCKS_WGRAD
+    let plan = match wgrad_patch_kernel(k, stride, dev.precision()) {
+        Some(kernel) => WgradPlan::patch(kernel, g_geom, c_i, k),
+        None => WgradPlan::igemm(Instance::wgrad(c_o, dev.precision()), g_geom, c_i, k),
     };
-    let (splits, chunk) = split_k(target, tiles.0 * tiles.1, depth);
-    let len = c_o * cols;
-    to_i32(op, splits * len)?;
+    to_i32(op, plan.splits * c_o * c_i * k * k)?;
     // Without bias or activation, partial and final results are written alike.
     let launch = |out: &mut E::Buf, _final: bool| {
         let cfg = LaunchConfig {
             grid: (
-                to_i32(op, tiles.0)? as u32,
-                grid_yz(op, "weight column tiles", tiles.1)?,
-                grid_yz(op, "K splits", splits)?,
+                to_i32(op, plan.grid.0)? as u32,
+                grid_yz(op, "weight gradient tiles", plan.grid.1)?,
+                grid_yz(op, "K splits", plan.splits)?,
             ),
-            block: (IG_THREADS as u32, 1, 1),
+            block: (plan.threads, 1, 1),
             shared_bytes: 0,
         };
         dev.exec().launch(
-            inst.kernel,
+            plan.kernel,
             cfg,
             &mut [
                 Arg::In("g", g),
@@ -587,11 +578,82 @@ pub(crate) fn weight_grad<E: KernelExec>(
                 Arg::I32("k", to_i32(op, k)?),
                 Arg::I32("stride", to_i32(op, stride)?),
                 Arg::I32("pad", to_i32(op, pad)?),
-                Arg::I32("k_chunk", to_i32(op, chunk)?),
+                Arg::I32("k_chunk", to_i32(op, plan.chunk)?),
             ],
         )
     };
-    split_launch(dev, op, splits, (1, 1), None, Act::Identity, dw, launch)
+    split_launch(
+        dev,
+        op,
+        plan.splits,
+        (1, 1),
+        None,
+        Act::Identity,
+        dw,
+        launch,
+    )
+}
+
+/// How a weight-gradient kernel is launched: its grid's x and y, threads per block, and K
+/// split into `splits` chunks of `chunk` (positions for the implicit GEMM, (image, tile)
+/// pairs for the patch-staged kernel).
+struct WgradPlan {
+    kernel: &'static Kernel,
+    grid: (usize, usize),
+    threads: u32,
+    splits: usize,
+    chunk: usize,
+}
+
+impl WgradPlan {
+    /// The implicit GEMM `inst`: grid (row tiles, column tiles), K = n·gh·gw split by
+    /// [`split_k`] toward one wave.
+    fn igemm(
+        inst: Instance,
+        (n, c_o, gh, gw): (usize, usize, usize, usize),
+        c_i: usize,
+        k: usize,
+    ) -> Self {
+        let grid = (
+            c_o.div_ceil(inst.tile.0),
+            (c_i * k * k).div_ceil(inst.tile.1),
+        );
+        // The 64×128 and 128×128 tiles run 2 blocks per SM, the others 4: one wave of either.
+        let target = if inst.tile.0 * inst.tile.1 > 64 * 64 {
+            SPLIT_K_BLOCKS_WGRAD / 2
+        } else {
+            SPLIT_K_BLOCKS_WGRAD
+        };
+        let (splits, chunk) = split_k(target, grid.0 * grid.1, n * gh * gw);
+        WgradPlan {
+            kernel: inst.kernel,
+            grid,
+            threads: IG_THREADS as u32,
+            splits,
+            chunk,
+        }
+    }
+
+    /// The patch-staged `kernel`: grid (tiles of [`WPATCH_BM`] output channels, chunks of
+    /// 8 input channels), 32·k threads (a warp per kernel row), the (image, tile) pairs split
+    /// by [`patch_split`].
+    fn patch(
+        kernel: &'static Kernel,
+        (n, c_o, gh, gw): (usize, usize, usize, usize),
+        c_i: usize,
+        k: usize,
+    ) -> Self {
+        let pairs = n * gh.div_ceil(WPATCH_TILE.0) * gw.div_ceil(WPATCH_TILE.1);
+        let grid = (c_o.div_ceil(WPATCH_BM), c_i.div_ceil(PATCH_CK));
+        let (splits, chunk) = patch_split(grid.0 * grid.1, pairs);
+        WgradPlan {
+            kernel,
+            grid,
+            threads: 32 * k as u32,
+            splits,
+            chunk,
+        }
+    }
 }
 
 /// Gradient positions of a tile (rows, columns) and output channels of a block of the
@@ -607,62 +669,6 @@ fn wgrad_patch_kernel(k: usize, stride: usize, precision: Precision) -> Option<&
         (9, 1, Precision::Tf32x3) => Some(&CONV_WGRAD_PATCH_9_3XTF32),
         _ => None,
     }
-}
-
-/// Launches a patch-staged weight gradient: grid (tiles of [`WPATCH_BM`] output channels,
-/// chunks of 8 input channels, splits of the (image, tile) pairs), 32·k threads (a warp per
-/// kernel row), static shared memory only. K is split by the shape alone
-/// ([`patch_split`]) and finished by `sum_slices` in order.
-#[allow(clippy::too_many_arguments)]
-fn weight_grad_patch<E: KernelExec>(
-    dev: &GpuDevice<E>,
-    op: &'static str,
-    kernel: &'static Kernel,
-    (n, c_o, gh, gw): (usize, usize, usize, usize),
-    (c_i, xh, xw): (usize, usize, usize),
-    k: usize,
-    pad: usize,
-    g: &E::Buf,
-    x: &E::Buf,
-    dw: &mut E::Buf,
-) -> Result<()> {
-    to_i32(op, n * c_o * gh * gw)?;
-    to_i32(op, n * c_i * xh * xw)?;
-    let pairs = n * gh.div_ceil(WPATCH_TILE.0) * gw.div_ceil(WPATCH_TILE.1);
-    let blocks = (c_o.div_ceil(WPATCH_BM), c_i.div_ceil(PATCH_CK));
-    let (splits, per_split) = patch_split(blocks.0 * blocks.1, pairs);
-    to_i32(op, splits * c_o * c_i * k * k)?;
-    let launch = |out: &mut E::Buf, _final: bool| {
-        let cfg = LaunchConfig {
-            grid: (
-                to_i32(op, blocks.0)? as u32,
-                grid_yz(op, "input channel chunks", blocks.1)?,
-                grid_yz(op, "K splits", splits)?,
-            ),
-            block: (32 * k as u32, 1, 1),
-            shared_bytes: 0,
-        };
-        dev.exec().launch(
-            kernel,
-            cfg,
-            &mut [
-                Arg::In("g", g),
-                Arg::In("x", x),
-                Arg::Out("out", out),
-                Arg::I32("n", to_i32(op, n)?),
-                Arg::I32("c_o", to_i32(op, c_o)?),
-                Arg::I32("gh", to_i32(op, gh)?),
-                Arg::I32("gw", to_i32(op, gw)?),
-                Arg::I32("c_i", to_i32(op, c_i)?),
-                Arg::I32("xh", to_i32(op, xh)?),
-                Arg::I32("xw", to_i32(op, xw)?),
-                Arg::I32("k", to_i32(op, k)?),
-                Arg::I32("pad", to_i32(op, pad)?),
-                Arg::I32("k_chunk", to_i32(op, per_split)?),
-            ],
-        )
-    };
-    split_launch(dev, op, splits, (1, 1), None, Act::Identity, dw, launch)
 }
 
 /// Launches `conv2d_weight_grad` (v1): dw `[c_o, c_i, k, k]` from g `[n, c_o, gh, gw]` and
