@@ -1172,9 +1172,7 @@ mod tests {
             h: 10,
             w: 20,
             c_out: 40,
-            k: 9,
-            stride: 1,
-            pad: 4,
+            ..g
         };
         assert_eq!(
             wgrad(Precision::Tf32x3, &small),
