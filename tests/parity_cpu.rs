@@ -147,6 +147,14 @@ fn cpu_rejects_bad_shapes_with_errors() {
         &mut buf(p.y_len()),
     );
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    // More logits of BCE's first target than logits: an error, the loss and dz untouched.
+    let (mut loss, mut dz) = (vec![0.25f32], vec![7.0f32; 4]);
+    let e = dev.bce_with_logits(&buf(4), 1.0, 5, 1.0, &mut loss, &mut dz);
+    match e {
+        Err(Error::Shape { ref reason, .. }) => assert!(reason.contains("5 logits"), "{reason}"),
+        _ => panic!("{e:?}"),
+    }
+    assert_eq!((loss, dz), (vec![0.25], vec![7.0; 4]));
     let hp = AdamParams {
         lr: 1e-3,
         beta1: 0.9,

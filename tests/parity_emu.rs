@@ -301,6 +301,9 @@ fn emu_rejects_bad_shapes_with_errors() {
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
     let e = dev.bce_with_logits(&buf(4), 1.0, 4, 1.0, &mut buf(2), &mut buf(4));
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    // More logits of the first target than logits.
+    let e = dev.bce_with_logits(&buf(4), 1.0, 5, 1.0, &mut buf(1), &mut buf(4));
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
     let e = dev.convex_skip_forward(&buf(2), &buf(4), &buf(4), &mut buf(4));
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
 }
