@@ -11,6 +11,10 @@ pub enum ParamKind {
     ConstF32Ptr,
     /// `float*`
     MutF32Ptr,
+    /// `const unsigned short*` (16-bit storage: bf16 or fp16 bits)
+    ConstU16Ptr,
+    /// `unsigned short*`
+    MutU16Ptr,
     /// `int`
     I32,
     /// `unsigned int` / `unsigned`
@@ -25,6 +29,8 @@ impl ParamKind {
         match self {
             ParamKind::ConstF32Ptr => "ConstF32Ptr",
             ParamKind::MutF32Ptr => "MutF32Ptr",
+            ParamKind::ConstU16Ptr => "ConstU16Ptr",
+            ParamKind::MutU16Ptr => "MutU16Ptr",
             ParamKind::I32 => "I32",
             ParamKind::U32 => "U32",
             ParamKind::F32 => "F32",
@@ -35,6 +41,8 @@ impl ParamKind {
         match self {
             ParamKind::ConstF32Ptr => "const float*",
             ParamKind::MutF32Ptr => "float*",
+            ParamKind::ConstU16Ptr => "const unsigned short*",
+            ParamKind::MutU16Ptr => "unsigned short*",
             ParamKind::I32 => "int",
             ParamKind::U32 => "unsigned int",
             ParamKind::F32 => "float",
@@ -115,13 +123,15 @@ fn classify(param: &str, file: &Path, kernel: &str) -> Result<ParamSig, String> 
     let kind = match (is_ptr, is_const, ty.as_str()) {
         (true, true, "float") => ParamKind::ConstF32Ptr,
         (true, false, "float") => ParamKind::MutF32Ptr,
+        (true, true, "unsigned short") => ParamKind::ConstU16Ptr,
+        (true, false, "unsigned short") => ParamKind::MutU16Ptr,
         (false, _, "int") => ParamKind::I32,
         (false, _, "unsigned" | "unsigned int") => ParamKind::U32,
         (false, _, "float") => ParamKind::F32,
         _ => {
             return Err(format!(
                 "{}: kernel {kernel}: parameter '{param}' has a type the launch code does not \
-                 support (use const float*, float*, int, unsigned or float)",
+                 support (use const float*, float*, const unsigned short*, unsigned short*, int, unsigned or float)",
                 file.display()
             ))
         }

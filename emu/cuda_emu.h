@@ -274,6 +274,9 @@ inline __half __hneg(__half a) { return __half(-static_cast<float>(a.v)); }
 inline __half operator+(__half a, __half b) { return __hadd(a, b); }
 inline __half operator-(__half a, __half b) { return __hsub(a, b); }
 inline __half operator*(__half a, __half b) { return __hmul(a, b); }
+/// The bits of a half, and the half of some bits (CUDA's reinterpreting casts).
+inline unsigned short __half_as_ushort(__half h) { unsigned short b; std::memcpy(&b, &h.v, 2); return b; }
+inline __half __ushort_as_half(unsigned short b) { __half h; std::memcpy(&h.v, &b, 2); return h; }
 
 // ---- CUDA vector types -----------------------------------------------------------------
 

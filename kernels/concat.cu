@@ -18,6 +18,18 @@ extern "C" __global__ void concat_channels(const float* __restrict__ a, const fl
     }
 }
 
+// concat_channels of 16-bit values (bf16 or fp16: a copy needs no format).
+// Mapping: as concat_channels.
+extern "C" __global__ void concat_channels_h16(const unsigned short* __restrict__ a, const unsigned short* __restrict__ b, unsigned short* __restrict__ y, int total, int a_len, int b_len)
+{
+    const int image = a_len + b_len;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+        const int n = i / image;
+        const int r = i - n * image;
+        y[i] = r < a_len ? a[n * a_len + r] : b[n * b_len + (r - a_len)];
+    }
+}
+
 // The backward of concat_channels: da[n] = dy[n][0 .. a_len), db[n] = dy[n][a_len ..).
 // Mapping: 1-D grid-stride loop over the elements of dy, one element per thread per step;
 // each element of dy goes to exactly one element of da or db; no shared memory.

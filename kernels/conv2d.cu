@@ -5,6 +5,25 @@
 // conv2d_weight_grad computes the weight gradient of both convolutions.
 #include "common.cuh"
 #include "igemm.cuh"
+#include "half.cuh"
+
+// Where a split K's partial sums go: the f32 instances pass y itself, the 16-bit ones an
+// FP32 `parts`.
+static __device__ __forceinline__ float* sc_parts(float* y, float*) { return y; }
+static __device__ __forceinline__ float* sc_parts(unsigned short*, float* parts) { return parts; }
+
+// Stores a finished output v at offset `off` of y. An f32 instance writes through `p`, its
+// split's base (y itself when K is whole), so that the epilogue keeps one pointer live
+// (with two, 256x32_3xtf32 and 3x64_3xtf32 spill on sm_80); a 16-bit one rounds into y.
+template <class T>
+static __device__ __forceinline__ void sc_store_out(T* y, float* p, size_t off, float v, int fmt)
+{
+    if constexpr (sizeof(T) == sizeof(float)) {
+        p[off] = v;
+    } else {
+        sc_st(y + off, v, fmt);
+    }
+}
 
 // Output tile side of conv2d_forward (the block is SC_CONV_TILE x SC_CONV_TILE threads).
 #define SC_CONV_TILE 16
@@ -222,8 +241,11 @@ extern "C" __global__ void conv2d_weight_grad(const float* __restrict__ g, const
 // so one (tap, channel) counter per thread serves all its loads (consecutive threads:
 // 8 consecutive taps of 4 consecutive pixels).
 // Dynamic shared memory: the class's taps, an int4 each (dy, dx, dy*wd + dx, weight offset).
-template <int BM, int BN, int TM, int P>
-static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+// Storage: T = float, or unsigned short for 16-bit x, w, bias and y of format fmt
+// (kernels/half.cuh; the raw partial sums of split K stay FP32, in `parts`, which the f32
+// instances pass as y).
+template <int BM, int BN, int TM, int P, class T>
+static __device__ __forceinline__ void conv_igemm_body(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y, float* parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
 {
     constexpr int PASS = SC_IG_THREADS / SC_IG_BK;  // pixels or channels per staging pass
     constexpr int EA = BM / PASS;                    // A loads per thread and step
@@ -304,13 +326,13 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
 #pragma unroll
         for (int e = 0; e < EA; ++e) {
             const bool in = k_ok && (unsigned)(iy_base[e] + t.x) < (unsigned)h && (unsigned)(ix_base[e] + t.y) < (unsigned)wd;
-            ra[e] = in ? x[x_pix[e] + ch_x + t.z] : 0.0f;
+            ra[e] = in ? sc_ld(x + (x_pix[e] + ch_x + t.z), fmt) : 0.0f;
         }
 #pragma unroll
         for (int e = 0; e < EB; ++e) {
             const int col = p + e * PASS;
             const int o = n0 + col;
-            rb[e] = k_ok && col < BN && o < c_out ? w[o * w_o + ch_w + t.w] : 0.0f;
+            rb[e] = k_ok && col < BN && o < c_out ? sc_ld(w + (o * w_o + ch_w + t.w), fmt) : 0.0f;
         }
     };
     auto advance = [&]() {
@@ -338,7 +360,7 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
 
     // Epilogue: NCHW stores, with bias and activation unless K is split.
     const size_t plane_out = (size_t)h_out * w_out;
-    float* y_split = y + (size_t)split * n * c_out * plane_out;
+    float* p_split = sc_parts(y, parts) + (size_t)split * n * c_out * plane_out;
 #pragma unroll
     for (int i = 0; i < acc.R; ++i) {
         const int mi = m0 + acc.row(i);
@@ -346,16 +368,16 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
         const int im = mi / plane_q;
         const int py = (mi - im * plane_q) / wq;
         const int px = mi - im * plane_q - py * wq;
-        float* y_px = y_split + (size_t)im * c_out * plane_out + (size_t)(py * step + ry) * w_out + px * step + rx;
+        const size_t px_off = (size_t)im * c_out * plane_out + (size_t)(py * step + ry) * w_out + px * step + rx;
 #pragma unroll
         for (int j = 0; j < acc.C; ++j) {
             const int o = n0 + acc.col(j);
             if (o < c_out) {
                 if (splits > 1) {
-                    y_px[o * plane_out] = acc.v[i][j];
+                    p_split[px_off + o * plane_out] = acc.v[i][j];
                 } else {
-                    const float z = has_bias ? acc.v[i][j] + bias[o] : acc.v[i][j];
-                    y_px[o * plane_out] = sc_act(z, act, slope);
+                    const float z = has_bias ? acc.v[i][j] + sc_ld(bias + o, fmt) : acc.v[i][j];
+                    sc_store_out(y, p_split, px_off + o * plane_out, sc_act(z, act, slope), fmt);
                 }
             }
         }
@@ -365,61 +387,85 @@ static __device__ __forceinline__ void conv_igemm_body(const float* __restrict__
 // conv_igemm_body with 128 x 64 tiles, 8 x 4 per thread: more than 32 output channels on maps of at least 128 pixels.
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<128, 64, 8, SC_PREC_FP32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<128, 64, 8, SC_PREC_FP32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_igemm_body with 256 x 32 tiles, 8 x 4 per thread: 17 to 32 output channels (G's F = 32 layers).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<256, 32, 8, SC_PREC_FP32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<256, 32, 8, SC_PREC_FP32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_igemm_body with 256 x 16 tiles, 4 x 4 per thread: 5 to 16 output channels.
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<256, 16, 4, SC_PREC_FP32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<256, 16, 4, SC_PREC_FP32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_igemm_body with 256 x 4 tiles, 1 x 4 per thread: at most 4 output channels (G's 1- and 3-band outputs), in every precision (a tensor-core tile is 8 channels wide).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X4) conv_igemm_256x4(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<256, 4, 1, SC_PREC_FP32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<256, 4, 1, SC_PREC_FP32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_igemm_128x64 with TF32 tensor cores (warp tiles of 32 x 32).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<128, 64, 8, SC_PREC_TF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<128, 64, 8, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_igemm_256x32 with TF32 tensor cores (warp tiles of 32 x 32).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<256, 32, 8, SC_PREC_TF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<256, 32, 8, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_igemm_256x16 with TF32 tensor cores (warp tiles of 32 x 16).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<256, 16, 4, SC_PREC_TF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<256, 16, 4, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_igemm_128x64 with 3xTF32 tensor cores (warp tiles of 32 x 32).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<128, 64, 8, SC_PREC_3XTF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<128, 64, 8, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_igemm_256x32 with 3xTF32 tensor cores (warp tiles of 32 x 32).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<256, 32, 8, SC_PREC_3XTF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<256, 32, 8, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_igemm_256x16 with 3xTF32 tensor cores (warp tiles of 32 x 16).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_igemm_body<256, 16, 4, SC_PREC_3XTF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_igemm_body<256, 16, 4, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+}
+
+// conv_igemm_128x64_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+{
+    conv_igemm_body<128, 64, 8, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+}
+
+// conv_igemm_256x32_tf32 on 16-bit storage (bf16 or fp16, `fmt`).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+{
+    conv_igemm_body<256, 32, 8, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+}
+
+// conv_igemm_256x16_tf32 on 16-bit storage (bf16 or fp16, `fmt`).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+{
+    conv_igemm_body<256, 16, 4, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+}
+
+// conv_igemm_256x4 on 16-bit storage (bf16 or fp16, `fmt`): FP32 FMAs, whose products of 16-bit values are exact as TF32's are.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X4) conv_igemm_256x4_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+{
+    conv_igemm_body<256, 4, 1, SC_PREC_FP32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
 }
 
 // Output tile side of the patch-staged tensor-core convolution (conv_patch_*).
@@ -470,8 +516,9 @@ struct sc_patch_geom {
 // is loaded straight into shared memory at the start of a chunk (its offsets computed on
 // the way, to keep registers for the accumulators). Two barriers end each step. The sum
 // order is fixed by the shape alone.
-template <int K, int BN, int P>
-static __device__ __forceinline__ void conv_patch_body(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+// Storage: T and fmt as conv_igemm_body's (the split partial sums in `parts`).
+template <int K, int BN, int P, class T>
+static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y, float* parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
 {
     using G = sc_patch_geom<K>;
     // Weights of a kernel row as s_w[c][o][kw]: K floats per output channel, WS per input
@@ -499,7 +546,7 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
     const int splits = gridDim.z / n;
     const int img = blockIdx.z / splits;
     const int split = blockIdx.z % splits;
-    const float* x_img = x + (size_t)img * c_in * plane;
+    const T* x_img = x + (size_t)img * c_in * plane;
 
     // This thread's weight elements e = tid + 256 j of a kernel row: (o, c, kw) with kw
     // fastest, their offsets for chunk 0 and row 0, and c (FAR past the last output channel).
@@ -531,7 +578,7 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
             const int iy = ty0 - pad + r;
             const int ix = tx0 - pad + e % G::SIDE;
             const bool in = c0 + c < c_in && (unsigned)iy < (unsigned)h && (unsigned)ix < (unsigned)wd;
-            s_x[c * G::CS + e % G::AREA] = sc_ig_prep<P>(in ? x_img[(c0 + c) * plane + iy * wd + ix] : 0.0f);
+            s_x[c * G::CS + e % G::AREA] = sc_ig_prep<P>(in ? sc_ld(x_img + ((c0 + c) * plane + iy * wd + ix), fmt) : 0.0f);
         }
     };
     // The weights of step s's kernel row, into registers (issued before the current step's
@@ -543,7 +590,7 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
         const int lim = c_in - c0;
         const int row = c0 * ch_stride + (transposed ? K - 1 - kh : kh) * K;
 #pragma unroll
-        for (int j = 0; j < WPT; ++j) rw[j] = w_ch[j] < lim ? w[row + w_off[j]] : 0.0f;
+        for (int j = 0; j < WPT; ++j) rw[j] = w_ch[j] < lim ? sc_ld(w + (row + w_off[j]), fmt) : 0.0f;
     };
     auto store_w = [&]() {
 #pragma unroll
@@ -602,7 +649,8 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
     // Epilogue: acc[2 mt + hf][2 nt + e] is pixel g + 8 hf of row 2 warp + mt, channel
     // nt*8 + 2t + e.
     const int plane_out = h_out * w_out;
-    float* y_img = y + ((size_t)split * n + img) * c_out * plane_out;
+    const size_t img_off = (size_t)img * c_out * plane_out;
+    float* p_img = sc_parts(y, parts) + (size_t)split * n * c_out * plane_out;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
         const int oy = ty0 + 2 * warp + i / 2;
@@ -612,8 +660,13 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
         for (int j = 0; j < 2 * NT; ++j) {
             const int o = o0 + (j / 2) * 8 + 2 * t + j % 2;
             if (o < c_out) {
-                const float z = has_bias ? acc[i][j] + bias[o] : acc[i][j];
-                y_img[(size_t)o * plane_out + oy * w_out + ox] = splits > 1 ? acc[i][j] : sc_act(z, act, slope);
+                const size_t off = (size_t)o * plane_out + oy * w_out + ox;
+                if (splits > 1) {
+                    p_img[img_off + off] = acc[i][j];
+                } else {
+                    const float z = has_bias ? acc[i][j] + sc_ld(bias + o, fmt) : acc[i][j];
+                    sc_store_out(y, p_img, img_off + off, sc_act(z, act, slope), fmt);
+                }
             }
         }
     }
@@ -622,37 +675,55 @@ static __device__ __forceinline__ void conv_patch_body(const float* __restrict__
 // conv_patch_body with TF32 tensor cores: 9 x 9 kernels, 9 to 32 output channels per block tile (G's F = 32 layers).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_patch_body<9, 32, SC_PREC_TF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_patch_body<9, 32, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with TF32 tensor cores: 9 x 9 kernels, at most 8 output channels (G's 1- and 3-band outputs).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_patch_body<9, 8, SC_PREC_TF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_patch_body<9, 8, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 9 x 9 kernels, 9 to 32 output channels per block tile (G's F = 32 layers).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_patch_body<9, 32, SC_PREC_3XTF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_patch_body<9, 32, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 9 x 9 kernels, at most 8 output channels (G's 1- and 3-band outputs).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_patch_body<9, 8, SC_PREC_3XTF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_patch_body<9, 8, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 64 output channels per block tile (D's convolutions on maps of at least 16 x 16).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_patch_body<3, 64, SC_PREC_TF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_patch_body<3, 64, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 64 output channels per block tile (D's convolutions on maps of at least 16 x 16).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
-    conv_patch_body<3, 64, SC_PREC_3XTF32>(x, w, bias, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope);
+    conv_patch_body<3, 64, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+}
+
+// conv_patch_9x32_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+{
+    conv_patch_body<9, 32, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+}
+
+// conv_patch_9x8_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+{
+    conv_patch_body<9, 8, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+}
+
+// conv_patch_3x64_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+{
+    conv_patch_body<3, 64, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
 }
 
 // The implicit-GEMM weight gradient (variant v2 of conv2d_weight_grad), split over K:

@@ -1,5 +1,6 @@
 // Elementwise kernels: gradient accumulation and scaling (f32).
 #include "common.cuh"
+#include "half.cuh"
 
 // dst[i] += src[i].
 // Mapping: 1-D grid-stride loop, one element per thread per step; no shared memory.
@@ -7,6 +8,16 @@ extern "C" __global__ void add_assign(float* __restrict__ dst, const float* __re
 {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
         dst[i] += src[i];
+    }
+}
+
+// add_assign on 16-bit storage of format fmt: dst[i] = round(dst[i] + src[i]), the sum in
+// FP32 (the consistent head's two terms at reduced precision).
+// Mapping: as add_assign.
+extern "C" __global__ void add_assign_h16(unsigned short* __restrict__ dst, const unsigned short* __restrict__ src, int n, int fmt)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        sc_st(dst + i, sc_ld(dst + i, fmt) + sc_ld(src + i, fmt), fmt);
     }
 }
 

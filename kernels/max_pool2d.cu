@@ -2,6 +2,7 @@
 // Ties go to the first maximum of the window in row-major order; the backward pass
 // recomputes that argmax from x instead of keeping an index buffer.
 #include "common.cuh"
+#include "half.cuh"
 
 // Index 0..3 (row-major) of the first maximum of the window whose top-left is `p`.
 static __device__ inline int sc_window_argmax(const float* p, int wd)
@@ -27,6 +28,25 @@ extern "C" __global__ void max_pool2d_forward(const float* __restrict__ x, float
         const int nc = e / (w_out * h_out);
         const float* p = x + ((size_t)nc * h + 2 * oy) * wd + 2 * ox;
         const int best = sc_window_argmax(p, wd);
+        y[e] = p[(best >> 1) * wd + (best & 1)];
+    }
+}
+
+// max_pool2d_forward on 16-bit storage of format fmt: the window compared as floats (with
+// the same first-maximum rule), the chosen value's bits copied.
+// Mapping: as max_pool2d_forward.
+extern "C" __global__ void max_pool2d_forward_h16(const unsigned short* __restrict__ x, unsigned short* __restrict__ y, int planes, int h, int wd, int fmt)
+{
+    const int h_out = h / 2;
+    const int w_out = wd / 2;
+    const int total = planes * h_out * w_out;
+    for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < total; e += gridDim.x * blockDim.x) {
+        const int ox = e % w_out;
+        const int oy = (e / w_out) % h_out;
+        const int nc = e / (w_out * h_out);
+        const unsigned short* p = x + ((size_t)nc * h + 2 * oy) * wd + 2 * ox;
+        const float v[4] = {sc_ld(p, fmt), sc_ld(p + 1, fmt), sc_ld(p + wd, fmt), sc_ld(p + wd + 1, fmt)};
+        const int best = sc_window_argmax(v, 2);
         y[e] = p[(best >> 1) * wd + (best & 1)];
     }
 }

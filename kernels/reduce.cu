@@ -2,6 +2,7 @@
 // (per-block partials, then one block adds them in a fixed order) and per-channel sums
 // (bias gradients).
 #include "common.cuh"
+#include "half.cuh"
 
 // partials[block] = sum of the block's elements of x.
 // Mapping: 1-D grid-stride loop (grid size fixed by n), then sc_block_sum (warp shuffles
@@ -77,7 +78,9 @@ extern "C" __global__ void channel_sum(const float* __restrict__ g, float* __res
 // loads and stores are 128-bit. Consecutive threads read consecutive elements of each
 // slice. The element's channel comes from one division per thread, then steps. At most 32
 // registers (8 blocks of 256 threads per SM), as the plain loop needs.
-extern "C" __global__ void __launch_bounds__(256, 8) sum_slices(const float* __restrict__ parts, const float* __restrict__ bias, float* __restrict__ out, int slices, int len, int plane, int c, int has_bias, int act, float slope, int per)
+// The body of sum_slices and sum_slices_h16: T the storage of bias and out (kernels/half.cuh).
+template <class T>
+static __device__ __forceinline__ void sum_slices_body(const float* __restrict__ parts, const T* __restrict__ bias, T* __restrict__ out, int slices, int len, int plane, int c, int has_bias, int act, float slope, int per, int fmt)
 {
     if (per != 1 && (per != 4 || len % 4 != 0)) __trap();
     const bool vec = per == 4;
@@ -103,17 +106,33 @@ extern "C" __global__ void __launch_bounds__(256, 8) sum_slices(const float* __r
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
             if (j == per) break;
-            if (has_bias) acc[j] += bias[ch];
+            if (has_bias) acc[j] += sc_ld(bias + ch, fmt);
             acc[j] = sc_act(acc[j], act, slope);
             if (++r == plane) {
                 r = 0;
                 ch = ch + 1 == c ? 0 : ch + 1;
             }
         }
-        if (vec) {
+        if (vec && sizeof(T) == sizeof(float)) {
             *reinterpret_cast<float4*>(out + e0) = make_float4(acc[0], acc[1], acc[2], acc[3]);
         } else {
-            out[e0] = acc[0];
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                if (j == per) break;
+                sc_st(out + e0 + j, acc[j], fmt);
+            }
         }
     }
+}
+
+extern "C" __global__ void __launch_bounds__(256, 8) sum_slices(const float* __restrict__ parts, const float* __restrict__ bias, float* __restrict__ out, int slices, int len, int plane, int c, int has_bias, int act, float slope, int per)
+{
+    sum_slices_body<float>(parts, bias, out, slices, len, plane, c, has_bias, act, slope, per, 0);
+}
+
+// sum_slices with bias and out in 16-bit storage of format fmt (the split-K finish of the
+// 16-bit convolutions; parts stay FP32). 16-bit stores, one per element.
+extern "C" __global__ void __launch_bounds__(256, 8) sum_slices_h16(const float* __restrict__ parts, const unsigned short* __restrict__ bias, unsigned short* __restrict__ out, int slices, int len, int plane, int c, int has_bias, int act, float slope, int per, int fmt)
+{
+    sum_slices_body<unsigned short>(parts, bias, out, slices, len, plane, c, has_bias, act, slope, per, fmt);
 }

@@ -12,6 +12,10 @@ pub enum ParamKind {
     ConstF32Ptr,
     /// `float*`: a buffer the kernel writes (and may read).
     MutF32Ptr,
+    /// `const unsigned short*`: a buffer of 16-bit values (bf16 or fp16) the kernel reads.
+    ConstU16Ptr,
+    /// `unsigned short*`: a buffer of 16-bit values the kernel writes (and may read).
+    MutU16Ptr,
     /// `int`.
     I32,
     /// `unsigned int`.
@@ -211,6 +215,8 @@ mod tests {
             ("SC_PREC_FP32", consts::SC_PREC_FP32),
             ("SC_PREC_TF32", consts::SC_PREC_TF32),
             ("SC_PREC_3XTF32", consts::SC_PREC_3XTF32),
+            ("SC_FMT_BF16", consts::SC_FMT_BF16),
+            ("SC_FMT_FP16", consts::SC_FMT_FP16),
             ("SC_PATCH_TILE", consts::SC_PATCH_TILE),
             ("SC_PATCH_CK", consts::SC_PATCH_CK),
             ("SC_PATCH_MIN_BLOCKS_9X32", consts::SC_PATCH_MIN_BLOCKS_9X32),

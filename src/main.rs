@@ -27,7 +27,8 @@ enum Cmd {
         #[arg(long)]
         full: bool,
         /// Arithmetic of the convolutions (fp32, tf32, 3xtf32) [default: the device's]; the
-        /// convolutions' tolerance follows it.
+        /// convolutions' tolerance follows it. bf16 or fp16: the 16-bit storage of
+        /// inference, which runs the forward ops only.
         #[arg(long)]
         precision: Option<satcolor::device::precision::Precision>,
     },

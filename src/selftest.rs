@@ -19,7 +19,7 @@
 //! The device's raw outputs are kept in each [`CaseRun`], so that two runs (e.g. the
 //! emulator in two thread orders) can be compared bit for bit.
 
-use crate::device::precision::Precision;
+use crate::device::precision::{Half, Precision};
 use crate::device::Device;
 use crate::ops::registry::{self, CaseKind};
 use crate::ops::Act;
@@ -154,9 +154,26 @@ pub fn max_rel_err(device: &[f32], reference: &[f64]) -> f64 {
     worst / scale
 }
 
-/// Runs every case of `suite` on `dev`; an error fails its case and the rest run on.
+/// Runs every case of `suite` on `dev`; an error fails its case and the rest run on. On a
+/// device of 16-bit storage, only the ops of inference run (their forward pass,
+/// [`crate::ops::registry::Op::run_half`]); [`skipped_ops`] names the others.
 pub fn run_suite<D: Device>(dev: &D, suite: Suite) -> Vec<CaseRun> {
-    cases(suite).iter().map(|c| run_case(dev, c)).collect()
+    cases(suite)
+        .iter()
+        .filter_map(|c| try_case(dev, c))
+        .collect()
+}
+
+/// The ops of `suite` that `runs` (of [`run_suite`]) left out: on a device of 16-bit
+/// storage, every op without a 16-bit forward pass (training's); none otherwise.
+pub fn skipped_ops(suite: Suite, runs: &[CaseRun]) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = Vec::new();
+    for c in cases(suite) {
+        if !runs.iter().any(|r| r.op == c.op) && !v.contains(&c.op) {
+            v.push(c.op);
+        }
+    }
+    v
 }
 
 /// Every check of a set of runs, in order.
@@ -191,7 +208,9 @@ pub fn format_table(results: &[CheckResult]) -> String {
     }
     let passed = results.iter().filter(|r| r.pass).count();
     let loosest = results.iter().fold(TOLERANCE, |m, r| m.max(r.tolerance));
-    let bound = if loosest > TOLERANCE {
+    let bound = if loosest > TOLERANCE && results.iter().all(|r| r.tolerance == loosest) {
+        format!("≤ {loosest:.3e}: one rounding to 16 bits")
+    } else if loosest > TOLERANCE {
         format!("≤ {TOLERANCE:e}, TF32 convolutions ≤ {loosest:.3e}")
     } else {
         format!("≤ {TOLERANCE:e}")
@@ -207,6 +226,9 @@ pub fn format_table(results: &[CheckResult]) -> String {
 /// the precision's ([`Precision::tolerance`]) for the ops that run the implicit-GEMM
 /// convolutions (the ops of the kernel slots), [`TOLERANCE`] for every other op.
 pub fn tolerance(op: &str, precision: Precision) -> f64 {
+    if precision.storage().is_some() {
+        return precision.tolerance();
+    }
     let conv = crate::device::gpu::variants::SLOTS
         .iter()
         .any(|s| s.ops.contains(&op));
@@ -236,19 +258,40 @@ pub fn slot_cases(slot: &crate::device::gpu::variants::Slot) -> Vec<Case> {
 }
 
 /// Runs one case on `dev`; an error (of the device, or of the reference on a shape it
-/// rejects) is recorded in the returned run and fails it.
+/// rejects) is recorded in the returned run and fails it, as does an op that a device of
+/// 16-bit storage does not run.
 pub fn run_case<D: Device>(dev: &D, case: &Case) -> CaseRun {
-    let (outputs, error) = match case.kind.run(dev, &mut Rng(case.seed)) {
+    try_case(dev, case).unwrap_or_else(|| CaseRun {
+        op: case.op,
+        shape: case.shape.clone(),
+        outputs: Vec::new(),
+        error: Some(format!(
+            "{} does not run with --precision {}",
+            case.op,
+            dev.precision()
+        )),
+        tolerance: tolerance(case.op, dev.precision()),
+    })
+}
+
+/// [`run_case`], `None` for an op without a 16-bit pass on a device of 16-bit storage.
+fn try_case<D: Device>(dev: &D, case: &Case) -> Option<CaseRun> {
+    let rng = &mut Rng(case.seed);
+    let result = match dev.precision().storage() {
+        None => case.kind.run(dev, rng),
+        Some(f) => case.kind.run_half(dev, rng, f)?,
+    };
+    let (outputs, error) = match result {
         Ok(o) => (o, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
-    CaseRun {
+    Some(CaseRun {
         op: case.op,
         shape: case.shape.clone(),
         outputs,
         error,
         tolerance: tolerance(case.op, dev.precision()),
-    }
+    })
 }
 
 /// A seeded SplitMix64 generator: the same inputs on every machine.
@@ -277,6 +320,12 @@ impl Rng {
 /// The values as f64.
 pub(crate) fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
+}
+
+/// `v` with every value rounded to the 16-bit format `f` (the inputs of a 16-bit case,
+/// exact on the device).
+pub(crate) fn rounded(v: Vec<f32>, f: Half) -> Vec<f32> {
+    v.into_iter().map(|x| f.round(x)).collect()
 }
 
 /// A device output buffer pre-filled with junk (an op that should overwrite it must).

@@ -689,6 +689,33 @@ fn emulated_like_cpu(dir: &Path, model: &Path) {
         .map(|(x, y)| (x - y).abs())
         .fold(0f64, f64::max);
     assert!(worst <= 3.0, "cpu and emu in tf32 differ by {worst}");
+    // 16-bit storage: every activation rounded to 8 (bf16) or 11 (fp16) significant bits
+    // on its way through the layers; the 8-bit output stays within a few units, and the
+    // mean difference well under one.
+    for (precision, max_worst, max_mean) in [("bf16", 4.0, 0.5), ("fp16", 2.0, 0.1)] {
+        let out = dir.join(format!("{precision}.tif"));
+        let _ = std::fs::remove_file(&out);
+        let line = ok(&[
+            "colorize",
+            "--model",
+            s(model),
+            s(&pan),
+            s(&out),
+            "--device",
+            "emu",
+            "--precision",
+            precision,
+        ]);
+        assert!(line.contains(&format!("({precision}) in")), "{line}");
+        let c = read_all(&out).0;
+        let diffs: Vec<f64> = a.iter().zip(&c).map(|(x, y)| (x - y).abs()).collect();
+        let worst = diffs.iter().copied().fold(0f64, f64::max);
+        let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
+        assert!(
+            worst <= max_worst && mean <= max_mean,
+            "cpu and emu in {precision} differ by {worst} at worst, {mean} on average"
+        );
+    }
 }
 
 #[test]

@@ -200,6 +200,57 @@ fn tensor_core_precisions_match_the_reference_within_their_mantissas_tolerance()
 }
 
 #[test]
+fn sixteen_bit_storage_runs_the_forward_ops_within_one_rounding() {
+    // Every case of the ops G's forward pass uses, with inputs rounded to bf16 or fp16
+    // (exact on the device) against the f64 reference on the same values: one rounding of
+    // the output (u = 2^-8, 2^-11) plus FP32 accumulation.
+    let mut worst = Vec::new();
+    for p in [Precision::Bf16, Precision::Fp16] {
+        let order = if p == Precision::Bf16 {
+            Order::Forward
+        } else {
+            Order::Shuffle(0x16)
+        };
+        let dev = emu(order, order).with_precision(p);
+        let runs = selftest::run_suite(&dev, Suite::Full);
+        let w = worst_passing(&runs, p.name());
+        let ops: Vec<&str> = runs.iter().map(|r| r.op).collect();
+        for op in [
+            "conv2d",
+            "conv_transpose2d",
+            "max_pool2d",
+            "concat_channels",
+            "convex_skip",
+            "add_assign",
+        ] {
+            assert!(ops.contains(&op), "{p}: no case of {op}");
+        }
+        // The training ops do not run, and say so.
+        let skipped = selftest::skipped_ops(Suite::Full, &runs);
+        assert!(skipped.contains(&"adam_step") && skipped.contains(&"act_backward"));
+        // Rounding to 16 bits shows (the 16-bit kernels ran), within one unit roundoff.
+        let u = p.storage().unwrap().unit_roundoff();
+        assert!(w > u / 8.0 && w <= p.tolerance(), "{p}: {w:e}");
+        worst.push(w);
+        // A training op is a clear error, not a wrong result.
+        let x = dev.upload(&[1.0, 2.0]).unwrap();
+        let mut y = dev.upload(&[0.0, 0.0]).unwrap();
+        let e = dev
+            .act_backward(Act::Relu, &x, &mut y)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("act_backward") && e.contains(p.name()), "{e}");
+        // Values round-trip through the storage as the format rounds them.
+        let v = [0.1f32, -3.7, 1e-3, 65504.0];
+        let back = dev.download(&dev.upload(&v).unwrap()).unwrap();
+        let f = p.storage().unwrap();
+        assert_eq!(back, v.map(|x| f.round(x)));
+    }
+    // fp16 keeps 3 more bits than bf16.
+    assert!(worst[1] < worst[0] / 4.0, "{worst:?}");
+}
+
+#[test]
 fn emu_rejects_bad_shapes_with_errors() {
     let dev = emu(Order::Forward, Order::Forward);
     let buf = |n: usize| dev.alloc_zeros(n).unwrap();

@@ -27,8 +27,10 @@ pub struct Args {
     /// auto (the first GPU that works, else the CPU), cpu, emu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
-    /// Arithmetic of the convolutions: fp32, tf32 (tensor cores) or 3xtf32 [default: tf32
-    /// on GPUs of compute capability 8.0+, else fp32].
+    /// Arithmetic of the convolutions: fp32, tf32 (tensor cores) or 3xtf32; or bf16 / fp16:
+    /// weights and activations stored in 16 bits, TF32 tensor-core products and FP32
+    /// accumulation (half the memory; GPUs of compute capability 8.0+ and emu) [default:
+    /// tf32 on GPUs of compute capability 8.0+, else fp32].
     #[arg(long)]
     pub precision: Option<Precision>,
     /// Overlap of neighbouring tiles in pixels [default: a quarter of the model's window].
@@ -60,13 +62,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let job = ColorizeJob::new(ckpt, &args.input, &args.output, &options)?;
     let start = Instant::now();
-    let summary = run_on(&device, args.precision, Visit { job: &job })??;
+    let (summary, precision) = run_on(&device, args.precision, Visit { job: &job })??;
     let seconds = start.elapsed().as_secs_f64();
     let (w, h) = summary.size;
     let mp = (w * h) as f64 / 1e6;
     crate::console::print(&format!(
-        "colorized {} ({w}x{h}, {}) into {} ({} {} bands, overlap {}) on {} in {seconds:.1} s: \
-         {:.2} MP/s, peak RSS {}\n",
+        "colorized {} ({w}x{h}, {}) into {} ({} {} bands, overlap {}) on {} ({precision}) in \
+         {seconds:.1} s: {:.2} MP/s, peak RSS {}\n",
         args.input.display(),
         summary.input,
         args.output.display(),
@@ -86,7 +88,7 @@ struct Visit<'a> {
 }
 
 impl DeviceVisitor for Visit<'_> {
-    type Output = anyhow::Result<ColorizeSummary>;
+    type Output = anyhow::Result<(ColorizeSummary, Precision)>;
 
     fn visit<D: crate::device::Device>(self, dev: &D) -> crate::Result<Self::Output> {
         let (width, height) = self.job.size();
@@ -103,6 +105,6 @@ impl DeviceVisitor for Visit<'_> {
         };
         let result = self.job.run(dev, &mut |done, _| bar.set_position(done));
         bar.finish_and_clear();
-        Ok(result)
+        Ok(result.map(|r| (r, dev.precision())))
     }
 }

@@ -32,7 +32,8 @@ pub struct Args {
     /// The SASS arch of the GPUs to predict for: sm_90 (H100 SXM, H200) or sm_80 (A100).
     #[arg(long, default_value = "sm_90")]
     pub arch: String,
-    /// Arithmetic of the convolutions: fp32, tf32 (tensor cores) or 3xtf32.
+    /// Arithmetic of the convolutions: fp32, tf32 (tensor cores) or 3xtf32; bf16 or fp16
+    /// (16-bit storage) predict inference only.
     #[arg(long, default_value = "fp32")]
     pub precision: Precision,
     /// Blocks traced per launch, scaled to the grid (0: every block; slow).
@@ -78,7 +79,8 @@ struct Output {
     sample_blocks: u32,
     gpus: Vec<GpuSpec>,
     assumptions: Vec<String>,
-    train: Section,
+    /// None for the inference-only precisions (bf16, fp16).
+    train: Option<Section>,
     infer: Section,
 }
 
@@ -119,7 +121,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         sample_blocks: args.sample_blocks,
         gpus: gpus.iter().map(|g| **g).collect(),
         assumptions: assumptions(),
-        train: section(Workload::Train, args.batch)?,
+        train: match args.precision.storage() {
+            None => Some(section(Workload::Train, args.batch)?),
+            Some(_) => None,
+        },
         infer: section(
             Workload::Infer,
             args.infer_batch.unwrap_or(crate::infer::DEFAULT_BATCH),
@@ -152,7 +157,7 @@ fn render(out: &Output) -> String {
             g.name, g.product, g.sms, g.clock_ghz, g.fp32_tflops, g.tf32_tflops, g.dram_tbs
         );
     }
-    for sec in [&out.train, &out.infer] {
+    for sec in out.train.iter().chain([&out.infer]) {
         let r = &sec.report;
         let what = match sec.workload {
             "train" => format!("one training iteration at batch {}", sec.batch),

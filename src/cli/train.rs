@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// Arithmetic of the convolutions: fp32, tf32 (tensor cores) or 3xtf32 [default: tf32
-    /// on GPUs of compute capability 8.0+, else fp32].
+    /// on GPUs of compute capability 8.0+, else fp32]; bf16 and fp16 are for colorize only.
     #[arg(long)]
     pub precision: Option<Precision>,
     /// The step to train up to, counting the steps before a resume [default: 2400].

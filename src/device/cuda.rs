@@ -8,7 +8,7 @@
 //! once, then cached. All work goes to the context's default stream, in order, so the
 //! buffers need no per-launch event tracking.
 
-use super::gpu::{check_args, Arg, KernelExec, LaunchConfig};
+use super::gpu::{check_args, Arg, Elem, KernelExec, LaunchConfig};
 use crate::kernels::{module_image, Kernel};
 use crate::{Error, Result};
 use cudarc::driver::sys::{CUdevice_attribute, CUfunction_attribute};
@@ -21,13 +21,45 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// A buffer of f32 in GPU memory.
+/// A buffer of f32 (or of 16-bit values) in GPU memory.
 ///
-/// Holds at least one element so that even an empty buffer is a valid allocation
-/// (`cuMemAlloc` rejects zero bytes); `len` is the logical length.
+/// Held as 32-bit words, two 16-bit values to a word, and at least one word so that even
+/// an empty buffer is a valid allocation (`cuMemAlloc` rejects zero bytes); `len` is the
+/// logical length in elements.
 pub struct CudaBuf {
     data: CudaSlice<f32>,
     len: usize,
+    elem: Elem,
+}
+
+impl CudaBuf {
+    /// Its 32-bit words that hold data.
+    fn words(&self) -> usize {
+        words(self.len, self.elem)
+    }
+    /// An error unless its elements are `elem`.
+    fn check(&self, elem: Elem) -> Result<()> {
+        if self.elem != elem {
+            return Err(Error::Device(format!(
+                "cuda: a buffer of {:?} accessed as {elem:?}",
+                self.elem
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// 32-bit words that hold `len` elements of `elem`.
+fn words(len: usize, elem: Elem) -> usize {
+    (len * elem.bytes()).div_ceil(4)
+}
+
+/// The length error of a host copy of `host` elements into a buffer of `len`.
+fn length_err(host: usize, len: usize) -> Error {
+    Error::Shape {
+        op: "write",
+        reason: format!("host data has {host} elements, the buffer {len}"),
+    }
 }
 
 /// One CUDA GPU as the driver reports it.
@@ -287,14 +319,14 @@ impl CudaExec {
         Ok(f)
     }
 
-    /// Allocates `len` elements (at least one) without initializing them.
-    fn alloc_raw(&self, len: usize) -> Result<CudaBuf> {
+    /// Allocates `len` elements of `elem` (at least one word) without initializing them.
+    fn alloc_raw(&self, len: usize, elem: Elem) -> Result<CudaBuf> {
         // SAFETY: every caller overwrites the first `len` elements (zeroes or host data)
         // before the buffer is used; the padding element of an empty buffer is never read.
-        let data = unsafe { self.stream.alloc::<f32>(len.max(1)) }
-            .map_err(|e| device_err(&format!("allocation of {len} floats"), e))?;
+        let data = unsafe { self.stream.alloc::<f32>(words(len, elem).max(1)) }
+            .map_err(|e| device_err(&format!("allocation of {len} {elem:?} elements"), e))?;
         self.allocs.fetch_add(1, Ordering::Relaxed);
-        Ok(CudaBuf { data, len })
+        Ok(CudaBuf { data, len, elem })
     }
 }
 
@@ -309,8 +341,8 @@ impl KernelExec for CudaExec {
         )
     }
 
-    fn alloc_zeros(&self, len: usize) -> Result<CudaBuf> {
-        let mut buf = self.alloc_raw(len)?;
+    fn alloc(&self, len: usize, elem: Elem) -> Result<CudaBuf> {
+        let mut buf = self.alloc_raw(len, elem)?;
         self.stream
             .memset_zeros(&mut buf.data)
             .map_err(|e| device_err("memset", e))?;
@@ -318,21 +350,15 @@ impl KernelExec for CudaExec {
     }
 
     fn upload(&self, host: &[f32]) -> Result<CudaBuf> {
-        let mut buf = self.alloc_raw(host.len())?;
+        let mut buf = self.alloc_raw(host.len(), Elem::F32)?;
         self.write(&mut buf, host)?;
         Ok(buf)
     }
 
     fn write(&self, buf: &mut CudaBuf, host: &[f32]) -> Result<()> {
+        buf.check(Elem::F32)?;
         if host.len() != buf.len {
-            return Err(Error::Shape {
-                op: "write",
-                reason: format!(
-                    "host data has {} elements, the buffer {}",
-                    host.len(),
-                    buf.len
-                ),
-            });
+            return Err(length_err(host.len(), buf.len));
         }
         if host.is_empty() {
             return Ok(());
@@ -344,6 +370,7 @@ impl KernelExec for CudaExec {
     }
 
     fn download(&self, buf: &CudaBuf) -> Result<Vec<f32>> {
+        buf.check(Elem::F32)?;
         if buf.len == 0 {
             return Ok(Vec::new());
         }
@@ -357,8 +384,45 @@ impl KernelExec for CudaExec {
         Ok(host)
     }
 
+    fn write_u16(&self, buf: &mut CudaBuf, host: &[u16]) -> Result<()> {
+        buf.check(Elem::U16)?;
+        if host.len() != buf.len {
+            return Err(length_err(host.len(), buf.len));
+        }
+        if host.is_empty() {
+            return Ok(());
+        }
+        // Two values to a word, a last odd one with a zero beside it.
+        let mut packed = vec![0f32; buf.words()];
+        bytemuck::cast_slice_mut::<f32, u16>(&mut packed)[..host.len()].copy_from_slice(host);
+        let n = buf.words();
+        let mut dst = buf.data.slice_mut(..n);
+        self.stream
+            .memcpy_htod(&packed, &mut dst)
+            .map_err(|e| device_err("host-to-device copy", e))
+    }
+
+    fn download_u16(&self, buf: &CudaBuf) -> Result<Vec<u16>> {
+        buf.check(Elem::U16)?;
+        if buf.len == 0 {
+            return Ok(Vec::new());
+        }
+        let words = self
+            .stream
+            .clone_dtoh(&buf.data.slice(..buf.words()))
+            .map_err(|e| device_err("device-to-host copy (or an earlier kernel)", e))?;
+        self.stream
+            .synchronize()
+            .map_err(|e| device_err("stream synchronization (or an earlier kernel)", e))?;
+        Ok(bytemuck::cast_slice::<f32, u16>(&words)[..buf.len].to_vec())
+    }
+
     fn len(&self, buf: &CudaBuf) -> usize {
         buf.len
+    }
+
+    fn elem(&self, buf: &CudaBuf) -> Elem {
+        buf.elem
     }
 
     fn alloc_count(&self) -> u64 {
@@ -390,7 +454,7 @@ impl KernelExec for CudaExec {
         cfg: LaunchConfig,
         args: &mut [Arg<'_, CudaBuf>],
     ) -> Result<()> {
-        check_args(kernel, args)?;
+        check_args(kernel, args, |b| b.elem)?;
         let f = self.function(kernel)?;
         let mut builder = self.stream.launch_builder(&f);
         for a in args.iter_mut() {

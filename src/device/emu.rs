@@ -9,7 +9,7 @@
 //! the C++ runtime: they end at a guard page in the normal build, and are heap blocks that
 //! AddressSanitizer watches in the `emu-asan` build.
 
-use super::gpu::{check_args, Arg, ArgValue, KernelExec, LaunchConfig};
+use super::gpu::{check_args, Arg, ArgValue, Elem, KernelExec, LaunchConfig};
 use crate::kernels::Kernel;
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -290,10 +290,11 @@ const MAX_SITES: usize = 4096;
 /// Largest shared memory of one block with the opt-in attribute (sm_90: 227 KiB).
 const SHARED_OPTIN_MAX: u32 = 227 * 1024;
 
-/// A buffer of f32 in emulated global memory, freed on drop.
+/// A buffer of f32 (or 16-bit values) in emulated global memory, freed on drop.
 pub struct EmuBuf {
-    ptr: *mut f32,
+    ptr: *mut c_void,
     len: usize,
+    elem: Elem,
 }
 
 // SAFETY: an EmuBuf exclusively owns its allocation, like a Box<[f32]>; kernels only touch
@@ -303,26 +304,65 @@ unsafe impl Send for EmuBuf {}
 unsafe impl Sync for EmuBuf {}
 
 impl EmuBuf {
-    fn as_slice(&self) -> &[f32] {
+    /// Its elements as `T`, which must be its element type (f32 or u16).
+    fn as_slice<T: EmuElem>(&self) -> Result<&[T]> {
+        self.check::<T>()?;
         if self.len == 0 {
-            return &[];
+            return Ok(&[]);
         }
-        // SAFETY: ptr holds len initialised f32 owned by self.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        // SAFETY: ptr holds len initialised elements of T (checked above) owned by self.
+        Ok(unsafe { std::slice::from_raw_parts(self.ptr.cast::<T>(), self.len) })
     }
-    fn as_mut_slice(&mut self) -> &mut [f32] {
+    fn as_mut_slice<T: EmuElem>(&mut self) -> Result<&mut [T]> {
+        self.check::<T>()?;
         if self.len == 0 {
-            return &mut [];
+            return Ok(&mut []);
         }
         // SAFETY: as above, and &mut self makes the access exclusive.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.ptr.cast::<T>(), self.len) })
     }
+    fn check<T: EmuElem>(&self) -> Result<()> {
+        if self.elem != T::ELEM {
+            return Err(Error::Device(format!(
+                "emu: a buffer of {:?} accessed as {:?}",
+                self.elem,
+                T::ELEM
+            )));
+        }
+        Ok(())
+    }
+    /// Host copies of elements of `T`, checking the length.
+    fn copy_from<T: EmuElem>(&mut self, host: &[T]) -> Result<()> {
+        if self.len != host.len() {
+            return Err(Error::Shape {
+                op: "write",
+                reason: format!(
+                    "host data has {} elements, the buffer {}",
+                    host.len(),
+                    self.len
+                ),
+            });
+        }
+        self.as_mut_slice()?.copy_from_slice(host);
+        Ok(())
+    }
+}
+
+/// A host element type of emulator buffers.
+trait EmuElem: Copy {
+    const ELEM: Elem;
+}
+impl EmuElem for f32 {
+    const ELEM: Elem = Elem::F32;
+}
+impl EmuElem for u16 {
+    const ELEM: Elem = Elem::U16;
 }
 
 impl Drop for EmuBuf {
     fn drop(&mut self) {
         // SAFETY: ptr came from satcolor_emu_alloc with this byte size.
-        unsafe { satcolor_emu_free(self.ptr.cast(), self.len * 4) }
+        unsafe { satcolor_emu_free(self.ptr, self.len * self.elem.bytes()) }
     }
 }
 
@@ -412,19 +452,19 @@ impl EmuExec {
             .unwrap_or_default()
     }
 
-    fn alloc(&self, len: usize) -> Result<EmuBuf> {
+    fn alloc_bytes(&self, len: usize, elem: Elem) -> Result<EmuBuf> {
         let bytes = len
-            .checked_mul(4)
-            .ok_or_else(|| Error::Device(format!("emu: buffer of {len} f32 is too large")))?;
+            .checked_mul(elem.bytes())
+            .ok_or_else(|| Error::Device(format!("emu: buffer of {len} {elem:?} is too large")))?;
         // SAFETY: plain allocation; memory comes back zeroed.
-        let ptr = unsafe { satcolor_emu_alloc(bytes) }.cast::<f32>();
+        let ptr = unsafe { satcolor_emu_alloc(bytes) };
         if ptr.is_null() && len > 0 {
             return Err(Error::Device(format!(
                 "emu: out of memory allocating {bytes} bytes"
             )));
         }
         self.allocs.fetch_add(1, Ordering::Relaxed);
-        Ok(EmuBuf { ptr, len })
+        Ok(EmuBuf { ptr, len, elem })
     }
 }
 
@@ -444,34 +484,38 @@ impl KernelExec for EmuExec {
         )
     }
 
-    fn alloc_zeros(&self, len: usize) -> Result<EmuBuf> {
-        self.alloc(len)
+    fn alloc(&self, len: usize, elem: Elem) -> Result<EmuBuf> {
+        self.alloc_bytes(len, elem)
     }
 
     fn upload(&self, host: &[f32]) -> Result<EmuBuf> {
-        let mut b = self.alloc(host.len())?;
-        b.as_mut_slice().copy_from_slice(host);
+        let mut b = self.alloc_bytes(host.len(), Elem::F32)?;
+        b.copy_from(host)?;
         Ok(b)
     }
 
     fn write(&self, buf: &mut EmuBuf, host: &[f32]) -> Result<()> {
-        if buf.len != host.len() {
-            return Err(Error::Device(format!(
-                "emu: writing {} f32 into a buffer of {}",
-                host.len(),
-                buf.len
-            )));
-        }
-        buf.as_mut_slice().copy_from_slice(host);
-        Ok(())
+        buf.copy_from(host)
     }
 
     fn download(&self, buf: &EmuBuf) -> Result<Vec<f32>> {
-        Ok(buf.as_slice().to_vec())
+        Ok(buf.as_slice::<f32>()?.to_vec())
+    }
+
+    fn write_u16(&self, buf: &mut EmuBuf, host: &[u16]) -> Result<()> {
+        buf.copy_from(host)
+    }
+
+    fn download_u16(&self, buf: &EmuBuf) -> Result<Vec<u16>> {
+        Ok(buf.as_slice::<u16>()?.to_vec())
     }
 
     fn len(&self, buf: &EmuBuf) -> usize {
         buf.len
+    }
+
+    fn elem(&self, buf: &EmuBuf) -> Elem {
+        buf.elem
     }
 
     fn alloc_count(&self) -> u64 {
@@ -502,7 +546,7 @@ impl KernelExec for EmuExec {
         cfg: LaunchConfig,
         args: &mut [Arg<'_, EmuBuf>],
     ) -> Result<()> {
-        check_args(kernel, args)?;
+        check_args(kernel, args, |b| b.elem)?;
         let body = *self
             .bodies
             .get(kernel.name)
@@ -569,7 +613,7 @@ impl KernelExec for EmuExec {
             sites.truncate(sites_len);
             let args = args
                 .iter()
-                .map(|a| (a.name(), a.value(|b| b.len)))
+                .map(|a| (a.name(), a.value(|b| (b.len, b.elem))))
                 .collect();
             if let Ok(mut v) = self.counted.lock() {
                 v.push(LaunchCounters {

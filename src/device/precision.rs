@@ -3,6 +3,11 @@
 //! accumulation), or 3xTF32 (each operand split into a TF32 high and low part, three
 //! tensor-core products: about FP32's accuracy). Every other op computes in FP32.
 //!
+//! For inference alone (`colorize --precision bf16|fp16`), weights and activations can be
+//! stored in 16 bits ([`Half`]): every value is rounded to bf16 or fp16 when it is stored,
+//! and the convolutions multiply on TF32 tensor cores, which hold either format exactly, so
+//! only the FP32 accumulation and the final store round. Half the memory and traffic.
+//!
 //! The default follows PyTorch's for convolutions: TF32 on GPUs with tensor cores for it
 //! (compute capability 8.0 and newer), FP32 elsewhere (the cpu device, the emulator, older
 //! GPUs). The emulator runs every precision, with the tensor-core instructions emulated
@@ -23,6 +28,58 @@ pub enum Precision {
     /// Three TF32 tensor-core products per product (high·high + high·low + low·high).
     #[serde(rename = "3xtf32")]
     Tf32x3,
+    /// Inference only: weights and activations stored as bfloat16, TF32 tensor-core
+    /// products (exact on bf16 values), FP32 accumulation.
+    #[serde(rename = "bf16")]
+    Bf16,
+    /// Inference only: weights and activations stored as IEEE fp16, otherwise as
+    /// [`Precision::Bf16`].
+    #[serde(rename = "fp16")]
+    Fp16,
+}
+
+/// A 16-bit storage format of reduced-precision inference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Half {
+    /// bfloat16: FP32's 8 exponent bits, 7 fraction bits.
+    Bf16,
+    /// IEEE 754 binary16: 5 exponent bits (largest finite 65504), 10 fraction bits.
+    Fp16,
+}
+
+impl Half {
+    /// The kernels' `fmt` code (kernels/half.cuh's `SC_FMT_*`).
+    pub fn code(self) -> i32 {
+        match self {
+            Half::Bf16 => consts::SC_FMT_BF16,
+            Half::Fp16 => consts::SC_FMT_FP16,
+        }
+    }
+    /// The unit roundoff of a store: 2⁻⁸ (bf16's 8 significant bits), 2⁻¹¹ (fp16's 11).
+    pub fn unit_roundoff(self) -> f64 {
+        match self {
+            Half::Bf16 => 1.0 / 256.0,
+            Half::Fp16 => 1.0 / 2048.0,
+        }
+    }
+    /// The bits of `v` rounded to the format, to nearest even (as kernels/half.cuh).
+    pub fn encode(self, v: f32) -> u16 {
+        match self {
+            Half::Bf16 => half::bf16::from_f32(v).to_bits(),
+            Half::Fp16 => half::f16::from_f32(v).to_bits(),
+        }
+    }
+    /// The value of some bits of the format.
+    pub fn decode(self, bits: u16) -> f32 {
+        match self {
+            Half::Bf16 => half::bf16::from_bits(bits).to_f32(),
+            Half::Fp16 => half::f16::from_bits(bits).to_f32(),
+        }
+    }
+    /// `v` rounded to the format and back.
+    pub fn round(self, v: f32) -> f32 {
+        self.decode(self.encode(v))
+    }
 }
 
 /// TF32's unit roundoff: 10 fraction bits, rounded to nearest.
@@ -30,7 +87,15 @@ pub const TF32_UNIT_ROUNDOFF: f64 = 1.0 / 2048.0;
 
 impl Precision {
     /// Every precision, FP32 first.
-    pub const ALL: [Precision; 3] = [Precision::Fp32, Precision::Tf32, Precision::Tf32x3];
+    pub const ALL: [Precision; 5] = [
+        Precision::Fp32,
+        Precision::Tf32,
+        Precision::Tf32x3,
+        Precision::Bf16,
+        Precision::Fp16,
+    ];
+    /// The precisions that train (every op in FP32 storage).
+    pub const TRAINING: [Precision; 3] = [Precision::Fp32, Precision::Tf32, Precision::Tf32x3];
 
     /// The name `--precision` takes.
     pub fn name(self) -> &'static str {
@@ -38,15 +103,35 @@ impl Precision {
             Precision::Fp32 => "fp32",
             Precision::Tf32 => "tf32",
             Precision::Tf32x3 => "3xtf32",
+            Precision::Bf16 => "bf16",
+            Precision::Fp16 => "fp16",
         }
     }
 
-    /// The kernels' code of it (kernels/mma.cuh's `SC_PREC_*`).
-    pub fn code(self) -> i32 {
+    /// The 16-bit storage of the inference-only precisions, `None` for the others.
+    pub fn storage(self) -> Option<Half> {
         match self {
+            Precision::Bf16 => Some(Half::Bf16),
+            Precision::Fp16 => Some(Half::Fp16),
+            _ => None,
+        }
+    }
+
+    /// The arithmetic of the products: TF32 for the 16-bit storages, else itself.
+    pub fn math(self) -> Precision {
+        if self.storage().is_some() {
+            Precision::Tf32
+        } else {
+            self
+        }
+    }
+
+    /// The kernels' code of its products (kernels/mma.cuh's `SC_PREC_*`).
+    pub fn code(self) -> i32 {
+        match self.math() {
             Precision::Fp32 => consts::SC_PREC_FP32,
-            Precision::Tf32 => consts::SC_PREC_TF32,
             Precision::Tf32x3 => consts::SC_PREC_3XTF32,
+            _ => consts::SC_PREC_TF32,
         }
     }
 
@@ -60,10 +145,18 @@ impl Precision {
     /// u = 2⁻¹¹, far below FP32's accumulation): 1e-5. TF32: both operands of every product
     /// are rounded, so a product errs by at most 2u; a sum errs by at most 2u·Σ|terms|,
     /// and the tolerance allows Σ|terms| up to 4× the largest output: 8u ≈ 3.9e-3.
+    /// bf16 and fp16 (u_s their unit roundoff), against the reference on the 16-bit values
+    /// the device holds (every op's inputs and weights rounded as an upload rounds them):
+    /// the products are exact on the tensor cores, so an output errs by its one rounding
+    /// to the format (at most u_s of the largest output) plus FP32's accumulation: u_s +
+    /// 1e-5 (3.9e-3 for bf16, 5.0e-4 for fp16).
     pub fn tolerance(self) -> f64 {
         match self {
             Precision::Fp32 | Precision::Tf32x3 => crate::selftest::TOLERANCE,
             Precision::Tf32 => 8.0 * TF32_UNIT_ROUNDOFF,
+            Precision::Bf16 | Precision::Fp16 => {
+                self.storage().map_or(0.0, Half::unit_roundoff) + crate::selftest::TOLERANCE
+            }
         }
     }
 
@@ -82,10 +175,23 @@ impl Precision {
             None if native_tf32 => Ok(Precision::Tf32),
             None | Some(Precision::Fp32) => Ok(Precision::Fp32),
             Some(p) if tensor_cores => Ok(p),
+            Some(p) if p.storage().is_some() => Err(Error::Input(format!(
+                "--precision {p}: 16-bit inference multiplies on tensor cores, which {device} lacks (a GPU of compute capability 8.0 or newer, or --device emu); use --precision fp32"
+            ))),
             Some(p) => Err(Error::Input(format!(
                 "--precision {p}: {device} has no TF32 tensor cores (they need a GPU of compute capability 8.0 or newer, or --device emu); use --precision fp32"
             ))),
         }
+    }
+
+    /// An error unless it can train: the 16-bit storages run inference only.
+    pub fn check_training(self) -> Result<()> {
+        if self.storage().is_some() {
+            return Err(Error::Input(format!(
+                "--precision {self} stores activations in 16 bits and runs inference only (colorize); train with fp32, tf32 or 3xtf32"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -102,7 +208,11 @@ impl std::str::FromStr for Precision {
         Precision::ALL
             .into_iter()
             .find(|p| p.name() == t)
-            .ok_or_else(|| Error::Input(format!("unknown precision `{s}` (fp32, tf32 or 3xtf32)")))
+            .ok_or_else(|| {
+                Error::Input(format!(
+                    "unknown precision `{s}` (fp32, tf32, 3xtf32, bf16 or fp16)"
+                ))
+            })
     }
 }
 
@@ -120,9 +230,16 @@ mod tests {
             );
         }
         let codes: Vec<i32> = Precision::ALL.iter().map(|p| p.code()).collect();
-        assert_eq!(codes, [0, 1, 2]);
-        let e = "bf16".parse::<Precision>().unwrap_err().to_string();
-        assert!(e.contains("bf16") && e.contains("3xtf32"), "{e}");
+        assert_eq!(codes, [0, 1, 2, 1, 1]);
+        let e = "fp8".parse::<Precision>().unwrap_err().to_string();
+        assert!(e.contains("fp8") && e.contains("3xtf32"), "{e}");
+        assert!(Precision::TRAINING
+            .iter()
+            .all(|p| p.check_training().is_ok()));
+        for p in [Precision::Bf16, Precision::Fp16] {
+            let e = p.check_training().unwrap_err().to_string();
+            assert!(e.contains(p.name()) && e.contains("inference"), "{e}");
+        }
     }
 
     #[test]
@@ -149,5 +266,31 @@ mod tests {
     fn tf32_tolerance_follows_from_its_mantissa() {
         assert_eq!(Precision::Tf32.tolerance(), 8.0 / 2048.0);
         assert!(Precision::Tf32x3.tolerance() <= 1e-5);
+        assert_eq!(Precision::Bf16.tolerance(), 1.0 / 256.0 + 1e-5);
+        assert_eq!(Precision::Fp16.tolerance(), 1.0 / 2048.0 + 1e-5);
+    }
+
+    #[test]
+    fn half_formats_round_to_nearest_even_by_hand() {
+        // bf16: 1 + 2^-8 is halfway between 1 and 1 + 2^-7: to the even 1; 1 + 3·2^-8 is
+        // halfway between 1 + 2^-7 and 1 + 2^-6: to the even 1 + 2^-6.
+        let b = Half::Bf16;
+        assert_eq!(b.round(1.0 + 1.0 / 256.0), 1.0);
+        assert_eq!(b.round(1.0 + 3.0 / 256.0), 1.0 + 1.0 / 64.0);
+        assert_eq!(b.encode(1.0), 0x3f80);
+        assert_eq!(b.round(3.0e38), f32::from_bits(0x7f62_0000));
+        // fp16: 65520 (halfway between 65504 and 2^16) overflows to infinity; 2^-24 is the
+        // smallest subnormal; 1 + 2^-11 goes to the even 1.
+        let h = Half::Fp16;
+        assert_eq!(h.round(65504.0), 65504.0);
+        assert!(h.round(65520.0).is_infinite());
+        assert_eq!(h.round(2f32.powi(-24)), 2f32.powi(-24));
+        assert_eq!(h.round(1.0 + 1.0 / 2048.0), 1.0);
+        assert_eq!(h.encode(1.0), 0x3c00);
+        for f in [Half::Bf16, Half::Fp16] {
+            assert!(f.round(f32::NAN).is_nan());
+            assert_eq!(f.decode(f.encode(-0.0)).to_bits(), (-0.0f32).to_bits());
+            assert!((f.round(0.1) - 0.1).abs() <= 0.1 * f.unit_roundoff() as f32);
+        }
     }
 }

@@ -15,6 +15,7 @@ use super::{
     activation, concat, conv2d, conv_transpose2d, convex_skip, elementwise, linear, loss,
     max_pool2d, optim, reduce,
 };
+use crate::device::precision::Half;
 use crate::device::Device;
 use crate::selftest::{Output, Rng};
 use crate::Result;
@@ -81,6 +82,19 @@ pub trait Op {
     /// Runs one case on `dev` and on the f64 reference, drawing inputs from `rng`; returns
     /// every output, in a fixed order.
     fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>>;
+    /// Runs one case of the op's forward pass on `dev`, a device of 16-bit storage `f`
+    /// (reduced-precision inference), with inputs drawn from `rng` and rounded to `f`,
+    /// against the f64 reference on those same values; `None` for an op that does not run
+    /// in 16-bit storage (training's), the default.
+    fn run_half<D: Device>(
+        dev: &D,
+        p: &Self::Params,
+        rng: &mut Rng,
+        f: Half,
+    ) -> Option<Result<Vec<Output>>> {
+        let _ = (dev, p, rng, f);
+        None
+    }
     /// The benchmarks (none by default).
     fn benches() -> Vec<OpBench<Self::Params>> {
         Vec::new()
@@ -167,6 +181,17 @@ macro_rules! registry {
             pub fn run<D: Device>(&self, dev: &D, rng: &mut Rng) -> Result<Vec<Output>> {
                 match self {
                     $(CaseKind::$ty(p) => <$fam::$ty as Op>::run(dev, p, rng),)*
+                }
+            }
+            /// Runs the case's forward pass in 16-bit storage (see [`Op::run_half`]).
+            pub fn run_half<D: Device>(
+                &self,
+                dev: &D,
+                rng: &mut Rng,
+                f: Half,
+            ) -> Option<Result<Vec<Output>>> {
+                match self {
+                    $(CaseKind::$ty(p) => <$fam::$ty as Op>::run_half(dev, p, rng, f),)*
                 }
             }
             /// Prepares one benchmark part (see [`Op::bench_part`]).

@@ -5,7 +5,7 @@
 //! tells the launches of an op at once.
 
 use super::work::{useful_work, Work};
-use crate::device::gpu::{check_args, Arg, ArgValue, KernelExec, LaunchConfig};
+use crate::device::gpu::{check_args, Arg, ArgValue, Elem, KernelExec, LaunchConfig};
 use crate::kernels::Kernel;
 use crate::Result;
 use std::sync::Mutex;
@@ -48,31 +48,48 @@ impl<E: KernelExec> Recording<E> {
     }
 }
 
-/// An executor that runs nothing: its buffers are only lengths, its launches are checked
-/// against the kernels' signatures ([`check_args`]) and dropped. Under a [`Recording`], it
-/// tells what launches an op makes, and their useful work, at once.
+/// An executor that runs nothing: its buffers are only lengths and element types, its
+/// launches are checked against the kernels' signatures ([`check_args`]) and dropped.
+/// Under a [`Recording`], it tells what launches an op makes, and their useful work, at
+/// once.
 #[derive(Default)]
 pub struct Dry;
 
+impl Dry {
+    /// A dry buffer of `len` f32.
+    pub fn buf(len: usize) -> (usize, Elem) {
+        (len, Elem::F32)
+    }
+}
+
 impl KernelExec for Dry {
-    type Buf = usize;
+    type Buf = (usize, Elem);
     fn name(&self) -> String {
         "dry (records launches, runs nothing)".into()
     }
-    fn alloc_zeros(&self, len: usize) -> Result<usize> {
-        Ok(len)
+    fn alloc(&self, len: usize, elem: Elem) -> Result<Self::Buf> {
+        Ok((len, elem))
     }
-    fn upload(&self, host: &[f32]) -> Result<usize> {
-        Ok(host.len())
+    fn upload(&self, host: &[f32]) -> Result<Self::Buf> {
+        Ok((host.len(), Elem::F32))
     }
-    fn write(&self, _: &mut usize, _: &[f32]) -> Result<()> {
+    fn write(&self, _: &mut Self::Buf, _: &[f32]) -> Result<()> {
         Ok(())
     }
-    fn download(&self, buf: &usize) -> Result<Vec<f32>> {
-        Ok(vec![0.0; *buf])
+    fn download(&self, buf: &Self::Buf) -> Result<Vec<f32>> {
+        Ok(vec![0.0; buf.0])
     }
-    fn len(&self, buf: &usize) -> usize {
-        *buf
+    fn write_u16(&self, _: &mut Self::Buf, _: &[u16]) -> Result<()> {
+        Ok(())
+    }
+    fn download_u16(&self, buf: &Self::Buf) -> Result<Vec<u16>> {
+        Ok(vec![0; buf.0])
+    }
+    fn len(&self, buf: &Self::Buf) -> usize {
+        buf.0
+    }
+    fn elem(&self, buf: &Self::Buf) -> Elem {
+        buf.1
     }
     fn alloc_count(&self) -> u64 {
         0
@@ -84,9 +101,9 @@ impl KernelExec for Dry {
         &self,
         kernel: &'static Kernel,
         _: LaunchConfig,
-        args: &mut [Arg<'_, usize>],
+        args: &mut [Arg<'_, Self::Buf>],
     ) -> Result<()> {
-        check_args(kernel, args)
+        check_args(kernel, args, |b| b.1)
     }
 }
 
@@ -107,8 +124,8 @@ impl<E: KernelExec> KernelExec for Recording<E> {
     fn name(&self) -> String {
         self.inner.name()
     }
-    fn alloc_zeros(&self, len: usize) -> Result<Self::Buf> {
-        self.inner.alloc_zeros(len)
+    fn alloc(&self, len: usize, elem: Elem) -> Result<Self::Buf> {
+        self.inner.alloc(len, elem)
     }
     fn upload(&self, host: &[f32]) -> Result<Self::Buf> {
         self.inner.upload(host)
@@ -119,8 +136,17 @@ impl<E: KernelExec> KernelExec for Recording<E> {
     fn download(&self, buf: &Self::Buf) -> Result<Vec<f32>> {
         self.inner.download(buf)
     }
+    fn write_u16(&self, buf: &mut Self::Buf, host: &[u16]) -> Result<()> {
+        self.inner.write_u16(buf, host)
+    }
+    fn download_u16(&self, buf: &Self::Buf) -> Result<Vec<u16>> {
+        self.inner.download_u16(buf)
+    }
     fn len(&self, buf: &Self::Buf) -> usize {
         self.inner.len(buf)
+    }
+    fn elem(&self, buf: &Self::Buf) -> Elem {
+        self.inner.elem(buf)
     }
     fn alloc_count(&self) -> u64 {
         self.inner.alloc_count()
@@ -139,7 +165,12 @@ impl<E: KernelExec> KernelExec for Recording<E> {
             cfg,
             args: args
                 .iter()
-                .map(|a| (a.name(), a.value(|b| self.inner.len(b))))
+                .map(|a| {
+                    (
+                        a.name(),
+                        a.value(|b| (self.inner.len(b), self.inner.elem(b))),
+                    )
+                })
                 .collect(),
         };
         self.inner.launch(kernel, cfg, args)?;

@@ -51,11 +51,23 @@ pub fn trace(
         )
         .into());
     }
-    let exec = EmuExec::new(EmuOptions {
-        sample_blocks,
-        ..EmuOptions::default()
+    if workload == Workload::Train {
+        precision.check_training()?;
+    }
+    let open = |p: Precision| -> anyhow::Result<GpuDevice<EmuExec>> {
+        let exec = EmuExec::new(EmuOptions {
+            sample_blocks,
+            ..EmuOptions::default()
+        })?;
+        Ok(GpuDevice::with_variants(exec, Variants::from_env()?).with_precision(p))
+    };
+    // The model is built in FP32 storage; a 16-bit precision's inference runs on a device
+    // of its own.
+    let dev = open(if precision.storage().is_some() {
+        precision.math()
+    } else {
+        precision
     })?;
-    let dev = GpuDevice::with_variants(exec, Variants::from_env()?).with_precision(precision);
     let opt = OptimizerConfig::adam(defaults::LR);
     let mut t = Trainer::new(&dev, cfg, batch.max(1), 1, defaults::LOSS, opt, opt)?;
     // A luma-like sensor model, so that the head's consistency projection has work to do.
@@ -81,10 +93,19 @@ pub fn trace(
                 Bands::default_for(cfg),
                 false,
             )?;
-            let mut g = InferenceGenerator::from_checkpoint(&dev, &ckpt, batch.max(1))?;
+            let dev = if precision.storage().is_some() {
+                &open(precision)?
+            } else {
+                &dev
+            };
+            let mut g = InferenceGenerator::from_checkpoint(dev, &ckpt, batch.max(1))?;
             let x = dev.upload(&vec![0.5f32; g.input_len()])?;
             dev.exec().take_counters();
-            g.forward(&dev, &x)?;
+            g.forward(dev, &x)?;
+            return Ok(Trace {
+                launches: dev.exec().take_counters(),
+                seconds: start.elapsed().as_secs_f64(),
+            });
         }
     }
     let seconds = start.elapsed().as_secs_f64();

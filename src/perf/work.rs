@@ -41,8 +41,10 @@ const PER_ELEMENT: &[(&str, &str, f64)] = &[
 /// The useful work of a launch of `kernel` with `args` (by parameter name, as the emulator
 /// records them); an error names a kernel this table does not know or an argument it lacks.
 pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Work, String> {
-    // A kernel variant with v1's parameters does the work of its slot's v1 kernel.
+    // A kernel variant with v1's parameters does the work of its slot's v1 kernel, and a
+    // 16-bit storage instance that of its f32 kernel (its bytes are the buffers' own).
     let kernel = slot_of(kernel).map_or(kernel, |s| s.name);
+    let kernel = kernel.strip_suffix("_h16").unwrap_or(kernel);
     let int = |name: &str| -> Result<f64, String> {
         match args.iter().find(|(n, _)| *n == name) {
             Some((_, ArgValue::I32(v))) => Ok(f64::from(*v)),
@@ -59,7 +61,7 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
     let bytes: f64 = args
         .iter()
         .map(|(_, a)| match a {
-            ArgValue::Buffer { len, .. } => 4.0 * *len as f64,
+            ArgValue::Buffer { len, elem, .. } => (elem.bytes() * *len) as f64,
             _ => 0.0,
         })
         .sum();
@@ -151,6 +153,7 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::gpu::Elem;
     use crate::kernels::{ParamKind, KERNELS};
 
     fn args(pairs: &[(&'static str, ArgValue)]) -> Vec<(&'static str, ArgValue)> {
@@ -160,6 +163,7 @@ mod tests {
     fn buf(len: usize) -> ArgValue {
         ArgValue::Buffer {
             len,
+            elem: Elem::F32,
             written: false,
         }
     }
@@ -173,6 +177,11 @@ mod tests {
                 .map(|p| {
                     let v = match p.kind {
                         ParamKind::ConstF32Ptr | ParamKind::MutF32Ptr => buf(4096),
+                        ParamKind::ConstU16Ptr | ParamKind::MutU16Ptr => ArgValue::Buffer {
+                            len: 4096,
+                            elem: Elem::U16,
+                            written: false,
+                        },
                         ParamKind::I32 => ArgValue::I32(2),
                         ParamKind::U32 => ArgValue::U32(2),
                         ParamKind::F32 => ArgValue::F32(0.5),
@@ -181,12 +190,16 @@ mod tests {
                 })
                 .collect();
             let w = useful_work(k.name, &a).unwrap_or_else(|e| panic!("{e}"));
-            let buffers = k
+            let bytes: usize = k
                 .params
                 .iter()
-                .filter(|p| matches!(p.kind, ParamKind::ConstF32Ptr | ParamKind::MutF32Ptr))
-                .count();
-            assert_eq!(w.bytes, (buffers * 4096 * 4) as f64, "{}", k.name);
+                .map(|p| match p.kind {
+                    ParamKind::ConstF32Ptr | ParamKind::MutF32Ptr => 4096 * 4,
+                    ParamKind::ConstU16Ptr | ParamKind::MutU16Ptr => 4096 * 2,
+                    _ => 0,
+                })
+                .sum();
+            assert_eq!(w.bytes, bytes as f64, "{}", k.name);
         }
         assert!(useful_work("no_such_kernel", &[]).is_err());
     }

@@ -366,6 +366,9 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
     config.validate()?;
     settings.validate()?;
     schedule.validate()?;
+    if let Some(p) = precision {
+        p.check_training()?;
+    }
     if let Some(b) = &settings.bands {
         if b.len() != config.out_bands {
             return Err(Error::Input(format!(

@@ -3,7 +3,7 @@
 //! buffer, and checked conversions of sizes to the kernels' `int` parameters.
 
 use super::{GpuDevice, KernelExec, LaunchConfig};
-use crate::kernels::consts;
+use crate::kernels::{consts, Kernel};
 use crate::ops::shape_err;
 use crate::{Error, Result};
 
@@ -108,5 +108,18 @@ impl<E: KernelExec> GpuDevice<E> {
         let result = f(&mut buf);
         pool()?.insert(len, buf);
         result
+    }
+
+    /// The instance of an op for the device's storage: `f32`, or with 16-bit storage `h16`
+    /// and the format code of its `fmt` argument.
+    pub(crate) fn storage_kernel(
+        &self,
+        f32: &'static Kernel,
+        h16: &'static Kernel,
+    ) -> (&'static Kernel, Option<i32>) {
+        match self.storage() {
+            None => (f32, None),
+            Some(f) => (h16, Some(f.code())),
+        }
     }
 }

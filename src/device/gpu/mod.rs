@@ -9,7 +9,7 @@ pub(crate) mod launch;
 mod ops;
 pub mod variants;
 
-use crate::device::precision::Precision;
+use crate::device::precision::{Half, Precision};
 use crate::kernels::Kernel;
 use crate::Result;
 use std::collections::HashMap;
@@ -27,13 +27,34 @@ pub struct LaunchConfig {
     pub shared_bytes: u32,
 }
 
+/// The element type of a buffer of an executor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Elem {
+    /// f32, the element of every op but reduced-precision inference's.
+    F32,
+    /// 16-bit floats: bf16 or fp16 bits ([`crate::device::precision::Half`]), the storage of
+    /// `--precision bf16|fp16` (kernels/half.cuh).
+    U16,
+}
+
+impl Elem {
+    /// Bytes of one element.
+    pub fn bytes(self) -> usize {
+        match self {
+            Elem::F32 => 4,
+            Elem::U16 => 2,
+        }
+    }
+}
+
 /// One kernel argument, in the order of the kernel's signature, with the name of the
 /// parameter it is passed as (the name in the .cu signature, e.g. `Arg::I32("h", h)`), so
 /// that [`check_args`] catches two arguments of the same kind passed in the wrong order.
 pub enum Arg<'a, B> {
-    /// A buffer passed as `const float* name`.
+    /// A buffer passed as `const float* name` (or `const unsigned short* name`: the
+    /// buffer's [`Elem`] must match).
     In(&'static str, &'a B),
-    /// A buffer passed as `float* name`.
+    /// A buffer passed as `float* name` (or `unsigned short* name`).
     Out(&'static str, &'a mut B),
     /// An `int name`.
     I32(&'static str, i32),
@@ -52,15 +73,18 @@ impl<B> Arg<'_, B> {
         }
     }
 
-    /// Its value as a record keeps it, buffers by their length (`len` gives it).
-    pub fn value(&self, len: impl Fn(&B) -> usize) -> ArgValue {
+    /// Its value as a record keeps it, buffers by their length and element type (`buf`
+    /// gives them).
+    pub fn value(&self, buf: impl Fn(&B) -> (usize, Elem)) -> ArgValue {
         match self {
             Arg::In(_, b) => ArgValue::Buffer {
-                len: len(b),
+                len: buf(b).0,
+                elem: buf(b).1,
                 written: false,
             },
             Arg::Out(_, b) => ArgValue::Buffer {
-                len: len(b),
+                len: buf(b).0,
+                elem: buf(b).1,
                 written: true,
             },
             Arg::I32(_, v) => ArgValue::I32(*v),
@@ -74,10 +98,12 @@ impl<B> Arg<'_, B> {
 /// counters, [`crate::perf::work`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ArgValue {
-    /// A buffer of `len` floats, read only (`const float*`) or written (`float*`).
+    /// A buffer of `len` elements, read only (`const float*`) or written (`float*`).
     Buffer {
-        /// Its length in floats.
+        /// Its length in elements.
         len: usize,
+        /// Its element type.
+        elem: Elem,
         /// Whether the kernel may write it.
         written: bool,
     },
@@ -91,20 +117,30 @@ pub enum ArgValue {
 
 /// An executor of kernels/*.cu kernels: a CUDA GPU or the CPU emulator.
 pub trait KernelExec {
-    /// A buffer of f32 in the executor's memory.
+    /// A buffer of f32 (or of 16-bit values, [`Elem::U16`]) in the executor's memory.
     type Buf;
     /// A human-readable name of the executor and its device.
     fn name(&self) -> String;
+    /// Allocates `len` zeroed elements of type `elem`.
+    fn alloc(&self, len: usize, elem: Elem) -> Result<Self::Buf>;
     /// Allocates `len` zeroed f32.
-    fn alloc_zeros(&self, len: usize) -> Result<Self::Buf>;
+    fn alloc_zeros(&self, len: usize) -> Result<Self::Buf> {
+        self.alloc(len, Elem::F32)
+    }
     /// Copies host data into a new buffer.
     fn upload(&self, host: &[f32]) -> Result<Self::Buf>;
-    /// Copies host data into an existing buffer of the same length.
+    /// Copies host data into an existing f32 buffer of the same length.
     fn write(&self, buf: &mut Self::Buf, host: &[f32]) -> Result<()>;
-    /// Copies a buffer to the host, after all launched work finished.
+    /// Copies an f32 buffer to the host, after all launched work finished.
     fn download(&self, buf: &Self::Buf) -> Result<Vec<f32>>;
-    /// Number of f32 in a buffer.
+    /// Copies 16-bit host data into an existing [`Elem::U16`] buffer of the same length.
+    fn write_u16(&self, buf: &mut Self::Buf, host: &[u16]) -> Result<()>;
+    /// Copies a [`Elem::U16`] buffer to the host, after all launched work finished.
+    fn download_u16(&self, buf: &Self::Buf) -> Result<Vec<u16>>;
+    /// Number of elements of a buffer.
     fn len(&self, buf: &Self::Buf) -> usize;
+    /// The element type of a buffer.
+    fn elem(&self, buf: &Self::Buf) -> Elem;
     /// Number of buffer allocations made so far.
     fn alloc_count(&self) -> u64;
     /// Opts a kernel in to more than 48 KiB of dynamic shared memory
@@ -119,10 +155,15 @@ pub trait KernelExec {
     ) -> Result<()>;
 }
 
-/// Checks `args` against the kernel's parameter list (count, then each argument's kind and
-/// name): the same check on every executor, so that a wrong argument order is an error,
-/// not undefined behaviour or a silently wrong result.
-pub fn check_args<B>(kernel: &Kernel, args: &[Arg<'_, B>]) -> Result<()> {
+/// Checks `args` against the kernel's parameter list (count, then each argument's kind,
+/// a buffer's element type as `elem` tells it, and name): the same check on every
+/// executor, so that a wrong argument order is an error, not undefined behaviour or a
+/// silently wrong result.
+pub fn check_args<B>(
+    kernel: &Kernel,
+    args: &[Arg<'_, B>],
+    elem: impl Fn(&B) -> Elem,
+) -> Result<()> {
     use crate::kernels::ParamKind;
     let bad = |reason: String| crate::Error::Kernel {
         kernel: kernel.name.to_string(),
@@ -136,14 +177,16 @@ pub fn check_args<B>(kernel: &Kernel, args: &[Arg<'_, B>]) -> Result<()> {
         )));
     }
     for (i, (a, p)) in args.iter().zip(kernel.params).enumerate() {
-        let ok = matches!(
-            (a, p.kind),
-            (Arg::In(..), ParamKind::ConstF32Ptr)
-                | (Arg::Out(..), ParamKind::MutF32Ptr)
-                | (Arg::I32(..), ParamKind::I32)
-                | (Arg::U32(..), ParamKind::U32)
-                | (Arg::F32(..), ParamKind::F32)
-        );
+        let ok = match (a, p.kind) {
+            (Arg::In(_, b), ParamKind::ConstF32Ptr) => elem(b) == Elem::F32,
+            (Arg::Out(_, b), ParamKind::MutF32Ptr) => elem(b) == Elem::F32,
+            (Arg::In(_, b), ParamKind::ConstU16Ptr) => elem(b) == Elem::U16,
+            (Arg::Out(_, b), ParamKind::MutU16Ptr) => elem(b) == Elem::U16,
+            (Arg::I32(..), ParamKind::I32)
+            | (Arg::U32(..), ParamKind::U32)
+            | (Arg::F32(..), ParamKind::F32) => true,
+            _ => false,
+        };
         if !ok {
             return Err(bad(format!(
                 "argument {i} ('{}') does not match parameter kind {:?} of '{}'",
@@ -205,6 +248,22 @@ impl<E: KernelExec> GpuDevice<E> {
     pub fn precision(&self) -> Precision {
         self.precision
     }
+    /// The 16-bit storage of its buffers (`--precision bf16|fp16`: every buffer it allocates
+    /// or uploads, converted on the way in and out), `None` for f32.
+    pub fn storage(&self) -> Option<Half> {
+        self.precision.storage()
+    }
+    /// An error unless its buffers are f32: with 16-bit storage only the ops of G's forward
+    /// pass run (inference).
+    pub(crate) fn fp32_storage(&self, op: &'static str) -> Result<()> {
+        match self.storage() {
+            None => Ok(()),
+            Some(_) => Err(crate::Error::Device(format!(
+                "{op}: --precision {} stores activations in 16 bits and runs inference (G's forward ops) only",
+                self.precision
+            ))),
+        }
+    }
     /// The kernel variants it runs.
     pub fn variants(&self) -> &Variants {
         &self.variants
@@ -217,8 +276,8 @@ impl<E: KernelExec> GpuDevice<E> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_args, Arg};
-    use crate::kernels::{MAX_POOL2D_FORWARD, REDUCE_PARTIALS};
+    use super::{check_args, Arg, Elem};
+    use crate::kernels::{MAX_POOL2D_FORWARD, MAX_POOL2D_FORWARD_H16, REDUCE_PARTIALS};
 
     /// `max_pool2d_forward(x, y, planes, h, wd)` with the arguments in `order`.
     fn pool_args<'a>(x: &'a (), y: &'a mut (), order: [&'static str; 3]) -> Vec<Arg<'a, ()>> {
@@ -231,14 +290,14 @@ mod tests {
     fn names_in_signature_order_pass() {
         let (x, mut y) = ((), ());
         let args = pool_args(&x, &mut y, ["planes", "h", "wd"]);
-        check_args(&MAX_POOL2D_FORWARD, &args).unwrap();
+        check_args(&MAX_POOL2D_FORWARD, &args, |_| Elem::F32).unwrap();
     }
 
     #[test]
     fn swapped_ints_of_the_right_kind_are_refused_by_name() {
         let (x, mut y) = ((), ());
         let args = pool_args(&x, &mut y, ["planes", "wd", "h"]);
-        let msg = check_args(&MAX_POOL2D_FORWARD, &args)
+        let msg = check_args(&MAX_POOL2D_FORWARD, &args, |_| Elem::F32)
             .expect_err("h and wd swapped")
             .to_string();
         for needle in ["max_pool2d_forward", "argument 3", "'wd'", "'h'"] {
@@ -255,15 +314,35 @@ mod tests {
             Arg::F32("count", 1.0),
             Arg::I32("accumulate", 0),
         ];
-        let msg = check_args(&REDUCE_PARTIALS, &args).unwrap_err().to_string();
+        let msg = check_args(&REDUCE_PARTIALS, &args, |_| Elem::F32)
+            .unwrap_err()
+            .to_string();
         assert!(
             msg.contains("argument 2") && msg.contains("'count'"),
             "{msg}"
         );
-        let msg = check_args(&REDUCE_PARTIALS, &args[..2])
+        let msg = check_args(&REDUCE_PARTIALS, &args[..2], |_| Elem::F32)
             .unwrap_err()
             .to_string();
         assert!(msg.contains("2 arguments"), "{msg}");
+    }
+
+    #[test]
+    fn a_buffer_of_the_wrong_element_type_is_refused() {
+        // max_pool2d_forward takes f32; its 16-bit instance takes 16-bit buffers.
+        let (x, mut y) = ((), ());
+        let args = pool_args(&x, &mut y, ["planes", "h", "wd"]);
+        let msg = check_args(&MAX_POOL2D_FORWARD, &args, |_| Elem::U16)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("argument 0 ('x')"), "{msg}");
+        let mut args = pool_args(&x, &mut y, ["planes", "h", "wd"]);
+        args.push(Arg::I32("fmt", 1));
+        check_args(&MAX_POOL2D_FORWARD_H16, &args, |_| Elem::U16).unwrap();
+        let msg = check_args(&MAX_POOL2D_FORWARD_H16, &args, |_| Elem::F32)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("ConstU16Ptr"), "{msg}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! goes to the launch code of its family (`crate::ops::<family>::gpu`), which checks the
 //! buffers and picks grid, block, shared memory and arguments.
 
-use super::{GpuDevice, KernelExec};
+use super::{Elem, GpuDevice, KernelExec};
 use crate::device::Device;
 use crate::ops::{
     activation, concat, conv2d, conv_transpose2d, convex_skip, elementwise, linear, loss,
@@ -21,16 +21,38 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         GpuDevice::precision(self)
     }
     fn alloc_zeros(&self, len: usize) -> Result<Self::Buf> {
-        self.exec.alloc_zeros(len)
+        match self.storage() {
+            None => self.exec.alloc_zeros(len),
+            Some(_) => self.exec.alloc(len, Elem::U16),
+        }
     }
     fn upload(&self, host: &[f32]) -> Result<Self::Buf> {
-        self.exec.upload(host)
+        match self.storage() {
+            None => self.exec.upload(host),
+            Some(_) => {
+                let mut buf = self.exec.alloc(host.len(), Elem::U16)?;
+                self.write(&mut buf, host)?;
+                Ok(buf)
+            }
+        }
     }
     fn download(&self, buf: &Self::Buf) -> Result<Vec<f32>> {
-        self.exec.download(buf)
+        match (self.exec.elem(buf), self.storage()) {
+            (Elem::U16, Some(f)) => {
+                let bits = self.exec.download_u16(buf)?;
+                Ok(bits.into_iter().map(|b| f.decode(b)).collect())
+            }
+            _ => self.exec.download(buf),
+        }
     }
     fn write(&self, buf: &mut Self::Buf, host: &[f32]) -> Result<()> {
-        self.exec.write(buf, host)
+        match (self.exec.elem(buf), self.storage()) {
+            (Elem::U16, Some(f)) => {
+                let bits: Vec<u16> = host.iter().map(|&v| f.encode(v)).collect();
+                self.exec.write_u16(buf, &bits)
+            }
+            _ => self.exec.write(buf, host),
+        }
     }
     fn len(&self, buf: &Self::Buf) -> usize {
         self.exec.len(buf)
@@ -57,6 +79,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dy: &Self::Buf,
         dx: &mut Self::Buf,
     ) -> Result<()> {
+        self.fp32_storage("conv2d_backward_input")?;
         conv2d::gpu::conv2d_backward_input(self, s, w, dy, dx)
     }
     fn conv2d_backward_weight(
@@ -67,6 +90,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dw: &mut Self::Buf,
         db: Option<&mut Self::Buf>,
     ) -> Result<()> {
+        self.fp32_storage("conv2d_backward_weight")?;
         conv2d::gpu::conv2d_backward_weight(self, s, x, dy, dw, db)
     }
     fn conv_transpose2d_forward(
@@ -87,6 +111,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dy: &Self::Buf,
         dx: &mut Self::Buf,
     ) -> Result<()> {
+        self.fp32_storage("conv_transpose2d_backward_input")?;
         conv_transpose2d::gpu::conv_transpose2d_backward_input(self, s, w, dy, dx)
     }
     fn conv_transpose2d_backward_weight(
@@ -97,6 +122,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dw: &mut Self::Buf,
         db: Option<&mut Self::Buf>,
     ) -> Result<()> {
+        self.fp32_storage("conv_transpose2d_backward_weight")?;
         conv_transpose2d::gpu::conv_transpose2d_backward_weight(self, s, x, dy, dw, db)
     }
     fn max_pool2d_forward(&self, s: &Pool2dShape, x: &Self::Buf, y: &mut Self::Buf) -> Result<()> {
@@ -110,6 +136,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         act: Act,
         dx: &mut Self::Buf,
     ) -> Result<()> {
+        self.fp32_storage("max_pool2d_backward")?;
         max_pool2d::gpu::max_pool2d_backward(self, s, x, dy, act, dx)
     }
     fn concat_channels(
@@ -128,9 +155,11 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         da: &mut Self::Buf,
         db: &mut Self::Buf,
     ) -> Result<()> {
+        self.fp32_storage("split_channels")?;
         concat::gpu::split_channels(self, s, dy, da, db)
     }
     fn act_backward(&self, act: Act, y: &Self::Buf, dy: &mut Self::Buf) -> Result<()> {
+        self.fp32_storage("act_backward")?;
         activation::gpu::act_backward(self, act, y, dy)
     }
     fn convex_skip_forward(
@@ -152,6 +181,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         db: &mut Self::Buf,
         dtheta: &mut Self::Buf,
     ) -> Result<()> {
+        self.fp32_storage("convex_skip_backward")?;
         convex_skip::gpu::convex_skip_backward(self, theta, a, b, du, da, db, dtheta)
     }
     fn linear_forward(
@@ -162,6 +192,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         b: &Self::Buf,
         y: &mut Self::Buf,
     ) -> Result<()> {
+        self.fp32_storage("linear_forward")?;
         linear::gpu::linear_forward(self, s, x, w, b, y)
     }
     fn linear_backward(
@@ -174,6 +205,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dw: &mut Self::Buf,
         db: &mut Self::Buf,
     ) -> Result<()> {
+        self.fp32_storage("linear_backward")?;
         linear::gpu::linear_backward(self, s, x, w, dy, dx, dw, db)
     }
     fn bce_with_logits(
@@ -185,6 +217,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         loss: &mut Self::Buf,
         dz: &mut Self::Buf,
     ) -> Result<()> {
+        self.fp32_storage("bce_with_logits")?;
         loss::gpu::bce_with_logits(self, z, target, first, scale, loss, dz)
     }
     fn mse(
@@ -195,6 +228,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         loss: &mut Self::Buf,
         da: &mut Self::Buf,
     ) -> Result<()> {
+        self.fp32_storage("mse")?;
         loss::gpu::mse(self, a, b, scale, loss, da)
     }
     fn l2_penalty(
@@ -204,18 +238,22 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         loss: &mut Self::Buf,
         dw: &mut Self::Buf,
     ) -> Result<()> {
+        self.fp32_storage("l2_penalty")?;
         loss::gpu::l2_penalty(self, w, scale, loss, dw)
     }
     fn add_assign(&self, dst: &mut Self::Buf, src: &Self::Buf) -> Result<()> {
         elementwise::gpu::add_assign(self, dst, src)
     }
     fn sum(&self, x: &Self::Buf, out: &mut Self::Buf) -> Result<()> {
+        self.fp32_storage("sum")?;
         reduce::gpu::sum(self, x, out)
     }
     fn sum_squares(&self, x: &Self::Buf, out: &mut Self::Buf) -> Result<()> {
+        self.fp32_storage("sum_squares")?;
         reduce::gpu::sum_squares(self, x, out)
     }
     fn scale(&self, x: &mut Self::Buf, factor: f32) -> Result<()> {
+        self.fp32_storage("scale")?;
         elementwise::gpu::scale(self, x, factor)
     }
     fn sgd_step(
@@ -225,6 +263,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         g: &Self::Buf,
         mom: &mut Self::Buf,
     ) -> Result<()> {
+        self.fp32_storage("sgd_step")?;
         optim::gpu::sgd_step(self, hp, p, g, mom)
     }
     fn adam_step(
@@ -236,6 +275,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         m: &mut Self::Buf,
         v: &mut Self::Buf,
     ) -> Result<()> {
+        self.fp32_storage("adam_step")?;
         optim::gpu::adam_step(self, hp, t, p, g, m, v)
     }
 }

@@ -4,9 +4,10 @@
 
 use super::reference;
 use super::ConcatShape;
+use crate::device::precision::Half;
 use crate::device::Device;
 use crate::ops::registry::{Op, OpCase};
-use crate::selftest::{f64s, junk, out, Output, Rng};
+use crate::selftest::{f64s, junk, out, rounded, Output, Rng};
 use crate::Result;
 
 /// Channel concatenation and its split; parameters: the shape.
@@ -41,6 +42,25 @@ impl Op for Concat {
             });
         }
         v
+    }
+
+    fn run_half<D: Device>(
+        dev: &D,
+        p: &Self::Params,
+        rng: &mut Rng,
+        f: Half,
+    ) -> Option<Result<Vec<Output>>> {
+        let s = *p;
+        let run = |rng: &mut Rng| {
+            let a = rounded(rng.vec(s.a_len(), -1.0, 1.0), f);
+            let b = rounded(rng.vec(s.b_len(), -1.0, 1.0), f);
+            let (ad, bd) = (dev.upload(&a)?, dev.upload(&b)?);
+            let mut y = junk(dev, rng, s.y_len())?;
+            dev.concat_channels(&s, &ad, &bd, &mut y)?;
+            let ry = reference::concat_channels(&s, &f64s(&a), &f64s(&b))?;
+            Ok(vec![out("y", dev.download(&y)?, ry)])
+        };
+        Some(run(rng))
     }
 
     fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {

@@ -3,7 +3,7 @@
 
 use crate::device::gpu::launch::{elementwise, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec};
-use crate::kernels::{CONCAT_CHANNELS, SPLIT_CHANNELS};
+use crate::kernels::{CONCAT_CHANNELS, CONCAT_CHANNELS_H16, SPLIT_CHANNELS};
 use crate::ops::{check_len, ConcatShape};
 use crate::Result;
 
@@ -30,8 +30,10 @@ pub(crate) fn concat_channels<E: KernelExec>(
     check_len(op, "a", dev.exec().len(a), s.a_len())?;
     check_len(op, "b", dev.exec().len(b), s.b_len())?;
     check_len(op, "y", dev.exec().len(y), s.y_len())?;
+    // A copy: the 16-bit instance needs no format.
+    let (kernel, _) = dev.storage_kernel(&CONCAT_CHANNELS, &CONCAT_CHANNELS_H16);
     dev.exec().launch(
-        &CONCAT_CHANNELS,
+        kernel,
         elementwise(s.y_len()),
         &mut [
             Arg::In("a", a),

@@ -4,10 +4,11 @@
 
 use super::reference;
 use super::Conv2dShape;
+use crate::device::precision::Half;
 use crate::device::Device;
 use crate::ops::registry::{no_part, BenchRun, Op, OpBench, OpCase, ALL, FORWARD};
 use crate::ops::Act;
-use crate::selftest::{act_name, f64s, junk, out, Output, Rng};
+use crate::selftest::{act_name, f64s, junk, out, rounded, Output, Rng};
 use crate::Result;
 
 /// conv2d forward, input gradient and weight gradient; parameters (shape, activation, bias).
@@ -109,6 +110,28 @@ impl Op for Conv2d {
             o.push(out("db", dev.download(&db)?, rdb));
         }
         Ok(o)
+    }
+
+    fn run_half<D: Device>(
+        dev: &D,
+        p: &Self::Params,
+        rng: &mut Rng,
+        f: Half,
+    ) -> Option<Result<Vec<Output>>> {
+        let (s, act, bias) = *p;
+        let run = |rng: &mut Rng| {
+            let x = rounded(rng.vec(s.x_len(), -1.0, 1.0), f);
+            let w = rounded(rng.vec(s.w_len(), -1.0, 1.0), f);
+            let b = rounded(rng.vec(s.c_out, -1.0, 1.0), f);
+            let (xd, wd, bd) = (dev.upload(&x)?, dev.upload(&w)?, dev.upload(&b)?);
+            let mut y = junk(dev, rng, s.y_len())?;
+            dev.conv2d_forward(&s, &xd, &wd, bias.then_some(&bd), act, &mut y)?;
+            let b64 = f64s(&b);
+            let ry =
+                reference::conv2d_forward(&s, &f64s(&x), &f64s(&w), bias.then_some(&b64[..]), act)?;
+            Ok(vec![out("y", dev.download(&y)?, ry)])
+        };
+        Some(run(rng))
     }
 
     fn benches() -> Vec<OpBench<Self::Params>> {

@@ -16,16 +16,17 @@ use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig, Variants};
 use crate::device::precision::Precision;
 use crate::kernels::{
     consts, Kernel, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_IGEMM_128X64,
-    CONV_IGEMM_128X64_3XTF32, CONV_IGEMM_128X64_TF32, CONV_IGEMM_256X16, CONV_IGEMM_256X16_3XTF32,
-    CONV_IGEMM_256X16_TF32, CONV_IGEMM_256X32, CONV_IGEMM_256X32_3XTF32, CONV_IGEMM_256X32_TF32,
-    CONV_IGEMM_256X4, CONV_PATCH_3X64_3XTF32, CONV_PATCH_3X64_TF32, CONV_PATCH_9X32_3XTF32,
-    CONV_PATCH_9X32_TF32, CONV_PATCH_9X8_3XTF32, CONV_PATCH_9X8_TF32,
-    CONV_WGRAD_IGEMM_128X128_TF32, CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_32X128_3XTF32,
-    CONV_WGRAD_IGEMM_32X128_TF32, CONV_WGRAD_IGEMM_64X128, CONV_WGRAD_IGEMM_64X64,
-    CONV_WGRAD_IGEMM_64X64_3XTF32, CONV_WGRAD_IGEMM_64X64_TF32, CONV_WGRAD_PATCH_9_3XTF32,
-    CONV_WGRAD_PATCH_9_TF32,
+    CONV_IGEMM_128X64_3XTF32, CONV_IGEMM_128X64_H16, CONV_IGEMM_128X64_TF32, CONV_IGEMM_256X16,
+    CONV_IGEMM_256X16_3XTF32, CONV_IGEMM_256X16_H16, CONV_IGEMM_256X16_TF32, CONV_IGEMM_256X32,
+    CONV_IGEMM_256X32_3XTF32, CONV_IGEMM_256X32_H16, CONV_IGEMM_256X32_TF32, CONV_IGEMM_256X4,
+    CONV_IGEMM_256X4_H16, CONV_PATCH_3X64_3XTF32, CONV_PATCH_3X64_H16, CONV_PATCH_3X64_TF32,
+    CONV_PATCH_9X32_3XTF32, CONV_PATCH_9X32_H16, CONV_PATCH_9X32_TF32, CONV_PATCH_9X8_3XTF32,
+    CONV_PATCH_9X8_H16, CONV_PATCH_9X8_TF32, CONV_WGRAD_IGEMM_128X128_TF32,
+    CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_32X128_3XTF32, CONV_WGRAD_IGEMM_32X128_TF32,
+    CONV_WGRAD_IGEMM_64X128, CONV_WGRAD_IGEMM_64X64, CONV_WGRAD_IGEMM_64X64_3XTF32,
+    CONV_WGRAD_IGEMM_64X64_TF32, CONV_WGRAD_PATCH_9_3XTF32, CONV_WGRAD_PATCH_9_TF32,
 };
-use crate::ops::reduce::gpu::{channel_sum, sum_slices};
+use crate::ops::reduce::gpu::{channel_sum, sum_slices, sum_slices_h16};
 use crate::ops::{check_len, shape_err, Act, Conv2dShape};
 use crate::Result;
 
@@ -137,7 +138,8 @@ pub(crate) fn gather<E: KernelExec>(
     y: &mut E::Buf,
 ) -> Result<()> {
     let kernel = kind.kernel(dev.variants());
-    if std::ptr::eq(kernel, &CONV_IGEMM_128X64) {
+    // The 16-bit storages have implicit-GEMM instances only.
+    if std::ptr::eq(kernel, &CONV_IGEMM_128X64) || dev.storage().is_some() {
         return igemm(dev, op, kind, g, x, w, bias, act, y);
     }
     let (tile, cob) = (kind.tile(), kind.cob());
@@ -203,10 +205,15 @@ struct Instance {
 impl Instance {
     /// The convolution instance in `precision` whose column tile wastes least on `c_out`
     /// channels. At most 4 channels take the FP32 256×4 tile in every precision (a
-    /// tensor-core tile is 8 channels wide).
+    /// tensor-core tile is 8 channels wide). The 16-bit storages take the TF32 tiles' `_h16`
+    /// instances (the 256×4 tile's FMAs are exact on 16-bit values too).
     fn conv(c_out: usize, precision: Precision) -> Instance {
-        use Precision::{Fp32, Tf32, Tf32x3};
+        use Precision::{Bf16, Fp16, Fp32, Tf32, Tf32x3};
         let (kernel, tile) = match (c_out, precision) {
+            (0..=4, Bf16 | Fp16) => (&CONV_IGEMM_256X4_H16, (256, 4)),
+            (5..=16, Bf16 | Fp16) => (&CONV_IGEMM_256X16_H16, (256, 16)),
+            (17..=32, Bf16 | Fp16) => (&CONV_IGEMM_256X32_H16, (256, 32)),
+            (_, Bf16 | Fp16) => (&CONV_IGEMM_128X64_H16, (128, 64)),
             (0..=4, _) => (&CONV_IGEMM_256X4, (256, 4)),
             (5..=16, Fp32) => (&CONV_IGEMM_256X16, (256, 16)),
             (5..=16, Tf32) => (&CONV_IGEMM_256X16_TF32, (256, 16)),
@@ -218,7 +225,7 @@ impl Instance {
             (_, Tf32) => (&CONV_IGEMM_128X64_TF32, (128, 64)),
             (_, Tf32x3) => (&CONV_IGEMM_128X64_3XTF32, (128, 64)),
         };
-        let precision = if c_out <= 4 { Fp32 } else { precision };
+        let precision = if c_out <= 4 { Fp32 } else { precision.math() };
         Instance {
             kernel,
             tile,
@@ -232,6 +239,7 @@ impl Instance {
     /// (half the shared traffic per FMA of 4×4), in TF32 128×128 (32×64 per warp).
     fn wgrad(c_o: usize, precision: Precision) -> Instance {
         use Precision::{Fp32, Tf32, Tf32x3};
+        let precision = precision.math();
         let (kernel, tile) = match (c_o, precision) {
             (0..=32, Fp32) => (&CONV_WGRAD_IGEMM_32X128, (32, 128)),
             (0..=32, Tf32) => (&CONV_WGRAD_IGEMM_32X128_TF32, (32, 128)),
@@ -241,6 +249,7 @@ impl Instance {
             (_, Fp32) => (&CONV_WGRAD_IGEMM_64X128, (64, 128)),
             (_, Tf32) => (&CONV_WGRAD_IGEMM_128X128_TF32, (128, 128)),
             (_, Tf32x3) => (&CONV_WGRAD_IGEMM_64X64_3XTF32, (64, 64)),
+            (_, _) => unreachable!("precision.math() is FP32, TF32 or 3xTF32"),
         };
         Instance {
             kernel,
@@ -310,7 +319,7 @@ fn igemm<E: KernelExec>(
     let (splits, chunk) = split_k(SPLIT_K_BLOCKS_CONV, tiles.0 * tiles.1 * step * step, depth);
     to_i32(op, splits * y_len)?;
     let (act_kind, slope) = act.code();
-    let launch = |out: &mut E::Buf, finish: bool| {
+    let launch = |out: SplitOut<'_, E::Buf>| {
         let cfg = LaunchConfig {
             grid: (
                 u32::try_from(tiles.0)
@@ -321,34 +330,28 @@ fn igemm<E: KernelExec>(
             block: (IG_THREADS as u32, 1, 1),
             shared_bytes: shared as u32,
         };
-        dev.exec().launch(
-            inst.kernel,
-            cfg,
-            &mut [
-                Arg::In("x", x),
-                Arg::In("w", w),
-                Arg::In("bias", bias.unwrap_or(w)),
-                Arg::Out("y", out),
-                Arg::I32("n", to_i32(op, g.n)?),
-                Arg::I32("c_in", to_i32(op, g.c_in)?),
-                Arg::I32("h", to_i32(op, g.h)?),
-                Arg::I32("wd", to_i32(op, g.w)?),
-                Arg::I32("c_out", to_i32(op, g.c_out)?),
-                Arg::I32("k", to_i32(op, g.k)?),
-                Arg::I32("stride", to_i32(op, g.stride)?),
-                Arg::I32("pad", to_i32(op, g.pad)?),
-                Arg::I32("h_out", to_i32(op, g.h_out)?),
-                Arg::I32("w_out", to_i32(op, g.w_out)?),
-                Arg::I32("transposed", i32::from(transposed)),
-                Arg::I32("k_chunk", to_i32(op, chunk)?),
-                Arg::I32("has_bias", i32::from(bias.is_some() && finish)),
-                Arg::I32("act", if finish { act_kind } else { 0 }),
-                Arg::F32("slope", slope),
-            ],
-        )
+        let finish = out.finish;
+        let ints = [
+            Arg::I32("n", to_i32(op, g.n)?),
+            Arg::I32("c_in", to_i32(op, g.c_in)?),
+            Arg::I32("h", to_i32(op, g.h)?),
+            Arg::I32("wd", to_i32(op, g.w)?),
+            Arg::I32("c_out", to_i32(op, g.c_out)?),
+            Arg::I32("k", to_i32(op, g.k)?),
+            Arg::I32("stride", to_i32(op, g.stride)?),
+            Arg::I32("pad", to_i32(op, g.pad)?),
+            Arg::I32("h_out", to_i32(op, g.h_out)?),
+            Arg::I32("w_out", to_i32(op, g.w_out)?),
+            Arg::I32("transposed", i32::from(transposed)),
+            Arg::I32("k_chunk", to_i32(op, chunk)?),
+            Arg::I32("has_bias", i32::from(bias.is_some() && finish)),
+            Arg::I32("act", if finish { act_kind } else { 0 }),
+            Arg::F32("slope", slope),
+        ];
+        out.launch(dev, inst.kernel, cfg, x, w, bias, ints)
     };
     let layout = (g.h_out * g.w_out, g.c_out);
-    split_launch(dev, op, splits, layout, bias, act, y, launch)
+    split_launch(dev, op, splits, layout, (bias, w), act, y, launch)
 }
 
 /// Output tile side and input channels per staged chunk of the patch-staged convolutions.
@@ -361,21 +364,40 @@ const PATCH_CK: usize = consts::SC_PATCH_CK as usize;
 /// tiles for at most 8) or a 3×3 kernel with more than 32 output channels on maps of at
 /// least one 16×16 tile (D's first convolutions, the U-Net's wider ones).
 fn patch_kernel(g: &Geometry, precision: Precision) -> Option<(&'static Kernel, usize)> {
-    let tf32 = match precision {
-        Precision::Fp32 => return None,
-        Precision::Tf32 => true,
-        Precision::Tf32x3 => false,
-    };
-    if g.stride != 1 {
+    if precision == Precision::Fp32 || g.stride != 1 {
         return None;
     }
-    let pick = |a: &'static Kernel, b: &'static Kernel| if tf32 { a } else { b };
+    // The instance of each precision: TF32, 3xTF32, 16-bit storage.
+    let pick = |[tf32, x3, h16]: [&'static Kernel; 3]| match precision {
+        Precision::Tf32x3 => x3,
+        Precision::Bf16 | Precision::Fp16 => h16,
+        _ => tf32,
+    };
     match g.k {
-        9 if g.c_out <= 8 => Some((pick(&CONV_PATCH_9X8_TF32, &CONV_PATCH_9X8_3XTF32), 8)),
-        9 if g.c_out <= 32 => Some((pick(&CONV_PATCH_9X32_TF32, &CONV_PATCH_9X32_3XTF32), 32)),
-        3 if g.c_out > 32 && g.h_out >= PATCH_TILE && g.w_out >= PATCH_TILE => {
-            Some((pick(&CONV_PATCH_3X64_TF32, &CONV_PATCH_3X64_3XTF32), 64))
-        }
+        9 if g.c_out <= 8 => Some((
+            pick([
+                &CONV_PATCH_9X8_TF32,
+                &CONV_PATCH_9X8_3XTF32,
+                &CONV_PATCH_9X8_H16,
+            ]),
+            8,
+        )),
+        9 if g.c_out <= 32 => Some((
+            pick([
+                &CONV_PATCH_9X32_TF32,
+                &CONV_PATCH_9X32_3XTF32,
+                &CONV_PATCH_9X32_H16,
+            ]),
+            32,
+        )),
+        3 if g.c_out > 32 && g.h_out >= PATCH_TILE && g.w_out >= PATCH_TILE => Some((
+            pick([
+                &CONV_PATCH_3X64_TF32,
+                &CONV_PATCH_3X64_3XTF32,
+                &CONV_PATCH_3X64_H16,
+            ]),
+            64,
+        )),
         _ => None,
     }
 }
@@ -429,7 +451,7 @@ fn patch<E: KernelExec>(
     );
     to_i32(op, splits * y_len)?;
     let (act_kind, slope) = act.code();
-    let launch = |out: &mut E::Buf, finish: bool| {
+    let launch = |out: SplitOut<'_, E::Buf>| {
         let cfg = LaunchConfig {
             grid: (
                 u32::try_from(tiles).map_err(|_| shape_err(op, format!("{tiles} output tiles")))?,
@@ -439,64 +461,125 @@ fn patch<E: KernelExec>(
             block: (IG_THREADS as u32, 1, 1),
             shared_bytes: 0,
         };
-        dev.exec().launch(
-            kernel,
-            cfg,
-            &mut [
-                Arg::In("x", x),
-                Arg::In("w", w),
-                Arg::In("bias", bias.unwrap_or(w)),
-                Arg::Out("y", out),
-                Arg::I32("n", to_i32(op, g.n)?),
-                Arg::I32("c_in", to_i32(op, g.c_in)?),
-                Arg::I32("h", to_i32(op, g.h)?),
-                Arg::I32("wd", to_i32(op, g.w)?),
-                Arg::I32("c_out", to_i32(op, g.c_out)?),
-                Arg::I32("k", to_i32(op, g.k)?),
-                Arg::I32("pad", pad as i32),
-                Arg::I32("h_out", to_i32(op, g.h_out)?),
-                Arg::I32("w_out", to_i32(op, g.w_out)?),
-                Arg::I32("transposed", i32::from(transposed)),
-                Arg::I32("k_chunk", to_i32(op, per_split)?),
-                Arg::I32("has_bias", i32::from(bias.is_some() && finish)),
-                Arg::I32("act", if finish { act_kind } else { 0 }),
-                Arg::F32("slope", slope),
-            ],
-        )
+        let finish = out.finish;
+        let ints = [
+            Arg::I32("n", to_i32(op, g.n)?),
+            Arg::I32("c_in", to_i32(op, g.c_in)?),
+            Arg::I32("h", to_i32(op, g.h)?),
+            Arg::I32("wd", to_i32(op, g.w)?),
+            Arg::I32("c_out", to_i32(op, g.c_out)?),
+            Arg::I32("k", to_i32(op, g.k)?),
+            Arg::I32("pad", pad as i32),
+            Arg::I32("h_out", to_i32(op, g.h_out)?),
+            Arg::I32("w_out", to_i32(op, g.w_out)?),
+            Arg::I32("transposed", i32::from(transposed)),
+            Arg::I32("k_chunk", to_i32(op, per_split)?),
+            Arg::I32("has_bias", i32::from(bias.is_some() && finish)),
+            Arg::I32("act", if finish { act_kind } else { 0 }),
+            Arg::F32("slope", slope),
+        ];
+        out.launch(dev, kernel, cfg, x, w, bias, ints)
     };
     split_launch(
         dev,
         op,
         splits,
         (g.h_out * g.w_out, g.c_out),
-        bias,
+        (bias, w),
         act,
         y,
         launch,
     )
 }
 
-/// Runs a launch whose K may be split: with one split, `launch(out, true)` writes the
-/// result; with more, `launch(parts, false)` writes the `splits` partial results into a
-/// scratch of `splits` outputs and `sum_slices` adds them in order into `out`, with `bias`
-/// and `act` over its NCHW `layout` (plane, channels).
+/// Where a convolution launch whose K may be split writes: `y` and, for the 16-bit
+/// instances, the FP32 scratch `parts` of the split partial sums (a 1-element stand-in
+/// when K is whole); `finish` when K is whole (bias and activation in the epilogue).
+struct SplitOut<'a, B> {
+    y: &'a mut B,
+    parts: Option<&'a mut B>,
+    finish: bool,
+}
+
+impl<'a, B> SplitOut<'a, B> {
+    /// Launches a convolution instance with the arguments x, w, bias, y (and parts), then
+    /// `ints` (n … slope), then (the 16-bit instances) the storage's format.
+    #[allow(clippy::too_many_arguments)]
+    fn launch<'b, E: KernelExec<Buf = B>>(
+        self,
+        dev: &GpuDevice<E>,
+        kernel: &'static Kernel,
+        cfg: LaunchConfig,
+        x: &'b B,
+        w: &'b B,
+        bias: Option<&'b B>,
+        ints: impl IntoIterator<Item = Arg<'b, B>>,
+    ) -> Result<()>
+    where
+        'a: 'b,
+    {
+        let mut args = vec![
+            Arg::In("x", x),
+            Arg::In("w", w),
+            Arg::In("bias", bias.unwrap_or(w)),
+            Arg::Out("y", self.y),
+        ];
+        if let Some(parts) = self.parts {
+            args.push(Arg::Out("parts", parts));
+        }
+        args.extend(ints);
+        if let Some(f) = dev.storage() {
+            args.push(Arg::I32("fmt", f.code()));
+        }
+        dev.exec().launch(kernel, cfg, &mut args)
+    }
+}
+
+/// Runs a launch whose K may be split: with one split, `launch` writes the result into
+/// `out`; with more, it writes the `splits` partial results into a scratch of `splits`
+/// outputs and `sum_slices` adds them in order into `out`, with `bias` and `act` over its
+/// NCHW `layout` (plane, channels). With 16-bit storage the kernel gets both (the
+/// partial sums stay FP32; a 1-element scratch stands in when K is whole), and `stand_in`
+/// (a buffer of `out`'s element type, not read) takes the place of a missing bias.
 #[allow(clippy::too_many_arguments)]
 fn split_launch<E: KernelExec>(
     dev: &GpuDevice<E>,
     op: &'static str,
     splits: usize,
     layout: (usize, usize),
-    bias: Option<&E::Buf>,
+    (bias, stand_in): (Option<&E::Buf>, &E::Buf),
     act: Act,
     out: &mut E::Buf,
-    launch: impl Fn(&mut E::Buf, bool) -> Result<()>,
+    launch: impl Fn(SplitOut<'_, E::Buf>) -> Result<()>,
 ) -> Result<()> {
-    if splits == 1 {
-        return launch(out, true);
-    }
     let len = dev.exec().len(out);
+    if dev.storage().is_some() {
+        let parts_len = if splits == 1 { 1 } else { splits * len };
+        return dev.with_split_scratch(parts_len, |parts| {
+            launch(SplitOut {
+                y: out,
+                parts: Some(parts),
+                finish: splits == 1,
+            })?;
+            if splits == 1 {
+                return Ok(());
+            }
+            sum_slices_h16(dev, op, parts, splits, layout, bias, stand_in, act, out)
+        });
+    }
+    if splits == 1 {
+        return launch(SplitOut {
+            y: out,
+            parts: None,
+            finish: true,
+        });
+    }
     dev.with_split_scratch(splits * len, |parts| {
-        launch(parts, false)?;
+        launch(SplitOut {
+            y: parts,
+            parts: None,
+            finish: false,
+        })?;
         sum_slices(dev, op, parts, splits, layout, bias, act, out)
     })
 }
@@ -551,7 +634,7 @@ pub(crate) fn weight_grad<E: KernelExec>(
     };
     to_i32(op, plan.splits * c_o * c_i * k * k)?;
     // Without bias or activation, partial and final results are written alike.
-    let launch = |out: &mut E::Buf, _final: bool| {
+    let launch = |out: SplitOut<'_, E::Buf>| {
         let cfg = LaunchConfig {
             grid: (
                 to_i32(op, plan.grid.0)? as u32,
@@ -567,7 +650,7 @@ pub(crate) fn weight_grad<E: KernelExec>(
             &mut [
                 Arg::In("g", g),
                 Arg::In("x", x),
-                Arg::Out("out", out),
+                Arg::Out("out", out.y),
                 Arg::I32("n", to_i32(op, n)?),
                 Arg::I32("c_o", to_i32(op, c_o)?),
                 Arg::I32("gh", to_i32(op, gh)?),
@@ -587,7 +670,7 @@ pub(crate) fn weight_grad<E: KernelExec>(
         op,
         plan.splits,
         (1, 1),
-        None,
+        (None, g),
         Act::Identity,
         dw,
         launch,
@@ -664,7 +747,7 @@ const WPATCH_BM: usize = consts::SC_WPATCH_BM as usize;
 /// The patch-staged tensor-core weight gradient for a layer, if one fits it: tensor-core
 /// precision, stride 1 and a 9×9 kernel (G's layers of the `seed` preset).
 fn wgrad_patch_kernel(k: usize, stride: usize, precision: Precision) -> Option<&'static Kernel> {
-    match (k, stride, precision) {
+    match (k, stride, precision.math()) {
         (9, 1, Precision::Tf32) => Some(&CONV_WGRAD_PATCH_9_TF32),
         (9, 1, Precision::Tf32x3) => Some(&CONV_WGRAD_PATCH_9_3XTF32),
         _ => None,
@@ -901,7 +984,12 @@ mod tests {
             stride: 1,
             pad: 1,
         };
-        let (x, w, b, mut y) = (s.x_len(), s.w_len(), s.c_out, s.y_len());
+        let (x, w, b, mut y) = (
+            Dry::buf(s.x_len()),
+            Dry::buf(s.w_len()),
+            Dry::buf(s.c_out),
+            Dry::buf(s.y_len()),
+        );
         super::conv2d_forward(&dev, &s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
         let (name, cfg) = launches(&dev)[0];
         assert_eq!(name, "conv2d_forward");
@@ -911,14 +999,14 @@ mod tests {
         let side = tile - 1 + 3;
         assert_eq!(cfg.shared_bytes as usize, 4 * (side * side + cob * 9));
 
-        let mut dx = s.x_len();
+        let mut dx = Dry::buf(s.x_len());
         super::conv2d_backward_input(&dev, &s, &w, &y, &mut dx).unwrap();
         let (name, cfg) = launches(&dev)[0];
         assert_eq!(name, "conv_transpose2d_forward");
         assert_eq!(cfg.block, (ct_tile as u32, ct_tile as u32, 1));
         assert_eq!(cfg.grid.1 as usize, 3usize.div_ceil(ct_cob));
 
-        let (mut dw, mut db) = (s.w_len(), s.c_out);
+        let (mut dw, mut db) = (Dry::buf(s.w_len()), Dry::buf(s.c_out));
         super::conv2d_backward_weight(&dev, &s, &x, &y, &mut dw, Some(&mut db)).unwrap();
         let l = launches(&dev);
         assert_eq!(l[0].0, "conv2d_weight_grad");
@@ -936,7 +1024,11 @@ mod tests {
             pad: 1,
             out_pad: 0,
         };
-        let (x, w, mut y) = (t.x_len(), t.w_len(), t.y_len());
+        let (x, w, mut y) = (
+            Dry::buf(t.x_len()),
+            Dry::buf(t.w_len()),
+            Dry::buf(t.y_len()),
+        );
         crate::ops::conv_transpose2d::gpu::conv_transpose2d_forward(
             &dev,
             &t,
@@ -977,7 +1069,12 @@ mod tests {
         // G's conv2 at batch 16: 65 536 pixels, 32 channels, K = 2592: 256 row tiles of
         // 256, no split.
         let s = conv(16, 32, 32, 64, 9);
-        let (x, w, b, mut y) = (s.x_len(), s.w_len(), s.c_out, s.y_len());
+        let (x, w, b, mut y) = (
+            Dry::buf(s.x_len()),
+            Dry::buf(s.w_len()),
+            Dry::buf(s.c_out),
+            Dry::buf(s.y_len()),
+        );
         super::conv2d_forward(&dev, &s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
         let l = launches(&dev);
         assert_eq!(l.len(), 1);
@@ -988,7 +1085,12 @@ mod tests {
         // D's last conv at batch 16: 256 pixels × 1024 channels = 32 tiles of 128 × 64,
         // K = 4608 = 576 steps: 8 splits of 72 steps, then sum_slices.
         let s = conv(16, 512, 1024, 4, 3);
-        let (x, w, b, mut y) = (s.x_len(), s.w_len(), s.c_out, s.y_len());
+        let (x, w, b, mut y) = (
+            Dry::buf(s.x_len()),
+            Dry::buf(s.w_len()),
+            Dry::buf(s.c_out),
+            Dry::buf(s.y_len()),
+        );
         super::conv2d_forward(&dev, &s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
         let l = launches(&dev);
         assert_eq!(l.len(), 2);
@@ -1008,7 +1110,11 @@ mod tests {
             pad: 2,
             out_pad: 1,
         };
-        let (x, w, mut y) = (t.x_len(), t.w_len(), t.y_len());
+        let (x, w, mut y) = (
+            Dry::buf(t.x_len()),
+            Dry::buf(t.w_len()),
+            Dry::buf(t.y_len()),
+        );
         crate::ops::conv_transpose2d::gpu::conv_transpose2d_forward(
             &dev,
             &t,
@@ -1028,7 +1134,11 @@ mod tests {
         // Weight gradients: 32 rows take the 32 × 128 tile; K = 16·64·64 splits 25 ways
         // over 21 column tiles (G's conv2: 2592 columns; ⌈512 / 21⌉ = 25).
         let s = conv(16, 32, 32, 64, 9);
-        let (x, dy, mut dw) = (s.x_len(), s.y_len(), s.w_len());
+        let (x, dy, mut dw) = (
+            Dry::buf(s.x_len()),
+            Dry::buf(s.y_len()),
+            Dry::buf(s.w_len()),
+        );
         super::conv2d_backward_weight(&dev, &s, &x, &dy, &mut dw, None).unwrap();
         let l = launches(&dev);
         assert_eq!(l[0].0, "conv_wgrad_igemm_32x128");
@@ -1038,7 +1148,11 @@ mod tests {
         // D's second conv (64 → 128 at 32×32): 128 rows take the 64×128 tile of 8×4
         // (2 row tiles × 5 column tiles), K = 16·32·32 split toward 256 blocks: 26 ways.
         let s = conv(16, 64, 128, 32, 3);
-        let (x, dy, mut dw) = (s.x_len(), s.y_len(), s.w_len());
+        let (x, dy, mut dw) = (
+            Dry::buf(s.x_len()),
+            Dry::buf(s.y_len()),
+            Dry::buf(s.w_len()),
+        );
         super::conv2d_backward_weight(&dev, &s, &x, &dy, &mut dw, None).unwrap();
         let l = launches(&dev);
         assert_eq!(l[0].0, "conv_wgrad_igemm_64x128");
@@ -1053,7 +1167,11 @@ mod tests {
         assert_eq!(l[0].0, "conv_wgrad_igemm_128x128_tf32");
         assert_eq!(l[0].1.grid, (1, 5, 52));
         let s = conv(16, 3, 64, 64, 3);
-        let (x, dy, mut dw) = (s.x_len(), s.y_len(), s.w_len());
+        let (x, dy, mut dw) = (
+            Dry::buf(s.x_len()),
+            Dry::buf(s.y_len()),
+            Dry::buf(s.w_len()),
+        );
         super::conv2d_backward_weight(&tf32, &s, &x, &dy, &mut dw, None).unwrap();
         assert_eq!(launches(&tf32)[0].0, "conv_wgrad_igemm_64x64_tf32");
     }
@@ -1077,9 +1195,14 @@ mod tests {
         };
         let first = |p: Precision, s: &Conv2dShape| {
             let dev = GpuDevice::new(Recording::new(Dry)).with_precision(p);
-            let (x, w, b, mut y) = (s.x_len(), s.w_len(), s.c_out, s.y_len());
+            let (x, w, b, mut y) = (
+                Dry::buf(s.x_len()),
+                Dry::buf(s.w_len()),
+                Dry::buf(s.c_out),
+                Dry::buf(s.y_len()),
+            );
             super::conv2d_forward(&dev, s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
-            let mut dx = s.x_len();
+            let mut dx = Dry::buf(s.x_len());
             super::conv2d_backward_input(&dev, s, &w, &y, &mut dx).unwrap();
             let l: Vec<_> = dev
                 .exec()
@@ -1135,6 +1258,66 @@ mod tests {
         );
     }
 
+    /// With 16-bit storage a convolution takes the `_h16` instance of the TF32 kernel it
+    /// would run, with the storage's format; its split K sums in FP32 and finishes with
+    /// `sum_slices_h16`; every 16-bit buffer moves 2 bytes an element.
+    #[test]
+    fn sixteen_bit_storage_takes_the_h16_instances() {
+        use crate::device::gpu::{ArgValue, Elem};
+        use crate::device::precision::Precision;
+        use crate::device::Device;
+        use crate::perf::record::total_work;
+        let h16 = |n: usize| (n, Elem::U16);
+        let conv = |c_in, c_out, hw, k, stride| Conv2dShape {
+            n: 3,
+            c_in,
+            h: hw,
+            w: hw,
+            c_out,
+            k,
+            stride,
+            pad: (k - 1) / 2,
+        };
+        for (p, fmt) in [
+            (Precision::Bf16, consts::SC_FMT_BF16),
+            (Precision::Fp16, consts::SC_FMT_FP16),
+        ] {
+            let dev = GpuDevice::new(Recording::new(Dry)).with_precision(p);
+            let run = |s: &Conv2dShape| {
+                let (x, w, b, mut y) =
+                    (h16(s.x_len()), h16(s.w_len()), h16(s.c_out), h16(s.y_len()));
+                super::conv2d_forward(&dev, s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
+                dev.exec().take()
+            };
+            // G's 32 → 32 at 40×40: the patch kernel, K split in 2, finished in 16 bits.
+            let l = run(&conv(32, 32, 40, 9, 1));
+            let names: Vec<_> = l.iter().map(|l| l.kernel).collect();
+            assert_eq!(names, ["conv_patch_9x32_h16", "sum_slices_h16"]);
+            assert!(l[0].args.contains(&("fmt", ArgValue::I32(fmt))));
+            // One 9×9 layer to 3 channels, a 3×3 to 128, a 1×1 to 3, a stride-2 layer.
+            for (s, kernel) in [
+                (conv(32, 3, 40, 9, 1), "conv_patch_9x8_h16"),
+                (conv(64, 128, 8, 3, 1), "conv_igemm_128x64_h16"),
+                (conv(4, 3, 20, 1, 1), "conv_igemm_256x4_h16"),
+                (conv(8, 20, 20, 3, 2), "conv_igemm_256x32_h16"),
+                (conv(8, 12, 20, 3, 2), "conv_igemm_256x16_h16"),
+            ] {
+                let l = run(&s);
+                assert_eq!(l[0].kernel, kernel);
+                if l.len() == 1 {
+                    // Unsplit: x, w, bias and y at 2 bytes, the 1-element FP32 stand-in.
+                    let bytes = 2 * (s.x_len() + s.w_len() + s.c_out + s.y_len()) + 4;
+                    assert_eq!(total_work(&l).unwrap().bytes, bytes as f64, "{kernel}");
+                }
+            }
+            // Training ops refuse 16-bit storage by name.
+            let s = conv(3, 4, 8, 3, 1);
+            let (w, y, mut dx) = (h16(s.w_len()), h16(s.y_len()), h16(s.x_len()));
+            let e = dev.conv2d_backward_input(&s, &w, &y, &mut dx).unwrap_err();
+            assert!(e.to_string().contains(p.name()), "{e}");
+        }
+    }
+
     /// Weight gradients of 9×9 stride-1 layers in a tensor-core precision take the
     /// patch-staged kernel: a warp per kernel row, blocks of 32 output and 8 input channels,
     /// (image, 8×16 tile) pairs split toward 256 blocks; other layers keep the implicit GEMM.
@@ -1143,7 +1326,11 @@ mod tests {
         use crate::device::precision::Precision;
         let wgrad = |p: Precision, s: &Conv2dShape| {
             let dev = GpuDevice::new(Recording::new(Dry)).with_precision(p);
-            let (x, y, mut w) = (s.x_len(), s.y_len(), s.w_len());
+            let (x, y, mut w) = (
+                Dry::buf(s.x_len()),
+                Dry::buf(s.y_len()),
+                Dry::buf(s.w_len()),
+            );
             super::conv2d_backward_weight(&dev, s, &x, &y, &mut w, None).unwrap();
             let l = dev.exec().take();
             (l[0].kernel, l[0].cfg.grid, l[0].cfg.block, l.len())

@@ -3,9 +3,10 @@
 //! the f64 reference.
 
 use super::reference;
+use crate::device::precision::Half;
 use crate::device::Device;
 use crate::ops::registry::{Op, OpCase};
-use crate::selftest::{f64s, junk, out, Output, Rng};
+use crate::selftest::{f64s, junk, out, rounded, Output, Rng};
 use crate::Result;
 
 /// The convex skip forward and backward; parameters (θ, length).
@@ -35,6 +36,26 @@ impl Op for ConvexSkip {
             });
         }
         v
+    }
+
+    fn run_half<D: Device>(
+        dev: &D,
+        p: &Self::Params,
+        rng: &mut Rng,
+        f: Half,
+    ) -> Option<Result<Vec<Output>>> {
+        let (theta, len) = *p;
+        let run = |rng: &mut Rng| {
+            let theta = f.round(theta);
+            let a = rounded(rng.vec(len, 0.0, 1.0), f);
+            let b = rounded(rng.vec(len, -1.0, 0.5), f);
+            let (td, ad, bd) = (dev.upload(&[theta])?, dev.upload(&a)?, dev.upload(&b)?);
+            let mut u = junk(dev, rng, len)?;
+            dev.convex_skip_forward(&td, &ad, &bd, &mut u)?;
+            let ru = reference::convex_skip_forward(theta as f64, &f64s(&a), &f64s(&b))?;
+            Ok(vec![out("u", dev.download(&u)?, ru)])
+        };
+        Some(run(rng))
     }
 
     fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {

@@ -3,7 +3,7 @@
 
 use crate::device::gpu::launch::{elementwise, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec};
-use crate::kernels::{CONVEX_SKIP_BACKWARD, CONVEX_SKIP_FORWARD};
+use crate::kernels::{CONVEX_SKIP_BACKWARD, CONVEX_SKIP_FORWARD, CONVEX_SKIP_FORWARD_H16};
 use crate::ops::check_len;
 use crate::Result;
 
@@ -23,17 +23,16 @@ pub(crate) fn convex_skip_forward<E: KernelExec>(
     if n == 0 {
         return Ok(());
     }
-    dev.exec().launch(
-        &CONVEX_SKIP_FORWARD,
-        elementwise(n),
-        &mut [
-            Arg::In("theta", theta),
-            Arg::In("a", a),
-            Arg::In("b", b),
-            Arg::Out("u", u),
-            Arg::I32("n", to_i32(op, n)?),
-        ],
-    )
+    let (kernel, fmt) = dev.storage_kernel(&CONVEX_SKIP_FORWARD, &CONVEX_SKIP_FORWARD_H16);
+    let mut args = vec![
+        Arg::In("theta", theta),
+        Arg::In("a", a),
+        Arg::In("b", b),
+        Arg::Out("u", u),
+        Arg::I32("n", to_i32(op, n)?),
+    ];
+    args.extend(fmt.map(|f| Arg::I32("fmt", f)));
+    dev.exec().launch(kernel, elementwise(n), &mut args)
 }
 
 /// [`Device::convex_skip_backward`](crate::device::Device::convex_skip_backward): da, db

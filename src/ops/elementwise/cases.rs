@@ -3,9 +3,10 @@
 //! the f64 reference.
 
 use super::reference;
+use crate::device::precision::Half;
 use crate::device::Device;
 use crate::ops::registry::{Op, OpCase};
-use crate::selftest::{f64s, out, Output, Rng};
+use crate::selftest::{f64s, out, rounded, Output, Rng};
 use crate::Result;
 
 /// Gradient accumulation; parameters: the length.
@@ -19,6 +20,24 @@ impl Op for AddAssign {
 
     fn cases() -> Vec<OpCase<Self::Params>> {
         OpCase::lengths(&[(1, false), (4097, true)])
+    }
+
+    fn run_half<D: Device>(
+        dev: &D,
+        p: &Self::Params,
+        rng: &mut Rng,
+        f: Half,
+    ) -> Option<Result<Vec<Output>>> {
+        let len = *p;
+        let run = |rng: &mut Rng| {
+            let dst = rounded(rng.vec(len, -1.0, 1.0), f);
+            let src = rounded(rng.vec(len, -1.0, 1.0), f);
+            let mut dd = dev.upload(&dst)?;
+            dev.add_assign(&mut dd, &dev.upload(&src)?)?;
+            let r = reference::add_assign(&f64s(&dst), &f64s(&src))?;
+            Ok(vec![out("dst", dev.download(&dd)?, r)])
+        };
+        Some(run(rng))
     }
 
     fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {

@@ -2,7 +2,7 @@
 
 use crate::device::gpu::launch::{elementwise, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec};
-use crate::kernels::{ADD_ASSIGN, SCALE_IN_PLACE};
+use crate::kernels::{ADD_ASSIGN, ADD_ASSIGN_H16, SCALE_IN_PLACE};
 use crate::ops::check_len;
 use crate::Result;
 
@@ -18,15 +18,14 @@ pub(crate) fn add_assign<E: KernelExec>(
     if n == 0 {
         return Ok(());
     }
-    dev.exec().launch(
-        &ADD_ASSIGN,
-        elementwise(n),
-        &mut [
-            Arg::Out("dst", dst),
-            Arg::In("src", src),
-            Arg::I32("n", to_i32(op, n)?),
-        ],
-    )
+    let (kernel, fmt) = dev.storage_kernel(&ADD_ASSIGN, &ADD_ASSIGN_H16);
+    let mut args = vec![
+        Arg::Out("dst", dst),
+        Arg::In("src", src),
+        Arg::I32("n", to_i32(op, n)?),
+    ];
+    args.extend(fmt.map(|f| Arg::I32("fmt", f)));
+    dev.exec().launch(kernel, elementwise(n), &mut args)
 }
 
 /// [`Device::scale`](crate::device::Device::scale).

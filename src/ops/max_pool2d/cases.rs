@@ -4,10 +4,11 @@
 
 use super::reference;
 use super::Pool2dShape;
+use crate::device::precision::Half;
 use crate::device::Device;
 use crate::ops::registry::{no_part, BenchRun, Op, OpBench, OpCase, FORWARD};
 use crate::ops::Act;
-use crate::selftest::{act_name, f64s, junk, out, Output, Rng};
+use crate::selftest::{act_name, f64s, junk, out, rounded, Output, Rng};
 use crate::Result;
 
 /// Max pooling forward and backward (fused with an activation's backward); parameters
@@ -44,6 +45,30 @@ impl Op for MaxPool2d {
             });
         }
         v
+    }
+
+    fn run_half<D: Device>(
+        dev: &D,
+        p: &Self::Params,
+        rng: &mut Rng,
+        f: Half,
+    ) -> Option<Result<Vec<Output>>> {
+        let (s, ties, _) = *p;
+        let run = |rng: &mut Rng| {
+            let x: Vec<f32> = if ties {
+                (0..s.x_len())
+                    .map(|_| rng.uniform(0.0, 3.0).floor())
+                    .collect()
+            } else {
+                rounded(rng.vec(s.x_len(), -1.0, 1.0), f)
+            };
+            let xd = dev.upload(&x)?;
+            let mut y = junk(dev, rng, s.y_len())?;
+            dev.max_pool2d_forward(&s, &xd, &mut y)?;
+            let ry = reference::max_pool2d_forward(&s, &f64s(&x))?;
+            Ok(vec![out("y", dev.download(&y)?, ry)])
+        };
+        Some(run(rng))
     }
 
     fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {

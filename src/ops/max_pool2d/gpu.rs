@@ -2,7 +2,7 @@
 
 use crate::device::gpu::launch::{elementwise, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec};
-use crate::kernels::{MAX_POOL2D_BACKWARD, MAX_POOL2D_FORWARD};
+use crate::kernels::{MAX_POOL2D_BACKWARD, MAX_POOL2D_FORWARD, MAX_POOL2D_FORWARD_H16};
 use crate::ops::{check_len, Act, Pool2dShape};
 use crate::Result;
 
@@ -21,17 +21,16 @@ pub(crate) fn max_pool2d_forward<E: KernelExec>(
     if s.y_len() == 0 {
         return Ok(());
     }
-    dev.exec().launch(
-        &MAX_POOL2D_FORWARD,
-        elementwise(s.y_len()),
-        &mut [
-            Arg::In("x", x),
-            Arg::Out("y", y),
-            Arg::I32("planes", to_i32(op, s.n * s.c)?),
-            Arg::I32("h", to_i32(op, s.h)?),
-            Arg::I32("wd", to_i32(op, s.w)?),
-        ],
-    )
+    let (kernel, fmt) = dev.storage_kernel(&MAX_POOL2D_FORWARD, &MAX_POOL2D_FORWARD_H16);
+    let mut args = vec![
+        Arg::In("x", x),
+        Arg::Out("y", y),
+        Arg::I32("planes", to_i32(op, s.n * s.c)?),
+        Arg::I32("h", to_i32(op, s.h)?),
+        Arg::I32("wd", to_i32(op, s.w)?),
+    ];
+    args.extend(fmt.map(|f| Arg::I32("fmt", f)));
+    dev.exec().launch(kernel, elementwise(s.y_len()), &mut args)
 }
 
 /// [`Device::max_pool2d_backward`](crate::device::Device::max_pool2d_backward): one thread

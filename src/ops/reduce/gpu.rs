@@ -4,9 +4,9 @@
 //! calls through [`GpuDevice::two_pass_reduce`].
 
 use crate::device::gpu::launch::{elementwise, grid_yz, reduce_blocks, reduce_threads, to_i32};
-use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig};
+use crate::device::gpu::{Arg, Elem, GpuDevice, KernelExec, LaunchConfig};
 use crate::kernels::{
-    CHANNEL_SUM, REDUCE_PARTIALS, SUM_PARTIALS, SUM_SLICES, SUM_SQUARES_PARTIALS,
+    CHANNEL_SUM, REDUCE_PARTIALS, SUM_PARTIALS, SUM_SLICES, SUM_SLICES_H16, SUM_SQUARES_PARTIALS,
 };
 use crate::ops::{check_len, Act};
 use crate::Result;
@@ -71,13 +71,49 @@ pub(crate) fn sum_slices<E: KernelExec>(
     act: Act,
     out: &mut E::Buf,
 ) -> Result<()> {
+    let bias = bias.map_or((parts, false), |b| (b, true));
+    sum_slices_as(dev, op, parts, slices, layout, bias, act, out)
+}
+
+/// [`sum_slices`] into an output of the device's 16-bit storage (a 16-bit convolution's
+/// split K; the partial sums stay FP32): `bias` is 16-bit too, and without one
+/// `stand_in`, any 16-bit buffer, takes its place (not read).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sum_slices_h16<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    parts: &E::Buf,
+    slices: usize,
+    layout: (usize, usize),
+    bias: Option<&E::Buf>,
+    stand_in: &E::Buf,
+    act: Act,
+    out: &mut E::Buf,
+) -> Result<()> {
+    let bias = bias.map_or((stand_in, false), |b| (b, true));
+    sum_slices_as(dev, op, parts, slices, layout, bias, act, out)
+}
+
+/// [`sum_slices`] with the bias argument (a buffer and whether it is the bias).
+#[allow(clippy::too_many_arguments)]
+fn sum_slices_as<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    parts: &E::Buf,
+    slices: usize,
+    layout: (usize, usize),
+    bias: (&E::Buf, bool),
+    act: Act,
+    out: &mut E::Buf,
+) -> Result<()> {
     let len = dev.exec().len(out);
     if let Some(group) = two_stage_group(slices, len) {
         // Stage 1 sees the slices as `group` slices of rows·len values, so row j of its
         // output adds slices j, j + rows, j + 2·rows, ... in order; stage 2 adds the rows.
         let rows = slices / group;
         return dev.with_split_scratch(rows * len, |partial| {
-            sum_slices_once(dev, op, parts, group, (1, 1), None, Act::Identity, partial)?;
+            let none = (parts, false);
+            sum_slices_once(dev, op, parts, group, (1, 1), none, Act::Identity, partial)?;
             sum_slices_once(dev, op, partial, rows, layout, bias, act, out)
         });
     }
@@ -98,7 +134,8 @@ pub(crate) fn two_stage_group(slices: usize, len: usize) -> Option<usize> {
     (2..=slices.isqrt()).rev().find(|g| slices % g == 0)
 }
 
-/// One `sum_slices` launch (see [`sum_slices`]), the slices added in order of z.
+/// One `sum_slices` launch (see [`sum_slices`]), the slices added in order of z; into a
+/// 16-bit output, `sum_slices_h16`.
 #[allow(clippy::too_many_arguments)]
 fn sum_slices_once<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -106,14 +143,14 @@ fn sum_slices_once<E: KernelExec>(
     parts: &E::Buf,
     slices: usize,
     (plane, c): (usize, usize),
-    bias: Option<&E::Buf>,
+    (bias, has_bias): (&E::Buf, bool),
     act: Act,
     out: &mut E::Buf,
 ) -> Result<()> {
     let len = dev.exec().len(out);
     check_len(op, "parts", dev.exec().len(parts), slices * len)?;
-    if let Some(b) = bias {
-        check_len(op, "bias", dev.exec().len(b), c)?;
+    if has_bias {
+        check_len(op, "bias", dev.exec().len(bias), c)?;
     }
     let (act_kind, slope) = act.code();
     to_i32(op, slices * len)?;
@@ -124,23 +161,31 @@ fn sum_slices_once<E: KernelExec>(
     } else {
         1
     };
-    dev.exec().launch(
-        &SUM_SLICES,
-        elementwise(len / per),
-        &mut [
-            Arg::In("parts", parts),
-            Arg::In("bias", bias.unwrap_or(parts)),
-            Arg::Out("out", out),
-            Arg::I32("slices", to_i32(op, slices)?),
-            Arg::I32("len", to_i32(op, len)?),
-            Arg::I32("plane", to_i32(op, plane.max(1))?),
-            Arg::I32("c", to_i32(op, c.max(1))?),
-            Arg::I32("has_bias", i32::from(bias.is_some())),
-            Arg::I32("act", act_kind),
-            Arg::F32("slope", slope),
-            Arg::I32("per", per as i32),
-        ],
-    )
+    let fmt = match (dev.exec().elem(out), dev.storage()) {
+        (Elem::U16, Some(f)) => Some(f.code()),
+        _ => None,
+    };
+    let mut args = vec![
+        Arg::In("parts", parts),
+        Arg::In("bias", bias),
+        Arg::Out("out", out),
+        Arg::I32("slices", to_i32(op, slices)?),
+        Arg::I32("len", to_i32(op, len)?),
+        Arg::I32("plane", to_i32(op, plane.max(1))?),
+        Arg::I32("c", to_i32(op, c.max(1))?),
+        Arg::I32("has_bias", i32::from(has_bias)),
+        Arg::I32("act", act_kind),
+        Arg::F32("slope", slope),
+        Arg::I32("per", per as i32),
+    ];
+    let kernel = match fmt {
+        Some(code) => {
+            args.push(Arg::I32("fmt", code));
+            &SUM_SLICES_H16
+        }
+        None => &SUM_SLICES,
+    };
+    dev.exec().launch(kernel, elementwise(len / per), &mut args)
 }
 
 /// Fewest threads of a `sum_slices` launch of 4 elements per thread: 256 blocks.
@@ -265,7 +310,7 @@ mod tests {
 
         // D's first weight gradient at batch 16: 512 slices of 64·27 values.
         let dev = GpuDevice::new(Recording::new(Dry));
-        let (parts, mut out) = (512 * 1728, 1728);
+        let (parts, mut out) = (Dry::buf(512 * 1728), Dry::buf(1728));
         super::sum_slices(
             &dev,
             "test",
