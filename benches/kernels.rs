@@ -15,8 +15,9 @@
 //! Run: `cargo bench --bench kernels` (add `--features emu-counters` for the counters).
 //! The variant the device uses is chosen in src/device/gpu/variants.rs and overridden by
 //! `SATCOLOR_KERNELS=slot=variant`. The implicit-GEMM variants run in every precision
-//! (`fp32`, `tf32`, `3xtf32`; `SATCOLOR_PRECISION=tf32,fp32` picks some), each validated
-//! against its own tolerance; the v1 kernels in FP32 only.
+//! (`fp32`, `tf32`, `3xtf32`, and at their forward parts the 16-bit storages `bf16` and
+//! `fp16`; `SATCOLOR_PRECISION=tf32,fp32` picks some), each validated against its own
+//! tolerance; the v1 kernels in FP32 only.
 
 use satcolor::device::emu::{EmuExec, EmuOptions, Order};
 use satcolor::device::gpu::variants::{Slot, SLOTS};
@@ -48,6 +49,10 @@ fn main() -> anyhow::Result<()> {
             let variants = Variants::chosen().with(slot.name, variant)?;
             for p in precisions(kernel)? {
                 println!("  {variant} ({}), {p}", kernel.name);
+                if parts(slot, p).is_empty() {
+                    println!("    not run: {p} stores 16-bit activations for inference, which has no part of this slot");
+                    continue;
+                }
                 if !validate(&variants, p, &cases)? {
                     failed += 1;
                     continue;
@@ -69,7 +74,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// The precisions `kernel`'s variant is benchmarked in: those of `SATCOLOR_PRECISION`
-/// (comma-separated; all three when unset) for the implicit GEMMs, FP32 for the others.
+/// (comma-separated; every one when unset, the 16-bit storages at the forward parts only)
+/// for the implicit GEMMs, FP32 for the others.
 fn precisions(kernel: &Kernel) -> anyhow::Result<Vec<Precision>> {
     if !kernel.name.contains("igemm") {
         return Ok(vec![Precision::Fp32]);
@@ -122,10 +128,14 @@ fn validate(
     Ok(bad.is_empty())
 }
 
-/// The registry's benchmarks of the slot's parts: (label, benchmark, part).
-fn parts(slot: &Slot) -> Vec<(String, OpBench<CaseKind>, &'static str)> {
+/// The registry's benchmarks of the slot's parts that run in `precision` (a 16-bit storage
+/// runs forward parts only): (label, benchmark, part).
+fn parts(slot: &Slot, precision: Precision) -> Vec<(String, OpBench<CaseKind>, &'static str)> {
     let mut v = Vec::new();
     for &(op, part) in slot.bench_parts {
+        if precision.storage().is_some() && part != "forward" {
+            continue;
+        }
         for b in all_benches() {
             if b.params.op() == op && b.parts.contains(&part) {
                 v.push((format!("{}/{} {part}", b.group, b.name), b, part));
@@ -156,7 +166,7 @@ fn measure(
             let dev = GpuDevice::with_variants(Recording::new(exec), variants.clone())
                 .with_precision(precision);
             println!("    on {}: mean of {runs} runs", dev.name());
-            for (label, b, part) in parts(slot) {
+            for (label, b, part) in parts(slot, precision) {
                 let (seconds, gflop, gb) = time_part(&dev, &b, part, runs)?;
                 println!(
                     "    {label:<36} {:>10.1} µs {:>8.2} TFLOP/s {:>8.1} GB/s",
@@ -173,7 +183,7 @@ fn measure(
     println!("    not timed: built without the cuda feature");
     let dev =
         GpuDevice::with_variants(Recording::new(Dry), variants.clone()).with_precision(precision);
-    for (label, b, part) in parts(slot) {
+    for (label, b, part) in parts(slot, precision) {
         let (_, gflop, gb) = time_part(&dev, &b, part, 1)?;
         println!(
             "    {label:<36} useful work {gflop:>8.3} GFLOP {:>8.1} MB",
@@ -217,7 +227,7 @@ fn time_part<E: KernelExec>(
 fn counters(slot: &Slot, variants: &Variants, precision: Precision) -> anyhow::Result<()> {
     use satcolor::perf::{gpu, report::report, sass::kernel_code};
     println!("    counters (emulator) and predicted time on an H100 SXM (a prediction):");
-    for (label, b, part) in parts(slot) {
+    for (label, b, part) in parts(slot, precision) {
         let exec = EmuExec::new(EmuOptions {
             sample_blocks: 2,
             ..EmuOptions::default()

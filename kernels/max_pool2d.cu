@@ -15,9 +15,12 @@ static __device__ inline int sc_window_argmax(const float* p, int wd)
     return best;
 }
 
-// y[nc, oy, ox] = max of x[nc, 2oy..2oy+1, 2ox..2ox+1] (nc = image * channels + channel).
+// y[nc, oy, ox] = max of x[nc, 2oy..2oy+1, 2ox..2ox+1] (nc = image * channels + channel),
+// the window's values compared as floats and the first maximum's element copied. T: float,
+// or unsigned short for 16-bit storage of format fmt (kernels/half.cuh).
 // Mapping: 1-D grid-stride loop, one thread per output element; no shared memory.
-extern "C" __global__ void max_pool2d_forward(const float* __restrict__ x, float* __restrict__ y, int planes, int h, int wd)
+template <class T>
+static __device__ __forceinline__ void max_pool2d_forward_body(const T* __restrict__ x, T* __restrict__ y, int planes, int h, int wd, int fmt)
 {
     const int h_out = h / 2;
     const int w_out = wd / 2;
@@ -26,29 +29,23 @@ extern "C" __global__ void max_pool2d_forward(const float* __restrict__ x, float
         const int ox = e % w_out;
         const int oy = (e / w_out) % h_out;
         const int nc = e / (w_out * h_out);
-        const float* p = x + ((size_t)nc * h + 2 * oy) * wd + 2 * ox;
-        const int best = sc_window_argmax(p, wd);
-        y[e] = p[(best >> 1) * wd + (best & 1)];
-    }
-}
-
-// max_pool2d_forward on 16-bit storage of format fmt: the window compared as floats (with
-// the same first-maximum rule), the chosen value's bits copied.
-// Mapping: as max_pool2d_forward.
-extern "C" __global__ void max_pool2d_forward_h16(const unsigned short* __restrict__ x, unsigned short* __restrict__ y, int planes, int h, int wd, int fmt)
-{
-    const int h_out = h / 2;
-    const int w_out = wd / 2;
-    const int total = planes * h_out * w_out;
-    for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < total; e += gridDim.x * blockDim.x) {
-        const int ox = e % w_out;
-        const int oy = (e / w_out) % h_out;
-        const int nc = e / (w_out * h_out);
-        const unsigned short* p = x + ((size_t)nc * h + 2 * oy) * wd + 2 * ox;
+        const T* p = x + ((size_t)nc * h + 2 * oy) * wd + 2 * ox;
         const float v[4] = {sc_ld(p, fmt), sc_ld(p + 1, fmt), sc_ld(p + wd, fmt), sc_ld(p + wd + 1, fmt)};
         const int best = sc_window_argmax(v, 2);
         y[e] = p[(best >> 1) * wd + (best & 1)];
     }
+}
+
+// 2x2 max pooling (max_pool2d_forward_body) of f32 tensors.
+extern "C" __global__ void max_pool2d_forward(const float* __restrict__ x, float* __restrict__ y, int planes, int h, int wd)
+{
+    max_pool2d_forward_body(x, y, planes, h, wd, 0);
+}
+
+// 2x2 max pooling (max_pool2d_forward_body) of 16-bit tensors of format fmt.
+extern "C" __global__ void max_pool2d_forward_h16(const unsigned short* __restrict__ x, unsigned short* __restrict__ y, int planes, int h, int wd, int fmt)
+{
+    max_pool2d_forward_body(x, y, planes, h, wd, fmt);
 }
 
 // dx[nc, iy, ix] = dy[nc, iy/2, ix/2] * act'(x[nc, iy, ix]) if (iy, ix) is the first maximum
