@@ -12,13 +12,16 @@
 static __device__ __forceinline__ float* sc_parts(float* y, float*) { return y; }
 static __device__ __forceinline__ float* sc_parts(unsigned short*, float* parts) { return parts; }
 
-// Stores a finished output v at offset `off` of y. An f32 instance writes through `p`, its
-// split's base (y itself when K is whole), so that the epilogue keeps one pointer live
-// (with two, 256x32_3xtf32 and 3x64_3xtf32 spill on sm_80); a 16-bit one rounds into y.
+// Stores output v at offset `off`: a raw partial sum (split K) into the split's slice p, a
+// finished value into y. An f32 instance's p is y itself when K is whole, so it stores
+// through p alone: one pointer live and one store (with two, 256x32_3xtf32 and
+// 3x64_3xtf32 spill on sm_80); a 16-bit one rounds a finished value into y.
 template <class T>
-static __device__ __forceinline__ void sc_store_out(T* y, float* p, size_t off, float v, int fmt)
+static __device__ __forceinline__ void sc_store_out(T* y, float* p, size_t off, float v, bool raw, int fmt)
 {
     if constexpr (sizeof(T) == sizeof(float)) {
+        p[off] = v;
+    } else if (raw) {
         p[off] = v;
     } else {
         sc_st(y + off, v, fmt);
@@ -373,12 +376,9 @@ static __device__ __forceinline__ void conv_igemm_body(const T* __restrict__ x, 
         for (int j = 0; j < acc.C; ++j) {
             const int o = n0 + acc.col(j);
             if (o < c_out) {
-                if (splits > 1) {
-                    p_split[px_off + o * plane_out] = acc.v[i][j];
-                } else {
-                    const float z = has_bias ? acc.v[i][j] + sc_ld(bias + o, fmt) : acc.v[i][j];
-                    sc_store_out(y, p_split, px_off + o * plane_out, sc_act(z, act, slope), fmt);
-                }
+                const float z = has_bias ? acc.v[i][j] + sc_ld(bias + o, fmt) : acc.v[i][j];
+                const float v = splits > 1 ? acc.v[i][j] : sc_act(z, act, slope);
+                sc_store_out(y, p_split, px_off + o * plane_out, v, splits > 1, fmt);
             }
         }
     }
@@ -649,8 +649,8 @@ static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, 
     // Epilogue: acc[2 mt + hf][2 nt + e] is pixel g + 8 hf of row 2 warp + mt, channel
     // nt*8 + 2t + e.
     const int plane_out = h_out * w_out;
-    const size_t img_off = (size_t)img * c_out * plane_out;
-    float* p_img = sc_parts(y, parts) + (size_t)split * n * c_out * plane_out;
+    T* y_img = y + (size_t)img * c_out * plane_out;
+    float* p_img = sc_parts(y, parts) + ((size_t)split * n + img) * c_out * plane_out;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
         const int oy = ty0 + 2 * warp + i / 2;
@@ -660,13 +660,9 @@ static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, 
         for (int j = 0; j < 2 * NT; ++j) {
             const int o = o0 + (j / 2) * 8 + 2 * t + j % 2;
             if (o < c_out) {
-                const size_t off = (size_t)o * plane_out + oy * w_out + ox;
-                if (splits > 1) {
-                    p_img[img_off + off] = acc[i][j];
-                } else {
-                    const float z = has_bias ? acc[i][j] + sc_ld(bias + o, fmt) : acc[i][j];
-                    sc_store_out(y, p_img, img_off + off, sc_act(z, act, slope), fmt);
-                }
+                const float z = has_bias ? acc[i][j] + sc_ld(bias + o, fmt) : acc[i][j];
+                const float v = splits > 1 ? acc[i][j] : sc_act(z, act, slope);
+                sc_store_out(y_img, p_img, (size_t)o * plane_out + oy * w_out + ox, v, splits > 1, fmt);
             }
         }
     }
