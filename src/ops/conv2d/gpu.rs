@@ -316,7 +316,8 @@ fn igemm<E: KernelExec>(
         rows.div_ceil(inst.tile.0).max(1),
         g.c_out.div_ceil(inst.tile.1),
     );
-    let (splits, chunk) = split_k(SPLIT_K_BLOCKS_CONV, tiles.0 * tiles.1 * step * step, depth);
+    let aim = (SPLIT_K_BLOCKS_CONV, SPLIT_K_MIN_STEPS_CONV);
+    let (splits, chunk) = split_k(aim, tiles.0 * tiles.1 * step * step, depth);
     to_i32(op, splits * y_len)?;
     let (act_kind, slope) = act.code();
     let launch = |out: SplitOut<'_, E::Buf>| {
@@ -590,15 +591,23 @@ fn split_launch<E: KernelExec>(
 /// depends on the shape only, so results are the same on every GPU.
 const SPLIT_K_BLOCKS_CONV: usize = 256;
 const SPLIT_K_BLOCKS_WGRAD: usize = 512;
-/// Fewest K steps of [`IG_BK`] per split.
-const SPLIT_K_MIN_STEPS: usize = 16;
+/// Fewest K steps of [`IG_BK`] per split: a convolution 8 (the U-Net's and D's 3×3 layers of
+/// 32–64 input channels then reach two blocks per SM: predicted 2.26 → 2.05 ms per `unet`
+/// iteration in FP32; 4 gains nothing more), a weight gradient 16.
+const SPLIT_K_MIN_STEPS_CONV: usize = 8;
+const SPLIT_K_MIN_STEPS_WGRAD: usize = 16;
 
-/// The split of K = `depth` for `tiles` output tiles aiming at `blocks` blocks: (splits,
-/// K per split, a multiple of [`IG_BK`]); every split is non-empty.
-pub(crate) fn split_k(blocks: usize, tiles: usize, depth: usize) -> (usize, usize) {
+/// The split of K = `depth` for `tiles` output tiles aiming at `blocks` blocks, with at
+/// least `min_steps` steps per split: (splits, K per split, a multiple of [`IG_BK`]); every
+/// split is non-empty.
+pub(crate) fn split_k(
+    (blocks, min_steps): (usize, usize),
+    tiles: usize,
+    depth: usize,
+) -> (usize, usize) {
     let steps = depth.div_ceil(IG_BK).max(1);
     let want = blocks.div_ceil(tiles.max(1));
-    let splits = want.min(steps / SPLIT_K_MIN_STEPS).max(1);
+    let splits = want.min(steps / min_steps).max(1);
     let chunk = steps.div_ceil(splits) * IG_BK;
     (depth.div_ceil(chunk).max(1), chunk)
 }
@@ -707,7 +716,8 @@ impl WgradPlan {
         } else {
             SPLIT_K_BLOCKS_WGRAD
         };
-        let (splits, chunk) = split_k(target, grid.0 * grid.1, n * gh * gw);
+        let aim = (target, SPLIT_K_MIN_STEPS_WGRAD);
+        let (splits, chunk) = split_k(aim, grid.0 * grid.1, n * gh * gw);
         WgradPlan {
             kernel: inst.kernel,
             grid,
@@ -1097,7 +1107,12 @@ mod tests {
         assert_eq!(l[0].0, "conv_igemm_128x64");
         assert_eq!(l[0].1.grid, (2, 16, 8));
         assert_eq!(l[1].0, "sum_slices");
-        assert_eq!(super::split_k(256, 32, 4608), (8, 576));
+        assert_eq!(super::split_k((256, 8), 32, 4608), (8, 576));
+        // The U-Net's 32 → 32 at 16×16, batch 16: 16 tiles of 256 × 32 and K = 288 (36
+        // steps): 4 splits of 9 steps (2 at the weight gradients' 16 steps), so that the
+        // 64 blocks become 256.
+        assert_eq!(super::split_k((256, 8), 16, 288), (4, 72));
+        assert_eq!(super::split_k((256, 16), 16, 288), (2, 144));
         // A stride-2 transposed convolution with 3 outputs: the 256 × 4 tile, 4 classes.
         let t = ConvTranspose2dShape {
             n: 2,
@@ -1144,7 +1159,7 @@ mod tests {
         assert_eq!(l[0].0, "conv_wgrad_igemm_32x128");
         assert_eq!(l[0].1.grid, (1, 21, 25));
         assert_eq!(l[1].0, "sum_slices");
-        assert_eq!(super::split_k(512, 21, 16 * 64 * 64).0, 25);
+        assert_eq!(super::split_k((512, 16), 21, 16 * 64 * 64).0, 25);
         // D's second conv (64 → 128 at 32×32): 128 rows take the 64×128 tile of 8×4
         // (2 row tiles × 5 column tiles), K = 16·32·32 split toward 256 blocks: 26 ways.
         let s = conv(16, 64, 128, 32, 3);
@@ -1157,7 +1172,7 @@ mod tests {
         let l = launches(&dev);
         assert_eq!(l[0].0, "conv_wgrad_igemm_64x128");
         assert_eq!(l[0].1.grid, (2, 5, 26));
-        assert_eq!(super::split_k(256, 10, 16 * 32 * 32).0, 26);
+        assert_eq!(super::split_k((256, 16), 10, 16 * 32 * 32).0, 26);
         // In TF32 the 128×128 tile: 1 × 5 tiles, K split 52 ways toward 256 blocks; 64 rows
         // keep 64×64.
         let tf32 = GpuDevice::new(Recording::new(Dry))
