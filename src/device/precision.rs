@@ -260,6 +260,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("--precision tf32") && e.contains("dev"), "{e}");
+        // 16-bit inference where tensor cores are: as asked; elsewhere (the cpu device) a
+        // one-line error that says why.
+        assert_eq!(
+            r(Some(Precision::Bf16), true, false).unwrap(),
+            Precision::Bf16
+        );
+        let e = r(Some(Precision::Fp16), false, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--precision fp16") && e.contains("16-bit") && !e.contains('\n'),
+            "{e}"
+        );
     }
 
     #[test]
