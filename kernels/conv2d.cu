@@ -476,6 +476,8 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256
 #define SC_PATCH_MIN_BLOCKS_9X32 2
 #define SC_PATCH_MIN_BLOCKS_9X8 4
 #define SC_PATCH_MIN_BLOCKS_3X64 2
+#define SC_PATCH_MIN_BLOCKS_3X32 2
+#define SC_PATCH_MIN_BLOCKS_3X16 4
 
 // Geometry of conv_patch_body for kernel side K: the staged input patch is SIDE x SIDE per
 // channel, channels CS floats apart (CS = 8 mod 32: a warp's A fragment loads, channels
@@ -698,10 +700,34 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_
     conv_patch_body<3, 64, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
+// conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 17 to 32 output channels per block tile (the U-Net's 32-channel layers, on maps of at least 16 x 16).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_patch_body<3, 32, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+}
+
+// conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 9 to 16 output channels per block tile (the U-Net's 16-channel layers, on maps of at least 16 x 16).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_patch_body<3, 16, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+}
+
 // conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 64 output channels per block tile (D's convolutions on maps of at least 16 x 16).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
 {
     conv_patch_body<3, 64, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+}
+
+// conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 17 to 32 output channels per block tile.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_patch_body<3, 32, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+}
+
+// conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 9 to 16 output channels per block tile.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+{
+    conv_patch_body<3, 16, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
 }
 
 // conv_patch_9x32_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
@@ -720,6 +746,18 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
 {
     conv_patch_body<3, 64, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+}
+
+// conv_patch_3x32_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+{
+    conv_patch_body<3, 32, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+}
+
+// conv_patch_3x16_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+{
+    conv_patch_body<3, 16, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
 }
 
 // The implicit-GEMM weight gradient (variant v2 of conv2d_weight_grad), split over K:

@@ -222,6 +222,8 @@ mod tests {
             ("SC_PATCH_MIN_BLOCKS_9X32", consts::SC_PATCH_MIN_BLOCKS_9X32),
             ("SC_PATCH_MIN_BLOCKS_9X8", consts::SC_PATCH_MIN_BLOCKS_9X8),
             ("SC_PATCH_MIN_BLOCKS_3X64", consts::SC_PATCH_MIN_BLOCKS_3X64),
+            ("SC_PATCH_MIN_BLOCKS_3X32", consts::SC_PATCH_MIN_BLOCKS_3X32),
+            ("SC_PATCH_MIN_BLOCKS_3X16", consts::SC_PATCH_MIN_BLOCKS_3X16),
             ("SC_IG_MIN_BLOCKS_128X64", consts::SC_IG_MIN_BLOCKS_128X64),
             ("SC_IG_MIN_BLOCKS_256X32", consts::SC_IG_MIN_BLOCKS_256X32),
             ("SC_IG_MIN_BLOCKS_256X16", consts::SC_IG_MIN_BLOCKS_256X16),

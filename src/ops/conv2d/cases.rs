@@ -55,6 +55,7 @@ impl Op for Conv2d {
             (1, 32, 32, 16, 18, 9, 1, 4, relu, true, false), // the seed preset's 32 → 32
             (2, 13, 40, 18, 21, 3, 1, 1, leaky, true, false), // 3×3 to 40 channels on 18×21 maps
             (2, 9, 36, 10, 19, 9, 1, 3, leaky, false, false), // k = 9 to 36 channels: 2 weight-gradient row blocks
+            (2, 12, 24, 18, 20, 3, 1, 1, relu, true, false),  // 3×3 to 24 (tiles of 32) and back to 12 (of 16)
         ];
         for (n, c_in, c_out, h, w, k, stride, pad, act, bias, quick) in convs {
             let s = Conv2dShape {
