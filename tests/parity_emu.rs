@@ -205,7 +205,14 @@ fn sixteen_bit_storage_runs_the_forward_ops_within_one_rounding() {
     // (exact on the device) against the f64 reference on the same values: one rounding of
     // the output (u = 2^-8, 2^-11) plus FP32 accumulation.
     let mut worst = Vec::new();
-    for p in [Precision::Bf16, Precision::Fp16] {
+    // Under AddressSanitizer (scripts/emu-asan.sh) bf16 alone: fp16 runs the same kernels
+    // with the same accesses, only another `fmt`.
+    let precisions: &[Precision] = if EmuExec::asan() {
+        &[Precision::Bf16]
+    } else {
+        &[Precision::Bf16, Precision::Fp16]
+    };
+    for &p in precisions {
         let order = if p == Precision::Bf16 {
             Order::Forward
         } else {
@@ -247,7 +254,9 @@ fn sixteen_bit_storage_runs_the_forward_ops_within_one_rounding() {
         assert_eq!(back, v.map(|x| f.round(x)));
     }
     // fp16 keeps 3 more bits than bf16.
-    assert!(worst[1] < worst[0] / 4.0, "{worst:?}");
+    if let [bf16, fp16] = worst[..] {
+        assert!(fp16 < bf16 / 4.0, "{worst:?}");
+    }
 }
 
 #[test]
