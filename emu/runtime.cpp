@@ -1130,6 +1130,20 @@ void* satcolor_emu_alloc(size_t bytes) { return emu_alloc(bytes); }
 /// Frees a buffer of satcolor_emu_alloc of the same size.
 void satcolor_emu_free(void* ptr, size_t bytes) { emu_free(ptr, bytes); }
 
+/// Poisons (`poison` = 1) or unpoisons (0) bytes of a buffer for AddressSanitizer, so that
+/// a launch given parts of one allocation reports accesses outside them; a no-op in the
+/// other builds.
+void satcolor_emu_poison(void* ptr, size_t bytes, int poison) {
+#if SATCOLOR_EMU_ASAN
+    if (poison) __asan_poison_memory_region(ptr, bytes);
+    else __asan_unpoison_memory_region(ptr, bytes);
+#else
+    (void)ptr;
+    (void)bytes;
+    (void)poison;
+#endif
+}
+
 /// 1 in the AddressSanitizer build, else 0.
 int satcolor_emu_asan(void) { return SATCOLOR_EMU_ASAN; }
 

@@ -355,6 +355,12 @@ fn bad_inputs_exit_2_with_one_line_and_no_output() {
         "no such file",
         &out,
     );
+    // Launch graphs on the cpu device.
+    bad(
+        &["colorize", "--model", m, s(&pan), o, "--cuda-graphs"],
+        "need a GPU device",
+        &out,
+    );
     // Tensor-core arithmetic on the cpu device.
     bad(
         &["colorize", "--model", m, s(&pan), o, "--precision", "tf32"],
@@ -714,6 +720,38 @@ fn emulated_like_cpu(dir: &Path, model: &Path) {
         assert!(
             worst <= max_worst && mean <= max_mean,
             "cpu and emu in {precision} differ by {worst} at worst, {mean} on average"
+        );
+    }
+    // Launch graphs: batches of one tile (four of them: op by op, recorded, replayed
+    // twice) give the op-by-op output bit for bit, in FP32 and in 16-bit storage.
+    for precision in ["fp32", "bf16"] {
+        let mut outputs = Vec::new();
+        for graphs in [false, true] {
+            let out = dir.join(format!("graphs-{precision}-{graphs}.tif"));
+            let _ = std::fs::remove_file(&out);
+            let mut args = vec![
+                "colorize",
+                "--model",
+                s(model),
+                s(&pan),
+                s(&out),
+                "--device",
+                "emu",
+                "--precision",
+                precision,
+                "--batch",
+                "1",
+            ];
+            if graphs {
+                args.push("--cuda-graphs");
+            }
+            let line = ok(&args);
+            assert_eq!(line.contains("with launch graphs"), graphs, "{line}");
+            outputs.push(read_all(&out).0);
+        }
+        assert!(
+            outputs[0] == outputs[1],
+            "{precision}: graph replay changed the output"
         );
     }
 }

@@ -35,8 +35,16 @@ fn child() {
     .expect("a planted_oob.cu kernel");
     let e = EmuExec::new(EmuOptions::default()).unwrap();
     let x: Vec<f32> = (0..N).map(|i| i as f32).collect();
-    let src = e.upload(&x).unwrap();
-    let mut dst = e.alloc_zeros(N).unwrap();
+    let (src, mut dst) = if std::env::var(PARTS_ENV).is_ok() {
+        // Each buffer the first of two parts of one allocation, as the parameters of a
+        // network lie in a group (N is a multiple of GROUP_ALIGN: no padding between).
+        let (src_all, dst_all) = (e.alloc_zeros(2 * N).unwrap(), e.alloc_zeros(2 * N).unwrap());
+        let mut src = e.view(&src_all, 0, N).unwrap();
+        e.write(&mut src, &x).unwrap();
+        (src, e.view(&dst_all, 0, N).unwrap())
+    } else {
+        (e.upload(&x).unwrap(), e.alloc_zeros(N).unwrap())
+    };
     let cfg = LaunchConfig {
         grid: ((N / 128) as u32, 1, 1),
         block: (128, 1, 1),
@@ -58,9 +66,22 @@ fn child() {
     println!("child {name} finished");
 }
 
+/// Env var that makes the child pass views of larger allocations (parts of a group).
+#[cfg(feature = "emu-asan")]
+const PARTS_ENV: &str = "SATCOLOR_EMU_ASAN_PARTS";
+
 #[cfg(feature = "emu-asan")]
 fn run_child(kernel: &str) -> (bool, String) {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
+    run_child_with(kernel, false)
+}
+
+#[cfg(feature = "emu-asan")]
+fn run_child_with(kernel: &str, parts: bool) -> (bool, String) {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    if parts {
+        cmd.env(PARTS_ENV, "1");
+    }
+    let out = cmd
         .args(["child", "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, kernel)
         .env(
@@ -127,6 +148,30 @@ fn asan_reports_planted_off_by_one() {
         assert!(
             text.contains(kernel),
             "{kernel}: report does not show the kernel: {text}"
+        );
+    }
+}
+
+/// A kernel given one part of a group reaches past it into the next part, which lies in the
+/// same allocation: the emulator poisons the rest of the allocation for the launch, so ASan
+/// reports it as it would past a buffer of its own.
+#[cfg(feature = "emu-asan")]
+#[test]
+fn asan_reports_an_access_past_a_part_of_a_group() {
+    let (ok, text) = run_child_with("oob_copy", true);
+    assert!(
+        ok && text.contains("child oob_copy finished"),
+        "correct copy kernel on parts: {text}"
+    );
+    for (kernel, access) in [
+        ("oob_write_past_end", "WRITE of size 4"),
+        ("oob_read_past_end", "READ of size 4"),
+    ] {
+        let (ok, text) = run_child_with(kernel, true);
+        assert!(!ok, "{kernel} on a part: not stopped by ASan: {text}");
+        assert!(
+            text.contains("AddressSanitizer: use-after-poison") && text.contains(access),
+            "{kernel} on a part: expected an ASan use-after-poison report ({access}): {text}"
         );
     }
 }

@@ -882,3 +882,63 @@ fn mma_needs_the_whole_warp_at_one_instruction() {
     .unwrap();
     assert!(e.download(&out).unwrap().iter().all(|&v| v == 1.0));
 }
+
+/// A group ([`satcolor::device::Device::alloc_group`]) on the emulated GPU: its parts start
+/// on multiples of `GROUP_ALIGN` in one allocation, a span sees the values of its parts
+/// (padding between them zero), an update of the span is an update of the parts, views
+/// outside the buffer are refused, and a launch that writes a buffer overlapping another
+/// (a span and one of its parts) is refused rather than run against `__restrict__`.
+#[test]
+fn groups_lay_parts_in_one_allocation_and_spans_see_them() {
+    use satcolor::device::gpu::{GpuDevice, GROUP_ALIGN};
+    use satcolor::device::Device;
+    let dev = GpuDevice::new(emu(Order::Forward, Order::Forward));
+    let lens = [3usize, GROUP_ALIGN + 1, 0, 5];
+    let mut g = dev.alloc_group(&lens, &[0..4, 1..2, 2..2]).unwrap();
+    let mut spans = g.spans.take().expect("a GPU device has spans");
+    let start1 = GROUP_ALIGN;
+    let start3 = 3 * GROUP_ALIGN; // 1 + GROUP_ALIGN rounds up to 2·GROUP_ALIGN; the empty part adds none.
+    assert_eq!(
+        spans.iter().map(|b| dev.len(b)).collect::<Vec<_>>(),
+        [start3 + 5, GROUP_ALIGN + 1, 0]
+    );
+    for (i, (part, &n)) in g.parts.iter_mut().zip(&lens).enumerate() {
+        assert_eq!(dev.len(part), n);
+        dev.write(part, &vec![(i + 1) as f32; n]).unwrap();
+    }
+    let all = dev.download(&spans[0]).unwrap();
+    let mut want = vec![0.0f32; start3 + 5];
+    want[..3].fill(1.0);
+    want[start1..start1 + GROUP_ALIGN + 1].fill(2.0);
+    want[start3..].fill(4.0);
+    assert_eq!(all, want);
+    // One launch over the span scales every part (and leaves the padding zero).
+    dev.scale(&mut spans[0], -2.0).unwrap();
+    for (i, (part, &n)) in g.parts.iter().zip(&lens).enumerate() {
+        assert_eq!(dev.download(part).unwrap(), vec![-2.0 * (i + 1) as f32; n]);
+    }
+    assert_eq!(
+        dev.download(&spans[0]).unwrap()[3..start1],
+        vec![0.0; start1 - 3]
+    );
+
+    let e = dev.exec();
+    let whole = e.alloc_zeros(3 * GROUP_ALIGN).unwrap();
+    for (offset, len) in [
+        (1, 2),
+        (GROUP_ALIGN, 2 * GROUP_ALIGN + 1),
+        (4 * GROUP_ALIGN, 0),
+    ] {
+        let err = e.view(&whole, offset, len).err().expect("a bad view");
+        assert!(err.to_string().contains("view of elements"), "{err}");
+    }
+    // add_assign(a, b) with a and b overlapping views: refused.
+    let mut a = e.view(&whole, 0, GROUP_ALIGN + 9).unwrap();
+    let b = e.view(&whole, GROUP_ALIGN, GROUP_ALIGN + 9).unwrap();
+    let err = dev.add_assign(&mut a, &b).expect_err("aliasing buffers");
+    assert!(err.to_string().contains("overlap"), "{err}");
+    // Disjoint views of one allocation are fine.
+    let mut a = e.view(&whole, 0, GROUP_ALIGN).unwrap();
+    let b = e.view(&whole, GROUP_ALIGN, GROUP_ALIGN).unwrap();
+    dev.add_assign(&mut a, &b).unwrap();
+}

@@ -256,6 +256,7 @@ const PRODUCT_KERNELS: &[&str] = &[
     "adam_step",
     "add_assign",
     "add_assign_h16",
+    "add_scaled",
     "bce_with_logits",
     "channel_sum",
     "concat_channels",

@@ -163,9 +163,12 @@ fn cpu_rejects_bad_shapes_with_errors() {
         weight_decay: 0.0,
     };
     let (mut p, mut m, mut v) = (buf(3), buf(3), buf(3));
-    let e = dev.adam_step(&hp, 0, &mut p, &buf(3), &mut m, &mut v);
+    let e = hp.step_scalars(0);
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
-    let e = dev.adam_step(&hp, 1, &mut p, &buf(4), &mut m, &mut v);
+    let bias = hp.step_scalars(1).unwrap().to_vec();
+    let e = dev.adam_step(&hp, &bias, &mut p, &buf(4), &mut m, &mut v);
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let e = dev.adam_step(&hp, &buf(3), &mut p, &buf(3), &mut m, &mut v);
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
     let e = dev.sum(&buf(3), &mut buf(2));
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");

@@ -197,6 +197,7 @@ fn record(step: u64, d_loss: f32, g_loss: f32, mse: f32) -> LogRecord {
         samples_per_s: 50.0,
         val: None,
         precision: None,
+        graphs: false,
     }
 }
 

@@ -5,17 +5,32 @@
 use rand::{Rng, SeedableRng};
 use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
-use satcolor::model::{Head, LossConfig, ModelConfig};
+use satcolor::model::init::Init;
+use satcolor::model::{Head, LossConfig, ModelConfig, ParamSpec, Params};
 use satcolor::train::{GradClip, OptimizerConfig, Trainer};
 
-/// Clips `tensors` to `max` on `dev`; returns the reported norm and the clipped values.
+/// Clips gradients `tensors` to `max` on `dev` (the gradients of a parameter set, so the
+/// emulator clips them as one group, the cpu device tensor by tensor); returns the reported
+/// norm and the clipped values.
 fn clip_on<D: Device>(dev: &D, tensors: &[Vec<f32>], max: f32) -> (f32, Vec<Vec<f32>>) {
-    let mut bufs: Vec<D::Buf> = tensors.iter().map(|t| dev.upload(t).unwrap()).collect();
+    let specs = tensors
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ParamSpec::bias(format!("t{i}"), vec![t.len()], Init::Const(0.0)))
+        .collect();
+    let mut params = Params::new(dev, specs, 0, 0).unwrap();
+    for (buf, t) in params.grads.iter_mut().zip(tensors) {
+        dev.write(buf, t).unwrap();
+    }
     let mut clip = GradClip::new(dev, max).unwrap();
-    let norm = clip.clip(dev, &mut bufs).unwrap();
+    let norm = clip.clip(dev, &mut params).unwrap();
     (
         norm,
-        bufs.iter().map(|b| dev.download(b).unwrap()).collect(),
+        params
+            .grads
+            .iter()
+            .map(|b| dev.download(b).unwrap())
+            .collect(),
     )
 }
 

@@ -33,6 +33,7 @@ fn spec(dir: &Path, data: &Path, device: DeviceSpec, steps: u64) -> RunSpec {
         dir: dir.to_path_buf(),
         device,
         precision: None,
+        graphs: false,
         config: tiny(),
         settings: TrainSettings {
             data: vec![data.to_path_buf()],
@@ -177,6 +178,42 @@ fn an_emulated_run_trains_in_tf32_without_allocating_in_the_loop_and_logs_it() {
     let log = read_log(&log_path(&run)).unwrap();
     assert!(!log.is_empty());
     assert!(log.iter().all(|r| r.precision == Some(Precision::Tf32)));
+}
+
+/// `--cuda-graphs` on the emulator: the same weights as op-by-op launches, bit for bit
+/// (every iteration after the second is a replay of frozen launches), no allocation in the
+/// loop, and the log says so; with clipping, or on the cpu device, it is refused before
+/// anything is written.
+#[cfg(feature = "emu")]
+#[test]
+fn an_emulated_run_with_launch_graphs_trains_the_same_weights() {
+    let dir = scratch("run_emu_graphs");
+    let data = tiny_data(&dir);
+    let mut weights = Vec::new();
+    for graphs in [false, true] {
+        let run = dir.join(format!("run_{graphs}"));
+        let mut s = spec(&run, &data, DeviceSpec::Emu, 5);
+        s.settings.max_grad_norm = None;
+        s.graphs = graphs;
+        let summary = train(s, &mut Silent).unwrap();
+        assert_eq!((summary.step, summary.loop_allocations), (5, 0));
+        let log = read_log(&log_path(&run)).unwrap();
+        assert!(!log.is_empty() && log.iter().all(|r| r.graphs == graphs));
+        weights.push(Checkpoint::load(&model_path(&run)).unwrap().tensors);
+    }
+    assert!(weights[0] == weights[1], "graph replay changed the weights");
+    for (device, clip, needle) in [
+        (DeviceSpec::Emu, Some(1.0), "--max-grad-norm"),
+        (DeviceSpec::Cpu, None, "need a GPU device"),
+    ] {
+        let run = dir.join("refused");
+        let mut s = spec(&run, &data, device, 2);
+        s.settings.max_grad_norm = clip;
+        s.graphs = true;
+        let e = format!("{:#}", train(s, &mut Silent).unwrap_err());
+        assert!(e.contains(needle), "{e}");
+        assert!(!model_path(&run).exists() && !log_path(&run).exists());
+    }
 }
 
 #[test]

@@ -47,6 +47,11 @@ pub struct Args {
     /// input (e.g. 3,2,1 for a BGR raster).
     #[arg(long, value_delimiter = ',')]
     pub bands: Option<Vec<usize>>,
+    /// Run each batch's forward pass as one replayed launch graph (a CUDA Graph on cuda; emu
+    /// replays the same frozen launches). Off by default until a GPU run has checked it
+    /// (`satcolor selftest --device cuda`).
+    #[arg(long)]
+    pub cuda_graphs: bool,
 }
 
 /// Colorizes as `args` say and prints what it did: size, device, time, throughput and the
@@ -59,6 +64,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         batch: args.batch,
         gray_from: args.gray_from,
         bands: args.bands.clone(),
+        graphs: args.cuda_graphs,
     };
     let job = ColorizeJob::new(ckpt, &args.input, &args.output, &options)?;
     let start = Instant::now();
@@ -68,7 +74,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mp = (w * h) as f64 / 1e6;
     crate::console::print(&format!(
         "colorized {} ({w}x{h}, {}) into {} ({} {} bands, overlap {}) on {} ({precision}) in \
-         {seconds:.1} s: {:.2} MP/s, peak RSS {}\n",
+         {seconds:.1} s{}: {:.2} MP/s, peak RSS {}\n",
         args.input.display(),
         summary.input,
         args.output.display(),
@@ -76,6 +82,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         summary.dtype.name(),
         summary.overlap,
         summary.device,
+        if args.cuda_graphs {
+            " with launch graphs"
+        } else {
+            ""
+        },
         mp / seconds,
         super::peak_rss().map_or("unknown".into(), |b| format!("{} MiB", b >> 20)),
     ))?;

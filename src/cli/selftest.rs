@@ -1,24 +1,59 @@
 //! `satcolor selftest --device D`: every op's parity check on a device against the f64
-//! reference, printed as a table; fails (non-zero exit) if any check fails.
+//! reference, printed as a table, and on GPU devices launch-graph replay against op-by-op
+//! launches ([`crate::train::graphs`]); fails (non-zero exit) if any check fails.
 
 use crate::device::open::{run_on, DeviceVisitor};
 use crate::device::precision::Precision;
 use crate::device::{Device, DeviceSpec};
 use crate::selftest::{format_table, results, run_suite, skipped_ops, CheckResult, Suite};
+use crate::train::graphs::{compare_graph_replay, graph_models, GraphCheck};
 
 /// Runs the parity suite on one device and keeps its table.
 struct Selftest {
     suite: Suite,
 }
 
+/// What the selftest found on one device.
+struct Report {
+    name: String,
+    precision: Precision,
+    checks: Vec<CheckResult>,
+    skipped: Vec<&'static str>,
+    /// The launch-graph checks, or why they did not run.
+    graphs: Result<Vec<GraphCheck>, String>,
+}
+
 impl DeviceVisitor for Selftest {
-    type Output = (String, Precision, Vec<CheckResult>, Vec<&'static str>);
+    type Output = Report;
     fn visit<D: Device>(self, dev: &D) -> crate::Result<Self::Output> {
         let runs = run_suite(dev, self.suite);
         let skipped = skipped_ops(self.suite, &runs);
-        Ok((dev.name(), dev.precision(), results(&runs), skipped))
+        let graphs = if !dev.has_graphs() {
+            Err("not run: the device runs ops directly (no launch graphs)".into())
+        } else if dev.precision().check_training().is_err() {
+            Err(format!(
+                "not run: --precision {} does not train",
+                dev.precision()
+            ))
+        } else {
+            graph_models()
+                .into_iter()
+                .map(|(name, cfg)| compare_graph_replay(dev, name, &cfg, GRAPH_STEPS))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("failed: {e}"))
+        };
+        Ok(Report {
+            name: dev.name(),
+            precision: dev.precision(),
+            checks: results(&runs),
+            skipped,
+            graphs,
+        })
     }
 }
+
+/// Iterations of each launch-graph check (one op by op, one recorded, the rest replayed).
+const GRAPH_STEPS: usize = 5;
 
 /// Runs the selftest on `spec` with its convolutions in `precision` (the device's default
 /// when `None`); `full` runs every case instead of the quick set. Returns an error (after
@@ -26,7 +61,13 @@ impl DeviceVisitor for Selftest {
 pub fn run(spec: &DeviceSpec, precision: Option<Precision>, full: bool) -> anyhow::Result<()> {
     let suite = if full { Suite::Full } else { Suite::Quick };
     let started = std::time::Instant::now();
-    let (name, precision, checks, skipped) = run_on(spec, precision, Selftest { suite })?;
+    let Report {
+        name,
+        precision,
+        checks,
+        skipped,
+        graphs,
+    } = run_on(spec, precision, Selftest { suite })?;
     crate::console::print(&format!(
         "satcolor selftest on {name} ({spec} requested), convolutions in {precision}\n"
     ))?;
@@ -37,10 +78,37 @@ pub fn run(spec: &DeviceSpec, precision: Option<Precision>, full: bool) -> anyho
             skipped.join(", ")
         ))?;
     }
+    let mut graph_failures = 0;
+    match &graphs {
+        Ok(list) => {
+            for c in list {
+                let verdict = if c.identical {
+                    "identical, bit for bit".to_string()
+                } else {
+                    graph_failures += 1;
+                    format!("DIFFERENT (largest difference {:.3e})", c.max_diff)
+                };
+                crate::console::print(&format!(
+                    "launch graphs, {} model: {} iterations, {} replayed, against op-by-op launches: {verdict}\n",
+                    c.model, c.steps, c.replayed
+                ))?;
+            }
+        }
+        Err(why) => {
+            if why.starts_with("failed") {
+                graph_failures += 1;
+            }
+            crate::console::print(&format!("launch graphs: {why}\n"))?;
+        }
+    }
     crate::console::print(&format!("took {:.1} s\n", started.elapsed().as_secs_f64()))?;
     let failed = checks.iter().filter(|c| !c.pass).count();
-    if failed > 0 {
-        anyhow::bail!("{failed} of {} checks failed on {name}", checks.len());
+    if failed + graph_failures > 0 {
+        anyhow::bail!(
+            "{} of {} checks failed on {name}",
+            failed + graph_failures,
+            checks.len() + graphs.as_ref().map_or(0, |g| g.len())
+        );
     }
     Ok(())
 }

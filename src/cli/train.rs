@@ -51,6 +51,12 @@ pub struct Args {
     /// on GPUs of compute capability 8.0+, else fp32]; bf16 and fp16 are for colorize only.
     #[arg(long)]
     pub precision: Option<Precision>,
+    /// Run each training iteration as one replayed launch graph (a CUDA Graph on cuda; emu
+    /// replays the same frozen launches). Off by default until a GPU run has checked it:
+    /// `satcolor selftest --device cuda` compares replay with op-by-op launches. Not with
+    /// --max-grad-norm.
+    #[arg(long)]
+    pub cuda_graphs: bool,
     /// The step to train up to, counting the steps before a resume [default: 2400].
     #[arg(long)]
     pub steps: Option<u64>,
@@ -233,6 +239,7 @@ fn fresh(args: &Args, device: DeviceSpec) -> anyhow::Result<RunSpec> {
         dir,
         device,
         precision: args.precision,
+        graphs: args.cuda_graphs,
         config,
         settings,
         schedule,
@@ -318,6 +325,7 @@ fn resumed(args: &Args, dir: &PathBuf, device: DeviceSpec) -> anyhow::Result<Run
         dir: dir.clone(),
         device,
         precision: args.precision,
+        graphs: args.cuda_graphs,
         config: ckpt.config.clone(),
         settings,
         schedule,

@@ -63,6 +63,8 @@ impl CpuDevice {
 
 impl Device for CpuDevice {
     type Buf = Vec<f32>;
+    /// None: the cpu device runs every op directly.
+    type Graph = std::convert::Infallible;
 
     fn name(&self) -> String {
         format!("cpu ({} threads)", self.threads())
@@ -272,6 +274,9 @@ impl Device for CpuDevice {
     fn add_assign(&self, dst: &mut Vec<f32>, src: &Vec<f32>) -> Result<()> {
         self.run(|| ops::elementwise::cpu::add_assign(dst, src))
     }
+    fn add_scaled(&self, dst: &mut Vec<f32>, src: &Vec<f32>, alpha: &Vec<f32>) -> Result<()> {
+        self.run(|| ops::elementwise::cpu::add_scaled(dst, src, alpha))
+    }
     fn sum(&self, x: &Vec<f32>, out: &mut Vec<f32>) -> Result<()> {
         self.run(|| ops::reduce::cpu::sum(x, out))
     }
@@ -293,12 +298,12 @@ impl Device for CpuDevice {
     fn adam_step(
         &self,
         hp: &AdamParams,
-        t: u64,
+        bias: &Vec<f32>,
         p: &mut Vec<f32>,
         g: &Vec<f32>,
         m: &mut Vec<f32>,
         v: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::optim::cpu::adam_step(hp, t, p, g, m, v))
+        self.run(|| ops::optim::cpu::adam_step(hp, bias, p, g, m, v))
     }
 }

@@ -11,23 +11,27 @@
 use super::gpu::{check_args, Arg, Elem, KernelExec, LaunchConfig};
 use crate::kernels::{module_image, Kernel};
 use crate::{Error, Result};
-use cudarc::driver::sys::{CUdevice_attribute, CUfunction_attribute};
+use cudarc::driver::sys::{
+    CUdevice_attribute, CUfunction_attribute, CUgraphInstantiate_flags, CUstreamCaptureMode,
+};
 use cudarc::driver::{
-    result, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DriverError,
-    PushKernelArg,
+    result, CudaContext, CudaFunction, CudaGraph, CudaModule, CudaSlice, CudaStream, DevicePtr,
+    DriverError, PushKernelArg,
 };
 use cudarc::nvrtc::Ptx;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// A buffer of f32 (or of 16-bit values) in GPU memory.
+/// A buffer of f32 (or of 16-bit values) in GPU memory: a whole allocation, or a view of
+/// part of one ([`KernelExec::view`]).
 ///
 /// Held as 32-bit words, two 16-bit values to a word, and at least one word so that even
 /// an empty buffer is a valid allocation (`cuMemAlloc` rejects zero bytes); `len` is the
-/// logical length in elements.
+/// logical length in elements, from word `offset` of the allocation.
 pub struct CudaBuf {
-    data: CudaSlice<f32>,
+    data: Arc<CudaSlice<f32>>,
+    offset: usize,
     len: usize,
     elem: Elem,
 }
@@ -36,6 +40,15 @@ impl CudaBuf {
     /// Its 32-bit words that hold data.
     fn words(&self) -> usize {
         words(self.len, self.elem)
+    }
+    /// Its words within the allocation.
+    fn word_range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + self.words()
+    }
+    /// The device address of its first element.
+    fn device_ptr(&self, stream: &CudaStream) -> u64 {
+        let (base, _record) = self.data.device_ptr(stream);
+        base + (self.offset * std::mem::size_of::<f32>()) as u64
     }
     /// An error unless its elements are `elem`.
     fn check(&self, elem: Elem) -> Result<()> {
@@ -92,6 +105,16 @@ pub struct CudaExec {
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
     functions: Mutex<HashMap<&'static str, CudaFunction>>,
     allocs: AtomicU64,
+    /// While a stream capture is under way: the allocations its launches use, which the
+    /// graph keeps alive.
+    capture: Mutex<Option<Vec<Arc<CudaSlice<f32>>>>>,
+}
+
+/// A CUDA Graph of captured launches ([`KernelExec::begin_capture`]), instantiated, with
+/// the allocations its kernel nodes point into.
+pub struct CudaLaunchGraph {
+    graph: CudaGraph,
+    _keep: Vec<Arc<CudaSlice<f32>>>,
 }
 
 /// `cuda` or `cuda:N`, as a user names the device in errors.
@@ -244,11 +267,15 @@ impl CudaExec {
             .map_err(|e| unavailable(format!("querying the GPU: {}", describe(e))))?;
         let ctx = CudaContext::new(ordinal)
             .map_err(|e| unavailable(format!("creating a context: {}", describe(e))))?;
-        // SAFETY: every buffer and launch of this executor uses the one default stream, so
-        // stream order alone makes each use follow the previous ones; the events cudarc
-        // would record per buffer are not needed.
+        // SAFETY: every buffer and launch of this executor uses its one stream, so stream
+        // order alone makes each use follow the previous ones; the events cudarc would
+        // record per buffer are not needed.
         unsafe { ctx.disable_event_tracking() };
-        let stream = ctx.default_stream();
+        // A stream of its own rather than the legacy default stream, which cannot be
+        // captured into a CUDA Graph.
+        let stream = ctx
+            .new_stream()
+            .map_err(|e| unavailable(format!("creating a stream: {}", describe(e))))?;
         Ok(CudaExec {
             ctx,
             stream,
@@ -256,6 +283,7 @@ impl CudaExec {
             modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             allocs: AtomicU64::new(0),
+            capture: Mutex::new(None),
         })
     }
 
@@ -319,19 +347,48 @@ impl CudaExec {
         Ok(f)
     }
 
+    /// Copies the words `host` into `buf` (f32 values, or 16-bit ones packed in pairs).
+    fn copy_htod(&self, buf: &CudaBuf, host: &[f32]) -> Result<()> {
+        if host.is_empty() {
+            return Ok(());
+        }
+        debug_assert_eq!(host.len(), buf.words());
+        let dst = buf.device_ptr(&self.stream);
+        self.stream
+            .context()
+            .bind_to_thread()
+            .map_err(|e| device_err("binding the context", e))?;
+        // SAFETY: dst..dst + 4·host.len() lies within buf's allocation (word_range), which
+        // buf keeps alive; the copy is ordered on the allocation's stream, and a copy from
+        // pageable host memory has read `host` when the call returns.
+        unsafe { result::memcpy_htod_async(dst, host, self.stream.cu_stream()) }
+            .map_err(|e| device_err("host-to-device copy", e))
+    }
+
     /// Allocates `len` elements of `elem` (at least one word) without initializing them.
     fn alloc_raw(&self, len: usize, elem: Elem) -> Result<CudaBuf> {
+        if self.capture.lock().map(|c| c.is_some()).unwrap_or(false) {
+            return Err(Error::Device(
+                "cuda: an allocation during a graph capture (a steady-state iteration allocates nothing)".into(),
+            ));
+        }
         // SAFETY: every caller overwrites the first `len` elements (zeroes or host data)
         // before the buffer is used; the padding element of an empty buffer is never read.
         let data = unsafe { self.stream.alloc::<f32>(words(len, elem).max(1)) }
             .map_err(|e| device_err(&format!("allocation of {len} {elem:?} elements"), e))?;
         self.allocs.fetch_add(1, Ordering::Relaxed);
-        Ok(CudaBuf { data, len, elem })
+        Ok(CudaBuf {
+            data: Arc::new(data),
+            offset: 0,
+            len,
+            elem,
+        })
     }
 }
 
 impl KernelExec for CudaExec {
     type Buf = CudaBuf;
+    type Graph = CudaLaunchGraph;
 
     fn name(&self) -> String {
         let (maj, min) = self.info.compute_capability;
@@ -343,10 +400,22 @@ impl KernelExec for CudaExec {
 
     fn alloc(&self, len: usize, elem: Elem) -> Result<CudaBuf> {
         let mut buf = self.alloc_raw(len, elem)?;
+        let data = Arc::get_mut(&mut buf.data).expect("a new allocation has no views");
         self.stream
-            .memset_zeros(&mut buf.data)
+            .memset_zeros(data)
             .map_err(|e| device_err("memset", e))?;
         Ok(buf)
+    }
+
+    fn view(&self, buf: &CudaBuf, offset: usize, len: usize) -> Result<CudaBuf> {
+        crate::device::gpu::check_view(buf.len, offset, len)?;
+        // GROUP_ALIGN is even, so a 16-bit view starts on a word.
+        Ok(CudaBuf {
+            data: Arc::clone(&buf.data),
+            offset: buf.offset + words(offset, buf.elem),
+            len,
+            elem: buf.elem,
+        })
     }
 
     fn upload(&self, host: &[f32]) -> Result<CudaBuf> {
@@ -360,13 +429,7 @@ impl KernelExec for CudaExec {
         if host.len() != buf.len {
             return Err(length_err(host.len(), buf.len));
         }
-        if host.is_empty() {
-            return Ok(());
-        }
-        let mut dst = buf.data.slice_mut(..buf.len);
-        self.stream
-            .memcpy_htod(host, &mut dst)
-            .map_err(|e| device_err("host-to-device copy", e))
+        self.copy_htod(buf, host)
     }
 
     fn download(&self, buf: &CudaBuf) -> Result<Vec<f32>> {
@@ -376,7 +439,7 @@ impl KernelExec for CudaExec {
         }
         let host = self
             .stream
-            .clone_dtoh(&buf.data.slice(..buf.len))
+            .clone_dtoh(&buf.data.slice(buf.word_range()))
             .map_err(|e| device_err("device-to-host copy (or an earlier kernel)", e))?;
         self.stream
             .synchronize()
@@ -395,11 +458,7 @@ impl KernelExec for CudaExec {
         // Two values to a word, a last odd one with a zero beside it.
         let mut packed = vec![0f32; buf.words()];
         bytemuck::cast_slice_mut::<f32, u16>(&mut packed)[..host.len()].copy_from_slice(host);
-        let n = buf.words();
-        let mut dst = buf.data.slice_mut(..n);
-        self.stream
-            .memcpy_htod(&packed, &mut dst)
-            .map_err(|e| device_err("host-to-device copy", e))
+        self.copy_htod(buf, &packed)
     }
 
     fn download_u16(&self, buf: &CudaBuf) -> Result<Vec<u16>> {
@@ -409,7 +468,7 @@ impl KernelExec for CudaExec {
         }
         let words = self
             .stream
-            .clone_dtoh(&buf.data.slice(..buf.words()))
+            .clone_dtoh(&buf.data.slice(buf.word_range()))
             .map_err(|e| device_err("device-to-host copy (or an earlier kernel)", e))?;
         self.stream
             .synchronize()
@@ -456,14 +515,34 @@ impl KernelExec for CudaExec {
     ) -> Result<()> {
         check_args(kernel, args, |b| b.elem)?;
         let f = self.function(kernel)?;
+        // Buffers go as their device addresses (a view's is inside its allocation).
+        let ptrs: Vec<u64> = args
+            .iter()
+            .map(|a| match a {
+                Arg::In(_, b) => b.device_ptr(&self.stream),
+                Arg::Out(_, b) => b.device_ptr(&self.stream),
+                _ => 0,
+            })
+            .collect();
+        if let Some(keep) = self
+            .capture
+            .lock()
+            .map_err(|_| Error::Device("cuda: capture state poisoned".into()))?
+            .as_mut()
+        {
+            keep.extend(args.iter().filter_map(|a| match a {
+                Arg::In(_, b) => Some(Arc::clone(&b.data)),
+                Arg::Out(_, b) => Some(Arc::clone(&b.data)),
+                _ => None,
+            }));
+        }
         let mut builder = self.stream.launch_builder(&f);
-        for a in args.iter_mut() {
+        for (a, ptr) in args.iter().zip(&ptrs) {
             match a {
-                Arg::In(_, b) => builder.arg(&b.data),
-                Arg::Out(_, b) => builder.arg(&mut b.data),
-                Arg::I32(_, v) => builder.arg(&*v),
-                Arg::U32(_, v) => builder.arg(&*v),
-                Arg::F32(_, v) => builder.arg(&*v),
+                Arg::In(..) | Arg::Out(..) => builder.arg(ptr),
+                Arg::I32(_, v) => builder.arg(v),
+                Arg::U32(_, v) => builder.arg(v),
+                Arg::F32(_, v) => builder.arg(v),
             };
         }
         let launch_cfg = cudarc::driver::LaunchConfig {
@@ -486,6 +565,47 @@ impl KernelExec for CudaExec {
             )
         })?;
         Ok(())
+    }
+
+    fn begin_capture(&self) -> Result<()> {
+        let mut keep = self
+            .capture
+            .lock()
+            .map_err(|_| Error::Device("cuda: capture state poisoned".into()))?;
+        if keep.is_some() {
+            return Err(Error::Device(
+                "cuda: a graph capture is already under way".into(),
+            ));
+        }
+        // Thread-local mode: a call of this thread that a capture cannot hold (an
+        // allocation, a synchronizing copy) fails instead of breaking the graph.
+        self.stream
+            .begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
+            .map_err(|e| device_err("beginning a stream capture", e))?;
+        *keep = Some(Vec::new());
+        Ok(())
+    }
+
+    fn end_capture(&self) -> Result<CudaLaunchGraph> {
+        let keep = self
+            .capture
+            .lock()
+            .map_err(|_| Error::Device("cuda: capture state poisoned".into()))?
+            .take()
+            .ok_or_else(|| Error::Device("cuda: no graph capture is under way".into()))?;
+        let graph = self
+            .stream
+            .end_capture(CUgraphInstantiate_flags(0))
+            .map_err(|e| device_err("ending a stream capture", e))?
+            .ok_or_else(|| Error::Device("cuda: the stream capture recorded nothing".into()))?;
+        Ok(CudaLaunchGraph { graph, _keep: keep })
+    }
+
+    fn replay(&self, graph: &CudaLaunchGraph) -> Result<()> {
+        graph
+            .graph
+            .launch()
+            .map_err(|e| device_err("launching a CUDA Graph", e))
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{Error, Result};
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// An order in which the emulator runs threads between barriers, or blocks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -280,6 +280,7 @@ extern "C" {
     ) -> c_int;
     fn satcolor_emu_alloc(bytes: usize) -> *mut c_void;
     fn satcolor_emu_free(ptr: *mut c_void, bytes: usize);
+    fn satcolor_emu_poison(ptr: *mut c_void, bytes: usize, poison: c_int);
     fn satcolor_emu_asan() -> c_int;
     fn satcolor_emu_has_counters() -> c_int;
 }
@@ -290,20 +291,57 @@ const MAX_SITES: usize = 4096;
 /// Largest shared memory of one block with the opt-in attribute (sm_90: 227 KiB).
 const SHARED_OPTIN_MAX: u32 = 227 * 1024;
 
-/// A buffer of f32 (or 16-bit values) in emulated global memory, freed on drop.
-pub struct EmuBuf {
+/// One allocation of emulated global memory, freed when its last [`EmuBuf`] goes.
+struct EmuAlloc {
     ptr: *mut c_void,
+    bytes: usize,
+}
+
+impl Drop for EmuAlloc {
+    fn drop(&mut self) {
+        // SAFETY: ptr came from satcolor_emu_alloc with this byte size.
+        unsafe { satcolor_emu_free(self.ptr, self.bytes) }
+    }
+}
+
+/// A buffer of f32 (or 16-bit values) in emulated global memory: a whole allocation, or a
+/// view of part of one ([`KernelExec::view`]).
+pub struct EmuBuf {
+    mem: Arc<EmuAlloc>,
+    /// Its first element within the allocation.
+    offset: usize,
     len: usize,
     elem: Elem,
 }
 
-// SAFETY: an EmuBuf exclusively owns its allocation, like a Box<[f32]>; kernels only touch
-// it during a launch, which borrows it through `Arg`.
-unsafe impl Send for EmuBuf {}
-// SAFETY: shared references only read it (download) or pass it as `const float*`.
-unsafe impl Sync for EmuBuf {}
+// SAFETY: an allocation is plain memory reached only through its EmuBufs (and the frozen
+// launches of a graph, which hold it alive): a buffer's elements are touched by host
+// copies through `&mut EmuBuf` and by kernels during a launch, which borrows the buffer
+// through `Arg` (a graph's replay through `&EmuExec`, one launch at a time behind the
+// runtime's mutex). Views of one allocation alias only as the group they belong to allows
+// (disjoint parts, or a span that no launch passes beside one of its parts: checked at
+// launch).
+unsafe impl Send for EmuAlloc {}
+// SAFETY: as above; shared references only read it or pass it as `const float*`.
+unsafe impl Sync for EmuAlloc {}
 
 impl EmuBuf {
+    /// Its first element's address.
+    fn ptr(&self) -> *mut c_void {
+        // SAFETY: offset..offset + len lies within the allocation (KernelExec::view).
+        unsafe {
+            self.mem
+                .ptr
+                .cast::<u8>()
+                .add(self.offset * self.elem.bytes())
+                .cast()
+        }
+    }
+    /// Its byte range within the address space.
+    fn byte_range(&self) -> std::ops::Range<usize> {
+        let start = self.ptr() as usize;
+        start..start + self.len * self.elem.bytes()
+    }
     /// Its elements as `T`, which must be its element type (f32 or u16).
     fn as_slice<T: EmuElem>(&self) -> Result<&[T]> {
         self.check::<T>()?;
@@ -311,7 +349,7 @@ impl EmuBuf {
             return Ok(&[]);
         }
         // SAFETY: ptr holds len initialised elements of T (checked above) owned by self.
-        Ok(unsafe { std::slice::from_raw_parts(self.ptr.cast::<T>(), self.len) })
+        Ok(unsafe { std::slice::from_raw_parts(self.ptr().cast::<T>(), self.len) })
     }
     fn as_mut_slice<T: EmuElem>(&mut self) -> Result<&mut [T]> {
         self.check::<T>()?;
@@ -319,7 +357,7 @@ impl EmuBuf {
             return Ok(&mut []);
         }
         // SAFETY: as above, and &mut self makes the access exclusive.
-        Ok(unsafe { std::slice::from_raw_parts_mut(self.ptr.cast::<T>(), self.len) })
+        Ok(unsafe { std::slice::from_raw_parts_mut(self.ptr().cast::<T>(), self.len) })
     }
     fn check<T: EmuElem>(&self) -> Result<()> {
         if self.elem != T::ELEM {
@@ -359,13 +397,6 @@ impl EmuElem for u16 {
     const ELEM: Elem = Elem::U16;
 }
 
-impl Drop for EmuBuf {
-    fn drop(&mut self) {
-        // SAFETY: ptr came from satcolor_emu_alloc with this byte size.
-        unsafe { satcolor_emu_free(self.ptr, self.len * self.elem.bytes()) }
-    }
-}
-
 /// The emulator executor. `Send + Sync`: launches serialize behind one mutex in the C++
 /// runtime (static shared memory is global), and its own state is behind a mutex/atomic.
 pub struct EmuExec {
@@ -376,6 +407,8 @@ pub struct EmuExec {
     /// The launches and their counters since the last [`EmuExec::take_counters`] (the
     /// `emu-counters` build only).
     counted: Mutex<Vec<LaunchCounters>>,
+    /// The launches captured so far while a graph capture is under way.
+    capture: Mutex<Option<Vec<Frozen>>>,
 }
 
 /// ptxas's static shared-memory figure of `kernel` for the newest compiled arch, 0 when
@@ -423,6 +456,7 @@ impl EmuExec {
             max_dynamic_shared: Mutex::new(HashMap::new()),
             allocs: AtomicU64::new(0),
             counted: Mutex::new(Vec::new()),
+            capture: Mutex::new(None),
         })
     }
 
@@ -453,6 +487,11 @@ impl EmuExec {
     }
 
     fn alloc_bytes(&self, len: usize, elem: Elem) -> Result<EmuBuf> {
+        if self.capture.lock().map(|c| c.is_some()).unwrap_or(false) {
+            return Err(Error::Device(
+                "emu: an allocation during a graph capture (a steady-state iteration allocates nothing)".into(),
+            ));
+        }
         let bytes = len
             .checked_mul(elem.bytes())
             .ok_or_else(|| Error::Device(format!("emu: buffer of {len} {elem:?} is too large")))?;
@@ -464,12 +503,248 @@ impl EmuExec {
             )));
         }
         self.allocs.fetch_add(1, Ordering::Relaxed);
-        Ok(EmuBuf { ptr, len, elem })
+        Ok(EmuBuf {
+            mem: Arc::new(EmuAlloc { ptr, bytes }),
+            offset: 0,
+            len,
+            elem,
+        })
+    }
+}
+
+/// Checks the buffers of a launch that are views of one allocation (the parts and spans
+/// of a group): none may overlap another that the kernel writes (the kernels' parameters
+/// are `__restrict__`). Under AddressSanitizer it then poisons, for the launch, every byte
+/// of their allocations outside the buffers passed, so that a kernel reading past its
+/// part into a neighbour is reported as if the part were an allocation of its own; it
+/// returns the poisoned ranges, which the caller unpoisons after the launch.
+fn fence_views(kernel: &Kernel, args: &[Arg<'_, EmuBuf>]) -> Result<Vec<std::ops::Range<usize>>> {
+    let bufs: Vec<(&EmuBuf, bool)> = args
+        .iter()
+        .filter_map(|a| match a {
+            Arg::In(_, b) => Some((&**b, false)),
+            Arg::Out(_, b) => Some((&**b, true)),
+            _ => None,
+        })
+        .collect();
+    let same_alloc = |a: &EmuBuf, b: &EmuBuf| Arc::ptr_eq(&a.mem, &b.mem);
+    for (i, &(a, wa)) in bufs.iter().enumerate() {
+        for &(b, wb) in &bufs[i + 1..] {
+            let (ra, rb) = (a.byte_range(), b.byte_range());
+            if (wa || wb) && same_alloc(a, b) && ra.start < rb.end && rb.start < ra.end {
+                return Err(kernel_error(
+                    kernel,
+                    "two buffers of the launch overlap and one is written (views of one group)",
+                ));
+            }
+        }
+    }
+    let mut poisoned = Vec::new();
+    if !EmuExec::asan() {
+        return Ok(poisoned);
+    }
+    for (i, &(a, _)) in bufs.iter().enumerate() {
+        let whole = a.offset == 0 && a.len * a.elem.bytes() == a.mem.bytes;
+        if whole || bufs[..i].iter().any(|&(b, _)| same_alloc(a, b)) {
+            continue;
+        }
+        let mut covered: Vec<std::ops::Range<usize>> = bufs
+            .iter()
+            .filter(|&&(b, _)| same_alloc(a, b))
+            .map(|&(b, _)| b.byte_range())
+            .collect();
+        covered.sort_by_key(|r| r.start);
+        let base = a.mem.ptr as usize;
+        let mut at = base;
+        for r in covered
+            .into_iter()
+            .chain(std::iter::once(base + a.mem.bytes..usize::MAX))
+        {
+            if r.start > at {
+                poisoned.push(at..r.start);
+            }
+            at = at.max(r.end);
+        }
+    }
+    for r in &poisoned {
+        // SAFETY: the range lies within a live allocation of this launch's buffers.
+        unsafe { satcolor_emu_poison(r.start as *mut c_void, r.len(), 1) };
+    }
+    Ok(poisoned)
+}
+
+impl EmuExec {
+    /// Checks a launch and freezes it: the kernel's trampoline, its configuration and its
+    /// argument values (buffers as addresses, whose allocations it keeps alive), as a
+    /// graph records it.
+    fn freeze(
+        &self,
+        kernel: &'static Kernel,
+        cfg: LaunchConfig,
+        args: &[Arg<'_, EmuBuf>],
+    ) -> Result<Frozen> {
+        check_args(kernel, args, |b| b.elem)?;
+        let body = *self
+            .bodies
+            .get(kernel.name)
+            .ok_or_else(|| kernel_error(kernel, "not compiled into the emulator"))?;
+        let fenced = fence_views(kernel, args)?;
+        // Argument values, each in an 8-byte slot (little-endian: an i32/u32/f32 is read
+        // from the slot's first bytes).
+        let values: Vec<u64> = args
+            .iter()
+            .map(|a| match a {
+                Arg::In(_, b) => b.ptr() as u64,
+                Arg::Out(_, b) => b.ptr() as u64,
+                Arg::I32(_, v) => u64::from(*v as u32),
+                Arg::U32(_, v) => u64::from(*v),
+                Arg::F32(_, v) => u64::from(v.to_bits()),
+            })
+            .collect();
+        let _keep = args
+            .iter()
+            .filter_map(|a| match a {
+                Arg::In(_, b) => Some(Arc::clone(&b.mem)),
+                Arg::Out(_, b) => Some(Arc::clone(&b.mem)),
+                _ => None,
+            })
+            .collect();
+        let max_dyn = self
+            .max_dynamic_shared
+            .lock()
+            .map_err(|_| Error::Device("emu: opt-in table poisoned".into()))?
+            .get(kernel.name)
+            .copied()
+            .unwrap_or(0);
+        let (thread_order, thread_seed) = self.opts.thread_order.code();
+        let (block_order, block_seed) = self.opts.block_order.code();
+        let desc = LaunchDesc {
+            grid: [cfg.grid.0, cfg.grid.1, cfg.grid.2],
+            block: [cfg.block.0, cfg.block.1, cfg.block.2],
+            dynamic_shared: cfg.shared_bytes,
+            static_shared: static_shared_bytes(kernel),
+            max_dynamic_shared: max_dyn,
+            thread_order,
+            block_order,
+            thread_seed,
+            block_seed,
+            sample_blocks: self.opts.sample_blocks,
+        };
+        Ok(Frozen {
+            kernel,
+            cfg,
+            body,
+            desc,
+            values,
+            fenced,
+            _keep,
+            args: args
+                .iter()
+                .map(|a| (a.name(), a.value(|b| (b.len, b.elem))))
+                .collect(),
+        })
+    }
+
+    /// Runs a frozen launch (ASan's fences around it), recording its counters in the
+    /// `emu-counters` build.
+    fn run(&self, l: &Frozen) -> Result<()> {
+        let mut values = l.values.clone();
+        let mut ptrs: Vec<*mut c_void> = values
+            .iter_mut()
+            .map(|v| (v as *mut u64).cast::<c_void>())
+            .collect();
+        for r in &l.fenced {
+            // SAFETY: the range lies within an allocation that `l` keeps alive.
+            unsafe { satcolor_emu_poison(r.start as *mut c_void, r.len(), 1) };
+        }
+        let mut err = vec![0 as c_char; 1024];
+        let mut counters = Counters::default();
+        let counting = Self::has_counters();
+        let mut sites = vec![SiteCounters::default(); if counting { MAX_SITES } else { 0 }];
+        let mut sites_len = 0usize;
+        // SAFETY: `body` is the trampoline of this kernel, whose parameters check_args
+        // matched against the arguments frozen in `values`; the buffers they point to are
+        // kept alive by `l`; `counters` and `sites` are repr(C) mirrors of the runtime's
+        // structs, `sites` holds its length.
+        let rc = unsafe {
+            satcolor_emu_launch(
+                l.body,
+                &l.desc,
+                ptrs.as_mut_ptr(),
+                err.as_mut_ptr(),
+                err.len(),
+                &mut counters,
+                sites.as_mut_ptr(),
+                sites.len(),
+                &mut sites_len,
+            )
+        };
+        for r in &l.fenced {
+            // SAFETY: as above; poisoned just before the launch.
+            unsafe { satcolor_emu_poison(r.start as *mut c_void, r.len(), 0) };
+        }
+        if counting && rc == 0 {
+            sites.truncate(sites_len);
+            if let Ok(mut v) = self.counted.lock() {
+                v.push(LaunchCounters {
+                    kernel: l.kernel.name,
+                    cfg: l.cfg,
+                    counters,
+                    sites,
+                    args: l.args.clone(),
+                });
+            }
+        }
+        if rc != 0 {
+            // SAFETY: the runtime wrote a NUL-terminated message.
+            let msg = unsafe { CStr::from_ptr(err.as_ptr()) }
+                .to_string_lossy()
+                .into_owned();
+            return Err(kernel_error(l.kernel, msg));
+        }
+        Ok(())
+    }
+}
+
+/// A launch as a graph keeps it: checked, its arguments fixed.
+struct Frozen {
+    kernel: &'static Kernel,
+    cfg: LaunchConfig,
+    body: Body,
+    desc: LaunchDesc,
+    /// The argument values, one 8-byte slot each.
+    values: Vec<u64>,
+    /// What ASan poisons around the launch ([`fence_views`]).
+    fenced: Vec<std::ops::Range<usize>>,
+    /// The allocations its buffers point into, kept alive as long as it may run.
+    _keep: Vec<Arc<EmuAlloc>>,
+    /// Argument names and values for the counters.
+    args: Vec<(&'static str, ArgValue)>,
+}
+
+/// The emulator's launch graph ([`KernelExec::begin_capture`]): the frozen launches,
+/// replayed in order with the arguments they were captured with, as a CUDA Graph
+/// replays its kernel nodes. A per-step value passed as a scalar argument stays at its
+/// captured value, so replay against direct launches tells whether an iteration reads
+/// every per-step value from device memory.
+pub struct EmuGraph {
+    launches: Vec<Frozen>,
+}
+
+impl EmuGraph {
+    /// Launches recorded.
+    pub fn len(&self) -> usize {
+        self.launches.len()
+    }
+    /// Whether it recorded none.
+    pub fn is_empty(&self) -> bool {
+        self.launches.is_empty()
     }
 }
 
 impl KernelExec for EmuExec {
     type Buf = EmuBuf;
+    type Graph = EmuGraph;
 
     fn name(&self) -> String {
         let o = self.opts;
@@ -492,6 +767,16 @@ impl KernelExec for EmuExec {
         let mut b = self.alloc_bytes(host.len(), Elem::F32)?;
         b.copy_from(host)?;
         Ok(b)
+    }
+
+    fn view(&self, buf: &EmuBuf, offset: usize, len: usize) -> Result<EmuBuf> {
+        crate::device::gpu::check_view(buf.len, offset, len)?;
+        Ok(EmuBuf {
+            mem: Arc::clone(&buf.mem),
+            offset: buf.offset + offset,
+            len,
+            elem: buf.elem,
+        })
     }
 
     fn write(&self, buf: &mut EmuBuf, host: &[f32]) -> Result<()> {
@@ -546,92 +831,48 @@ impl KernelExec for EmuExec {
         cfg: LaunchConfig,
         args: &mut [Arg<'_, EmuBuf>],
     ) -> Result<()> {
-        check_args(kernel, args, |b| b.elem)?;
-        let body = *self
-            .bodies
-            .get(kernel.name)
-            .ok_or_else(|| kernel_error(kernel, "not compiled into the emulator"))?;
-        // Argument values, each in an 8-byte slot (little-endian: an i32/u32/f32 is read
-        // from the slot's first bytes), and kernelParams-style pointers to them.
-        let mut values: Vec<u64> = args
-            .iter_mut()
-            .map(|a| match a {
-                Arg::In(_, b) => b.ptr as u64,
-                Arg::Out(_, b) => b.ptr as u64,
-                Arg::I32(_, v) => u64::from(*v as u32),
-                Arg::U32(_, v) => u64::from(*v),
-                Arg::F32(_, v) => u64::from(v.to_bits()),
-            })
-            .collect();
-        let mut ptrs: Vec<*mut c_void> = values
-            .iter_mut()
-            .map(|v| (v as *mut u64).cast::<c_void>())
-            .collect();
-        let max_dyn = self
-            .max_dynamic_shared
+        let frozen = self.freeze(kernel, cfg, args)?;
+        let mut capture = self
+            .capture
             .lock()
-            .map_err(|_| Error::Device("emu: opt-in table poisoned".into()))?
-            .get(kernel.name)
-            .copied()
-            .unwrap_or(0);
-        let (thread_order, thread_seed) = self.opts.thread_order.code();
-        let (block_order, block_seed) = self.opts.block_order.code();
-        let desc = LaunchDesc {
-            grid: [cfg.grid.0, cfg.grid.1, cfg.grid.2],
-            block: [cfg.block.0, cfg.block.1, cfg.block.2],
-            dynamic_shared: cfg.shared_bytes,
-            static_shared: static_shared_bytes(kernel),
-            max_dynamic_shared: max_dyn,
-            thread_order,
-            block_order,
-            thread_seed,
-            block_seed,
-            sample_blocks: self.opts.sample_blocks,
-        };
-        let mut err = vec![0 as c_char; 1024];
-        let mut counters = Counters::default();
-        let counting = Self::has_counters();
-        let mut sites = vec![SiteCounters::default(); if counting { MAX_SITES } else { 0 }];
-        let mut sites_len = 0usize;
-        // SAFETY: `body` is the trampoline of this kernel, whose parameters check_args just
-        // matched against `args`; buffers outlive the synchronous launch; `counters` and
-        // `sites` are repr(C) mirrors of the runtime's structs, `sites` holds its length.
-        let rc = unsafe {
-            satcolor_emu_launch(
-                body,
-                &desc,
-                ptrs.as_mut_ptr(),
-                err.as_mut_ptr(),
-                err.len(),
-                &mut counters,
-                sites.as_mut_ptr(),
-                sites.len(),
-                &mut sites_len,
-            )
-        };
-        if counting && rc == 0 {
-            sites.truncate(sites_len);
-            let args = args
-                .iter()
-                .map(|a| (a.name(), a.value(|b| (b.len, b.elem))))
-                .collect();
-            if let Ok(mut v) = self.counted.lock() {
-                v.push(LaunchCounters {
-                    kernel: kernel.name,
-                    cfg,
-                    counters,
-                    sites,
-                    args,
-                });
+            .map_err(|_| Error::Device("emu: capture poisoned".into()))?;
+        match capture.as_mut() {
+            Some(graph) => {
+                graph.push(frozen);
+                Ok(())
+            }
+            None => {
+                drop(capture);
+                self.run(&frozen)
             }
         }
-        if rc != 0 {
-            // SAFETY: the runtime wrote a NUL-terminated message.
-            let msg = unsafe { CStr::from_ptr(err.as_ptr()) }
-                .to_string_lossy()
-                .into_owned();
-            return Err(kernel_error(kernel, msg));
+    }
+
+    fn begin_capture(&self) -> Result<()> {
+        let mut capture = self
+            .capture
+            .lock()
+            .map_err(|_| Error::Device("emu: capture poisoned".into()))?;
+        if capture.is_some() {
+            return Err(Error::Device(
+                "emu: a graph capture is already under way".into(),
+            ));
         }
+        *capture = Some(Vec::new());
         Ok(())
+    }
+
+    fn end_capture(&self) -> Result<EmuGraph> {
+        let launches = self
+            .capture
+            .lock()
+            .map_err(|_| Error::Device("emu: capture poisoned".into()))?
+            .take()
+            .ok_or_else(|| Error::Device("emu: no graph capture is under way".into()))?;
+        Ok(EmuGraph { launches })
+    }
+
+    fn replay(&self, graph: &EmuGraph) -> Result<()> {
+        graph.launches.iter().try_for_each(|l| self.run(l))
     }
 }

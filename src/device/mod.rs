@@ -21,6 +21,30 @@ use crate::ops::{
     SgdParams,
 };
 use crate::{Error, Result};
+use std::ops::Range;
+
+/// The refusal of a device without launch graphs.
+fn no_graphs(device: &str) -> Error {
+    Error::Device(format!(
+        "{device}: launch graphs need a GPU device (cuda, or emu to check one)"
+    ))
+}
+
+/// Buffers allocated together by [`Device::alloc_group`].
+///
+/// On a GPU device the parts lie in one allocation, each starting on a multiple of
+/// [`gpu::GROUP_ALIGN`] elements, and `spans[k]` is a buffer over the parts of the k-th
+/// requested range, from the start of its first part to the end of its last, padding
+/// between them included. The padding starts at zero and stays zero under the ops that
+/// run on spans (optimizer steps, clipping, the L2 penalty: each maps a zero parameter
+/// with a zero gradient to zero), so a span op computes what the same op on each part
+/// would.
+pub struct Group<B> {
+    /// One buffer per requested length, in order.
+    pub parts: Vec<B>,
+    /// One buffer per requested range of parts, or `None` where parts are separate.
+    pub spans: Option<Vec<B>>,
+}
 
 /// A device holding f32 buffers and running every op of the two networks.
 ///
@@ -30,6 +54,8 @@ use crate::{Error, Result};
 pub trait Device {
     /// A buffer of f32 on this device.
     type Buf;
+    /// A recorded sequence of launches ([`Device::begin_graph`]).
+    type Graph;
 
     /// A human-readable name, e.g. `cpu (2 threads)` or `cuda:0 (NVIDIA H100)`.
     fn name(&self) -> String;
@@ -50,6 +76,42 @@ pub trait Device {
     fn len(&self, buf: &Self::Buf) -> usize;
     /// Number of buffer allocations made on this device so far (steady-state checks).
     fn alloc_count(&self) -> u64;
+    /// Starts recording the launches of the ops that follow as a graph, which
+    /// [`Device::replay`] runs again and again with the arguments they were recorded with
+    /// (cuda: a CUDA Graph; emu: the same launches, frozen and replayed in order). Until
+    /// [`Device::end_graph`] ops are recorded, not run, and host copies and allocations are
+    /// errors. The cpu device has no graphs and refuses.
+    fn begin_graph(&self) -> Result<()> {
+        Err(no_graphs(&self.name()))
+    }
+    /// Whether it records launch graphs ([`Device::begin_graph`]): the GPU devices.
+    fn has_graphs(&self) -> bool {
+        false
+    }
+    /// Ends the recording [`Device::begin_graph`] started and returns its graph.
+    fn end_graph(&self) -> Result<Self::Graph> {
+        Err(no_graphs(&self.name()))
+    }
+    /// Runs a recorded graph.
+    fn replay(&self, graph: &Self::Graph) -> Result<()> {
+        let _ = graph;
+        Err(no_graphs(&self.name()))
+    }
+    /// Zeroed buffers of `lens` elements for tensors that are updated together (a
+    /// network's parameters, their gradients, an optimizer's state), and, where the
+    /// device keeps them in one allocation, a buffer spanning each range of `spans`, so
+    /// that one launch updates them all (see [`Group`]). The cpu device allocates each
+    /// part on its own and has no spans.
+    fn alloc_group(&self, lens: &[usize], spans: &[Range<usize>]) -> Result<Group<Self::Buf>> {
+        let _ = spans;
+        Ok(Group {
+            parts: lens
+                .iter()
+                .map(|&n| self.alloc_zeros(n))
+                .collect::<Result<_>>()?,
+            spans: None,
+        })
+    }
 
     /// `y = act(conv2d(x, w) + b)`.
     fn conv2d_forward(
@@ -215,6 +277,9 @@ pub trait Device {
     ) -> Result<()>;
     /// `dst ← dst + src` (gradient accumulation).
     fn add_assign(&self, dst: &mut Self::Buf, src: &Self::Buf) -> Result<()>;
+    /// `dst += alpha[0] · src`, the factor a one-element buffer (so that a recorded graph
+    /// reads each iteration's value, e.g. λ_G(t)).
+    fn add_scaled(&self, dst: &mut Self::Buf, src: &Self::Buf, alpha: &Self::Buf) -> Result<()>;
     /// `out[0] = Σ x` (deterministic order).
     fn sum(&self, x: &Self::Buf, out: &mut Self::Buf) -> Result<()>;
     /// Sum of squares: *adds* `Σ x²` to `out[0]` (deterministic order), so that the
@@ -230,11 +295,13 @@ pub trait Device {
         g: &Self::Buf,
         mom: &mut Self::Buf,
     ) -> Result<()>;
-    /// One Adam step number `t` (1-based) on `p` with gradient `g` and moments `m`, `v`.
+    /// One Adam step on `p` with gradient `g` and moments `m`, `v`; `bias` holds the step's
+    /// scalars, [`AdamParams::step_scalars`] of its number t (in device memory, so that a
+    /// recorded graph reads each step's).
     fn adam_step(
         &self,
         hp: &AdamParams,
-        t: u64,
+        bias: &Self::Buf,
         p: &mut Self::Buf,
         g: &Self::Buf,
         m: &mut Self::Buf,

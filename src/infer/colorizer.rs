@@ -66,6 +66,20 @@ pub struct Colorizer<'d, D: Device> {
     generator: InferenceGenerator<D>,
     normalization: Normalization,
     x: D::Buf,
+    /// Whether batches run as a replayed launch graph, and the graph once recorded.
+    graph: BatchGraph<D::Graph>,
+}
+
+/// How a [`Colorizer`]'s batches launch ([`Colorizer::set_graphs`]).
+enum BatchGraph<G> {
+    /// Op by op.
+    Off,
+    /// Op by op once more (buffers allocated on first use come into being), then recorded.
+    Warmup,
+    /// To be recorded at the next batch.
+    Ready,
+    /// Recorded: each batch replays it.
+    Recorded(G),
 }
 
 impl<'d, D: Device> Colorizer<'d, D> {
@@ -78,7 +92,27 @@ impl<'d, D: Device> Colorizer<'d, D> {
             generator,
             normalization: ckpt.normalization.clone(),
             x,
+            graph: BatchGraph::Off,
         })
+    }
+
+    /// Runs each batch's forward pass as one replayed launch graph (`--cuda-graphs`; see
+    /// [`Device::begin_graph`]): the next batch runs op by op, the one after is recorded,
+    /// and every later one replays it (the input is written before, the output read after).
+    pub fn set_graphs(&mut self, on: bool) -> Result<()> {
+        if on && !self.dev.has_graphs() {
+            return Err(crate::Error::Input(format!(
+                "launch graphs (--cuda-graphs) need a GPU device (cuda, or emu to check one); {} runs ops directly",
+                self.dev.name()
+            ))
+            .into());
+        }
+        self.graph = if on {
+            BatchGraph::Warmup
+        } else {
+            BatchGraph::Off
+        };
+        Ok(())
     }
 
     /// How raw input and output values map to [0, 1].
@@ -175,9 +209,31 @@ impl<D: Device> TileModel for Colorizer<'_, D> {
     }
 
     fn run(&mut self, x: &[f32], y: &mut [f32]) -> Result<()> {
-        self.dev.write(&mut self.x, x)?;
-        let out = self.generator.forward(self.dev, &self.x)?;
-        let host = self.dev.download(out)?;
+        let dev = self.dev;
+        dev.write(&mut self.x, x)?;
+        match std::mem::replace(&mut self.graph, BatchGraph::Off) {
+            BatchGraph::Off => {
+                self.generator.forward(dev, &self.x)?;
+            }
+            BatchGraph::Warmup => {
+                self.generator.forward(dev, &self.x)?;
+                self.graph = BatchGraph::Ready;
+            }
+            BatchGraph::Ready => {
+                dev.begin_graph()?;
+                let launched = self.generator.forward(dev, &self.x).map(|_| ());
+                let graph = dev.end_graph();
+                launched?;
+                let graph = graph?;
+                dev.replay(&graph)?;
+                self.graph = BatchGraph::Recorded(graph);
+            }
+            BatchGraph::Recorded(graph) => {
+                dev.replay(&graph)?;
+                self.graph = BatchGraph::Recorded(graph);
+            }
+        }
+        let host = dev.download(self.generator.output())?;
         y.copy_from_slice(&host);
         Ok(())
     }

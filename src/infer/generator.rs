@@ -125,8 +125,23 @@ impl<D: Device> InferenceGenerator<D> {
         self.head_shapes.out_len()
     }
 
-    /// G(x) for a batch `x` of [`input_len`](Self::input_len) normalized values; the result
-    /// stays valid until the next call.
+    /// The buffer [`forward`](Self::forward) leaves G(x) in: always the same one, so that
+    /// a replayed launch graph of `forward` leaves it there too.
+    pub fn output(&self) -> &D::Buf {
+        match &self.body {
+            Body::Outer { h, .. } => {
+                let r = self.cfg.outer_layers % 3;
+                match &self.head {
+                    None => &h[r],
+                    Some(_) => &h[(r + 1) % 3],
+                }
+            }
+            Body::Unet { out, .. } => out,
+        }
+    }
+
+    /// G(x) for a batch `x` of [`input_len`](Self::input_len) normalized values, in
+    /// [`output`](Self::output); the result stays valid until the next call.
     pub fn forward(&mut self, dev: &D, x: &D::Buf) -> ModelResult<&D::Buf> {
         let hs = &self.head_shapes;
         match &mut self.body {

@@ -57,6 +57,9 @@ pub struct ColorizeOptions {
     pub gray_from: GrayFrom,
     /// 1-based input bands: the model's C_in bands, or the R, G, B of a luma input.
     pub bands: Option<Vec<usize>>,
+    /// Whether batches run as a replayed launch graph (`--cuda-graphs`, GPU devices;
+    /// [`Colorizer::set_graphs`]).
+    pub graphs: bool,
 }
 
 impl Default for ColorizeOptions {
@@ -66,6 +69,7 @@ impl Default for ColorizeOptions {
             batch: DEFAULT_BATCH,
             gray_from: GrayFrom::Auto,
             bands: None,
+            graphs: false,
         }
     }
 }
@@ -97,6 +101,8 @@ pub struct ColorizeJob {
     nodata: Option<f64>,
     /// Whether the output carries a validity mask (see [`GeoTiffWriter::add_mask`]).
     mask: bool,
+    /// Whether batches replay a launch graph.
+    graphs: bool,
 }
 
 /// What a finished [`ColorizeJob`] did.
@@ -269,6 +275,7 @@ impl ColorizeJob {
             out_type,
             nodata,
             mask,
+            graphs: options.graphs,
         })
     }
 
@@ -292,6 +299,7 @@ impl ColorizeJob {
     ) -> Result<ColorizeSummary> {
         let cfg = &self.ckpt.config;
         let mut colorizer = Colorizer::new(dev, &self.ckpt, self.batch)?;
+        colorizer.set_graphs(self.graphs)?;
         let size = self.size();
         // Twice a row of 256×256 tiles of a column block of the output (4-byte samples at
         // most) and of the input: tiles being filled and read stay cached, nothing more.

@@ -68,6 +68,61 @@ pub struct Params<B> {
     pub values: Vec<B>,
     /// Gradients of the last backward pass.
     pub grads: Vec<B>,
+    /// Where the device keeps the values and the gradients in one allocation each: buffers
+    /// spanning them, for one launch over the whole network.
+    pub spans: Option<ParamSpans<B>>,
+}
+
+/// Buffers spanning all of a network's tensors ([`Params::spans`]): the device laid out
+/// each set as a [`Group`](crate::device::Group) in [`storage_order`], weights first.
+pub struct ParamSpans<B> {
+    /// Every value.
+    pub values: B,
+    /// Every gradient, in the same layout as `values`.
+    pub grads: B,
+    /// The values of the weights (the tensors λ_D applies to).
+    pub weight_values: B,
+    /// Their gradients.
+    pub weight_grads: B,
+}
+
+/// The order in which a network's tensors lie in a group: the weights, then the other
+/// tensors, each in spec order; `order[k]` is the spec index of the k-th. The optimizer's
+/// state uses the same layout, so that one launch updates a whole network.
+pub fn storage_order(specs: &[ParamSpec]) -> Vec<usize> {
+    let (weights, others): (Vec<usize>, Vec<usize>) =
+        (0..specs.len()).partition(|&i| specs[i].weight);
+    weights.into_iter().chain(others).collect()
+}
+
+/// A network's buffers in spec order, and the spans `[all, weights]` over them where the
+/// device has them ([`alloc_params`]).
+pub type PartsAndSpans<B> = (Vec<B>, Option<[B; 2]>);
+
+/// Zeroed buffers for the tensors of `specs`, allocated as one group in [`storage_order`]
+/// and returned in spec order, with the group's spans `[all, weights]` where the device
+/// has them.
+pub fn alloc_params<D: Device>(
+    dev: &D,
+    specs: &[ParamSpec],
+) -> crate::Result<PartsAndSpans<D::Buf>> {
+    let order = storage_order(specs);
+    let lens: Vec<usize> = order.iter().map(|&i| specs[i].len()).collect();
+    let weights = specs.iter().filter(|s| s.weight).count();
+    let group = dev.alloc_group(&lens, &[0..lens.len(), 0..weights])?;
+    let mut slots: Vec<Option<D::Buf>> = (0..specs.len()).map(|_| None).collect();
+    for (&i, part) in order.iter().zip(group.parts) {
+        slots[i] = Some(part);
+    }
+    let parts = slots
+        .into_iter()
+        .map(|b| b.expect("storage_order is a permutation"))
+        .collect();
+    let spans = group.spans.map(|v| {
+        let [all, weights]: [D::Buf; 2] = v.try_into().ok().expect("two spans requested");
+        [all, weights]
+    });
+    Ok((parts, spans))
 }
 
 impl<B> Params<B> {
@@ -81,18 +136,25 @@ impl<B> Params<B> {
     ) -> ModelResult<Self> {
         let inits: Vec<_> = specs.iter().map(|s| (s.len(), s.init)).collect();
         let host = initial_values(&inits, seed, stream);
-        let values = host
-            .iter()
-            .map(|v| dev.upload(v))
-            .collect::<crate::Result<Vec<_>>>()?;
-        let grads = specs
-            .iter()
-            .map(|s| dev.alloc_zeros(s.len()))
-            .collect::<crate::Result<Vec<_>>>()?;
+        let (mut values, value_spans) = alloc_params(dev, &specs)?;
+        for (buf, v) in values.iter_mut().zip(&host) {
+            dev.write(buf, v)?;
+        }
+        let (grads, grad_spans) = alloc_params(dev, &specs)?;
+        let spans = match (value_spans, grad_spans) {
+            (Some([values, weight_values]), Some([grads, weight_grads])) => Some(ParamSpans {
+                values,
+                grads,
+                weight_values,
+                weight_grads,
+            }),
+            _ => None,
+        };
         Ok(Params {
             specs,
             values,
             grads,
+            spans,
         })
     }
 

@@ -233,6 +233,7 @@ registry! {
     loss::L2Penalty,
     reduce::Sum,
     elementwise::AddAssign,
+    elementwise::AddScaled,
     reduce::SumSquares,
     elementwise::Scale,
     optim::SgdStep,
@@ -304,7 +305,7 @@ mod tests {
     }
 
     /// The op methods of the `Device` trait, read from its source: every method that is
-    /// not buffer management or a property of the device.
+    /// not buffer management, launch graphs or a property of the device.
     fn device_op_methods() -> Vec<String> {
         let src = include_str!("../device/mod.rs");
         let start = src.find("pub trait Device {").expect("trait Device");
@@ -319,6 +320,11 @@ mod tests {
             "write",
             "len",
             "alloc_count",
+            "alloc_group",
+            "begin_graph",
+            "has_graphs",
+            "end_graph",
+            "replay",
         ];
         body[..end]
             .lines()

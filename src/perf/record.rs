@@ -25,6 +25,8 @@ pub struct Launch {
 pub struct Recording<E: KernelExec> {
     inner: E,
     log: Mutex<Vec<Launch>>,
+    /// The records of the launches of a capture under way.
+    captured: Mutex<Option<Vec<Launch>>>,
 }
 
 impl<E: KernelExec> Recording<E> {
@@ -33,6 +35,7 @@ impl<E: KernelExec> Recording<E> {
         Recording {
             inner,
             log: Mutex::new(Vec::new()),
+            captured: Mutex::new(None),
         }
     }
     /// The executor it launches on.
@@ -64,6 +67,7 @@ impl Dry {
 
 impl KernelExec for Dry {
     type Buf = (usize, Elem);
+    type Graph = ();
     fn name(&self) -> String {
         "dry (records launches, runs nothing)".into()
     }
@@ -72,6 +76,10 @@ impl KernelExec for Dry {
     }
     fn upload(&self, host: &[f32]) -> Result<Self::Buf> {
         Ok((host.len(), Elem::F32))
+    }
+    fn view(&self, buf: &Self::Buf, offset: usize, len: usize) -> Result<Self::Buf> {
+        crate::device::gpu::check_view(buf.0, offset, len)?;
+        Ok((len, buf.1))
     }
     fn write(&self, _: &mut Self::Buf, _: &[f32]) -> Result<()> {
         Ok(())
@@ -105,6 +113,15 @@ impl KernelExec for Dry {
     ) -> Result<()> {
         check_args(kernel, args, |b| b.1)
     }
+    fn begin_capture(&self) -> Result<()> {
+        Ok(())
+    }
+    fn end_capture(&self) -> Result<()> {
+        Ok(())
+    }
+    fn replay(&self, _: &()) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The useful work of `launches` together; an error names a kernel without a formula.
@@ -121,6 +138,8 @@ pub fn total_work(launches: &[Launch]) -> std::result::Result<Work, String> {
 
 impl<E: KernelExec> KernelExec for Recording<E> {
     type Buf = E::Buf;
+    /// The inner graph and the records of its launches, logged again at each replay.
+    type Graph = (E::Graph, Vec<Launch>);
     fn name(&self) -> String {
         self.inner.name()
     }
@@ -129,6 +148,9 @@ impl<E: KernelExec> KernelExec for Recording<E> {
     }
     fn upload(&self, host: &[f32]) -> Result<Self::Buf> {
         self.inner.upload(host)
+    }
+    fn view(&self, buf: &Self::Buf, offset: usize, len: usize) -> Result<Self::Buf> {
+        self.inner.view(buf, offset, len)
     }
     fn write(&self, buf: &mut Self::Buf, host: &[f32]) -> Result<()> {
         self.inner.write(buf, host)
@@ -174,8 +196,37 @@ impl<E: KernelExec> KernelExec for Recording<E> {
                 .collect(),
         };
         self.inner.launch(kernel, cfg, args)?;
+        if let Ok(mut c) = self.captured.lock() {
+            if let Some(c) = c.as_mut() {
+                c.push(record.clone());
+            }
+        }
         if let Ok(mut log) = self.log.lock() {
             log.push(record);
+        }
+        Ok(())
+    }
+    fn begin_capture(&self) -> Result<()> {
+        self.inner.begin_capture()?;
+        if let Ok(mut c) = self.captured.lock() {
+            *c = Some(Vec::new());
+        }
+        Ok(())
+    }
+    fn end_capture(&self) -> Result<Self::Graph> {
+        let graph = self.inner.end_capture()?;
+        let records = self
+            .captured
+            .lock()
+            .ok()
+            .and_then(|mut c| c.take())
+            .unwrap_or_default();
+        Ok((graph, records))
+    }
+    fn replay(&self, graph: &Self::Graph) -> Result<()> {
+        self.inner.replay(&graph.0)?;
+        if let Ok(mut log) = self.log.lock() {
+            log.extend(graph.1.iter().cloned());
         }
         Ok(())
     }

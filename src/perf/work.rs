@@ -23,6 +23,7 @@ pub struct Work {
 const PER_ELEMENT: &[(&str, &str, f64)] = &[
     ("act_backward", "n", 1.0),
     ("add_assign", "n", 1.0),
+    ("add_scaled", "n", 2.0),
     ("scale_in_place", "n", 1.0),
     ("concat_channels", "total", 0.0),
     ("split_channels", "total", 0.0),

@@ -8,6 +8,7 @@
 
 use crate::device::Device;
 use crate::model::error::{config_err, ModelResult};
+use crate::model::Params;
 
 /// PyTorch's guard against division by zero in the clipping factor.
 const EPS: f64 = 1e-6;
@@ -41,8 +42,15 @@ impl<D: Device> GradClip<D> {
     /// Scales `grads` in place by `max_norm / (‖g‖ + 1e-6)` when their global norm `‖g‖`
     /// exceeds `max_norm`, and returns `‖g‖` as it was before. A non-finite norm is
     /// returned as is and the gradients are left alone (the loss check stops training).
-    pub fn clip(&mut self, dev: &D, grads: &mut [D::Buf]) -> ModelResult<f32> {
+    ///
+    /// Where the device keeps the gradients in one allocation ([`Params::spans`]), the
+    /// sum and the scaling are one launch each over the span.
+    pub fn clip(&mut self, dev: &D, params: &mut Params<D::Buf>) -> ModelResult<f32> {
         dev.write(&mut self.acc, &[0.0])?;
+        let grads: &mut [D::Buf] = match &mut params.spans {
+            Some(spans) => std::slice::from_mut(&mut spans.grads),
+            None => &mut params.grads,
+        };
         for g in grads.iter() {
             dev.sum_squares(g, &mut self.acc)?;
         }

@@ -26,6 +26,9 @@ pub struct LogRecord {
     /// written before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<crate::device::precision::Precision>,
+    /// Whether the steps ran as a replayed launch graph (`--cuda-graphs`; absent when not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub graphs: bool,
 }
 
 /// Scores of G on the held-out windows (see [`crate::train::validate`]), beside the

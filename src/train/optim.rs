@@ -5,7 +5,7 @@
 use crate::device::Device;
 use crate::model::checkpoint::opt_name;
 use crate::model::error::{config_err, ModelResult};
-use crate::model::param::{find_tensor, HostTensor, ParamSpec, Params};
+use crate::model::param::{alloc_params, find_tensor, HostTensor, ParamSpec, Params};
 use crate::ops::{AdamParams, SgdParams};
 use std::collections::BTreeMap;
 
@@ -78,31 +78,52 @@ impl OptimizerConfig {
 }
 
 /// An optimizer's state for one network.
+///
+/// Each slot's state is allocated as one group in the layout of the network's parameters
+/// ([`alloc_params`]), so that where the device keeps groups in one allocation
+/// ([`Params::spans`]) one launch updates the whole network.
 pub struct Optimizer<D: Device> {
     cfg: OptimizerConfig,
     /// Steps taken (Adam's bias corrections use `t = steps + 1` for the next one).
     steps: u64,
     /// `state[i][slot]` for parameter tensor i.
     state: Vec<Vec<D::Buf>>,
+    /// `spans[slot]`: the slot's state of every tensor, where the device has spans.
+    spans: Option<Vec<D::Buf>>,
+    /// Adam's scalars of the next step ([`AdamParams::step_scalars`]), written by
+    /// [`prepare`](Self::prepare); empty for SGD.
+    bias: D::Buf,
 }
 
 impl<D: Device> Optimizer<D> {
     /// Zeroed state for the tensors of `specs`.
     pub fn new(dev: &D, cfg: OptimizerConfig, specs: &[ParamSpec]) -> ModelResult<Self> {
         cfg.validate()?;
-        let state = specs
-            .iter()
-            .map(|s| {
-                cfg.slots()
-                    .iter()
-                    .map(|_| dev.alloc_zeros(s.len()))
-                    .collect::<crate::Result<Vec<_>>>()
-            })
-            .collect::<crate::Result<Vec<_>>>()?;
+        let mut state: Vec<Vec<D::Buf>> = specs.iter().map(|_| Vec::new()).collect();
+        let mut spans = Some(Vec::new());
+        for _ in cfg.slots() {
+            let (parts, slot_spans) = alloc_params(dev, specs)?;
+            for (st, part) in state.iter_mut().zip(parts) {
+                st.push(part);
+            }
+            spans = match (spans, slot_spans) {
+                (Some(mut v), Some([all, _weights])) => {
+                    v.push(all);
+                    Some(v)
+                }
+                _ => None,
+            };
+        }
+        let bias = dev.alloc_zeros(match cfg {
+            OptimizerConfig::Sgd(_) => 0,
+            OptimizerConfig::Adam(_) => 2,
+        })?;
         Ok(Optimizer {
             cfg,
             steps: 0,
             state,
+            spans,
+            bias,
         })
     }
 
@@ -116,22 +137,66 @@ impl<D: Device> Optimizer<D> {
         self.steps
     }
 
-    /// Updates every tensor of `params` from its gradient.
+    /// Updates every tensor of `params` from its gradient: [`prepare`](Self::prepare),
+    /// [`launch`](Self::launch) and [`finish`](Self::finish).
     pub fn step(&mut self, dev: &D, params: &mut Params<D::Buf>) -> ModelResult<()> {
-        let t = self.steps + 1;
-        for ((p, g), st) in params
-            .values
-            .iter_mut()
-            .zip(&params.grads)
-            .zip(&mut self.state)
-        {
-            match (&self.cfg, st.as_mut_slice()) {
-                (OptimizerConfig::Sgd(hp), [mom]) => dev.sgd_step(hp, p, g, mom)?,
-                (OptimizerConfig::Adam(hp), [m, v]) => dev.adam_step(hp, t, p, g, m, v)?,
-                _ => unreachable!("state has one buffer per slot"),
+        self.prepare(dev)?;
+        self.launch(dev, params)?;
+        self.finish();
+        Ok(())
+    }
+
+    /// Writes the scalars of the next step (number `steps + 1`) to the device, where
+    /// [`launch`](Self::launch) reads them: the host's part of a step, done before an
+    /// iteration's launches (or its graph's replay).
+    pub fn prepare(&mut self, dev: &D) -> ModelResult<()> {
+        if let OptimizerConfig::Adam(hp) = &self.cfg {
+            dev.write(&mut self.bias, &hp.step_scalars(self.steps + 1)?)?;
+        }
+        Ok(())
+    }
+
+    /// The step's launches, with the scalars [`prepare`](Self::prepare) wrote: one launch
+    /// over the spans where the device has them, else one per tensor. The same launches,
+    /// arguments included, at every step.
+    pub fn launch(&mut self, dev: &D, params: &mut Params<D::Buf>) -> ModelResult<()> {
+        match (&mut params.spans, &mut self.spans) {
+            (Some(ps), Some(st)) => {
+                Self::update(dev, &self.cfg, &self.bias, &mut ps.values, &ps.grads, st)?
+            }
+            _ => {
+                for ((p, g), st) in params
+                    .values
+                    .iter_mut()
+                    .zip(&params.grads)
+                    .zip(&mut self.state)
+                {
+                    Self::update(dev, &self.cfg, &self.bias, p, g, st)?;
+                }
             }
         }
-        self.steps = t;
+        Ok(())
+    }
+
+    /// Counts the step whose launches ran.
+    pub fn finish(&mut self) {
+        self.steps += 1;
+    }
+
+    /// One step of `cfg` on `p` with gradient `g` and state `st` (one buffer per slot).
+    fn update(
+        dev: &D,
+        cfg: &OptimizerConfig,
+        bias: &D::Buf,
+        p: &mut D::Buf,
+        g: &D::Buf,
+        st: &mut [D::Buf],
+    ) -> ModelResult<()> {
+        match (cfg, st) {
+            (OptimizerConfig::Sgd(hp), [mom]) => dev.sgd_step(hp, p, g, mom)?,
+            (OptimizerConfig::Adam(hp), [m, v]) => dev.adam_step(hp, bias, p, g, m, v)?,
+            _ => unreachable!("state has one buffer per slot"),
+        }
         Ok(())
     }
 

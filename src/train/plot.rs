@@ -294,6 +294,7 @@ mod tests {
             samples_per_s: 1.0,
             val: None,
             precision: None,
+            graphs: false,
         }
     }
 

@@ -196,6 +196,10 @@ pub struct RunSpec {
     /// The arithmetic of its convolutions (the device's default when `None`,
     /// [`crate::device::precision`]); recorded in every log record.
     pub precision: Option<Precision>,
+    /// Whether iterations run as a replayed launch graph (`--cuda-graphs`, GPU devices;
+    /// [`Trainer::set_graphs`]); recorded in every log record. It does not change the
+    /// weights, so it is not a [`TrainSettings`] entry.
+    pub graphs: bool,
     /// The networks' hyperparameters.
     pub config: ModelConfig,
     /// The training settings.
@@ -358,6 +362,7 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
         dir,
         device,
         precision,
+        graphs,
         config,
         settings,
         schedule,
@@ -368,6 +373,14 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
     schedule.validate()?;
     if let Some(p) = precision {
         p.check_training()?;
+    }
+    if graphs && settings.max_grad_norm.is_some() {
+        return Err(Error::Input(
+            "--cuda-graphs cannot be combined with --max-grad-norm: the clipping norm is read \
+             on the host mid-iteration"
+                .into(),
+        )
+        .into());
     }
     if let Some(b) = &settings.bands {
         if b.len() != config.out_bands {
@@ -465,6 +478,7 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
         resume: resume.map(|(c, _)| c),
         progress,
         loop_allocations: 0,
+        graphs,
     };
     run_on(&device, precision, run)?
 }
@@ -605,6 +619,8 @@ struct Run<'p> {
     progress: &'p mut dyn Progress,
     /// Device allocations made after the first training step.
     loop_allocations: u64,
+    /// Whether iterations replay a launch graph.
+    graphs: bool,
 }
 
 impl DeviceVisitor for Run<'_> {
@@ -639,6 +655,7 @@ impl Run<'_> {
             }
         };
         trainer.set_max_grad_norm(dev, s.max_grad_norm)?;
+        trainer.set_graphs(dev, self.graphs)?;
         let sample_x = dev.upload(&self.held_out.0.x)?;
         let mut val_x = dev.alloc_zeros(trainer.g.input_len())?;
         let mut records = self.prepare_dir()?;
@@ -647,7 +664,11 @@ impl Run<'_> {
         }
         let device = dev.name();
         self.progress.begin(
-            &format!("{device} ({} convolutions)", dev.precision()),
+            &format!(
+                "{device} ({} convolutions{})",
+                dev.precision(),
+                if self.graphs { ", launch graphs" } else { "" }
+            ),
             trainer.steps_done(),
             self.schedule.steps,
         );
@@ -743,6 +764,7 @@ impl Run<'_> {
                     samples_per_s: (samples / secs.max(1e-9)) as f32,
                     val,
                     precision: Some(dev.precision()),
+                    graphs: self.graphs,
                 };
                 let mut line = serde_json::to_string(&record)?;
                 line.push('\n');

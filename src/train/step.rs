@@ -75,10 +75,26 @@ pub struct Trainer<D: Device> {
     d_loss: D::Buf,
     g_loss: D::Buf,
     mse: D::Buf,
-    /// ∂(adversarial loss)/∂G(x), from D's backward in the G step.
-    dgx_adv: D::Buf,
+    /// λ_G(t) of the coming iteration (one element), written before its launches.
+    lambda: D::Buf,
+    /// ∂mse/∂G(x), before λ_G(t) scales it into G's output gradient.
+    dgx_mse: D::Buf,
     /// Gradient clipping of G and of D before their optimizer steps, when enabled.
     clip: Option<[GradClip<D>; 2]>,
+    /// Whether iterations run as a replayed launch graph, and the graph once recorded.
+    graph: Graph<D::Graph>,
+}
+
+/// How an iteration's launches run ([`Trainer::set_graphs`]).
+enum Graph<G> {
+    /// Op by op.
+    Off,
+    /// Op by op once more (buffers allocated on first use come into being), then recorded.
+    Warmup,
+    /// Recorded, to be recorded at the next iteration.
+    Ready,
+    /// Recorded: each iteration replays it.
+    Recorded(G),
 }
 
 /// The memory a [`Trainer`] of `cfg` with these optimizers holds, in bytes: `(fixed,
@@ -125,7 +141,8 @@ impl<D: Device> Trainer<D> {
             d_loss: dev.alloc_zeros(1)?,
             g_loss: dev.alloc_zeros(1)?,
             mse: dev.alloc_zeros(1)?,
-            dgx_adv: dev.alloc_zeros(g.output_len())?,
+            lambda: dev.alloc_zeros(1)?,
+            dgx_mse: dev.alloc_zeros(g.output_len())?,
             g,
             d,
             g_opt,
@@ -133,6 +150,7 @@ impl<D: Device> Trainer<D> {
             loss,
             step: 0,
             clip: None,
+            graph: Graph::Off,
         })
     }
 
@@ -173,11 +191,40 @@ impl<D: Device> Trainer<D> {
     /// Clips the global gradient norm of each network (G and D separately) to `max_norm`
     /// before its optimizer step (see [`GradClip`]); `None` turns clipping off.
     pub fn set_max_grad_norm(&mut self, dev: &D, max_norm: Option<f32>) -> ModelResult<()> {
+        if max_norm.is_some() && !matches!(self.graph, Graph::Off) {
+            return Err(graphs_and_clipping());
+        }
         self.clip = match max_norm {
             Some(m) => Some([GradClip::new(dev, m)?, GradClip::new(dev, m)?]),
             None => None,
         };
         Ok(())
+    }
+
+    /// Runs each iteration's launches as one recorded launch graph (`--cuda-graphs`; see
+    /// [`Device::begin_graph`]): the next iteration runs op by op, the one after is
+    /// recorded, and every later one replays the recording. Every per-step value (λ_G(t),
+    /// Adam's bias corrections) is read from device memory, written before the replay, so
+    /// replay computes what op-by-op launches compute. Not with gradient clipping, whose
+    /// norm the host reads mid-iteration.
+    pub fn set_graphs(&mut self, dev: &D, on: bool) -> ModelResult<()> {
+        if on && self.clip.is_some() {
+            return Err(graphs_and_clipping());
+        }
+        if on && !dev.has_graphs() {
+            return Err(config_err(format!(
+                "launch graphs (--cuda-graphs) need a GPU device (cuda, or emu to check one); {} runs ops directly",
+                dev.name()
+            )));
+        }
+        self.graph = if on { Graph::Warmup } else { Graph::Off };
+        Ok(())
+    }
+
+    /// Whether iterations replay a recorded launch graph (after
+    /// [`set_graphs`](Self::set_graphs) and two iterations).
+    pub fn graph_recorded(&self) -> bool {
+        matches!(self.graph, Graph::Recorded(_))
     }
 
     /// Iterations done.
@@ -214,13 +261,60 @@ impl<D: Device> Trainer<D> {
         self.step(dev)
     }
 
-    /// One iteration on the current batch (see the module docs).
+    /// One iteration on the current batch (see the module docs): the host writes the
+    /// iteration's scalars, the launches run (op by op, or as a replayed graph), and the
+    /// losses come back.
     pub fn step(&mut self, dev: &D) -> ModelResult<StepLosses> {
-        let n = self.g.batch() as f32;
+        let lambda = self.prepare(dev)?;
+        match std::mem::replace(&mut self.graph, Graph::Off) {
+            Graph::Off => self.launch(dev)?,
+            Graph::Warmup => {
+                self.launch(dev)?;
+                self.graph = Graph::Ready;
+            }
+            Graph::Ready => {
+                dev.begin_graph()?;
+                let launched = self.launch(dev);
+                let graph = dev.end_graph();
+                launched?;
+                let graph = graph?;
+                dev.replay(&graph)?;
+                self.graph = Graph::Recorded(graph);
+            }
+            Graph::Recorded(graph) => {
+                dev.replay(&graph)?;
+                self.graph = Graph::Recorded(graph);
+            }
+        }
+        self.g_opt.finish();
+        self.d_opt.finish();
+        self.step += 1;
+        let scalar = |b: &D::Buf| -> ModelResult<f32> { Ok(dev.download(b)?[0]) };
+        Ok(StepLosses {
+            d_loss: scalar(&self.d_loss)?,
+            g_loss: scalar(&self.g_loss)?,
+            mse: scalar(&self.mse)?,
+            lambda_g: lambda,
+        })
+    }
+
+    /// The host's part of an iteration, before its launches: zeroed loss accumulators,
+    /// λ_G(t) and the optimizers' step scalars in device memory. Returns λ_G(t).
+    fn prepare(&mut self, dev: &D) -> ModelResult<f32> {
         let lambda = lambda_g(&self.loss, self.step);
         for buf in [&mut self.d_loss, &mut self.g_loss, &mut self.mse] {
             dev.write(buf, &[0.0])?;
         }
+        dev.write(&mut self.lambda, &[lambda])?;
+        self.d_opt.prepare(dev)?;
+        self.g_opt.prepare(dev)?;
+        Ok(lambda)
+    }
+
+    /// Every launch of an iteration, in order: the same launches with the same arguments
+    /// at every iteration (what a recorded graph replays).
+    fn launch(&mut self, dev: &D) -> ModelResult<()> {
+        let n = self.g.batch() as f32;
         self.g.forward(dev, &self.x)?;
 
         // D step: softplus(−D(y)) = BCE(D(y), 1); softplus(D(G(x))) = BCE(D(G(x)), 0), the
@@ -238,22 +332,36 @@ impl<D: Device> Trainer<D> {
             &mut self.dz_pair,
         )?;
         d.backward_pair(dev, &self.dz_pair)?;
-        for i in 0..d.params.specs.len() {
-            if d.params.specs[i].weight {
-                dev.l2_penalty(
-                    &d.params.values[i],
-                    self.loss.lambda_d,
-                    &mut self.d_loss,
-                    &mut d.params.grads[i],
-                )?;
+        let params = &mut d.params;
+        match &mut params.spans {
+            // All the weights in one launch.
+            Some(sp) => dev.l2_penalty(
+                &sp.weight_values,
+                self.loss.lambda_d,
+                &mut self.d_loss,
+                &mut sp.weight_grads,
+            )?,
+            None => {
+                for i in 0..params.specs.len() {
+                    if params.specs[i].weight {
+                        dev.l2_penalty(
+                            &params.values[i],
+                            self.loss.lambda_d,
+                            &mut self.d_loss,
+                            &mut params.grads[i],
+                        )?;
+                    }
+                }
             }
         }
         if let Some([_, d_clip]) = &mut self.clip {
-            d_clip.clip(dev, &mut d.params.grads)?;
+            d_clip.clip(dev, &mut d.params)?;
         }
-        self.d_opt.step(dev, &mut d.params)?;
+        self.d_opt.launch(dev, &mut d.params)?;
 
         // G step, through the updated D.
+        let numel = self.g.output_len() as f32;
+        let (gx, dgx) = self.g.output_and_grad();
         d.forward(dev, gx)?;
         match self.loss.adv {
             // softplus(−z) = BCE(z, 1).
@@ -275,33 +383,19 @@ impl<D: Device> Trainer<D> {
                 &mut self.dz,
             )?,
         }
-        d.backward(
-            dev,
-            gx,
-            &self.dz,
-            GradMode::Discard,
-            Some(&mut self.dgx_adv),
-        )?;
-        let numel = self.g.output_len() as f32;
-        let (gx, dgx) = self.g.output_and_grad();
-        // The plain MSE for the report (its gradient is overwritten just below).
-        dev.mse(gx, &self.y, 1.0 / numel, &mut self.mse, dgx)?;
-        dev.mse(gx, &self.y, lambda / numel, &mut self.g_loss, dgx)?;
-        dev.add_assign(dgx, &self.dgx_adv)?;
+        // ∂(adversarial loss)/∂G(x) straight into G's output gradient.
+        d.backward(dev, gx, &self.dz, GradMode::Discard, Some(dgx))?;
+        // The plain MSE (reported) and its gradient; λ_G(t) from device memory scales both
+        // into L_G and G's output gradient.
+        dev.mse(gx, &self.y, 1.0 / numel, &mut self.mse, &mut self.dgx_mse)?;
+        dev.add_scaled(&mut self.g_loss, &self.mse, &self.lambda)?;
+        dev.add_scaled(dgx, &self.dgx_mse, &self.lambda)?;
         self.g.backward(dev, &self.x)?;
         if let Some([g_clip, _]) = &mut self.clip {
-            g_clip.clip(dev, &mut self.g.params.grads)?;
+            g_clip.clip(dev, &mut self.g.params)?;
         }
-        self.g_opt.step(dev, &mut self.g.params)?;
-
-        self.step += 1;
-        let scalar = |b: &D::Buf| -> ModelResult<f32> { Ok(dev.download(b)?[0]) };
-        Ok(StepLosses {
-            d_loss: scalar(&self.d_loss)?,
-            g_loss: scalar(&self.g_loss)?,
-            mse: scalar(&self.mse)?,
-            lambda_g: lambda,
-        })
+        self.g_opt.launch(dev, &mut self.g.params)?;
+        Ok(())
     }
 
     /// The current state as a checkpoint, with the optimizers' state when
@@ -332,4 +426,13 @@ impl<D: Device> Trainer<D> {
         ckpt.validate()?;
         Ok(ckpt)
     }
+}
+
+/// The refusal of launch graphs together with gradient clipping.
+fn graphs_and_clipping() -> crate::model::ModelError {
+    config_err(
+        "launch graphs (--cuda-graphs) cannot be combined with gradient clipping \
+         (--max-grad-norm): the clipping norm is read on the host mid-iteration"
+            .to_string(),
+    )
 }

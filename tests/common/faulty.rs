@@ -39,6 +39,7 @@ impl<D: Device> Faulty<D> {
 }
 
 impl<D: Device> Device for Faulty<D> {
+    type Graph = D::Graph;
     type Buf = D::Buf;
 
     fn name(&self) -> String {
@@ -248,6 +249,10 @@ impl<D: Device> Device for Faulty<D> {
         self.inner.add_assign(dst, src)?;
         self.spoil("add_assign", dst)
     }
+    fn add_scaled(&self, dst: &mut D::Buf, src: &D::Buf, alpha: &D::Buf) -> Result<()> {
+        self.inner.add_scaled(dst, src, alpha)?;
+        self.spoil("add_scaled", dst)
+    }
     fn sum(&self, x: &D::Buf, out: &mut D::Buf) -> Result<()> {
         self.inner.sum(x, out)?;
         self.spoil("sum", out)
@@ -267,13 +272,13 @@ impl<D: Device> Device for Faulty<D> {
     fn adam_step(
         &self,
         hp: &AdamParams,
-        t: u64,
+        bias: &D::Buf,
         p: &mut D::Buf,
         g: &D::Buf,
         m: &mut D::Buf,
         v: &mut D::Buf,
     ) -> Result<()> {
-        self.inner.adam_step(hp, t, p, g, m, v)?;
+        self.inner.adam_step(hp, bias, p, g, m, v)?;
         self.spoil("adam_step", v)
     }
 }

@@ -459,8 +459,9 @@ impl<D: Device> Runner<'_, D> {
         let mut v = self.dev.alloc_zeros(len).expect("alloc_zeros");
         for t in 1..=c.usize("steps") {
             let g = self.up(&c.f32(&format!("g{t}")));
+            let bias = self.up(&hp.step_scalars(t as u64).expect("t ≥ 1"));
             self.dev
-                .adam_step(&hp, t as u64, &mut p, &g, &mut m, &mut v)
+                .adam_step(&hp, &bias, &mut p, &g, &mut m, &mut v)
                 .expect("adam_step");
             self.check(c, &format!("p{t}"), &p);
             self.check(c, &format!("m{t}"), &m);

@@ -37,6 +37,7 @@ fn put(dst: &mut Vec<f64>, src: Vec<f64>) -> Result<()> {
 }
 
 impl Device for F64Device {
+    type Graph = std::convert::Infallible;
     type Buf = Vec<f64>;
     fn name(&self) -> String {
         "f64 reference".into()
@@ -260,6 +261,10 @@ impl Device for F64Device {
         let v = r::add_assign(dst, src)?;
         put(dst, v)
     }
+    fn add_scaled(&self, dst: &mut Vec<f64>, src: &Vec<f64>, alpha: &Vec<f64>) -> Result<()> {
+        let v = r::add_scaled(dst, src, alpha[0])?;
+        put(dst, v)
+    }
     fn sum(&self, x: &Vec<f64>, out: &mut Vec<f64>) -> Result<()> {
         put(out, vec![r::sum(x)])
     }
@@ -285,15 +290,22 @@ impl Device for F64Device {
     fn adam_step(
         &self,
         hp: &AdamParams,
-        t: u64,
+        bias: &Vec<f64>,
         p: &mut Vec<f64>,
         g: &Vec<f64>,
         m: &mut Vec<f64>,
         v: &mut Vec<f64>,
     ) -> Result<()> {
-        let (np, nm, nv) = r::adam_step(hp, t, p, g, m, v)?;
-        put(p, np)?;
-        put(m, nm)?;
-        put(v, nv)
+        // The step's scalars as every device gets them; the update in f64.
+        let (step, bc2_sqrt) = (bias[0], bias[1]);
+        let (b1, b2) = (f64::from(hp.beta1), f64::from(hp.beta2));
+        let (eps, wd) = (f64::from(hp.eps), f64::from(hp.weight_decay));
+        for i in 0..p.len() {
+            let g = g[i] + wd * p[i];
+            m[i] = b1 * m[i] + (1.0 - b1) * g;
+            v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+            p[i] -= step * m[i] / (v[i].sqrt() / bc2_sqrt + eps);
+        }
+        Ok(())
     }
 }

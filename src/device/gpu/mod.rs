@@ -13,6 +13,7 @@ use crate::device::precision::{Half, Precision};
 use crate::kernels::Kernel;
 use crate::Result;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::Mutex;
 pub use variants::Variants;
 
@@ -45,6 +46,24 @@ impl Elem {
             Elem::U16 => 2,
         }
     }
+}
+
+/// Elements between the starts of two parts of a group ([`crate::device::Group`]) on a GPU
+/// device: 64 f32 (256 bytes), the alignment `cuMemAlloc` gives, so a part is as aligned as
+/// a buffer of its own (vector loads), and the emulator's AddressSanitizer can fence each
+/// part off from its neighbours.
+pub const GROUP_ALIGN: usize = 64;
+
+/// An error unless `offset..offset + len` is a valid view of a buffer of `buf_len`
+/// elements ([`KernelExec::view`]).
+pub(crate) fn check_view(buf_len: usize, offset: usize, len: usize) -> Result<()> {
+    if offset % GROUP_ALIGN != 0 || offset.checked_add(len).is_none_or(|e| e > buf_len) {
+        return Err(crate::Error::Device(format!(
+            "a view of elements {offset}..{} of a buffer of {buf_len} (starts must be multiples of {GROUP_ALIGN})",
+            offset.saturating_add(len)
+        )));
+    }
+    Ok(())
 }
 
 /// One kernel argument, in the order of the kernel's signature, with the name of the
@@ -119,6 +138,9 @@ pub enum ArgValue {
 pub trait KernelExec {
     /// A buffer of f32 (or of 16-bit values, [`Elem::U16`]) in the executor's memory.
     type Buf;
+    /// A captured sequence of launches ([`KernelExec::begin_capture`]), which keeps the
+    /// buffers it launches on alive.
+    type Graph;
     /// A human-readable name of the executor and its device.
     fn name(&self) -> String;
     /// Allocates `len` zeroed elements of type `elem`.
@@ -129,6 +151,10 @@ pub trait KernelExec {
     }
     /// Copies host data into a new buffer.
     fn upload(&self, host: &[f32]) -> Result<Self::Buf>;
+    /// A buffer of elements `offset..offset + len` of `buf`, sharing its memory (and
+    /// keeping it alive): the parts and spans of a [`crate::device::Group`]. `offset` is a
+    /// multiple of [`GROUP_ALIGN`] and the range lies within `buf`.
+    fn view(&self, buf: &Self::Buf, offset: usize, len: usize) -> Result<Self::Buf>;
     /// Copies host data into an existing f32 buffer of the same length.
     fn write(&self, buf: &mut Self::Buf, host: &[f32]) -> Result<()>;
     /// Copies an f32 buffer to the host, after all launched work finished.
@@ -153,6 +179,14 @@ pub trait KernelExec {
         cfg: LaunchConfig,
         args: &mut [Arg<'_, Self::Buf>],
     ) -> Result<()>;
+    /// Starts a capture: the launches until [`end_capture`](Self::end_capture) are
+    /// checked and recorded with their arguments, not run (a CUDA stream capture).
+    fn begin_capture(&self) -> Result<()>;
+    /// Ends the capture and returns its graph.
+    fn end_capture(&self) -> Result<Self::Graph>;
+    /// Runs a captured graph's launches, in order, with the arguments they were captured
+    /// with.
+    fn replay(&self, graph: &Self::Graph) -> Result<()>;
 }
 
 /// Checks `args` against the kernel's parameter list (count, then each argument's kind,
@@ -219,6 +253,10 @@ pub struct GpuDevice<E: KernelExec> {
     /// The split-K partial products of the weight gradients, one buffer per length: a
     /// training run has a fixed set of shapes, so steady state never allocates.
     split_scratch: Mutex<HashMap<usize, E::Buf>>,
+    /// Whether a launch graph is being recorded ([`Device::begin_graph`]).
+    ///
+    /// [`Device::begin_graph`]: crate::device::Device::begin_graph
+    recording: AtomicBool,
 }
 
 impl<E: KernelExec> GpuDevice<E> {
@@ -235,6 +273,7 @@ impl<E: KernelExec> GpuDevice<E> {
             precision: Precision::Fp32,
             scratch: Mutex::new(None),
             split_scratch: Mutex::new(HashMap::new()),
+            recording: AtomicBool::new(false),
         }
     }
     /// The same device computing its convolutions in `precision`. The executor must run
@@ -263,6 +302,62 @@ impl<E: KernelExec> GpuDevice<E> {
                 self.precision
             ))),
         }
+    }
+    /// [`Device::alloc_group`](crate::device::Device::alloc_group): one zeroed allocation,
+    /// each part starting on a multiple of [`GROUP_ALIGN`], and views of it.
+    pub(crate) fn group(
+        &self,
+        lens: &[usize],
+        spans: &[std::ops::Range<usize>],
+    ) -> Result<crate::device::Group<E::Buf>> {
+        let mut starts = Vec::with_capacity(lens.len() + 1);
+        let mut end = 0usize;
+        for &n in lens {
+            starts.push(end);
+            end = (end + n)
+                .checked_next_multiple_of(GROUP_ALIGN)
+                .ok_or_else(|| crate::Error::Device("a buffer group is too large".into()))?;
+        }
+        starts.push(end);
+        let whole = crate::device::Device::alloc_zeros(self, end)?;
+        let parts = lens
+            .iter()
+            .zip(&starts)
+            .map(|(&n, &s)| self.exec.view(&whole, s, n))
+            .collect::<Result<Vec<_>>>()?;
+        let spans = spans
+            .iter()
+            .map(|r| {
+                if r.start > r.end || r.end > lens.len() {
+                    return Err(crate::Error::Device(format!(
+                        "span {r:?} of a group of {} buffers",
+                        lens.len()
+                    )));
+                }
+                // Up to the end of the last part, not of its padding.
+                let stop = if r.is_empty() {
+                    starts[r.start]
+                } else {
+                    starts[r.end - 1] + lens[r.end - 1]
+                };
+                self.exec
+                    .view(&whole, starts[r.start], stop - starts[r.start])
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(crate::device::Group {
+            parts,
+            spans: Some(spans),
+        })
+    }
+    /// An error naming `what` while a launch graph is being recorded: a graph holds
+    /// launches only, so host copies and allocations belong before or after it.
+    pub(crate) fn host_side(&self, what: &str) -> Result<()> {
+        if self.recording.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::Error::Device(format!(
+                "{what} while a launch graph is being recorded (a graph holds launches only)"
+            )));
+        }
+        Ok(())
     }
     /// The kernel variants it runs.
     pub fn variants(&self) -> &Variants {

@@ -10,9 +10,11 @@ use crate::ops::{
     LinearShape, Pool2dShape, SgdParams,
 };
 use crate::Result;
+use std::sync::atomic::Ordering;
 
 impl<E: KernelExec> Device for GpuDevice<E> {
     type Buf = E::Buf;
+    type Graph = E::Graph;
 
     fn name(&self) -> String {
         self.exec.name()
@@ -20,13 +22,36 @@ impl<E: KernelExec> Device for GpuDevice<E> {
     fn precision(&self) -> crate::device::precision::Precision {
         GpuDevice::precision(self)
     }
+    fn begin_graph(&self) -> Result<()> {
+        if self.recording.swap(true, Ordering::SeqCst) {
+            return Err(crate::Error::Device(
+                "a launch graph is already being recorded".into(),
+            ));
+        }
+        self.exec.begin_capture().inspect_err(|_| {
+            self.recording.store(false, Ordering::SeqCst);
+        })
+    }
+    fn has_graphs(&self) -> bool {
+        true
+    }
+    fn end_graph(&self) -> Result<Self::Graph> {
+        self.recording.store(false, Ordering::SeqCst);
+        self.exec.end_capture()
+    }
+    fn replay(&self, graph: &Self::Graph) -> Result<()> {
+        self.host_side("replaying a graph")?;
+        self.exec.replay(graph)
+    }
     fn alloc_zeros(&self, len: usize) -> Result<Self::Buf> {
+        self.host_side("allocation")?;
         match self.storage() {
             None => self.exec.alloc_zeros(len),
             Some(_) => self.exec.alloc(len, Elem::U16),
         }
     }
     fn upload(&self, host: &[f32]) -> Result<Self::Buf> {
+        self.host_side("upload")?;
         match self.storage() {
             None => self.exec.upload(host),
             Some(_) => {
@@ -37,6 +62,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         }
     }
     fn download(&self, buf: &Self::Buf) -> Result<Vec<f32>> {
+        self.host_side("download")?;
         match (self.exec.elem(buf), self.storage()) {
             (Elem::U16, Some(f)) => {
                 let bits = self.exec.download_u16(buf)?;
@@ -46,6 +72,7 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         }
     }
     fn write(&self, buf: &mut Self::Buf, host: &[f32]) -> Result<()> {
+        self.host_side("host-to-device copy")?;
         match (self.exec.elem(buf), self.storage()) {
             (Elem::U16, Some(f)) => {
                 let bits: Vec<u16> = host.iter().map(|&v| f.encode(v)).collect();
@@ -56,6 +83,13 @@ impl<E: KernelExec> Device for GpuDevice<E> {
     }
     fn len(&self, buf: &Self::Buf) -> usize {
         self.exec.len(buf)
+    }
+    fn alloc_group(
+        &self,
+        lens: &[usize],
+        spans: &[std::ops::Range<usize>],
+    ) -> Result<crate::device::Group<Self::Buf>> {
+        self.group(lens, spans)
     }
     fn alloc_count(&self) -> u64 {
         self.exec.alloc_count()
@@ -244,6 +278,10 @@ impl<E: KernelExec> Device for GpuDevice<E> {
     fn add_assign(&self, dst: &mut Self::Buf, src: &Self::Buf) -> Result<()> {
         elementwise::gpu::add_assign(self, dst, src)
     }
+    fn add_scaled(&self, dst: &mut Self::Buf, src: &Self::Buf, alpha: &Self::Buf) -> Result<()> {
+        self.fp32_storage("add_scaled")?;
+        elementwise::gpu::add_scaled(self, dst, src, alpha)
+    }
     fn sum(&self, x: &Self::Buf, out: &mut Self::Buf) -> Result<()> {
         self.fp32_storage("sum")?;
         reduce::gpu::sum(self, x, out)
@@ -269,13 +307,13 @@ impl<E: KernelExec> Device for GpuDevice<E> {
     fn adam_step(
         &self,
         hp: &AdamParams,
-        t: u64,
+        bias: &Self::Buf,
         p: &mut Self::Buf,
         g: &Self::Buf,
         m: &mut Self::Buf,
         v: &mut Self::Buf,
     ) -> Result<()> {
         self.fp32_storage("adam_step")?;
-        optim::gpu::adam_step(self, hp, t, p, g, m, v)
+        optim::gpu::adam_step(self, hp, bias, p, g, m, v)
     }
 }

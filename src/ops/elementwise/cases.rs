@@ -53,6 +53,40 @@ impl Op for AddAssign {
     }
 }
 
+/// Scaled accumulation by a factor in device memory; parameters (length, factor).
+pub struct AddScaled;
+
+impl Op for AddScaled {
+    const NAME: &'static str = "add_scaled";
+    const FAMILY: &'static str = "elementwise";
+    const METHODS: &'static [(&'static str, &'static str)] = &[("add_scaled", "dst")];
+    type Params = (usize, f32);
+
+    fn cases() -> Vec<OpCase<Self::Params>> {
+        let mut v = Vec::new();
+        for (len, alpha, quick) in [(1, 1e4, false), (4097, -0.37, true), (70_001, 3e-3, false)] {
+            v.push(OpCase {
+                shape: format!("len {len} alpha {alpha:e}"),
+                params: (len, alpha),
+                quick,
+            });
+        }
+        v
+    }
+
+    fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
+        let (len, alpha) = *p;
+        let (dst, src) = (rng.vec(len, -1.0, 1.0), rng.vec(len, -1.0, 1.0));
+        let mut dd = dev.upload(&dst)?;
+        dev.add_scaled(&mut dd, &dev.upload(&src)?, &dev.upload(&[alpha])?)?;
+        Ok(vec![out(
+            "dst",
+            dev.download(&dd)?,
+            reference::add_scaled(&f64s(&dst), &f64s(&src), f64::from(alpha))?,
+        )])
+    }
+}
+
 /// Scaling in place; parameters (length, factor).
 pub struct Scale;
 

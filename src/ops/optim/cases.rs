@@ -107,7 +107,8 @@ impl Op for AdamStep {
         let (mut rp, mut rm, mut rv) = (f64s(&p0), vec![0.0; len], vec![0.0; len]);
         for t in 1..=steps {
             let g = rng.vec(len, -1.0, 1.0);
-            dev.adam_step(&hp, t, &mut p, &dev.upload(&g)?, &mut m, &mut v)?;
+            let bias = dev.upload(&hp.step_scalars(t)?)?;
+            dev.adam_step(&hp, &bias, &mut p, &dev.upload(&g)?, &mut m, &mut v)?;
             (rp, rm, rv) = reference::adam_step(&hp, t, &rp, &f64s(&g), &rm, &rv)?;
         }
         Ok(vec![
@@ -152,8 +153,9 @@ impl Op for AdamStep {
             dev.upload(&rng.vec(len, -1.0, 1.0))?,
         );
         let (mut m, mut v) = (dev.alloc_zeros(len)?, dev.alloc_zeros(len)?);
+        let bias = dev.upload(&hp.step_scalars(t)?)?;
         Ok(Box::new(move || {
-            dev.adam_step(&hp, t, &mut p, &g, &mut m, &mut v)
+            dev.adam_step(&hp, &bias, &mut p, &g, &mut m, &mut v)
         }))
     }
 }

@@ -28,12 +28,12 @@ pub fn sgd_step(hp: &SgdParams, p: &mut [f32], g: &[f32], mom: &mut [f32]) -> Re
     Ok(())
 }
 
-/// Adam step `t` (1-based): `g' = g + wd·p; m ← β1·m + (1−β1)·g'; v ← β2·v + (1−β2)·g'²;`
-/// `p ← p − step · m / (√v / √bc2 + ε)` with `bc1 = 1 − β1^t`, `bc2 = 1 − β2^t`,
-/// `step = lr / bc1`; the scalars are computed in f64 (as Python does) and rounded to f32.
+/// An Adam step: `g' = g + wd·p; m ← β1·m + (1−β1)·g'; v ← β2·v + (1−β2)·g'²;`
+/// `p ← p − step · m / (√v / √bc2 + ε)` with `[step, √bc2] = bias`, the step's scalars
+/// ([`AdamParams::step_scalars`]).
 pub fn adam_step(
     hp: &AdamParams,
-    t: u64,
+    bias: &[f32],
     p: &mut [f32],
     g: &[f32],
     m: &mut [f32],
@@ -43,21 +43,15 @@ pub fn adam_step(
     check_len(op, "g", g.len(), p.len())?;
     check_len(op, "m", m.len(), p.len())?;
     check_len(op, "v", v.len(), p.len())?;
-    if t == 0 {
-        return Err(crate::ops::shape_err(op, "step t is 1-based, got 0".into()));
-    }
+    check_len(op, "bias", bias.len(), 2)?;
     let AdamParams {
-        lr,
         beta1,
         beta2,
         eps,
         weight_decay,
+        ..
     } = *hp;
-    let ti = i32::try_from(t).unwrap_or(i32::MAX);
-    let bc1 = 1.0 - (beta1 as f64).powi(ti);
-    let bc2_sqrt = (1.0 - (beta2 as f64).powi(ti)).sqrt();
-    let step = (lr as f64 / bc1) as f32;
-    let bc2_sqrt = bc2_sqrt as f32;
+    let (step, bc2_sqrt) = (bias[0], bias[1]);
     p.par_chunks_mut(CHUNK)
         .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
         .enumerate()

@@ -3,7 +3,7 @@
 use crate::device::gpu::launch::{elementwise, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec};
 use crate::kernels::{ADAM_STEP, SGD_STEP};
-use crate::ops::{check_len, shape_err, AdamParams, SgdParams};
+use crate::ops::{check_len, AdamParams, SgdParams};
 use crate::Result;
 
 /// [`Device::sgd_step`](crate::device::Device::sgd_step).
@@ -36,22 +36,20 @@ pub(crate) fn sgd_step<E: KernelExec>(
     )
 }
 
-/// [`Device::adam_step`](crate::device::Device::adam_step). The bias corrections are
-/// computed in f64 on the host, as PyTorch computes them in Python floats.
+/// [`Device::adam_step`](crate::device::Device::adam_step): the step's scalars
+/// ([`AdamParams::step_scalars`]) come from the two-element buffer `bias`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn adam_step<E: KernelExec>(
     dev: &GpuDevice<E>,
     hp: &AdamParams,
-    t: u64,
+    bias: &E::Buf,
     p: &mut E::Buf,
     g: &E::Buf,
     m: &mut E::Buf,
     v: &mut E::Buf,
 ) -> Result<()> {
     let op = "adam_step";
-    if t == 0 {
-        return Err(shape_err(op, "the step number t is 1-based".into()));
-    }
+    check_len(op, "bias", dev.exec().len(bias), 2)?;
     let n = dev.exec().len(p);
     check_len(op, "g", dev.exec().len(g), n)?;
     check_len(op, "m", dev.exec().len(m), n)?;
@@ -59,9 +57,6 @@ pub(crate) fn adam_step<E: KernelExec>(
     if n == 0 {
         return Ok(());
     }
-    let steps = t as f64;
-    let step_size = f64::from(hp.lr) / (1.0 - f64::from(hp.beta1).powf(steps));
-    let bc2_sqrt = (1.0 - f64::from(hp.beta2).powf(steps)).sqrt();
     dev.exec().launch(
         &ADAM_STEP,
         elementwise(n),
@@ -70,13 +65,12 @@ pub(crate) fn adam_step<E: KernelExec>(
             Arg::In("g", g),
             Arg::Out("m", m),
             Arg::Out("v", v),
+            Arg::In("bias", bias),
             Arg::I32("n", to_i32(op, n)?),
             Arg::F32("beta1", hp.beta1),
             Arg::F32("beta2", hp.beta2),
             Arg::F32("eps", hp.eps),
             Arg::F32("weight_decay", hp.weight_decay),
-            Arg::F32("step_size", step_size as f32),
-            Arg::F32("bc2_sqrt", bc2_sqrt as f32),
         ],
     )
 }

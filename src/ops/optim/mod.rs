@@ -36,3 +36,22 @@ pub struct AdamParams {
     /// L2 weight decay added to the gradient.
     pub weight_decay: f32,
 }
+
+impl AdamParams {
+    /// The scalars of step `t` (1-based) that every device's Adam reads from a
+    /// two-element buffer: `[lr / (1 − β1^t), √(1 − β2^t)]`, computed in f64 (as PyTorch
+    /// computes them in Python floats) and rounded to f32. One function for every device,
+    /// so a run resumed on another device continues with the same numbers.
+    pub fn step_scalars(&self, t: u64) -> crate::Result<[f32; 2]> {
+        if t == 0 {
+            return Err(crate::ops::shape_err(
+                "adam_step",
+                "step t is 1-based, got 0".into(),
+            ));
+        }
+        let steps = t as f64;
+        let bc1 = 1.0 - f64::from(self.beta1).powf(steps);
+        let bc2 = 1.0 - f64::from(self.beta2).powf(steps);
+        Ok([(f64::from(self.lr) / bc1) as f32, bc2.sqrt() as f32])
+    }
+}
