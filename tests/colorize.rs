@@ -672,23 +672,21 @@ fn emulated_like_cpu(dir: &Path, model: &Path) {
         .fold(0f64, f64::max);
     assert!(worst <= 1.0, "cpu and emu differ by {worst}");
     assert!(a.iter().any(|&v| v > 0.0));
+    // `colorize` on the emulator into a fresh `name`.tif with `extra` flags: its output line
+    // and values.
+    let on_emu = |name: &str, extra: &[&str]| {
+        let out = dir.join(format!("{name}.tif"));
+        let _ = std::fs::remove_file(&out);
+        let mut args = vec!["colorize", "--model", s(model), s(&pan), s(&out)];
+        args.extend(["--device", "emu"]);
+        args.extend(extra);
+        let line = ok(&args);
+        (line, read_all(&out).0)
+    };
     // The emulated tensor cores: TF32 operands (10 fraction bits) move an 8-bit output by
     // at most a few units.
-    let tf32 = dir.join("tf32.tif");
-    let _ = std::fs::remove_file(&tf32);
-    let line = ok(&[
-        "colorize",
-        "--model",
-        s(model),
-        s(&pan),
-        s(&tf32),
-        "--device",
-        "emu",
-        "--precision",
-        "tf32",
-    ]);
+    let (line, c) = on_emu("tf32", &["--precision", "tf32"]);
     assert!(line.contains("emu"), "{line}");
-    let c = read_all(&tf32).0;
     let worst = a
         .iter()
         .zip(&c)
@@ -699,21 +697,8 @@ fn emulated_like_cpu(dir: &Path, model: &Path) {
     // on its way through the layers; the 8-bit output stays within a few units, and the
     // mean difference well under one.
     for (precision, max_worst, max_mean) in [("bf16", 4.0, 0.5), ("fp16", 2.0, 0.1)] {
-        let out = dir.join(format!("{precision}.tif"));
-        let _ = std::fs::remove_file(&out);
-        let line = ok(&[
-            "colorize",
-            "--model",
-            s(model),
-            s(&pan),
-            s(&out),
-            "--device",
-            "emu",
-            "--precision",
-            precision,
-        ]);
+        let (line, c) = on_emu(precision, &["--precision", precision]);
         assert!(line.contains(&format!("({precision}) in")), "{line}");
-        let c = read_all(&out).0;
         let diffs: Vec<f64> = a.iter().zip(&c).map(|(x, y)| (x - y).abs()).collect();
         let worst = diffs.iter().copied().fold(0f64, f64::max);
         let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
@@ -727,27 +712,13 @@ fn emulated_like_cpu(dir: &Path, model: &Path) {
     for precision in ["fp32", "bf16"] {
         let mut outputs = Vec::new();
         for graphs in [false, true] {
-            let out = dir.join(format!("graphs-{precision}-{graphs}.tif"));
-            let _ = std::fs::remove_file(&out);
-            let mut args = vec![
-                "colorize",
-                "--model",
-                s(model),
-                s(&pan),
-                s(&out),
-                "--device",
-                "emu",
-                "--precision",
-                precision,
-                "--batch",
-                "1",
-            ];
+            let mut extra = vec!["--precision", precision, "--batch", "1"];
             if graphs {
-                args.push("--cuda-graphs");
+                extra.push("--cuda-graphs");
             }
-            let line = ok(&args);
+            let (line, c) = on_emu(&format!("graphs-{precision}-{graphs}"), &extra);
             assert_eq!(line.contains("with launch graphs"), graphs, "{line}");
-            outputs.push(read_all(&out).0);
+            outputs.push(c);
         }
         assert!(
             outputs[0] == outputs[1],

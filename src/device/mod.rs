@@ -13,6 +13,7 @@ pub mod cuda;
 #[cfg(feature = "emu")]
 pub mod emu;
 pub mod gpu;
+pub mod graph;
 pub mod open;
 pub mod precision;
 

@@ -3,6 +3,7 @@
 
 use super::generator::InferenceGenerator;
 use super::tiles::{tile_rows, Rect, RowSink, RowSource, TileModel};
+use crate::device::graph::LaunchGraph;
 use crate::device::Device;
 use crate::model::{Checkpoint, ModelResult, Normalization};
 use anyhow::{ensure, Result};
@@ -67,19 +68,7 @@ pub struct Colorizer<'d, D: Device> {
     normalization: Normalization,
     x: D::Buf,
     /// Whether batches run as a replayed launch graph, and the graph once recorded.
-    graph: BatchGraph<D::Graph>,
-}
-
-/// How a [`Colorizer`]'s batches launch ([`Colorizer::set_graphs`]).
-enum BatchGraph<G> {
-    /// Op by op.
-    Off,
-    /// Op by op once more (buffers allocated on first use come into being), then recorded.
-    Warmup,
-    /// To be recorded at the next batch.
-    Ready,
-    /// Recorded: each batch replays it.
-    Recorded(G),
+    graph: LaunchGraph<D::Graph>,
 }
 
 impl<'d, D: Device> Colorizer<'d, D> {
@@ -92,7 +81,7 @@ impl<'d, D: Device> Colorizer<'d, D> {
             generator,
             normalization: ckpt.normalization.clone(),
             x,
-            graph: BatchGraph::Off,
+            graph: LaunchGraph::Off,
         })
     }
 
@@ -107,11 +96,7 @@ impl<'d, D: Device> Colorizer<'d, D> {
             ))
             .into());
         }
-        self.graph = if on {
-            BatchGraph::Warmup
-        } else {
-            BatchGraph::Off
-        };
+        self.graph = LaunchGraph::new(on);
         Ok(())
     }
 
@@ -211,28 +196,9 @@ impl<D: Device> TileModel for Colorizer<'_, D> {
     fn run(&mut self, x: &[f32], y: &mut [f32]) -> Result<()> {
         let dev = self.dev;
         dev.write(&mut self.x, x)?;
-        match std::mem::replace(&mut self.graph, BatchGraph::Off) {
-            BatchGraph::Off => {
-                self.generator.forward(dev, &self.x)?;
-            }
-            BatchGraph::Warmup => {
-                self.generator.forward(dev, &self.x)?;
-                self.graph = BatchGraph::Ready;
-            }
-            BatchGraph::Ready => {
-                dev.begin_graph()?;
-                let launched = self.generator.forward(dev, &self.x).map(|_| ());
-                let graph = dev.end_graph();
-                launched?;
-                let graph = graph?;
-                dev.replay(&graph)?;
-                self.graph = BatchGraph::Recorded(graph);
-            }
-            BatchGraph::Recorded(graph) => {
-                dev.replay(&graph)?;
-                self.graph = BatchGraph::Recorded(graph);
-            }
-        }
+        let (generator, x) = (&mut self.generator, &self.x);
+        self.graph
+            .run(dev, || generator.forward(dev, x).map(|_| ()))?;
         let host = dev.download(self.generator.output())?;
         y.copy_from_slice(&host);
         Ok(())

@@ -26,6 +26,7 @@
 use super::clip::GradClip;
 use super::optim::{Optimizer, OptimizerConfig};
 use super::schedule::lambda_g;
+use crate::device::graph::LaunchGraph;
 use crate::device::Device;
 use crate::model::error::{config_err, ModelResult};
 use crate::model::{
@@ -82,19 +83,7 @@ pub struct Trainer<D: Device> {
     /// Gradient clipping of G and of D before their optimizer steps, when enabled.
     clip: Option<[GradClip<D>; 2]>,
     /// Whether iterations run as a replayed launch graph, and the graph once recorded.
-    graph: Graph<D::Graph>,
-}
-
-/// How an iteration's launches run ([`Trainer::set_graphs`]).
-enum Graph<G> {
-    /// Op by op.
-    Off,
-    /// Op by op once more (buffers allocated on first use come into being), then recorded.
-    Warmup,
-    /// Recorded, to be recorded at the next iteration.
-    Ready,
-    /// Recorded: each iteration replays it.
-    Recorded(G),
+    graph: LaunchGraph<D::Graph>,
 }
 
 /// The memory a [`Trainer`] of `cfg` with these optimizers holds, in bytes: `(fixed,
@@ -150,7 +139,7 @@ impl<D: Device> Trainer<D> {
             loss,
             step: 0,
             clip: None,
-            graph: Graph::Off,
+            graph: LaunchGraph::Off,
         })
     }
 
@@ -191,7 +180,7 @@ impl<D: Device> Trainer<D> {
     /// Clips the global gradient norm of each network (G and D separately) to `max_norm`
     /// before its optimizer step (see [`GradClip`]); `None` turns clipping off.
     pub fn set_max_grad_norm(&mut self, dev: &D, max_norm: Option<f32>) -> ModelResult<()> {
-        if max_norm.is_some() && !matches!(self.graph, Graph::Off) {
+        if max_norm.is_some() && !matches!(self.graph, LaunchGraph::Off) {
             return Err(graphs_and_clipping());
         }
         self.clip = match max_norm {
@@ -217,14 +206,14 @@ impl<D: Device> Trainer<D> {
                 dev.name()
             )));
         }
-        self.graph = if on { Graph::Warmup } else { Graph::Off };
+        self.graph = LaunchGraph::new(on);
         Ok(())
     }
 
     /// Whether iterations replay a recorded launch graph (after
     /// [`set_graphs`](Self::set_graphs) and two iterations).
     pub fn graph_recorded(&self) -> bool {
-        matches!(self.graph, Graph::Recorded(_))
+        self.graph.is_recorded()
     }
 
     /// Iterations done.
@@ -266,26 +255,10 @@ impl<D: Device> Trainer<D> {
     /// losses come back.
     pub fn step(&mut self, dev: &D) -> ModelResult<StepLosses> {
         let lambda = self.prepare(dev)?;
-        match std::mem::replace(&mut self.graph, Graph::Off) {
-            Graph::Off => self.launch(dev)?,
-            Graph::Warmup => {
-                self.launch(dev)?;
-                self.graph = Graph::Ready;
-            }
-            Graph::Ready => {
-                dev.begin_graph()?;
-                let launched = self.launch(dev);
-                let graph = dev.end_graph();
-                launched?;
-                let graph = graph?;
-                dev.replay(&graph)?;
-                self.graph = Graph::Recorded(graph);
-            }
-            Graph::Recorded(graph) => {
-                dev.replay(&graph)?;
-                self.graph = Graph::Recorded(graph);
-            }
-        }
+        let mut graph = std::mem::replace(&mut self.graph, LaunchGraph::Off);
+        let launched = graph.run(dev, || self.launch(dev));
+        self.graph = graph;
+        launched?;
         self.g_opt.finish();
         self.d_opt.finish();
         self.step += 1;
