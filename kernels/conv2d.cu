@@ -769,6 +769,10 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_
 // order and writes its partial C to out[z, o, (i, kh, kw)]; with one split that is dw
 // itself, else sum_slices (kernels/reduce.cu) adds the splits in order z = 0, 1, ... So
 // the result depends on the shape only, never on scheduling (no atomics).
+// With has_db the bias gradient comes out of the same pass: db[z, o] = sum of g[img, o, gy,
+// gx] over split z's positions, in FP32 from the values the block stages as A (before any
+// TF32 rounding), by the blocks of column tile 0; sum_slices_pair adds the splits of dw
+// and db in one launch.
 //
 // Mapping: 256 threads, a BM x BN tile (kernels/igemm.cuh); grid.x = tiles of BM output
 // channels o, grid.y = tiles of BN columns (i, kh, kw), grid.z = splits. Staging: thread t
@@ -776,7 +780,7 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_
 // m0 + t / 8 + 32*j and B columns n0 + t / 8 + 32*j; the position (img, gy, gx) of its
 // k-row advances by BK per step.
 template <int BM, int BN, int TM, int P>
-static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
 {
     constexpr int PASS = SC_IG_THREADS / SC_IG_BK;  // rows or columns per staging pass
     constexpr int EA = BM / PASS;
@@ -849,9 +853,19 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
             ++img;
         }
     };
+    // Bias sums: thread (r, rs) adds the A values it stages (row rs + e*PASS, its k-rows
+    // r, r + 8, ... in increasing order) as it stores them, after the step's multiply, so
+    // the prefetch is not waited for early; the 8 threads of a row are added at the end.
+    const bool sums = has_db && blockIdx.y == 0;
+    float bsum[EA];
+#pragma unroll
+    for (int e = 0; e < EA; ++e) bsum[e] = 0.0f;
     auto store = [&](int buf) {
 #pragma unroll
-        for (int e = 0; e < EA; ++e) s_a.v[buf][r][rs + e * PASS] = sc_ig_prep<P>(ra[e]);
+        for (int e = 0; e < EA; ++e) {
+            if (sums) bsum[e] += ra[e];
+            s_a.v[buf][r][rs + e * PASS] = sc_ig_prep<P>(ra[e]);
+        }
 #pragma unroll
         for (int e = 0; e < EB; ++e) s_b.v[buf][r][rs + e * PASS] = sc_ig_prep<P>(rb[e]);
     };
@@ -868,6 +882,16 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
         for (int j = 0; j < acc.C; ++j) {
             const int col = n0 + acc.col(j);
             if (col < cols) out_z[(size_t)o * cols + col] = acc.v[i][j];
+        }
+    }
+    if (sums) {
+        // The 8 threads of row rs are 8 consecutive lanes: a fixed xor tree adds them.
+#pragma unroll
+        for (int e = 0; e < EA; ++e) {
+#pragma unroll
+            for (int off = SC_IG_BK / 2; off > 0; off >>= 1) bsum[e] += __shfl_xor_sync(0xffffffffu, bsum[e], off);
+            const int o = m0 + rs + e * PASS;
+            if (r == 0 && o < c_o) db[(size_t)blockIdx.z * c_o + o] = bsum[e];
         }
     }
 }
@@ -1037,52 +1061,52 @@ extern "C" __global__ void __launch_bounds__(9 * 32, SC_WPATCH_MIN_BLOCKS_3XTF32
 }
 
 // conv_wgrad_igemm_body with 64 x 64 tiles (output channels x (i, kh, kw)): the default.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
 {
-    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
 }
 
 // conv_wgrad_igemm_body with 64 x 128 tiles, 8 x 4 per thread (half the shared-memory
 // traffic per FMA of 4 x 4): FP32 for more than 64 output channels (D's deeper layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X128) conv_wgrad_igemm_64x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X128) conv_wgrad_igemm_64x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
 {
-    conv_wgrad_igemm_body<64, 128, 8, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+    conv_wgrad_igemm_body<64, 128, 8, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
 }
 
 // conv_wgrad_igemm_body with 32 x 128 tiles: at most 32 output channels (G's layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
 {
-    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
 }
 
 // conv_wgrad_igemm_64x64 with TF32 tensor cores (warp tiles of 32 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
 {
-    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
 }
 
 // conv_wgrad_igemm_32x128 with TF32 tensor cores (warp tiles of 32 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
 {
-    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
 }
 
 // conv_wgrad_igemm_body with 128 x 128 tiles and TF32 tensor cores (warp tiles of 32 x 64:
 // half the staging and fragment loads per mma of 64 x 64): more than 64 output channels
 // (D's deeper layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_128X128) conv_wgrad_igemm_128x128_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_128X128) conv_wgrad_igemm_128x128_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
 {
-    conv_wgrad_igemm_body<128, 128, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+    conv_wgrad_igemm_body<128, 128, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
 }
 
 // conv_wgrad_igemm_64x64 with 3xTF32 tensor cores (warp tiles of 32 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
 {
-    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
 }
 
 // conv_wgrad_igemm_32x128 with 3xTF32 tensor cores (warp tiles of 32 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
 {
-    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk);
+    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
 }

@@ -136,3 +136,39 @@ extern "C" __global__ void __launch_bounds__(256, 8) sum_slices_h16(const float*
 {
     sum_slices_body<unsigned short>(parts, bias, out, slices, len, plane, c, has_bias, act, slope, per, fmt);
 }
+
+// out[e] = sum_{z < slices} parts[z*len + e] and out_b[e] = sum_{z < slices}
+// parts_b[z*len_b + e], the slices added in order z = 0, 1, ...: the split-K partial sums of
+// a weight gradient and of its bias gradient (conv_wgrad_igemm_body) finished in one
+// launch. len and len_b are the lengths of out and out_b; the launch code bounds slices *
+// (len + len_b) by INT_MAX.
+// Mapping: the first ceil(len / per) threads of the grid-stride range own `per` = 1 or 4
+// elements of out each (4: 128-bit loads and stores, as in sum_slices), the next len_b one
+// element of out_b each; consecutive threads read consecutive elements of each slice.
+extern "C" __global__ void __launch_bounds__(256, 8) sum_slices_pair(const float* __restrict__ parts, const float* __restrict__ parts_b, float* __restrict__ out, float* __restrict__ out_b, int slices, int len, int len_b, int per)
+{
+    if (per != 1 && (per != 4 || len % 4 != 0)) __trap();
+    const int threads_a = (len + per - 1) / per;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < threads_a + len_b; i += gridDim.x * blockDim.x) {
+        if (i >= threads_a) {
+            const int e = i - threads_a;
+            float acc = 0.0f;
+            for (int z = 0; z < slices; ++z) acc += parts_b[z * len_b + e];
+            out_b[e] = acc;
+        } else if (per == 4) {
+            float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            for (int z = 0; z < slices; ++z) {
+                const float4 v = *reinterpret_cast<const float4*>(parts + z * len + 4 * i);
+                acc.x += v.x;
+                acc.y += v.y;
+                acc.z += v.z;
+                acc.w += v.w;
+            }
+            *reinterpret_cast<float4*>(out + 4 * i) = acc;
+        } else {
+            float acc = 0.0f;
+            for (int z = 0; z < slices; ++z) acc += parts[z * len + i];
+            out[i] = acc;
+        }
+    }
+}

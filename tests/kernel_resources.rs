@@ -322,6 +322,7 @@ const PRODUCT_KERNELS: &[&str] = &[
     "sum_partials",
     "sum_slices",
     "sum_slices_h16",
+    "sum_slices_pair",
     "sum_squares_partials",
 ];
 

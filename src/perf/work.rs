@@ -132,6 +132,11 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
             bytes,
             matmul: false,
         }),
+        "sum_slices_pair" => Ok(Work {
+            flops: int("slices")? * (int("len")? + int("len_b")?),
+            bytes,
+            matmul: false,
+        }),
         "channel_sum" => Ok(Work {
             flops: len("g")?,
             bytes,

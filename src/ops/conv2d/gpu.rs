@@ -12,7 +12,7 @@
 //! - `channel_sum` (kernels/reduce.cu, [`crate::ops::reduce`]): both bias gradients.
 
 use crate::device::gpu::launch::{grid_yz, to_i32};
-use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig, Variants};
+use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig, Variants, GROUP_ALIGN};
 use crate::device::precision::Precision;
 use crate::kernels::{
     consts, Kernel, CONV2D_FORWARD_V2, CONV2D_WEIGHT_GRAD, CONV_IGEMM_128X64,
@@ -28,7 +28,7 @@ use crate::kernels::{
     CONV_WGRAD_IGEMM_64X64_3XTF32, CONV_WGRAD_IGEMM_64X64_TF32, CONV_WGRAD_PATCH_9_3XTF32,
     CONV_WGRAD_PATCH_9_TF32,
 };
-use crate::ops::reduce::gpu::{channel_sum, sum_slices, sum_slices_h16};
+use crate::ops::reduce::gpu::{channel_sum, sum_slices, sum_slices_h16, sum_slices_pair};
 use crate::ops::{check_len, shape_err, Act, Conv2dShape};
 use crate::Result;
 
@@ -634,9 +634,12 @@ pub(crate) fn split_k(
 }
 
 /// Launches the chosen weight-gradient kernel (see [`weight_grad_v1`]) for
-/// dw `[c_o, c_i, k, k]` from g `[n, c_o, gh, gw]` and x `[n, c_i, xh, xw]`: the
-/// patch-staged kernel where one fits ([`wgrad_patch_kernel`]), else the implicit GEMM.
-/// Both take the same arguments, split K by the shape alone and finish with `sum_slices`.
+/// dw `[c_o, c_i, k, k]` from g `[n, c_o, gh, gw]` and x `[n, c_i, xh, xw]`, and with `db`
+/// the sums of g per channel `[c_o]` (a conv2d's bias gradient, g being its output
+/// gradient): the patch-staged kernel where one fits ([`wgrad_patch_kernel`]), else the
+/// implicit GEMM. Both split K by the shape alone and finish with `sum_slices`. The implicit
+/// GEMM sums `db` in the same pass (its splits' partial sums finished with dw's by one
+/// `sum_slices_pair`); after the others `channel_sum` does.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn weight_grad<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -649,51 +652,105 @@ pub(crate) fn weight_grad<E: KernelExec>(
     g: &E::Buf,
     x: &E::Buf,
     dw: &mut E::Buf,
+    db: Option<&mut E::Buf>,
 ) -> Result<()> {
-    let kernel = dev.variants().kernel("conv2d_weight_grad");
-    if !std::ptr::eq(kernel, &CONV_WGRAD_IGEMM_64X64) {
-        return weight_grad_v1(dev, op, g_geom, x_geom, k, stride, pad, g, x, dw);
+    let v2 = std::ptr::eq(
+        dev.variants().kernel("conv2d_weight_grad"),
+        &CONV_WGRAD_IGEMM_64X64,
+    );
+    let geom = (g_geom, x_geom, (k, stride, pad));
+    match (v2, wgrad_patch_kernel(k, stride, dev.precision())) {
+        (false, _) => weight_grad_v1(dev, op, g_geom, x_geom, k, stride, pad, g, x, dw)?,
+        (true, Some(kernel)) => weight_grad_patch(dev, op, kernel, geom, g, x, dw)?,
+        (true, None) => return weight_grad_igemm(dev, op, geom, g, x, dw, db),
     }
-    let (n, c_o, gh, gw) = g_geom;
-    let (c_i, xh, xw) = x_geom;
+    match db {
+        Some(db) => channel_sum(dev, op, (g_geom.0, g_geom.1, g_geom.2 * g_geom.3), g, db),
+        None => Ok(()),
+    }
+}
+
+/// The dimensions of a weight gradient: g's `(n, c_o, gh, gw)`, x's `(c_i, xh, xw)` and
+/// `(k, stride, pad)`.
+type WgradGeom = (
+    (usize, usize, usize, usize),
+    (usize, usize, usize),
+    (usize, usize, usize),
+);
+
+/// The implicit-GEMM weight gradient (see [`weight_grad`]), with `db` summed in the pass.
+fn weight_grad_igemm<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    geom: WgradGeom,
+    g: &E::Buf,
+    x: &E::Buf,
+    dw: &mut E::Buf,
+    db: Option<&mut E::Buf>,
+) -> Result<()> {
+    let ((n, c_o, gh, gw), (c_i, xh, xw), (k, _, _)) = geom;
     to_i32(op, n * c_o * gh * gw)?;
     to_i32(op, n * c_i * xh * xw)?;
-    let plan = match wgrad_patch_kernel(k, stride, dev.precision()) {
-        Some(kernel) => WgradPlan::patch(kernel, g_geom, c_i, k),
-        None => WgradPlan::igemm(Instance::wgrad(c_o, dev.precision()), g_geom, c_i, k),
+    let plan = WgradPlan::igemm(Instance::wgrad(c_o, dev.precision()), geom.0, c_i, k);
+    let len = c_o * c_i * k * k;
+    to_i32(op, plan.splits * (len + c_o))?;
+    let has_db = db.is_some();
+    // dw (or a split's partial dw) into `out`, the per-channel sums into `sums` (written
+    // only with has_db).
+    let launch = |out: &mut E::Buf, sums: &mut E::Buf| {
+        let mut args = plan.args(op, (g, x, out), geom)?;
+        args.push(Arg::Out("db", sums));
+        args.push(Arg::I32("has_db", i32::from(has_db)));
+        dev.exec().launch(plan.kernel, plan.config(op)?, &mut args)
     };
+    if plan.splits == 1 {
+        return match db {
+            Some(db) => launch(dw, db),
+            // Not written: any buffer stands in.
+            None => dev.with_split_scratch(1, |unused| launch(dw, unused)),
+        };
+    }
+    let at = (plan.splits * len).next_multiple_of(GROUP_ALIGN);
+    dev.with_split_scratch(at + plan.splits * c_o, |scratch| {
+        let mut parts = dev.exec().view(scratch, 0, plan.splits * len)?;
+        let mut parts_b = dev.exec().view(scratch, at, plan.splits * c_o)?;
+        launch(&mut parts, &mut parts_b)?;
+        match db {
+            Some(db) => sum_slices_pair(dev, op, (&parts, dw), (&parts_b, db), plan.splits),
+            None => sum_slices(
+                dev,
+                op,
+                &parts,
+                plan.splits,
+                (1, 1),
+                None,
+                Act::Identity,
+                dw,
+            ),
+        }
+    })
+}
+
+/// The patch-staged weight gradient `kernel` (see [`weight_grad`]), its splits finished by
+/// `sum_slices`.
+fn weight_grad_patch<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    kernel: &'static Kernel,
+    geom: WgradGeom,
+    g: &E::Buf,
+    x: &E::Buf,
+    dw: &mut E::Buf,
+) -> Result<()> {
+    let ((n, c_o, gh, gw), (c_i, xh, xw), (k, _, _)) = geom;
+    to_i32(op, n * c_o * gh * gw)?;
+    to_i32(op, n * c_i * xh * xw)?;
+    let plan = WgradPlan::patch(kernel, geom.0, c_i, k);
     to_i32(op, plan.splits * c_o * c_i * k * k)?;
     // Without bias or activation, partial and final results are written alike.
     let launch = |out: SplitOut<'_, E::Buf>| {
-        let cfg = LaunchConfig {
-            grid: (
-                to_i32(op, plan.grid.0)? as u32,
-                grid_yz(op, "weight gradient tiles", plan.grid.1)?,
-                grid_yz(op, "K splits", plan.splits)?,
-            ),
-            block: (plan.threads, 1, 1),
-            shared_bytes: 0,
-        };
-        dev.exec().launch(
-            plan.kernel,
-            cfg,
-            &mut [
-                Arg::In("g", g),
-                Arg::In("x", x),
-                Arg::Out("out", out.y),
-                Arg::I32("n", to_i32(op, n)?),
-                Arg::I32("c_o", to_i32(op, c_o)?),
-                Arg::I32("gh", to_i32(op, gh)?),
-                Arg::I32("gw", to_i32(op, gw)?),
-                Arg::I32("c_i", to_i32(op, c_i)?),
-                Arg::I32("xh", to_i32(op, xh)?),
-                Arg::I32("xw", to_i32(op, xw)?),
-                Arg::I32("k", to_i32(op, k)?),
-                Arg::I32("stride", to_i32(op, stride)?),
-                Arg::I32("pad", to_i32(op, pad)?),
-                Arg::I32("k_chunk", to_i32(op, plan.chunk)?),
-            ],
-        )
+        let mut args = plan.args(op, (g, x, out.y), geom)?;
+        dev.exec().launch(plan.kernel, plan.config(op)?, &mut args)
     };
     split_launch(
         dev,
@@ -719,6 +776,45 @@ struct WgradPlan {
 }
 
 impl WgradPlan {
+    /// The launch configuration: grid (x, y, splits), `threads` threads, no dynamic shared
+    /// memory.
+    fn config(&self, op: &'static str) -> Result<LaunchConfig> {
+        Ok(LaunchConfig {
+            grid: (
+                to_i32(op, self.grid.0)? as u32,
+                grid_yz(op, "weight gradient tiles", self.grid.1)?,
+                grid_yz(op, "K splits", self.splits)?,
+            ),
+            block: (self.threads, 1, 1),
+            shared_bytes: 0,
+        })
+    }
+
+    /// The arguments both weight-gradient kernels take: g, x, the output and the geometry.
+    fn args<'b, B>(
+        &self,
+        op: &'static str,
+        (g, x, out): (&'b B, &'b B, &'b mut B),
+        ((n, c_o, gh, gw), (c_i, xh, xw), (k, stride, pad)): WgradGeom,
+    ) -> Result<Vec<Arg<'b, B>>> {
+        Ok(vec![
+            Arg::In("g", g),
+            Arg::In("x", x),
+            Arg::Out("out", out),
+            Arg::I32("n", to_i32(op, n)?),
+            Arg::I32("c_o", to_i32(op, c_o)?),
+            Arg::I32("gh", to_i32(op, gh)?),
+            Arg::I32("gw", to_i32(op, gw)?),
+            Arg::I32("c_i", to_i32(op, c_i)?),
+            Arg::I32("xh", to_i32(op, xh)?),
+            Arg::I32("xw", to_i32(op, xw)?),
+            Arg::I32("k", to_i32(op, k)?),
+            Arg::I32("stride", to_i32(op, stride)?),
+            Arg::I32("pad", to_i32(op, pad)?),
+            Arg::I32("k_chunk", to_i32(op, self.chunk)?),
+        ])
+    }
+
     /// The implicit GEMM `inst`: grid (row tiles, column tiles), K = n·gh·gw split by
     /// [`split_k`] toward one wave.
     fn igemm(
@@ -961,17 +1057,14 @@ pub(crate) fn conv2d_backward_weight<E: KernelExec>(
         dy,
         x,
         dw,
-    )?;
-    match db {
-        Some(db) => channel_sum(dev, op, (s.n, s.c_out, h_out * w_out), dy, db),
-        None => Ok(()),
-    }
+        db,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use crate::device::gpu::variants::SLOTS;
-    use crate::device::gpu::{GpuDevice, LaunchConfig, Variants};
+    use crate::device::gpu::{ArgValue, GpuDevice, LaunchConfig, Variants};
     use crate::kernels::consts;
     use crate::ops::{Act, Conv2dShape, ConvTranspose2dShape};
     use crate::perf::record::{Dry, Recording};
@@ -1210,6 +1303,65 @@ mod tests {
         );
         super::conv2d_backward_weight(&tf32, &s, &x, &dy, &mut dw, None).unwrap();
         assert_eq!(launches(&tf32)[0].0, "conv_wgrad_igemm_64x64_tf32");
+    }
+
+    /// The implicit-GEMM weight gradient sums the bias gradient in its own pass: with K
+    /// split, one `sum_slices_pair` finishes both; with K whole, its one launch writes both.
+    /// The patch-staged 9×9 weight gradient, v1 and conv_transpose2d keep `channel_sum`.
+    #[test]
+    fn bias_gradients_come_out_of_the_implicit_gemm_weight_gradient() {
+        let dev = GpuDevice::new(Recording::new(Dry));
+        let names = |dev: &GpuDevice<Recorder>| -> Vec<&'static str> {
+            launches(dev).into_iter().map(|l| l.0).collect()
+        };
+        let conv = |n, c_in, c_out, hw, k: usize| Conv2dShape {
+            n,
+            c_in,
+            h: hw,
+            w: hw,
+            c_out,
+            k,
+            stride: 1,
+            pad: k / 2,
+        };
+        let wgrad = |dev: &GpuDevice<Recorder>, s: &Conv2dShape| {
+            let (x, dy) = (Dry::buf(s.x_len()), Dry::buf(s.y_len()));
+            let (mut dw, mut db) = (Dry::buf(s.w_len()), Dry::buf(s.c_out));
+            super::conv2d_backward_weight(dev, s, &x, &dy, &mut dw, Some(&mut db)).unwrap();
+        };
+        // D's second conv at batch 16: K split 26 ways, the pair sum adds 26 slices of
+        // 64·128·9 weights and 128 biases.
+        let s = conv(16, 64, 128, 32, 3);
+        wgrad(&dev, &s);
+        let l = dev.exec().take();
+        assert_eq!(
+            l.iter().map(|l| l.kernel).collect::<Vec<_>>(),
+            ["conv_wgrad_igemm_64x128", "sum_slices_pair"]
+        );
+        let int = |i: usize, name: &str| match l[i].args.iter().find(|(n, _)| *n == name) {
+            Some((_, ArgValue::I32(v))) => *v,
+            _ => panic!("{name}: no int argument"),
+        };
+        assert_eq!(int(0, "has_db"), 1);
+        assert_eq!(
+            (int(1, "slices"), int(1, "len"), int(1, "len_b")),
+            (26, 64 * 128 * 9, 128)
+        );
+        // One image of 4×4: K = 16 positions, one split; the kernel writes dw and db.
+        let s = conv(1, 8, 8, 4, 3);
+        wgrad(&dev, &s);
+        assert_eq!(names(&dev), ["conv_wgrad_igemm_32x128"]);
+        // 9×9 in TF32: the patch-staged kernel, then channel_sum (and its chunks' sum).
+        let tf32 = GpuDevice::new(Recording::new(Dry))
+            .with_precision(crate::device::precision::Precision::Tf32);
+        wgrad(&tf32, &conv(16, 32, 32, 64, 9));
+        let l = names(&tf32);
+        assert_eq!(l[0], "conv_wgrad_patch_9_tf32");
+        assert!(l.contains(&"channel_sum"));
+        // v1 keeps channel_sum.
+        let v1 = v1_device();
+        wgrad(&v1, &s);
+        assert_eq!(names(&v1), ["conv2d_weight_grad", "channel_sum"]);
     }
 
     /// With tensor-core precision, stride-1 9×9 convolutions of at most 32 output channels

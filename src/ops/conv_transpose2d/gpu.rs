@@ -112,6 +112,7 @@ pub(crate) fn conv_transpose2d_backward_weight<E: KernelExec>(
         x,
         dy,
         dw,
+        None,
     )?;
     match db {
         Some(db) => channel_sum(dev, op, (s.n, s.c_out, h_out * w_out), dy, db),

@@ -4,9 +4,10 @@
 //! calls through [`GpuDevice::two_pass_reduce`].
 
 use crate::device::gpu::launch::{elementwise, grid_yz, reduce_blocks, reduce_threads, to_i32};
-use crate::device::gpu::{Arg, Elem, GpuDevice, KernelExec, LaunchConfig};
+use crate::device::gpu::{Arg, Elem, GpuDevice, KernelExec, LaunchConfig, GROUP_ALIGN};
 use crate::kernels::{
-    CHANNEL_SUM, REDUCE_PARTIALS, SUM_PARTIALS, SUM_SLICES, SUM_SLICES_H16, SUM_SQUARES_PARTIALS,
+    CHANNEL_SUM, REDUCE_PARTIALS, SUM_PARTIALS, SUM_SLICES, SUM_SLICES_H16, SUM_SLICES_PAIR,
+    SUM_SQUARES_PARTIALS,
 };
 use crate::ops::{check_len, Act};
 use crate::Result;
@@ -118,6 +119,67 @@ fn sum_slices_as<E: KernelExec>(
         });
     }
     sum_slices_once(dev, op, parts, slices, layout, bias, act, out)
+}
+
+/// Launches `sum_slices_pair`: [`sum_slices`] without bias or activation of two outputs
+/// in one launch, `out = Σ_z parts[z]` and `out_b = Σ_z parts_b[z]` in order of z (a
+/// weight gradient's split-K partial sums and its bias gradient's). Many slices of a short
+/// pair are added in two stages, as [`sum_slices`] does.
+pub(crate) fn sum_slices_pair<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    (parts, out): (&E::Buf, &mut E::Buf),
+    (parts_b, out_b): (&E::Buf, &mut E::Buf),
+    slices: usize,
+) -> Result<()> {
+    let (len, len_b) = (dev.exec().len(out), dev.exec().len(out_b));
+    if let Some(group) = two_stage_group(slices, len + len_b) {
+        // As in sum_slices_as, for each output: row j of stage 1 adds slices j, j + rows, ...
+        let rows = slices / group;
+        let at = (rows * len).next_multiple_of(GROUP_ALIGN);
+        return dev.with_split_scratch(at + rows * len_b, |partial| {
+            let mut row_sums = dev.exec().view(partial, 0, rows * len)?;
+            let mut row_sums_b = dev.exec().view(partial, at, rows * len_b)?;
+            let stage_1 = (parts, &mut row_sums);
+            sum_slices_pair_once(dev, op, stage_1, (parts_b, &mut row_sums_b), group)?;
+            sum_slices_pair_once(dev, op, (&row_sums, out), (&row_sums_b, out_b), rows)
+        });
+    }
+    sum_slices_pair_once(dev, op, (parts, out), (parts_b, out_b), slices)
+}
+
+/// One `sum_slices_pair` launch (see [`sum_slices_pair`]).
+fn sum_slices_pair_once<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    (parts, out): (&E::Buf, &mut E::Buf),
+    (parts_b, out_b): (&E::Buf, &mut E::Buf),
+    slices: usize,
+) -> Result<()> {
+    let (len, len_b) = (dev.exec().len(out), dev.exec().len(out_b));
+    check_len(op, "parts", dev.exec().len(parts), slices * len)?;
+    check_len(op, "parts_b", dev.exec().len(parts_b), slices * len_b)?;
+    to_i32(op, slices * (len + len_b))?;
+    // As in sum_slices_once: 4 elements of `out` per thread where that leaves enough threads.
+    let per = if len % 4 == 0 && len / 4 >= SUM_SLICES_VEC_MIN_THREADS {
+        4
+    } else {
+        1
+    };
+    dev.exec().launch(
+        &SUM_SLICES_PAIR,
+        elementwise(len / per + len_b),
+        &mut [
+            Arg::In("parts", parts),
+            Arg::In("parts_b", parts_b),
+            Arg::Out("out", out),
+            Arg::Out("out_b", out_b),
+            Arg::I32("slices", to_i32(op, slices)?),
+            Arg::I32("len", to_i32(op, len)?),
+            Arg::I32("len_b", to_i32(op, len_b)?),
+            Arg::I32("per", per as i32),
+        ],
+    )
 }
 
 /// Fewest slices [`sum_slices`] adds in two stages, and the output length below which it
