@@ -9,7 +9,7 @@
 //!   iterations are the emulator's warp-level requests of a memory instruction's source
 //!   line over the number of SASS memory instructions of that line in the loop's body
 //!   (barriers and warp intrinsics count as lines of their own, [`BARRIER_LINE`] and
-//!   [`WARP_OP_LINE`]); a line found in several loops is shared by them in proportion to
+//!   [`WARP_OP_LINE`], less those of the straight-line code); a line found in several loops is shared by them in proportion to
 //!   their copies of it (an unrolled loop and its remainder), barriers and warp intrinsics
 //!   belong to the deepest loops holding them, a loop runs as often as the most frequent of
 //!   its lines says, and a loop with no line runs as often as the loop around it;
@@ -96,6 +96,9 @@ pub struct LoopCode {
 pub struct KernelCode {
     /// The code outside every loop.
     pub straight: Mix,
+    /// Its barriers and warp intrinsics, as pseudo lines ([`BARRIER_LINE`],
+    /// [`WARP_OP_LINE`]) with their counts: once per warp, they are not loop iterations.
+    pub straight_lines: Vec<(String, u32)>,
     /// Its loops, outer ones before the loops they contain.
     pub loops: Vec<LoopCode>,
 }
@@ -224,6 +227,13 @@ pub fn executed(
             } else if d > e.1 {
                 *e = (*count, d);
             }
+        }
+    }
+    // The pseudo lines' requests less those of the straight-line code (each warp once).
+    let mut line_requests = line_requests.clone();
+    for (line, count) in &code.straight_lines {
+        if let Some(r) = line_requests.get_mut(line) {
+            *r = (*r - f64::from(*count) * warps).max(0.0);
         }
     }
     let mut mix = Mix::default();
@@ -363,6 +373,7 @@ mod tests {
     fn code() -> KernelCode {
         KernelCode {
             straight: mix(10.0, 0.0),
+            straight_lines: vec![],
             loops: vec![
                 LoopCode {
                     mix: mix(4.0, 0.0),
@@ -404,6 +415,7 @@ mod tests {
         // load of b.cu:7 on each of two paths) around a loop with no line.
         let code = KernelCode {
             straight: mix(0.0, 0.0),
+            straight_lines: vec![(BARRIER_LINE.into(), 3)],
             loops: vec![
                 LoopCode {
                     mix: mix(100.0, 0.0),
@@ -423,11 +435,12 @@ mod tests {
             ],
         };
         // 4 warps, once through the outer loop, 16 tiles each: 4 stores of b.cu:3,
-        // 4·16 loads of b.cu:7 (one path each) and 4·(2·16 + 2) barriers.
+        // 4·16 loads of b.cu:7 (one path each) and 4·(2·16 + 2) barriers, plus the 3 of
+        // the straight-line code (an epilogue's), which are no loop's.
         let req: HashMap<String, f64> = [
             ("b.cu:3".into(), 4.0),
             ("b.cu:7".into(), 64.0),
-            (BARRIER_LINE.into(), 4.0 * 34.0),
+            (BARRIER_LINE.into(), 4.0 * (34.0 + 3.0)),
         ]
         .into();
         let (m, estimated) = executed(&code, 4.0, &req);
@@ -470,6 +483,7 @@ mod tests {
         // 256 threads: every SM full, FP32 bound at exactly the peak.
         let code = KernelCode {
             straight: Mix::default(),
+            straight_lines: vec![],
             loops: vec![LoopCode {
                 mix: mix(64.0, 64.0),
                 mem_lines: vec![("k.cu:1".into(), 1)],
@@ -516,6 +530,7 @@ mod tests {
     fn memory_bounds_from_counters_and_bytes() {
         let code = KernelCode {
             straight: mix(4.0, 0.0),
+            straight_lines: vec![],
             loops: vec![],
         };
         let h200 = by_name("h200").unwrap();

@@ -37,8 +37,14 @@ pub fn code(k: &SassKernel) -> KernelCode {
                 .rposition(|p| p.start <= l.start && l.end <= p.end && p.depth < l.depth),
         })
         .collect();
+    let m = &k.straight;
     KernelCode {
-        straight: mix(&k.straight),
+        straight: mix(m),
+        straight_lines: [(BARRIER_LINE, m.bar), (WARP_OP_LINE, m.shfl)]
+            .into_iter()
+            .filter(|&(_, n)| n > 0)
+            .map(|(line, n)| (line.to_string(), n))
+            .collect(),
         loops,
     }
 }
