@@ -660,7 +660,7 @@ pub(crate) fn weight_grad<E: KernelExec>(
     );
     let geom = (g_geom, x_geom, (k, stride, pad));
     match (v2, wgrad_patch_kernel(k, stride, dev.precision())) {
-        (false, _) => weight_grad_v1(dev, op, g_geom, x_geom, k, stride, pad, g, x, dw)?,
+        (false, _) => weight_grad_v1(dev, op, geom, g, x, dw)?,
         (true, Some(kernel)) => weight_grad_patch(dev, op, kernel, geom, g, x, dw)?,
         (true, None) => return weight_grad_igemm(dev, op, geom, g, x, dw, db),
     }
@@ -795,24 +795,11 @@ impl WgradPlan {
         &self,
         op: &'static str,
         (g, x, out): (&'b B, &'b B, &'b mut B),
-        ((n, c_o, gh, gw), (c_i, xh, xw), (k, stride, pad)): WgradGeom,
+        geom: WgradGeom,
     ) -> Result<Vec<Arg<'b, B>>> {
-        Ok(vec![
-            Arg::In("g", g),
-            Arg::In("x", x),
-            Arg::Out("out", out),
-            Arg::I32("n", to_i32(op, n)?),
-            Arg::I32("c_o", to_i32(op, c_o)?),
-            Arg::I32("gh", to_i32(op, gh)?),
-            Arg::I32("gw", to_i32(op, gw)?),
-            Arg::I32("c_i", to_i32(op, c_i)?),
-            Arg::I32("xh", to_i32(op, xh)?),
-            Arg::I32("xw", to_i32(op, xw)?),
-            Arg::I32("k", to_i32(op, k)?),
-            Arg::I32("stride", to_i32(op, stride)?),
-            Arg::I32("pad", to_i32(op, pad)?),
-            Arg::I32("k_chunk", to_i32(op, self.chunk)?),
-        ])
+        let mut args = wgrad_args(op, (g, x, ("out", out)), geom)?;
+        args.push(Arg::I32("k_chunk", to_i32(op, self.chunk)?));
+        Ok(args)
     }
 
     /// The implicit GEMM `inst`: grid (row tiles, column tiles), K = n·gh·gw split by
@@ -885,21 +872,15 @@ fn wgrad_patch_kernel(k: usize, stride: usize, precision: Precision) -> Option<&
 /// x `[n, c_i, xh, xw]`: one block of `SC_CONV_TILE²` (256) threads per (o, i) pair,
 /// dynamic shared memory for a `SC_CONV_TILE²` tile of g, the x patch it touches and the
 /// per-group partial sums.
-#[allow(clippy::too_many_arguments)]
 fn weight_grad_v1<E: KernelExec>(
     dev: &GpuDevice<E>,
     op: &'static str,
-    g_geom: (usize, usize, usize, usize),
-    x_geom: (usize, usize, usize),
-    k: usize,
-    stride: usize,
-    pad: usize,
+    geom: WgradGeom,
     g: &E::Buf,
     x: &E::Buf,
     dw: &mut E::Buf,
 ) -> Result<()> {
-    let (n, c_o, gh, gw) = g_geom;
-    let (c_i, xh, xw) = x_geom;
+    let ((n, c_o, gh, gw), (c_i, xh, xw), (k, stride, _)) = geom;
     to_i32(op, n * c_o * gh * gw)?;
     to_i32(op, n * c_i * xh * xw)?;
     to_i32(op, c_o * c_i * k * k)?;
@@ -917,25 +898,32 @@ fn weight_grad_v1<E: KernelExec>(
         block: (threads as u32, 1, 1),
         shared_bytes: shared as u32,
     };
-    dev.exec().launch(
-        &CONV2D_WEIGHT_GRAD,
-        cfg,
-        &mut [
-            Arg::In("g", g),
-            Arg::In("x", x),
-            Arg::Out("dw", dw),
-            Arg::I32("n", to_i32(op, n)?),
-            Arg::I32("c_o", to_i32(op, c_o)?),
-            Arg::I32("gh", to_i32(op, gh)?),
-            Arg::I32("gw", to_i32(op, gw)?),
-            Arg::I32("c_i", to_i32(op, c_i)?),
-            Arg::I32("xh", to_i32(op, xh)?),
-            Arg::I32("xw", to_i32(op, xw)?),
-            Arg::I32("k", to_i32(op, k)?),
-            Arg::I32("stride", to_i32(op, stride)?),
-            Arg::I32("pad", to_i32(op, pad)?),
-        ],
-    )
+    let mut args = wgrad_args(op, (g, x, ("dw", dw)), geom)?;
+    dev.exec().launch(&CONV2D_WEIGHT_GRAD, cfg, &mut args)
+}
+
+/// The arguments every weight-gradient kernel starts with: g, x, the output (passed as
+/// parameter `out_name`) and the geometry.
+fn wgrad_args<'b, B>(
+    op: &'static str,
+    (g, x, (out_name, out)): (&'b B, &'b B, (&'static str, &'b mut B)),
+    ((n, c_o, gh, gw), (c_i, xh, xw), (k, stride, pad)): WgradGeom,
+) -> Result<Vec<Arg<'b, B>>> {
+    Ok(vec![
+        Arg::In("g", g),
+        Arg::In("x", x),
+        Arg::Out(out_name, out),
+        Arg::I32("n", to_i32(op, n)?),
+        Arg::I32("c_o", to_i32(op, c_o)?),
+        Arg::I32("gh", to_i32(op, gh)?),
+        Arg::I32("gw", to_i32(op, gw)?),
+        Arg::I32("c_i", to_i32(op, c_i)?),
+        Arg::I32("xh", to_i32(op, xh)?),
+        Arg::I32("xw", to_i32(op, xw)?),
+        Arg::I32("k", to_i32(op, k)?),
+        Arg::I32("stride", to_i32(op, stride)?),
+        Arg::I32("pad", to_i32(op, pad)?),
+    ])
 }
 
 /// Geometry of a conv2d as the correlation gather sees it.
