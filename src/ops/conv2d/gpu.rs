@@ -658,6 +658,10 @@ pub(crate) fn weight_grad<E: KernelExec>(
         dev.variants().kernel("conv2d_weight_grad"),
         &CONV_WGRAD_IGEMM_64X64,
     );
+    // Every kernel indexes g and x with 32-bit offsets.
+    let ((n, c_o, gh, gw), (c_i, xh, xw)) = (g_geom, x_geom);
+    to_i32(op, n * c_o * gh * gw)?;
+    to_i32(op, n * c_i * xh * xw)?;
     let geom = (g_geom, x_geom, (k, stride, pad));
     match (v2, wgrad_patch_kernel(k, stride, dev.precision())) {
         (false, _) => weight_grad_v1(dev, op, geom, g, x, dw)?,
@@ -665,7 +669,7 @@ pub(crate) fn weight_grad<E: KernelExec>(
         (true, None) => return weight_grad_igemm(dev, op, geom, g, x, dw, db),
     }
     match db {
-        Some(db) => channel_sum(dev, op, (g_geom.0, g_geom.1, g_geom.2 * g_geom.3), g, db),
+        Some(db) => channel_sum(dev, op, (n, c_o, gh * gw), g, db),
         None => Ok(()),
     }
 }
@@ -688,9 +692,7 @@ fn weight_grad_igemm<E: KernelExec>(
     dw: &mut E::Buf,
     db: Option<&mut E::Buf>,
 ) -> Result<()> {
-    let ((n, c_o, gh, gw), (c_i, xh, xw), (k, _, _)) = geom;
-    to_i32(op, n * c_o * gh * gw)?;
-    to_i32(op, n * c_i * xh * xw)?;
+    let ((_, c_o, _, _), (c_i, _, _), (k, _, _)) = geom;
     let plan = WgradPlan::igemm(Instance::wgrad(c_o, dev.precision()), geom.0, c_i, k);
     let len = c_o * c_i * k * k;
     to_i32(op, plan.splits * (len + c_o))?;
@@ -742,9 +744,7 @@ fn weight_grad_patch<E: KernelExec>(
     x: &E::Buf,
     dw: &mut E::Buf,
 ) -> Result<()> {
-    let ((n, c_o, gh, gw), (c_i, xh, xw), (k, _, _)) = geom;
-    to_i32(op, n * c_o * gh * gw)?;
-    to_i32(op, n * c_i * xh * xw)?;
+    let ((_, c_o, _, _), (c_i, _, _), (k, _, _)) = geom;
     let plan = WgradPlan::patch(kernel, geom.0, c_i, k);
     to_i32(op, plan.splits * c_o * c_i * k * k)?;
     // Without bias or activation, partial and final results are written alike.
@@ -880,9 +880,7 @@ fn weight_grad_v1<E: KernelExec>(
     x: &E::Buf,
     dw: &mut E::Buf,
 ) -> Result<()> {
-    let ((n, c_o, gh, gw), (c_i, xh, xw), (k, stride, _)) = geom;
-    to_i32(op, n * c_o * gh * gw)?;
-    to_i32(op, n * c_i * xh * xw)?;
+    let ((_, c_o, _, _), (c_i, _, _), (k, stride, _)) = geom;
     to_i32(op, c_o * c_i * k * k)?;
     let threads = CONV_TILE * CONV_TILE;
     let side = (CONV_TILE - 1) * stride + k;
