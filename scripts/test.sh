@@ -5,27 +5,31 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+start=$SECONDS
+# Each stage's heading carries the seconds since the start, so a slow CI run says where.
+stage() { echo "== [$((SECONDS - start)) s] $*"; }
 bash scripts/setup.sh
-echo "== cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+stage "cargo clippy"
 cargo clippy --all-targets -- -D warnings
-echo "== cargo doc (broken links are errors)"
+stage "cargo doc (broken links are errors)"
 # cargo doc runs the build script apart from the steps above: one arch is enough for it.
 SATCOLOR_CUDA_ARCHS=sm_90 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
-echo "== cargo test (cpu, emu, cuda when a GPU is present)"
+stage "cargo test (cpu, emu, cuda when a GPU is present)"
 cargo test --all-targets
-echo "== emulator under AddressSanitizer"
+stage "emulator under AddressSanitizer"
 bash scripts/emu-asan.sh
-echo "== emulator performance counters (known-traffic kernels)"
+stage "emulator performance counters (known-traffic kernels)"
 bash scripts/emu-counters.sh
-echo "== CPU-only build (no nvcc, no emulator, no GDAL): engine, models, in-memory inference"
+stage "CPU-only build (no nvcc, no emulator, no GDAL): engine, models, in-memory inference"
 cargo build --no-default-features --features cli --all-targets
 cargo test --no-default-features --features cli --lib --test parity_cpu --test infer --test eval_compare
-echo "== the library alone, as embedded: no command line, no clap, indicatif or plotters"
+stage "the library alone, as embedded: no command line, no clap, indicatif or plotters"
 SATCOLOR_CUDA_ARCHS=sm_90 cargo check --no-default-features --features cuda,emu,geo --lib
 if cargo tree --no-default-features --features cuda,emu,geo -e normal --prefix none \
     | grep -E '^(clap|indicatif|plotters) '; then
   echo "error: the library without the cli feature depends on the crates above" >&2
   exit 1
 fi
+stage "done"
