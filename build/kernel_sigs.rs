@@ -15,6 +15,8 @@ pub enum ParamKind {
     ConstU16Ptr,
     /// `unsigned short*`
     MutU16Ptr,
+    /// `int*` (counters, e.g. the split-K fold's tickets)
+    MutI32Ptr,
     /// `int`
     I32,
     /// `unsigned int` / `unsigned`
@@ -31,6 +33,7 @@ impl ParamKind {
             ParamKind::MutF32Ptr => "MutF32Ptr",
             ParamKind::ConstU16Ptr => "ConstU16Ptr",
             ParamKind::MutU16Ptr => "MutU16Ptr",
+            ParamKind::MutI32Ptr => "MutI32Ptr",
             ParamKind::I32 => "I32",
             ParamKind::U32 => "U32",
             ParamKind::F32 => "F32",
@@ -43,6 +46,7 @@ impl ParamKind {
             ParamKind::MutF32Ptr => "float*",
             ParamKind::ConstU16Ptr => "const unsigned short*",
             ParamKind::MutU16Ptr => "unsigned short*",
+            ParamKind::MutI32Ptr => "int*",
             ParamKind::I32 => "int",
             ParamKind::U32 => "unsigned int",
             ParamKind::F32 => "float",
@@ -125,13 +129,14 @@ fn classify(param: &str, file: &Path, kernel: &str) -> Result<ParamSig, String> 
         (true, false, "float") => ParamKind::MutF32Ptr,
         (true, true, "unsigned short") => ParamKind::ConstU16Ptr,
         (true, false, "unsigned short") => ParamKind::MutU16Ptr,
+        (true, false, "int") => ParamKind::MutI32Ptr,
         (false, _, "int") => ParamKind::I32,
         (false, _, "unsigned" | "unsigned int") => ParamKind::U32,
         (false, _, "float") => ParamKind::F32,
         _ => {
             return Err(format!(
                 "{}: kernel {kernel}: parameter '{param}' has a type the launch code does not \
-                 support (use const float*, float*, const unsigned short*, unsigned short*, int, unsigned or float)",
+                 support (use const float*, float*, const unsigned short*, unsigned short*, int*, int, unsigned or float)",
                 file.display()
             ))
         }

@@ -28,6 +28,39 @@
 // SC_WARP_SIZE * SC_BLOCK_SUM_MAX_WARPS.
 #define SC_BLOCK_SUM_MAX_WARPS 32
 
+// A load from global memory through L2 only (nvcc's __ldcg), for data other blocks of the
+// same launch wrote: L1 is not coherent between SMs. The emulator runs blocks one after
+// another, so a plain load is the same there.
+#ifdef __CUDACC__
+#define SC_LD_L2(p) __ldcg(p)
+#else
+#define SC_LD_L2(p) (*(p))
+#endif
+
+// Split K finished inside a kernel ("fold"): every block of an output tile stores its raw
+// partial sums, then calls this with the tile's counter; it returns true in every thread of
+// the block that arrives last, which then adds the tile's partial sums in split order (a
+// fixed order: the result does not depend on which block is last). The fence before the
+// count publishes this block's partial sums GPU-wide; the last block fences again before
+// reading the others'. The last block puts the counter back to 0, so counters are 0
+// between launches (the launch code allocates them zeroed, once) and a recorded graph can
+// replay the launch. Every thread of the block must call it (it holds barriers).
+static __device__ inline bool sc_fold_arrive(int* counter, int splits)
+{
+    __shared__ int s_last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        const bool last = atomicAdd(counter, 1) == splits - 1;
+        if (last) *counter = 0;
+        s_last = last;
+    }
+    __syncthreads();
+    const bool last = s_last != 0;
+    if (last) __threadfence();
+    return last;
+}
+
 // y = act(z).
 static __device__ inline float sc_act(float z, int kind, float slope)
 {

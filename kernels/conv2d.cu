@@ -503,9 +503,13 @@ struct sc_patch_geom {
 //
 // Split K: with gridDim.z = n * splits, block z works on image z / splits and sums the
 // chunks [s*k_chunk, (s + 1)*k_chunk) of 8 input channels (s = z % splits). With one split
-// it writes act(bias + sum) to y; with more, the raw partial sum to y + s*len(y) (y is then
-// a scratch of splits outputs), and sum_slices adds the splits in order (as the implicit
-// GEMM's splits).
+// it writes act(bias + sum) to y (parts and tickets are not used); with more, the raw
+// partial sum to parts + s*len(y) (parts is a scratch of splits outputs, FP32 in every
+// storage). Then either sum_slices adds the splits in order (fold = 0, as the implicit
+// GEMM's splits), or the kernel does (fold = 1): the last block of each output tile to
+// finish (sc_fold_arrive, counter tickets[(img*gridDim.y + blockIdx.y)*gridDim.x +
+// blockIdx.x], zero before and after the launch) adds the tile's slices in the same order,
+// so both give the same results bit for bit.
 //
 // Mapping: 256 threads = 8 warps; a block computes a 16 x 16 output tile (grid.x = tiles,
 // row-major) of one image for BN output channels (grid.y). Warp w owns output rows
@@ -520,7 +524,7 @@ struct sc_patch_geom {
 // order is fixed by the shape alone.
 // Storage: T and fmt as conv_igemm_body's (the split partial sums in `parts`).
 template <int K, int BN, int P, class T>
-static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y, float* parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope, int fmt)
 {
     using G = sc_patch_geom<K>;
     // Weights of a kernel row as s_w[c][o][kw]: K floats per output channel, WS per input
@@ -649,10 +653,13 @@ static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, 
     }
 
     // Epilogue: acc[2 mt + hf][2 nt + e] is pixel g + 8 hf of row 2 warp + mt, channel
-    // nt*8 + 2t + e.
+    // nt*8 + 2t + e. With K whole, act(bias + sum) into y; split, the raw partial sum into
+    // the split's slice of parts (an f32 instance's finished values go through the same
+    // pointer: one pointer live and one store).
     const int plane_out = h_out * w_out;
-    T* y_img = y + (size_t)img * c_out * plane_out;
-    float* p_img = sc_parts(y, parts) + ((size_t)split * n + img) * c_out * plane_out;
+    const size_t len = (size_t)n * c_out * plane_out;
+    const size_t img_off = (size_t)img * c_out * plane_out;
+    float* p_img = (splits > 1 ? parts + split * len : sc_parts(y, parts)) + img_off;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
         const int oy = ty0 + 2 * warp + i / 2;
@@ -664,100 +671,143 @@ static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, 
             if (o < c_out) {
                 const float z = has_bias ? acc[i][j] + sc_ld(bias + o, fmt) : acc[i][j];
                 const float v = splits > 1 ? acc[i][j] : sc_act(z, act, slope);
-                sc_store_out(y_img, p_img, (size_t)o * plane_out + oy * w_out + ox, v, splits > 1, fmt);
+                sc_store_out(y + img_off, p_img, (size_t)o * plane_out + oy * w_out + ox, v, splits > 1, fmt);
             }
+        }
+    }
+    // Fold: the last block of the tile adds the splits' partial sums in split order (as
+    // sum_slices does: from 0, slice 0 first, then the bias), then the activation, into y.
+    if (splits == 1 || !fold) return;
+    if (!sc_fold_arrive(tickets + ((size_t)img * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x, splits)) return;
+    // Thread tid takes units u = tid, tid + 256, ... of the tile (channel, row, 4 or 1
+    // columns: 128-bit loads of the FP32 slices when rows are whole quads, w_out % 4 == 0,
+    // and the slices 16-byte aligned with them), so consecutive threads read consecutive
+    // words of a row. A loop, not unrolled: short code, and the time model sees a loop
+    // whose lines did not run when a launch does not fold (its loads and stores on lines of
+    // its own: sc_f32 and sc_to rather than sc_ld and sc_st).
+    const float* q_img = parts + img_off;
+    const int per = w_out % 4 == 0 ? 4 : 1;
+    constexpr int AREA = SC_PATCH_TILE * SC_PATCH_TILE;
+#pragma unroll 1
+    for (int u = tid; u < BN * AREA / per; u += SC_IG_THREADS) {
+        const int e = u * per;
+        const int o = o0 + e / AREA;
+        const int oy = ty0 + e % AREA / SC_PATCH_TILE;
+        const int ox = tx0 + e % SC_PATCH_TILE;
+        if (o >= c_out || oy >= h_out || ox >= w_out) continue;
+        const size_t off = (size_t)o * plane_out + oy * w_out + ox;
+        float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (per == 4) {
+#pragma unroll 1
+            for (int z = 0; z < splits; ++z) {
+                const float4 v = SC_LD_L2(reinterpret_cast<const float4*>(q_img + z * len + off));
+                sum[0] += v.x;
+                sum[1] += v.y;
+                sum[2] += v.z;
+                sum[3] += v.w;
+            }
+        } else {
+#pragma unroll 1
+            for (int z = 0; z < splits; ++z) sum[0] += SC_LD_L2(q_img + z * len + off);
+        }
+        const float b = has_bias ? sc_f32(bias[o], fmt) : 0.0f;
+        T* out = y + img_off + off;
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+            if (c == per) break;
+            out[c] = sc_to<T>(sc_act(has_bias ? sum[c] + b : sum[c], act, slope), fmt);
         }
     }
 }
 
 // conv_patch_body with TF32 tensor cores: 9 x 9 kernels, 9 to 32 output channels per block tile (G's F = 32 layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
 {
-    conv_patch_body<9, 32, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_patch_body<9, 32, SC_PREC_TF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with TF32 tensor cores: 9 x 9 kernels, at most 8 output channels (G's 1- and 3-band outputs).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
 {
-    conv_patch_body<9, 8, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_patch_body<9, 8, SC_PREC_TF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 9 x 9 kernels, 9 to 32 output channels per block tile (G's F = 32 layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
 {
-    conv_patch_body<9, 32, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_patch_body<9, 32, SC_PREC_3XTF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 9 x 9 kernels, at most 8 output channels (G's 1- and 3-band outputs).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
 {
-    conv_patch_body<9, 8, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_patch_body<9, 8, SC_PREC_3XTF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 64 output channels per block tile (D's convolutions on maps of at least 16 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
 {
-    conv_patch_body<3, 64, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_patch_body<3, 64, SC_PREC_TF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 17 to 32 output channels per block tile (the U-Net's 32-channel layers, on maps of at least 16 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
 {
-    conv_patch_body<3, 32, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_patch_body<3, 32, SC_PREC_TF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 9 to 16 output channels per block tile (the U-Net's 16-channel layers, on maps of at least 16 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
 {
-    conv_patch_body<3, 16, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_patch_body<3, 16, SC_PREC_TF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 64 output channels per block tile (D's convolutions on maps of at least 16 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
 {
-    conv_patch_body<3, 64, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_patch_body<3, 64, SC_PREC_3XTF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 17 to 32 output channels per block tile.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
 {
-    conv_patch_body<3, 32, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_patch_body<3, 32, SC_PREC_3XTF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 9 to 16 output channels per block tile.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
 {
-    conv_patch_body<3, 16, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_patch_body<3, 16, SC_PREC_3XTF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
 }
 
 // conv_patch_9x32_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope, int fmt)
 {
-    conv_patch_body<9, 32, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+    conv_patch_body<9, 32, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, fmt);
 }
 
 // conv_patch_9x8_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope, int fmt)
 {
-    conv_patch_body<9, 8, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+    conv_patch_body<9, 8, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, fmt);
 }
 
 // conv_patch_3x64_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope, int fmt)
 {
-    conv_patch_body<3, 64, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+    conv_patch_body<3, 64, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, fmt);
 }
 
 // conv_patch_3x32_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope, int fmt)
 {
-    conv_patch_body<3, 32, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+    conv_patch_body<3, 32, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, fmt);
 }
 
 // conv_patch_3x16_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope, int fmt)
 {
-    conv_patch_body<3, 16, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+    conv_patch_body<3, 16, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, fmt);
 }
 
 // The implicit-GEMM weight gradient (variant v2 of conv2d_weight_grad), split over K:

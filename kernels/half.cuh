@@ -36,3 +36,18 @@ static __device__ __forceinline__ float sc_ld(const float* p, int) { return *p; 
 static __device__ __forceinline__ float sc_ld(const unsigned short* p, int fmt) { return sc_h16_to_f32(*p, fmt); }
 static __device__ __forceinline__ void sc_st(float* p, float v, int) { *p = v; }
 static __device__ __forceinline__ void sc_st(unsigned short* p, float v, int fmt) { *p = sc_f32_to_h16(v, fmt); }
+
+// The same conversions on values, for a loop that loads and stores on its own source line:
+// the time model (src/perf/model.rs) counts a loop's trips by the requests of its lines, and
+// a line of sc_ld or sc_st is shared by every loop that calls it.
+static __device__ __forceinline__ float sc_f32(float v, int) { return v; }
+static __device__ __forceinline__ float sc_f32(unsigned short b, int fmt) { return sc_h16_to_f32(b, fmt); }
+template <class T>
+static __device__ __forceinline__ T sc_to(float v, int fmt)
+{
+    if constexpr (sizeof(T) == sizeof(float)) {
+        return v;
+    } else {
+        return sc_f32_to_h16(v, fmt);
+    }
+}

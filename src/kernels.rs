@@ -16,6 +16,9 @@ pub enum ParamKind {
     ConstU16Ptr,
     /// `unsigned short*`: a buffer of 16-bit values the kernel writes (and may read).
     MutU16Ptr,
+    /// `int*`: a buffer of 32-bit integers the kernel writes (and may read): counters
+    /// such as the split-K fold's tickets.
+    MutI32Ptr,
     /// `int`.
     I32,
     /// `unsigned int`.

@@ -12,7 +12,8 @@
 //!   [`WARP_OP_LINE`], less those of the straight-line code); a line found in several loops is shared by them in proportion to
 //!   their copies of it (an unrolled loop and its remainder), barriers and warp intrinsics
 //!   belong to the deepest loops holding them, a loop runs as often as the most frequent of
-//!   its lines says, and a loop with no line runs as often as the loop around it;
+//!   its lines says, a loop none of whose lines ran (a path not taken) does not run, and a
+//!   loop with no line runs as often as the loop around it;
 //! - the blocks are spread over the SMs in waves of `SMs × blocks per SM`; a grid of few
 //!   blocks keeps only some SMs busy;
 //! - each SM issues 4 warp instructions per clock when it holds at least
@@ -242,7 +243,9 @@ pub fn executed(
     let mut estimated = 0;
     for (i, l) in code.loops.iter().enumerate() {
         let d = depth(i);
-        let measured = l
+        // The loop's lines (a pseudo line only in the deepest loops holding it), each with
+        // its requests per copy, if the emulator saw it run.
+        let lines: Vec<Option<f64>> = l
             .mem_lines
             .iter()
             .filter_map(|(line, _)| {
@@ -250,11 +253,17 @@ pub fn executed(
                 if pseudo(line) && d != deepest {
                     return None;
                 }
-                line_requests.get(line).map(|r| r / f64::from(total.max(1)))
+                Some(line_requests.get(line).map(|r| r / f64::from(total.max(1))))
             })
-            .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))));
+            .collect();
+        let measured = lines.iter().flatten().fold(None, |a: Option<f64>, &r| {
+            Some(a.map_or(r, |a: f64| a.max(r)))
+        });
         let n = match measured {
             Some(n) => n,
+            // Lines of its own, none of which ran while others of the launch did: a path
+            // not taken (a fold the launch did not ask for, sum_slices' other width).
+            None if !lines.is_empty() && !line_requests.is_empty() => 0.0,
             None => {
                 estimated += 1;
                 l.parent
@@ -404,7 +413,11 @@ mod tests {
         assert_eq!(estimated, 0);
         assert_eq!(m.total, 8.0 * 10.0 + 24.0 * 4.0 + 160.0 * 6.0 + 160.0 * 3.0);
         assert_eq!(m.ffma, 480.0);
-        // No requests at all: every loop runs once per warp.
+        // The inner line never ran (a path not taken): the inner loops did not run.
+        let req: HashMap<String, f64> = [("a.cu:5".into(), 24.0)].into();
+        let (m, estimated) = executed(&code(), 8.0, &req);
+        assert_eq!((m.total, estimated), (8.0 * 10.0 + 24.0 * 4.0, 0));
+        // No requests at all (no line information): every loop runs once per warp.
         let (m, estimated) = executed(&code(), 8.0, &HashMap::new());
         assert_eq!((m.total, estimated), (8.0 * (10.0 + 4.0 + 6.0 + 3.0), 3));
     }

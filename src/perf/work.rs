@@ -188,6 +188,11 @@ mod tests {
                             elem: Elem::U16,
                             written: false,
                         },
+                        ParamKind::MutI32Ptr => ArgValue::Buffer {
+                            len: 4096,
+                            elem: Elem::I32,
+                            written: true,
+                        },
                         ParamKind::I32 => ArgValue::I32(2),
                         ParamKind::U32 => ArgValue::U32(2),
                         ParamKind::F32 => ArgValue::F32(0.5),
@@ -202,6 +207,7 @@ mod tests {
                 .map(|p| match p.kind {
                     ParamKind::ConstF32Ptr | ParamKind::MutF32Ptr => 4096 * 4,
                     ParamKind::ConstU16Ptr | ParamKind::MutU16Ptr => 4096 * 2,
+                    ParamKind::MutI32Ptr => 4096 * 4,
                     _ => 0,
                 })
                 .sum();

@@ -2,7 +2,7 @@
 //! reduction kernels, block sizes of block-per-output reductions, the reduction scratch
 //! buffer, and checked conversions of sizes to the kernels' `int` parameters.
 
-use super::{GpuDevice, KernelExec, LaunchConfig};
+use super::{Elem, GpuDevice, KernelExec, LaunchConfig};
 use crate::kernels::{consts, Kernel};
 use crate::ops::shape_err;
 use crate::{Error, Result};
@@ -107,6 +107,33 @@ impl<E: KernelExec> GpuDevice<E> {
         };
         let result = f(&mut buf);
         pool()?.insert(len, buf);
+        result
+    }
+
+    /// Runs `f` with `count` zeroed `int` counters for a launch that finishes its split K
+    /// in the kernel (the fold of kernels/common.cuh's `sc_fold_arrive`, which leaves every
+    /// counter at zero again), allocating one buffer per count on its first use only (and
+    /// after a failed launch).
+    pub(crate) fn with_tickets<R>(
+        &self,
+        count: usize,
+        f: impl FnOnce(&mut E::Buf) -> Result<R>,
+    ) -> Result<R> {
+        let pool = || {
+            self.tickets
+                .lock()
+                .map_err(|_| Error::Device("the split-K counters' lock is poisoned".into()))
+        };
+        let mut buf = match pool()?.remove(&count) {
+            Some(buf) => buf,
+            None => self.exec.alloc(count, Elem::I32)?,
+        };
+        let result = f(&mut buf);
+        // A failed launch may have stopped with counters short of their count: those are
+        // dropped, and the next launch gets new ones.
+        if result.is_ok() {
+            pool()?.insert(count, buf);
+        }
         result
     }
 

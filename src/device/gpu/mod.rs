@@ -36,6 +36,8 @@ pub enum Elem {
     /// 16-bit floats: bf16 or fp16 bits ([`crate::device::precision::Half`]), the storage of
     /// `--precision bf16|fp16` (kernels/half.cuh).
     U16,
+    /// 32-bit signed integers: counters a kernel keeps (the split-K fold's tickets).
+    I32,
 }
 
 impl Elem {
@@ -44,6 +46,7 @@ impl Elem {
         match self {
             Elem::F32 => 4,
             Elem::U16 => 2,
+            Elem::I32 => 4,
         }
     }
 }
@@ -216,6 +219,7 @@ pub fn check_args<B>(
             (Arg::Out(_, b), ParamKind::MutF32Ptr) => elem(b) == Elem::F32,
             (Arg::In(_, b), ParamKind::ConstU16Ptr) => elem(b) == Elem::U16,
             (Arg::Out(_, b), ParamKind::MutU16Ptr) => elem(b) == Elem::U16,
+            (Arg::Out(_, b), ParamKind::MutI32Ptr) => elem(b) == Elem::I32,
             (Arg::I32(..), ParamKind::I32)
             | (Arg::U32(..), ParamKind::U32)
             | (Arg::F32(..), ParamKind::F32) => true,
@@ -253,6 +257,9 @@ pub struct GpuDevice<E: KernelExec> {
     /// The split-K partial products of the weight gradients, one buffer per length: a
     /// training run has a fixed set of shapes, so steady state never allocates.
     split_scratch: Mutex<HashMap<usize, E::Buf>>,
+    /// The split-K fold's counters (one per output tile, `int`), one buffer per count:
+    /// zeroed when allocated, and every launch leaves them at zero.
+    tickets: Mutex<HashMap<usize, E::Buf>>,
     /// Whether a launch graph is being recorded ([`Device::begin_graph`]).
     ///
     /// [`Device::begin_graph`]: crate::device::Device::begin_graph
@@ -273,6 +280,7 @@ impl<E: KernelExec> GpuDevice<E> {
             precision: Precision::Fp32,
             scratch: Mutex::new(None),
             split_scratch: Mutex::new(HashMap::new()),
+            tickets: Mutex::new(HashMap::new()),
             recording: AtomicBool::new(false),
         }
     }

@@ -354,7 +354,7 @@ fn igemm<E: KernelExec>(
         out.launch(dev, inst.kernel, cfg, x, w, bias, ints)
     };
     let layout = (g.h_out * g.w_out, g.c_out);
-    split_launch(dev, op, splits, layout, (bias, w), act, y, launch)
+    split_launch(dev, op, splits, layout, (bias, w), act, y, None, launch)
 }
 
 /// Output tile side and input channels per staged chunk of the patch-staged convolutions.
@@ -442,8 +442,9 @@ pub(crate) fn patch_split(blocks: usize, units: usize) -> (usize, usize) {
 /// Launches a patch-staged convolution: grid (16×16 output tiles, channel tiles of `bn`,
 /// images × splits of K), [`IG_THREADS`] threads, static shared memory only. K (chunks of 8
 /// input channels) is split by the shape alone where the tiles would leave the GPU idle
-/// ([`patch_split`]), finished by `sum_slices` as the implicit GEMM's splits. A stride-1 transposed
-/// convolution runs as the correlation with flipped weights and padding k − 1 − pad.
+/// ([`patch_split`]), finished in the kernel for at most [`FOLD_MAX_SPLITS`] splits, else by
+/// `sum_slices` as the implicit GEMM's splits. A stride-1 transposed convolution runs as the
+/// correlation with flipped weights and padding k − 1 − pad.
 #[allow(clippy::too_many_arguments)]
 fn patch<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -496,6 +497,7 @@ fn patch<E: KernelExec>(
             Arg::I32("w_out", to_i32(op, g.w_out)?),
             Arg::I32("transposed", i32::from(transposed)),
             Arg::I32("k_chunk", to_i32(op, per_split)?),
+            Arg::I32("fold", i32::from(out.fold)),
             Arg::I32("has_bias", i32::from(bias.is_some() && finish)),
             Arg::I32("act", if finish { act_kind } else { 0 }),
             Arg::F32("slope", slope),
@@ -510,22 +512,29 @@ fn patch<E: KernelExec>(
         (bias, w),
         act,
         y,
+        Some(tiles * g.c_out.div_ceil(bn) * g.n),
         launch,
     )
 }
 
 /// Where a convolution launch whose K may be split writes: `y` and, for the 16-bit
-/// instances, the FP32 scratch `parts` of the split partial sums (a 1-element stand-in
-/// when K is whole); `finish` when K is whole (bias and activation in the epilogue).
+/// instances and the patch-staged ones, the FP32 scratch `parts` of the split partial sums
+/// (a 1-element stand-in when K is whole); for the patch-staged ones also the fold's
+/// counters `tickets` (a 1-element stand-in without a fold); `finish` when the launch
+/// finishes y itself (K whole, or split and folded: bias and activation in the epilogue),
+/// `fold` when it adds its splits in the kernel.
 struct SplitOut<'a, B> {
     y: &'a mut B,
     parts: Option<&'a mut B>,
+    tickets: Option<&'a mut B>,
     finish: bool,
+    fold: bool,
 }
 
 impl<'a, B> SplitOut<'a, B> {
-    /// Launches a convolution instance with the arguments x, w, bias, y (and parts), then
-    /// `ints` (n … slope), then (the 16-bit instances) the storage's format.
+    /// Launches a convolution instance with the arguments x, w, bias, y (then parts and
+    /// tickets where given), then `ints` (n … slope), then (the 16-bit instances) the
+    /// storage's format.
     #[allow(clippy::too_many_arguments)]
     fn launch<'b, E: KernelExec<Buf = B>>(
         self,
@@ -549,6 +558,9 @@ impl<'a, B> SplitOut<'a, B> {
         if let Some(parts) = self.parts {
             args.push(Arg::Out("parts", parts));
         }
+        if let Some(tickets) = self.tickets {
+            args.push(Arg::Out("tickets", tickets));
+        }
         args.extend(ints);
         if let Some(f) = dev.storage() {
             args.push(Arg::I32("fmt", f.code()));
@@ -557,12 +569,21 @@ impl<'a, B> SplitOut<'a, B> {
     }
 }
 
+/// Most splits of K a patch-staged convolution adds inside the kernel (the last block of
+/// each output tile reads the others' partial sums, a serial tail that grows with the
+/// splits); with more, `sum_slices` adds them in a launch of its own.
+const FOLD_MAX_SPLITS: usize = 4;
+
 /// Runs a launch whose K may be split: with one split, `launch` writes the result into
 /// `out`; with more, it writes the `splits` partial results into a scratch of `splits`
 /// outputs and `sum_slices` adds them in order into `out`, with `bias` and `act` over its
 /// NCHW `layout` (plane, channels). With 16-bit storage the kernel gets both (the
 /// partial sums stay FP32; a 1-element scratch stands in when K is whole), and `stand_in`
 /// (a buffer of `out`'s element type, not read) takes the place of a missing bias.
+///
+/// `fold`: the kernel takes the scratch and counters whatever the storage (the
+/// patch-staged convolutions), `Some(tiles)` its output tiles (one counter each); with at
+/// most [`FOLD_MAX_SPLITS`] splits it adds them itself, with no `sum_slices`.
 #[allow(clippy::too_many_arguments)]
 fn split_launch<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -572,37 +593,67 @@ fn split_launch<E: KernelExec>(
     (bias, stand_in): (Option<&E::Buf>, &E::Buf),
     act: Act,
     out: &mut E::Buf,
+    fold: Option<usize>,
     launch: impl Fn(SplitOut<'_, E::Buf>) -> Result<()>,
 ) -> Result<()> {
     let len = dev.exec().len(out);
+    let finish_apart = |parts: &E::Buf, out: &mut E::Buf| match dev.storage() {
+        Some(_) => sum_slices_h16(dev, op, parts, splits, layout, bias, stand_in, act, out),
+        None => sum_slices(dev, op, parts, splits, layout, bias, act, out),
+    };
+    if let Some(tiles) = fold {
+        let folds = splits > 1 && splits <= FOLD_MAX_SPLITS;
+        let parts_len = if splits == 1 { 1 } else { splits * len };
+        return dev.with_split_scratch(parts_len, |parts| {
+            dev.with_tickets(if folds { tiles } else { 1 }, |tickets| {
+                launch(SplitOut {
+                    y: out,
+                    parts: Some(parts),
+                    tickets: Some(tickets),
+                    finish: splits == 1 || folds,
+                    fold: folds,
+                })
+            })?;
+            if splits == 1 || folds {
+                return Ok(());
+            }
+            finish_apart(parts, out)
+        });
+    }
     if dev.storage().is_some() {
         let parts_len = if splits == 1 { 1 } else { splits * len };
         return dev.with_split_scratch(parts_len, |parts| {
             launch(SplitOut {
                 y: out,
                 parts: Some(parts),
+                tickets: None,
                 finish: splits == 1,
+                fold: false,
             })?;
             if splits == 1 {
                 return Ok(());
             }
-            sum_slices_h16(dev, op, parts, splits, layout, bias, stand_in, act, out)
+            finish_apart(parts, out)
         });
     }
     if splits == 1 {
         return launch(SplitOut {
             y: out,
             parts: None,
+            tickets: None,
             finish: true,
+            fold: false,
         });
     }
     dev.with_split_scratch(splits * len, |parts| {
         launch(SplitOut {
             y: parts,
             parts: None,
+            tickets: None,
             finish: false,
+            fold: false,
         })?;
-        sum_slices(dev, op, parts, splits, layout, bias, act, out)
+        finish_apart(parts, out)
     })
 }
 
@@ -760,6 +811,7 @@ fn weight_grad_patch<E: KernelExec>(
         (None, g),
         Act::Identity,
         dw,
+        None,
         launch,
     )
 }
@@ -1466,10 +1518,12 @@ mod tests {
                 super::conv2d_forward(&dev, s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
                 dev.exec().take()
             };
-            // G's 32 → 32 at 40×40: the patch kernel, K split in 2, finished in 16 bits.
+            // G's 32 → 32 at 40×40: the patch kernel, K split in 2, added in the kernel and
+            // finished in 16 bits.
             let l = run(&conv(32, 32, 40, 9, 1));
             let names: Vec<_> = l.iter().map(|l| l.kernel).collect();
-            assert_eq!(names, ["conv_patch_9x32_h16", "sum_slices_h16"]);
+            assert_eq!(names, ["conv_patch_9x32_h16"]);
+            assert!(l[0].args.contains(&("fold", ArgValue::I32(1))));
             assert!(l[0].args.contains(&("fmt", ArgValue::I32(fmt))));
             // One 9×9 layer to 3 channels, a 3×3 to 128, a 1×1 to 3, a stride-2 layer.
             for (s, kernel) in [
@@ -1481,9 +1535,15 @@ mod tests {
             ] {
                 let l = run(&s);
                 assert_eq!(l[0].kernel, kernel);
-                if l.len() == 1 {
-                    // Unsplit: x, w, bias and y at 2 bytes, the 1-element FP32 stand-in.
-                    let bytes = 2 * (s.x_len() + s.w_len() + s.c_out + s.y_len()) + 4;
+                if l.len() == 1 && !l[0].args.contains(&("fold", ArgValue::I32(1))) {
+                    // Unsplit: x, w, bias and y at 2 bytes, the 1-element FP32 stand-in (and
+                    // a patch kernel's 1-element stand-in for the fold's counters).
+                    let stand_ins = if kernel.starts_with("conv_patch") {
+                        8
+                    } else {
+                        4
+                    };
+                    let bytes = 2 * (s.x_len() + s.w_len() + s.c_out + s.y_len()) + stand_ins;
                     assert_eq!(total_work(&l).unwrap().bytes, bytes as f64, "{kernel}");
                 }
             }
@@ -1548,6 +1608,70 @@ mod tests {
             wgrad(Precision::Tf32, &strided).0,
             "conv_wgrad_igemm_32x128_tf32"
         );
+    }
+
+    /// A patch-staged convolution adds 2 to [`super::FOLD_MAX_SPLITS`] splits in the kernel
+    /// (`fold` = 1, one counter per output tile, bias and activation in its epilogue, no
+    /// `sum_slices`); more splits write partial sums that `sum_slices` adds.
+    #[test]
+    fn few_patch_splits_fold_in_the_kernel() {
+        use crate::device::gpu::Elem;
+        use crate::device::precision::Precision;
+        let dev = GpuDevice::new(Recording::new(Dry)).with_precision(Precision::Tf32);
+        let run = |c_in, c_out, transposed: bool| {
+            // The U-Net's 16×16 level at batch 16.
+            let s = Conv2dShape {
+                n: 16,
+                c_in,
+                h: 16,
+                w: 16,
+                c_out,
+                k: 3,
+                stride: 1,
+                pad: 1,
+            };
+            let (x, w, b) = (Dry::buf(s.x_len()), Dry::buf(s.w_len()), Dry::buf(s.c_out));
+            if transposed {
+                let (dy, mut dx) = (Dry::buf(s.y_len()), Dry::buf(s.x_len()));
+                super::conv2d_backward_input(&dev, &s, &w, &dy, &mut dx).unwrap();
+            } else {
+                let mut y = Dry::buf(s.y_len());
+                super::conv2d_forward(&dev, &s, &x, &w, Some(&b), Act::Relu, &mut y).unwrap();
+            }
+            dev.exec().take()
+        };
+        let arg = |l: &crate::perf::record::Launch, name: &str| {
+            l.args.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        };
+        // 64 → 128: 32 blocks (two channel tiles of 64), 8 chunks: 4 splits, folded.
+        let l = run(64, 128, false);
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].kernel, "conv_patch_3x64_tf32");
+        assert_eq!(l[0].cfg.grid, (1, 2, 16 * 4));
+        assert_eq!(arg(&l[0], "fold"), Some(ArgValue::I32(1)));
+        assert_eq!(arg(&l[0], "has_bias"), Some(ArgValue::I32(1)));
+        assert_eq!(arg(&l[0], "act"), Some(ArgValue::I32(consts::SC_ACT_RELU)));
+        let buffer = |len, elem| ArgValue::Buffer {
+            len,
+            elem,
+            written: true,
+        };
+        assert_eq!(arg(&l[0], "tickets"), Some(buffer(32, Elem::I32)));
+        assert_eq!(
+            arg(&l[0], "parts"),
+            Some(buffer(4 * 16 * 128 * 256, Elem::F32))
+        );
+        // Its input gradient, 128 → 64: 16 blocks, 16 chunks: 8 splits, summed apart.
+        let l = run(64, 128, true);
+        let names: Vec<_> = l.iter().map(|l| l.kernel).collect();
+        assert_eq!(names, ["conv_patch_3x64_tf32", "sum_slices"]);
+        assert_eq!(arg(&l[0], "fold"), Some(ArgValue::I32(0)));
+        assert_eq!(arg(&l[0], "tickets"), Some(buffer(1, Elem::I32)));
+        // 16 → 32: 16 blocks, 2 chunks: K whole, the stand-ins not read.
+        let l = run(16, 32, false);
+        assert_eq!(l.len(), 1);
+        assert_eq!(arg(&l[0], "fold"), Some(ArgValue::I32(0)));
+        assert_eq!(arg(&l[0], "parts"), Some(buffer(1, Elem::F32)));
     }
 
     /// The patch kernels split their chunks of 8 input channels (at least 2 per split) so
