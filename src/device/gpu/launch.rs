@@ -6,6 +6,8 @@ use super::{Elem, GpuDevice, KernelExec, LaunchConfig};
 use crate::kernels::{consts, Kernel};
 use crate::ops::shape_err;
 use crate::{Error, Result};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// Threads per block of the 1-D kernels (elementwise and two-launch reductions); a
 /// multiple of [`WARP`] and at most [`BLOCK_SUM_MAX_THREADS`], as `sc_block_sum` in
@@ -96,45 +98,29 @@ impl<E: KernelExec> GpuDevice<E> {
         len: usize,
         f: impl FnOnce(&mut E::Buf) -> Result<R>,
     ) -> Result<R> {
-        let pool = || {
-            self.split_scratch
-                .lock()
-                .map_err(|_| Error::Device("the split-K scratch buffers' lock is poisoned".into()))
-        };
-        let mut buf = match pool()?.remove(&len) {
-            Some(buf) => buf,
-            None => self.exec.alloc_zeros(len)?,
-        };
-        let result = f(&mut buf);
-        pool()?.insert(len, buf);
-        result
+        let alloc = || self.exec.alloc_zeros(len);
+        with_pooled(
+            &self.split_scratch,
+            "split-K scratch buffers",
+            len,
+            alloc,
+            true,
+            f,
+        )
     }
 
     /// Runs `f` with `count` zeroed `int` counters for a launch that finishes its split K
     /// in the kernel (the fold of kernels/common.cuh's `sc_fold_arrive`, which leaves every
     /// counter at zero again), allocating one buffer per count on its first use only (and
-    /// after a failed launch).
+    /// after a failed launch: it may have stopped with counters short of their count, so
+    /// those are dropped).
     pub(crate) fn with_tickets<R>(
         &self,
         count: usize,
         f: impl FnOnce(&mut E::Buf) -> Result<R>,
     ) -> Result<R> {
-        let pool = || {
-            self.tickets
-                .lock()
-                .map_err(|_| Error::Device("the split-K counters' lock is poisoned".into()))
-        };
-        let mut buf = match pool()?.remove(&count) {
-            Some(buf) => buf,
-            None => self.exec.alloc(count, Elem::I32)?,
-        };
-        let result = f(&mut buf);
-        // A failed launch may have stopped with counters short of their count: those are
-        // dropped, and the next launch gets new ones.
-        if result.is_ok() {
-            pool()?.insert(count, buf);
-        }
-        result
+        let alloc = || self.exec.alloc(count, Elem::I32);
+        with_pooled(&self.tickets, "split-K counters", count, alloc, false, f)
     }
 
     /// The instance of an op for the device's storage: `f32`, or with 16-bit storage `h16`
@@ -149,4 +135,31 @@ impl<E: KernelExec> GpuDevice<E> {
             Some(f) => (h16, Some(f.code())),
         }
     }
+}
+
+/// Runs `f` with the buffer of `pool` (named `what` in errors) kept under `key`, allocated
+/// by `alloc` on first use; the buffer is out of the pool while `f` runs and goes back
+/// after, or (`keep_on_error` false) only when `f` succeeded.
+fn with_pooled<B, R>(
+    pool: &Mutex<HashMap<usize, B>>,
+    what: &str,
+    key: usize,
+    alloc: impl FnOnce() -> Result<B>,
+    keep_on_error: bool,
+    f: impl FnOnce(&mut B) -> Result<R>,
+) -> Result<R> {
+    let lock = || {
+        pool.lock()
+            .map_err(|_| Error::Device(format!("the {what}' lock is poisoned")))
+    };
+    let taken = lock()?.remove(&key);
+    let mut buf = match taken {
+        Some(buf) => buf,
+        None => alloc()?,
+    };
+    let result = f(&mut buf);
+    if keep_on_error || result.is_ok() {
+        lock()?.insert(key, buf);
+    }
+    result
 }
