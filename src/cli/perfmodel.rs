@@ -54,6 +54,7 @@ fn assumptions() -> Vec<String> {
         format!("a launch takes at least {:.1} µs; launches run one after another", LAUNCH_SECONDS * 1e6),
         "tensor-core instructions (HMMA, mma.sync m16n8k8) run at the dense TF32 peak times the GPU's assumed mma.sync share".into(),
         "loop trip counts from the emulator's requests per source line over the SASS memory instructions of that line".into(),
+        "with sampled blocks, a convolution that adds its split K in the kernel (the last block of a tile) is counted as the sampled blocks ran it: --sample-blocks 0 counts it exactly".into(),
     ]
 }
 
