@@ -601,36 +601,30 @@ fn split_launch<E: KernelExec>(
         Some(_) => sum_slices_h16(dev, op, parts, splits, layout, bias, stand_in, act, out),
         None => sum_slices(dev, op, parts, splits, layout, bias, act, out),
     };
-    if let Some(tiles) = fold {
-        let folds = splits > 1 && splits <= FOLD_MAX_SPLITS;
+    if fold.is_some() || dev.storage().is_some() {
+        let folds = fold.is_some() && splits > 1 && splits <= FOLD_MAX_SPLITS;
         let parts_len = if splits == 1 { 1 } else { splits * len };
         return dev.with_split_scratch(parts_len, |parts| {
-            dev.with_tickets(if folds { tiles } else { 1 }, |tickets| {
-                launch(SplitOut {
+            let finish = splits == 1 || folds;
+            match fold {
+                Some(tiles) => dev.with_tickets(if folds { tiles } else { 1 }, |tickets| {
+                    launch(SplitOut {
+                        y: out,
+                        parts: Some(parts),
+                        tickets: Some(tickets),
+                        finish,
+                        fold: folds,
+                    })
+                })?,
+                None => launch(SplitOut {
                     y: out,
                     parts: Some(parts),
-                    tickets: Some(tickets),
-                    finish: splits == 1 || folds,
-                    fold: folds,
-                })
-            })?;
-            if splits == 1 || folds {
-                return Ok(());
+                    tickets: None,
+                    finish,
+                    fold: false,
+                })?,
             }
-            finish_apart(parts, out)
-        });
-    }
-    if dev.storage().is_some() {
-        let parts_len = if splits == 1 { 1 } else { splits * len };
-        return dev.with_split_scratch(parts_len, |parts| {
-            launch(SplitOut {
-                y: out,
-                parts: Some(parts),
-                tickets: None,
-                finish: splits == 1,
-                fold: false,
-            })?;
-            if splits == 1 {
+            if finish {
                 return Ok(());
             }
             finish_apart(parts, out)
