@@ -367,7 +367,8 @@ const PATCH_CK: usize = consts::SC_PATCH_CK as usize;
 /// tiles for at most 8) or a 3×3 kernel with more than 8 output channels on maps of at
 /// least one 16×16 tile, in tiles of 16, 32 or 64 channels (D's first convolutions, the
 /// U-Net's: predicted 1.56 → 1.42 ms per `unet` iteration in TF32 with the 16- and
-/// 32-channel tiles, whose implicit GEMM gathered every (pixel, tap) pair).
+/// 32-channel tiles, whose implicit GEMM gathered every (pixel, tap) pair); 64-channel
+/// tiles only where they fill the GPU ([`few_wide_tiles`]: 1.11 → 1.06 ms).
 fn patch_kernel(g: &Geometry, precision: Precision) -> Option<(&'static Kernel, usize)> {
     if precision == Precision::Fp32 || g.stride != 1 {
         return None;
@@ -404,7 +405,7 @@ fn patch_kernel(g: &Geometry, precision: Precision) -> Option<(&'static Kernel, 
             ]),
             16,
         )),
-        3 if g.c_out <= 32 => Some((
+        3 if g.c_out <= 32 || few_wide_tiles(g) => Some((
             pick([
                 &CONV_PATCH_3X32_TF32,
                 &CONV_PATCH_3X32_3XTF32,
@@ -422,6 +423,15 @@ fn patch_kernel(g: &Geometry, precision: Precision) -> Option<(&'static Kernel, 
         )),
         _ => None,
     }
+}
+
+/// Whether a 3×3 convolution's 64-channel tiles, split as far as the kernel adds the
+/// splits itself ([`FOLD_MAX_SPLITS`]), would leave most SMs without a block: then 32-channel
+/// tiles give twice the blocks.
+fn few_wide_tiles(g: &Geometry) -> bool {
+    let tiles = g.h_out.div_ceil(PATCH_TILE) * g.w_out.div_ceil(PATCH_TILE);
+    let splits = FOLD_MAX_SPLITS.min(g.c_in.div_ceil(PATCH_CK) / PATCH_SPLIT_MIN_UNITS);
+    tiles * g.c_out.div_ceil(64) * g.n * splits.max(1) < SPLIT_K_BLOCKS_CONV
 }
 
 /// Fewest units of K (chunks of 8 input channels, or (image, tile) pairs) per split of a
@@ -1459,13 +1469,13 @@ mod tests {
         assert_eq!(k0, "conv_igemm_256x4");
         let (k0, _, _, _) = first(Precision::Fp32, &conv(32, 32, 40, 9, 1));
         assert_eq!(k0, "conv_igemm_256x32");
-        // D's 3×3 convolutions: 64-channel patch tiles on maps of at least 16×16 (its input
-        // gradient to 32 channels in 32-channel tiles, with padding 3 − 1 − 1), the implicit
-        // GEMM below.
+        // D's 3×3 convolutions on maps of at least 16×16: patch tiles (at 3 images 32
+        // channels wide, as 64-channel tiles would leave the GPU idle; its input gradient
+        // with padding 3 − 1 − 1), the implicit GEMM below.
         let (k0, grid, k1, pad) = first(Precision::Tf32, &conv(32, 128, 16, 3, 1));
         assert_eq!(
             (k0, grid, k1, pad),
-            ("conv_patch_3x64_tf32", (1, 2, 6), "conv_patch_3x32_tf32", 1)
+            ("conv_patch_3x32_tf32", (1, 4, 6), "conv_patch_3x32_tf32", 1)
         );
         // The U-Net's 16 → 16 and 16 → 32 at 64×64: 16- and 32-channel tiles in every
         // tensor-core precision; 8 channels or fewer keep the implicit GEMM.
@@ -1606,16 +1616,17 @@ mod tests {
 
     /// A patch-staged convolution adds 2 to [`super::FOLD_MAX_SPLITS`] splits in the kernel
     /// (`fold` = 1, one counter per output tile, bias and activation in its epilogue, no
-    /// `sum_slices`); more splits write partial sums that `sum_slices` adds.
+    /// `sum_slices`); more splits write partial sums that `sum_slices` adds. Wide layers
+    /// take 32-channel tiles where 64-channel tiles would leave most SMs idle.
     #[test]
     fn few_patch_splits_fold_in_the_kernel() {
         use crate::device::gpu::Elem;
         use crate::device::precision::Precision;
         let dev = GpuDevice::new(Recording::new(Dry)).with_precision(Precision::Tf32);
-        let run = |c_in, c_out, transposed: bool| {
-            // The U-Net's 16×16 level at batch 16.
+        let run = |n, c_in, c_out, transposed: bool| {
+            // The U-Net's 16×16 level.
             let s = Conv2dShape {
-                n: 16,
+                n,
                 c_in,
                 h: 16,
                 w: 16,
@@ -1637,35 +1648,144 @@ mod tests {
         let arg = |l: &crate::perf::record::Launch, name: &str| {
             l.args.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
         };
-        // 64 → 128: 32 blocks (two channel tiles of 64), 8 chunks: 4 splits, folded.
-        let l = run(64, 128, false);
-        assert_eq!(l.len(), 1);
-        assert_eq!(l[0].kernel, "conv_patch_3x64_tf32");
-        assert_eq!(l[0].cfg.grid, (1, 2, 16 * 4));
-        assert_eq!(arg(&l[0], "fold"), Some(ArgValue::I32(1)));
-        assert_eq!(arg(&l[0], "has_bias"), Some(ArgValue::I32(1)));
-        assert_eq!(arg(&l[0], "act"), Some(ArgValue::I32(consts::SC_ACT_RELU)));
         let buffer = |len, elem| ArgValue::Buffer {
             len,
             elem,
             written: true,
         };
-        assert_eq!(arg(&l[0], "tickets"), Some(buffer(32, Elem::I32)));
+        // 64 → 128 at batch 16: tiles of 64 channels would make 32 blocks a split and 4
+        // splits (8 chunks) 128 blocks; tiles of 32 make 64 blocks a split: 4 splits, 256
+        // blocks, folded.
+        let l = run(16, 64, 128, false);
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].kernel, "conv_patch_3x32_tf32");
+        assert_eq!(l[0].cfg.grid, (1, 4, 16 * 4));
+        assert_eq!(arg(&l[0], "fold"), Some(ArgValue::I32(1)));
+        assert_eq!(arg(&l[0], "has_bias"), Some(ArgValue::I32(1)));
+        assert_eq!(arg(&l[0], "act"), Some(ArgValue::I32(consts::SC_ACT_RELU)));
+        assert_eq!(arg(&l[0], "tickets"), Some(buffer(64, Elem::I32)));
         assert_eq!(
             arg(&l[0], "parts"),
             Some(buffer(4 * 16 * 128 * 256, Elem::F32))
         );
-        // Its input gradient, 128 → 64: 16 blocks, 16 chunks: 8 splits, summed apart.
-        let l = run(64, 128, true);
+        // At batch 64 the 64-channel tiles in 4 splits would make 512 blocks: they stay,
+        // in the 2 splits that make 256.
+        let l = run(64, 64, 128, false);
+        assert_eq!(l[0].kernel, "conv_patch_3x64_tf32");
+        assert_eq!(l[0].cfg.grid, (1, 2, 64 * 2));
+        assert_eq!(arg(&l[0], "tickets"), Some(buffer(128, Elem::I32)));
+        // The input gradient at batch 16, 128 → 64: 32 blocks (32-channel tiles), 16
+        // chunks: 8 splits, summed apart.
+        let l = run(16, 64, 128, true);
         let names: Vec<_> = l.iter().map(|l| l.kernel).collect();
-        assert_eq!(names, ["conv_patch_3x64_tf32", "sum_slices"]);
+        assert_eq!(names, ["conv_patch_3x32_tf32", "sum_slices"]);
+        assert_eq!(l[0].cfg.grid, (1, 2, 16 * 8));
         assert_eq!(arg(&l[0], "fold"), Some(ArgValue::I32(0)));
         assert_eq!(arg(&l[0], "tickets"), Some(buffer(1, Elem::I32)));
         // 16 → 32: 16 blocks, 2 chunks: K whole, the stand-ins not read.
-        let l = run(16, 32, false);
+        let l = run(16, 16, 32, false);
         assert_eq!(l.len(), 1);
         assert_eq!(arg(&l[0], "fold"), Some(ArgValue::I32(0)));
         assert_eq!(arg(&l[0], "parts"), Some(buffer(1, Elem::F32)));
+    }
+
+    /// The 64-channel patch tiles, which the launch code takes only for grids of at least
+    /// 256 blocks (too large to emulate in a test), run directly at small shapes: two
+    /// channel tiles (the second partial), partial output tiles, K whole and split in 2
+    /// (folded in the kernel), forward and transposed, against the f64 reference within
+    /// the precision's tolerance.
+    #[test]
+    fn wide_patch_tiles_match_the_reference() {
+        use crate::device::emu::{EmuExec, EmuOptions};
+        use crate::device::precision::Precision;
+        use crate::device::Device;
+        use crate::kernels::{CONV_PATCH_3X64_3XTF32, CONV_PATCH_3X64_TF32};
+        use crate::ops::conv2d::reference;
+        let random = |len: usize, seed: u64| -> Vec<f32> {
+            use rand::{Rng, SeedableRng};
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+        };
+        let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
+        for (precision, kernel) in [
+            (Precision::Tf32, &CONV_PATCH_3X64_TF32),
+            (Precision::Tf32x3, &CONV_PATCH_3X64_3XTF32),
+        ] {
+            let dev = GpuDevice::new(EmuExec::new(EmuOptions::default()).unwrap())
+                .with_precision(precision);
+            // 5 chunks of 8 input channels (2 splits, folded), then 1 (K whole).
+            for (c_in, c_out, h, w) in [(37, 70, 17, 16), (6, 65, 16, 18)] {
+                let s = Conv2dShape {
+                    n: 1,
+                    c_in,
+                    h,
+                    w,
+                    c_out,
+                    k: 3,
+                    stride: 1,
+                    pad: 1,
+                };
+                let (x, wt, b) = (
+                    random(s.x_len(), 1),
+                    random(s.w_len(), 2),
+                    random(s.c_out, 3),
+                );
+                let (xb, wb, bb) = (
+                    dev.upload(&x).unwrap(),
+                    dev.upload(&wt).unwrap(),
+                    dev.upload(&b).unwrap(),
+                );
+                let (wx, wwt, wbias) = (f64s(&x), f64s(&wt), f64s(&b));
+                let want =
+                    reference::conv2d_forward(&s, &wx, &wwt, Some(&wbias), Act::Relu).unwrap();
+                let mut y = dev.alloc_zeros(s.y_len()).unwrap();
+                let g = super::conv2d_geometry(&s);
+                let op = "conv2d_forward";
+                super::patch(
+                    &dev,
+                    op,
+                    (kernel, 64),
+                    false,
+                    &g,
+                    &xb,
+                    &wb,
+                    Some(&bb),
+                    Act::Relu,
+                    &mut y,
+                )
+                .unwrap();
+                let e = crate::selftest::max_rel_err(&dev.download(&y).unwrap(), &want);
+                assert!(e <= precision.tolerance(), "{s:?} {precision:?}: {e:e}");
+                // The input gradient: dy of x's channels' count (c_in here) back to c_out.
+                let t = Conv2dShape {
+                    c_in: c_out,
+                    c_out: c_in,
+                    ..s
+                };
+                let dyv = random(t.y_len(), 4);
+                let wt2 = random(t.w_len(), 5);
+                let want = reference::conv2d_backward_input(&t, &f64s(&wt2), &f64s(&dyv)).unwrap();
+                let (dyb, w2b) = (dev.upload(&dyv).unwrap(), dev.upload(&wt2).unwrap());
+                let mut dx = dev.alloc_zeros(t.x_len()).unwrap();
+                let g = super::swapped(super::conv2d_geometry(&t));
+                let op = "conv2d_backward_input";
+                super::patch(
+                    &dev,
+                    op,
+                    (kernel, 64),
+                    true,
+                    &g,
+                    &dyb,
+                    &w2b,
+                    None,
+                    Act::Identity,
+                    &mut dx,
+                )
+                .unwrap();
+                let e = crate::selftest::max_rel_err(&dev.download(&dx).unwrap(), &want);
+                assert!(e <= precision.tolerance(), "{t:?} dx {precision:?}: {e:e}");
+            }
+        }
     }
 
     /// The patch kernels split their chunks of 8 input channels (at least 2 per split) so
