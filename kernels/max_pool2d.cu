@@ -51,11 +51,13 @@ extern "C" __global__ void max_pool2d_forward_h16(const unsigned short* __restri
 // dx[nc, iy, ix] = dy[nc, iy/2, ix/2] * act'(x[nc, iy, ix]) if (iy, ix) is the first maximum
 // of its window, else 0 (also 0 in a dropped trailing row or column): the pooling's backward
 // fused with that of the activation whose output x is (act = SC_ACT_IDENTITY: the pooling's
-// alone).
+// alone). With accumulate, the routed gradient is added to dx's values first, and every
+// element's sum is multiplied by act'(x) there: dx = (dx + routed) * act'(x), the same
+// roundings as add_assign then act_backward.
 // Mapping: 1-D grid-stride loop, one thread per 2 x 2 block of dx (blocks of a trailing odd
 // row or column clipped), so every element is written exactly once, without atomics; a
 // block that is a pooling window reads its 4 inputs and its dy once. No shared memory.
-extern "C" __global__ void max_pool2d_backward(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx, int planes, int h, int wd, int act, float slope)
+extern "C" __global__ void max_pool2d_backward(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx, int planes, int h, int wd, int act, float slope, int accumulate)
 {
     const int h_out = h / 2;
     const int w_out = wd / 2;
@@ -67,20 +69,29 @@ extern "C" __global__ void max_pool2d_backward(const float* __restrict__ x, cons
         const int by = (e / wb) % hb;
         const int nc = e / (wb * hb);
         const size_t corner = ((size_t)nc * h + 2 * by) * wd + 2 * bx;
+        const float* p = x + corner;
         float g = 0.0f;
         int best = 0;
         if (by < h_out && bx < w_out) {
-            const float* p = x + corner;
             best = sc_window_argmax(p, wd);
-            g = dy[((size_t)nc * h_out + by) * w_out + bx] * sc_act_grad(p[(best >> 1) * wd + (best & 1)], act, slope);
+            g = dy[((size_t)nc * h_out + by) * w_out + bx];
+            if (!accumulate) g *= sc_act_grad(p[(best >> 1) * wd + (best & 1)], act, slope);
         }
         float* d = dx + corner;
         const bool right = 2 * bx + 1 < wd;
-        d[0] = best == 0 ? g : 0.0f;
-        if (right) d[1] = best == 1 ? g : 0.0f;
-        if (2 * by + 1 < h) {
-            d[wd] = best == 2 ? g : 0.0f;
-            if (right) d[wd + 1] = best == 3 ? g : 0.0f;
+        const bool down = 2 * by + 1 < h;
+        if (accumulate) {
+            d[0] = (d[0] + (best == 0 ? g : 0.0f)) * sc_act_grad(p[0], act, slope);
+            if (right) d[1] = (d[1] + (best == 1 ? g : 0.0f)) * sc_act_grad(p[1], act, slope);
+            if (down) d[wd] = (d[wd] + (best == 2 ? g : 0.0f)) * sc_act_grad(p[wd], act, slope);
+            if (down && right) d[wd + 1] = (d[wd + 1] + (best == 3 ? g : 0.0f)) * sc_act_grad(p[wd + 1], act, slope);
+        } else {
+            d[0] = best == 0 ? g : 0.0f;
+            if (right) d[1] = best == 1 ? g : 0.0f;
+            if (down) {
+                d[wd] = best == 2 ? g : 0.0f;
+                if (right) d[wd + 1] = best == 3 ? g : 0.0f;
+            }
         }
     }
 }

@@ -177,6 +177,16 @@ impl Device for CpuDevice {
     ) -> Result<()> {
         self.run(|| ops::max_pool2d::cpu::max_pool2d_backward(s, x, dy, act, dx))
     }
+    fn max_pool2d_backward_add(
+        &self,
+        s: &Pool2dShape,
+        x: &Vec<f32>,
+        dy: &Vec<f32>,
+        act: Act,
+        dx: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run(|| ops::max_pool2d::cpu::max_pool2d_backward_add(s, x, dy, act, dx))
+    }
     fn concat_channels(
         &self,
         s: &ConcatShape,

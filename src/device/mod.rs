@@ -182,6 +182,20 @@ pub trait Device {
         act: Act,
         dx: &mut Self::Buf,
     ) -> Result<()>;
+    /// In place: `dx ← (dx + routed) · act'(x)` on every element, `routed` what
+    /// [`max_pool2d_backward`](Self::max_pool2d_backward) sends to each window's first
+    /// maximum (before the activation): the pooling's backward added to the gradient other
+    /// consumers of `x` left in `dx`, fused with the backward of the activation whose
+    /// output `x` is (one pass instead of the pooling's, an `add_assign` and an
+    /// `act_backward`, with the same roundings).
+    fn max_pool2d_backward_add(
+        &self,
+        s: &Pool2dShape,
+        x: &Self::Buf,
+        dy: &Self::Buf,
+        act: Act,
+        dx: &mut Self::Buf,
+    ) -> Result<()>;
     /// Channel concatenation: `y = [a; b]`, a `[n, c_a, h, w]` and b `[n, c_b, h, w]` into
     /// y `[n, c_a + c_b, h, w]`, a's channels first.
     fn concat_channels(

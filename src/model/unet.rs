@@ -215,12 +215,11 @@ struct DecBufs<B> {
 
 /// The gradients of encoder level l (training only): ∂e_l (the skip's share, then the
 /// pooling's added), scratch of the middle activation's size, and for l ≥ 1 ∂(pooled
-/// input) and the pooling's contribution to ∂e_{l−1}.
+/// input).
 struct EncGrads<B> {
     de: B,
     dmid: B,
     dp: Option<B>,
-    pool_dx: Option<B>,
 }
 
 /// The gradients of decoder level l (training only): ∂d_l, scratch of the middle
@@ -271,11 +270,7 @@ impl<D: Device> UnetBody<D> {
         let mut enc = Vec::with_capacity(shapes.enc.len());
         let mut enc_grads = Vec::new();
         for s in &shapes.enc {
-            let (side_len, pool_y, pool_x) = (
-                s.conv1.y_len(),
-                s.pool.map(|p| p.y_len()),
-                s.pool.map(|p| p.x_len()),
-            );
+            let (side_len, pool_y) = (s.conv1.y_len(), s.pool.map(|p| p.y_len()));
             enc.push(EncBufs {
                 p: pool_y.map(zeros).transpose()?,
                 mid: zeros(side_len)?,
@@ -286,7 +281,6 @@ impl<D: Device> UnetBody<D> {
                     de: zeros(side_len)?,
                     dmid: zeros(side_len)?,
                     dp: pool_y.map(zeros).transpose()?,
-                    pool_dx: pool_x.map(zeros).transpose()?,
                 });
             }
         }
@@ -421,7 +415,7 @@ impl<D: Device> UnetBody<D> {
                 (&b.cat, &b.mid, &b.d),
                 (&vals[i], &vals[i + 2]),
                 grads_at(grads, i),
-                (&mut g.dd, &mut g.dmid),
+                (&mut g.dd, &mut g.dmid, false),
                 Some(&mut g.dcat),
             )?;
             dev.split_channels(&s.cat, &g.dcat, &mut g.dup, &mut self.enc_grads[l].de)?;
@@ -439,8 +433,10 @@ impl<D: Device> UnetBody<D> {
             dev.conv_transpose2d_backward_input(&s.up, &vals[iu], &g.dup, d_next)?;
         }
         // Encoder, bottom level first: the block, then its input's gradient back through
-        // the pooling, added to ∂e_{l−1}.
-        for l in (0..self.enc.len()).rev() {
+        // the pooling, added to ∂e_{l−1} and through e_{l−1}'s ReLU in the same pass (so
+        // only the bottom level's block applies its output's ReLU backward itself).
+        let levels = self.enc.len();
+        for l in (0..levels).rev() {
             let s = self.shapes.enc[l];
             let (below, here) = self.enc.split_at(l);
             let b = &here[0];
@@ -453,12 +449,12 @@ impl<D: Device> UnetBody<D> {
                 (b.p.as_ref().unwrap_or(x), &b.mid, &b.e),
                 (&vals[i], &vals[i + 2]),
                 grads_at(grads, i),
-                (&mut g.de, &mut g.dmid),
+                (&mut g.de, &mut g.dmid, l + 1 < levels),
                 g.dp.as_mut(),
             )?;
-            if let (Some(pool), Some(dp), Some(pool_dx)) = (s.pool, &g.dp, &mut g.pool_dx) {
-                dev.max_pool2d_backward(&pool, &below[l - 1].e, dp, Act::Identity, pool_dx)?;
-                dev.add_assign(&mut gbelow[l - 1].de, pool_dx)?;
+            if let (Some(pool), Some(dp)) = (s.pool, &g.dp) {
+                let (e, de) = (&below[l - 1].e, &mut gbelow[l - 1].de);
+                dev.max_pool2d_backward_add(&pool, e, dp, Act::Relu, de)?;
             }
         }
         Ok(())
@@ -475,18 +471,21 @@ fn grads_at<B>(grads: &mut [B], i: usize) -> [&mut B; 4] {
 }
 
 /// The backward pass of `block(z) = ReLU(conv2(ReLU(conv1(z))))` with activations
-/// (z, mid, out): from ∂out (`dout`, consumed) the four parameter gradients and, when
-/// asked, ∂z; `dmid` is scratch of mid's size.
+/// (z, mid, out): from ∂out (`dout`, consumed; already through the output's ReLU when
+/// `masked`) the four parameter gradients and, when asked, ∂z; `dmid` is scratch of mid's
+/// size.
 fn block_backward<D: Device>(
     dev: &D,
     (s1, s2): (&Conv2dShape, &Conv2dShape),
     (z, mid, out): (&D::Buf, &D::Buf, &D::Buf),
     (w1, w2): (&D::Buf, &D::Buf),
     [dw1, db1, dw2, db2]: [&mut D::Buf; 4],
-    (dout, dmid): (&mut D::Buf, &mut D::Buf),
+    (dout, dmid, masked): (&mut D::Buf, &mut D::Buf, bool),
     dz: Option<&mut D::Buf>,
 ) -> crate::Result<()> {
-    dev.act_backward(Act::Relu, out, dout)?;
+    if !masked {
+        dev.act_backward(Act::Relu, out, dout)?;
+    }
     dev.conv2d_backward_weight(s2, mid, dout, dw2, Some(db2))?;
     dev.conv2d_backward_input(s2, w2, dout, dmid)?;
     dev.act_backward(Act::Relu, mid, dmid)?;

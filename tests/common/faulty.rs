@@ -145,6 +145,17 @@ impl<D: Device> Device for Faulty<D> {
         self.inner.max_pool2d_backward(s, x, dy, act, dx)?;
         self.spoil("max_pool2d_backward", dx)
     }
+    fn max_pool2d_backward_add(
+        &self,
+        s: &Pool2dShape,
+        x: &D::Buf,
+        dy: &D::Buf,
+        act: Act,
+        dx: &mut D::Buf,
+    ) -> Result<()> {
+        self.inner.max_pool2d_backward_add(s, x, dy, act, dx)?;
+        self.spoil("max_pool2d_backward_add", dx)
+    }
     fn concat_channels(
         &self,
         s: &ConcatShape,

@@ -146,6 +146,17 @@ impl Device for F64Device {
     ) -> Result<()> {
         put(dx, r::max_pool2d_backward(s, x, dy, act)?)
     }
+    fn max_pool2d_backward_add(
+        &self,
+        s: &Pool2dShape,
+        x: &Vec<f64>,
+        dy: &Vec<f64>,
+        act: Act,
+        dx: &mut Vec<f64>,
+    ) -> Result<()> {
+        let v = r::max_pool2d_backward_add(s, x, dy, act, dx)?;
+        put(dx, v)
+    }
     fn concat_channels(
         &self,
         s: &ConcatShape,

@@ -171,7 +171,18 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dx: &mut Self::Buf,
     ) -> Result<()> {
         self.fp32_storage("max_pool2d_backward")?;
-        max_pool2d::gpu::max_pool2d_backward(self, s, x, dy, act, dx)
+        max_pool2d::gpu::max_pool2d_backward(self, s, x, dy, act, false, dx)
+    }
+    fn max_pool2d_backward_add(
+        &self,
+        s: &Pool2dShape,
+        x: &Self::Buf,
+        dy: &Self::Buf,
+        act: Act,
+        dx: &mut Self::Buf,
+    ) -> Result<()> {
+        self.fp32_storage("max_pool2d_backward_add")?;
+        max_pool2d::gpu::max_pool2d_backward(self, s, x, dy, act, true, dx)
     }
     fn concat_channels(
         &self,

@@ -18,8 +18,11 @@ pub struct MaxPool2d;
 impl Op for MaxPool2d {
     const NAME: &'static str = "max_pool2d";
     const FAMILY: &'static str = "max_pool2d";
-    const METHODS: &'static [(&'static str, &'static str)] =
-        &[("max_pool2d_forward", "y"), ("max_pool2d_backward", "dx")];
+    const METHODS: &'static [(&'static str, &'static str)] = &[
+        ("max_pool2d_forward", "y"),
+        ("max_pool2d_backward", "dx"),
+        ("max_pool2d_backward_add", "dx_add"),
+    ];
     type Params = (Pool2dShape, bool, Act);
 
     fn cases() -> Vec<OpCase<Self::Params>> {
@@ -86,6 +89,10 @@ impl Op for MaxPool2d {
         dev.max_pool2d_forward(&s, &xd, &mut y)?;
         let mut dx = junk(dev, rng, s.x_len())?;
         dev.max_pool2d_backward(&s, &xd, &dyd, act, &mut dx)?;
+        // Accumulated into a gradient already there.
+        let dx0 = rng.vec(s.x_len(), -1.0, 1.0);
+        let mut dx_add = dev.upload(&dx0)?;
+        dev.max_pool2d_backward_add(&s, &xd, &dyd, act, &mut dx_add)?;
         let (x64, dy64) = (f64s(&x), f64s(&dy));
         Ok(vec![
             out(
@@ -97,6 +104,11 @@ impl Op for MaxPool2d {
                 "dx",
                 dev.download(&dx)?,
                 reference::max_pool2d_backward(&s, &x64, &dy64, act)?,
+            ),
+            out(
+                "dx_add",
+                dev.download(&dx_add)?,
+                reference::max_pool2d_backward_add(&s, &x64, &dy64, act, &f64s(&dx0))?,
             ),
         ])
     }

@@ -74,3 +74,37 @@ pub fn max_pool2d_backward(
     });
     Ok(())
 }
+
+/// `dx ← (dx + routed) · act'(x)` on every element, `routed` the gradient
+/// [`max_pool2d_backward`] sends to each window's first maximum (without an activation):
+/// the pooling's backward added to a gradient other consumers of `x` already hold, then
+/// the backward of the activation whose output `x` is.
+pub fn max_pool2d_backward_add(
+    s: &Pool2dShape,
+    x: &[f32],
+    dy: &[f32],
+    act: Act,
+    dx: &mut [f32],
+) -> Result<()> {
+    let op = "max_pool2d_backward_add";
+    check_len(op, "x", x.len(), s.x_len())?;
+    check_len(op, "dy", dy.len(), s.y_len())?;
+    check_len(op, "dx", dx.len(), s.x_len())?;
+    let (ho, wo, hw) = (s.h_out(), s.w_out(), s.h * s.w);
+    if hw == 0 {
+        return Ok(());
+    }
+    dx.par_chunks_mut(hw).enumerate().for_each(|(p, dplane)| {
+        let plane = &x[p * hw..(p + 1) * hw];
+        for oh in 0..ho {
+            for ow in 0..wo {
+                let (i, _) = argmax(plane, s.w, oh, ow);
+                dplane[(2 * oh + i / 2) * s.w + 2 * ow + i % 2] += dy[(p * ho + oh) * wo + ow];
+            }
+        }
+        for (d, &v) in dplane.iter_mut().zip(plane) {
+            *d *= derivative(act, v);
+        }
+    });
+    Ok(())
+}

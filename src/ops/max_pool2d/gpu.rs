@@ -33,18 +33,24 @@ pub(crate) fn max_pool2d_forward<E: KernelExec>(
     dev.exec().launch(kernel, elementwise(s.y_len()), &mut args)
 }
 
-/// [`Device::max_pool2d_backward`](crate::device::Device::max_pool2d_backward): one thread
-/// per 2×2 block of dx, each recomputing its window's first maximum from x and applying
-/// `act`'s derivative there.
+/// [`Device::max_pool2d_backward`](crate::device::Device::max_pool2d_backward) and, with
+/// `accumulate`, [`Device::max_pool2d_backward_add`](crate::device::Device::max_pool2d_backward_add):
+/// one thread per 2×2 block of dx, each recomputing its window's first maximum from x and
+/// applying `act`'s derivative there (with `accumulate`, to each element's sum).
 pub(crate) fn max_pool2d_backward<E: KernelExec>(
     dev: &GpuDevice<E>,
     s: &Pool2dShape,
     x: &E::Buf,
     dy: &E::Buf,
     act: Act,
+    accumulate: bool,
     dx: &mut E::Buf,
 ) -> Result<()> {
-    let op = "max_pool2d_backward";
+    let op = if accumulate {
+        "max_pool2d_backward_add"
+    } else {
+        "max_pool2d_backward"
+    };
     check_len(op, "x", dev.exec().len(x), s.x_len())?;
     check_len(op, "dy", dev.exec().len(dy), s.y_len())?;
     check_len(op, "dx", dev.exec().len(dx), s.x_len())?;
@@ -66,6 +72,7 @@ pub(crate) fn max_pool2d_backward<E: KernelExec>(
             Arg::I32("wd", to_i32(op, s.w)?),
             Arg::I32("act", act_kind),
             Arg::F32("slope", slope),
+            Arg::I32("accumulate", i32::from(accumulate)),
         ],
     )
 }

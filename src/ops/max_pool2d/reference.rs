@@ -52,3 +52,19 @@ pub fn max_pool2d_backward(s: &Pool2dShape, x: &[f64], dy: &[f64], act: Act) -> 
     }
     act_backward(act, x, &dx)
 }
+
+/// `dx0` plus the gradient [`max_pool2d_backward`] routes (without an activation), then
+/// the backward of `act`, whose output `x` is, on every element: the pooling's backward
+/// accumulated into a gradient that other consumers of `x` already hold.
+pub fn max_pool2d_backward_add(
+    s: &Pool2dShape,
+    x: &[f64],
+    dy: &[f64],
+    act: Act,
+    dx0: &[f64],
+) -> Result<Vec<f64>> {
+    check_len("max_pool2d_backward_add", "dx", dx0.len(), s.x_len())?;
+    let routed = max_pool2d_backward(s, x, dy, Act::Identity)?;
+    let sum: Vec<f64> = dx0.iter().zip(&routed).map(|(a, r)| a + r).collect();
+    act_backward(act, x, &sum)
+}
