@@ -53,26 +53,7 @@ pub fn max_pool2d_backward(
     act: Act,
     dx: &mut [f32],
 ) -> Result<()> {
-    let op = "max_pool2d_backward";
-    check_len(op, "x", x.len(), s.x_len())?;
-    check_len(op, "dy", dy.len(), s.y_len())?;
-    check_len(op, "dx", dx.len(), s.x_len())?;
-    let (ho, wo, hw) = (s.h_out(), s.w_out(), s.h * s.w);
-    if hw == 0 {
-        return Ok(());
-    }
-    dx.par_chunks_mut(hw).enumerate().for_each(|(p, dplane)| {
-        dplane.fill(0.0);
-        let plane = &x[p * hw..(p + 1) * hw];
-        for oh in 0..ho {
-            for ow in 0..wo {
-                let (i, _) = argmax(plane, s.w, oh, ow);
-                let at = (2 * oh + i / 2) * s.w + 2 * ow + i % 2;
-                dplane[at] = dy[(p * ho + oh) * wo + ow] * derivative(act, plane[at]);
-            }
-        }
-    });
-    Ok(())
+    backward("max_pool2d_backward", s, x, dy, act, false, dx)
 }
 
 /// `dx ← (dx + routed) · act'(x)` on every element, `routed` the gradient
@@ -86,7 +67,20 @@ pub fn max_pool2d_backward_add(
     act: Act,
     dx: &mut [f32],
 ) -> Result<()> {
-    let op = "max_pool2d_backward_add";
+    backward("max_pool2d_backward_add", s, x, dy, act, true, dx)
+}
+
+/// Both backward passes, a plane per task: [`max_pool2d_backward`], or with `accumulate`
+/// [`max_pool2d_backward_add`].
+fn backward(
+    op: &'static str,
+    s: &Pool2dShape,
+    x: &[f32],
+    dy: &[f32],
+    act: Act,
+    accumulate: bool,
+    dx: &mut [f32],
+) -> Result<()> {
     check_len(op, "x", x.len(), s.x_len())?;
     check_len(op, "dy", dy.len(), s.y_len())?;
     check_len(op, "dx", dx.len(), s.x_len())?;
@@ -95,15 +89,26 @@ pub fn max_pool2d_backward_add(
         return Ok(());
     }
     dx.par_chunks_mut(hw).enumerate().for_each(|(p, dplane)| {
+        if !accumulate {
+            dplane.fill(0.0);
+        }
         let plane = &x[p * hw..(p + 1) * hw];
         for oh in 0..ho {
             for ow in 0..wo {
                 let (i, _) = argmax(plane, s.w, oh, ow);
-                dplane[(2 * oh + i / 2) * s.w + 2 * ow + i % 2] += dy[(p * ho + oh) * wo + ow];
+                let at = (2 * oh + i / 2) * s.w + 2 * ow + i % 2;
+                let g = dy[(p * ho + oh) * wo + ow];
+                if accumulate {
+                    dplane[at] += g;
+                } else {
+                    dplane[at] = g * derivative(act, plane[at]);
+                }
             }
         }
-        for (d, &v) in dplane.iter_mut().zip(plane) {
-            *d *= derivative(act, v);
+        if accumulate {
+            for (d, &v) in dplane.iter_mut().zip(plane) {
+                *d *= derivative(act, v);
+            }
         }
     });
     Ok(())
