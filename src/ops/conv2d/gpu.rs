@@ -1694,6 +1694,7 @@ mod tests {
     /// channel tiles (the second partial), partial output tiles, K whole and split in 2
     /// (folded in the kernel), forward and transposed, against the f64 reference within
     /// the precision's tolerance.
+    #[cfg(feature = "emu")]
     #[test]
     fn wide_patch_tiles_match_the_reference() {
         use crate::device::emu::{EmuExec, EmuOptions};
