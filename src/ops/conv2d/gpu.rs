@@ -24,7 +24,8 @@ use crate::kernels::{
     CONV_PATCH_3X64_H16, CONV_PATCH_3X64_TF32, CONV_PATCH_9X32_3XTF32, CONV_PATCH_9X32_H16,
     CONV_PATCH_9X32_TF32, CONV_PATCH_9X8_3XTF32, CONV_PATCH_9X8_H16, CONV_PATCH_9X8_TF32,
     CONV_WGRAD_IGEMM_128X128_TF32, CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_32X128_3XTF32,
-    CONV_WGRAD_IGEMM_32X128_TF32, CONV_WGRAD_IGEMM_64X128, CONV_WGRAD_IGEMM_64X64,
+    CONV_WGRAD_IGEMM_32X128_TF32, CONV_WGRAD_IGEMM_32X64, CONV_WGRAD_IGEMM_32X64_3XTF32,
+    CONV_WGRAD_IGEMM_32X64_TF32, CONV_WGRAD_IGEMM_64X128, CONV_WGRAD_IGEMM_64X64,
     CONV_WGRAD_IGEMM_64X64_3XTF32, CONV_WGRAD_IGEMM_64X64_TF32, CONV_WGRAD_PATCH_9_3XTF32,
     CONV_WGRAD_PATCH_9_TF32,
 };
@@ -235,14 +236,21 @@ impl Instance {
         }
     }
     /// The weight-gradient instance in `precision` whose row tile wastes least on `c_o`
-    /// rows.
+    /// rows, for `cols` = c_i·k² columns.
+    /// At most 32 rows take 64 columns a tile where that pads the columns to at most ¾ of
+    /// what 128 would (9, 16, 36 or 144 columns: most of a 128-wide tile's gather and mma
+    /// work would be padding), else 128 (twice the columns per staged row value).
     /// More than 64 rows take a tile of twice the work per staged value and per fragment
     /// load, at 2 blocks per SM instead of 4: in FP32 the 64×128 tile of 8×4 micro-tiles
     /// (half the shared traffic per FMA of 4×4), in TF32 128×128 (32×64 per warp).
-    fn wgrad(c_o: usize, precision: Precision) -> Instance {
+    fn wgrad(c_o: usize, cols: usize, precision: Precision) -> Instance {
         use Precision::{Fp32, Tf32, Tf32x3};
         let precision = precision.math();
+        let narrow = c_o <= 32 && cols <= 64;
         let (kernel, tile) = match (c_o, precision) {
+            (0..=32, Fp32) if narrow => (&CONV_WGRAD_IGEMM_32X64, (32, 64)),
+            (0..=32, Tf32) if narrow => (&CONV_WGRAD_IGEMM_32X64_TF32, (32, 64)),
+            (0..=32, Tf32x3) if narrow => (&CONV_WGRAD_IGEMM_32X64_3XTF32, (32, 64)),
             (0..=32, Fp32) => (&CONV_WGRAD_IGEMM_32X128, (32, 128)),
             (0..=32, Tf32) => (&CONV_WGRAD_IGEMM_32X128_TF32, (32, 128)),
             (0..=32, Tf32x3) => (&CONV_WGRAD_IGEMM_32X128_3XTF32, (32, 128)),
@@ -748,7 +756,8 @@ fn weight_grad_igemm<E: KernelExec>(
     db: Option<&mut E::Buf>,
 ) -> Result<()> {
     let ((_, c_o, _, _), (c_i, _, _), (k, _, _)) = geom;
-    let plan = WgradPlan::igemm(Instance::wgrad(c_o, dev.precision()), geom.0, c_i, k);
+    let inst = Instance::wgrad(c_o, c_i * k * k, dev.precision());
+    let plan = WgradPlan::igemm(inst, geom.0, c_i, k);
     let len = c_o * c_i * k * k;
     to_i32(op, plan.splits * (len + c_o))?;
     let has_db = db.is_some();
@@ -1316,6 +1325,24 @@ mod tests {
         assert_eq!(l[0].1.grid, (1, 21, 25));
         assert_eq!(l[1].0, "sum_slices");
         assert_eq!(super::split_k((512, 16), 21, 16 * 64 * 64).0, 25);
+        // The U-Net's 16 → 16 layers (144 columns) take 64-column tiles: 3 of them (192
+        // columns) instead of 2 of 128 (256); K split toward 512 blocks: 171 ways. Its
+        // decoder's 32 → 16 (288 columns: 320 against 384) keeps 128; 1 → 16 (9) takes 64.
+        for (c_in, name, grid) in [
+            (16, "conv_wgrad_igemm_32x64", (1, 3, 171)),
+            (32, "conv_wgrad_igemm_32x128", (1, 3, 171)),
+            (1, "conv_wgrad_igemm_32x64", (1, 1, 512)),
+        ] {
+            let s = conv(16, c_in, 16, 64, 3);
+            let (x, dy, mut dw) = (
+                Dry::buf(s.x_len()),
+                Dry::buf(s.y_len()),
+                Dry::buf(s.w_len()),
+            );
+            super::conv2d_backward_weight(&dev, &s, &x, &dy, &mut dw, None).unwrap();
+            let l = launches(&dev);
+            assert_eq!((l[0].0, l[0].1.grid), (name, grid), "c_in {c_in}");
+        }
         // D's second conv (64 → 128 at 32×32): 128 rows take the 64×128 tile of 8×4
         // (2 row tiles × 5 column tiles), K = 16·32·32 split toward 256 blocks: 26 ways.
         let s = conv(16, 64, 128, 32, 3);
