@@ -1129,14 +1129,6 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGR
     conv_wgrad_igemm_body<32, 128, 4, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
 }
 
-// conv_wgrad_igemm_body with 32 x 64 tiles, 2 x 4 per thread: at most 32 output channels
-// whose columns (i, kh, kw) leave most of a 128-wide tile empty (G's 1-channel lift, the
-// U-Net's and D's 16-channel layers: 9, 36, 144 or 288 columns).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X64) conv_wgrad_igemm_32x64(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
-{
-    conv_wgrad_igemm_body<32, 64, 2, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
-}
-
 // conv_wgrad_igemm_64x64 with TF32 tensor cores (warp tiles of 32 x 16).
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
 {
@@ -1149,7 +1141,10 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGR
     conv_wgrad_igemm_body<32, 128, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
 }
 
-// conv_wgrad_igemm_32x64 with TF32 tensor cores (warp tiles of 32 x 8).
+// conv_wgrad_igemm_body with 32 x 64 tiles and TF32 tensor cores (warp tiles of 32 x 8):
+// at most 32 output channels whose columns (i, kh, kw) would leave most of a 128-wide tile
+// empty (the 1-channel lifts: 9 columns; D's first layer: 36). In FP32 the 32 x 128 tile's
+// 4 x 4 micro-tiles stay cheaper than 2 x 4.
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X64) conv_wgrad_igemm_32x64_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
 {
     conv_wgrad_igemm_body<32, 64, 2, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
@@ -1175,7 +1170,7 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGR
     conv_wgrad_igemm_body<32, 128, 4, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
 }
 
-// conv_wgrad_igemm_32x64 with 3xTF32 tensor cores (warp tiles of 32 x 8).
+// conv_wgrad_igemm_32x64_tf32 with 3xTF32 tensor cores.
 extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X64) conv_wgrad_igemm_32x64_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
 {
     conv_wgrad_igemm_body<32, 64, 2, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);

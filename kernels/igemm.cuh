@@ -5,8 +5,8 @@
 // into the other, so one barrier per step suffices.
 //
 // Tiles: BM x BN = 256 * TM * SC_IG_TN, so that SC_IG_THREADS = 256 threads each own a
-// TM x 4 micro-tile (TM = 1, 2, 4 or 8: 256 x 4, 32 x 64, 256 x 16, 64 x 64, 32 x 128,
-// 256 x 32, 128 x 64).
+// TM x 4 micro-tile (TM = 1, 4 or 8: 256 x 4, 256 x 16, 64 x 64, 32 x 128, 256 x 32,
+// 128 x 64).
 // Thread mapping: a warp covers 8 row groups x 4 column groups (32 x 1 when the tile has
 // one column group); thread (tm, tn) owns columns tn*4 .. tn*4 + 3 and the rows
 // sc_ig_row(tm, i): a warp's 128-bit shared loads read consecutive float4 of a row of a,
@@ -21,7 +21,7 @@
 
 // Depth (K) of one staged step.
 #define SC_IG_BK 8
-// Columns of one thread's micro-tile (its rows, TM, are a template parameter: 1, 2, 4 or 8).
+// Columns of one thread's micro-tile (its rows, TM, are a template parameter: 1, 4 or 8).
 #define SC_IG_TN 4
 // Threads of an implicit-GEMM block.
 #define SC_IG_THREADS 256

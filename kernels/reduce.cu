@@ -172,3 +172,45 @@ extern "C" __global__ void __launch_bounds__(256, 8) sum_slices_pair(const float
         }
     }
 }
+
+// Split-K sums deferred to one launch: the weight gradients queued between
+// Device::begin_weight_grads and end_weight_grads (src/device/gpu/deferred.rs), up to 8 per
+// launch. Slot s < slots finishes out_s[e] = the sum of the slices_s slices of parts_s
+// (len_s values each) at e, in the order the immediate finish uses, so both give the same
+// results bit for bit: with rows = slices_s / group_s, row j adds slices j, j + rows, ...,
+// j + (group_s - 1)*rows in order (sum_slices' first stage, group_s > 1) and the rows are
+// added in order (its second stage); group_s = 1 is the plain sum in order z = 0, 1, ...
+// The launch code bounds slices_s * len_s and the sum of the len_s by INT_MAX.
+// Mapping: 1-D grid-stride loop over the slots' outputs laid end to end (slot 0's len_0
+// values first): thread i owns one output, consecutive threads consecutive values of a
+// slice. Slot pointers are picked by comparisons (no indexed parameter array, which would
+// take a stack frame).
+extern "C" __global__ void __launch_bounds__(256, 8) sum_slices_batch(const float* __restrict__ parts0, const float* __restrict__ parts1, const float* __restrict__ parts2, const float* __restrict__ parts3, const float* __restrict__ parts4, const float* __restrict__ parts5, const float* __restrict__ parts6, const float* __restrict__ parts7, float* __restrict__ out0, float* __restrict__ out1, float* __restrict__ out2, float* __restrict__ out3, float* __restrict__ out4, float* __restrict__ out5, float* __restrict__ out6, float* __restrict__ out7, int len0, int len1, int len2, int len3, int len4, int len5, int len6, int len7, int slices0, int slices1, int slices2, int slices3, int slices4, int slices5, int slices6, int slices7, int group0, int group1, int group2, int group3, int group4, int group5, int group6, int group7, int total)
+{
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+        // The slot of output i and its index e there.
+        int e = i;
+        int s = 0;
+        const int lens[8] = {len0, len1, len2, len3, len4, len5, len6, len7};
+#pragma unroll
+        for (int k = 0; k < 7; ++k) {
+            if (s == k && e >= lens[k]) {
+                e -= lens[k];
+                s = k + 1;
+            }
+        }
+        const float* p = s == 0 ? parts0 : s == 1 ? parts1 : s == 2 ? parts2 : s == 3 ? parts3 : s == 4 ? parts4 : s == 5 ? parts5 : s == 6 ? parts6 : parts7;
+        float* o = s == 0 ? out0 : s == 1 ? out1 : s == 2 ? out2 : s == 3 ? out3 : s == 4 ? out4 : s == 5 ? out5 : s == 6 ? out6 : out7;
+        const int len = s == 0 ? len0 : s == 1 ? len1 : s == 2 ? len2 : s == 3 ? len3 : s == 4 ? len4 : s == 5 ? len5 : s == 6 ? len6 : len7;
+        const int slices = s == 0 ? slices0 : s == 1 ? slices1 : s == 2 ? slices2 : s == 3 ? slices3 : s == 4 ? slices4 : s == 5 ? slices5 : s == 6 ? slices6 : slices7;
+        const int group = s == 0 ? group0 : s == 1 ? group1 : s == 2 ? group2 : s == 3 ? group3 : s == 4 ? group4 : s == 5 ? group5 : s == 6 ? group6 : group7;
+        const int rows = slices / group;
+        float acc = 0.0f;
+        for (int j = 0; j < rows; ++j) {
+            float row = 0.0f;
+            for (int g = 0; g < group; ++g) row += p[(g * rows + j) * len + e];
+            acc += row;
+        }
+        o[e] = acc;
+    }
+}

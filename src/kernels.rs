@@ -240,6 +240,10 @@ mod tests {
                 consts::SC_IG_MIN_BLOCKS_WGRAD_32X128,
             ),
             (
+                "SC_IG_MIN_BLOCKS_WGRAD_32X64",
+                consts::SC_IG_MIN_BLOCKS_WGRAD_32X64,
+            ),
+            (
                 "SC_IG_MIN_BLOCKS_WGRAD_64X128",
                 consts::SC_IG_MIN_BLOCKS_WGRAD_64X128,
             ),

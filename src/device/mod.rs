@@ -98,6 +98,18 @@ pub trait Device {
         let _ = graph;
         Err(no_graphs(&self.name()))
     }
+    /// Starts a backward pass's weight gradients: until [`Device::end_weight_grads`] the
+    /// device may leave the last step of `conv2d_backward_weight` and
+    /// `conv_transpose2d_backward_weight` (the GPU devices: the sum of a split K) undone
+    /// and finish them all together, so their outputs (`dw`, `db`) must not be read or
+    /// written before it. The default finishes each at once.
+    fn begin_weight_grads(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Finishes the weight gradients [`Device::begin_weight_grads`] left undone.
+    fn end_weight_grads(&self) -> Result<()> {
+        Ok(())
+    }
     /// Zeroed buffers of `lens` elements for tensors that are updated together (a
     /// network's parameters, their gradients, an optimizer's state), and, where the
     /// device keeps them in one allocation, a buffer spanning each range of `spans`, so

@@ -305,7 +305,8 @@ mod tests {
     }
 
     /// The op methods of the `Device` trait, read from its source: every method that is
-    /// not buffer management, launch graphs or a property of the device.
+    /// not buffer management, launch graphs, the weight-gradient deferral or a property of
+    /// the device.
     fn device_op_methods() -> Vec<String> {
         let src = include_str!("../device/mod.rs");
         let start = src.find("pub trait Device {").expect("trait Device");
@@ -325,6 +326,8 @@ mod tests {
             "has_graphs",
             "end_graph",
             "replay",
+            "begin_weight_grads",
+            "end_weight_grads",
         ];
         body[..end]
             .lines()

@@ -59,9 +59,15 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
             _ => Err(format!("{kernel}: no buffer argument `{name}`")),
         }
     };
+    // sum_slices_batch's empty slots (length 0) pass buffers they never touch.
+    let stand_in = |name: &str| {
+        let slot = name.chars().last().filter(char::is_ascii_digit);
+        kernel == "sum_slices_batch" && slot.is_some_and(|d| int(&format!("len{d}")) == Ok(0.0))
+    };
     let bytes: f64 = args
         .iter()
-        .map(|(_, a)| match a {
+        .map(|(name, a)| match a {
+            ArgValue::Buffer { .. } if stand_in(name) => 0.0,
             ArgValue::Buffer { len, elem, .. } => (elem.bytes() * *len) as f64,
             _ => 0.0,
         })
@@ -137,6 +143,18 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
             bytes,
             matmul: false,
         }),
+        // Each slot as sum_slices: slices·len.
+        "sum_slices_batch" => {
+            let mut flops = 0.0;
+            for s in 0..8 {
+                flops += int(&format!("slices{s}"))? * int(&format!("len{s}"))?;
+            }
+            Ok(Work {
+                flops,
+                bytes,
+                matmul: false,
+            })
+        }
         "channel_sum" => Ok(Work {
             flops: len("g")?,
             bytes,

@@ -304,7 +304,11 @@ impl<D: Device> Trainer<D> {
             &mut self.d_loss,
             &mut self.dz_pair,
         )?;
+        // Weight gradients finished together at the end of each backward pass (on the GPU
+        // devices one launch per 8 split-K sums rather than one or two per layer).
+        dev.begin_weight_grads()?;
         d.backward_pair(dev, &self.dz_pair)?;
+        dev.end_weight_grads()?;
         let params = &mut d.params;
         match &mut params.spans {
             // All the weights in one launch.
@@ -363,7 +367,9 @@ impl<D: Device> Trainer<D> {
         dev.mse(gx, &self.y, 1.0 / numel, &mut self.mse, &mut self.dgx_mse)?;
         dev.add_scaled(&mut self.g_loss, &self.mse, &self.lambda)?;
         dev.add_scaled(dgx, &self.dgx_mse, &self.lambda)?;
+        dev.begin_weight_grads()?;
         self.g.backward(dev, &self.x)?;
+        dev.end_weight_grads()?;
         if let Some([g_clip, _]) = &mut self.clip {
             g_clip.clip(dev, &mut self.g.params)?;
         }

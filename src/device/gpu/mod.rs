@@ -5,6 +5,7 @@
 //! runs the same kernel source on the CPU in the emulator. A launch-configuration bug
 //! therefore shows up in the emulator too.
 
+mod deferred;
 pub(crate) mod launch;
 mod ops;
 pub mod variants;
@@ -260,6 +261,13 @@ pub struct GpuDevice<E: KernelExec> {
     /// The split-K fold's counters (one per output tile, `int`), one buffer per count:
     /// zeroed when allocated, and every launch leaves them at zero.
     tickets: Mutex<HashMap<usize, E::Buf>>,
+    /// The weight-gradient split-K sums queued since [`Device::begin_weight_grads`]
+    /// (`None`: not queueing; src/device/gpu/deferred.rs).
+    ///
+    /// [`Device::begin_weight_grads`]: crate::device::Device::begin_weight_grads
+    deferred: Mutex<deferred::Queue<E::Buf>>,
+    /// The queued sums' partial-sum scratches, by (position in the queue, length).
+    deferred_parts: Mutex<deferred::PartsPool<E::Buf>>,
     /// Whether a launch graph is being recorded ([`Device::begin_graph`]).
     ///
     /// [`Device::begin_graph`]: crate::device::Device::begin_graph
@@ -281,6 +289,8 @@ impl<E: KernelExec> GpuDevice<E> {
             scratch: Mutex::new(None),
             split_scratch: Mutex::new(HashMap::new()),
             tickets: Mutex::new(HashMap::new()),
+            deferred: Mutex::new(None),
+            deferred_parts: Mutex::new(HashMap::new()),
             recording: AtomicBool::new(false),
         }
     }

@@ -35,6 +35,12 @@ impl<E: KernelExec> Device for GpuDevice<E> {
     fn has_graphs(&self) -> bool {
         true
     }
+    fn begin_weight_grads(&self) -> Result<()> {
+        self.begin_deferral()
+    }
+    fn end_weight_grads(&self) -> Result<()> {
+        self.finish_weight_grads()
+    }
     fn end_graph(&self) -> Result<Self::Graph> {
         self.recording.store(false, Ordering::SeqCst);
         self.exec.end_capture()

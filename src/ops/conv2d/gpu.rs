@@ -24,12 +24,13 @@ use crate::kernels::{
     CONV_PATCH_3X64_H16, CONV_PATCH_3X64_TF32, CONV_PATCH_9X32_3XTF32, CONV_PATCH_9X32_H16,
     CONV_PATCH_9X32_TF32, CONV_PATCH_9X8_3XTF32, CONV_PATCH_9X8_H16, CONV_PATCH_9X8_TF32,
     CONV_WGRAD_IGEMM_128X128_TF32, CONV_WGRAD_IGEMM_32X128, CONV_WGRAD_IGEMM_32X128_3XTF32,
-    CONV_WGRAD_IGEMM_32X128_TF32, CONV_WGRAD_IGEMM_32X64, CONV_WGRAD_IGEMM_32X64_3XTF32,
-    CONV_WGRAD_IGEMM_32X64_TF32, CONV_WGRAD_IGEMM_64X128, CONV_WGRAD_IGEMM_64X64,
-    CONV_WGRAD_IGEMM_64X64_3XTF32, CONV_WGRAD_IGEMM_64X64_TF32, CONV_WGRAD_PATCH_9_3XTF32,
-    CONV_WGRAD_PATCH_9_TF32,
+    CONV_WGRAD_IGEMM_32X128_TF32, CONV_WGRAD_IGEMM_32X64_3XTF32, CONV_WGRAD_IGEMM_32X64_TF32,
+    CONV_WGRAD_IGEMM_64X128, CONV_WGRAD_IGEMM_64X64, CONV_WGRAD_IGEMM_64X64_3XTF32,
+    CONV_WGRAD_IGEMM_64X64_TF32, CONV_WGRAD_PATCH_9_3XTF32, CONV_WGRAD_PATCH_9_TF32,
 };
-use crate::ops::reduce::gpu::{channel_sum, sum_slices, sum_slices_h16, sum_slices_pair};
+use crate::ops::reduce::gpu::{
+    channel_sum, sum_slices, sum_slices_h16, sum_slices_pair, two_stage_group,
+};
 use crate::ops::{check_len, shape_err, Act, Conv2dShape};
 use crate::Result;
 
@@ -237,18 +238,19 @@ impl Instance {
     }
     /// The weight-gradient instance in `precision` whose row tile wastes least on `c_o`
     /// rows, for `cols` = c_i·k² columns.
-    /// At most 32 rows take 64 columns a tile where that pads the columns to at most ¾ of
-    /// what 128 would (9, 16, 36 or 144 columns: most of a 128-wide tile's gather and mma
-    /// work would be padding), else 128 (twice the columns per staged row value).
+    /// At most 32 rows on tensor cores take a 64-column tile for at most 64 columns (the
+    /// 1-channel lifts' 9, D's first layer's 36: most of a 128-wide tile's gather and mma
+    /// work would be padding), else 128: with more columns the narrow tile's per-step
+    /// overhead outweighs its padding, and in FP32 its 2×4 micro-tiles cost more than
+    /// 128's 4×4 (predicted).
     /// More than 64 rows take a tile of twice the work per staged value and per fragment
     /// load, at 2 blocks per SM instead of 4: in FP32 the 64×128 tile of 8×4 micro-tiles
     /// (half the shared traffic per FMA of 4×4), in TF32 128×128 (32×64 per warp).
     fn wgrad(c_o: usize, cols: usize, precision: Precision) -> Instance {
         use Precision::{Fp32, Tf32, Tf32x3};
         let precision = precision.math();
-        let narrow = c_o <= 32 && cols <= 64;
+        let narrow = c_o <= 32 && cols <= 64 && precision != Fp32;
         let (kernel, tile) = match (c_o, precision) {
-            (0..=32, Fp32) if narrow => (&CONV_WGRAD_IGEMM_32X64, (32, 64)),
             (0..=32, Tf32) if narrow => (&CONV_WGRAD_IGEMM_32X64_TF32, (32, 64)),
             (0..=32, Tf32x3) if narrow => (&CONV_WGRAD_IGEMM_32X64_3XTF32, (32, 64)),
             (0..=32, Fp32) => (&CONV_WGRAD_IGEMM_32X128, (32, 128)),
@@ -776,6 +778,24 @@ fn weight_grad_igemm<E: KernelExec>(
             None => dev.with_split_scratch(1, |unused| launch(dw, unused)),
         };
     }
+    if plan.splits * (len + c_o) <= DEFER_MAX_FLOATS && dev.deferring()? {
+        // Queued: the partial sums in scratches of their own, added at the end of the
+        // pass in the order sum_slices_pair or sum_slices would add them.
+        let (splits, b_len) = (plan.splits, if has_db { c_o } else { 0 });
+        let group = two_stage_group(splits, len + b_len).unwrap_or(1);
+        let alias = |b: &E::Buf| dev.exec().view(b, 0, dev.exec().len(b));
+        return match db {
+            Some(db) => dev.defer_split_sums(vec![alias(dw)?, alias(db)?], (splits, group), |p| {
+                let (p_w, p_b) = p.split_at_mut(1);
+                launch(&mut p_w[0], &mut p_b[0])
+            }),
+            None => dev.with_split_scratch(1, |unused| {
+                dev.defer_split_sums(vec![alias(dw)?], (splits, group), |p| {
+                    launch(&mut p[0], unused)
+                })
+            }),
+        };
+    }
     let at = (plan.splits * len).next_multiple_of(GROUP_ALIGN);
     dev.with_split_scratch(at + plan.splits * c_o, |scratch| {
         let mut parts = dev.exec().view(scratch, 0, plan.splits * len)?;
@@ -796,6 +816,12 @@ fn weight_grad_igemm<E: KernelExec>(
         }
     })
 }
+
+/// Most partial-sum floats of a weight gradient whose split-K sum is queued while the
+/// device defers them ([`GpuDevice::defer_split_sums`]): each queued sum keeps a scratch
+/// of its own until the end of the pass, and a larger sum's own launch is no longer
+/// launch-bound (D's deep layers of the `seed` preset would hold hundreds of MB).
+const DEFER_MAX_FLOATS: usize = 1 << 22;
 
 /// The patch-staged weight gradient `kernel` (see [`weight_grad`]), its splits finished by
 /// `sum_slices`.
@@ -1325,13 +1351,16 @@ mod tests {
         assert_eq!(l[0].1.grid, (1, 21, 25));
         assert_eq!(l[1].0, "sum_slices");
         assert_eq!(super::split_k((512, 16), 21, 16 * 64 * 64).0, 25);
-        // The U-Net's 16 → 16 layers (144 columns) take 64-column tiles: 3 of them (192
-        // columns) instead of 2 of 128 (256); K split toward 512 blocks: 171 ways. Its
-        // decoder's 32 → 16 (288 columns: 320 against 384) keeps 128; 1 → 16 (9) takes 64.
-        for (c_in, name, grid) in [
-            (16, "conv_wgrad_igemm_32x64", (1, 3, 171)),
-            (32, "conv_wgrad_igemm_32x128", (1, 3, 171)),
-            (1, "conv_wgrad_igemm_32x64", (1, 1, 512)),
+        // The U-Net's lift 1 → 16 (9 columns) takes a 64-column tile in TF32 (K split
+        // toward 512 blocks: 512 ways), 128 in FP32; its 16 → 16 (144 columns) and 32 → 16
+        // (288) layers keep 128 (2 and 3 tiles: 256 and 171 ways).
+        let tf32 = GpuDevice::new(Recording::new(Dry))
+            .with_precision(crate::device::precision::Precision::Tf32);
+        for (dev, c_in, name, grid) in [
+            (&tf32, 16, "conv_wgrad_igemm_32x128_tf32", (1, 2, 256)),
+            (&tf32, 32, "conv_wgrad_igemm_32x128_tf32", (1, 3, 171)),
+            (&tf32, 1, "conv_wgrad_igemm_32x64_tf32", (1, 1, 512)),
+            (&dev, 1, "conv_wgrad_igemm_32x128", (1, 1, 512)),
         ] {
             let s = conv(16, c_in, 16, 64, 3);
             let (x, dy, mut dw) = (
@@ -1339,8 +1368,8 @@ mod tests {
                 Dry::buf(s.y_len()),
                 Dry::buf(s.w_len()),
             );
-            super::conv2d_backward_weight(&dev, &s, &x, &dy, &mut dw, None).unwrap();
-            let l = launches(&dev);
+            super::conv2d_backward_weight(dev, &s, &x, &dy, &mut dw, None).unwrap();
+            let l = launches(dev);
             assert_eq!((l[0].0, l[0].1.grid), (name, grid), "c_in {c_in}");
         }
         // D's second conv (64 → 128 at 32×32): 128 rows take the 64×128 tile of 8×4

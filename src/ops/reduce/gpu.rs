@@ -6,8 +6,8 @@
 use crate::device::gpu::launch::{elementwise, grid_yz, reduce_blocks, reduce_threads, to_i32};
 use crate::device::gpu::{Arg, Elem, GpuDevice, KernelExec, LaunchConfig, GROUP_ALIGN};
 use crate::kernels::{
-    CHANNEL_SUM, REDUCE_PARTIALS, SUM_PARTIALS, SUM_SLICES, SUM_SLICES_H16, SUM_SLICES_PAIR,
-    SUM_SQUARES_PARTIALS,
+    CHANNEL_SUM, REDUCE_PARTIALS, SUM_PARTIALS, SUM_SLICES, SUM_SLICES_BATCH, SUM_SLICES_H16,
+    SUM_SLICES_PAIR, SUM_SQUARES_PARTIALS,
 };
 use crate::ops::{check_len, Act};
 use crate::Result;
@@ -348,6 +348,98 @@ impl<E: KernelExec> GpuDevice<E> {
             )
         })
     }
+}
+
+/// A split-K sum queued for [`sum_slices_batch`]: `out` = the sum of the `slices` slices of
+/// `parts` (each `len(out)` values), added as [`sum_slices`] would: in two stages of `group`
+/// slices per row (see [`two_stage_group`]), or in order with `group` = 1. `slot` is its
+/// position in the queue (which its scratch `parts` belongs to).
+pub(crate) struct PendingSum<B> {
+    /// The partial sums, `slices × len(out)`.
+    pub parts: B,
+    /// The output (a view of the weight or bias gradient).
+    pub out: B,
+    /// Number of slices.
+    pub slices: usize,
+    /// Slices per row of the first stage (1: one stage).
+    pub group: usize,
+    /// Position in the queue.
+    pub slot: usize,
+}
+
+/// Slots of one `sum_slices_batch` launch (kernels/reduce.cu).
+const BATCH_SLOTS: usize = 8;
+
+/// Finishes every sum of `queue` with `sum_slices_batch`, [`BATCH_SLOTS`] per launch; a
+/// launch with fewer gives its empty slots length 0.
+pub(crate) fn sum_slices_batch<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    queue: &mut [PendingSum<E::Buf>],
+) -> Result<()> {
+    const PARTS: [&str; BATCH_SLOTS] = [
+        "parts0", "parts1", "parts2", "parts3", "parts4", "parts5", "parts6", "parts7",
+    ];
+    const OUTS: [&str; BATCH_SLOTS] = [
+        "out0", "out1", "out2", "out3", "out4", "out5", "out6", "out7",
+    ];
+    const LENS: [&str; BATCH_SLOTS] = [
+        "len0", "len1", "len2", "len3", "len4", "len5", "len6", "len7",
+    ];
+    const SLICES: [&str; BATCH_SLOTS] = [
+        "slices0", "slices1", "slices2", "slices3", "slices4", "slices5", "slices6", "slices7",
+    ];
+    const GROUPS: [&str; BATCH_SLOTS] = [
+        "group0", "group1", "group2", "group3", "group4", "group5", "group6", "group7",
+    ];
+    for chunk in queue.chunks_mut(BATCH_SLOTS) {
+        // (len, slices, group) of each slot, zeros for the empty ones.
+        let mut dims = [(0usize, 0usize, 1usize); BATCH_SLOTS];
+        for (d, p) in dims.iter_mut().zip(chunk.iter()) {
+            let len = dev.exec().len(&p.out);
+            check_len(op, "parts", dev.exec().len(&p.parts), p.slices * len)?;
+            if p.group == 0 || p.slices % p.group != 0 {
+                return Err(crate::Error::Device(format!(
+                    "{op}: {} slices do not make rows of {}",
+                    p.slices, p.group
+                )));
+            }
+            to_i32(op, p.slices * len)?;
+            *d = (len, p.slices, p.group);
+        }
+        let total = to_i32(op, dims.iter().map(|d| d.0).sum())?;
+        let used = chunk.len();
+        let empty = BATCH_SLOTS - used;
+        dev.with_split_scratch(empty.max(1) * GROUP_ALIGN, |scratch| {
+            // Empty slots read chunk[0]'s partial sums (not at all: length 0) and write
+            // disjoint views of the scratch (not at all either).
+            let mut stand_ins = (0..empty)
+                .map(|i| dev.exec().view(scratch, i * GROUP_ALIGN, 1))
+                .collect::<Result<Vec<_>>>()?;
+            let (parts, mut outs): (Vec<&E::Buf>, Vec<&mut E::Buf>) =
+                chunk.iter_mut().map(|p| (&p.parts, &mut p.out)).unzip();
+            let mut args = Vec::with_capacity(5 * BATCH_SLOTS + 1);
+            for s in 0..BATCH_SLOTS {
+                let buf = if s < used { parts[s] } else { parts[0] };
+                args.push(Arg::In(PARTS[s], buf));
+            }
+            let outs = outs.iter_mut().map(|o| &mut **o);
+            let fill = stand_ins.iter_mut();
+            for (s, buf) in outs.chain(fill).enumerate() {
+                args.push(Arg::Out(OUTS[s], buf));
+            }
+            for (names, f) in [(LENS, 0), (SLICES, 1), (GROUPS, 2)] {
+                for (s, d) in dims.iter().enumerate() {
+                    let v = [d.0, d.1, d.2][f];
+                    args.push(Arg::I32(names[s], to_i32(op, v)?));
+                }
+            }
+            args.push(Arg::I32("total", total));
+            dev.exec()
+                .launch(&SUM_SLICES_BATCH, elementwise(total as usize), &mut args)
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
