@@ -32,9 +32,8 @@ impl<E: KernelExec> GpuDevice<E> {
 
     /// Runs `launch` with one scratch of `slices · len(out)` floats per buffer of `outs`
     /// (views of the outputs; each scratch the partial sums of its output: `slices` slices
-    /// of its length), then queues
-    /// the sums of those slices into the outputs, added in two stages of `group` slices
-    /// per row ([`PendingSum`]). Each scratch belongs to its position in the queue, so no
+    /// of its length), then queues the sums of those slices into the outputs, added in two
+    /// stages of `group` slices per row ([`PendingSum`]). Each scratch belongs to its position in the queue, so no
     /// queued sum's partials are overwritten before they are added; a training run has
     /// one sequence of shapes, so steady state never allocates.
     pub(crate) fn defer_split_sums(
