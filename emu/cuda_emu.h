@@ -91,6 +91,14 @@ inline uint32_t cvt_rna_tf32(float v) {
     if ((b & 0x7f800000u) == 0x7f800000u) return (b & 0x007fffffu) ? 0x7fffffffu : b;
     return (b + 0x1000u) & 0xffffe000u;
 }
+/// One lane's `cp.async` of 4 bytes: `v` (read from global memory by the caller, on the
+/// kernel's line) lands at `dst` when the lane waits for the copy's group.
+void cp_async_f32(float* dst, float v);
+/// `cp.async.commit_group`: the lane's uncommitted copies become its newest group.
+void cp_async_commit();
+/// `cp.async.wait_group pending`: lands every committed group of the lane but the newest
+/// `pending`.
+void cp_async_wait(int pending);
 /// Ends the launch with an error (CUDA's `__trap()`).
 [[noreturn]] void trap(const char* file, int line);
 

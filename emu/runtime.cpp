@@ -709,10 +709,35 @@ std::string stuck_reason() {
 
 std::vector<unsigned> g_ready;
 
+// ---- cp.async ------------------------------------------------------------------------------
+//
+// A thread's cp.async copies land when it waits for their group (cp_async_wait), not when
+// it issues them: a kernel that reads a destination before the wait (or lets another
+// thread read it before a barrier after the wait) reads what was there before, NaN bytes
+// in fresh shared memory, and its results show it. The source is read at the issue, on the
+// kernel's line (the counters see the global load there, where the SASS has its LDGSTS).
+// Copies a thread never waited for by the end of its block are an error.
+
+/// One issued copy: its destination, the 4 bytes read, and its group (kOpenGroup until
+/// committed).
+struct AsyncCopy {
+    void* dst;
+    uint32_t bits;
+    uint32_t group;
+};
+constexpr uint32_t kOpenGroup = UINT32_MAX;
+std::vector<AsyncCopy> g_async[kMaxThreads];
+/// Groups each thread committed in the block so far.
+uint32_t g_async_groups[kMaxThreads];
+
+unsigned running_slot() { return static_cast<unsigned>(g_cur - g_fibers); }
+
 bool run_block(int thread_order, Rng& rng) {
     const unsigned bx = block_dim.x, by = block_dim.y;
     g_ready.clear();
     for (unsigned i = 0; i < g_threads; ++i) {
+        g_async[i].clear();
+        g_async_groups[i] = 0;
         Fiber& f = g_fibers[i];
         if (!f.booted && !boot(i)) {
             g_error = "cannot map fiber stacks (out of memory)";
@@ -746,7 +771,15 @@ bool run_block(int thread_order, Rng& rng) {
             done += g_fibers[i].state == State::Done;
             at_bar += g_fibers[i].state == State::Barrier;
         }
-        if (done == g_threads) return true;
+        if (done == g_threads) {
+            for (unsigned i = 0; i < g_threads; ++i) {
+                if (g_async[i].empty()) continue;
+                g_error = fmt("%s exited with %zu cp.async copies it never waited for",
+                              who(g_fibers[i]).c_str(), g_async[i].size());
+                return false;
+            }
+            return true;
+        }
         std::string why = stuck_reason();
         if (!why.empty() || at_bar + done != g_threads) {
             g_error = why.empty() ? "no thread can make progress" : why;
@@ -1083,6 +1116,33 @@ void mma_m16n8k8_tf32(float d[4], const uint32_t a[4], const uint32_t b[2], cons
                       int line) {
     MmaLane lane{a, b, d};
     warp_op(kMmaTf32, 0xffffffffu, reinterpret_cast<uint64_t>(&lane), 0, warpSize, file, line);
+}
+
+void cp_async_f32(float* dst, float v) {
+    AsyncCopy c{dst, 0, kOpenGroup};
+    std::memcpy(&c.bits, &v, 4);
+    g_async[running_slot()].push_back(c);
+}
+
+void cp_async_commit() {
+    const unsigned t = running_slot();
+    const uint32_t group = ++g_async_groups[t];
+    for (AsyncCopy& c : g_async[t])
+        if (c.group == kOpenGroup) c.group = group;
+}
+
+void cp_async_wait(int pending) {
+    const unsigned t = running_slot();
+    const uint32_t done = g_async_groups[t] - std::min<uint32_t>(g_async_groups[t], pending);
+    auto& q = g_async[t];
+    size_t kept = 0;
+    for (const AsyncCopy& c : q) {
+        if (c.group != kOpenGroup && c.group <= done)
+            std::memcpy(c.dst, &c.bits, 4);
+        else
+            q[kept++] = c;
+    }
+    q.resize(kept);
 }
 
 void trap(const char* file, int line) {

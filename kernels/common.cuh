@@ -37,6 +37,26 @@
 #define SC_LD_L2(p) (*(p))
 #endif
 
+// Asynchronous copies from global to shared memory (PTX cp.async, sm_80 and newer; every
+// arch satcolor builds has it): SC_CP_ASYNC_F32(dst, src, pred) copies the float at src to
+// shared dst, or zero when pred is false (src is then not read: pass any valid address);
+// SC_CP_ASYNC_COMMIT() closes the thread's group of copies issued since the last commit;
+// SC_CP_ASYNC_WAIT(n) waits until at most the newest n of its committed groups are still
+// in flight. A copy is visible to the thread after its wait, to the block after a barrier
+// that follows the wait. Macros, so that each copy sits on its caller's source line for
+// the time model (nvcc's LDGSTS and the emulator's global read alike). The emulator lands
+// a copy only at the wait (emu/runtime.cpp), so reading early reads stale bytes.
+#ifdef __CUDACC__
+#define SC_CP_ASYNC_F32(dst, src, pred) \
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(static_cast<unsigned>(__cvta_generic_to_shared(dst))), "l"(src), "r"((pred) ? 4 : 0) : "memory")
+#define SC_CP_ASYNC_COMMIT() asm volatile("cp.async.commit_group;" ::: "memory")
+#define SC_CP_ASYNC_WAIT(n) asm volatile("cp.async.wait_group %0;" ::"n"(n) : "memory")
+#else
+#define SC_CP_ASYNC_F32(dst, src, pred) ::satcolor_emu::cp_async_f32((dst), (pred) ? *(src) : 0.0f)
+#define SC_CP_ASYNC_COMMIT() ::satcolor_emu::cp_async_commit()
+#define SC_CP_ASYNC_WAIT(n) ::satcolor_emu::cp_async_wait(n)
+#endif
+
 // Split K finished inside a kernel ("fold"): every block of an output tile stores its raw
 // partial sums, then calls this with the tile's counter; it returns true in every thread of
 // the block that arrives last, which then adds the tile's partial sums in split order (a

@@ -921,7 +921,36 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
     };
 
     sc_ig_frag<BM, BN, TM, P> acc;
-    sc_ig_main_loop<BM, BN, TM, P>(k_end - k_begin, s_a, s_b, acc, load, store, advance);
+    if constexpr (P == SC_PREC_TF32) {
+        sc_ig_main_loop<BM, BN, TM, P>(k_end - k_begin, s_a, s_b, acc, load, store, advance);
+    } else {
+        // cp.async staging: the same values into the same places, straight from global
+        // memory (a missing value's copy is a zero fill; its address is a valid stand-in).
+        auto issue = [&](int buf) {
+            const bool k_ok = kidx < k_end;
+            const int iy0 = gy * stride - pad;
+            const int ix0 = gx * stride - pad;
+            const int g_pos = img * c_o * plane_g + gy * gw + gx;
+            const int x_pos = img * c_i * plane_x + iy0 * xw + ix0;
+#pragma unroll
+            for (int e = 0; e < EA; ++e) {
+                const bool ok = k_ok && row_ok[e];
+                SC_CP_ASYNC_F32(&s_a.v[buf][r][rs + e * PASS], g + (ok ? g_pos + row_off[e] : 0), ok);
+            }
+#pragma unroll
+            for (int e = 0; e < EB; ++e) {
+                const bool in = k_ok && (unsigned)(iy0 + col_kh[e]) < (unsigned)xh && (unsigned)(ix0 + col_kw[e]) < (unsigned)xw;
+                SC_CP_ASYNC_F32(&s_b.v[buf][r][rs + e * PASS], x + (in ? x_pos + col_off[e] : 0), in);
+            }
+        };
+        // The bias sums read back the A values the thread staged, step by step in order.
+        auto visit = [&](int buf) {
+            if (!sums) return;
+#pragma unroll
+            for (int e = 0; e < EA; ++e) bsum[e] += s_a.v[buf][r][rs + e * PASS];
+        };
+        sc_ig_main_loop_async<BM, BN, TM, P>(k_end - k_begin, s_a, s_b, acc, issue, advance, visit);
+    }
 
     float* out_z = out + (size_t)blockIdx.z * c_o * cols;
 #pragma unroll

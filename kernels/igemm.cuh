@@ -276,3 +276,39 @@ static __device__ __forceinline__ void sc_ig_main_loop(int depth, sc_ig_stage<BM
         __syncthreads();
     }
 }
+
+// The main loop with cp.async staging, for the paths that stage their operands as they are
+// (FP32 and 3xTF32; TF32 rounds each value as it stages it, in sc_ig_main_loop's store):
+// issue(buf) starts the copies of the current step's operands into staging buffer buf
+// (SC_CP_ASYNC_F32, zeros for missing rows), advance() moves the thread's k-rows on by
+// one step, visit(buf) sees a step's staged operands once they are complete (the weight
+// gradient's bias sums). Step s: wait for the thread's copies, one barrier (step s's buffer
+// complete and visible; every warp done with step s - 1's, the other buffer), issue step
+// s + 1 into the other buffer so that its loads fly while step s is multiplied. The same
+// sums in the same order as sc_ig_main_loop. Every thread of the block must call it.
+template <int BM, int BN, int TM, int P, class Issue, class Advance, class Visit>
+static __device__ __forceinline__ void sc_ig_main_loop_async(int depth, sc_ig_stage<BM, P>& s_a, sc_ig_stage<BN, P>& s_b, sc_ig_frag<BM, BN, TM, P>& acc, Issue issue, Advance advance, Visit visit)
+{
+    static_assert(P != SC_PREC_TF32, "TF32 rounds its operands as it stages them: sc_ig_main_loop");
+    acc.init();
+    const int steps = depth > 0 ? (depth + SC_IG_BK - 1) / SC_IG_BK : 0;
+    if (steps > 0) {
+        issue(0);
+        SC_CP_ASYNC_COMMIT();
+    }
+    for (int s = 0; s < steps; ++s) {
+        SC_CP_ASYNC_WAIT(0);
+        __syncthreads();
+        if (s + 1 < steps) {
+            advance();
+            issue((s + 1) % 2);
+            SC_CP_ASYNC_COMMIT();
+        }
+        visit(s % 2);
+        if constexpr (P == SC_PREC_FP32) {
+            sc_ig_multiply_fp32<BM, BN, TM, P>(s_a.v[s % 2], s_b.v[s % 2], acc);
+        } else {
+            sc_ig_multiply_mma<BM, BN, TM, P>(s_a.v[s % 2], s_b.v[s % 2], acc);
+        }
+    }
+}

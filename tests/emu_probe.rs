@@ -2,7 +2,8 @@
 //! kernels of tests/kernels/emu_probe.cu and tests/kernels/planted_oob.cu: reductions give
 //! the reference sums in every thread/block order, a missing barrier shows up as an
 //! order-dependent result, barrier misuse and launches a GPU rejects are errors naming the
-//! kernel, atomics count exactly, `__half` rounds like IEEE fp16, and (normal build) a
+//! kernel, cp.async copies land only at their wait (and a copy never waited for is an
+//! error), atomics count exactly, `__half` rounds like IEEE fp16, and (normal build) a
 //! planted off-by-one past the end of a buffer hits a guard page.
 #![cfg(feature = "emu")]
 
@@ -941,4 +942,54 @@ fn groups_lay_parts_in_one_allocation_and_spans_see_them() {
     let mut a = e.view(&whole, 0, GROUP_ALIGN).unwrap();
     let b = e.view(&whole, GROUP_ALIGN, GROUP_ALIGN).unwrap();
     dev.add_assign(&mut a, &b).unwrap();
+}
+
+/// cp.async in the emulator: copies waited for before the barrier give the neighbour's
+/// value (x, doubled where the second, zero-filled copy of an odd thread adds 0); a read
+/// after the barrier but before the thread's own wait sees stale shared memory in some
+/// thread orders (the copies land at the wait); never waiting is a launch error.
+#[test]
+fn cp_async_copies_land_at_their_wait() {
+    let (block, blocks) = (64u32, 2u32);
+    let n = (block * blocks) as usize;
+    let x = random(n, 9);
+    let want: Vec<f32> = (0..n)
+        .map(|i| {
+            let (b, t) = (i / block as usize, i % block as usize);
+            let u = (t + 1) % block as usize;
+            let v = x[b * block as usize + u];
+            if u % 2 == 0 {
+                2.0 * v
+            } else {
+                v
+            }
+        })
+        .collect();
+    let run = |e: &EmuExec, mode: i32| -> Result<Vec<f32>> {
+        let xb = e.upload(&x)?;
+        let mut out = e.alloc_zeros(n)?;
+        let c = cfg((blocks, 1, 1), (block, 1, 1), 0);
+        let args = &mut [
+            Arg::In("x", &xb),
+            Arg::Out("out", &mut out),
+            Arg::I32("mode", mode),
+        ];
+        launch(e, &PROBE_CP_ASYNC, c, args)?;
+        e.download(&out)
+    };
+    let mut early_differs = false;
+    for &(t, b) in ORDERS {
+        let e = emu(t, b);
+        assert_eq!(run(&e, 0).unwrap(), want, "{t:?} {b:?}");
+        early_differs |= run(&e, 1).unwrap() != want;
+        expect_error(
+            run(&e, 2).map(|_| ()),
+            "probe_cp_async",
+            &["cp.async copies it never waited for"],
+        );
+    }
+    assert!(
+        early_differs,
+        "reading before the wait gave the right values in every order"
+    );
 }

@@ -183,3 +183,28 @@ extern "C" __global__ void probe_tf32(const float* x, float* out, int n)
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) out[i] = __uint_as_float(sc_tf32(x[i]));
 }
+
+// cp.async: thread t copies x[i] (i its global index) into shared slot t and writes out[i] =
+// the slot of its block neighbour t + 1, read after its own wait and a barrier (mode 0:
+// right), after a barrier but before its wait (mode 1: a neighbour's copy may not have
+// landed), or with no wait at all (mode 2: the launch is an error). Copies of an odd
+// thread's are issued in two groups, waited for with SC_CP_ASYNC_WAIT(1) then (0), so that
+// the group bookkeeping matters (mode 0 reads slot t + 1 only after both).
+extern "C" __global__ void probe_cp_async(const float* x, float* out, int mode)
+{
+    __shared__ float buf[2][1024];
+    const unsigned t = threadIdx.x;
+    const unsigned i = blockIdx.x * blockDim.x + t;
+    SC_CP_ASYNC_F32(&buf[0][t], x + i, true);
+    SC_CP_ASYNC_COMMIT();
+    SC_CP_ASYNC_F32(&buf[1][t], x + i, t % 2 == 0);
+    SC_CP_ASYNC_COMMIT();
+    if (mode == 0) {
+        SC_CP_ASYNC_WAIT(1);
+        SC_CP_ASYNC_WAIT(0);
+    }
+    __syncthreads();
+    if (mode == 1) SC_CP_ASYNC_WAIT(0);
+    const unsigned u = (t + 1) % blockDim.x;
+    out[i] = buf[0][u] + buf[1][u];
+}
