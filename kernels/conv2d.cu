@@ -876,20 +876,27 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
         col_off[e] = (col / kk) * plane_x + kh * xw + kw;
     }
 
-    float ra[EA], rb[EB];
-    auto load = [&]() {
+    // The thread's values of the current step: fa(e, ok, offset into g) for A row e and
+    // fb(e, ok, offset into x) for B column e, ok false where the value is a zero (past K,
+    // a missing row or column, the padding); the offset is then not to be read.
+    auto each = [&](auto fa, auto fb) {
         const bool k_ok = kidx < k_end;
         const int iy0 = gy * stride - pad;
         const int ix0 = gx * stride - pad;
         const int g_pos = img * c_o * plane_g + gy * gw + gx;
         const int x_pos = img * c_i * plane_x + iy0 * xw + ix0;
 #pragma unroll
-        for (int e = 0; e < EA; ++e) ra[e] = k_ok && row_ok[e] ? g[g_pos + row_off[e]] : 0.0f;
+        for (int e = 0; e < EA; ++e) fa(e, k_ok && row_ok[e], g_pos + row_off[e]);
 #pragma unroll
         for (int e = 0; e < EB; ++e) {
             const bool in = k_ok && (unsigned)(iy0 + col_kh[e]) < (unsigned)xh && (unsigned)(ix0 + col_kw[e]) < (unsigned)xw;
-            rb[e] = in ? x[x_pos + col_off[e]] : 0.0f;
+            fb(e, in, x_pos + col_off[e]);
         }
+    };
+    float ra[EA], rb[EB];
+    auto load = [&]() {
+        each([&](int e, bool ok, int off) { ra[e] = ok ? g[off] : 0.0f; },
+             [&](int e, bool ok, int off) { rb[e] = ok ? x[off] : 0.0f; });
     };
     auto advance = [&]() {
         kidx += SC_IG_BK;
@@ -927,21 +934,8 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
         // cp.async staging: the same values into the same places, straight from global
         // memory (a missing value's copy is a zero fill; its address is a valid stand-in).
         auto issue = [&](int buf) {
-            const bool k_ok = kidx < k_end;
-            const int iy0 = gy * stride - pad;
-            const int ix0 = gx * stride - pad;
-            const int g_pos = img * c_o * plane_g + gy * gw + gx;
-            const int x_pos = img * c_i * plane_x + iy0 * xw + ix0;
-#pragma unroll
-            for (int e = 0; e < EA; ++e) {
-                const bool ok = k_ok && row_ok[e];
-                SC_CP_ASYNC_F32(&s_a.v[buf][r][rs + e * PASS], g + (ok ? g_pos + row_off[e] : 0), ok);
-            }
-#pragma unroll
-            for (int e = 0; e < EB; ++e) {
-                const bool in = k_ok && (unsigned)(iy0 + col_kh[e]) < (unsigned)xh && (unsigned)(ix0 + col_kw[e]) < (unsigned)xw;
-                SC_CP_ASYNC_F32(&s_b.v[buf][r][rs + e * PASS], x + (in ? x_pos + col_off[e] : 0), in);
-            }
+            each([&](int e, bool ok, int off) { SC_CP_ASYNC_F32(&s_a.v[buf][r][rs + e * PASS], g + (ok ? off : 0), ok); },
+                 [&](int e, bool ok, int off) { SC_CP_ASYNC_F32(&s_b.v[buf][r][rs + e * PASS], x + (ok ? off : 0), ok); });
         };
         // The bias sums read back the A values the thread staged, step by step in order.
         auto visit = [&](int buf) {
