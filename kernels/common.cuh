@@ -81,6 +81,19 @@ static __device__ inline bool sc_fold_arrive(int* counter, int splits)
     return last;
 }
 
+// Index 0..3 (row-major) of the first maximum of the 2 x 2 window whose top-left is `p`
+// (rows `wd` apart): the max pooling's tie rule (kernels/max_pool2d.cu, conv_patch_body's
+// pooled epilogue).
+static __device__ inline int sc_window_argmax(const float* p, int wd)
+{
+    int best = 0;
+    float m = p[0];
+    if (p[1] > m) { m = p[1]; best = 1; }
+    if (p[wd] > m) { m = p[wd]; best = 2; }
+    if (p[wd + 1] > m) { best = 3; }
+    return best;
+}
+
 // y = act(z).
 static __device__ inline float sc_act(float z, int kind, float slope)
 {

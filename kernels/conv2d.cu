@@ -217,6 +217,28 @@ extern "C" __global__ void conv2d_weight_grad(const float* __restrict__ g, const
     }
 }
 
+// The masked epilogue of conv_igemm_body: y *= act'(mask) over one BM x BN tile of a
+// launch with one parity class (rows m0 .. m0 + BM of M = n * plane pixels, channels n0 ..
+// n0 + BN), read back after a barrier (other threads stored it), with act_backward's one
+// rounding, so both give the same bits: an input gradient through the activation whose
+// output `mask` is (the U-Net's ReLUs).
+// Mapping: thread tid takes units u = tid, tid + 256, ... (channel, row; row fastest), so
+// consecutive threads touch consecutive pixels of a channel.
+template <int BM, int BN, class T>
+static __device__ __noinline__ void sc_ig_mask(T* __restrict__ y, const T* __restrict__ mask, int m0, int rows, int n0, int c_out, int plane, int act, float slope, int fmt)
+{
+    __syncthreads();
+#pragma unroll 1
+    for (int u = threadIdx.x; u < BM * BN; u += SC_IG_THREADS) {
+        const int m = m0 + u % BM;
+        const int o = n0 + u / BM;
+        if (m >= rows || o >= c_out) continue;
+        const int img = m / plane;
+        const size_t off = ((size_t)img * c_out + o) * plane + (m - img * plane);
+        y[off] = sc_to<T>(sc_f32(y[off], fmt) * sc_act_grad(sc_f32(mask[off], fmt), act, slope), fmt);
+    }
+}
+
 // The implicit-GEMM convolution (variant v3 of conv2d_forward, v2 of
 // conv_transpose2d_forward): C[M x N] = A[M x K] * B[K x N] with the batch folded into M.
 //
@@ -237,6 +259,9 @@ extern "C" __global__ void conv2d_weight_grad(const float* __restrict__ g, const
 // (v1's sums in v1's order: the same results bit for bit); with more, it writes the raw
 // partial sum to y + s*len(y) (y is then a scratch of splits outputs) and sum_slices
 // (kernels/reduce.cu) adds the splits in order and applies bias and activation.
+// Masked (mask_act != 0, only with one split and one class): the finished y is then
+// multiplied by act'(mask) (sc_ig_mask), an input gradient through an activation; else
+// mask is a stand-in, not read.
 //
 // Mapping: 256 threads, a BM x BN tile (kernels/igemm.cuh); grid.x = tiles of BM rows of
 // the largest class, grid.y = tiles of BN output channels. Staging: thread t stages k-row
@@ -248,7 +273,7 @@ extern "C" __global__ void conv2d_weight_grad(const float* __restrict__ g, const
 // (kernels/half.cuh; the raw partial sums of split K stay FP32, in `parts`, which the f32
 // instances pass as y).
 template <int BM, int BN, int TM, int P, class T>
-static __device__ __forceinline__ void conv_igemm_body(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y, float* parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+static __device__ __forceinline__ void conv_igemm_body(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, const T* __restrict__ mask, T* __restrict__ y, float* parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope, int fmt)
 {
     constexpr int PASS = SC_IG_THREADS / SC_IG_BK;  // pixels or channels per staging pass
     constexpr int EA = BM / PASS;                    // A loads per thread and step
@@ -382,90 +407,92 @@ static __device__ __forceinline__ void conv_igemm_body(const T* __restrict__ x, 
             }
         }
     }
+    // (The launch code passes mask_act only with one split and one class.)
+    if (mask_act != 0) sc_ig_mask<BM, BN>(y, mask, m0, rows, n0, c_out, plane_q, mask_act, slope, fmt);
 }
 
 // conv_igemm_body with 128 x 64 tiles, 8 x 4 per thread: more than 32 output channels on maps of at least 128 pixels.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
 {
-    conv_igemm_body<128, 64, 8, SC_PREC_FP32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_igemm_body<128, 64, 8, SC_PREC_FP32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_igemm_body with 256 x 32 tiles, 8 x 4 per thread: 17 to 32 output channels (G's F = 32 layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
 {
-    conv_igemm_body<256, 32, 8, SC_PREC_FP32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_igemm_body<256, 32, 8, SC_PREC_FP32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_igemm_body with 256 x 16 tiles, 4 x 4 per thread: 5 to 16 output channels.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
 {
-    conv_igemm_body<256, 16, 4, SC_PREC_FP32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_igemm_body<256, 16, 4, SC_PREC_FP32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_igemm_body with 256 x 4 tiles, 1 x 4 per thread: at most 4 output channels (G's 1- and 3-band outputs), in every precision (a tensor-core tile is 8 channels wide).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X4) conv_igemm_256x4(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X4) conv_igemm_256x4(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
 {
-    conv_igemm_body<256, 4, 1, SC_PREC_FP32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_igemm_body<256, 4, 1, SC_PREC_FP32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_igemm_128x64 with TF32 tensor cores (warp tiles of 32 x 32).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
 {
-    conv_igemm_body<128, 64, 8, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_igemm_body<128, 64, 8, SC_PREC_TF32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_igemm_256x32 with TF32 tensor cores (warp tiles of 32 x 32).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
 {
-    conv_igemm_body<256, 32, 8, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_igemm_body<256, 32, 8, SC_PREC_TF32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_igemm_256x16 with TF32 tensor cores (warp tiles of 32 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
 {
-    conv_igemm_body<256, 16, 4, SC_PREC_TF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_igemm_body<256, 16, 4, SC_PREC_TF32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_igemm_128x64 with 3xTF32 tensor cores (warp tiles of 32 x 32).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
 {
-    conv_igemm_body<128, 64, 8, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_igemm_body<128, 64, 8, SC_PREC_3XTF32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_igemm_256x32 with 3xTF32 tensor cores (warp tiles of 32 x 32).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
 {
-    conv_igemm_body<256, 32, 8, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_igemm_body<256, 32, 8, SC_PREC_3XTF32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_igemm_256x16 with 3xTF32 tensor cores (warp tiles of 32 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
 {
-    conv_igemm_body<256, 16, 4, SC_PREC_3XTF32, float>(x, w, bias, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, 0);
+    conv_igemm_body<256, 16, 4, SC_PREC_3XTF32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_igemm_128x64_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope, int fmt)
 {
-    conv_igemm_body<128, 64, 8, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+    conv_igemm_body<128, 64, 8, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, fmt);
 }
 
 // conv_igemm_256x32_tf32 on 16-bit storage (bf16 or fp16, `fmt`).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope, int fmt)
 {
-    conv_igemm_body<256, 32, 8, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+    conv_igemm_body<256, 32, 8, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, fmt);
 }
 
 // conv_igemm_256x16_tf32 on 16-bit storage (bf16 or fp16, `fmt`).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope, int fmt)
 {
-    conv_igemm_body<256, 16, 4, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+    conv_igemm_body<256, 16, 4, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, fmt);
 }
 
 // conv_igemm_256x4 on 16-bit storage (bf16 or fp16, `fmt`): FP32 FMAs, whose products of 16-bit values are exact as TF32's are.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X4) conv_igemm_256x4_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X4) conv_igemm_256x4_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope, int fmt)
 {
-    conv_igemm_body<256, 4, 1, SC_PREC_FP32, unsigned short>(x, w, bias, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, slope, fmt);
+    conv_igemm_body<256, 4, 1, SC_PREC_FP32, unsigned short>(x, w, bias, mask, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, fmt);
 }
 
 // Output tile side of the patch-staged tensor-core convolution (conv_patch_*).
@@ -491,6 +518,105 @@ struct sc_patch_geom {
     static constexpr int PER_THREAD = (ELEMS + SC_IG_THREADS - 1) / SC_IG_THREADS;
 };
 
+// The pooled epilogue of conv_patch_body: p = maxpool2x2(y) over one output tile of BN
+// channels (top-left (ty0, tx0), even) of one image, read back from the y the block has
+// just written (a barrier first: another thread wrote it). y_img and p_img point at the
+// image. The window's values are compared as floats (the first maximum, row-major, wins)
+// and its element copied, as max_pool2d_forward does, so both give the same bits; windows
+// of a dropped trailing row or column are skipped.
+// Mapping: thread tid takes units u = tid, tid + 256, ... (channel, pooled row, pooled
+// column; column fastest): 8 x 8 windows a channel.
+template <int BN, class T>
+static __device__ __noinline__ void sc_patch_pool(const T* __restrict__ y_img, T* __restrict__ p_img, int o0, int c_out, int ty0, int tx0, int h_out, int w_out, int fmt)
+{
+    constexpr int HALF = SC_PATCH_TILE / 2;
+    const int hp = h_out / 2;
+    const int wp = w_out / 2;
+    __syncthreads();
+#pragma unroll 1
+    for (int u = threadIdx.x; u < BN * HALF * HALF; u += SC_IG_THREADS) {
+        const int o = o0 + u / (HALF * HALF);
+        const int py = ty0 / 2 + u / HALF % HALF;
+        const int px = tx0 / 2 + u % HALF;
+        if (o >= c_out || py >= hp || px >= wp) continue;
+        const T* q = y_img + ((size_t)o * h_out + 2 * py) * w_out + 2 * px;
+        const float v[4] = {sc_ld(q, fmt), sc_ld(q + 1, fmt), sc_ld(q + w_out, fmt), sc_ld(q + w_out + 1, fmt)};
+        const int best = sc_window_argmax(v, 2);
+        p_img[((size_t)o * hp + py) * wp + px] = q[(best >> 1) * w_out + (best & 1)];
+    }
+}
+
+// The masked epilogue of conv_patch_body: y *= act'(mask) over one output tile of BN
+// channels (top-left (ty0, tx0)) of one image, read back after a barrier, with
+// act_backward's one rounding (the same bits): an input gradient through the activation
+// whose output `mask` is. y_img and mask_img point at the image.
+// Mapping: thread tid takes units u = tid, tid + 256, ... (channel, row, column; column
+// fastest).
+template <int BN, class T>
+static __device__ __noinline__ void sc_patch_mask(T* __restrict__ y_img, const T* __restrict__ mask_img, int o0, int c_out, int ty0, int tx0, int h_out, int w_out, int act, float slope, int fmt)
+{
+    constexpr int AREA = SC_PATCH_TILE * SC_PATCH_TILE;
+    __syncthreads();
+#pragma unroll 1
+    for (int u = threadIdx.x; u < BN * AREA; u += SC_IG_THREADS) {
+        const int o = o0 + u / AREA;
+        const int oy = ty0 + u % AREA / SC_PATCH_TILE;
+        const int ox = tx0 + u % SC_PATCH_TILE;
+        if (o >= c_out || oy >= h_out || ox >= w_out) continue;
+        const size_t off = ((size_t)o * h_out + oy) * w_out + ox;
+        y_img[off] = sc_to<T>(sc_f32(y_img[off], fmt) * sc_act_grad(sc_f32(mask_img[off], fmt), act, slope), fmt);
+    }
+}
+
+// The fold of conv_patch_body's split K (the last block of a tile, after sc_fold_arrive):
+// y = act(bias + the splits' partial sums of the tile, added in split order from 0), the
+// order sum_slices adds them in, so both give the same bits.
+template <int BN, class T>
+static __device__ __forceinline__ void sc_patch_fold(const float* __restrict__ parts, T* __restrict__ y, const T* __restrict__ bias, int o0, int c_out, int ty0, int tx0, int h_out, int w_out, size_t img_off, size_t len, int splits, int has_bias, int act, float slope, int fmt)
+{
+    const int tid = threadIdx.x;
+    const int plane_out = h_out * w_out;
+    // Thread tid takes units u = tid, tid + 256, ... of the tile (channel, row, 4 or 1
+    // columns: 128-bit loads of the FP32 slices when rows are whole quads, w_out % 4 == 0,
+    // and the slices 16-byte aligned with them), so consecutive threads read consecutive
+    // words of a row. A loop, not unrolled: short code, and the time model sees a loop
+    // whose lines did not run when a launch does not fold (its loads and stores on lines of
+    // its own: sc_f32 and sc_to rather than sc_ld and sc_st).
+    const float* q_img = parts + img_off;
+    const int per = w_out % 4 == 0 ? 4 : 1;
+    constexpr int AREA = SC_PATCH_TILE * SC_PATCH_TILE;
+#pragma unroll 1
+    for (int u = tid; u < BN * AREA / per; u += SC_IG_THREADS) {
+        const int e = u * per;
+        const int o = o0 + e / AREA;
+        const int oy = ty0 + e % AREA / SC_PATCH_TILE;
+        const int ox = tx0 + e % SC_PATCH_TILE;
+        if (o >= c_out || oy >= h_out || ox >= w_out) continue;
+        const size_t off = (size_t)o * plane_out + oy * w_out + ox;
+        float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        if (per == 4) {
+#pragma unroll 1
+            for (int z = 0; z < splits; ++z) {
+                const float4 v = SC_LD_L2(reinterpret_cast<const float4*>(q_img + z * len + off));
+                sum[0] += v.x;
+                sum[1] += v.y;
+                sum[2] += v.z;
+                sum[3] += v.w;
+            }
+        } else {
+#pragma unroll 1
+            for (int z = 0; z < splits; ++z) sum[0] += SC_LD_L2(q_img + z * len + off);
+        }
+        const float b = has_bias ? sc_f32(bias[o], fmt) : 0.0f;
+        T* out = y + img_off + off;
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+            if (c == per) break;
+            out[c] = sc_to<T>(sc_act(has_bias ? sum[c] + b : sum[c], act, slope), fmt);
+        }
+    }
+}
+
 // The patch-staged tensor-core convolution (TF32 or 3xTF32; stride 1, kernel side K): a
 // correlation y[img, o, oy, ox] = act(bias[o] + sum_{i, kh, kw} x[img, i, oy - pad + kh,
 // ox - pad + kw] * W[o, i, kh, kw]) with W = w[o, i, kh, kw] (transposed = 0: conv2d forward,
@@ -511,6 +637,14 @@ struct sc_patch_geom {
 // blockIdx.x], zero before and after the launch) adds the tile's slices in the same order,
 // so both give the same results bit for bit.
 //
+// Masked (mask_act != 0, likewise only where the kernel finishes y): the block that
+// finishes a tile then multiplies it by act'(mask) (sc_patch_mask: the U-Net's input
+// gradients through its ReLUs); else mask is a stand-in, not read.
+// Pooled (pool = 1, only where the launch finishes y in the kernel: K whole or folded):
+// the block that finishes a tile also writes its 2 x 2 max pooling into pooled
+// [n, c_out, h_out/2, w_out/2] (sc_patch_pool: D's conv + LeakyReLU + pool, the U-Net
+// encoder's block output and its pooled copy); else pooled is a stand-in, not written.
+//
 // Mapping: 256 threads = 8 warps; a block computes a 16 x 16 output tile (grid.x = tiles,
 // row-major) of one image for BN output channels (grid.y). Warp w owns output rows
 // 2w and 2w + 1, one 16 x 8 mma tile per row and 8 channels (lane 4g + t: pixels g and
@@ -524,7 +658,7 @@ struct sc_patch_geom {
 // order is fixed by the shape alone.
 // Storage: T and fmt as conv_igemm_body's (the split partial sums in `parts`).
 template <int K, int BN, int P, class T>
-static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, T* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope, int fmt)
+static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, const T* __restrict__ mask, T* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, T* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope, int fmt)
 {
     using G = sc_patch_geom<K>;
     // Weights of a kernel row as s_w[c][o][kw]: K floats per output channel, WS per input
@@ -677,137 +811,105 @@ static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, 
     }
     // Fold: the last block of the tile adds the splits' partial sums in split order (as
     // sum_slices does: from 0, slice 0 first, then the bias), then the activation, into y.
-    if (splits == 1 || !fold) return;
-    if (!sc_fold_arrive(tickets + ((size_t)img * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x, splits)) return;
-    // Thread tid takes units u = tid, tid + 256, ... of the tile (channel, row, 4 or 1
-    // columns: 128-bit loads of the FP32 slices when rows are whole quads, w_out % 4 == 0,
-    // and the slices 16-byte aligned with them), so consecutive threads read consecutive
-    // words of a row. A loop, not unrolled: short code, and the time model sees a loop
-    // whose lines did not run when a launch does not fold (its loads and stores on lines of
-    // its own: sc_f32 and sc_to rather than sc_ld and sc_st).
-    const float* q_img = parts + img_off;
-    const int per = w_out % 4 == 0 ? 4 : 1;
-    constexpr int AREA = SC_PATCH_TILE * SC_PATCH_TILE;
-#pragma unroll 1
-    for (int u = tid; u < BN * AREA / per; u += SC_IG_THREADS) {
-        const int e = u * per;
-        const int o = o0 + e / AREA;
-        const int oy = ty0 + e % AREA / SC_PATCH_TILE;
-        const int ox = tx0 + e % SC_PATCH_TILE;
-        if (o >= c_out || oy >= h_out || ox >= w_out) continue;
-        const size_t off = (size_t)o * plane_out + oy * w_out + ox;
-        float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        if (per == 4) {
-#pragma unroll 1
-            for (int z = 0; z < splits; ++z) {
-                const float4 v = SC_LD_L2(reinterpret_cast<const float4*>(q_img + z * len + off));
-                sum[0] += v.x;
-                sum[1] += v.y;
-                sum[2] += v.z;
-                sum[3] += v.w;
-            }
-        } else {
-#pragma unroll 1
-            for (int z = 0; z < splits; ++z) sum[0] += SC_LD_L2(q_img + z * len + off);
-        }
-        const float b = has_bias ? sc_f32(bias[o], fmt) : 0.0f;
-        T* out = y + img_off + off;
-#pragma unroll
-        for (int c = 0; c < 4; ++c) {
-            if (c == per) break;
-            out[c] = sc_to<T>(sc_act(has_bias ? sum[c] + b : sum[c], act, slope), fmt);
-        }
+    if (splits > 1) {
+        if (!fold || !sc_fold_arrive(tickets + ((size_t)img * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x, splits)) return;
+        sc_patch_fold<BN>(parts, y, bias, o0, c_out, ty0, tx0, h_out, w_out, img_off, len, splits, has_bias, act, slope, fmt);
     }
+    // The block that finished the tile: its pooling or its mask (the launch code passes
+    // pool or mask_act only where the kernel finishes y).
+    const size_t pool_off = (size_t)img * c_out * (h_out / 2) * (w_out / 2);
+    if (pool) sc_patch_pool<BN>(y + img_off, pooled + pool_off, o0, c_out, ty0, tx0, h_out, w_out, fmt);
+    if (mask_act != 0) sc_patch_mask<BN>(y + img_off, mask + img_off, o0, c_out, ty0, tx0, h_out, w_out, mask_act, slope, fmt);
 }
 
 // conv_patch_body with TF32 tensor cores: 9 x 9 kernels, 9 to 32 output channels per block tile (G's F = 32 layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
 {
-    conv_patch_body<9, 32, SC_PREC_TF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
+    conv_patch_body<9, 32, SC_PREC_TF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_patch_body with TF32 tensor cores: 9 x 9 kernels, at most 8 output channels (G's 1- and 3-band outputs).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
 {
-    conv_patch_body<9, 8, SC_PREC_TF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
+    conv_patch_body<9, 8, SC_PREC_TF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 9 x 9 kernels, 9 to 32 output channels per block tile (G's F = 32 layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
 {
-    conv_patch_body<9, 32, SC_PREC_3XTF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
+    conv_patch_body<9, 32, SC_PREC_3XTF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 9 x 9 kernels, at most 8 output channels (G's 1- and 3-band outputs).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
 {
-    conv_patch_body<9, 8, SC_PREC_3XTF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
+    conv_patch_body<9, 8, SC_PREC_3XTF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
 }
 
-// conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 64 output channels per block tile (D's convolutions on maps of at least 16 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
+// conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 64 output channels per block tile (on maps of at least 16 x 16, where such tiles fill the GPU).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
 {
-    conv_patch_body<3, 64, SC_PREC_TF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
+    conv_patch_body<3, 64, SC_PREC_TF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
 }
 
-// conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 17 to 32 output channels per block tile (the U-Net's 32-channel layers, on maps of at least 16 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
+// conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 32 output channels per block tile (on maps of at least 16 x 16).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
 {
-    conv_patch_body<3, 32, SC_PREC_TF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
+    conv_patch_body<3, 32, SC_PREC_TF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
 }
 
-// conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 9 to 16 output channels per block tile (the U-Net's 16-channel layers, on maps of at least 16 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
+// conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 16 output channels per block tile (on maps of at least 16 x 16; D's and the U-Net's layers whose wider tiles would leave SMs idle).
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
 {
-    conv_patch_body<3, 16, SC_PREC_TF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
+    conv_patch_body<3, 16, SC_PREC_TF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 64 output channels per block tile (D's convolutions on maps of at least 16 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
 {
-    conv_patch_body<3, 64, SC_PREC_3XTF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
+    conv_patch_body<3, 64, SC_PREC_3XTF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
 }
 
-// conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 17 to 32 output channels per block tile.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
+// conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 32 output channels per block tile.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
 {
-    conv_patch_body<3, 32, SC_PREC_3XTF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
+    conv_patch_body<3, 32, SC_PREC_3XTF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
 }
 
-// conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 9 to 16 output channels per block tile.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope)
+// conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 16 output channels per block tile.
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
 {
-    conv_patch_body<3, 16, SC_PREC_3XTF32, float>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, 0);
+    conv_patch_body<3, 16, SC_PREC_3XTF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
 }
 
 // conv_patch_9x32_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope, int fmt)
 {
-    conv_patch_body<9, 32, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, fmt);
+    conv_patch_body<9, 32, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, fmt);
 }
 
 // conv_patch_9x8_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope, int fmt)
 {
-    conv_patch_body<9, 8, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, fmt);
+    conv_patch_body<9, 8, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, fmt);
 }
 
 // conv_patch_3x64_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope, int fmt)
 {
-    conv_patch_body<3, 64, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, fmt);
+    conv_patch_body<3, 64, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, fmt);
 }
 
 // conv_patch_3x32_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope, int fmt)
 {
-    conv_patch_body<3, 32, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, fmt);
+    conv_patch_body<3, 32, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, fmt);
 }
 
 // conv_patch_3x16_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int has_bias, int act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope, int fmt)
 {
-    conv_patch_body<3, 16, SC_PREC_TF32, unsigned short>(x, w, bias, y, parts, tickets, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, has_bias, act, slope, fmt);
+    conv_patch_body<3, 16, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, fmt);
 }
 
 // The implicit-GEMM weight gradient (variant v2 of conv2d_weight_grad), split over K:

@@ -4,17 +4,6 @@
 #include "common.cuh"
 #include "half.cuh"
 
-// Index 0..3 (row-major) of the first maximum of the window whose top-left is `p`.
-static __device__ inline int sc_window_argmax(const float* p, int wd)
-{
-    int best = 0;
-    float m = p[0];
-    if (p[1] > m) { m = p[1]; best = 1; }
-    if (p[wd] > m) { m = p[wd]; best = 2; }
-    if (p[wd + 1] > m) { best = 3; }
-    return best;
-}
-
 // y[nc, oy, ox] = max of x[nc, 2oy..2oy+1, 2ox..2ox+1] (nc = image * channels + channel),
 // the window's values compared as floats and the first maximum's element copied. T: float,
 // or unsigned short for 16-bit storage of format fmt (kernels/half.cuh).

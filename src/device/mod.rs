@@ -136,6 +136,25 @@ pub trait Device {
         act: Act,
         y: &mut Self::Buf,
     ) -> Result<()>;
+    /// [`conv2d_forward`](Self::conv2d_forward) and `p = maxpool2×2(y)` (as
+    /// [`max_pool2d_forward`](Self::max_pool2d_forward) of y's shape): D's convolutions and
+    /// the U-Net encoder's block outputs, whose pooled copy feeds the next layer. The GPU
+    /// devices pool in the convolution's epilogue where the kernel finishes y itself; the
+    /// default runs the two ops.
+    #[allow(clippy::too_many_arguments)]
+    fn conv2d_forward_pooled(
+        &self,
+        s: &Conv2dShape,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        b: Option<&Self::Buf>,
+        act: Act,
+        y: &mut Self::Buf,
+        p: &mut Self::Buf,
+    ) -> Result<()> {
+        self.conv2d_forward(s, x, w, b, act, y)?;
+        self.max_pool2d_forward(&s.pooled(), y, p)
+    }
     /// `dx = ∂L/∂x` from `dy = ∂L/∂(conv2d output before activation)`.
     fn conv2d_backward_input(
         &self,
@@ -144,6 +163,22 @@ pub trait Device {
         dy: &Self::Buf,
         dx: &mut Self::Buf,
     ) -> Result<()>;
+    /// [`conv2d_backward_input`](Self::conv2d_backward_input) through the activation whose
+    /// output `y` (x's shape) is: `dx = ∂L/∂x · act'(y)`, the gradient before that
+    /// activation (the U-Net's ReLUs). The GPU devices apply act' where the kernel finishes
+    /// dx itself; the default runs the input gradient and
+    /// [`act_backward`](Self::act_backward).
+    fn conv2d_backward_input_act(
+        &self,
+        s: &Conv2dShape,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        (act, y): (Act, &Self::Buf),
+        dx: &mut Self::Buf,
+    ) -> Result<()> {
+        self.conv2d_backward_input(s, w, dy, dx)?;
+        self.act_backward(act, y, dx)
+    }
     /// `dw = ∂L/∂w` and, if given, `db = ∂L/∂b` from `dy` (pre-activation gradient).
     fn conv2d_backward_weight(
         &self,
@@ -171,6 +206,20 @@ pub trait Device {
         dy: &Self::Buf,
         dx: &mut Self::Buf,
     ) -> Result<()>;
+    /// [`conv_transpose2d_backward_input`](Self::conv_transpose2d_backward_input) through
+    /// the activation whose output `y` (x's shape) is, as
+    /// [`conv2d_backward_input_act`](Self::conv2d_backward_input_act).
+    fn conv_transpose2d_backward_input_act(
+        &self,
+        s: &ConvTranspose2dShape,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        (act, y): (Act, &Self::Buf),
+        dx: &mut Self::Buf,
+    ) -> Result<()> {
+        self.conv_transpose2d_backward_input(s, w, dy, dx)?;
+        self.act_backward(act, y, dx)
+    }
     /// `dw` (and `db`) of a transposed convolution from `dy`.
     fn conv_transpose2d_backward_weight(
         &self,

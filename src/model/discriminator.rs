@@ -260,16 +260,18 @@ fn forward<D: Device>(
 ) -> ModelResult<()> {
     let vals = &params.values;
     for j in 0..STAGES {
-        let input = if j == 0 { x } else { &pass.p[j - 1] };
-        dev.conv2d_forward(
+        // The convolution and its pooling in one call (one launch where the kernel pools).
+        let (done, rest) = pass.p.split_at_mut(j);
+        let input = if j == 0 { x } else { &done[j - 1] };
+        dev.conv2d_forward_pooled(
             &pass.convs[j],
             input,
             &vals[2 * j],
             Some(&vals[2 * j + 1]),
             act,
             &mut pass.c[j],
+            &mut rest[0],
         )?;
-        dev.max_pool2d_forward(&pass.pools[j], &pass.c[j], &mut pass.p[j])?;
     }
     dev.linear_forward(
         &pass.fc,

@@ -341,19 +341,20 @@ impl<D: Device> UnetBody<D> {
         let conv = |s: &Conv2dShape, x: &D::Buf, i: usize, y: &mut D::Buf| {
             dev.conv2d_forward(s, x, &vals[i], Some(&vals[i + 1]), Act::Relu, y)
         };
+        // Each level's output e_l and, where a level follows, its pooled copy (that level's
+        // input) in one call.
         for (l, s) in self.shapes.enc.iter().enumerate() {
-            let (below, here) = self.enc.split_at_mut(l);
-            let b = &mut here[0];
-            let input = match (s.pool, b.p.as_mut()) {
-                (Some(pool), Some(p)) => {
-                    dev.max_pool2d_forward(&pool, &below[l - 1].e, p)?;
-                    &*p
-                }
-                _ => x,
-            };
+            let (here, above) = self.enc.split_at_mut(l + 1);
+            let b = &mut here[l];
             let i = self.idx.enc(l);
-            conv(&s.conv1, input, i, &mut b.mid)?;
-            conv(&s.conv2, &b.mid, i + 2, &mut b.e)?;
+            conv(&s.conv1, b.p.as_ref().unwrap_or(x), i, &mut b.mid)?;
+            match above.first_mut().and_then(|a| a.p.as_mut()) {
+                Some(p) => {
+                    let (w, bias) = (&vals[i + 2], Some(&vals[i + 3]));
+                    dev.conv2d_forward_pooled(&s.conv2, &b.mid, w, bias, Act::Relu, &mut b.e, p)?
+                }
+                None => conv(&s.conv2, &b.mid, i + 2, &mut b.e)?,
+            }
         }
         for l in (0..self.dec.len()).rev() {
             let s = self.shapes.dec[l];
@@ -400,7 +401,14 @@ impl<D: Device> UnetBody<D> {
             Some(g) => &mut g.dd,
             None => &mut self.enc_grads[0].de,
         };
-        dev.conv2d_backward_input(&self.shapes.out, &vals[io], dr, d_top)?;
+        // Through d_0's ReLU (e_0's without a decoder): every block gets ∂ of its output
+        // already through its ReLU.
+        let top_out = match self.dec.first() {
+            Some(d) => &d.d,
+            None => &self.enc[0].e,
+        };
+        let top = (Act::Relu, top_out);
+        dev.conv2d_backward_input_act(&self.shapes.out, &vals[io], dr, top, d_top)?;
         // Decoder, top level first: the block, the split of its input's gradient into ∂up_l
         // and the skip's share of ∂e_l, then up_l back to ∂d_{l+1} (∂e_{L−1} at the
         // bottom).
@@ -412,10 +420,10 @@ impl<D: Device> UnetBody<D> {
             block_backward(
                 dev,
                 (&s.conv1, &s.conv2),
-                (&b.cat, &b.mid, &b.d),
+                (&b.cat, &b.mid),
                 (&vals[i], &vals[i + 2]),
                 grads_at(grads, i),
-                (&mut g.dd, &mut g.dmid, false),
+                (&mut g.dd, &mut g.dmid),
                 Some(&mut g.dcat),
             )?;
             dev.split_channels(&s.cat, &g.dcat, &mut g.dup, &mut self.enc_grads[l].de)?;
@@ -430,11 +438,13 @@ impl<D: Device> UnetBody<D> {
                 Some(a) => &mut a.dd,
                 None => &mut self.enc_grads[l + 1].de,
             };
-            dev.conv_transpose2d_backward_input(&s.up, &vals[iu], &g.dup, d_next)?;
+            // Through src's ReLU (d_{l+1}, or e_{L−1}: its only consumer is this up-sampling).
+            let mask = (Act::Relu, src);
+            dev.conv_transpose2d_backward_input_act(&s.up, &vals[iu], &g.dup, mask, d_next)?;
         }
         // Encoder, bottom level first: the block, then its input's gradient back through
-        // the pooling, added to ∂e_{l−1} and through e_{l−1}'s ReLU in the same pass (so
-        // only the bottom level's block applies its output's ReLU backward itself).
+        // the pooling, added to ∂e_{l−1} and through e_{l−1}'s ReLU in the same pass (the
+        // bottom level's ∂e came through its ReLU from the up-sampling's input gradient).
         let levels = self.enc.len();
         for l in (0..levels).rev() {
             let s = self.shapes.enc[l];
@@ -446,10 +456,10 @@ impl<D: Device> UnetBody<D> {
             block_backward(
                 dev,
                 (&s.conv1, &s.conv2),
-                (b.p.as_ref().unwrap_or(x), &b.mid, &b.e),
+                (b.p.as_ref().unwrap_or(x), &b.mid),
                 (&vals[i], &vals[i + 2]),
                 grads_at(grads, i),
-                (&mut g.de, &mut g.dmid, l + 1 < levels),
+                (&mut g.de, &mut g.dmid),
                 g.dp.as_mut(),
             )?;
             if let (Some(pool), Some(dp)) = (s.pool, &g.dp) {
@@ -471,24 +481,19 @@ fn grads_at<B>(grads: &mut [B], i: usize) -> [&mut B; 4] {
 }
 
 /// The backward pass of `block(z) = ReLU(conv2(ReLU(conv1(z))))` with activations
-/// (z, mid, out): from ∂out (`dout`, consumed; already through the output's ReLU when
-/// `masked`) the four parameter gradients and, when asked, ∂z; `dmid` is scratch of mid's
-/// size.
+/// (z, mid): from ∂out already through the output's ReLU (`dout`, consumed) the four
+/// parameter gradients and, when asked, ∂z; `dmid` is scratch of mid's size.
 fn block_backward<D: Device>(
     dev: &D,
     (s1, s2): (&Conv2dShape, &Conv2dShape),
-    (z, mid, out): (&D::Buf, &D::Buf, &D::Buf),
+    (z, mid): (&D::Buf, &D::Buf),
     (w1, w2): (&D::Buf, &D::Buf),
     [dw1, db1, dw2, db2]: [&mut D::Buf; 4],
-    (dout, dmid, masked): (&mut D::Buf, &mut D::Buf, bool),
+    (dout, dmid): (&mut D::Buf, &mut D::Buf),
     dz: Option<&mut D::Buf>,
 ) -> crate::Result<()> {
-    if !masked {
-        dev.act_backward(Act::Relu, out, dout)?;
-    }
     dev.conv2d_backward_weight(s2, mid, dout, dw2, Some(db2))?;
-    dev.conv2d_backward_input(s2, w2, dout, dmid)?;
-    dev.act_backward(Act::Relu, mid, dmid)?;
+    dev.conv2d_backward_input_act(s2, w2, dout, (Act::Relu, mid), dmid)?;
     dev.conv2d_backward_weight(s1, z, dmid, dw1, Some(db1))?;
     if let Some(dz) = dz {
         dev.conv2d_backward_input(s1, w1, dmid, dz)?;

@@ -238,6 +238,9 @@ registry! {
     elementwise::Scale,
     optim::SgdStep,
     optim::AdamStep,
+    conv2d::Conv2dPooled,
+    conv2d::Conv2dInputAct,
+    conv_transpose2d::ConvTranspose2dInputAct,
 }
 
 /// Every op family, once each, in registry order.

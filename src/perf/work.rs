@@ -59,10 +59,19 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
             _ => Err(format!("{kernel}: no buffer argument `{name}`")),
         }
     };
-    // sum_slices_batch's empty slots (length 0) pass buffers they never touch.
+    // sum_slices_batch's empty slots (length 0) pass buffers they never touch, and so do
+    // the convolutions a mask (mask_act 0) or a pooled output (pool 0) they do not use.
     let stand_in = |name: &str| {
         let slot = name.chars().last().filter(char::is_ascii_digit);
-        kernel == "sum_slices_batch" && slot.is_some_and(|d| int(&format!("len{d}")) == Ok(0.0))
+        let unused = |flag: &str| int(flag) == Ok(0.0);
+        match name {
+            "mask" => unused("mask_act"),
+            "pooled" => unused("pool"),
+            _ => {
+                kernel == "sum_slices_batch"
+                    && slot.is_some_and(|d| int(&format!("len{d}")) == Ok(0.0))
+            }
+        }
     };
     let bytes: f64 = args
         .iter()

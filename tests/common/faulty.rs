@@ -75,6 +75,42 @@ impl<D: Device> Device for Faulty<D> {
         self.inner.conv2d_forward(s, x, w, b, act, y)?;
         self.spoil("conv2d_forward", y)
     }
+    fn conv2d_forward_pooled(
+        &self,
+        s: &Conv2dShape,
+        x: &D::Buf,
+        w: &D::Buf,
+        b: Option<&D::Buf>,
+        act: Act,
+        y: &mut D::Buf,
+        p: &mut D::Buf,
+    ) -> Result<()> {
+        self.inner.conv2d_forward_pooled(s, x, w, b, act, y, p)?;
+        self.spoil("conv2d_forward_pooled", p)
+    }
+    fn conv2d_backward_input_act(
+        &self,
+        s: &Conv2dShape,
+        w: &D::Buf,
+        dy: &D::Buf,
+        mask: (Act, &D::Buf),
+        dx: &mut D::Buf,
+    ) -> Result<()> {
+        self.inner.conv2d_backward_input_act(s, w, dy, mask, dx)?;
+        self.spoil("conv2d_backward_input_act", dx)
+    }
+    fn conv_transpose2d_backward_input_act(
+        &self,
+        s: &ConvTranspose2dShape,
+        w: &D::Buf,
+        dy: &D::Buf,
+        mask: (Act, &D::Buf),
+        dx: &mut D::Buf,
+    ) -> Result<()> {
+        self.inner
+            .conv_transpose2d_backward_input_act(s, w, dy, mask, dx)?;
+        self.spoil("conv_transpose2d_backward_input_act", dx)
+    }
     fn conv2d_backward_input(
         &self,
         s: &Conv2dShape,

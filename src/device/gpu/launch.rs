@@ -123,6 +123,20 @@ impl<E: KernelExec> GpuDevice<E> {
         with_pooled(&self.tickets, "split-K counters", count, alloc, false, f)
     }
 
+    /// Runs `f` with a 1-element buffer of the storage's element (f32, or u16 with 16-bit
+    /// storage) standing in for an output argument a launch does not write (a patch-staged
+    /// convolution's pooled copy when it does not pool), allocated on first use only.
+    pub(crate) fn with_stand_in<R>(&self, f: impl FnOnce(&mut E::Buf) -> Result<R>) -> Result<R> {
+        let elem = if self.storage().is_some() {
+            Elem::U16
+        } else {
+            Elem::F32
+        };
+        let alloc = || self.exec.alloc(1, elem);
+        let key = usize::from(elem == Elem::U16);
+        with_pooled(&self.stand_ins, "stand-in buffers", key, alloc, true, f)
+    }
+
     /// The instance of an op for the device's storage: `f32`, or with 16-bit storage `h16`
     /// and the format code of its `fmt` argument.
     pub(crate) fn storage_kernel(

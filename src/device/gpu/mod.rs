@@ -261,6 +261,9 @@ pub struct GpuDevice<E: KernelExec> {
     /// The split-K fold's counters (one per output tile, `int`), one buffer per count:
     /// zeroed when allocated, and every launch leaves them at zero.
     tickets: Mutex<HashMap<usize, E::Buf>>,
+    /// 1-element buffers standing in for outputs a launch does not write, by element (0:
+    /// f32, 1: u16).
+    stand_ins: Mutex<HashMap<usize, E::Buf>>,
     /// The weight-gradient split-K sums queued since [`Device::begin_weight_grads`]
     /// (`None`: not queueing; src/device/gpu/deferred.rs).
     ///
@@ -289,6 +292,7 @@ impl<E: KernelExec> GpuDevice<E> {
             scratch: Mutex::new(None),
             split_scratch: Mutex::new(HashMap::new()),
             tickets: Mutex::new(HashMap::new()),
+            stand_ins: Mutex::new(HashMap::new()),
             deferred: Mutex::new(None),
             deferred_parts: Mutex::new(HashMap::new()),
             recording: AtomicBool::new(false),

@@ -112,6 +112,38 @@ impl<E: KernelExec> Device for GpuDevice<E> {
     ) -> Result<()> {
         conv2d::gpu::conv2d_forward(self, s, x, w, b, act, y)
     }
+    fn conv2d_forward_pooled(
+        &self,
+        s: &Conv2dShape,
+        x: &Self::Buf,
+        w: &Self::Buf,
+        b: Option<&Self::Buf>,
+        act: Act,
+        y: &mut Self::Buf,
+        p: &mut Self::Buf,
+    ) -> Result<()> {
+        conv2d::gpu::conv2d_forward_pooled(self, s, x, w, b, act, y, p)
+    }
+    fn conv2d_backward_input_act(
+        &self,
+        s: &Conv2dShape,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        mask: (Act, &Self::Buf),
+        dx: &mut Self::Buf,
+    ) -> Result<()> {
+        conv2d::gpu::conv2d_backward_input_act(self, s, w, dy, mask, dx)
+    }
+    fn conv_transpose2d_backward_input_act(
+        &self,
+        s: &ConvTranspose2dShape,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        mask: (Act, &Self::Buf),
+        dx: &mut Self::Buf,
+    ) -> Result<()> {
+        conv_transpose2d::gpu::conv_transpose2d_backward_input_act(self, s, w, dy, mask, dx)
+    }
     fn conv2d_backward_input(
         &self,
         s: &Conv2dShape,

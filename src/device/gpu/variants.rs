@@ -48,8 +48,14 @@ pub struct Slot {
 pub const SLOTS: &[Slot] = &[
     Slot {
         name: "conv2d_forward",
-        // conv2d's forward pass, and conv_transpose2d's input gradient.
-        ops: &["conv2d", "conv_transpose2d"],
+        // conv2d's forward pass (also pooled), and conv_transpose2d's input gradient (also
+        // through an activation).
+        ops: &[
+            "conv2d",
+            "conv_transpose2d",
+            "conv2d_pooled",
+            "conv_transpose2d_input_act",
+        ],
         bench_parts: &[
             ("conv2d", "forward"),
             ("conv_transpose2d", "backward_input"),
@@ -67,7 +73,7 @@ pub const SLOTS: &[Slot] = &[
     Slot {
         name: "conv_transpose2d_forward",
         // conv_transpose2d's forward pass, and conv2d's input gradient.
-        ops: &["conv2d", "conv_transpose2d"],
+        ops: &["conv2d", "conv_transpose2d", "conv2d_input_act"],
         bench_parts: &[
             ("conv_transpose2d", "forward"),
             ("conv2d", "backward_input"),

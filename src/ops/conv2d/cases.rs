@@ -247,3 +247,181 @@ impl Op for Conv2d {
         })
     }
 }
+
+/// A convolution with padding (k − 1) / 2 (the output keeps the input's size at stride 1).
+fn padded(
+    n: usize,
+    c_in: usize,
+    c_out: usize,
+    (h, w): (usize, usize),
+    k: usize,
+    stride: usize,
+) -> Conv2dShape {
+    Conv2dShape {
+        n,
+        c_in,
+        h,
+        w,
+        c_out,
+        k,
+        stride,
+        pad: (k - 1) / 2,
+    }
+}
+
+/// conv2d forward with the 2×2 max pooling of its output in the same call
+/// ([`Device::conv2d_forward_pooled`]); parameters (shape, activation, bias). The cases
+/// reach every path of the GPU devices in tensor-core precision: the patch-staged kernel
+/// pooling with K whole and folded (partial output and channel tiles, odd sides whose last
+/// row or column the pooling drops), K summed apart and maps under 16×16 (the pooling
+/// launched after), and a strided 5×5 convolution.
+pub struct Conv2dPooled;
+
+impl Conv2dPooled {
+    /// y and p on `dev` and the f64 reference's, for inputs x, w, b.
+    fn outputs<D: Device>(
+        dev: &D,
+        (s, act, bias): (Conv2dShape, Act, bool),
+        (x, w, b): (&[f32], &[f32], &[f32]),
+        rng: &mut Rng,
+    ) -> Result<Vec<Output>> {
+        let (xd, wd, bd) = (dev.upload(x)?, dev.upload(w)?, dev.upload(b)?);
+        let pool = s.pooled();
+        let mut y = junk(dev, rng, s.y_len())?;
+        let mut p = junk(dev, rng, pool.y_len())?;
+        dev.conv2d_forward_pooled(&s, &xd, &wd, bias.then_some(&bd), act, &mut y, &mut p)?;
+        let b64 = f64s(b);
+        let ry = reference::conv2d_forward(&s, &f64s(x), &f64s(w), bias.then_some(&b64[..]), act)?;
+        let rp = crate::ops::max_pool2d::reference::max_pool2d_forward(&pool, &ry)?;
+        Ok(vec![
+            out("y", dev.download(&y)?, ry),
+            out("p", dev.download(&p)?, rp),
+        ])
+    }
+}
+
+impl Op for Conv2dPooled {
+    const NAME: &'static str = "conv2d_pooled";
+    const FAMILY: &'static str = "conv2d";
+    const METHODS: &'static [(&'static str, &'static str)] = &[("conv2d_forward_pooled", "p")];
+    type Params = (Conv2dShape, Act, bool);
+
+    fn cases() -> Vec<OpCase<Self::Params>> {
+        let (relu, leaky) = (Act::Relu, Act::LeakyRelu(0.2));
+        // (n, c_in, c_out, h, w, k, stride, act, bias, quick), padding (k − 1) / 2
+        #[rustfmt::skip]
+        let convs = [
+            (2, 3, 16, 64, 64, 3, 1, leaky, true, true),    // D's first layer at the spec's window
+            (1, 5, 24, 33, 35, 3, 1, relu, true, true),     // odd sides, 16 + 8 channels
+            (3, 16, 40, 18, 21, 3, 1, leaky, false, false), // three channel tiles, no bias
+            (1, 40, 20, 17, 16, 3, 1, relu, true, false),   // K in 2 splits, folded
+            (1, 80, 16, 16, 16, 3, 1, leaky, true, false),  // K in 5 splits, summed apart
+            (5, 8, 16, 8, 8, 3, 1, leaky, true, true),      // an 8×8 map: the implicit GEMM
+            (65, 3, 12, 4, 4, 3, 1, relu, true, false),     // batch 65, 4×4 maps
+            (1, 1, 9, 3, 5, 3, 1, relu, true, false),       // a 1×2 pooled map
+            (2, 4, 10, 13, 17, 5, 2, relu, true, false),    // 5×5, stride 2: 7×9 pooled to 3×4
+        ];
+        convs
+            .into_iter()
+            .map(
+                |(n, c_in, c_out, h, w, k, stride, act, bias, quick)| OpCase {
+                    shape: format!(
+                        "n{n} c{c_in}→{c_out} {h}×{w} k{k} s{stride} {} pooled{}",
+                        act_name(act),
+                        if bias { "" } else { " nobias" }
+                    ),
+                    params: (padded(n, c_in, c_out, (h, w), k, stride), act, bias),
+                    quick,
+                },
+            )
+            .collect()
+    }
+
+    fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
+        let s = p.0;
+        let x = rng.vec(s.x_len(), -1.0, 1.0);
+        let w = rng.vec(s.w_len(), -1.0, 1.0);
+        let b = rng.vec(s.c_out, -1.0, 1.0);
+        Self::outputs(dev, *p, (&x, &w, &b), rng)
+    }
+
+    fn run_half<D: Device>(
+        dev: &D,
+        p: &Self::Params,
+        rng: &mut Rng,
+        f: Half,
+    ) -> Option<Result<Vec<Output>>> {
+        let s = p.0;
+        let x = rounded(rng.vec(s.x_len(), -1.0, 1.0), f);
+        let w = rounded(rng.vec(s.w_len(), -1.0, 1.0), f);
+        let b = rounded(rng.vec(s.c_out, -1.0, 1.0), f);
+        Some(Self::outputs(dev, *p, (&x, &w, &b), rng))
+    }
+}
+
+/// A y = act(z) for `len` random z (some exact zeros, so ReLU and leaky ReLU outputs have
+/// ties at 0): the activation output an input gradient is taken through.
+pub(crate) fn activation_output(act: Act, len: usize, rng: &mut Rng) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            let z = if i % 7 == 3 {
+                0.0
+            } else {
+                rng.uniform(-1.0, 1.0)
+            };
+            crate::ops::activation::reference::act_forward(act, z as f64) as f32
+        })
+        .collect()
+}
+
+/// conv2d's input gradient through the activation whose output y is
+/// ([`Device::conv2d_backward_input_act`]); parameters (shape, activation). The cases reach
+/// every path of the GPU devices: the patch-staged kernel masking with K whole and folded
+/// and after a `sum_slices`, the implicit GEMM masking (8×8 maps, k = 1) and a stride-2
+/// gradient (parity classes: `act_backward` after).
+pub struct Conv2dInputAct;
+
+impl Op for Conv2dInputAct {
+    const NAME: &'static str = "conv2d_input_act";
+    const FAMILY: &'static str = "conv2d";
+    const METHODS: &'static [(&'static str, &'static str)] = &[("conv2d_backward_input_act", "dx")];
+    type Params = (Conv2dShape, Act);
+
+    fn cases() -> Vec<OpCase<Self::Params>> {
+        let (relu, leaky) = (Act::Relu, Act::LeakyRelu(0.2));
+        // (n, c_in, c_out, h, w, k, stride, act, quick), padding (k − 1) / 2; dx has c_in
+        // channels.
+        #[rustfmt::skip]
+        let convs = [
+            (2, 16, 32, 33, 35, 3, 1, relu, true),   // the U-Net's middles: odd sides
+            (1, 24, 40, 17, 16, 3, 1, leaky, false), // 16 + 8 channels, K (5 chunks) folded
+            (1, 16, 80, 16, 16, 3, 1, relu, false),  // K in 5 splits, summed apart
+            (5, 64, 16, 8, 8, 3, 1, relu, true),     // 8×8: the implicit GEMM
+            (3, 5, 7, 9, 11, 1, 1, leaky, false),    // k = 1
+            (2, 6, 4, 13, 17, 5, 2, relu, false),    // stride 2: four parity classes
+        ];
+        convs
+            .into_iter()
+            .map(|(n, c_in, c_out, h, w, k, stride, act, quick)| OpCase {
+                shape: format!(
+                    "n{n} c{c_in}→{c_out} {h}×{w} k{k} s{stride} dx·{}'",
+                    act_name(act)
+                ),
+                params: (padded(n, c_in, c_out, (h, w), k, stride), act),
+                quick,
+            })
+            .collect()
+    }
+
+    fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
+        let (s, act) = *p;
+        let (w, dy) = (rng.vec(s.w_len(), -1.0, 1.0), rng.vec(s.y_len(), -1.0, 1.0));
+        let y = activation_output(act, s.x_len(), rng);
+        let (wd, dyd, yd) = (dev.upload(&w)?, dev.upload(&dy)?, dev.upload(&y)?);
+        let mut dx = junk(dev, rng, s.x_len())?;
+        dev.conv2d_backward_input_act(&s, &wd, &dyd, (act, &yd), &mut dx)?;
+        let rdx = reference::conv2d_backward_input(&s, &f64s(&w), &f64s(&dy))?;
+        let rdx = crate::ops::activation::reference::act_backward(act, &f64s(&y), &rdx)?;
+        Ok(vec![out("dx", dev.download(&dx)?, rdx)])
+    }
+}

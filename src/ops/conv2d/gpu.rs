@@ -28,10 +28,12 @@ use crate::kernels::{
     CONV_WGRAD_IGEMM_64X128, CONV_WGRAD_IGEMM_64X64, CONV_WGRAD_IGEMM_64X64_3XTF32,
     CONV_WGRAD_IGEMM_64X64_TF32, CONV_WGRAD_PATCH_9_3XTF32, CONV_WGRAD_PATCH_9_TF32,
 };
+use crate::ops::activation::gpu::act_backward;
+use crate::ops::max_pool2d::gpu::max_pool2d_forward;
 use crate::ops::reduce::gpu::{
     channel_sum, sum_slices, sum_slices_h16, sum_slices_pair, two_stage_group,
 };
-use crate::ops::{check_len, shape_err, Act, Conv2dShape};
+use crate::ops::{check_len, shape_err, Act, Conv2dShape, Pool2dShape};
 use crate::Result;
 
 /// Output tile side of `conv2d_forward` and `conv2d_weight_grad` (kernels/conv2d.cu).
@@ -126,9 +128,17 @@ pub(crate) struct Geometry {
     pub(crate) w_out: usize,
 }
 
+/// Whether a gather of `kind` runs the v2 kernels (implicit GEMM, patch-staged): the
+/// variant chosen, or 16-bit storage, which has no other instances.
+fn implicit_gemm<E: KernelExec>(dev: &GpuDevice<E>, kind: Gather) -> bool {
+    std::ptr::eq(kind.kernel(dev.variants()), &CONV_IGEMM_128X64) || dev.storage().is_some()
+}
+
 /// Launches a tiled gather kernel: grid (tiles, ⌈c_out/cob⌉, n), block tile×tile, dynamic
 /// shared memory for the input patch and cob·k² weights (tile and cob of the kernel,
-/// [`Gather::tile`] and [`Gather::cob`]; 16 and 8 today).
+/// [`Gather::tile`] and [`Gather::cob`]; 16 and 8 today), then the `epilogue` apart; or,
+/// with the v2 kernels, the implicit GEMM or patch-staged kernel, which may do the
+/// epilogue itself.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gather<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -139,13 +149,12 @@ pub(crate) fn gather<E: KernelExec>(
     w: &E::Buf,
     bias: Option<&E::Buf>,
     act: Act,
-    y: &mut E::Buf,
+    (y, epilogue): (&mut E::Buf, Epilogue<'_, E::Buf>),
 ) -> Result<()> {
-    let kernel = kind.kernel(dev.variants());
-    // The 16-bit storages have implicit-GEMM instances only.
-    if std::ptr::eq(kernel, &CONV_IGEMM_128X64) || dev.storage().is_some() {
-        return igemm(dev, op, kind, g, x, w, bias, act, y);
+    if implicit_gemm(dev, kind) {
+        return igemm(dev, op, kind, g, x, w, bias, act, (y, epilogue));
     }
+    let kernel = kind.kernel(dev.variants());
     let (tile, cob) = (kind.tile(), kind.cob());
     let side = kind.in_side(g.k, g.stride);
     let shared = 4 * (Gather::patch_floats(kernel, side, g.stride) + cob * g.k * g.k);
@@ -190,7 +199,8 @@ pub(crate) fn gather<E: KernelExec>(
             Arg::I32("act", act_kind),
             Arg::F32("slope", slope),
         ],
-    )
+    )?;
+    epilogue.apart(dev, y)
 }
 
 /// Depth of one implicit-GEMM step (K) and threads of a block (kernels/igemm.cuh).
@@ -296,11 +306,22 @@ fn igemm<E: KernelExec>(
     w: &E::Buf,
     bias: Option<&E::Buf>,
     act: Act,
-    y: &mut E::Buf,
+    (y, epilogue): (&mut E::Buf, Epilogue<'_, E::Buf>),
 ) -> Result<()> {
     let transposed = matches!(kind, Gather::Transposed);
     if let Some((kernel, bn)) = patch_kernel(g, dev.precision()) {
-        return patch(dev, op, (kernel, bn), transposed, g, x, w, bias, act, y);
+        return patch(
+            dev,
+            op,
+            (kernel, bn),
+            transposed,
+            g,
+            x,
+            w,
+            bias,
+            act,
+            (y, epilogue),
+        );
     }
     let inst = Instance::conv(g.c_out, dev.precision());
     // Class (0, 0) has the most rows and taps.
@@ -359,12 +380,31 @@ fn igemm<E: KernelExec>(
             Arg::I32("k_chunk", to_i32(op, chunk)?),
             Arg::I32("has_bias", i32::from(bias.is_some() && finish)),
             Arg::I32("act", if finish { act_kind } else { 0 }),
-            Arg::F32("slope", slope),
+            Arg::I32("mask_act", out.mask_act.0),
+            Arg::F32(
+                "slope",
+                if out.mask_act.0 != 0 {
+                    out.mask_act.1
+                } else {
+                    slope
+                },
+            ),
         ];
         out.launch(dev, inst.kernel, cfg, x, w, bias, ints)
     };
     let layout = (g.h_out * g.w_out, g.c_out);
-    split_launch(dev, op, splits, layout, (bias, w), act, y, None, launch)
+    split_launch(
+        dev,
+        op,
+        splits,
+        layout,
+        (bias, w),
+        act,
+        y,
+        None,
+        (epilogue, step == 1),
+        launch,
+    )
 }
 
 /// Output tile side and input channels per staged chunk of the patch-staged convolutions.
@@ -377,8 +417,10 @@ const PATCH_CK: usize = consts::SC_PATCH_CK as usize;
 /// tiles for at most 8) or a 3×3 kernel with more than 8 output channels on maps of at
 /// least one 16×16 tile, in tiles of 16, 32 or 64 channels (D's first convolutions, the
 /// U-Net's: predicted 1.56 → 1.42 ms per `unet` iteration in TF32 with the 16- and
-/// 32-channel tiles, whose implicit GEMM gathered every (pixel, tap) pair); 64-channel
-/// tiles only where they fill the GPU ([`few_wide_tiles`]: 1.11 → 1.06 ms).
+/// 32-channel tiles, whose implicit GEMM gathered every (pixel, tap) pair). A 3×3 kernel
+/// takes the narrowest tile that holds its channels, halved while the tiles leave most SMs
+/// with one block ([`few_tiles`]; 64 → 32: 1.11 → 1.06 ms; down to 16: 0.98 → 0.94 ms,
+/// twice the warps per SM where a block each had hidden no latency).
 fn patch_kernel(g: &Geometry, precision: Precision) -> Option<(&'static Kernel, usize)> {
     if precision == Precision::Fp32 || g.stride != 1 {
         return None;
@@ -407,41 +449,47 @@ fn patch_kernel(g: &Geometry, precision: Precision) -> Option<(&'static Kernel, 
             32,
         )),
         3 if g.h_out < PATCH_TILE || g.w_out < PATCH_TILE || g.c_out <= 8 => None,
-        3 if g.c_out <= 16 => Some((
-            pick([
-                &CONV_PATCH_3X16_TF32,
-                &CONV_PATCH_3X16_3XTF32,
-                &CONV_PATCH_3X16_H16,
-            ]),
-            16,
-        )),
-        3 if g.c_out <= 32 || few_wide_tiles(g) => Some((
-            pick([
-                &CONV_PATCH_3X32_TF32,
-                &CONV_PATCH_3X32_3XTF32,
-                &CONV_PATCH_3X32_H16,
-            ]),
-            32,
-        )),
-        3 => Some((
-            pick([
-                &CONV_PATCH_3X64_TF32,
-                &CONV_PATCH_3X64_3XTF32,
-                &CONV_PATCH_3X64_H16,
-            ]),
-            64,
-        )),
+        3 => {
+            let mut bn = if g.c_out <= 16 {
+                16
+            } else if g.c_out <= 32 {
+                32
+            } else {
+                64
+            };
+            while bn > 16 && few_tiles(g, bn) {
+                bn /= 2;
+            }
+            let kernels = match bn {
+                16 => [
+                    &CONV_PATCH_3X16_TF32,
+                    &CONV_PATCH_3X16_3XTF32,
+                    &CONV_PATCH_3X16_H16,
+                ],
+                32 => [
+                    &CONV_PATCH_3X32_TF32,
+                    &CONV_PATCH_3X32_3XTF32,
+                    &CONV_PATCH_3X32_H16,
+                ],
+                _ => [
+                    &CONV_PATCH_3X64_TF32,
+                    &CONV_PATCH_3X64_3XTF32,
+                    &CONV_PATCH_3X64_H16,
+                ],
+            };
+            Some((pick(kernels), bn))
+        }
         _ => None,
     }
 }
 
-/// Whether a 3×3 convolution's 64-channel tiles, split as far as the kernel adds the
-/// splits itself ([`FOLD_MAX_SPLITS`]), would leave most SMs without a block: then 32-channel
-/// tiles give twice the blocks.
-fn few_wide_tiles(g: &Geometry) -> bool {
+/// Whether a 3×3 convolution's tiles of `bn` channels, split as far as the kernel adds the
+/// splits itself ([`FOLD_MAX_SPLITS`]), would give fewer than [`SPLIT_K_BLOCKS_CONV`]
+/// blocks (most SMs one block or none): then half as wide tiles give twice the blocks.
+fn few_tiles(g: &Geometry, bn: usize) -> bool {
     let tiles = g.h_out.div_ceil(PATCH_TILE) * g.w_out.div_ceil(PATCH_TILE);
     let splits = FOLD_MAX_SPLITS.min(g.c_in.div_ceil(PATCH_CK) / PATCH_SPLIT_MIN_UNITS);
-    tiles * g.c_out.div_ceil(64) * g.n * splits.max(1) < SPLIT_K_BLOCKS_CONV
+    tiles * g.c_out.div_ceil(bn) * g.n * splits.max(1) < SPLIT_K_BLOCKS_CONV
 }
 
 /// Fewest units of K (chunks of 8 input channels, or (image, tile) pairs) per split of a
@@ -476,7 +524,7 @@ fn patch<E: KernelExec>(
     w: &E::Buf,
     bias: Option<&E::Buf>,
     act: Act,
-    y: &mut E::Buf,
+    (y, epilogue): (&mut E::Buf, Epilogue<'_, E::Buf>),
 ) -> Result<()> {
     let pad = if transposed {
         g.k as i64 - 1 - g.pad as i64
@@ -518,9 +566,18 @@ fn patch<E: KernelExec>(
             Arg::I32("transposed", i32::from(transposed)),
             Arg::I32("k_chunk", to_i32(op, per_split)?),
             Arg::I32("fold", i32::from(out.fold)),
+            Arg::I32("pool", i32::from(out.pool)),
             Arg::I32("has_bias", i32::from(bias.is_some() && finish)),
             Arg::I32("act", if finish { act_kind } else { 0 }),
-            Arg::F32("slope", slope),
+            Arg::I32("mask_act", out.mask_act.0),
+            Arg::F32(
+                "slope",
+                if out.mask_act.0 != 0 {
+                    out.mask_act.1
+                } else {
+                    slope
+                },
+            ),
         ];
         out.launch(dev, kernel, cfg, x, w, bias, ints)
     };
@@ -533,6 +590,7 @@ fn patch<E: KernelExec>(
         act,
         y,
         Some(tiles * g.c_out.div_ceil(bn) * g.n),
+        (epilogue, true),
         launch,
     )
 }
@@ -540,21 +598,53 @@ fn patch<E: KernelExec>(
 /// Where a convolution launch whose K may be split writes: `y` and, for the 16-bit
 /// instances and the patch-staged ones, the FP32 scratch `parts` of the split partial sums
 /// (a 1-element stand-in when K is whole); for the patch-staged ones also the fold's
-/// counters `tickets` (a 1-element stand-in without a fold); `finish` when the launch
-/// finishes y itself (K whole, or split and folded: bias and activation in the epilogue),
-/// `fold` when it adds its splits in the kernel.
+/// counters `tickets` (a 1-element stand-in without a fold) and the pooled copy of y
+/// `pooled` (a 1-element stand-in unless `pool`); `mask`, the activation output whose
+/// derivative (`mask_act`, an [`Act`] code (0: none) and slope) the kernel multiplies y by
+/// (w stands in without); `finish` when the launch finishes y itself (K whole, or split and folded:
+/// bias and activation in the epilogue), `fold` when it adds its splits in the kernel,
+/// `pool` when it also writes y's 2×2 max pooling.
 struct SplitOut<'a, B> {
     y: &'a mut B,
     parts: Option<&'a mut B>,
     tickets: Option<&'a mut B>,
+    pooled: Option<&'a mut B>,
+    mask: Option<&'a B>,
+    mask_act: (i32, f32),
     finish: bool,
     fold: bool,
+    pool: bool,
+}
+
+/// What a convolution does with y after finishing it, where asked: the kernel does it in
+/// its epilogue when it finishes y itself (the patch-staged kernels; the implicit GEMM a
+/// mask, with one parity class), else launches of their own follow
+/// ([`Epilogue::apart`]).
+pub(crate) enum Epilogue<'a, B> {
+    /// Nothing more.
+    Store,
+    /// Also `p = maxpool2×2(y)` of y's shape (`max_pool2d_forward`'s bits).
+    Pool(&'a Pool2dShape, &'a mut B),
+    /// `y ← y · act'(mask)` (`act_backward`'s bits): an input gradient through the
+    /// activation whose output `mask` is.
+    Mask(Act, &'a B),
+}
+
+impl<B> Epilogue<'_, B> {
+    /// Runs it after the convolution wrote `y`, as launches of their own.
+    fn apart<E: KernelExec<Buf = B>>(self, dev: &GpuDevice<E>, y: &mut B) -> Result<()> {
+        match self {
+            Epilogue::Store => Ok(()),
+            Epilogue::Pool(s, p) => max_pool2d_forward(dev, s, y, p),
+            Epilogue::Mask(act, mask) => act_backward(dev, act, mask, y),
+        }
+    }
 }
 
 impl<'a, B> SplitOut<'a, B> {
-    /// Launches a convolution instance with the arguments x, w, bias, y (then parts and
-    /// tickets where given), then `ints` (n … slope), then (the 16-bit instances) the
-    /// storage's format.
+    /// Launches a convolution instance with the arguments x, w, bias, mask, y (then
+    /// parts, tickets and pooled where given), then `ints` (n … slope), then (the 16-bit
+    /// instances) the storage's format.
     #[allow(clippy::too_many_arguments)]
     fn launch<'b, E: KernelExec<Buf = B>>(
         self,
@@ -573,6 +663,7 @@ impl<'a, B> SplitOut<'a, B> {
             Arg::In("x", x),
             Arg::In("w", w),
             Arg::In("bias", bias.unwrap_or(w)),
+            Arg::In("mask", self.mask.unwrap_or(w)),
             Arg::Out("y", self.y),
         ];
         if let Some(parts) = self.parts {
@@ -580,6 +671,9 @@ impl<'a, B> SplitOut<'a, B> {
         }
         if let Some(tickets) = self.tickets {
             args.push(Arg::Out("tickets", tickets));
+        }
+        if let Some(pooled) = self.pooled {
+            args.push(Arg::Out("pooled", pooled));
         }
         args.extend(ints);
         if let Some(f) = dev.storage() {
@@ -601,9 +695,11 @@ const FOLD_MAX_SPLITS: usize = 4;
 /// partial sums stay FP32; a 1-element scratch stands in when K is whole), and `stand_in`
 /// (a buffer of `out`'s element type, not read) takes the place of a missing bias.
 ///
-/// `fold`: the kernel takes the scratch and counters whatever the storage (the
-/// patch-staged convolutions), `Some(tiles)` its output tiles (one counter each); with at
-/// most [`FOLD_MAX_SPLITS`] splits it adds them itself, with no `sum_slices`.
+/// `fold`: the kernel takes the scratch, counters and a pooled output whatever the storage
+/// (the patch-staged convolutions), `Some(tiles)` its output tiles (one counter each); with
+/// at most [`FOLD_MAX_SPLITS`] splits it adds them itself, with no `sum_slices`.
+/// `epilogue`: where the kernel finishes y itself, a pooling is the kernel's when it folds
+/// (the patch-staged ones), a mask when `masks` (the kernel can); else it runs apart after.
 #[allow(clippy::too_many_arguments)]
 fn split_launch<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -614,6 +710,7 @@ fn split_launch<E: KernelExec>(
     act: Act,
     out: &mut E::Buf,
     fold: Option<usize>,
+    (mut epilogue, masks): (Epilogue<'_, E::Buf>, bool),
     launch: impl Fn(SplitOut<'_, E::Buf>) -> Result<()>,
 ) -> Result<()> {
     let len = dev.exec().len(out);
@@ -621,54 +718,91 @@ fn split_launch<E: KernelExec>(
         Some(_) => sum_slices_h16(dev, op, parts, splits, layout, bias, stand_in, act, out),
         None => sum_slices(dev, op, parts, splits, layout, bias, act, out),
     };
+    let folds = fold.is_some() && splits > 1 && splits <= FOLD_MAX_SPLITS;
+    let finish = splits == 1 || folds;
+    // Whether the kernel does the epilogue itself, and its mask.
+    let in_kernel = finish
+        && match epilogue {
+            Epilogue::Store => false,
+            Epilogue::Pool(..) => fold.is_some(),
+            Epilogue::Mask(..) => masks,
+        };
+    let (mask, mask_act) = match epilogue {
+        Epilogue::Mask(a, m) if in_kernel => (Some(m), a.code()),
+        _ => (None, (0, 0.0)),
+    };
     if fold.is_some() || dev.storage().is_some() {
-        let folds = fold.is_some() && splits > 1 && splits <= FOLD_MAX_SPLITS;
         let parts_len = if splits == 1 { 1 } else { splits * len };
-        return dev.with_split_scratch(parts_len, |parts| {
-            let finish = splits == 1 || folds;
+        dev.with_split_scratch(parts_len, |parts| {
             match fold {
                 Some(tiles) => dev.with_tickets(if folds { tiles } else { 1 }, |tickets| {
-                    launch(SplitOut {
-                        y: out,
-                        parts: Some(parts),
-                        tickets: Some(tickets),
-                        finish,
-                        fold: folds,
-                    })
+                    let mut run = |p: &mut E::Buf, pool: bool| {
+                        launch(SplitOut {
+                            y: out,
+                            parts: Some(parts),
+                            tickets: Some(tickets),
+                            pooled: Some(p),
+                            mask,
+                            mask_act,
+                            finish,
+                            fold: folds,
+                            pool,
+                        })
+                    };
+                    match &mut epilogue {
+                        Epilogue::Pool(_, p) if in_kernel => run(p, true),
+                        _ => dev.with_stand_in(|p| run(p, false)),
+                    }
                 })?,
                 None => launch(SplitOut {
                     y: out,
                     parts: Some(parts),
                     tickets: None,
+                    pooled: None,
+                    mask,
+                    mask_act,
                     finish,
                     fold: false,
+                    pool: false,
                 })?,
             }
             if finish {
                 return Ok(());
             }
             finish_apart(parts, out)
-        });
-    }
-    if splits == 1 {
-        return launch(SplitOut {
+        })?;
+    } else if splits == 1 {
+        launch(SplitOut {
             y: out,
             parts: None,
             tickets: None,
+            pooled: None,
+            mask,
+            mask_act,
             finish: true,
             fold: false,
-        });
-    }
-    dev.with_split_scratch(splits * len, |parts| {
-        launch(SplitOut {
-            y: parts,
-            parts: None,
-            tickets: None,
-            finish: false,
-            fold: false,
+            pool: false,
         })?;
-        finish_apart(parts, out)
-    })
+    } else {
+        dev.with_split_scratch(splits * len, |parts| {
+            launch(SplitOut {
+                y: parts,
+                parts: None,
+                tickets: None,
+                pooled: None,
+                mask: None,
+                mask_act: (0, 0.0),
+                finish: false,
+                fold: false,
+                pool: false,
+            })?;
+            finish_apart(parts, out)
+        })?;
+    }
+    if in_kernel {
+        return Ok(());
+    }
+    epilogue.apart(dev, out)
 }
 
 /// Blocks a split-K launch aims for: a convolution about two per SM of the largest GPUs
@@ -851,6 +985,7 @@ fn weight_grad_patch<E: KernelExec>(
         Act::Identity,
         dw,
         None,
+        (Epilogue::Store, false),
         launch,
     )
 }
@@ -1058,13 +1193,7 @@ pub(crate) fn conv2d_forward<E: KernelExec>(
     y: &mut E::Buf,
 ) -> Result<()> {
     let op = "conv2d_forward";
-    s.validate()?;
-    check_len(op, "x", dev.exec().len(x), s.x_len())?;
-    check_len(op, "w", dev.exec().len(w), s.w_len())?;
-    if let Some(b) = b {
-        check_len(op, "b", dev.exec().len(b), s.c_out)?;
-    }
-    check_len(op, "y", dev.exec().len(y), s.y_len())?;
+    check_forward(dev, op, s, x, w, b, y)?;
     gather(
         dev,
         op,
@@ -1074,7 +1203,59 @@ pub(crate) fn conv2d_forward<E: KernelExec>(
         w,
         b,
         act,
-        y,
+        (y, Epilogue::Store),
+    )
+}
+
+/// Checks a forward convolution's shape and buffer lengths.
+fn check_forward<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    s: &Conv2dShape,
+    x: &E::Buf,
+    w: &E::Buf,
+    b: Option<&E::Buf>,
+    y: &E::Buf,
+) -> Result<()> {
+    s.validate()?;
+    check_len(op, "x", dev.exec().len(x), s.x_len())?;
+    check_len(op, "w", dev.exec().len(w), s.w_len())?;
+    if let Some(b) = b {
+        check_len(op, "b", dev.exec().len(b), s.c_out)?;
+    }
+    check_len(op, "y", dev.exec().len(y), s.y_len())
+}
+
+/// [`Device::conv2d_forward_pooled`](crate::device::Device::conv2d_forward_pooled): the
+/// patch-staged kernel pools in its epilogue where it finishes y itself; otherwise the
+/// convolution, then `max_pool2d_forward`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv2d_forward_pooled<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &Conv2dShape,
+    x: &E::Buf,
+    w: &E::Buf,
+    b: Option<&E::Buf>,
+    act: Act,
+    y: &mut E::Buf,
+    p: &mut E::Buf,
+) -> Result<()> {
+    let op = "conv2d_forward_pooled";
+    check_forward(dev, op, s, x, w, b, y)?;
+    let pool = s.pooled();
+    check_len(op, "p", dev.exec().len(p), pool.y_len())?;
+    let g = conv2d_geometry(s);
+    let epilogue = Epilogue::Pool(&pool, p);
+    gather(
+        dev,
+        op,
+        Gather::Correlation,
+        &g,
+        x,
+        w,
+        b,
+        act,
+        (y, epilogue),
     )
 }
 
@@ -1086,7 +1267,41 @@ pub(crate) fn conv2d_backward_input<E: KernelExec>(
     dy: &E::Buf,
     dx: &mut E::Buf,
 ) -> Result<()> {
-    let op = "conv2d_backward_input";
+    backward_input(
+        dev,
+        "conv2d_backward_input",
+        s,
+        w,
+        dy,
+        (dx, Epilogue::Store),
+    )
+}
+
+/// [`Device::conv2d_backward_input_act`](crate::device::Device::conv2d_backward_input_act):
+/// the kernel applies act'(y) where it finishes dx itself (the patch-staged kernels, the
+/// implicit GEMM), else `act_backward` after.
+pub(crate) fn conv2d_backward_input_act<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &Conv2dShape,
+    w: &E::Buf,
+    dy: &E::Buf,
+    (act, y): (Act, &E::Buf),
+    dx: &mut E::Buf,
+) -> Result<()> {
+    let op = "conv2d_backward_input_act";
+    check_len(op, "y", dev.exec().len(y), s.x_len())?;
+    backward_input(dev, op, s, w, dy, (dx, Epilogue::Mask(act, y)))
+}
+
+/// conv2d's input gradient as the transposed gather, then `epilogue`.
+fn backward_input<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    s: &Conv2dShape,
+    w: &E::Buf,
+    dy: &E::Buf,
+    (dx, epilogue): (&mut E::Buf, Epilogue<'_, E::Buf>),
+) -> Result<()> {
     s.validate()?;
     check_len(op, "w", dev.exec().len(w), s.w_len())?;
     check_len(op, "dy", dev.exec().len(dy), s.y_len())?;
@@ -1101,7 +1316,7 @@ pub(crate) fn conv2d_backward_input<E: KernelExec>(
         w,
         None,
         Act::Identity,
-        dx,
+        (dx, epilogue),
     )
 }
 
@@ -1145,6 +1360,14 @@ mod tests {
     use crate::kernels::consts;
     use crate::ops::{Act, Conv2dShape, ConvTranspose2dShape};
     use crate::perf::record::{Dry, Recording};
+
+    /// `len` values uniform in [−1, 1) from `seed`.
+    #[cfg(feature = "emu")]
+    fn random(len: usize, seed: u64) -> Vec<f32> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+    }
 
     /// Runs nothing: buffers are their lengths, and every launch is checked against the
     /// kernel's signature and recorded.
@@ -1525,17 +1748,22 @@ mod tests {
         assert_eq!(k0, "conv_igemm_256x4");
         let (k0, _, _, _) = first(Precision::Fp32, &conv(32, 32, 40, 9, 1));
         assert_eq!(k0, "conv_igemm_256x32");
-        // D's 3×3 convolutions on maps of at least 16×16: patch tiles (at 3 images 32
-        // channels wide, as 64-channel tiles would leave the GPU idle; its input gradient
-        // with padding 3 − 1 − 1), the implicit GEMM below.
+        // D's 3×3 convolutions on maps of at least 16×16: patch tiles (at 3 images 16
+        // channels wide, as wider tiles would leave the GPU idle; its input gradient with
+        // padding 3 − 1 − 1), the implicit GEMM below.
         let (k0, grid, k1, pad) = first(Precision::Tf32, &conv(32, 128, 16, 3, 1));
         assert_eq!(
             (k0, grid, k1, pad),
-            ("conv_patch_3x32_tf32", (1, 4, 6), "conv_patch_3x32_tf32", 1)
+            ("conv_patch_3x16_tf32", (1, 8, 6), "conv_patch_3x16_tf32", 1)
         );
-        // The U-Net's 16 → 16 and 16 → 32 at 64×64: 16- and 32-channel tiles in every
-        // tensor-core precision; 8 channels or fewer keep the implicit GEMM.
-        let (k0, _, k1, _) = first(Precision::Tf32x3, &conv(16, 32, 64, 3, 1));
+        // The U-Net's 16 → 16 and 16 → 32 at 64×64, 32 images: 16- and 32-channel tiles
+        // (512 blocks each) in every tensor-core precision; 8 channels or fewer keep the
+        // implicit GEMM.
+        let wide = Conv2dShape {
+            n: 32,
+            ..conv(16, 32, 64, 3, 1)
+        };
+        let (k0, _, k1, _) = first(Precision::Tf32x3, &wide);
         assert_eq!(k0, "conv_patch_3x32_3xtf32");
         assert_eq!(k1, "conv_patch_3x16_3xtf32");
         let (k0, _, k1, _) = first(Precision::Tf32, &conv(16, 8, 64, 3, 1));
@@ -1730,12 +1958,18 @@ mod tests {
         assert_eq!(l[0].kernel, "conv_patch_3x64_tf32");
         assert_eq!(l[0].cfg.grid, (1, 2, 64 * 2));
         assert_eq!(arg(&l[0], "tickets"), Some(buffer(128, Elem::I32)));
-        // The input gradient at batch 16, 128 → 64: 32 blocks (32-channel tiles), 16
-        // chunks: 8 splits, summed apart.
+        // The input gradient at batch 16, 128 → 64: 16-channel tiles, 64 blocks a split,
+        // 16 chunks in 4 splits, folded.
         let l = run(16, 64, 128, true);
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].kernel, "conv_patch_3x16_tf32");
+        assert_eq!(l[0].cfg.grid, (1, 4, 16 * 4));
+        assert_eq!(arg(&l[0], "fold"), Some(ArgValue::I32(1)));
+        // At batch 4: 16 blocks a split, 8 splits, summed apart.
+        let l = run(4, 64, 128, true);
         let names: Vec<_> = l.iter().map(|l| l.kernel).collect();
-        assert_eq!(names, ["conv_patch_3x32_tf32", "sum_slices"]);
-        assert_eq!(l[0].cfg.grid, (1, 2, 16 * 8));
+        assert_eq!(names, ["conv_patch_3x16_tf32", "sum_slices"]);
+        assert_eq!(l[0].cfg.grid, (1, 4, 4 * 8));
         assert_eq!(arg(&l[0], "fold"), Some(ArgValue::I32(0)));
         assert_eq!(arg(&l[0], "tickets"), Some(buffer(1, Elem::I32)));
         // 16 → 32: 16 blocks, 2 chunks: K whole, the stand-ins not read.
@@ -1743,6 +1977,98 @@ mod tests {
         assert_eq!(l.len(), 1);
         assert_eq!(arg(&l[0], "fold"), Some(ArgValue::I32(0)));
         assert_eq!(arg(&l[0], "parts"), Some(buffer(1, Elem::F32)));
+    }
+
+    /// `conv2d_forward_pooled` on tensor cores: the patch-staged kernel pools in its epilogue
+    /// when it finishes y (K whole; split in 2 and folded), in one launch, and otherwise
+    /// (K in 5 splits summed apart; an 8×8 map under the patch tiles) the pooling is a
+    /// launch of its own. Either way y is bit for bit `conv2d_forward`'s and p
+    /// `max_pool2d_forward`'s of that y, in TF32, 3xTF32 and bf16 storage, at odd sides
+    /// (a dropped last row and column) and partial channel tiles.
+    #[cfg(feature = "emu")]
+    #[test]
+    fn pooled_epilogue_equals_the_pooling_launch_bit_for_bit() {
+        use crate::device::emu::{EmuExec, EmuOptions};
+        use crate::device::precision::Precision;
+        use crate::device::Device;
+        let shape = |n, c_in, c_out, h, w| Conv2dShape {
+            n,
+            c_in,
+            h,
+            w,
+            c_out,
+            k: 3,
+            stride: 1,
+            pad: 1,
+        };
+        // (shape, activation, the launches of the pooled call)
+        let cases = [
+            (
+                shape(2, 3, 16, 33, 35),
+                Act::LeakyRelu(0.2),
+                &["conv_patch_3x16"][..],
+            ),
+            (
+                shape(1, 40, 20, 17, 16),
+                Act::Relu,
+                &["conv_patch_3x16"][..],
+            ),
+            (
+                shape(1, 80, 16, 16, 17),
+                Act::Relu,
+                &["conv_patch_3x16", "sum_slices", "max_pool2d_forward"][..],
+            ),
+            (
+                shape(3, 8, 12, 8, 9),
+                Act::LeakyRelu(0.2),
+                &["conv_igemm_256x16", "max_pool2d_forward"][..],
+            ),
+        ];
+        for precision in [Precision::Tf32, Precision::Tf32x3, Precision::Bf16] {
+            let dev = GpuDevice::new(Recording::new(EmuExec::new(EmuOptions::default()).unwrap()))
+                .with_precision(precision);
+            for (s, act, launches) in cases {
+                let pool = s.pooled();
+                let (xb, wb, bb) = (
+                    dev.upload(&random(s.x_len(), 1)).unwrap(),
+                    dev.upload(&random(s.w_len(), 2)).unwrap(),
+                    dev.upload(&random(s.c_out, 3)).unwrap(),
+                );
+                let (mut y, mut p) = (
+                    dev.alloc_zeros(s.y_len()).unwrap(),
+                    dev.alloc_zeros(pool.y_len()).unwrap(),
+                );
+                dev.exec().take();
+                dev.conv2d_forward_pooled(&s, &xb, &wb, Some(&bb), act, &mut y, &mut p)
+                    .unwrap();
+                let names: Vec<_> = dev.exec().take().iter().map(|l| l.kernel).collect();
+                assert_eq!(
+                    names.len(),
+                    launches.len(),
+                    "{s:?} {precision:?}: {names:?}"
+                );
+                for (name, want) in names.iter().zip(launches) {
+                    assert!(name.starts_with(want), "{s:?} {precision:?}: {names:?}");
+                }
+                let (mut y2, mut p2) = (
+                    dev.alloc_zeros(s.y_len()).unwrap(),
+                    dev.alloc_zeros(pool.y_len()).unwrap(),
+                );
+                dev.conv2d_forward(&s, &xb, &wb, Some(&bb), act, &mut y2)
+                    .unwrap();
+                dev.max_pool2d_forward(&pool, &y2, &mut p2).unwrap();
+                let bits = |b: &_| -> Vec<u32> {
+                    dev.download(b)
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.to_bits())
+                        .collect()
+                };
+                assert_eq!(bits(&y), bits(&y2), "y {s:?} {precision:?}");
+                assert_eq!(bits(&p), bits(&p2), "p {s:?} {precision:?}");
+                assert!(bits(&p).iter().any(|&b| b != 0), "{s:?}: p all zero");
+            }
+        }
     }
 
     /// The 64-channel patch tiles, which the launch code takes only for grids of at least
@@ -1758,11 +2084,6 @@ mod tests {
         use crate::device::Device;
         use crate::kernels::{CONV_PATCH_3X64_3XTF32, CONV_PATCH_3X64_TF32};
         use crate::ops::conv2d::reference;
-        let random = |len: usize, seed: u64| -> Vec<f32> {
-            use rand::{Rng, SeedableRng};
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
-        };
         let f64s = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
         for (precision, kernel) in [
             (Precision::Tf32, &CONV_PATCH_3X64_TF32),
@@ -1808,7 +2129,7 @@ mod tests {
                     &wb,
                     Some(&bb),
                     Act::Relu,
-                    &mut y,
+                    (&mut y, super::Epilogue::Store),
                 )
                 .unwrap();
                 let e = crate::selftest::max_rel_err(&dev.download(&y).unwrap(), &want);
@@ -1836,7 +2157,7 @@ mod tests {
                     &w2b,
                     None,
                     Act::Identity,
-                    &mut dx,
+                    (&mut dx, super::Epilogue::Store),
                 )
                 .unwrap();
                 let e = crate::selftest::max_rel_err(&dev.download(&dx).unwrap(), &want);

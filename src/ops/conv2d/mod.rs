@@ -6,9 +6,10 @@ pub mod cpu;
 pub(crate) mod gpu;
 pub mod reference;
 
-pub use cases::Conv2d;
+pub(crate) use cases::activation_output;
+pub use cases::{Conv2d, Conv2dInputAct, Conv2dPooled};
 
-use crate::ops::shape_err;
+use crate::ops::{shape_err, Pool2dShape};
 use crate::Result;
 
 /// Shape of a 2-D convolution (cross-correlation, as in PyTorch's `conv2d`):
@@ -50,6 +51,17 @@ impl Conv2dShape {
     /// Elements of y.
     pub fn y_len(&self) -> usize {
         self.n * self.c_out * self.h_out() * self.w_out()
+    }
+    /// The 2×2 max pooling of y ([`Device::conv2d_forward_pooled`]).
+    ///
+    /// [`Device::conv2d_forward_pooled`]: crate::device::Device::conv2d_forward_pooled
+    pub fn pooled(&self) -> Pool2dShape {
+        Pool2dShape {
+            n: self.n,
+            c: self.c_out,
+            h: self.h_out(),
+            w: self.w_out(),
+        }
     }
     /// Elements of the weight.
     pub fn w_len(&self) -> usize {

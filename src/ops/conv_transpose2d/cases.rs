@@ -200,3 +200,66 @@ impl Op for ConvTranspose2d {
         })
     }
 }
+
+/// conv_transpose2d's input gradient through the activation whose output y is
+/// ([`Device::conv_transpose2d_backward_input_act`]); parameters (shape, activation): the
+/// U-Net's 2×2 stride-2 up-sampling (a stride-2 correlation, one parity class: the implicit
+/// GEMM masks), at odd sizes, and a 3×3 stride-1 one (the patch-staged kernel).
+pub struct ConvTranspose2dInputAct;
+
+impl Op for ConvTranspose2dInputAct {
+    const NAME: &'static str = "conv_transpose2d_input_act";
+    const FAMILY: &'static str = "conv_transpose2d";
+    const METHODS: &'static [(&'static str, &'static str)] =
+        &[("conv_transpose2d_backward_input_act", "dx")];
+    type Params = (ConvTranspose2dShape, Act);
+
+    fn cases() -> Vec<OpCase<Self::Params>> {
+        let (relu, leaky) = (Act::Relu, Act::LeakyRelu(0.2));
+        // (n, c_in, c_out, h, w, k, stride, pad, act, quick); dx has c_in channels.
+        #[rustfmt::skip]
+        let deconvs = [
+            (2, 32, 16, 16, 16, 2, 2, 0, relu, true),   // the unet preset's 32 → 16 up-sampling
+            (3, 5, 3, 7, 5, 2, 2, 0, leaky, false),     // odd sizes
+            (2, 20, 6, 17, 16, 3, 1, 1, relu, false),   // 3×3, stride 1
+        ];
+        deconvs
+            .into_iter()
+            .map(
+                |(n, c_in, c_out, h, w, k, stride, pad, act, quick)| OpCase {
+                    shape: format!(
+                        "n{n} c{c_in}→{c_out} {h}×{w} k{k} s{stride} p{pad} dx·{}'",
+                        act_name(act)
+                    ),
+                    params: (
+                        ConvTranspose2dShape {
+                            n,
+                            c_in,
+                            h,
+                            w,
+                            c_out,
+                            k,
+                            stride,
+                            pad,
+                            out_pad: 0,
+                        },
+                        act,
+                    ),
+                    quick,
+                },
+            )
+            .collect()
+    }
+
+    fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
+        let (s, act) = *p;
+        let (w, dy) = (rng.vec(s.w_len(), -1.0, 1.0), rng.vec(s.y_len(), -1.0, 1.0));
+        let y = crate::ops::conv2d::activation_output(act, s.x_len(), rng);
+        let (wd, dyd, yd) = (dev.upload(&w)?, dev.upload(&dy)?, dev.upload(&y)?);
+        let mut dx = junk(dev, rng, s.x_len())?;
+        dev.conv_transpose2d_backward_input_act(&s, &wd, &dyd, (act, &yd), &mut dx)?;
+        let rdx = reference::conv_transpose2d_backward_input(&s, &f64s(&w), &f64s(&dy))?;
+        let rdx = crate::ops::activation::reference::act_backward(act, &f64s(&y), &rdx)?;
+        Ok(vec![out("dx", dev.download(&dx)?, rdx)])
+    }
+}

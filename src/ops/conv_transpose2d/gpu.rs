@@ -4,7 +4,7 @@
 //! `channel_sum` (see [`crate::ops::conv2d`]'s launch code for the shared helpers).
 
 use crate::device::gpu::{GpuDevice, KernelExec};
-use crate::ops::conv2d::gpu::{gather, swapped, weight_grad, Gather, Geometry};
+use crate::ops::conv2d::gpu::{gather, swapped, weight_grad, Epilogue, Gather, Geometry};
 use crate::ops::reduce::gpu::channel_sum;
 use crate::ops::{check_len, Act, ConvTranspose2dShape};
 use crate::Result;
@@ -52,7 +52,7 @@ pub(crate) fn conv_transpose2d_forward<E: KernelExec>(
         w,
         b,
         act,
-        y,
+        (y, Epilogue::Store),
     )
 }
 
@@ -65,6 +65,33 @@ pub(crate) fn conv_transpose2d_backward_input<E: KernelExec>(
     dx: &mut E::Buf,
 ) -> Result<()> {
     let op = "conv_transpose2d_backward_input";
+    backward_input(dev, op, s, w, dy, (dx, Epilogue::Store))
+}
+
+/// [`Device::conv_transpose2d_backward_input_act`](crate::device::Device::conv_transpose2d_backward_input_act):
+/// the implicit GEMM applies act'(y) as it finishes dx, or `act_backward` follows.
+pub(crate) fn conv_transpose2d_backward_input_act<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &ConvTranspose2dShape,
+    w: &E::Buf,
+    dy: &E::Buf,
+    (act, y): (Act, &E::Buf),
+    dx: &mut E::Buf,
+) -> Result<()> {
+    let op = "conv_transpose2d_backward_input_act";
+    check_len(op, "y", dev.exec().len(y), s.x_len())?;
+    backward_input(dev, op, s, w, dy, (dx, Epilogue::Mask(act, y)))
+}
+
+/// The input gradient as the correlation gather, then `epilogue`.
+fn backward_input<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    s: &ConvTranspose2dShape,
+    w: &E::Buf,
+    dy: &E::Buf,
+    (dx, epilogue): (&mut E::Buf, Epilogue<'_, E::Buf>),
+) -> Result<()> {
     s.validate()?;
     check_len(op, "w", dev.exec().len(w), s.w_len())?;
     check_len(op, "dy", dev.exec().len(dy), s.y_len())?;
@@ -79,7 +106,7 @@ pub(crate) fn conv_transpose2d_backward_input<E: KernelExec>(
         w,
         None,
         Act::Identity,
-        dx,
+        (dx, epilogue),
     )
 }
 

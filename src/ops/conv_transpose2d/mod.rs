@@ -6,7 +6,7 @@ pub mod cpu;
 pub(crate) mod gpu;
 pub mod reference;
 
-pub use cases::ConvTranspose2d;
+pub use cases::{ConvTranspose2d, ConvTranspose2dInputAct};
 
 use crate::ops::shape_err;
 use crate::Result;
