@@ -158,17 +158,20 @@ pub fn max_rel_err(device: &[f32], reference: &[f64]) -> f64 {
 /// device of 16-bit storage, only the ops of inference run (their forward pass,
 /// [`crate::ops::registry::Op::run_half`]); [`skipped_ops`] names the others.
 pub fn run_suite<D: Device>(dev: &D, suite: Suite) -> Vec<CaseRun> {
-    cases(suite)
-        .iter()
-        .filter_map(|c| try_case(dev, c))
-        .collect()
+    run_cases(dev, &cases(suite))
 }
 
-/// The ops of `suite` that `runs` (of [`run_suite`]) left out: on a device of 16-bit
-/// storage, every op without a 16-bit forward pass (training's); none otherwise.
-pub fn skipped_ops(suite: Suite, runs: &[CaseRun]) -> Vec<&'static str> {
+/// Runs `cases` on `dev` (as [`run_suite`]: on a device of 16-bit storage, the cases of ops
+/// without a 16-bit forward pass are left out).
+pub fn run_cases<D: Device>(dev: &D, cases: &[Case]) -> Vec<CaseRun> {
+    cases.iter().filter_map(|c| try_case(dev, c)).collect()
+}
+
+/// The ops of `cases` that `runs` (of [`run_cases`] or [`run_suite`]) left out: on a device
+/// of 16-bit storage, every op without a 16-bit forward pass (training's); none otherwise.
+pub fn skipped_ops(cases: &[Case], runs: &[CaseRun]) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = Vec::new();
-    for c in cases(suite) {
+    for c in cases {
         if !runs.iter().any(|r| r.op == c.op) && !v.contains(&c.op) {
             v.push(c.op);
         }

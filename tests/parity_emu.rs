@@ -238,7 +238,7 @@ fn sixteen_bit_storage_runs_the_forward_ops_within_one_rounding() {
             assert!(ops.contains(&op), "{p}: no case of {op}");
         }
         // The training ops do not run, and say so.
-        let skipped = selftest::skipped_ops(Suite::Full, &runs);
+        let skipped = selftest::skipped_ops(&selftest::cases(Suite::Full), &runs);
         assert!(skipped.contains(&"adam_step") && skipped.contains(&"act_backward"));
         // Rounding to 16 bits shows (the 16-bit kernels ran), within one unit roundoff.
         let u = p.storage().unwrap().unit_roundoff();

@@ -5,7 +5,7 @@
 use crate::device::open::{run_on, DeviceVisitor};
 use crate::device::precision::Precision;
 use crate::device::{Device, DeviceSpec};
-use crate::selftest::{format_table, results, run_suite, skipped_ops, CheckResult, Suite};
+use crate::selftest::{cases, format_table, results, run_suite, skipped_ops, CheckResult, Suite};
 use crate::train::graphs::{compare_graph_replay, graph_models, GraphCheck};
 
 /// Runs the parity suite on one device and keeps its table.
@@ -27,7 +27,7 @@ impl DeviceVisitor for Selftest {
     type Output = Report;
     fn visit<D: Device>(self, dev: &D) -> crate::Result<Self::Output> {
         let runs = run_suite(dev, self.suite);
-        let skipped = skipped_ops(self.suite, &runs);
+        let skipped = skipped_ops(&cases(self.suite), &runs);
         let graphs = if !dev.has_graphs() {
             Err("not run: the device runs ops directly (no launch graphs)".into())
         } else if dev.precision().check_training().is_err() {
