@@ -287,6 +287,33 @@ fn emu_rejects_bad_shapes_with_errors() {
         &mut buf(s.y_len() + 1),
     );
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    // The two-ops-in-one methods check their second output (or input) before launching:
+    // a pooled map or an activation of the wrong length is a shape error and y is not
+    // written.
+    let (x, w) = (buf(s.x_len()), buf(s.w_len()));
+    let mut y = dev.upload(&vec![7.0; s.y_len()]).unwrap();
+    let e = dev.conv2d_forward_pooled(&s, &x, &w, None, Act::Relu, &mut y, &mut buf(1));
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    assert!(dev.download(&y).unwrap().iter().all(|&v| v == 7.0));
+    let mut dx = dev.upload(&vec![7.0; s.x_len()]).unwrap();
+    let mask = (Act::Relu, &buf(s.x_len() - 1));
+    let e = dev.conv2d_backward_input_act(&s, &w, &buf(s.y_len()), mask, &mut dx);
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let t = ConvTranspose2dShape {
+        n: 2,
+        c_in: 3,
+        h: 5,
+        w: 6,
+        c_out: 4,
+        k: 2,
+        stride: 2,
+        pad: 0,
+        out_pad: 0,
+    };
+    let (tw, tdy) = (buf(t.w_len()), buf(t.y_len()));
+    let e = dev.conv_transpose2d_backward_input_act(&t, &tw, &tdy, mask, &mut dx);
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    assert!(dev.download(&dx).unwrap().iter().all(|&v| v == 7.0));
     // v1's gather stages the input patch and weights of a tile: a 41×41 kernel does not
     // fit 48 KiB of shared memory, and its batch is grid.z (at most 65535). The implicit
     // GEMM (the default) keeps only 16 bytes per tap and folds the batch into its rows:
