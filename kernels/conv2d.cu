@@ -262,6 +262,11 @@ static __device__ __noinline__ void sc_ig_mask(T* __restrict__ y, const T* __res
 // Masked (mask_act != 0, only with one split and one class): the finished y is then
 // multiplied by act'(mask) (sc_ig_mask), an input gradient through an activation; else
 // mask is a stand-in, not read.
+// Two inputs (the U-Net decoder's convolution of concat(up, skip), without the concat):
+// cat_in != 0 reads input channels 0 .. cat_in from x and cat_in .. c_in = 2 cat_in from
+// x2 (each [n, cat_in, h, wd]); else x2 is a stand-in, not read. (An output in two halves
+// is conv_patch_body's alone: any choice of output pointer or channel origin in this
+// epilogue made ptxas duplicate it, 3016 -> 6648 SASS instructions on sm_90.)
 //
 // Mapping: 256 threads, a BM x BN tile (kernels/igemm.cuh); grid.x = tiles of BM rows of
 // the largest class, grid.y = tiles of BN output channels. Staging: thread t stages k-row
@@ -273,7 +278,7 @@ static __device__ __noinline__ void sc_ig_mask(T* __restrict__ y, const T* __res
 // (kernels/half.cuh; the raw partial sums of split K stay FP32, in `parts`, which the f32
 // instances pass as y).
 template <int BM, int BN, int TM, int P, class T>
-static __device__ __forceinline__ void conv_igemm_body(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, const T* __restrict__ mask, T* __restrict__ y, float* parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope, int fmt)
+static __device__ __forceinline__ void conv_igemm_body(const T* __restrict__ x, const T* __restrict__ x2, const T* __restrict__ w, const T* __restrict__ bias, const T* __restrict__ mask, T* __restrict__ y, float* parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope, int fmt)
 {
     constexpr int PASS = SC_IG_THREADS / SC_IG_BK;  // pixels or channels per staging pass
     constexpr int EA = BM / PASS;                    // A loads per thread and step
@@ -312,6 +317,8 @@ static __device__ __forceinline__ void conv_igemm_body(const T* __restrict__ x, 
     const int w_o = transposed ? kk : c_in * kk;
     const int w_i = transposed ? c_out * kk : kk;
     const int plane_in = h * wd;
+    // Channels per image of x (and x2): half of c_in when the input is split in two.
+    const int c_img_in = cat_in ? cat_in : c_in;
     // The tap table: (dy, dx, dy*wd + dx, weight offset) of each tap of the class.
     for (int t = tid; t < taps; t += SC_IG_THREADS) {
         const int jh = t / njw;
@@ -337,15 +344,22 @@ static __device__ __forceinline__ void conv_igemm_body(const T* __restrict__ x, 
         const int iy = transposed ? qy + (ry + pad - kh0) / stride : qy * stride - pad;
         ix_base[e] = transposed ? qx + (rx + pad - kw0) / stride : qx * stride - pad;
         iy_base[e] = m_ok ? iy : -(1 << 30);
-        x_pix[e] = img * c_in * plane_in + iy * wd + ix_base[e];
+        x_pix[e] = img * c_img_in * plane_in + iy * wd + ix_base[e];
     }
 
-    // The k index of the k-row, its tap and its input channel's offsets into x and w,
-    // advanced by BK per step; the tap table turns the tap into offsets.
+    // The k index of the k-row, its tap and its input channel's offsets into x (or x2, from
+    // channel cat_in on: xs, and the channels left before the switch) and w, advanced by BK
+    // per step; the tap table turns the tap into offsets.
     int kx = k_begin + r;
     int tap = taps ? kx % taps : 0;
-    int ch_x = (taps ? kx / taps : 0) * plane_in;
-    int ch_w = (taps ? kx / taps : 0) * w_i;
+    const int ch0 = taps ? kx / taps : 0;
+    const bool second = cat_in && ch0 >= cat_in;
+    const T* xs = second ? x2 : x;
+    int ch_x = (second ? ch0 - cat_in : ch0) * plane_in;
+    // (Counts down to 0 at channel cat_in; with one input from c_in + 1, which it never
+    // reaches: one code path for both, no version of the loop per case.)
+    int to_x2 = (cat_in ? cat_in : c_in + 1) - ch0;
+    int ch_w = ch0 * w_i;
 
     float ra[EA], rb[EB];
     auto load = [&]() {
@@ -354,7 +368,7 @@ static __device__ __forceinline__ void conv_igemm_body(const T* __restrict__ x, 
 #pragma unroll
         for (int e = 0; e < EA; ++e) {
             const bool in = k_ok && (unsigned)(iy_base[e] + t.x) < (unsigned)h && (unsigned)(ix_base[e] + t.y) < (unsigned)wd;
-            ra[e] = in ? sc_ld(x + (x_pix[e] + ch_x + t.z), fmt) : 0.0f;
+            ra[e] = in ? sc_ld(xs + (x_pix[e] + ch_x + t.z), fmt) : 0.0f;
         }
 #pragma unroll
         for (int e = 0; e < EB; ++e) {
@@ -370,6 +384,10 @@ static __device__ __forceinline__ void conv_igemm_body(const T* __restrict__ x, 
             tap -= taps;
             ch_x += plane_in;
             ch_w += w_i;
+            if (--to_x2 == 0) {
+                xs = x2;
+                ch_x = 0;
+            }
         }
     };
     auto store = [&](int buf) {
@@ -412,87 +430,87 @@ static __device__ __forceinline__ void conv_igemm_body(const T* __restrict__ x, 
 }
 
 // conv_igemm_body with 128 x 64 tiles, 8 x 4 per thread: more than 32 output channels on maps of at least 128 pixels.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope)
 {
-    conv_igemm_body<128, 64, 8, SC_PREC_FP32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
+    conv_igemm_body<128, 64, 8, SC_PREC_FP32, float>(x, x2, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, 0);
 }
 
 // conv_igemm_body with 256 x 32 tiles, 8 x 4 per thread: 17 to 32 output channels (G's F = 32 layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope)
 {
-    conv_igemm_body<256, 32, 8, SC_PREC_FP32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
+    conv_igemm_body<256, 32, 8, SC_PREC_FP32, float>(x, x2, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, 0);
 }
 
 // conv_igemm_body with 256 x 16 tiles, 4 x 4 per thread: 5 to 16 output channels.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope)
 {
-    conv_igemm_body<256, 16, 4, SC_PREC_FP32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
+    conv_igemm_body<256, 16, 4, SC_PREC_FP32, float>(x, x2, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, 0);
 }
 
 // conv_igemm_body with 256 x 4 tiles, 1 x 4 per thread: at most 4 output channels (G's 1- and 3-band outputs), in every precision (a tensor-core tile is 8 channels wide).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X4) conv_igemm_256x4(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X4) conv_igemm_256x4(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope)
 {
-    conv_igemm_body<256, 4, 1, SC_PREC_FP32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
+    conv_igemm_body<256, 4, 1, SC_PREC_FP32, float>(x, x2, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, 0);
 }
 
 // conv_igemm_128x64 with TF32 tensor cores (warp tiles of 32 x 32).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_tf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope)
 {
-    conv_igemm_body<128, 64, 8, SC_PREC_TF32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
+    conv_igemm_body<128, 64, 8, SC_PREC_TF32, float>(x, x2, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, 0);
 }
 
 // conv_igemm_256x32 with TF32 tensor cores (warp tiles of 32 x 32).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_tf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope)
 {
-    conv_igemm_body<256, 32, 8, SC_PREC_TF32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
+    conv_igemm_body<256, 32, 8, SC_PREC_TF32, float>(x, x2, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, 0);
 }
 
 // conv_igemm_256x16 with TF32 tensor cores (warp tiles of 32 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_tf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope)
 {
-    conv_igemm_body<256, 16, 4, SC_PREC_TF32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
+    conv_igemm_body<256, 16, 4, SC_PREC_TF32, float>(x, x2, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, 0);
 }
 
 // conv_igemm_128x64 with 3xTF32 tensor cores (warp tiles of 32 x 32).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_3xtf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope)
 {
-    conv_igemm_body<128, 64, 8, SC_PREC_3XTF32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
+    conv_igemm_body<128, 64, 8, SC_PREC_3XTF32, float>(x, x2, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, 0);
 }
 
 // conv_igemm_256x32 with 3xTF32 tensor cores (warp tiles of 32 x 32).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_3xtf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope)
 {
-    conv_igemm_body<256, 32, 8, SC_PREC_3XTF32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
+    conv_igemm_body<256, 32, 8, SC_PREC_3XTF32, float>(x, x2, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, 0);
 }
 
 // conv_igemm_256x16 with 3xTF32 tensor cores (warp tiles of 32 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_3xtf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope)
 {
-    conv_igemm_body<256, 16, 4, SC_PREC_3XTF32, float>(x, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, 0);
+    conv_igemm_body<256, 16, 4, SC_PREC_3XTF32, float>(x, x2, w, bias, mask, y, y, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, 0);
 }
 
 // conv_igemm_128x64_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_128X64) conv_igemm_128x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ x2, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope, int fmt)
 {
-    conv_igemm_body<128, 64, 8, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, fmt);
+    conv_igemm_body<128, 64, 8, SC_PREC_TF32, unsigned short>(x, x2, w, bias, mask, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, fmt);
 }
 
 // conv_igemm_256x32_tf32 on 16-bit storage (bf16 or fp16, `fmt`).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X32) conv_igemm_256x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ x2, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope, int fmt)
 {
-    conv_igemm_body<256, 32, 8, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, fmt);
+    conv_igemm_body<256, 32, 8, SC_PREC_TF32, unsigned short>(x, x2, w, bias, mask, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, fmt);
 }
 
 // conv_igemm_256x16_tf32 on 16-bit storage (bf16 or fp16, `fmt`).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X16) conv_igemm_256x16_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ x2, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope, int fmt)
 {
-    conv_igemm_body<256, 16, 4, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, fmt);
+    conv_igemm_body<256, 16, 4, SC_PREC_TF32, unsigned short>(x, x2, w, bias, mask, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, fmt);
 }
 
 // conv_igemm_256x4 on 16-bit storage (bf16 or fp16, `fmt`): FP32 FMAs, whose products of 16-bit values are exact as TF32's are.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X4) conv_igemm_256x4_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_256X4) conv_igemm_256x4_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ x2, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int n, int c_in, int h, int wd, int c_out, int k, int stride, int pad, int h_out, int w_out, int transposed, int k_chunk, int has_bias, int act, int mask_act, int cat_in, float slope, int fmt)
 {
-    conv_igemm_body<256, 4, 1, SC_PREC_FP32, unsigned short>(x, w, bias, mask, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, slope, fmt);
+    conv_igemm_body<256, 4, 1, SC_PREC_FP32, unsigned short>(x, x2, w, bias, mask, y, parts, n, c_in, h, wd, c_out, k, stride, pad, h_out, w_out, transposed, k_chunk, has_bias, act, mask_act, cat_in, slope, fmt);
 }
 
 // Output tile side of the patch-staged tensor-core convolution (conv_patch_*).
@@ -570,9 +588,11 @@ static __device__ __noinline__ void sc_patch_mask(T* __restrict__ y_img, const T
 
 // The fold of conv_patch_body's split K (the last block of a tile, after sc_fold_arrive):
 // y = act(bias + the splits' partial sums of the tile, added in split order from 0), the
-// order sum_slices adds them in, so both give the same bits.
+// order sum_slices adds them in, so both give the same bits. y_img points at the image of
+// the output (or output half) holding the tile's channels, whose first is channel o_base;
+// the slices at parts + img_off.
 template <int BN, class T>
-static __device__ __forceinline__ void sc_patch_fold(const float* __restrict__ parts, T* __restrict__ y, const T* __restrict__ bias, int o0, int c_out, int ty0, int tx0, int h_out, int w_out, size_t img_off, size_t len, int splits, int has_bias, int act, float slope, int fmt)
+static __device__ __forceinline__ void sc_patch_fold(const float* __restrict__ parts, T* __restrict__ y_img, const T* __restrict__ bias, int o0, int o_base, int c_out, int ty0, int tx0, int h_out, int w_out, size_t img_off, size_t len, int splits, int has_bias, int act, float slope, int fmt)
 {
     const int tid = threadIdx.x;
     const int plane_out = h_out * w_out;
@@ -608,7 +628,7 @@ static __device__ __forceinline__ void sc_patch_fold(const float* __restrict__ p
             for (int z = 0; z < splits; ++z) sum[0] += SC_LD_L2(q_img + z * len + off);
         }
         const float b = has_bias ? sc_f32(bias[o], fmt) : 0.0f;
-        T* out = y + img_off + off;
+        T* out = y_img + (off - (size_t)o_base * plane_out);
 #pragma unroll
         for (int c = 0; c < 4; ++c) {
             if (c == per) break;
@@ -640,6 +660,13 @@ static __device__ __forceinline__ void sc_patch_fold(const float* __restrict__ p
 // Masked (mask_act != 0, likewise only where the kernel finishes y): the block that
 // finishes a tile then multiplies it by act'(mask) (sc_patch_mask: the U-Net's input
 // gradients through its ReLUs); else mask is a stand-in, not read.
+// Two halves (the U-Net decoder's concat(up, skip) without the concat): cat_in != 0 reads
+// input channels 0 .. cat_in from x and the rest from x2 (each [n, cat_in, h, wd]); cat_out
+// != 0 writes output channels 0 .. cat_out to y and the rest to y2 (each [n, cat_out, h_out,
+// w_out]: the input gradient's two parts). The launch code passes cat_in a multiple of 8
+// (a chunk lies in one input) and cat_out a multiple of BN (a block's channel tile lies in
+// one output), and cat_out only where the kernel finishes y, with no pooling or mask (the
+// partial sums keep the whole output's layout); else x2 and y2 are stand-ins.
 // Pooled (pool = 1, only where the launch finishes y in the kernel: K whole or folded):
 // the block that finishes a tile also writes its 2 x 2 max pooling into pooled
 // [n, c_out, h_out/2, w_out/2] (sc_patch_pool: D's conv + LeakyReLU + pool, the U-Net
@@ -658,7 +685,7 @@ static __device__ __forceinline__ void sc_patch_fold(const float* __restrict__ p
 // order is fixed by the shape alone.
 // Storage: T and fmt as conv_igemm_body's (the split partial sums in `parts`).
 template <int K, int BN, int P, class T>
-static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias, const T* __restrict__ mask, T* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, T* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope, int fmt)
+static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, const T* __restrict__ x2, const T* __restrict__ w, const T* __restrict__ bias, const T* __restrict__ mask, T* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, T* __restrict__ pooled, T* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope, int fmt)
 {
     using G = sc_patch_geom<K>;
     // Weights of a kernel row as s_w[c][o][kw]: K floats per output channel, WS per input
@@ -686,7 +713,9 @@ static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, 
     const int splits = gridDim.z / n;
     const int img = blockIdx.z / splits;
     const int split = blockIdx.z % splits;
-    const T* x_img = x + (size_t)img * c_in * plane;
+    // Channels of x (and x2) per image: half of c_in when the input is split in two (the
+    // launch code passes a multiple of 8, so that a chunk lies in one of them).
+    const int c_split = cat_in ? cat_in : c_in;
 
     // This thread's weight elements e = tid + 256 j of a kernel row: (o, c, kw) with kw
     // fastest, their offsets for chunk 0 and row 0, and c (FAR past the last output channel).
@@ -711,6 +740,10 @@ static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, 
     // is channel c0 + c, row r, column q of the patch.
     auto stage_patch = [&](int s) {
         const int c0 = (first_chunk + s / K) * SC_PATCH_CK;
+        // The chunk's first channel in x or x2 (from the parameters each time: no image
+        // pointer held across the main loop).
+        const bool second = c0 >= c_split;
+        const T* xc = (second ? x2 : x) + ((size_t)img * c_split + (second ? c0 - c_split : c0)) * plane;
 #pragma unroll 2
         for (int e = tid; e < G::ELEMS; e += SC_IG_THREADS) {
             const int c = e / G::AREA;
@@ -718,7 +751,7 @@ static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, 
             const int iy = ty0 - pad + r;
             const int ix = tx0 - pad + e % G::SIDE;
             const bool in = c0 + c < c_in && (unsigned)iy < (unsigned)h && (unsigned)ix < (unsigned)wd;
-            s_x[c * G::CS + e % G::AREA] = sc_ig_prep<P>(in ? sc_ld(x_img + ((c0 + c) * plane + iy * wd + ix), fmt) : 0.0f);
+            s_x[c * G::CS + e % G::AREA] = sc_ig_prep<P>(in ? sc_ld(xc + (c * plane + iy * wd + ix), fmt) : 0.0f);
         }
     };
     // The weights of step s's kernel row, into registers (issued before the current step's
@@ -787,13 +820,25 @@ static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, 
     }
 
     // Epilogue: acc[2 mt + hf][2 nt + e] is pixel g + 8 hf of row 2 warp + mt, channel
-    // nt*8 + 2t + e. With K whole, act(bias + sum) into y; split, the raw partial sum into
-    // the split's slice of parts (an f32 instance's finished values go through the same
-    // pointer: one pointer live and one store).
+    // nt*8 + 2t + e. With K whole, act(bias + sum) into y (channels cat_out on into y2 when
+    // the output is split in two); split, the raw partial sum into the split's slice of
+    // parts, in the whole output's layout (an f32 instance's finished values go through
+    // the same pointer: one pointer live and one store).
     const int plane_out = h_out * w_out;
     const size_t len = (size_t)n * c_out * plane_out;
     const size_t img_off = (size_t)img * c_out * plane_out;
-    float* p_img = (splits > 1 ? parts + split * len : sc_parts(y, parts)) + img_off;
+    const int c_img_out = cat_out ? cat_out : c_out;
+    const size_t y_off = (size_t)img * c_img_out * plane_out;
+    // The output (half) holding the tile's channels, and its first channel; the stores'
+    // channel origin (the partial sums keep the whole layout).
+    const bool second = cat_out && o0 >= cat_out;
+    T* yt = second ? y2 : y;
+    const int o_base = second ? cat_out : 0;
+    const int o_rel = splits > 1 ? 0 : o_base;
+    // (The channel origin in the base pointers, not in each store's index: a variable origin
+    // there made ptxas duplicate the epilogue, 1568 -> 2944 SASS instructions on sm_90.)
+    T* y_tile = yt + y_off - (long long)o_rel * plane_out;
+    float* p_img = splits > 1 ? parts + split * len + img_off : sc_parts(y_tile, parts);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
         const int oy = ty0 + 2 * warp + i / 2;
@@ -805,7 +850,7 @@ static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, 
             if (o < c_out) {
                 const float z = has_bias ? acc[i][j] + sc_ld(bias + o, fmt) : acc[i][j];
                 const float v = splits > 1 ? acc[i][j] : sc_act(z, act, slope);
-                sc_store_out(y + img_off, p_img, (size_t)o * plane_out + oy * w_out + ox, v, splits > 1, fmt);
+                sc_store_out(y_tile, p_img, (size_t)o * plane_out + oy * w_out + ox, v, splits > 1, fmt);
             }
         }
     }
@@ -813,103 +858,103 @@ static __device__ __forceinline__ void conv_patch_body(const T* __restrict__ x, 
     // sum_slices does: from 0, slice 0 first, then the bias), then the activation, into y.
     if (splits > 1) {
         if (!fold || !sc_fold_arrive(tickets + ((size_t)img * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x, splits)) return;
-        sc_patch_fold<BN>(parts, y, bias, o0, c_out, ty0, tx0, h_out, w_out, img_off, len, splits, has_bias, act, slope, fmt);
+        sc_patch_fold<BN>(parts, yt + y_off, bias, o0, o_base, c_out, ty0, tx0, h_out, w_out, img_off, len, splits, has_bias, act, slope, fmt);
     }
     // The block that finished the tile: its pooling or its mask (the launch code passes
-    // pool or mask_act only where the kernel finishes y).
+    // pool or mask_act only where the kernel finishes y, and never with cat_out).
     const size_t pool_off = (size_t)img * c_out * (h_out / 2) * (w_out / 2);
     if (pool) sc_patch_pool<BN>(y + img_off, pooled + pool_off, o0, c_out, ty0, tx0, h_out, w_out, fmt);
     if (mask_act != 0) sc_patch_mask<BN>(y + img_off, mask + img_off, o0, c_out, ty0, tx0, h_out, w_out, mask_act, slope, fmt);
 }
 
 // conv_patch_body with TF32 tensor cores: 9 x 9 kernels, 9 to 32 output channels per block tile (G's F = 32 layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_tf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, float* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope)
 {
-    conv_patch_body<9, 32, SC_PREC_TF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
+    conv_patch_body<9, 32, SC_PREC_TF32, float>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, 0);
 }
 
 // conv_patch_body with TF32 tensor cores: 9 x 9 kernels, at most 8 output channels (G's 1- and 3-band outputs).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_tf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, float* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope)
 {
-    conv_patch_body<9, 8, SC_PREC_TF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
+    conv_patch_body<9, 8, SC_PREC_TF32, float>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 9 x 9 kernels, 9 to 32 output channels per block tile (G's F = 32 layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_3xtf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, float* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope)
 {
-    conv_patch_body<9, 32, SC_PREC_3XTF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
+    conv_patch_body<9, 32, SC_PREC_3XTF32, float>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 9 x 9 kernels, at most 8 output channels (G's 1- and 3-band outputs).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_3xtf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, float* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope)
 {
-    conv_patch_body<9, 8, SC_PREC_3XTF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
+    conv_patch_body<9, 8, SC_PREC_3XTF32, float>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, 0);
 }
 
 // conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 64 output channels per block tile (on maps of at least 16 x 16, where such tiles fill the GPU).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_tf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, float* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope)
 {
-    conv_patch_body<3, 64, SC_PREC_TF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
+    conv_patch_body<3, 64, SC_PREC_TF32, float>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, 0);
 }
 
 // conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 32 output channels per block tile (on maps of at least 16 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_tf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, float* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope)
 {
-    conv_patch_body<3, 32, SC_PREC_TF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
+    conv_patch_body<3, 32, SC_PREC_TF32, float>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, 0);
 }
 
 // conv_patch_body with TF32 tensor cores: 3 x 3 kernels, 16 output channels per block tile (on maps of at least 16 x 16; D's and the U-Net's layers whose wider tiles would leave SMs idle).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_tf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_tf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, float* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope)
 {
-    conv_patch_body<3, 16, SC_PREC_TF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
+    conv_patch_body<3, 16, SC_PREC_TF32, float>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 64 output channels per block tile (D's convolutions on maps of at least 16 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_3xtf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, float* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope)
 {
-    conv_patch_body<3, 64, SC_PREC_3XTF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
+    conv_patch_body<3, 64, SC_PREC_3XTF32, float>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 32 output channels per block tile.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_3xtf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, float* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope)
 {
-    conv_patch_body<3, 32, SC_PREC_3XTF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
+    conv_patch_body<3, 32, SC_PREC_3XTF32, float>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, 0);
 }
 
 // conv_patch_body with 3xTF32 tensor cores: 3 x 3 kernels, 16 output channels per block tile.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_3xtf32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_3xtf32(const float* __restrict__ x, const float* __restrict__ x2, const float* __restrict__ w, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, float* __restrict__ pooled, float* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope)
 {
-    conv_patch_body<3, 16, SC_PREC_3XTF32, float>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, 0);
+    conv_patch_body<3, 16, SC_PREC_3XTF32, float>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, 0);
 }
 
 // conv_patch_9x32_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X32) conv_patch_9x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ x2, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, unsigned short* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope, int fmt)
 {
-    conv_patch_body<9, 32, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, fmt);
+    conv_patch_body<9, 32, SC_PREC_TF32, unsigned short>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, fmt);
 }
 
 // conv_patch_9x8_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_9X8) conv_patch_9x8_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ x2, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, unsigned short* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope, int fmt)
 {
-    conv_patch_body<9, 8, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, fmt);
+    conv_patch_body<9, 8, SC_PREC_TF32, unsigned short>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, fmt);
 }
 
 // conv_patch_3x64_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X64) conv_patch_3x64_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ x2, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, unsigned short* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope, int fmt)
 {
-    conv_patch_body<3, 64, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, fmt);
+    conv_patch_body<3, 64, SC_PREC_TF32, unsigned short>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, fmt);
 }
 
 // conv_patch_3x32_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X32) conv_patch_3x32_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ x2, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, unsigned short* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope, int fmt)
 {
-    conv_patch_body<3, 32, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, fmt);
+    conv_patch_body<3, 32, SC_PREC_TF32, unsigned short>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, fmt);
 }
 
 // conv_patch_3x16_tf32 on 16-bit storage (bf16 or fp16, `fmt`): inference at reduced precision.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, float slope, int fmt)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_3X16) conv_patch_3x16_h16(const unsigned short* __restrict__ x, const unsigned short* __restrict__ x2, const unsigned short* __restrict__ w, const unsigned short* __restrict__ bias, const unsigned short* __restrict__ mask, unsigned short* __restrict__ y, float* __restrict__ parts, int* __restrict__ tickets, unsigned short* __restrict__ pooled, unsigned short* __restrict__ y2, int n, int c_in, int h, int wd, int c_out, int k, int pad, int h_out, int w_out, int transposed, int k_chunk, int fold, int pool, int has_bias, int act, int mask_act, int cat_in, int cat_out, float slope, int fmt)
 {
-    conv_patch_body<3, 16, SC_PREC_TF32, unsigned short>(x, w, bias, mask, y, parts, tickets, pooled, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, slope, fmt);
+    conv_patch_body<3, 16, SC_PREC_TF32, unsigned short>(x, x2, w, bias, mask, y, parts, tickets, pooled, y2, n, c_in, h, wd, c_out, k, pad, h_out, w_out, transposed, k_chunk, fold, pool, has_bias, act, mask_act, cat_in, cat_out, slope, fmt);
 }
 
 // The implicit-GEMM weight gradient (variant v2 of conv2d_weight_grad), split over K:
@@ -921,6 +966,8 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_
 // order and writes its partial C to out[z, o, (i, kh, kw)]; with one split that is dw
 // itself, else sum_slices (kernels/reduce.cu) adds the splits in order z = 0, 1, ... So
 // the result depends on the shape only, never on scheduling (no atomics).
+// Two halves (cat_in != 0): input channels cat_in on of x are read from x2, both
+// [n, cat_in, xh, xw] (the U-Net decoder's concat(up, skip)); else x2 is a stand-in.
 // With has_db the bias gradient comes out of the same pass: db[z, o] = sum of g[img, o, gy,
 // gx] over split z's positions, in FP32 from the values the block stages as A (before any
 // TF32 rounding), by the blocks of column tile 0; sum_slices_pair adds the splits of dw
@@ -932,7 +979,7 @@ extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_PATCH_MIN_BLOCKS_
 // m0 + t / 8 + 32*j and B columns n0 + t / 8 + 32*j; the position (img, gy, gx) of its
 // k-row advances by BK per step.
 template <int BM, int BN, int TM, int P>
-static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
+static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __restrict__ g, const float* __restrict__ x, const float* __restrict__ x2, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db, int cat_in)
 {
     constexpr int PASS = SC_IG_THREADS / SC_IG_BK;  // rows or columns per staging pass
     constexpr int EA = BM / PASS;
@@ -967,38 +1014,44 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
         row_ok[e] = m0 + rs + e * PASS < c_o;
         row_off[e] = (m0 + rs + e * PASS) * plane_g;
     }
+    // With x split in two (cat_in: x holds input channels 0 .. cat_in, x2 the rest, cat_in
+    // each per image), bit e of `from_x2` marks a column of x2's channels.
+    const int c_img = cat_in ? cat_in : c_i;
     int col_kh[EB], col_kw[EB], col_off[EB];
+    unsigned from_x2 = 0;
 #pragma unroll
     for (int e = 0; e < EB; ++e) {
         const int col = n0 + rs + e * PASS;
         const int kh = (col % kk) / k;
         const int kw = col % k;
+        const bool second = cat_in && col / kk >= cat_in;
         col_kh[e] = col < cols ? kh : -(1 << 30);
         col_kw[e] = kw;
-        col_off[e] = (col / kk) * plane_x + kh * xw + kw;
+        col_off[e] = (col / kk - (second ? cat_in : 0)) * plane_x + kh * xw + kw;
+        from_x2 |= (unsigned)second << e;
     }
 
     // The thread's values of the current step: fa(e, ok, offset into g) for A row e and
-    // fb(e, ok, offset into x) for B column e, ok false where the value is a zero (past K,
-    // a missing row or column, the padding); the offset is then not to be read.
+    // fb(e, ok, x or x2, offset into it) for B column e, ok false where the value is a zero
+    // (past K, a missing row or column, the padding); the offset is then not to be read.
     auto each = [&](auto fa, auto fb) {
         const bool k_ok = kidx < k_end;
         const int iy0 = gy * stride - pad;
         const int ix0 = gx * stride - pad;
         const int g_pos = img * c_o * plane_g + gy * gw + gx;
-        const int x_pos = img * c_i * plane_x + iy0 * xw + ix0;
+        const int x_pos = img * c_img * plane_x + iy0 * xw + ix0;
 #pragma unroll
         for (int e = 0; e < EA; ++e) fa(e, k_ok && row_ok[e], g_pos + row_off[e]);
 #pragma unroll
         for (int e = 0; e < EB; ++e) {
             const bool in = k_ok && (unsigned)(iy0 + col_kh[e]) < (unsigned)xh && (unsigned)(ix0 + col_kw[e]) < (unsigned)xw;
-            fb(e, in, x_pos + col_off[e]);
+            fb(e, in, (from_x2 >> e) & 1 ? x2 : x, x_pos + col_off[e]);
         }
     };
     float ra[EA], rb[EB];
     auto load = [&]() {
         each([&](int e, bool ok, int off) { ra[e] = ok ? g[off] : 0.0f; },
-             [&](int e, bool ok, int off) { rb[e] = ok ? x[off] : 0.0f; });
+             [&](int e, bool ok, const float* src, int off) { rb[e] = ok ? src[off] : 0.0f; });
     };
     auto advance = [&]() {
         kidx += SC_IG_BK;
@@ -1037,7 +1090,7 @@ static __device__ __forceinline__ void conv_wgrad_igemm_body(const float* __rest
         // memory (a missing value's copy is a zero fill; its address is a valid stand-in).
         auto issue = [&](int buf) {
             each([&](int e, bool ok, int off) { SC_CP_ASYNC_F32(&s_a.v[buf][r][rs + e * PASS], g + (ok ? off : 0), ok); },
-                 [&](int e, bool ok, int off) { SC_CP_ASYNC_F32(&s_b.v[buf][r][rs + e * PASS], x + (ok ? off : 0), ok); });
+                 [&](int e, bool ok, const float* src, int off) { SC_CP_ASYNC_F32(&s_b.v[buf][r][rs + e * PASS], src + (ok ? off : 0), ok); });
         };
         // The bias sums read back the A values the thread staged, step by step in order.
         auto visit = [&](int buf) {
@@ -1236,67 +1289,67 @@ extern "C" __global__ void __launch_bounds__(9 * 32, SC_WPATCH_MIN_BLOCKS_3XTF32
 }
 
 // conv_wgrad_igemm_body with 64 x 64 tiles (output channels x (i, kh, kw)): the default.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64(const float* __restrict__ g, const float* __restrict__ x, const float* __restrict__ x2, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db, int cat_in)
 {
-    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
+    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_FP32>(g, x, x2, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db, cat_in);
 }
 
 // conv_wgrad_igemm_body with 64 x 128 tiles, 8 x 4 per thread (half the shared-memory
 // traffic per FMA of 4 x 4): FP32 for more than 64 output channels (D's deeper layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X128) conv_wgrad_igemm_64x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X128) conv_wgrad_igemm_64x128(const float* __restrict__ g, const float* __restrict__ x, const float* __restrict__ x2, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db, int cat_in)
 {
-    conv_wgrad_igemm_body<64, 128, 8, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
+    conv_wgrad_igemm_body<64, 128, 8, SC_PREC_FP32>(g, x, x2, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db, cat_in);
 }
 
 // conv_wgrad_igemm_body with 32 x 128 tiles: at most 32 output channels (G's layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128(const float* __restrict__ g, const float* __restrict__ x, const float* __restrict__ x2, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db, int cat_in)
 {
-    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_FP32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
+    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_FP32>(g, x, x2, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db, cat_in);
 }
 
 // conv_wgrad_igemm_64x64 with TF32 tensor cores (warp tiles of 32 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64_tf32(const float* __restrict__ g, const float* __restrict__ x, const float* __restrict__ x2, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db, int cat_in)
 {
-    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
+    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_TF32>(g, x, x2, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db, cat_in);
 }
 
 // conv_wgrad_igemm_32x128 with TF32 tensor cores (warp tiles of 32 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128_tf32(const float* __restrict__ g, const float* __restrict__ x, const float* __restrict__ x2, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db, int cat_in)
 {
-    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
+    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_TF32>(g, x, x2, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db, cat_in);
 }
 
 // conv_wgrad_igemm_body with 32 x 64 tiles and TF32 tensor cores (warp tiles of 32 x 8):
 // at most 32 output channels whose columns (i, kh, kw) would leave most of a 128-wide tile
 // empty (the 1-channel lifts: 9 columns; D's first layer: 36). In FP32 the 32 x 128 tile's
 // 4 x 4 micro-tiles stay cheaper than 2 x 4.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X64) conv_wgrad_igemm_32x64_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X64) conv_wgrad_igemm_32x64_tf32(const float* __restrict__ g, const float* __restrict__ x, const float* __restrict__ x2, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db, int cat_in)
 {
-    conv_wgrad_igemm_body<32, 64, 2, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
+    conv_wgrad_igemm_body<32, 64, 2, SC_PREC_TF32>(g, x, x2, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db, cat_in);
 }
 
 // conv_wgrad_igemm_body with 128 x 128 tiles and TF32 tensor cores (warp tiles of 32 x 64:
 // half the staging and fragment loads per mma of 64 x 64): more than 64 output channels
 // (D's deeper layers).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_128X128) conv_wgrad_igemm_128x128_tf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_128X128) conv_wgrad_igemm_128x128_tf32(const float* __restrict__ g, const float* __restrict__ x, const float* __restrict__ x2, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db, int cat_in)
 {
-    conv_wgrad_igemm_body<128, 128, 4, SC_PREC_TF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
+    conv_wgrad_igemm_body<128, 128, 4, SC_PREC_TF32>(g, x, x2, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db, cat_in);
 }
 
 // conv_wgrad_igemm_64x64 with 3xTF32 tensor cores (warp tiles of 32 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_64X64) conv_wgrad_igemm_64x64_3xtf32(const float* __restrict__ g, const float* __restrict__ x, const float* __restrict__ x2, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db, int cat_in)
 {
-    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
+    conv_wgrad_igemm_body<64, 64, 4, SC_PREC_3XTF32>(g, x, x2, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db, cat_in);
 }
 
 // conv_wgrad_igemm_32x128 with 3xTF32 tensor cores (warp tiles of 32 x 16).
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128) conv_wgrad_igemm_32x128_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X128_3XTF32) conv_wgrad_igemm_32x128_3xtf32(const float* __restrict__ g, const float* __restrict__ x, const float* __restrict__ x2, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db, int cat_in)
 {
-    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
+    conv_wgrad_igemm_body<32, 128, 4, SC_PREC_3XTF32>(g, x, x2, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db, cat_in);
 }
 
 // conv_wgrad_igemm_32x64_tf32 with 3xTF32 tensor cores.
-extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X64) conv_wgrad_igemm_32x64_3xtf32(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db)
+extern "C" __global__ void __launch_bounds__(SC_IG_THREADS, SC_IG_MIN_BLOCKS_WGRAD_32X64) conv_wgrad_igemm_32x64_3xtf32(const float* __restrict__ g, const float* __restrict__ x, const float* __restrict__ x2, float* __restrict__ out, int n, int c_o, int gh, int gw, int c_i, int xh, int xw, int k, int stride, int pad, int k_chunk, float* __restrict__ db, int has_db, int cat_in)
 {
-    conv_wgrad_igemm_body<32, 64, 2, SC_PREC_3XTF32>(g, x, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db);
+    conv_wgrad_igemm_body<32, 64, 2, SC_PREC_3XTF32>(g, x, x2, out, n, c_o, gh, gw, c_i, xh, xw, k, stride, pad, k_chunk, db, has_db, cat_in);
 }

@@ -35,6 +35,8 @@
 #define SC_IG_MIN_BLOCKS_256X4 3
 #define SC_IG_MIN_BLOCKS_WGRAD_64X64 4
 #define SC_IG_MIN_BLOCKS_WGRAD_32X128 4
+// (3xTF32 holds low parts too: at 64 registers its 32 x 128 weight gradient spills on sm_80.)
+#define SC_IG_MIN_BLOCKS_WGRAD_32X128_3XTF32 3
 #define SC_IG_MIN_BLOCKS_WGRAD_32X64 4
 #define SC_IG_MIN_BLOCKS_WGRAD_64X128 2
 #define SC_IG_MIN_BLOCKS_WGRAD_128X128 2

@@ -240,6 +240,10 @@ mod tests {
                 consts::SC_IG_MIN_BLOCKS_WGRAD_32X128,
             ),
             (
+                "SC_IG_MIN_BLOCKS_WGRAD_32X128_3XTF32",
+                consts::SC_IG_MIN_BLOCKS_WGRAD_32X128_3XTF32,
+            ),
+            (
                 "SC_IG_MIN_BLOCKS_WGRAD_32X64",
                 consts::SC_IG_MIN_BLOCKS_WGRAD_32X64,
             ),

@@ -10,7 +10,9 @@ use satcolor::device::emu::{EmuExec, EmuOptions, Order};
 use satcolor::device::gpu::{variants, GpuDevice, Variants};
 use satcolor::device::precision::Precision;
 use satcolor::device::Device;
-use satcolor::ops::{Act, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape};
+use satcolor::ops::{
+    Act, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
+};
 use satcolor::selftest::{self, CaseRun, Suite};
 use satcolor::Error;
 use std::time::Instant;
@@ -314,6 +316,51 @@ fn emu_rejects_bad_shapes_with_errors() {
     let e = dev.conv_transpose2d_backward_input_act(&t, &tw, &tdy, mask, &mut dx);
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
     assert!(dev.download(&dx).unwrap().iter().all(|&v| v == 7.0));
+    // A convolution of two inputs checks that their shape is its input's (channels, batch,
+    // plane) and the lengths of the parts and the scratch, before launching.
+    let u = Conv2dShape {
+        c_in: 8,
+        stride: 1,
+        ..s
+    };
+    let cat = |c_a: usize, c_b: usize, n: usize| ConcatShape {
+        n,
+        c_a,
+        c_b,
+        plane: u.h * u.w,
+    };
+    let (uw, half) = (buf(u.w_len()), u.x_len() / 2);
+    let mut uy = dev.upload(&vec![7.0; u.y_len()]).unwrap();
+    for (c, a_len, scratch_len) in [
+        (cat(4, 3, 2), half, u.x_len()),     // 7 channels for 8
+        (cat(4, 4, 1), half, u.x_len()),     // batch 1 for 2
+        (cat(4, 4, 2), half + 1, u.x_len()), // a's length
+        (cat(4, 4, 2), half, u.x_len() - 1), // the scratch's length
+    ] {
+        let (a, b) = (buf(a_len), buf(half));
+        let e = dev.conv2d_forward_cat(
+            &u,
+            &c,
+            (&a, &b),
+            &uw,
+            None,
+            Act::Relu,
+            &mut uy,
+            &mut buf(scratch_len),
+        );
+        assert!(matches!(e, Err(Error::Shape { .. })), "{c:?}: {e:?}");
+        let e = dev.conv2d_backward_weight_cat(
+            &u,
+            &c,
+            (&a, &b),
+            &buf(u.y_len()),
+            &mut buf(u.w_len()),
+            None,
+            &mut buf(scratch_len),
+        );
+        assert!(matches!(e, Err(Error::Shape { .. })), "{c:?}: {e:?}");
+    }
+    assert!(dev.download(&uy).unwrap().iter().all(|&v| v == 7.0));
     // v1's gather stages the input patch and weights of a tile: a 41×41 kernel does not
     // fit 48 KiB of shared memory, and its batch is grid.z (at most 65535). The implicit
     // GEMM (the default) keeps only 16 bytes per tap and folds the batch into its rows:

@@ -155,6 +155,62 @@ pub trait Device {
         self.conv2d_forward(s, x, w, b, act, y)?;
         self.max_pool2d_forward(&s.pooled(), y, p)
     }
+    /// [`conv2d_forward`](Self::conv2d_forward) of the channel concatenation `[a; b]`
+    /// (`cat`: a `[n, c_a, h, w]` and b `[n, c_b, h, w]`, `s.c_in = c_a + c_b`), the U-Net
+    /// decoder's convolution of its up-sampled map and its skip. The GPU devices read both
+    /// inputs in the convolution where the kernel can (equal halves, the implicit-GEMM and
+    /// patch-staged kernels) and leave `scratch` as it was; otherwise, and by default,
+    /// `scratch` (`s.x_len()` elements) receives `[a; b]` first.
+    #[allow(clippy::too_many_arguments)]
+    fn conv2d_forward_cat(
+        &self,
+        s: &Conv2dShape,
+        cat: &ConcatShape,
+        (a, b): (&Self::Buf, &Self::Buf),
+        w: &Self::Buf,
+        bias: Option<&Self::Buf>,
+        act: Act,
+        y: &mut Self::Buf,
+        scratch: &mut Self::Buf,
+    ) -> Result<()> {
+        self.concat_channels(cat, a, b, scratch)?;
+        self.conv2d_forward(s, scratch, w, bias, act, y)
+    }
+    /// [`conv2d_backward_input`](Self::conv2d_backward_input) of a convolution of `[a; b]`
+    /// (as [`conv2d_forward_cat`](Self::conv2d_forward_cat)), split into `da` and `db`, the
+    /// parts of ∂L/∂x that belong to a and b. The GPU devices write both from the kernel
+    /// where it finishes dx itself (equal halves, K whole or added in the kernel); otherwise,
+    /// and by default, dx goes to `scratch` (`s.x_len()`) and is split after.
+    fn conv2d_backward_input_cat(
+        &self,
+        s: &Conv2dShape,
+        cat: &ConcatShape,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        (da, db): (&mut Self::Buf, &mut Self::Buf),
+        scratch: &mut Self::Buf,
+    ) -> Result<()> {
+        self.conv2d_backward_input(s, w, dy, scratch)?;
+        self.split_channels(cat, scratch, da, db)
+    }
+    /// [`conv2d_backward_weight`](Self::conv2d_backward_weight) of a convolution of `[a; b]`
+    /// (as [`conv2d_forward_cat`](Self::conv2d_forward_cat)). The GPU devices' implicit-GEMM
+    /// weight gradient reads both inputs (equal halves); otherwise, and by default,
+    /// `scratch` (`s.x_len()`) receives `[a; b]` first.
+    #[allow(clippy::too_many_arguments)]
+    fn conv2d_backward_weight_cat(
+        &self,
+        s: &Conv2dShape,
+        cat: &ConcatShape,
+        (a, b): (&Self::Buf, &Self::Buf),
+        dy: &Self::Buf,
+        dw: &mut Self::Buf,
+        db: Option<&mut Self::Buf>,
+        scratch: &mut Self::Buf,
+    ) -> Result<()> {
+        self.concat_channels(cat, a, b, scratch)?;
+        self.conv2d_backward_weight(s, scratch, dy, dw, db)
+    }
     /// `dx = ∂L/∂x` from `dy = ∂L/∂(conv2d output before activation)`.
     fn conv2d_backward_input(
         &self,

@@ -13,8 +13,12 @@
 //! ```
 //!
 //! Level l works at side W/2^l. Activations kept for the backward pass: each block's
-//! middle activation and output, the pooled inputs, the up-sampled maps and the
-//! concatenations. The backward pass runs the decoder from the top (l = 0) down, which
+//! middle activation and output, the pooled inputs and the up-sampled maps. A decoder's
+//! first convolution reads up_l and e_l as they are (`Device::conv2d_forward_cat` and its
+//! gradients: the GPU kernels read two inputs and write the input gradient's two halves),
+//! with a buffer of the concatenation's size for devices that concatenate first (the cpu
+//! device; see `Device::conv2d_forward_cat`). The backward pass runs the decoder from the
+//! top (l = 0) down, which
 //! leaves in ∂e_l the skip connection's share, then the encoder from the bottom up, which
 //! adds each level's share through the max pooling. Every buffer is allocated in
 //! `UnetBody::new`; an inference body (`training` false) has no gradient buffers.
@@ -204,8 +208,9 @@ struct EncBufs<B> {
     e: B,
 }
 
-/// The activations of decoder level l: up_l, concat(up_l, e_l), the block's middle
-/// activation, its output d_l.
+/// The activations of decoder level l: up_l, scratch of concat(up_l, e_l)'s size (written
+/// only by devices that concatenate before the convolution), the block's middle activation,
+/// its output d_l.
 struct DecBufs<B> {
     up: B,
     cat: B,
@@ -223,7 +228,7 @@ struct EncGrads<B> {
 }
 
 /// The gradients of decoder level l (training only): ∂d_l, scratch of the middle
-/// activation's size, ∂concat, ∂up_l.
+/// activation's size, scratch of ∂concat's size (as `DecBufs::cat`), ∂up_l.
 struct DecGrads<B> {
     dd: B,
     dmid: B,
@@ -367,9 +372,11 @@ impl<D: Device> UnetBody<D> {
             let iu = self.idx.up(l);
             let (w, bias) = (&vals[iu], Some(&vals[iu + 1]));
             dev.conv_transpose2d_forward(&s.up, src, w, bias, Act::Identity, &mut b.up)?;
-            dev.concat_channels(&s.cat, &b.up, &self.enc[l].e, &mut b.cat)?;
             let i = self.idx.dec(l);
-            conv(&s.conv1, &b.cat, i, &mut b.mid)?;
+            let (w, bias) = (&vals[i], Some(&vals[i + 1]));
+            let up_e = (&b.up, &self.enc[l].e);
+            let (mid, cat) = (&mut b.mid, &mut b.cat);
+            dev.conv2d_forward_cat(&s.conv1, &s.cat, up_e, w, bias, Act::Relu, mid, cat)?;
             conv(&s.conv2, &b.mid, i + 2, &mut b.d)?;
         }
         let io = self.idx.out();
@@ -409,26 +416,31 @@ impl<D: Device> UnetBody<D> {
         };
         let top = (Act::Relu, top_out);
         dev.conv2d_backward_input_act(&self.shapes.out, &vals[io], dr, top, d_top)?;
-        // Decoder, top level first: the block, the split of its input's gradient into ∂up_l
-        // and the skip's share of ∂e_l, then up_l back to ∂d_{l+1} (∂e_{L−1} at the
-        // bottom).
+        // Decoder, top level first: the block, its input's gradient in two parts, ∂up_l and
+        // the skip's share of ∂e_l, then up_l back to ∂d_{l+1} (∂e_{L−1} at the bottom).
         for l in 0..self.dec.len() {
-            let (s, b) = (self.shapes.dec[l], &self.dec[l]);
+            let s = self.shapes.dec[l];
+            let (dhere, dabove) = self.dec.split_at_mut(l + 1);
+            let b = &mut dhere[l];
             let (here, above) = self.dec_grads.split_at_mut(l + 1);
             let g = &mut here[l];
             let i = self.idx.dec(l);
-            block_backward(
+            let [dw1, db1, dw2, db2] = grads_at(grads, i);
+            conv2_backward(
                 dev,
-                (&s.conv1, &s.conv2),
-                (&b.cat, &b.mid),
-                (&vals[i], &vals[i + 2]),
-                grads_at(grads, i),
-                (&mut g.dd, &mut g.dmid),
-                Some(&mut g.dcat),
+                &s.conv2,
+                &b.mid,
+                &vals[i + 2],
+                [dw2, db2],
+                (&g.dd, &mut g.dmid),
             )?;
-            dev.split_channels(&s.cat, &g.dcat, &mut g.dup, &mut self.enc_grads[l].de)?;
+            let up_e = (&b.up, &self.enc[l].e);
+            let (dmid, cat) = (&g.dmid, &mut b.cat);
+            dev.conv2d_backward_weight_cat(&s.conv1, &s.cat, up_e, dmid, dw1, Some(db1), cat)?;
+            let dup_de = (&mut g.dup, &mut self.enc_grads[l].de);
+            dev.conv2d_backward_input_cat(&s.conv1, &s.cat, &vals[i], dmid, dup_de, &mut g.dcat)?;
             let iu = self.idx.up(l);
-            let src = match self.dec.get(l + 1) {
+            let src = match dabove.first() {
                 Some(a) => &a.d,
                 None => &self.enc[l + 1].e,
             };
@@ -453,15 +465,20 @@ impl<D: Device> UnetBody<D> {
             let (gbelow, ghere) = self.enc_grads.split_at_mut(l);
             let g = &mut ghere[0];
             let i = self.idx.enc(l);
-            block_backward(
+            let [dw1, db1, dw2, db2] = grads_at(grads, i);
+            conv2_backward(
                 dev,
-                (&s.conv1, &s.conv2),
-                (b.p.as_ref().unwrap_or(x), &b.mid),
-                (&vals[i], &vals[i + 2]),
-                grads_at(grads, i),
-                (&mut g.de, &mut g.dmid),
-                g.dp.as_mut(),
+                &s.conv2,
+                &b.mid,
+                &vals[i + 2],
+                [dw2, db2],
+                (&g.de, &mut g.dmid),
             )?;
+            let z = b.p.as_ref().unwrap_or(x);
+            dev.conv2d_backward_weight(&s.conv1, z, &g.dmid, dw1, Some(db1))?;
+            if let Some(dz) = g.dp.as_mut() {
+                dev.conv2d_backward_input(&s.conv1, &vals[i], &g.dmid, dz)?;
+            }
             if let (Some(pool), Some(dp)) = (s.pool, &g.dp) {
                 let (e, de) = (&below[l - 1].e, &mut gbelow[l - 1].de);
                 dev.max_pool2d_backward_add(&pool, e, dp, Act::Relu, de)?;
@@ -480,23 +497,18 @@ fn grads_at<B>(grads: &mut [B], i: usize) -> [&mut B; 4] {
     [a, b, c, d]
 }
 
-/// The backward pass of `block(z) = ReLU(conv2(ReLU(conv1(z))))` with activations
-/// (z, mid): from ∂out already through the output's ReLU (`dout`, consumed) the four
-/// parameter gradients and, when asked, ∂z; `dmid` is scratch of mid's size.
-fn block_backward<D: Device>(
+/// The backward pass of a block's second convolution, `out = ReLU(conv2(mid))` with
+/// `mid = ReLU(conv1(z))`: from ∂out already through the output's ReLU (`dout`) conv2's
+/// weight and bias gradients, and into `dmid` ∂mid through mid's ReLU, from which the
+/// caller takes conv1's gradients (of one input, or of the decoder's two).
+fn conv2_backward<D: Device>(
     dev: &D,
-    (s1, s2): (&Conv2dShape, &Conv2dShape),
-    (z, mid): (&D::Buf, &D::Buf),
-    (w1, w2): (&D::Buf, &D::Buf),
-    [dw1, db1, dw2, db2]: [&mut D::Buf; 4],
-    (dout, dmid): (&mut D::Buf, &mut D::Buf),
-    dz: Option<&mut D::Buf>,
+    s2: &Conv2dShape,
+    mid: &D::Buf,
+    w2: &D::Buf,
+    [dw2, db2]: [&mut D::Buf; 2],
+    (dout, dmid): (&D::Buf, &mut D::Buf),
 ) -> crate::Result<()> {
     dev.conv2d_backward_weight(s2, mid, dout, dw2, Some(db2))?;
-    dev.conv2d_backward_input_act(s2, w2, dout, (Act::Relu, mid), dmid)?;
-    dev.conv2d_backward_weight(s1, z, dmid, dw1, Some(db1))?;
-    if let Some(dz) = dz {
-        dev.conv2d_backward_input(s1, w1, dmid, dz)?;
-    }
-    Ok(())
+    dev.conv2d_backward_input_act(s2, w2, dout, (Act::Relu, mid), dmid)
 }

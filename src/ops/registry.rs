@@ -241,6 +241,7 @@ registry! {
     conv2d::Conv2dPooled,
     conv2d::Conv2dInputAct,
     conv_transpose2d::ConvTranspose2dInputAct,
+    conv2d::Conv2dCat,
 }
 
 /// Every op family, once each, in registry order.

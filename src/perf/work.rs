@@ -60,13 +60,16 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
         }
     };
     // sum_slices_batch's empty slots (length 0) pass buffers they never touch, and so do
-    // the convolutions a mask (mask_act 0) or a pooled output (pool 0) they do not use.
+    // the convolutions a mask (mask_act 0), a pooled output (pool 0) or a second input or
+    // output half (cat_in, cat_out 0) they do not use.
     let stand_in = |name: &str| {
         let slot = name.chars().last().filter(char::is_ascii_digit);
         let unused = |flag: &str| int(flag) == Ok(0.0);
         match name {
             "mask" => unused("mask_act"),
             "pooled" => unused("pool"),
+            "x2" => unused("cat_in"),
+            "y2" => unused("cat_out"),
             _ => {
                 kernel == "sum_slices_batch"
                     && slot.is_some_and(|d| int(&format!("len{d}")) == Ok(0.0))
@@ -101,7 +104,8 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
             let n = int("n")?;
             let kk = int("k")? * int("k")?;
             if int("transposed")? != 0.0 {
-                matmul(2.0 * len("x")? * int("c_out")? * kk)
+                let inputs = n * int("c_in")? * int("h")? * int("wd")?;
+                matmul(2.0 * inputs * int("c_out")? * kk)
             } else {
                 let pixels = n * int("h_out")? * int("w_out")?;
                 matmul(2.0 * pixels * int("c_out")? * int("c_in")? * kk)
@@ -110,7 +114,7 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
         // The patch-staged convolution: a stride-1 correlation (transposed ones as the
         // correlation with flipped weights).
         k if k.starts_with("conv_patch_") => {
-            let n = len("x")? / (int("c_in")? * int("h")? * int("wd")?);
+            let n = int("n")?;
             let kk = int("k")? * int("k")?;
             let pixels = n * int("h_out")? * int("w_out")?;
             matmul(2.0 * pixels * int("c_out")? * int("c_in")? * kk)

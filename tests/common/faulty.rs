@@ -88,6 +88,48 @@ impl<D: Device> Device for Faulty<D> {
         self.inner.conv2d_forward_pooled(s, x, w, b, act, y, p)?;
         self.spoil("conv2d_forward_pooled", p)
     }
+    fn conv2d_forward_cat(
+        &self,
+        s: &Conv2dShape,
+        cat: &ConcatShape,
+        ab: (&D::Buf, &D::Buf),
+        w: &D::Buf,
+        b: Option<&D::Buf>,
+        act: Act,
+        y: &mut D::Buf,
+        scratch: &mut D::Buf,
+    ) -> Result<()> {
+        self.inner
+            .conv2d_forward_cat(s, cat, ab, w, b, act, y, scratch)?;
+        self.spoil("conv2d_forward_cat", y)
+    }
+    fn conv2d_backward_input_cat(
+        &self,
+        s: &Conv2dShape,
+        cat: &ConcatShape,
+        w: &D::Buf,
+        dy: &D::Buf,
+        (da, db): (&mut D::Buf, &mut D::Buf),
+        scratch: &mut D::Buf,
+    ) -> Result<()> {
+        self.inner
+            .conv2d_backward_input_cat(s, cat, w, dy, (&mut *da, &mut *db), scratch)?;
+        self.spoil("conv2d_backward_input_cat", da)
+    }
+    fn conv2d_backward_weight_cat(
+        &self,
+        s: &Conv2dShape,
+        cat: &ConcatShape,
+        ab: (&D::Buf, &D::Buf),
+        dy: &D::Buf,
+        dw: &mut D::Buf,
+        db: Option<&mut D::Buf>,
+        scratch: &mut D::Buf,
+    ) -> Result<()> {
+        self.inner
+            .conv2d_backward_weight_cat(s, cat, ab, dy, dw, db, scratch)?;
+        self.spoil("conv2d_backward_weight_cat", dw)
+    }
     fn conv2d_backward_input_act(
         &self,
         s: &Conv2dShape,

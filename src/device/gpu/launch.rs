@@ -125,15 +125,21 @@ impl<E: KernelExec> GpuDevice<E> {
 
     /// Runs `f` with a 1-element buffer of the storage's element (f32, or u16 with 16-bit
     /// storage) standing in for an output argument a launch does not write (a patch-staged
-    /// convolution's pooled copy when it does not pool), allocated on first use only.
-    pub(crate) fn with_stand_in<R>(&self, f: impl FnOnce(&mut E::Buf) -> Result<R>) -> Result<R> {
+    /// convolution's pooled copy when it does not pool, a convolution's second output half
+    /// when its output is whole), allocated on first use only; `slot` tells apart the
+    /// stand-ins of one launch (0, 1).
+    pub(crate) fn with_stand_in<R>(
+        &self,
+        slot: usize,
+        f: impl FnOnce(&mut E::Buf) -> Result<R>,
+    ) -> Result<R> {
         let elem = if self.storage().is_some() {
             Elem::U16
         } else {
             Elem::F32
         };
         let alloc = || self.exec.alloc(1, elem);
-        let key = usize::from(elem == Elem::U16);
+        let key = 2 * slot + usize::from(elem == Elem::U16);
         with_pooled(&self.stand_ins, "stand-in buffers", key, alloc, true, f)
     }
 

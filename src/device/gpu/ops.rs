@@ -124,6 +124,44 @@ impl<E: KernelExec> Device for GpuDevice<E> {
     ) -> Result<()> {
         conv2d::gpu::conv2d_forward_pooled(self, s, x, w, b, act, y, p)
     }
+    fn conv2d_forward_cat(
+        &self,
+        s: &Conv2dShape,
+        cat: &ConcatShape,
+        ab: (&Self::Buf, &Self::Buf),
+        w: &Self::Buf,
+        bias: Option<&Self::Buf>,
+        act: Act,
+        y: &mut Self::Buf,
+        scratch: &mut Self::Buf,
+    ) -> Result<()> {
+        conv2d::gpu::conv2d_forward_cat(self, s, cat, ab, w, bias, act, y, scratch)
+    }
+    fn conv2d_backward_input_cat(
+        &self,
+        s: &Conv2dShape,
+        cat: &ConcatShape,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        dab: (&mut Self::Buf, &mut Self::Buf),
+        scratch: &mut Self::Buf,
+    ) -> Result<()> {
+        self.fp32_storage("conv2d_backward_input_cat")?;
+        conv2d::gpu::conv2d_backward_input_cat(self, s, cat, w, dy, dab, scratch)
+    }
+    fn conv2d_backward_weight_cat(
+        &self,
+        s: &Conv2dShape,
+        cat: &ConcatShape,
+        ab: (&Self::Buf, &Self::Buf),
+        dy: &Self::Buf,
+        dw: &mut Self::Buf,
+        db: Option<&mut Self::Buf>,
+        scratch: &mut Self::Buf,
+    ) -> Result<()> {
+        self.fp32_storage("conv2d_backward_weight_cat")?;
+        conv2d::gpu::conv2d_backward_weight_cat(self, s, cat, ab, dy, dw, db, scratch)
+    }
     fn conv2d_backward_input_act(
         &self,
         s: &Conv2dShape,

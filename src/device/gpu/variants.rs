@@ -48,13 +48,14 @@ pub struct Slot {
 pub const SLOTS: &[Slot] = &[
     Slot {
         name: "conv2d_forward",
-        // conv2d's forward pass (also pooled), and conv_transpose2d's input gradient (also
-        // through an activation).
+        // conv2d's forward pass (also pooled, and of two inputs), and conv_transpose2d's
+        // input gradient (also through an activation).
         ops: &[
             "conv2d",
             "conv_transpose2d",
             "conv2d_pooled",
             "conv_transpose2d_input_act",
+            "conv2d_cat",
         ],
         bench_parts: &[
             ("conv2d", "forward"),
@@ -72,8 +73,14 @@ pub const SLOTS: &[Slot] = &[
     },
     Slot {
         name: "conv_transpose2d_forward",
-        // conv_transpose2d's forward pass, and conv2d's input gradient.
-        ops: &["conv2d", "conv_transpose2d", "conv2d_input_act"],
+        // conv_transpose2d's forward pass, and conv2d's input gradient (also through an
+        // activation, and in two parts).
+        ops: &[
+            "conv2d",
+            "conv_transpose2d",
+            "conv2d_input_act",
+            "conv2d_cat",
+        ],
         bench_parts: &[
             ("conv_transpose2d", "forward"),
             ("conv2d", "backward_input"),
@@ -87,8 +94,8 @@ pub const SLOTS: &[Slot] = &[
     },
     Slot {
         name: "conv2d_weight_grad",
-        // Both weight gradients.
-        ops: &["conv2d", "conv_transpose2d"],
+        // Both weight gradients (conv2d's also of two inputs).
+        ops: &["conv2d", "conv_transpose2d", "conv2d_cat"],
         bench_parts: &[
             ("conv2d", "backward_weight"),
             ("conv_transpose2d", "backward_weight"),

@@ -425,3 +425,136 @@ impl Op for Conv2dInputAct {
         Ok(vec![out("dx", dev.download(&dx)?, rdx)])
     }
 }
+
+/// conv2d of the channel concatenation of two inputs ([`Device::conv2d_forward_cat`], its
+/// input gradient in two parts and its weight gradient); parameters (shape, channels of the
+/// first input, activation, bias). The cases reach every path of the GPU devices: the
+/// patch-staged kernel reading two halves and writing the input gradient's two halves with
+/// K whole and folded, an input gradient summed apart (split after), the implicit GEMM's
+/// (maps under 16×16, k = 1; FP32 everywhere), and unequal parts (concatenated first).
+pub struct Conv2dCat;
+
+impl Op for Conv2dCat {
+    const NAME: &'static str = "conv2d_cat";
+    const FAMILY: &'static str = "conv2d";
+    const METHODS: &'static [(&'static str, &'static str)] = &[
+        ("conv2d_forward_cat", "y"),
+        ("conv2d_backward_input_cat", "dx_a"),
+        ("conv2d_backward_weight_cat", "dw"),
+    ];
+    type Params = (Conv2dShape, usize, Act, bool);
+
+    fn cases() -> Vec<OpCase<Self::Params>> {
+        let (relu, leaky) = (Act::Relu, Act::LeakyRelu(0.2));
+        // (n, c_a, c_b, c_out, h, w, k, act, bias, quick), stride 1, padding (k − 1) / 2
+        #[rustfmt::skip]
+        let convs = [
+            (1, 16, 16, 16, 33, 35, 3, relu, true, true),   // a U-Net decoder's: odd sides
+            (2, 32, 32, 32, 32, 32, 3, relu, true, false),  // the unet preset's level 1
+            (1, 32, 32, 40, 17, 16, 3, leaky, true, false), // 64 → 40: dx in 2 splits, folded
+            (1, 8, 8, 128, 16, 16, 3, relu, true, false),   // dx's K in 8 splits, summed apart
+            (3, 6, 6, 4, 7, 9, 3, relu, true, true),        // 7×9 maps: the implicit GEMM
+            (5, 32, 32, 16, 8, 8, 3, relu, false, false),   // the unet preset's level 3
+            (2, 4, 4, 6, 9, 11, 1, leaky, true, false),     // k = 1
+            (2, 3, 5, 8, 13, 17, 3, relu, true, true),      // unequal parts
+        ];
+        convs
+            .into_iter()
+            .map(|(n, c_a, c_b, c_out, h, w, k, act, bias, quick)| OpCase {
+                shape: format!(
+                    "n{n} c{c_a}+{c_b}→{c_out} {h}×{w} k{k} {}{}",
+                    act_name(act),
+                    if bias { "" } else { " nobias" }
+                ),
+                params: (padded(n, c_a + c_b, c_out, (h, w), k, 1), c_a, act, bias),
+                quick,
+            })
+            .collect()
+    }
+
+    fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
+        let (s, c_a, act, bias) = *p;
+        let cat = cat_shape(&s, c_a);
+        let (a, b) = (
+            rng.vec(cat.a_len(), -1.0, 1.0),
+            rng.vec(cat.b_len(), -1.0, 1.0),
+        );
+        let (w, bv) = (rng.vec(s.w_len(), -1.0, 1.0), rng.vec(s.c_out, -1.0, 1.0));
+        let dy = rng.vec(s.y_len(), -1.0, 1.0);
+        let (ad, bd, wd, bvd, dyd) = (
+            dev.upload(&a)?,
+            dev.upload(&b)?,
+            dev.upload(&w)?,
+            dev.upload(&bv)?,
+            dev.upload(&dy)?,
+        );
+        let mut scratch = junk(dev, rng, s.x_len())?;
+        let mut y = junk(dev, rng, s.y_len())?;
+        let bias_d = bias.then_some(&bvd);
+        dev.conv2d_forward_cat(&s, &cat, (&ad, &bd), &wd, bias_d, act, &mut y, &mut scratch)?;
+        let (mut dxa, mut dxb) = (junk(dev, rng, cat.a_len())?, junk(dev, rng, cat.b_len())?);
+        let dab = (&mut dxa, &mut dxb);
+        dev.conv2d_backward_input_cat(&s, &cat, &wd, &dyd, dab, &mut scratch)?;
+        let (mut dw, mut db) = (junk(dev, rng, s.w_len())?, junk(dev, rng, s.c_out)?);
+        let db_d = bias.then_some(&mut db);
+        dev.conv2d_backward_weight_cat(&s, &cat, (&ad, &bd), &dyd, &mut dw, db_d, &mut scratch)?;
+        // The reference: the concatenation, made here, through the plain convolution.
+        let x64 = crate::ops::concat::reference::concat_channels(&cat, &f64s(&a), &f64s(&b))?;
+        let (w64, b64, dy64) = (f64s(&w), f64s(&bv), f64s(&dy));
+        let ry = reference::conv2d_forward(&s, &x64, &w64, bias.then_some(&b64[..]), act)?;
+        let rdx = reference::conv2d_backward_input(&s, &w64, &dy64)?;
+        let (rda, rdb) = crate::ops::concat::reference::split_channels(&cat, &rdx)?;
+        let (rdw, rdb_bias) = reference::conv2d_backward_weight(&s, &x64, &dy64)?;
+        let mut o = vec![
+            out("y", dev.download(&y)?, ry),
+            out("dx_a", dev.download(&dxa)?, rda),
+            out("dx_b", dev.download(&dxb)?, rdb),
+            out("dw", dev.download(&dw)?, rdw),
+        ];
+        if bias {
+            o.push(out("db", dev.download(&db)?, rdb_bias));
+        }
+        Ok(o)
+    }
+
+    fn run_half<D: Device>(
+        dev: &D,
+        p: &Self::Params,
+        rng: &mut Rng,
+        f: Half,
+    ) -> Option<Result<Vec<Output>>> {
+        let (s, c_a, act, bias) = *p;
+        let cat = cat_shape(&s, c_a);
+        let run = |rng: &mut Rng| {
+            let a = rounded(rng.vec(cat.a_len(), -1.0, 1.0), f);
+            let b = rounded(rng.vec(cat.b_len(), -1.0, 1.0), f);
+            let w = rounded(rng.vec(s.w_len(), -1.0, 1.0), f);
+            let bv = rounded(rng.vec(s.c_out, -1.0, 1.0), f);
+            let (ad, bd, wd, bvd) = (
+                dev.upload(&a)?,
+                dev.upload(&b)?,
+                dev.upload(&w)?,
+                dev.upload(&bv)?,
+            );
+            let mut scratch = junk(dev, rng, s.x_len())?;
+            let mut y = junk(dev, rng, s.y_len())?;
+            let bias_d = bias.then_some(&bvd);
+            dev.conv2d_forward_cat(&s, &cat, (&ad, &bd), &wd, bias_d, act, &mut y, &mut scratch)?;
+            let x64 = crate::ops::concat::reference::concat_channels(&cat, &f64s(&a), &f64s(&b))?;
+            let b64 = f64s(&bv);
+            let ry = reference::conv2d_forward(&s, &x64, &f64s(&w), bias.then_some(&b64[..]), act)?;
+            Ok(vec![out("y", dev.download(&y)?, ry)])
+        };
+        Some(run(rng))
+    }
+}
+
+/// The concatenation shape of a convolution's input whose first part has `c_a` channels.
+fn cat_shape(s: &Conv2dShape, c_a: usize) -> crate::ops::ConcatShape {
+    crate::ops::ConcatShape {
+        n: s.n,
+        c_a,
+        c_b: s.c_in - c_a,
+        plane: s.h * s.w,
+    }
+}

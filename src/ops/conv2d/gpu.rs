@@ -29,11 +29,12 @@ use crate::kernels::{
     CONV_WGRAD_IGEMM_64X64_TF32, CONV_WGRAD_PATCH_9_3XTF32, CONV_WGRAD_PATCH_9_TF32,
 };
 use crate::ops::activation::gpu::act_backward;
+use crate::ops::concat::gpu::{concat_channels, split_channels};
 use crate::ops::max_pool2d::gpu::max_pool2d_forward;
 use crate::ops::reduce::gpu::{
     channel_sum, sum_slices, sum_slices_h16, sum_slices_pair, two_stage_group,
 };
-use crate::ops::{check_len, shape_err, Act, Conv2dShape, Pool2dShape};
+use crate::ops::{check_len, shape_err, Act, ConcatShape, Conv2dShape, Pool2dShape};
 use crate::Result;
 
 /// Output tile side of `conv2d_forward` and `conv2d_weight_grad` (kernels/conv2d.cu).
@@ -134,6 +135,43 @@ fn implicit_gemm<E: KernelExec>(dev: &GpuDevice<E>, kind: Gather) -> bool {
     std::ptr::eq(kind.kernel(dev.variants()), &CONV_IGEMM_128X64) || dev.storage().is_some()
 }
 
+/// What a convolution launch reads: `x`, or with `Some(x2)` the channel concatenation
+/// `[x; x2]` of two inputs of half the channels each (the U-Net decoder's up-sampled map
+/// and skip), which only the v2 kernels read ([`reads_halves`], [`wgrad_reads_halves`]).
+pub(crate) type Input<'a, B> = (&'a B, Option<&'a B>);
+
+/// The refusal of a launch asked for two inputs or outputs its kernel cannot take (the
+/// callers check [`reads_halves`], [`writes_halves`] and [`wgrad_reads_halves`] first).
+fn no_halves(op: &'static str) -> crate::Error {
+    shape_err(
+        op,
+        "this kernel reads and writes one buffer per tensor".into(),
+    )
+}
+
+/// Whether a gather of `kind` with geometry `g` can read its input as two halves
+/// ([`Input`]): the implicit GEMM, and the patch-staged kernels where a half is a whole
+/// number of their chunks of 8 channels (the U-Net's 16 to 64).
+pub(crate) fn reads_halves<E: KernelExec>(dev: &GpuDevice<E>, kind: Gather, g: &Geometry) -> bool {
+    implicit_gemm(dev, kind)
+        && (patch_kernel(g, dev.precision(), 0).is_none() || (g.c_in / 2) % PATCH_CK == 0)
+}
+
+/// Whether a gather of `kind` with geometry `g` can write its output as two halves
+/// ([`Epilogue::Halves`]): the patch-staged kernels where they finish y themselves (K whole
+/// or folded) and a half is a whole number of their channel tiles. (The implicit GEMM
+/// writes one output: a choice of output in its epilogue doubled its code.)
+pub(crate) fn writes_halves<E: KernelExec>(dev: &GpuDevice<E>, kind: Gather, g: &Geometry) -> bool {
+    if !implicit_gemm(dev, kind) || g.c_out % 2 != 0 {
+        return false;
+    }
+    let half = g.c_out / 2;
+    match patch_kernel(g, dev.precision(), half) {
+        Some((_, bn)) => half % bn == 0 && patch_plan(g, bn).1 <= FOLD_MAX_SPLITS,
+        None => false,
+    }
+}
+
 /// Launches a tiled gather kernel: grid (tiles, ⌈c_out/cob⌉, n), block tile×tile, dynamic
 /// shared memory for the input patch and cob·k² weights (tile and cob of the kernel,
 /// [`Gather::tile`] and [`Gather::cob`]; 16 and 8 today), then the `epilogue` apart; or,
@@ -145,7 +183,7 @@ pub(crate) fn gather<E: KernelExec>(
     op: &'static str,
     kind: Gather,
     g: &Geometry,
-    x: &E::Buf,
+    x: Input<'_, E::Buf>,
     w: &E::Buf,
     bias: Option<&E::Buf>,
     act: Act,
@@ -154,6 +192,10 @@ pub(crate) fn gather<E: KernelExec>(
     if implicit_gemm(dev, kind) {
         return igemm(dev, op, kind, g, x, w, bias, act, (y, epilogue));
     }
+    let x = match (x, &epilogue) {
+        ((x, None), Epilogue::Store | Epilogue::Pool(..) | Epilogue::Mask(..)) => x,
+        _ => return Err(no_halves(op)),
+    };
     let kernel = kind.kernel(dev.variants());
     let (tile, cob) = (kind.tile(), kind.cob());
     let side = kind.in_side(g.k, g.stride);
@@ -302,14 +344,18 @@ fn igemm<E: KernelExec>(
     op: &'static str,
     kind: Gather,
     g: &Geometry,
-    x: &E::Buf,
+    x: Input<'_, E::Buf>,
     w: &E::Buf,
     bias: Option<&E::Buf>,
     act: Act,
     (y, epilogue): (&mut E::Buf, Epilogue<'_, E::Buf>),
 ) -> Result<()> {
     let transposed = matches!(kind, Gather::Transposed);
-    if let Some((kernel, bn)) = patch_kernel(g, dev.precision()) {
+    let out_half = match epilogue {
+        Epilogue::Halves(_) => g.c_out / 2,
+        _ => 0,
+    };
+    if let Some((kernel, bn)) = patch_kernel(g, dev.precision(), out_half) {
         return patch(
             dev,
             op,
@@ -323,14 +369,18 @@ fn igemm<E: KernelExec>(
             (y, epilogue),
         );
     }
+    if out_half != 0 {
+        return Err(no_halves(op));
+    }
     let inst = Instance::conv(g.c_out, dev.precision());
-    // Class (0, 0) has the most rows and taps.
-    let (step, taps_1d) = if transposed {
-        (g.stride, g.k.div_ceil(g.stride))
-    } else {
-        (1, g.k)
-    };
-    let rows = g.n * g.h_out.div_ceil(step) * g.w_out.div_ceil(step);
+    let IgemmPlan {
+        step,
+        taps_1d,
+        rows,
+        tiles,
+        splits,
+        chunk,
+    } = igemm_plan(g, &inst, transposed);
     // One int4 (dy, dx, dy·wd + dx, weight offset) per tap.
     let shared = 16 * (taps_1d * taps_1d).max(1);
     let max_dynamic = MAX_SHARED_BYTES - inst.static_shared();
@@ -343,14 +393,7 @@ fn igemm<E: KernelExec>(
     let y_len = g.n * g.c_out * g.h_out * g.w_out;
     to_i32(op, g.n * g.c_in * g.h * g.w)?;
     to_i32(op, y_len)?;
-    let depth = g.c_in * taps_1d * taps_1d;
     to_i32(op, g.c_in * g.c_out * g.k * g.k)?;
-    let tiles = (
-        rows.div_ceil(inst.tile.0).max(1),
-        g.c_out.div_ceil(inst.tile.1),
-    );
-    let aim = (SPLIT_K_BLOCKS_CONV, SPLIT_K_MIN_STEPS_CONV);
-    let (splits, chunk) = split_k(aim, tiles.0 * tiles.1 * step * step, depth);
     to_i32(op, splits * y_len)?;
     let (act_kind, slope) = act.code();
     let launch = |out: SplitOut<'_, E::Buf>| {
@@ -381,6 +424,7 @@ fn igemm<E: KernelExec>(
             Arg::I32("has_bias", i32::from(bias.is_some() && finish)),
             Arg::I32("act", if finish { act_kind } else { 0 }),
             Arg::I32("mask_act", out.mask_act.0),
+            Arg::I32("cat_in", halves(x.1.is_some(), g.c_in)),
             Arg::F32(
                 "slope",
                 if out.mask_act.0 != 0 {
@@ -407,6 +451,53 @@ fn igemm<E: KernelExec>(
     )
 }
 
+/// How [`igemm`] launches a gather: the parity step (the transposed convolution's stride,
+/// else one) and taps per side of class (0, 0), which has the most rows and taps; its rows
+/// (pixels); the grid's row and channel tiles; K split into `splits` chunks of `chunk`.
+struct IgemmPlan {
+    step: usize,
+    taps_1d: usize,
+    rows: usize,
+    tiles: (usize, usize),
+    splits: usize,
+    chunk: usize,
+}
+
+/// The launch plan of the implicit GEMM `inst` for a gather (see [`IgemmPlan`]).
+fn igemm_plan(g: &Geometry, inst: &Instance, transposed: bool) -> IgemmPlan {
+    let (step, taps_1d) = if transposed {
+        (g.stride, g.k.div_ceil(g.stride))
+    } else {
+        (1, g.k)
+    };
+    let rows = g.n * g.h_out.div_ceil(step) * g.w_out.div_ceil(step);
+    let depth = g.c_in * taps_1d * taps_1d;
+    let tiles = (
+        rows.div_ceil(inst.tile.0).max(1),
+        g.c_out.div_ceil(inst.tile.1),
+    );
+    let aim = (SPLIT_K_BLOCKS_CONV, SPLIT_K_MIN_STEPS_CONV);
+    let (splits, chunk) = split_k(aim, tiles.0 * tiles.1 * step * step, depth);
+    IgemmPlan {
+        step,
+        taps_1d,
+        rows,
+        tiles,
+        splits,
+        chunk,
+    }
+}
+
+/// The `cat_in` / `cat_out` argument of a convolution kernel: half of `channels` when that
+/// side is split in two ([`Input`], [`Epilogue::Halves`]), else 0.
+fn halves(split: bool, channels: usize) -> i32 {
+    if split {
+        (channels / 2) as i32
+    } else {
+        0
+    }
+}
+
 /// Output tile side and input channels per staged chunk of the patch-staged convolutions.
 const PATCH_TILE: usize = consts::SC_PATCH_TILE as usize;
 const PATCH_CK: usize = consts::SC_PATCH_CK as usize;
@@ -421,7 +512,14 @@ const PATCH_CK: usize = consts::SC_PATCH_CK as usize;
 /// takes the narrowest tile that holds its channels, halved while the tiles leave most SMs
 /// with one block ([`few_tiles`]; 64 → 32: 1.11 → 1.06 ms; down to 16: 0.98 → 0.94 ms,
 /// twice the warps per SM where a block each had hidden no latency).
-fn patch_kernel(g: &Geometry, precision: Precision) -> Option<(&'static Kernel, usize)> {
+///
+/// An output written in two halves of `out_half` channels each (0: whole) takes 3×3 tiles no
+/// wider than the largest of 16, 32, 64 dividing it, so that a tile lies in one half.
+fn patch_kernel(
+    g: &Geometry,
+    precision: Precision,
+    out_half: usize,
+) -> Option<(&'static Kernel, usize)> {
     if precision == Precision::Fp32 || g.stride != 1 {
         return None;
     }
@@ -457,7 +555,7 @@ fn patch_kernel(g: &Geometry, precision: Precision) -> Option<(&'static Kernel, 
             } else {
                 64
             };
-            while bn > 16 && few_tiles(g, bn) {
+            while bn > 16 && (few_tiles(g, bn) || out_half % bn != 0) {
                 bn /= 2;
             }
             let kernels = match bn {
@@ -507,6 +605,18 @@ pub(crate) fn patch_split(blocks: usize, units: usize) -> (usize, usize) {
     (units.div_ceil(per).max(1), per)
 }
 
+/// The plan of a patch-staged launch with channel tiles of `bn`: its output tiles per image
+/// and channel tile, and K split into (splits, chunks of 8 input channels per split) by
+/// [`patch_split`].
+fn patch_plan(g: &Geometry, bn: usize) -> (usize, usize, usize) {
+    let tiles = g.h_out.div_ceil(PATCH_TILE) * g.w_out.div_ceil(PATCH_TILE);
+    let (splits, per_split) = patch_split(
+        tiles * g.c_out.div_ceil(bn) * g.n,
+        g.c_in.div_ceil(PATCH_CK),
+    );
+    (tiles, splits, per_split)
+}
+
 /// Launches a patch-staged convolution: grid (16×16 output tiles, channel tiles of `bn`,
 /// images × splits of K), [`IG_THREADS`] threads, static shared memory only. K (chunks of 8
 /// input channels) is split by the shape alone where the tiles would leave the GPU idle
@@ -520,7 +630,7 @@ fn patch<E: KernelExec>(
     (kernel, bn): (&'static Kernel, usize),
     transposed: bool,
     g: &Geometry,
-    x: &E::Buf,
+    x: Input<'_, E::Buf>,
     w: &E::Buf,
     bias: Option<&E::Buf>,
     act: Act,
@@ -531,15 +641,16 @@ fn patch<E: KernelExec>(
     } else {
         g.pad as i64
     };
-    let tiles = g.h_out.div_ceil(PATCH_TILE) * g.w_out.div_ceil(PATCH_TILE);
+    // A chunk of 8 input channels, and a tile of bn output channels, in one half.
+    let out_halves = matches!(epilogue, Epilogue::Halves(_));
+    if (x.1.is_some() && (g.c_in / 2) % PATCH_CK != 0) || (out_halves && (g.c_out / 2) % bn != 0) {
+        return Err(no_halves(op));
+    }
+    let (tiles, splits, per_split) = patch_plan(g, bn);
     let y_len = g.n * g.c_out * g.h_out * g.w_out;
     to_i32(op, g.n * g.c_in * g.h * g.w)?;
     to_i32(op, y_len)?;
     to_i32(op, g.c_in * g.c_out * g.k * g.k)?;
-    let (splits, per_split) = patch_split(
-        tiles * g.c_out.div_ceil(bn) * g.n,
-        g.c_in.div_ceil(PATCH_CK),
-    );
     to_i32(op, splits * y_len)?;
     let (act_kind, slope) = act.code();
     let launch = |out: SplitOut<'_, E::Buf>| {
@@ -570,6 +681,8 @@ fn patch<E: KernelExec>(
             Arg::I32("has_bias", i32::from(bias.is_some() && finish)),
             Arg::I32("act", if finish { act_kind } else { 0 }),
             Arg::I32("mask_act", out.mask_act.0),
+            Arg::I32("cat_in", halves(x.1.is_some(), g.c_in)),
+            Arg::I32("cat_out", halves(out.y2.is_some(), g.c_out)),
             Arg::F32(
                 "slope",
                 if out.mask_act.0 != 0 {
@@ -601,11 +714,14 @@ fn patch<E: KernelExec>(
 /// counters `tickets` (a 1-element stand-in without a fold) and the pooled copy of y
 /// `pooled` (a 1-element stand-in unless `pool`); `mask`, the activation output whose
 /// derivative (`mask_act`, an [`Act`] code (0: none) and slope) the kernel multiplies y by
-/// (w stands in without); `finish` when the launch finishes y itself (K whole, or split and folded:
-/// bias and activation in the epilogue), `fold` when it adds its splits in the kernel,
-/// `pool` when it also writes y's 2×2 max pooling.
+/// (w stands in without); `y2`, where y holds the output's first half of the channels
+/// ([`Epilogue::Halves`]), the second half (a 1-element stand-in without); `finish` when
+/// the launch finishes y itself (K whole, or split and folded: bias and activation in the
+/// epilogue), `fold` when it adds its splits in the kernel, `pool` when it also writes y's
+/// 2×2 max pooling.
 struct SplitOut<'a, B> {
     y: &'a mut B,
+    y2: Option<&'a mut B>,
     parts: Option<&'a mut B>,
     tickets: Option<&'a mut B>,
     pooled: Option<&'a mut B>,
@@ -628,6 +744,10 @@ pub(crate) enum Epilogue<'a, B> {
     /// `y ← y · act'(mask)` (`act_backward`'s bits): an input gradient through the
     /// activation whose output `mask` is.
     Mask(Act, &'a B),
+    /// y holds the first half of the output's channels and this buffer the second (the
+    /// input gradient of a convolution of two inputs, [`Input`]): only where the kernel
+    /// finishes y itself ([`writes_halves`]).
+    Halves(&'a mut B),
 }
 
 impl<B> Epilogue<'_, B> {
@@ -637,21 +757,23 @@ impl<B> Epilogue<'_, B> {
             Epilogue::Store => Ok(()),
             Epilogue::Pool(s, p) => max_pool2d_forward(dev, s, y, p),
             Epilogue::Mask(act, mask) => act_backward(dev, act, mask, y),
+            Epilogue::Halves(_) => Err(no_halves("a convolution")),
         }
     }
 }
 
 impl<'a, B> SplitOut<'a, B> {
-    /// Launches a convolution instance with the arguments x, w, bias, mask, y (then
-    /// parts, tickets and pooled where given), then `ints` (n … slope), then (the 16-bit
-    /// instances) the storage's format.
+    /// Launches a convolution instance with the arguments x, x2 (x stands in for a single
+    /// input), w, bias, mask, y (then parts, tickets, and pooled and y2 where given: the
+    /// patch-staged kernels; a stand-in for a whole output), then `ints` (n … slope), then
+    /// (the 16-bit instances) the storage's format.
     #[allow(clippy::too_many_arguments)]
     fn launch<'b, E: KernelExec<Buf = B>>(
         self,
         dev: &GpuDevice<E>,
         kernel: &'static Kernel,
         cfg: LaunchConfig,
-        x: &'b B,
+        (x, x2): Input<'b, B>,
         w: &'b B,
         bias: Option<&'b B>,
         ints: impl IntoIterator<Item = Arg<'b, B>>,
@@ -659,27 +781,42 @@ impl<'a, B> SplitOut<'a, B> {
     where
         'a: 'b,
     {
-        let mut args = vec![
-            Arg::In("x", x),
-            Arg::In("w", w),
-            Arg::In("bias", bias.unwrap_or(w)),
-            Arg::In("mask", self.mask.unwrap_or(w)),
-            Arg::Out("y", self.y),
-        ];
-        if let Some(parts) = self.parts {
-            args.push(Arg::Out("parts", parts));
+        let patch = self.pooled.is_some();
+        let run = |y2: Option<&mut B>| {
+            let mut args = vec![
+                Arg::In("x", x),
+                Arg::In("x2", x2.unwrap_or(x)),
+                Arg::In("w", w),
+                Arg::In("bias", bias.unwrap_or(w)),
+                Arg::In("mask", self.mask.unwrap_or(w)),
+                Arg::Out("y", self.y),
+            ];
+            if let Some(parts) = self.parts {
+                args.push(Arg::Out("parts", parts));
+            }
+            if let Some(tickets) = self.tickets {
+                args.push(Arg::Out("tickets", tickets));
+            }
+            if let Some(pooled) = self.pooled {
+                args.push(Arg::Out("pooled", pooled));
+            }
+            if let Some(y2) = y2 {
+                args.push(Arg::Out("y2", y2));
+            }
+            // (Pushed one by one: each coerces to the shorter lifetime of y2.)
+            for a in ints {
+                args.push(a);
+            }
+            if let Some(f) = dev.storage() {
+                args.push(Arg::I32("fmt", f.code()));
+            }
+            dev.exec().launch(kernel, cfg, &mut args)
+        };
+        match self.y2 {
+            Some(y2) => run(Some(y2)),
+            None if patch => dev.with_stand_in(1, |b| run(Some(b))),
+            None => run(None),
         }
-        if let Some(tickets) = self.tickets {
-            args.push(Arg::Out("tickets", tickets));
-        }
-        if let Some(pooled) = self.pooled {
-            args.push(Arg::Out("pooled", pooled));
-        }
-        args.extend(ints);
-        if let Some(f) = dev.storage() {
-            args.push(Arg::I32("fmt", f.code()));
-        }
-        dev.exec().launch(kernel, cfg, &mut args)
     }
 }
 
@@ -710,22 +847,32 @@ fn split_launch<E: KernelExec>(
     act: Act,
     out: &mut E::Buf,
     fold: Option<usize>,
-    (mut epilogue, masks): (Epilogue<'_, E::Buf>, bool),
+    (epilogue, masks): (Epilogue<'_, E::Buf>, bool),
     launch: impl Fn(SplitOut<'_, E::Buf>) -> Result<()>,
 ) -> Result<()> {
-    let len = dev.exec().len(out);
+    // An output in two halves: the kernel writes both, with the partial sums of a split K in
+    // the whole output's layout.
+    let (mut epilogue, mut y2) = match epilogue {
+        Epilogue::Halves(second) => (Epilogue::Store, Some(second)),
+        e => (e, None),
+    };
+    let len = dev.exec().len(out) + y2.as_ref().map_or(0, |b| dev.exec().len(b));
     let finish_apart = |parts: &E::Buf, out: &mut E::Buf| match dev.storage() {
         Some(_) => sum_slices_h16(dev, op, parts, splits, layout, bias, stand_in, act, out),
         None => sum_slices(dev, op, parts, splits, layout, bias, act, out),
     };
     let folds = fold.is_some() && splits > 1 && splits <= FOLD_MAX_SPLITS;
     let finish = splits == 1 || folds;
+    if y2.is_some() && !finish {
+        return Err(no_halves(op));
+    }
     // Whether the kernel does the epilogue itself, and its mask.
     let in_kernel = finish
         && match epilogue {
             Epilogue::Store => false,
             Epilogue::Pool(..) => fold.is_some(),
             Epilogue::Mask(..) => masks,
+            Epilogue::Halves(_) => true,
         };
     let (mask, mask_act) = match epilogue {
         Epilogue::Mask(a, m) if in_kernel => (Some(m), a.code()),
@@ -739,6 +886,7 @@ fn split_launch<E: KernelExec>(
                     let mut run = |p: &mut E::Buf, pool: bool| {
                         launch(SplitOut {
                             y: out,
+                            y2: y2.take(),
                             parts: Some(parts),
                             tickets: Some(tickets),
                             pooled: Some(p),
@@ -751,11 +899,12 @@ fn split_launch<E: KernelExec>(
                     };
                     match &mut epilogue {
                         Epilogue::Pool(_, p) if in_kernel => run(p, true),
-                        _ => dev.with_stand_in(|p| run(p, false)),
+                        _ => dev.with_stand_in(0, |p| run(p, false)),
                     }
                 })?,
                 None => launch(SplitOut {
                     y: out,
+                    y2: y2.take(),
                     parts: Some(parts),
                     tickets: None,
                     pooled: None,
@@ -774,6 +923,7 @@ fn split_launch<E: KernelExec>(
     } else if splits == 1 {
         launch(SplitOut {
             y: out,
+            y2,
             parts: None,
             tickets: None,
             pooled: None,
@@ -787,6 +937,7 @@ fn split_launch<E: KernelExec>(
         dev.with_split_scratch(splits * len, |parts| {
             launch(SplitOut {
                 y: parts,
+                y2: None,
                 parts: None,
                 tickets: None,
                 pooled: None,
@@ -849,28 +1000,44 @@ pub(crate) fn weight_grad<E: KernelExec>(
     stride: usize,
     pad: usize,
     g: &E::Buf,
-    x: &E::Buf,
+    x: Input<'_, E::Buf>,
     dw: &mut E::Buf,
     db: Option<&mut E::Buf>,
 ) -> Result<()> {
-    let v2 = std::ptr::eq(
-        dev.variants().kernel("conv2d_weight_grad"),
-        &CONV_WGRAD_IGEMM_64X64,
-    );
+    let v2 = wgrad_v2(dev);
     // Every kernel indexes g and x with 32-bit offsets.
     let ((n, c_o, gh, gw), (c_i, xh, xw)) = (g_geom, x_geom);
     to_i32(op, n * c_o * gh * gw)?;
     to_i32(op, n * c_i * xh * xw)?;
     let geom = (g_geom, x_geom, (k, stride, pad));
-    match (v2, wgrad_patch_kernel(k, stride, dev.precision())) {
-        (false, _) => weight_grad_v1(dev, op, geom, g, x, dw)?,
-        (true, Some(kernel)) => weight_grad_patch(dev, op, kernel, geom, g, x, dw)?,
-        (true, None) => return weight_grad_igemm(dev, op, geom, g, x, dw, db),
+    match (v2, wgrad_patch_kernel(k, stride, dev.precision()), x) {
+        (true, None, x) => return weight_grad_igemm(dev, op, geom, g, x, dw, db),
+        (_, _, (_, Some(_))) => return Err(no_halves(op)),
+        (false, _, (x, None)) => weight_grad_v1(dev, op, geom, g, x, dw)?,
+        (true, Some(kernel), (x, None)) => weight_grad_patch(dev, op, kernel, geom, g, x, dw)?,
     }
     match db {
         Some(db) => channel_sum(dev, op, (n, c_o, gh * gw), g, db),
         None => Ok(()),
     }
+}
+
+/// Whether the weight gradients run the v2 kernels (implicit GEMM, patch-staged).
+fn wgrad_v2<E: KernelExec>(dev: &GpuDevice<E>) -> bool {
+    std::ptr::eq(
+        dev.variants().kernel("conv2d_weight_grad"),
+        &CONV_WGRAD_IGEMM_64X64,
+    )
+}
+
+/// Whether the weight gradient of a `k`×`k` convolution of `stride` can read x as two
+/// halves ([`Input`]): the implicit GEMM.
+pub(crate) fn wgrad_reads_halves<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    k: usize,
+    stride: usize,
+) -> bool {
+    wgrad_v2(dev) && wgrad_patch_kernel(k, stride, dev.precision()).is_none()
 }
 
 /// The dimensions of a weight gradient: g's `(n, c_o, gh, gw)`, x's `(c_i, xh, xw)` and
@@ -887,7 +1054,7 @@ fn weight_grad_igemm<E: KernelExec>(
     op: &'static str,
     geom: WgradGeom,
     g: &E::Buf,
-    x: &E::Buf,
+    (x, x2): Input<'_, E::Buf>,
     dw: &mut E::Buf,
     db: Option<&mut E::Buf>,
 ) -> Result<()> {
@@ -901,8 +1068,11 @@ fn weight_grad_igemm<E: KernelExec>(
     // only with has_db).
     let launch = |out: &mut E::Buf, sums: &mut E::Buf| {
         let mut args = plan.args(op, (g, x, out), geom)?;
+        // x2 after x (x stands in for one input).
+        args.insert(2, Arg::In("x2", x2.unwrap_or(x)));
         args.push(Arg::Out("db", sums));
         args.push(Arg::I32("has_db", i32::from(has_db)));
+        args.push(Arg::I32("cat_in", halves(x2.is_some(), c_i)));
         dev.exec().launch(plan.kernel, plan.config(op)?, &mut args)
     };
     if plan.splits == 1 {
@@ -1199,7 +1369,7 @@ pub(crate) fn conv2d_forward<E: KernelExec>(
         op,
         Gather::Correlation,
         &conv2d_geometry(s),
-        x,
+        (x, None),
         w,
         b,
         act,
@@ -1219,11 +1389,126 @@ fn check_forward<E: KernelExec>(
 ) -> Result<()> {
     s.validate()?;
     check_len(op, "x", dev.exec().len(x), s.x_len())?;
+    check_params(dev, op, s, w, b, y)
+}
+
+/// Checks the lengths of a forward convolution's weight, bias and output.
+fn check_params<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    s: &Conv2dShape,
+    w: &E::Buf,
+    b: Option<&E::Buf>,
+    y: &E::Buf,
+) -> Result<()> {
     check_len(op, "w", dev.exec().len(w), s.w_len())?;
     if let Some(b) = b {
         check_len(op, "b", dev.exec().len(b), s.c_out)?;
     }
     check_len(op, "y", dev.exec().len(y), s.y_len())
+}
+
+/// Checks a convolution of the concatenation of two inputs (or the split of its input
+/// gradient): the shapes, `cat` being s's input (batch, channels, plane), and the lengths
+/// of its parts a and b and of the scratch. Returns whether the kernels can take the
+/// parts as they are: equal halves.
+fn check_cat<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    (s, cat): (&Conv2dShape, &ConcatShape),
+    (a, b): (&E::Buf, &E::Buf),
+    scratch: &E::Buf,
+) -> Result<bool> {
+    s.validate()?;
+    cat.validate()?;
+    if cat.n != s.n || cat.c_a + cat.c_b != s.c_in || cat.plane != s.h * s.w {
+        return Err(shape_err(op, format!("{cat:?} is not the input of {s:?}")));
+    }
+    check_len(op, "a", dev.exec().len(a), cat.a_len())?;
+    check_len(op, "b", dev.exec().len(b), cat.b_len())?;
+    check_len(op, "scratch", dev.exec().len(scratch), s.x_len())?;
+    Ok(cat.c_a == cat.c_b)
+}
+
+/// [`Device::conv2d_forward_cat`](crate::device::Device::conv2d_forward_cat): the v2
+/// kernels read the two halves; otherwise `concat_channels` into the scratch and the
+/// convolution.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv2d_forward_cat<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &Conv2dShape,
+    cat: &ConcatShape,
+    (a, b): (&E::Buf, &E::Buf),
+    w: &E::Buf,
+    bias: Option<&E::Buf>,
+    act: Act,
+    y: &mut E::Buf,
+    scratch: &mut E::Buf,
+) -> Result<()> {
+    let op = "conv2d_forward_cat";
+    let halves = check_cat(dev, op, (s, cat), (a, b), scratch)?;
+    let g = conv2d_geometry(s);
+    if !(halves && reads_halves(dev, Gather::Correlation, &g)) {
+        concat_channels(dev, cat, a, b, scratch)?;
+        return conv2d_forward(dev, s, scratch, w, bias, act, y);
+    }
+    check_params(dev, op, s, w, bias, y)?;
+    gather(
+        dev,
+        op,
+        Gather::Correlation,
+        &g,
+        (a, Some(b)),
+        w,
+        bias,
+        act,
+        (y, Epilogue::Store),
+    )
+}
+
+/// [`Device::conv2d_backward_input_cat`](crate::device::Device::conv2d_backward_input_cat):
+/// the v2 kernels write the two halves where they finish dx themselves; otherwise dx into
+/// the scratch, then `split_channels`.
+pub(crate) fn conv2d_backward_input_cat<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &Conv2dShape,
+    cat: &ConcatShape,
+    w: &E::Buf,
+    dy: &E::Buf,
+    (da, db): (&mut E::Buf, &mut E::Buf),
+    scratch: &mut E::Buf,
+) -> Result<()> {
+    let op = "conv2d_backward_input_cat";
+    let halves = check_cat(dev, op, (s, cat), (da, db), scratch)?;
+    let g = swapped(conv2d_geometry(s));
+    if !(halves && writes_halves(dev, Gather::Transposed, &g)) {
+        conv2d_backward_input(dev, s, w, dy, scratch)?;
+        return split_channels(dev, cat, scratch, da, db);
+    }
+    backward_input(dev, op, s, w, dy, (da, Epilogue::Halves(db)))
+}
+
+/// [`Device::conv2d_backward_weight_cat`](crate::device::Device::conv2d_backward_weight_cat):
+/// the implicit-GEMM weight gradient reads the two halves; otherwise `concat_channels` into
+/// the scratch and the weight gradient.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv2d_backward_weight_cat<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &Conv2dShape,
+    cat: &ConcatShape,
+    (a, b): (&E::Buf, &E::Buf),
+    dy: &E::Buf,
+    dw: &mut E::Buf,
+    db: Option<&mut E::Buf>,
+    scratch: &mut E::Buf,
+) -> Result<()> {
+    let op = "conv2d_backward_weight_cat";
+    let halves = check_cat(dev, op, (s, cat), (a, b), scratch)?;
+    if !(halves && wgrad_reads_halves(dev, s.k, s.stride)) {
+        concat_channels(dev, cat, a, b, scratch)?;
+        return conv2d_backward_weight(dev, s, scratch, dy, dw, db);
+    }
+    backward_weight(dev, op, s, (a, Some(b)), dy, dw, db)
 }
 
 /// [`Device::conv2d_forward_pooled`](crate::device::Device::conv2d_forward_pooled): the
@@ -1251,7 +1536,7 @@ pub(crate) fn conv2d_forward_pooled<E: KernelExec>(
         op,
         Gather::Correlation,
         &g,
-        x,
+        (x, None),
         w,
         b,
         act,
@@ -1293,7 +1578,8 @@ pub(crate) fn conv2d_backward_input_act<E: KernelExec>(
     backward_input(dev, op, s, w, dy, (dx, Epilogue::Mask(act, y)))
 }
 
-/// conv2d's input gradient as the transposed gather, then `epilogue`.
+/// conv2d's input gradient as the transposed gather, then `epilogue` (with
+/// [`Epilogue::Halves`], dx in two parts).
 fn backward_input<E: KernelExec>(
     dev: &GpuDevice<E>,
     op: &'static str,
@@ -1305,14 +1591,19 @@ fn backward_input<E: KernelExec>(
     s.validate()?;
     check_len(op, "w", dev.exec().len(w), s.w_len())?;
     check_len(op, "dy", dev.exec().len(dy), s.y_len())?;
-    check_len(op, "dx", dev.exec().len(dx), s.x_len())?;
+    // dx, or its two parts.
+    let second = match &epilogue {
+        Epilogue::Halves(b) => dev.exec().len(b),
+        _ => 0,
+    };
+    check_len(op, "dx", dev.exec().len(dx) + second, s.x_len())?;
     let g = swapped(conv2d_geometry(s));
     gather(
         dev,
         op,
         Gather::Transposed,
         &g,
-        dy,
+        (dy, None),
         w,
         None,
         Act::Identity,
@@ -1332,6 +1623,19 @@ pub(crate) fn conv2d_backward_weight<E: KernelExec>(
     let op = "conv2d_backward_weight";
     s.validate()?;
     check_len(op, "x", dev.exec().len(x), s.x_len())?;
+    backward_weight(dev, op, s, (x, None), dy, dw, db)
+}
+
+/// conv2d's weight gradient from an input x (checked by the caller) and dy.
+fn backward_weight<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    s: &Conv2dShape,
+    x: Input<'_, E::Buf>,
+    dy: &E::Buf,
+    dw: &mut E::Buf,
+    db: Option<&mut E::Buf>,
+) -> Result<()> {
     check_len(op, "dy", dev.exec().len(dy), s.y_len())?;
     check_len(op, "dw", dev.exec().len(dw), s.w_len())?;
     if let Some(db) = &db {
@@ -2071,11 +2375,155 @@ mod tests {
         }
     }
 
+    /// A convolution of two inputs (the U-Net decoder's concat(up, skip)) and its
+    /// gradients give, bit for bit, what the concatenation and the one-input ops give, with
+    /// no concat or split launch where the kernels read or write the halves: the
+    /// patch-staged kernel (K whole, and dx's K folded), the implicit GEMM (an 8×8 map and
+    /// FP32: two inputs read, dx split after), and the fallbacks (dx's K summed apart: split
+    /// after; unequal parts: concatenated first), in FP32 and tensor-core precisions.
+    #[cfg(feature = "emu")]
+    #[test]
+    fn halves_equal_the_concatenated_launches_bit_for_bit() {
+        use crate::device::emu::{EmuExec, EmuOptions};
+        use crate::device::precision::Precision;
+        use crate::device::Device;
+        use crate::ops::ConcatShape;
+        // (n, c_a, c_b, c_out, side, whether the kernel writes dx's halves on tensor cores
+        // and in FP32): a decoder's at odd sides; dx's K folded; dx's K in 8 splits; an 8×8
+        // map (the implicit GEMM, which reads two inputs but writes one output); unequal
+        // parts. FP32 runs the implicit GEMM throughout.
+        let cases = [
+            (1, 16, 16, 16, 17, true, false),
+            (1, 32, 32, 40, 16, true, false),
+            (1, 8, 8, 128, 16, false, false),
+            (3, 6, 6, 4, 8, false, false),
+            (2, 3, 5, 8, 13, false, false),
+        ];
+        for precision in [Precision::Fp32, Precision::Tf32, Precision::Tf32x3] {
+            let dev = GpuDevice::new(Recording::new(EmuExec::new(EmuOptions::default()).unwrap()))
+                .with_precision(precision);
+            for (n, c_a, c_b, c_out, side, tc_writes, fp32_writes) in cases {
+                let s = Conv2dShape {
+                    n,
+                    c_in: c_a + c_b,
+                    h: side,
+                    w: side + 1,
+                    c_out,
+                    k: 3,
+                    stride: 1,
+                    pad: 1,
+                };
+                let cat = ConcatShape {
+                    n,
+                    c_a,
+                    c_b,
+                    plane: s.h * s.w,
+                };
+                let up = |len, seed| dev.upload(&random(len, seed)).unwrap();
+                let (a, b, w, bias, dy) = (
+                    up(cat.a_len(), 1),
+                    up(cat.b_len(), 2),
+                    up(s.w_len(), 3),
+                    up(s.c_out, 4),
+                    up(s.y_len(), 5),
+                );
+                let zeros = |len| dev.alloc_zeros(len).unwrap();
+                let (mut scratch, mut y, mut da, mut db) = (
+                    zeros(s.x_len()),
+                    zeros(s.y_len()),
+                    zeros(cat.a_len()),
+                    zeros(cat.b_len()),
+                );
+                let (mut dw, mut dbias) = (zeros(s.w_len()), zeros(s.c_out));
+                dev.exec().take();
+                let relu = Act::Relu;
+                dev.conv2d_forward_cat(
+                    &s,
+                    &cat,
+                    (&a, &b),
+                    &w,
+                    Some(&bias),
+                    relu,
+                    &mut y,
+                    &mut scratch,
+                )
+                .unwrap();
+                dev.conv2d_backward_input_cat(&s, &cat, &w, &dy, (&mut da, &mut db), &mut scratch)
+                    .unwrap();
+                dev.conv2d_backward_weight_cat(
+                    &s,
+                    &cat,
+                    (&a, &b),
+                    &dy,
+                    &mut dw,
+                    Some(&mut dbias),
+                    &mut scratch,
+                )
+                .unwrap();
+                let names: Vec<_> = dev.exec().take().iter().map(|l| l.kernel).collect();
+                let concats = names.iter().filter(|k| **k == "concat_channels").count();
+                let splits = names.iter().filter(|k| **k == "split_channels").count();
+                // Unequal parts are concatenated for the forward and the weight gradient; dx
+                // summed apart is split after.
+                let unequal = c_a != c_b;
+                let writes = if precision == Precision::Fp32 {
+                    fp32_writes
+                } else {
+                    tc_writes
+                };
+                assert_eq!(
+                    concats,
+                    if unequal { 2 } else { 0 },
+                    "{s:?} {precision:?}: {names:?}"
+                );
+                assert_eq!(
+                    splits,
+                    usize::from(!writes),
+                    "{s:?} {precision:?}: {names:?}"
+                );
+                // The one-input ops on the concatenation.
+                let mut x = zeros(s.x_len());
+                dev.concat_channels(&cat, &a, &b, &mut x).unwrap();
+                let (mut y1, mut dx1) = (zeros(s.y_len()), zeros(s.x_len()));
+                let (mut dw1, mut dbias1) = (zeros(s.w_len()), zeros(s.c_out));
+                dev.conv2d_forward(&s, &x, &w, Some(&bias), relu, &mut y1)
+                    .unwrap();
+                dev.conv2d_backward_input(&s, &w, &dy, &mut dx1).unwrap();
+                dev.conv2d_backward_weight(&s, &x, &dy, &mut dw1, Some(&mut dbias1))
+                    .unwrap();
+                let bits = |b: &_| -> Vec<u32> {
+                    let v = dev.download(b).unwrap();
+                    v.iter().map(|v| v.to_bits()).collect()
+                };
+                // The first differing element and how many differ.
+                let same = |name: &str, got: &[u32], want: &[u32]| {
+                    let bad: Vec<_> = (0..got.len()).filter(|&i| got[i] != want[i]).collect();
+                    assert!(
+                        got.len() == want.len() && bad.is_empty(),
+                        "{name} {s:?} {precision:?}: {} of {} differ, the first at {:?}",
+                        bad.len(),
+                        got.len(),
+                        bad.first()
+                    );
+                };
+                let (mut da1, mut db1) = (zeros(cat.a_len()), zeros(cat.b_len()));
+                dev.split_channels(&cat, &dx1, &mut da1, &mut db1).unwrap();
+                same("y", &bits(&y), &bits(&y1));
+                same("da", &bits(&da), &bits(&da1));
+                same("db", &bits(&db), &bits(&db1));
+                same("dw", &bits(&dw), &bits(&dw1));
+                same("dbias", &bits(&dbias), &bits(&dbias1));
+                assert!(bits(&db).iter().any(|&v| v != 0), "{s:?}: db all zero");
+            }
+        }
+    }
+
     /// The 64-channel patch tiles, which the launch code takes only for grids of at least
     /// 256 blocks (too large to emulate in a test), run directly at small shapes: two
-    /// channel tiles (the second partial), partial output tiles, K whole and split in 2
-    /// (folded in the kernel), forward and transposed, against the f64 reference within
-    /// the precision's tolerance.
+    /// channel tiles (whole, and the second partial), partial output tiles, K whole and
+    /// split in 2 (folded in the kernel), forward and transposed, against the f64 reference
+    /// within the precision's tolerance; and with x in two halves, and dx written in two
+    /// halves of a tile each, the same bits.
     #[cfg(feature = "emu")]
     #[test]
     fn wide_patch_tiles_match_the_reference() {
@@ -2091,8 +2539,8 @@ mod tests {
         ] {
             let dev = GpuDevice::new(EmuExec::new(EmuOptions::default()).unwrap())
                 .with_precision(precision);
-            // 5 chunks of 8 input channels (2 splits, folded), then 1 (K whole).
-            for (c_in, c_out, h, w) in [(37, 70, 17, 16), (6, 65, 16, 18)] {
+            // 5 chunks of 8 input channels (2 splits, folded), then 2 (K whole).
+            for (c_in, c_out, h, w) in [(37, 128, 17, 16), (16, 65, 16, 18)] {
                 let s = Conv2dShape {
                     n: 1,
                     c_in,
@@ -2125,7 +2573,7 @@ mod tests {
                     (kernel, 64),
                     false,
                     &g,
-                    &xb,
+                    (&xb, None),
                     &wb,
                     Some(&bb),
                     Act::Relu,
@@ -2134,6 +2582,35 @@ mod tests {
                 .unwrap();
                 let e = crate::selftest::max_rel_err(&dev.download(&y).unwrap(), &want);
                 assert!(e <= precision.tolerance(), "{s:?} {precision:?}: {e:e}");
+                // x in two halves (16 = 8 + 8 channels): the same bits.
+                let bits = |b: &_| -> Vec<u32> {
+                    let v = dev.download(b).unwrap();
+                    v.iter().map(|v| v.to_bits()).collect()
+                };
+                if c_in % 2 == 0 {
+                    let half = x.len() / 2;
+                    let (xa, xb2) = (
+                        dev.upload(&x[..half]).unwrap(),
+                        dev.upload(&x[half..]).unwrap(),
+                    );
+                    let mut y2 = dev.alloc_zeros(s.y_len()).unwrap();
+                    let out = (&mut y2, super::Epilogue::Store);
+                    let x_halves = (&xa, Some(&xb2));
+                    super::patch(
+                        &dev,
+                        op,
+                        (kernel, 64),
+                        false,
+                        &g,
+                        x_halves,
+                        &wb,
+                        Some(&bb),
+                        Act::Relu,
+                        out,
+                    )
+                    .unwrap();
+                    assert_eq!(bits(&y2), bits(&y), "{s:?} {precision:?} halves");
+                }
                 // The input gradient: dy of x's channels' count (c_in here) back to c_out.
                 let t = Conv2dShape {
                     c_in: c_out,
@@ -2153,7 +2630,7 @@ mod tests {
                     (kernel, 64),
                     true,
                     &g,
-                    &dyb,
+                    (&dyb, None),
                     &w2b,
                     None,
                     Act::Identity,
@@ -2162,6 +2639,33 @@ mod tests {
                 .unwrap();
                 let e = crate::selftest::max_rel_err(&dev.download(&dx).unwrap(), &want);
                 assert!(e <= precision.tolerance(), "{t:?} dx {precision:?}: {e:e}");
+                // dx (c_out channels) in two halves of 64 (a tile each; K in 2 splits,
+                // folded): the same bits.
+                if c_out == 128 {
+                    let half = t.x_len() / 2;
+                    let (mut da, mut db) = (
+                        dev.alloc_zeros(half).unwrap(),
+                        dev.alloc_zeros(half).unwrap(),
+                    );
+                    let out = (&mut da, super::Epilogue::Halves(&mut db));
+                    let dy_one = (&dyb, None);
+                    super::patch(
+                        &dev,
+                        op,
+                        (kernel, 64),
+                        true,
+                        &g,
+                        dy_one,
+                        &w2b,
+                        None,
+                        Act::Identity,
+                        out,
+                    )
+                    .unwrap();
+                    let whole = bits(&dx);
+                    assert_eq!(bits(&da), whole[..half], "{t:?} {precision:?} first half");
+                    assert_eq!(bits(&db), whole[half..], "{t:?} {precision:?} second half");
+                }
             }
         }
     }
