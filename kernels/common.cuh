@@ -81,6 +81,21 @@ static __device__ inline bool sc_fold_arrive(int* counter, int splits)
     return last;
 }
 
+// Thread 0's store of its block's partial sum v of a two-launch reduction (reduce.cu,
+// loss.cu, convex_skip.cu): partials[block] = v; with a one-block grid, partials is the
+// one-element result itself and reduce_partials' work is done here: out = v, or with
+// accumulate out + v, v first added to 0 as reduce_partials' tree adds it (the same bits).
+static __device__ __forceinline__ void sc_store_partial(float* partials, float v, int accumulate)
+{
+    if (threadIdx.x != 0) return;
+    if (gridDim.x > 1) {
+        partials[blockIdx.x] = v;
+        return;
+    }
+    const float s = v + 0.0f;
+    partials[0] = accumulate ? partials[0] + s : s;
+}
+
 // Index 0..3 (row-major) of the first maximum of the 2 x 2 window whose top-left is `p`
 // (rows `wd` apart): the max pooling's tie rule (kernels/max_pool2d.cu, conv_patch_body's
 // pooled epilogue).

@@ -32,7 +32,7 @@ extern "C" __global__ void convex_skip_forward_h16(const unsigned short* __restr
 // Mapping: 1-D grid-stride loop (the grid size is fixed by the element count only), then
 // sc_block_sum (warp shuffles + 32 floats of static shared memory); thread 0 writes the
 // block's partial.
-extern "C" __global__ void convex_skip_backward(const float* __restrict__ theta, const float* __restrict__ a, const float* __restrict__ b, const float* __restrict__ du, float* __restrict__ da, float* __restrict__ db, float* __restrict__ partials, int n)
+extern "C" __global__ void convex_skip_backward(const float* __restrict__ theta, const float* __restrict__ a, const float* __restrict__ b, const float* __restrict__ du, float* __restrict__ da, float* __restrict__ db, float* __restrict__ partials, int n, int accumulate)
 {
     __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     const float s = sc_sigmoid(theta[0]);
@@ -45,5 +45,5 @@ extern "C" __global__ void convex_skip_backward(const float* __restrict__ theta,
         acc += g * (a[i] - b[i]);
     }
     const float sum = sc_block_sum(acc, warp_sums);
-    if (threadIdx.x == 0) partials[blockIdx.x] = s * r * sum;
+    sc_store_partial(partials, s * r * sum, accumulate);
 }

@@ -18,30 +18,32 @@ extern "C" __global__ void linear_forward(const float* __restrict__ x, const flo
     if (threadIdx.x == 0) y[(size_t)r * m + j] = s + b[j];
 }
 
-// dx[r, c] = sum_j dy[r, j] w[j, c] (j ascending).
-// Mapping: 1-D grid-stride loop, one element of dx per thread per step; no shared memory.
-extern "C" __global__ void linear_backward_input(const float* __restrict__ dy, const float* __restrict__ w, float* __restrict__ dx, int n, int k, int m)
+// The layer's gradients in one launch: dx[r, c] = sum_j dy[r, j] w[j, c] (j ascending;
+// only with has_dx), dw[j, c] = sum_r dy[r, j] x[r, c] and db[j] = sum_r dy[r, j] (r
+// ascending). The launch code bounds n*k + m*k + m by INT_MAX.
+// Mapping: 1-D grid-stride loop over the elements of dx (with has_dx), then those of dw,
+// then those of db, one element per thread per step; no shared memory.
+extern "C" __global__ void linear_backward(const float* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ dx, float* __restrict__ dw, float* __restrict__ db, int n, int k, int m, int has_dx)
 {
-    const int total = n * k;
+    const int dx_len = has_dx ? n * k : 0;
+    const int dw_len = m * k;
+    const int total = dx_len + dw_len + m;
     for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < total; e += gridDim.x * blockDim.x) {
-        const int r = e / k;
-        const int c = e % k;
         float acc = 0.0f;
-        for (int j = 0; j < m; ++j) acc += dy[(size_t)r * m + j] * w[(size_t)j * k + c];
-        dx[e] = acc;
-    }
-}
-
-// dw[j, c] = sum_r dy[r, j] x[r, c] (r ascending).
-// Mapping: 1-D grid-stride loop, one element of dw per thread per step; no shared memory.
-extern "C" __global__ void linear_backward_weight(const float* __restrict__ dy, const float* __restrict__ x, float* __restrict__ dw, int n, int k, int m)
-{
-    const int total = m * k;
-    for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < total; e += gridDim.x * blockDim.x) {
-        const int j = e / k;
-        const int c = e % k;
-        float acc = 0.0f;
-        for (int r = 0; r < n; ++r) acc += dy[(size_t)r * m + j] * x[(size_t)r * k + c];
-        dw[e] = acc;
+        if (e < dx_len) {
+            const int r = e / k;
+            const int c = e % k;
+            for (int j = 0; j < m; ++j) acc += dy[(size_t)r * m + j] * w[(size_t)j * k + c];
+            dx[e] = acc;
+        } else if (e < dx_len + dw_len) {
+            const int j = (e - dx_len) / k;
+            const int c = (e - dx_len) % k;
+            for (int r = 0; r < n; ++r) acc += dy[(size_t)r * m + j] * x[(size_t)r * k + c];
+            dw[e - dx_len] = acc;
+        } else {
+            const int j = e - dx_len - dw_len;
+            for (int r = 0; r < n; ++r) acc += dy[(size_t)r * m + j];
+            db[j] = acc;
+        }
     }
 }

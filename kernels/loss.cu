@@ -11,7 +11,7 @@
 // real and generated windows in one batch), softplus form (stable for large |z|):
 // dz[i] = scale (sigma(z[i]) - t_i), partials[block] = scale * sum of
 // max(z, 0) - t_i z + log1p(exp(-|z|)) over the block's elements.
-extern "C" __global__ void bce_with_logits(const float* __restrict__ z, float* __restrict__ dz, float* __restrict__ partials, int n, float target, int first, float scale)
+extern "C" __global__ void bce_with_logits(const float* __restrict__ z, float* __restrict__ dz, float* __restrict__ partials, int n, float target, int first, float scale, int accumulate)
 {
     __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     float acc = 0.0f;
@@ -22,11 +22,11 @@ extern "C" __global__ void bce_with_logits(const float* __restrict__ z, float* _
         dz[i] = scale * (sc_sigmoid(zi) - t);
     }
     const float s = sc_block_sum(acc, warp_sums);
-    if (threadIdx.x == 0) partials[blockIdx.x] = scale * s;
+    sc_store_partial(partials, scale * s, accumulate);
 }
 
 // Squared error: da[i] = 2 scale (a[i] - b[i]), partials[block] = scale * sum (a - b)^2.
-extern "C" __global__ void mse(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ da, float* __restrict__ partials, int n, float scale)
+extern "C" __global__ void mse(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ da, float* __restrict__ partials, int n, float scale, int accumulate)
 {
     __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     const float two_scale = 2.0f * scale;
@@ -37,11 +37,11 @@ extern "C" __global__ void mse(const float* __restrict__ a, const float* __restr
         da[i] = two_scale * d;
     }
     const float s = sc_block_sum(acc, warp_sums);
-    if (threadIdx.x == 0) partials[blockIdx.x] = scale * s;
+    sc_store_partial(partials, scale * s, accumulate);
 }
 
 // L2 penalty: dw[i] += 2 scale w[i], partials[block] = scale * sum w^2.
-extern "C" __global__ void l2_penalty(const float* __restrict__ w, float* __restrict__ dw, float* __restrict__ partials, int n, float scale)
+extern "C" __global__ void l2_penalty(const float* __restrict__ w, float* __restrict__ dw, float* __restrict__ partials, int n, float scale, int accumulate)
 {
     __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     const float two_scale = 2.0f * scale;
@@ -52,5 +52,5 @@ extern "C" __global__ void l2_penalty(const float* __restrict__ w, float* __rest
         dw[i] += two_scale * wi;
     }
     const float s = sc_block_sum(acc, warp_sums);
-    if (threadIdx.x == 0) partials[blockIdx.x] = scale * s;
+    sc_store_partial(partials, scale * s, accumulate);
 }

@@ -37,16 +37,41 @@ extern "C" __global__ void max_pool2d_forward_h16(const unsigned short* __restri
     max_pool2d_forward_body(x, y, planes, h, wd, fmt);
 }
 
+// The sum of the slices partial sums dy[z*len + at], z = 0, 1, ... in order from 0 as
+// sum_slices adds them. Four loads in flight a step, written out (a compiler-unrolled loop
+// sets up its remainder in the loop around it, code every one-slice thread would pass).
+static __device__ __forceinline__ float sc_pool_grad_slices(const float* __restrict__ dy, int at, int len, int slices)
+{
+    float g = 0.0f;
+    int z = 0;
+#pragma unroll 1
+    for (; z + 4 <= slices; z += 4) {
+        const float* p = dy + z * len + at;
+        const float a = p[0], b = p[len], c = p[2 * len], d = p[3 * len];
+        g += a;
+        g += b;
+        g += c;
+        g += d;
+    }
+#pragma unroll 1
+    for (; z < slices; ++z) g += dy[z * len + at];
+    return g;
+}
+
 // dx[nc, iy, ix] = dy[nc, iy/2, ix/2] * act'(x[nc, iy, ix]) if (iy, ix) is the first maximum
 // of its window, else 0 (also 0 in a dropped trailing row or column): the pooling's backward
 // fused with that of the activation whose output x is (act = SC_ACT_IDENTITY: the pooling's
 // alone). With accumulate, the routed gradient is added to dx's values first, and every
 // element's sum is multiplied by act'(x) there: dx = (dx + routed) * act'(x), the same
 // roundings as add_assign then act_backward.
+// With slices > 1, dy is a convolution's split-K partial sums (slices of planes * h/2 *
+// w/2 values, the input gradient of the convolution that reads the pooled map) and each
+// window's gradient their sum, added in order z = 0, 1, ... as sum_slices adds them: the
+// same bits as sum_slices then this pass. The launch code bounds slices * len(dy) by INT_MAX.
 // Mapping: 1-D grid-stride loop, one thread per 2 x 2 block of dx (blocks of a trailing odd
 // row or column clipped), so every element is written exactly once, without atomics; a
 // block that is a pooling window reads its 4 inputs and its dy once. No shared memory.
-extern "C" __global__ void max_pool2d_backward(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx, int planes, int h, int wd, int act, float slope, int accumulate)
+extern "C" __global__ void __launch_bounds__(256, 8) max_pool2d_backward(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx, int planes, int h, int wd, int act, float slope, int accumulate, int slices)
 {
     const int h_out = h / 2;
     const int w_out = wd / 2;
@@ -63,7 +88,8 @@ extern "C" __global__ void max_pool2d_backward(const float* __restrict__ x, cons
         int best = 0;
         if (by < h_out && bx < w_out) {
             best = sc_window_argmax(p, wd);
-            g = dy[((size_t)nc * h_out + by) * w_out + bx];
+            const int at = (nc * h_out + by) * w_out + bx;
+            g = slices > 1 ? sc_pool_grad_slices(dy, at, planes * h_out * w_out, slices) : dy[at];
             if (!accumulate) g *= sc_act_grad(p[(best >> 1) * wd + (best & 1)], act, slope);
         }
         float* d = dx + corner;

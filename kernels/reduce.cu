@@ -7,20 +7,20 @@
 // partials[block] = sum of the block's elements of x.
 // Mapping: 1-D grid-stride loop (grid size fixed by n), then sc_block_sum (warp shuffles
 // + 32 floats of static shared memory); thread 0 writes the block's partial.
-extern "C" __global__ void sum_partials(const float* __restrict__ x, float* __restrict__ partials, int n)
+extern "C" __global__ void sum_partials(const float* __restrict__ x, float* __restrict__ partials, int n, int accumulate)
 {
     __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     float acc = 0.0f;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) acc += x[i];
     const float s = sc_block_sum(acc, warp_sums);
-    if (threadIdx.x == 0) partials[blockIdx.x] = s;
+    sc_store_partial(partials, s, accumulate);
 }
 
 // partials[block] = sum of the squares of the block's elements of x (the squared norm of a
 // gradient tensor; reduce_partials then adds the partials to out[0]).
 // Mapping: 1-D grid-stride loop (grid size fixed by n), then sc_block_sum (warp shuffles
 // + 32 floats of static shared memory); thread 0 writes the block's partial.
-extern "C" __global__ void sum_squares_partials(const float* __restrict__ x, float* __restrict__ partials, int n)
+extern "C" __global__ void sum_squares_partials(const float* __restrict__ x, float* __restrict__ partials, int n, int accumulate)
 {
     __shared__ float warp_sums[SC_BLOCK_SUM_MAX_WARPS];
     float acc = 0.0f;
@@ -29,7 +29,7 @@ extern "C" __global__ void sum_squares_partials(const float* __restrict__ x, flo
         acc += v * v;
     }
     const float s = sc_block_sum(acc, warp_sums);
-    if (threadIdx.x == 0) partials[blockIdx.x] = s;
+    sc_store_partial(partials, s, accumulate);
 }
 
 // out[0] = (accumulate ? out[0] : 0) + sum of partials[0..count).
@@ -73,6 +73,9 @@ extern "C" __global__ void channel_sum(const float* __restrict__ g, float* __res
 // added in order z = 0, 1, ... and the bias only with has_bias: the split-K partial sums
 // of the implicit-GEMM convolutions (an NCHW output of c channels of `plane` pixels) and
 // weight gradients (no bias, identity). The launch code bounds slices * len by INT_MAX.
+// Masked (mask_act != 0, f32 only): the result is then multiplied by act'(mask[e]) with
+// mask_act's slope, act_backward's one rounding (the same bits): an input gradient through
+// the activation whose output mask is; else mask is a stand-in, not read.
 // Mapping: thread i (grid-stride) owns the `per` = 1 or 4 (chosen by the launch code)
 // elements per*i ..; with 4 (len a multiple of 4, so every slice starts 16-byte aligned) its
 // loads and stores are 128-bit. Consecutive threads read consecutive elements of each
@@ -80,7 +83,7 @@ extern "C" __global__ void channel_sum(const float* __restrict__ g, float* __res
 // registers (8 blocks of 256 threads per SM), as the plain loop needs.
 // The body of sum_slices and sum_slices_h16: T the storage of bias and out (kernels/half.cuh).
 template <class T>
-static __device__ __forceinline__ void sum_slices_body(const float* __restrict__ parts, const T* __restrict__ bias, T* __restrict__ out, int slices, int len, int plane, int c, int has_bias, int act, float slope, int per, int fmt)
+static __device__ __forceinline__ void sum_slices_body(const float* __restrict__ parts, const T* __restrict__ bias, const T* __restrict__ mask, T* __restrict__ out, int slices, int len, int plane, int c, int has_bias, int act, float slope, int mask_act, float mask_slope, int per, int fmt)
 {
     if (per != 1 && (per != 4 || len % 4 != 0)) __trap();
     const bool vec = per == 4;
@@ -108,6 +111,7 @@ static __device__ __forceinline__ void sum_slices_body(const float* __restrict__
             if (j == per) break;
             if (has_bias) acc[j] += sc_ld(bias + ch, fmt);
             acc[j] = sc_act(acc[j], act, slope);
+            if (mask_act != 0) acc[j] *= sc_act_grad(sc_ld(mask + e0 + j, fmt), mask_act, mask_slope);
             if (++r == plane) {
                 r = 0;
                 ch = ch + 1 == c ? 0 : ch + 1;
@@ -125,16 +129,65 @@ static __device__ __forceinline__ void sum_slices_body(const float* __restrict__
     }
 }
 
-extern "C" __global__ void __launch_bounds__(256, 8) sum_slices(const float* __restrict__ parts, const float* __restrict__ bias, float* __restrict__ out, int slices, int len, int plane, int c, int has_bias, int act, float slope, int per)
+extern "C" __global__ void __launch_bounds__(256, 8) sum_slices(const float* __restrict__ parts, const float* __restrict__ bias, const float* __restrict__ mask, float* __restrict__ out, int slices, int len, int plane, int c, int has_bias, int act, float slope, int mask_act, float mask_slope, int per)
 {
-    sum_slices_body<float>(parts, bias, out, slices, len, plane, c, has_bias, act, slope, per, 0);
+    sum_slices_body<float>(parts, bias, mask, out, slices, len, plane, c, has_bias, act, slope, mask_act, mask_slope, per, 0);
 }
 
 // sum_slices with bias and out in 16-bit storage of format fmt (the split-K finish of the
 // 16-bit convolutions; parts stay FP32). 16-bit stores, one per element.
 extern "C" __global__ void __launch_bounds__(256, 8) sum_slices_h16(const float* __restrict__ parts, const unsigned short* __restrict__ bias, unsigned short* __restrict__ out, int slices, int len, int plane, int c, int has_bias, int act, float slope, int per, int fmt)
 {
-    sum_slices_body<unsigned short>(parts, bias, out, slices, len, plane, c, has_bias, act, slope, per, fmt);
+    sum_slices_body<unsigned short>(parts, bias, bias, out, slices, len, plane, c, has_bias, act, slope, 0, 0.0f, per, fmt);
+}
+
+// The split K of a pooled convolution (D's layers, the U-Net encoder's block outputs)
+// finished in one pass: out = act(sum_{z < slices} parts[z*len] + bias) as sum_slices
+// computes it (an NCHW output of c channels, planes = images * c maps of h x wd, len =
+// planes * h * wd), and pooled = its 2x2 max pooling as max_pool2d_forward takes it (the
+// window's values compared as floats, the first maximum's copied; a trailing odd row or
+// column dropped), the same bits as the two launches. The launch code bounds slices * len
+// by INT_MAX.
+// Mapping: 1-D grid-stride loop, one thread per 2 x 2 block of out (blocks of a trailing
+// odd row or column clipped), so every element is written exactly once; consecutive
+// threads take consecutive blocks of a row. No shared memory.
+extern "C" __global__ void __launch_bounds__(256, 8) sum_slices_pool(const float* __restrict__ parts, const float* __restrict__ bias, float* __restrict__ out, float* __restrict__ pooled, int slices, int planes, int h, int wd, int c, int has_bias, int act, float slope)
+{
+    const int h_out = h / 2;
+    const int w_out = wd / 2;
+    const int hb = (h + 1) / 2;
+    const int wb = (wd + 1) / 2;
+    const int len = planes * h * wd;
+    const int total = planes * hb * wb;
+    for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < total; e += gridDim.x * blockDim.x) {
+        const int bx = e % wb;
+        const int by = (e / wb) % hb;
+        const int nc = e / (wb * hb);
+        const int corner = (nc * h + 2 * by) * wd + 2 * bx;
+        const bool right = 2 * bx + 1 < wd;
+        const bool down = 2 * by + 1 < h;
+        const float b = has_bias ? bias[nc % c] : 0.0f;
+        float v[4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            v[j] = 0.0f;
+            if ((j & 1 && !right) || (j >> 1 && !down)) continue;
+            const int at = corner + (j >> 1) * wd + (j & 1);
+            float acc = 0.0f;
+            for (int z = 0; z < slices; ++z) acc += parts[z * len + at];
+            if (has_bias) acc += b;
+            v[j] = sc_act(acc, act, slope);
+            out[at] = v[j];
+        }
+        if (by < h_out && bx < w_out) {
+            // sc_window_argmax's comparisons, tracking the value (no indexed local array).
+            float m = v[0];
+            if (v[1] > m) m = v[1];
+            if (v[2] > m) m = v[2];
+            if (v[3] > m) m = v[3];
+            pooled[(nc * h_out + by) * w_out + bx] = m;
+        }
+    }
 }
 
 // out[e] = sum_{z < slices} parts[z*len + e] and out_b[e] = sum_{z < slices}

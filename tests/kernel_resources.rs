@@ -310,8 +310,7 @@ const PRODUCT_KERNELS: &[&str] = &[
     "convex_skip_forward",
     "convex_skip_forward_h16",
     "l2_penalty",
-    "linear_backward_input",
-    "linear_backward_weight",
+    "linear_backward",
     "linear_forward",
     "max_pool2d_backward",
     "max_pool2d_forward",
@@ -326,6 +325,7 @@ const PRODUCT_KERNELS: &[&str] = &[
     "sum_slices_batch",
     "sum_slices_h16",
     "sum_slices_pair",
+    "sum_slices_pool",
     "sum_squares_partials",
 ];
 

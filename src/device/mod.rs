@@ -19,7 +19,7 @@ pub mod precision;
 
 use crate::ops::{
     Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
-    SgdParams,
+    SgdParams, Unpool,
 };
 use crate::{Error, Result};
 use std::ops::Range;
@@ -234,6 +234,28 @@ pub trait Device {
     ) -> Result<()> {
         self.conv2d_backward_input(s, w, dy, dx)?;
         self.act_backward(act, y, dx)
+    }
+    /// [`conv2d_backward_input`](Self::conv2d_backward_input) of a convolution whose input
+    /// is a pooled map `p = maxpool2×2(x)` (D's layers after the first, the U-Net encoder's
+    /// below the top), on through the pooling: ∂L/∂p into `dp`, then ∂L/∂x into `dx` as
+    /// `unpool` says. The GPU devices route a split K's partial sums through the pooling in
+    /// the pass that adds them, leaving `dp` as it was; by default the two ops run.
+    fn conv2d_backward_input_unpool(
+        &self,
+        s: &Conv2dShape,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        unpool: Unpool<'_, Self::Buf>,
+        dp: &mut Self::Buf,
+        dx: &mut Self::Buf,
+    ) -> Result<()> {
+        self.conv2d_backward_input(s, w, dy, dp)?;
+        let Unpool { shape, x, act, add } = unpool;
+        if add {
+            self.max_pool2d_backward_add(shape, x, dp, act, dx)
+        } else {
+            self.max_pool2d_backward(shape, x, dp, act, dx)
+        }
     }
     /// `dw = ∂L/∂w` and, if given, `db = ∂L/∂b` from `dy` (pre-activation gradient).
     fn conv2d_backward_weight(

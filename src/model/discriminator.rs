@@ -16,7 +16,7 @@ use super::error::{config_err, ModelResult};
 use super::init::Init;
 use super::param::{pair_mut, ParamSpec, Params};
 use crate::device::Device;
-use crate::ops::{Act, ConcatShape, Conv2dShape, LinearShape, Pool2dShape};
+use crate::ops::{Act, ConcatShape, Conv2dShape, LinearShape, Pool2dShape, Unpool};
 
 /// Number of convolution + pooling stages.
 pub const STAGES: usize = 5;
@@ -310,26 +310,37 @@ fn backward<D: Device>(
         dw,
         db,
     )?;
+    // The last pooling's and activation's backward in one pass; the others' come with
+    // the input gradient of the convolution that reads their pooled map.
+    let last = STAGES - 1;
+    dev.max_pool2d_backward(
+        &pass.pools[last],
+        &pass.c[last],
+        &pass.dp[last],
+        act,
+        &mut pass.dc[last],
+    )?;
     for j in (0..STAGES).rev() {
-        // The pooling's and the activation's backward in one pass.
-        dev.max_pool2d_backward(
-            &pass.pools[j],
-            &pass.c[j],
-            &pass.dp[j],
-            act,
-            &mut pass.dc[j],
-        )?;
         let input = if j == 0 { x } else { &pass.p[j - 1] };
         if mode == GradMode::Overwrite {
             let (dw, db) = pair_mut(grads, 2 * j);
             dev.conv2d_backward_weight(&pass.convs[j], input, &pass.dc[j], dw, Some(db))?;
         }
         if j > 0 {
-            dev.conv2d_backward_input(
+            let (below, here) = pass.dc.split_at_mut(j);
+            let unpool = Unpool {
+                shape: &pass.pools[j - 1],
+                x: &pass.c[j - 1],
+                act,
+                add: false,
+            };
+            dev.conv2d_backward_input_unpool(
                 &pass.convs[j],
                 &vals[2 * j],
-                &pass.dc[j],
+                &here[0],
+                unpool,
                 &mut pass.dp[j - 1],
+                &mut below[j - 1],
             )?;
         } else if let Some(dx) = dx.as_deref_mut() {
             dev.conv2d_backward_input(&pass.convs[0], &vals[0], &pass.dc[0], dx)?;

@@ -28,7 +28,7 @@ use super::error::ModelResult;
 use super::init::Init;
 use super::param::{pair_mut, ParamSpec};
 use crate::device::Device;
-use crate::ops::{Act, ConcatShape, Conv2dShape, ConvTranspose2dShape, Pool2dShape};
+use crate::ops::{Act, ConcatShape, Conv2dShape, ConvTranspose2dShape, Pool2dShape, Unpool};
 
 /// Tensors per encoder or decoder block: conv1 weight and bias, conv2 weight and bias.
 const PER_BLOCK: usize = 4;
@@ -476,12 +476,15 @@ impl<D: Device> UnetBody<D> {
             )?;
             let z = b.p.as_ref().unwrap_or(x);
             dev.conv2d_backward_weight(&s.conv1, z, &g.dmid, dw1, Some(db1))?;
-            if let Some(dz) = g.dp.as_mut() {
-                dev.conv2d_backward_input(&s.conv1, &vals[i], &g.dmid, dz)?;
-            }
-            if let (Some(pool), Some(dp)) = (s.pool, &g.dp) {
-                let (e, de) = (&below[l - 1].e, &mut gbelow[l - 1].de);
-                dev.max_pool2d_backward_add(&pool, e, dp, Act::Relu, de)?;
+            if let (Some(pool), Some(dp)) = (s.pool, g.dp.as_mut()) {
+                let unpool = Unpool {
+                    shape: &pool,
+                    x: &below[l - 1].e,
+                    act: Act::Relu,
+                    add: true,
+                };
+                let de = &mut gbelow[l - 1].de;
+                dev.conv2d_backward_input_unpool(&s.conv1, &vals[i], &g.dmid, unpool, dp, de)?;
             }
         }
         Ok(())

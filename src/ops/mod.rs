@@ -36,7 +36,7 @@ pub use concat::ConcatShape;
 pub use conv2d::Conv2dShape;
 pub use conv_transpose2d::ConvTranspose2dShape;
 pub use linear::LinearShape;
-pub use max_pool2d::Pool2dShape;
+pub use max_pool2d::{Pool2dShape, Unpool};
 pub use optim::{AdamParams, SgdParams};
 
 use crate::kernels::consts;

@@ -240,6 +240,7 @@ registry! {
     optim::AdamStep,
     conv2d::Conv2dPooled,
     conv2d::Conv2dInputAct,
+    conv2d::Conv2dInputUnpool,
     conv_transpose2d::ConvTranspose2dInputAct,
     conv2d::Conv2dCat,
 }

@@ -61,7 +61,7 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
     };
     // sum_slices_batch's empty slots (length 0) pass buffers they never touch, and so do
     // the convolutions a mask (mask_act 0), a pooled output (pool 0) or a second input or
-    // output half (cat_in, cat_out 0) they do not use.
+    // output half (cat_in, cat_out 0) they do not use, and linear_backward a dx (has_dx 0).
     let stand_in = |name: &str| {
         let slot = name.chars().last().filter(char::is_ascii_digit);
         let unused = |flag: &str| int(flag) == Ok(0.0);
@@ -70,6 +70,7 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
             "pooled" => unused("pool"),
             "x2" => unused("cat_in"),
             "y2" => unused("cat_out"),
+            "dx" if kernel == "linear_backward" => unused("has_dx"),
             _ => {
                 kernel == "sum_slices_batch"
                     && slot.is_some_and(|d| int(&format!("len{d}")) == Ok(0.0))
@@ -136,8 +137,10 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
             let rows = len("x")? / int("k")?;
             matmul(2.0 * rows * int("k")? * int("m")?)
         }
-        "linear_backward_input" | "linear_backward_weight" => {
-            matmul(2.0 * int("n")? * int("k")? * int("m")?)
+        // dw (and dx with has_dx) as GEMMs; db's n·m additions are left out.
+        "linear_backward" => {
+            let gemms = 1.0 + int("has_dx")?;
+            matmul(gemms * 2.0 * int("n")? * int("k")? * int("m")?)
         }
         // One comparison per input element.
         "max_pool2d_forward" | "max_pool2d_backward" => Ok(Work {
@@ -148,6 +151,12 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
         // (slices − 1)·len additions, and a store of each sum.
         "sum_slices" => Ok(Work {
             flops: int("slices")? * int("len")?,
+            bytes,
+            matmul: false,
+        }),
+        // sum_slices of planes·h·wd values, then a comparison per value.
+        "sum_slices_pool" => Ok(Work {
+            flops: (int("slices")? + 1.0) * int("planes")? * int("h")? * int("wd")?,
             bytes,
             matmul: false,
         }),

@@ -6,7 +6,7 @@ use satcolor::device::Device;
 use satcolor::ops::registry;
 use satcolor::ops::{
     Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
-    SgdParams,
+    SgdParams, Unpool,
 };
 use satcolor::Result;
 use std::sync::LazyLock;
@@ -140,6 +140,19 @@ impl<D: Device> Device for Faulty<D> {
     ) -> Result<()> {
         self.inner.conv2d_backward_input_act(s, w, dy, mask, dx)?;
         self.spoil("conv2d_backward_input_act", dx)
+    }
+    fn conv2d_backward_input_unpool(
+        &self,
+        s: &Conv2dShape,
+        w: &D::Buf,
+        dy: &D::Buf,
+        unpool: Unpool<'_, D::Buf>,
+        dp: &mut D::Buf,
+        dx: &mut D::Buf,
+    ) -> Result<()> {
+        self.inner
+            .conv2d_backward_input_unpool(s, w, dy, unpool, dp, dx)?;
+        self.spoil("conv2d_backward_input_unpool", dx)
     }
     fn conv_transpose2d_backward_input_act(
         &self,

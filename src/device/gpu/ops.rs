@@ -7,7 +7,7 @@ use crate::device::Device;
 use crate::ops::{
     activation, concat, conv2d, conv_transpose2d, convex_skip, elementwise, linear, loss,
     max_pool2d, optim, reduce, Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape,
-    LinearShape, Pool2dShape, SgdParams,
+    LinearShape, Pool2dShape, SgdParams, Unpool,
 };
 use crate::Result;
 use std::sync::atomic::Ordering;
@@ -171,6 +171,18 @@ impl<E: KernelExec> Device for GpuDevice<E> {
         dx: &mut Self::Buf,
     ) -> Result<()> {
         conv2d::gpu::conv2d_backward_input_act(self, s, w, dy, mask, dx)
+    }
+    fn conv2d_backward_input_unpool(
+        &self,
+        s: &Conv2dShape,
+        w: &Self::Buf,
+        dy: &Self::Buf,
+        unpool: Unpool<'_, Self::Buf>,
+        dp: &mut Self::Buf,
+        dx: &mut Self::Buf,
+    ) -> Result<()> {
+        self.fp32_storage("conv2d_backward_input_unpool")?;
+        conv2d::gpu::conv2d_backward_input_unpool(self, s, w, dy, unpool, dp, dx)
     }
     fn conv_transpose2d_backward_input_act(
         &self,

@@ -74,11 +74,12 @@ pub const SLOTS: &[Slot] = &[
     Slot {
         name: "conv_transpose2d_forward",
         // conv_transpose2d's forward pass, and conv2d's input gradient (also through an
-        // activation, and in two parts).
+        // activation or a pooling, and in two parts).
         ops: &[
             "conv2d",
             "conv_transpose2d",
             "conv2d_input_act",
+            "conv2d_input_unpool",
             "conv2d_cat",
         ],
         bench_parts: &[

@@ -7,7 +7,7 @@ use super::Conv2dShape;
 use crate::device::precision::Half;
 use crate::device::Device;
 use crate::ops::registry::{no_part, BenchRun, Op, OpBench, OpCase, ALL, FORWARD};
-use crate::ops::Act;
+use crate::ops::{Act, Pool2dShape, Unpool};
 use crate::selftest::{act_name, f64s, junk, out, rounded, Output, Rng};
 use crate::Result;
 
@@ -422,6 +422,93 @@ impl Op for Conv2dInputAct {
         dev.conv2d_backward_input_act(&s, &wd, &dyd, (act, &yd), &mut dx)?;
         let rdx = reference::conv2d_backward_input(&s, &f64s(&w), &f64s(&dy))?;
         let rdx = crate::ops::activation::reference::act_backward(act, &f64s(&y), &rdx)?;
+        Ok(vec![out("dx", dev.download(&dx)?, rdx)])
+    }
+}
+
+/// conv2d's input gradient on through the 2×2 max pooling whose output the convolution
+/// reads and the activation before it ([`Device::conv2d_backward_input_unpool`]);
+/// parameters (shape, pooled input's height and width, activation, whether the routed
+/// gradient is added). The cases reach every path of the GPU devices: the patch-staged
+/// kernel's gradient (16×16 maps and up; the pooling's pass after), the implicit GEMM's K
+/// split and its partial sums added by the pooling's pass (8×8 maps, odd pooled inputs
+/// whose last row or column the pooling drops, batch 65 on 4×4 maps), a sum in two stages
+/// (the pooling's pass after it), k = 1 and 5.
+pub struct Conv2dInputUnpool;
+
+impl Op for Conv2dInputUnpool {
+    const NAME: &'static str = "conv2d_input_unpool";
+    const FAMILY: &'static str = "conv2d";
+    const METHODS: &'static [(&'static str, &'static str)] =
+        &[("conv2d_backward_input_unpool", "dx")];
+    type Params = (Conv2dShape, (usize, usize), Act, bool);
+
+    fn cases() -> Vec<OpCase<Self::Params>> {
+        let (relu, leaky) = (Act::Relu, Act::LeakyRelu(0.2));
+        // (n, c_in, c_out, pooled input h × w, k, act, add, quick), stride 1, padding
+        // (k − 1) / 2; the convolution reads the pooled map of c_in channels.
+        #[rustfmt::skip]
+        let convs = [
+            (2, 16, 32, (64, 64), 3, leaky, false, true),  // D's second layer
+            (5, 64, 128, (16, 17), 3, leaky, false, true), // 8×8: K split, added by the pooling
+            (3, 32, 64, (17, 16), 3, relu, true, false),   // the U-Net's level 3, added to ∂x
+            (1, 24, 16, (34, 33), 3, relu, true, false),   // 17×16 maps: patch-staged
+            (65, 3, 8, (8, 8), 3, leaky, false, false),    // batch 65 on 4×4 maps
+            (1, 8, 512, (4, 4), 3, relu, true, false),     // 72 splits: a two-stage sum first
+            (2, 6, 4, (13, 17), 5, relu, false, false),    // k = 5
+            (2, 8, 8, (9, 11), 1, leaky, true, false),     // k = 1
+        ];
+        convs
+            .into_iter()
+            .map(|(n, c_in, c_out, (ph, pw), k, act, add, quick)| OpCase {
+                shape: format!(
+                    "n{n} c{c_in}→{c_out} {ph}×{pw} pooled k{k} dx·{}'{}",
+                    act_name(act),
+                    if add { " added" } else { "" }
+                ),
+                params: (
+                    padded(n, c_in, c_out, (ph / 2, pw / 2), k, 1),
+                    (ph, pw),
+                    act,
+                    add,
+                ),
+                quick,
+            })
+            .collect()
+    }
+
+    fn run<D: Device>(dev: &D, p: &Self::Params, rng: &mut Rng) -> Result<Vec<Output>> {
+        use crate::ops::max_pool2d::reference as pool_ref;
+        let (s, (ph, pw), act, add) = *p;
+        let shape = Pool2dShape {
+            n: s.n,
+            c: s.c_in,
+            h: ph,
+            w: pw,
+        };
+        let (w, dy) = (rng.vec(s.w_len(), -1.0, 1.0), rng.vec(s.y_len(), -1.0, 1.0));
+        let x = activation_output(act, shape.x_len(), rng);
+        let dx0 = rng.vec(shape.x_len(), -1.0, 1.0);
+        let (wd, dyd, xd) = (dev.upload(&w)?, dev.upload(&dy)?, dev.upload(&x)?);
+        let mut dx = if add {
+            dev.upload(&dx0)?
+        } else {
+            junk(dev, rng, shape.x_len())?
+        };
+        let mut dp = junk(dev, rng, s.x_len())?;
+        let unpool = Unpool {
+            shape: &shape,
+            x: &xd,
+            act,
+            add,
+        };
+        dev.conv2d_backward_input_unpool(&s, &wd, &dyd, unpool, &mut dp, &mut dx)?;
+        let rdp = reference::conv2d_backward_input(&s, &f64s(&w), &f64s(&dy))?;
+        let rdx = if add {
+            pool_ref::max_pool2d_backward_add(&shape, &f64s(&x), &rdp, act, &f64s(&dx0))?
+        } else {
+            pool_ref::max_pool2d_backward(&shape, &f64s(&x), &rdp, act)?
+        };
         Ok(vec![out("dx", dev.download(&dx)?, rdx)])
     }
 }

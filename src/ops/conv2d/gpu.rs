@@ -30,11 +30,14 @@ use crate::kernels::{
 };
 use crate::ops::activation::gpu::act_backward;
 use crate::ops::concat::gpu::{concat_channels, split_channels};
-use crate::ops::max_pool2d::gpu::max_pool2d_forward;
-use crate::ops::reduce::gpu::{
-    channel_sum, sum_slices, sum_slices_h16, sum_slices_pair, two_stage_group,
+use crate::ops::max_pool2d::gpu::{
+    max_pool2d_backward, max_pool2d_backward_slices, max_pool2d_forward,
 };
-use crate::ops::{check_len, shape_err, Act, ConcatShape, Conv2dShape, Pool2dShape};
+use crate::ops::reduce::gpu::{
+    channel_sum, sum_slices, sum_slices_h16, sum_slices_masked, sum_slices_pair, sum_slices_pool,
+    two_stage_group,
+};
+use crate::ops::{check_len, shape_err, Act, ConcatShape, Conv2dShape, Pool2dShape, Unpool};
 use crate::Result;
 
 /// Output tile side of `conv2d_forward` and `conv2d_weight_grad` (kernels/conv2d.cu).
@@ -193,7 +196,10 @@ pub(crate) fn gather<E: KernelExec>(
         return igemm(dev, op, kind, g, x, w, bias, act, (y, epilogue));
     }
     let x = match (x, &epilogue) {
-        ((x, None), Epilogue::Store | Epilogue::Pool(..) | Epilogue::Mask(..)) => x,
+        (
+            (x, None),
+            Epilogue::Store | Epilogue::Pool(..) | Epilogue::Mask(..) | Epilogue::Unpool(..),
+        ) => x,
         _ => return Err(no_halves(op)),
     };
     let kernel = kind.kernel(dev.variants());
@@ -372,7 +378,7 @@ fn igemm<E: KernelExec>(
     if out_half != 0 {
         return Err(no_halves(op));
     }
-    let inst = Instance::conv(g.c_out, dev.precision());
+    let (inst, plan) = conv_instance(g, dev.precision(), transposed);
     let IgemmPlan {
         step,
         taps_1d,
@@ -380,7 +386,7 @@ fn igemm<E: KernelExec>(
         tiles,
         splits,
         chunk,
-    } = igemm_plan(g, &inst, transposed);
+    } = plan;
     // One int4 (dy, dx, dy·wd + dx, weight offset) per tap.
     let shared = 16 * (taps_1d * taps_1d).max(1);
     let max_dynamic = MAX_SHARED_BYTES - inst.static_shared();
@@ -461,6 +467,23 @@ struct IgemmPlan {
     tiles: (usize, usize),
     splits: usize,
     chunk: usize,
+}
+
+/// The implicit-GEMM instance of a gather in `precision` and its plan: [`Instance::conv`]'s,
+/// except that on tensor cores 17 to 32 output channels take the 128×64 tile where the
+/// 256×32 tiles would leave most SMs without a block (the U-Net's 2×2 stride-2 up-sampling
+/// and its input gradient: 64 blocks of 8 K-steps, latency-bound; 128 blocks with half of
+/// each tile's columns idle: predicted 0.860 → 0.853 ms per `unet` iteration in TF32).
+fn conv_instance(g: &Geometry, precision: Precision, transposed: bool) -> (Instance, IgemmPlan) {
+    let inst = Instance::conv(g.c_out, precision);
+    let plan = igemm_plan(g, &inst, transposed);
+    let blocks = plan.tiles.0 * plan.tiles.1 * plan.step * plan.step * plan.splits;
+    if inst.tile == (256, 32) && inst.precision.tensor_cores() && blocks < SPLIT_K_BLOCKS_CONV / 2 {
+        let wide = Instance::conv(64, precision);
+        let plan = igemm_plan(g, &wide, transposed);
+        return (wide, plan);
+    }
+    (inst, plan)
 }
 
 /// The launch plan of the implicit GEMM `inst` for a gather (see [`IgemmPlan`]).
@@ -744,6 +767,10 @@ pub(crate) enum Epilogue<'a, B> {
     /// `y ← y · act'(mask)` (`act_backward`'s bits): an input gradient through the
     /// activation whose output `mask` is.
     Mask(Act, &'a B),
+    /// y is the gradient of a pooled map, and this buffer receives it on through the
+    /// pooling (`max_pool2d_backward`'s bits): an input gradient whose convolution reads
+    /// a pooled map.
+    Unpool(Unpool<'a, B>, &'a mut B),
     /// y holds the first half of the output's channels and this buffer the second (the
     /// input gradient of a convolution of two inputs, [`Input`]): only where the kernel
     /// finishes y itself ([`writes_halves`]).
@@ -757,6 +784,7 @@ impl<B> Epilogue<'_, B> {
             Epilogue::Store => Ok(()),
             Epilogue::Pool(s, p) => max_pool2d_forward(dev, s, y, p),
             Epilogue::Mask(act, mask) => act_backward(dev, act, mask, y),
+            Epilogue::Unpool(u, dx) => max_pool2d_backward(dev, u.shape, u.x, y, u.act, u.add, dx),
             Epilogue::Halves(_) => Err(no_halves("a convolution")),
         }
     }
@@ -857,12 +885,38 @@ fn split_launch<E: KernelExec>(
         e => (e, None),
     };
     let len = dev.exec().len(out) + y2.as_ref().map_or(0, |b| dev.exec().len(b));
-    let finish_apart = |parts: &E::Buf, out: &mut E::Buf| match dev.storage() {
-        Some(_) => sum_slices_h16(dev, op, parts, splits, layout, bias, stand_in, act, out),
-        None => sum_slices(dev, op, parts, splits, layout, bias, act, out),
-    };
     let folds = fold.is_some() && splits > 1 && splits <= FOLD_MAX_SPLITS;
     let finish = splits == 1 || folds;
+    // Where sum_slices finishes the split K (FP32) it also pools or applies a mask (of an
+    // input gradient: no activation of its own).
+    let in_sum = !finish
+        && dev.storage().is_none()
+        && match epilogue {
+            Epilogue::Pool(..) => true,
+            Epilogue::Mask(..) => act == Act::Identity,
+            // (Not after a two-stage sum.)
+            Epilogue::Unpool(..) => two_stage_group(splits, len).is_none(),
+            _ => false,
+        };
+    let finish_apart =
+        |parts: &E::Buf, out: &mut E::Buf, epilogue: &mut Epilogue<'_, E::Buf>| match (
+            dev.storage(),
+            epilogue,
+        ) {
+            (Some(_), _) => {
+                sum_slices_h16(dev, op, parts, splits, layout, bias, stand_in, act, out)
+            }
+            (None, Epilogue::Pool(s, p)) if in_sum => {
+                sum_slices_pool(dev, op, parts, splits, s, bias, act, (out, p))
+            }
+            (None, Epilogue::Mask(a, m)) if in_sum => {
+                sum_slices_masked(dev, op, parts, splits, (*a, m), out)
+            }
+            (None, Epilogue::Unpool(u, dx)) if in_sum => {
+                max_pool2d_backward_slices(dev, u.shape, u.x, (parts, splits), u.act, u.add, dx)
+            }
+            (None, _) => sum_slices(dev, op, parts, splits, layout, bias, act, out),
+        };
     if y2.is_some() && !finish {
         return Err(no_halves(op));
     }
@@ -872,6 +926,7 @@ fn split_launch<E: KernelExec>(
             Epilogue::Store => false,
             Epilogue::Pool(..) => fold.is_some(),
             Epilogue::Mask(..) => masks,
+            Epilogue::Unpool(..) => false,
             Epilogue::Halves(_) => true,
         };
     let (mask, mask_act) = match epilogue {
@@ -918,7 +973,7 @@ fn split_launch<E: KernelExec>(
             if finish {
                 return Ok(());
             }
-            finish_apart(parts, out)
+            finish_apart(parts, out, &mut epilogue)
         })?;
     } else if splits == 1 {
         launch(SplitOut {
@@ -947,10 +1002,10 @@ fn split_launch<E: KernelExec>(
                 fold: false,
                 pool: false,
             })?;
-            finish_apart(parts, out)
+            finish_apart(parts, out, &mut epilogue)
         })?;
     }
-    if in_kernel {
+    if in_kernel || in_sum {
         return Ok(());
     }
     epilogue.apart(dev, out)
@@ -1578,6 +1633,35 @@ pub(crate) fn conv2d_backward_input_act<E: KernelExec>(
     backward_input(dev, op, s, w, dy, (dx, Epilogue::Mask(act, y)))
 }
 
+/// [`Device::conv2d_backward_input_unpool`](crate::device::Device::conv2d_backward_input_unpool):
+/// a split K's partial sums go through the pooling in one `max_pool2d_backward` pass (dp
+/// left as it was); else dp is written and the pooling's backward runs after.
+pub(crate) fn conv2d_backward_input_unpool<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &Conv2dShape,
+    w: &E::Buf,
+    dy: &E::Buf,
+    unpool: Unpool<'_, E::Buf>,
+    dp: &mut E::Buf,
+    dx: &mut E::Buf,
+) -> Result<()> {
+    let op = "conv2d_backward_input_unpool";
+    let pool = unpool.shape;
+    check_len(op, "x", dev.exec().len(unpool.x), pool.x_len())?;
+    check_len(op, "dx", dev.exec().len(dx), pool.x_len())?;
+    if pool.y_len() != s.x_len() {
+        return Err(shape_err(
+            op,
+            format!(
+                "a pooled map of {} values feeds a convolution of input {}",
+                pool.y_len(),
+                s.x_len()
+            ),
+        ));
+    }
+    backward_input(dev, op, s, w, dy, (dp, Epilogue::Unpool(unpool, dx)))
+}
+
 /// conv2d's input gradient as the transposed gather, then `epilogue` (with
 /// [`Epilogue::Halves`], dx in two parts).
 fn backward_input<E: KernelExec>(
@@ -2122,7 +2206,9 @@ mod tests {
                 (conv(32, 3, 40, 9, 1), "conv_patch_9x8_h16"),
                 (conv(64, 128, 8, 3, 1), "conv_igemm_128x64_h16"),
                 (conv(4, 3, 20, 1, 1), "conv_igemm_256x4_h16"),
-                (conv(8, 20, 20, 3, 2), "conv_igemm_256x32_h16"),
+                // 17–32 channels: the 256×32 tile, or 128×64 where its tiles are few.
+                (conv(8, 20, 212, 3, 2), "conv_igemm_256x32_h16"),
+                (conv(8, 20, 20, 3, 2), "conv_igemm_128x64_h16"),
                 (conv(8, 12, 20, 3, 2), "conv_igemm_256x16_h16"),
             ] {
                 let l = run(&s);
@@ -2284,11 +2370,12 @@ mod tests {
     }
 
     /// `conv2d_forward_pooled` on tensor cores: the patch-staged kernel pools in its epilogue
-    /// when it finishes y (K whole; split in 2 and folded), in one launch, and otherwise
-    /// (K in 5 splits summed apart; an 8×8 map under the patch tiles) the pooling is a
-    /// launch of its own. Either way y is bit for bit `conv2d_forward`'s and p
-    /// `max_pool2d_forward`'s of that y, in TF32, 3xTF32 and bf16 storage, at odd sides
-    /// (a dropped last row and column) and partial channel tiles.
+    /// when it finishes y (K whole; split in 2 and folded), in one launch; a K summed apart
+    /// (the patch kernel's 5 splits, the implicit GEMM's 9 on an 8×9 map) pools in the
+    /// sum's pass (`sum_slices_pool`) in FP32 storage and in a launch of its own in 16
+    /// bits, as an unsplit implicit GEMM does. Either way y is bit for bit
+    /// `conv2d_forward`'s and p `max_pool2d_forward`'s of that y, in TF32, 3xTF32 and bf16
+    /// storage, at odd sides (a dropped last row and column) and partial channel tiles.
     #[cfg(feature = "emu")]
     #[test]
     fn pooled_epilogue_equals_the_pooling_launch_bit_for_bit() {
@@ -2305,33 +2392,51 @@ mod tests {
             stride: 1,
             pad: 1,
         };
-        // (shape, activation, the launches of the pooled call)
+        // (shape, activation, the launches of the pooled call: in FP32 storage a split K
+        // summed apart pools in the same pass, in 16 bits in a launch of its own)
+        let summed = |pass: &'static str| -> [&'static [&'static str]; 2] {
+            [
+                &["conv_", "sum_slices_pool"],
+                if pass == "patch" {
+                    &[
+                        "conv_patch_3x16",
+                        "sum_slices_h16",
+                        "max_pool2d_forward_h16",
+                    ]
+                } else {
+                    &[
+                        "conv_igemm_128x64",
+                        "sum_slices_h16",
+                        "max_pool2d_forward_h16",
+                    ]
+                },
+            ]
+        };
         let cases = [
             (
                 shape(2, 3, 16, 33, 35),
                 Act::LeakyRelu(0.2),
-                &["conv_patch_3x16"][..],
+                [&["conv_patch_3x16"][..]; 2],
             ),
             (
                 shape(1, 40, 20, 17, 16),
                 Act::Relu,
-                &["conv_patch_3x16"][..],
+                [&["conv_patch_3x16"][..]; 2],
             ),
-            (
-                shape(1, 80, 16, 16, 17),
-                Act::Relu,
-                &["conv_patch_3x16", "sum_slices", "max_pool2d_forward"][..],
-            ),
+            (shape(1, 80, 16, 16, 17), Act::Relu, summed("patch")),
+            // An 8×8 map of 64 channels: the implicit GEMM's K split.
+            (shape(3, 64, 72, 8, 9), Act::LeakyRelu(0.2), summed("igemm")),
             (
                 shape(3, 8, 12, 8, 9),
                 Act::LeakyRelu(0.2),
-                &["conv_igemm_256x16", "max_pool2d_forward"][..],
+                [&["conv_igemm_256x16", "max_pool2d_forward"][..]; 2],
             ),
         ];
         for precision in [Precision::Tf32, Precision::Tf32x3, Precision::Bf16] {
             let dev = GpuDevice::new(Recording::new(EmuExec::new(EmuOptions::default()).unwrap()))
                 .with_precision(precision);
-            for (s, act, launches) in cases {
+            for (s, act, by_storage) in cases {
+                let launches = by_storage[usize::from(dev.storage().is_some())];
                 let pool = s.pooled();
                 let (xb, wb, bb) = (
                     dev.upload(&random(s.x_len(), 1)).unwrap(),
@@ -2371,6 +2476,128 @@ mod tests {
                 assert_eq!(bits(&y), bits(&y2), "y {s:?} {precision:?}");
                 assert_eq!(bits(&p), bits(&p2), "p {s:?} {precision:?}");
                 assert!(bits(&p).iter().any(|&b| b != 0), "{s:?}: p all zero");
+            }
+        }
+    }
+
+    /// The input gradients whose split K the finishing pass carries on: through an
+    /// activation (`sum_slices` with the mask) and through a pooling
+    /// (`max_pool2d_backward` adding the slices, the routed gradient written or added to
+    /// ∂x). Bit for bit the separate launches (the input gradient, then `act_backward` or
+    /// the pooling's backward), in FP32, TF32 and 3xTF32; the launch lists show the pass
+    /// that replaced them, and where a patch-staged kernel finishes the gradient (K whole
+    /// or folded) the pooling's pass reads it.
+    #[cfg(feature = "emu")]
+    #[test]
+    fn finishing_passes_equal_the_separate_launches_bit_for_bit() {
+        use crate::device::emu::{EmuExec, EmuOptions};
+        use crate::device::precision::Precision;
+        use crate::device::Device;
+        use crate::ops::{Pool2dShape, Unpool};
+        let conv = |n, c_in, c_out, h, w| Conv2dShape {
+            n,
+            c_in,
+            h,
+            w,
+            c_out,
+            k: 3,
+            stride: 1,
+            pad: 1,
+        };
+        for precision in [Precision::Fp32, Precision::Tf32, Precision::Tf32x3] {
+            let dev = GpuDevice::new(Recording::new(EmuExec::new(EmuOptions::default()).unwrap()))
+                .with_precision(precision);
+            let bits = |b: &_| -> Vec<u32> {
+                dev.download(b)
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect()
+            };
+            let names =
+                || -> Vec<&'static str> { dev.exec().take().iter().map(|l| l.kernel).collect() };
+            // Through an activation: 64 → 96 channels on 8×7 maps, dx's K in splits.
+            let s = conv(3, 64, 96, 8, 7);
+            let w = dev.upload(&random(s.w_len(), 1)).unwrap();
+            let dy = dev.upload(&random(s.y_len(), 2)).unwrap();
+            let mask: Vec<f32> = random(s.x_len(), 3).iter().map(|v| v.max(0.0)).collect();
+            let mask = dev.upload(&mask).unwrap();
+            let (mut fused, mut apart) = (
+                dev.alloc_zeros(s.x_len()).unwrap(),
+                dev.alloc_zeros(s.x_len()).unwrap(),
+            );
+            dev.exec().take();
+            dev.conv2d_backward_input_act(&s, &w, &dy, (Act::Relu, &mask), &mut fused)
+                .unwrap();
+            let l = names();
+            assert_eq!(l.len(), 2, "{precision:?}: {l:?}");
+            assert!(
+                l[0].starts_with("conv_igemm_") && l[1] == "sum_slices",
+                "{l:?}"
+            );
+            dev.conv2d_backward_input(&s, &w, &dy, &mut apart).unwrap();
+            dev.act_backward(Act::Relu, &mask, &mut apart).unwrap();
+            assert!(bits(&fused) == bits(&apart), "masked {precision:?}");
+            // Through a pooling: (convolution, pooled input h × w, add, whether a patch-staged
+            // kernel finishes dp: the pooling's pass reads it; else dp is left as it was).
+            for (s, (ph, pw), add, patch) in [
+                (conv(3, 64, 96, 8, 7), (17, 15), false, false),
+                (conv(2, 32, 64, 4, 4), (8, 9), true, false),
+                (
+                    conv(2, 24, 16, 16, 17),
+                    (32, 35),
+                    true,
+                    precision.tensor_cores(),
+                ),
+            ] {
+                let shape = Pool2dShape {
+                    n: s.n,
+                    c: s.c_in,
+                    h: ph,
+                    w: pw,
+                };
+                let w = dev.upload(&random(s.w_len(), 4)).unwrap();
+                let dy = dev.upload(&random(s.y_len(), 5)).unwrap();
+                let x = dev.upload(&random(shape.x_len(), 6)).unwrap();
+                let dx0 = random(shape.x_len(), 7);
+                let act = Act::LeakyRelu(0.2);
+                let unpool = Unpool {
+                    shape: &shape,
+                    x: &x,
+                    act,
+                    add,
+                };
+                let (mut dp, mut dx) = (
+                    dev.alloc_zeros(s.x_len()).unwrap(),
+                    dev.upload(&dx0).unwrap(),
+                );
+                dev.exec().take();
+                dev.conv2d_backward_input_unpool(&s, &w, &dy, unpool, &mut dp, &mut dx)
+                    .unwrap();
+                let l = names();
+                let first = if patch { "conv_patch_" } else { "conv_igemm_" };
+                assert_eq!(l.len(), 2, "{s:?} {precision:?}: {l:?}");
+                assert!(
+                    l[0].starts_with(first) && l[1] == "max_pool2d_backward",
+                    "{l:?}"
+                );
+                let (mut dp2, mut dx2) = (
+                    dev.alloc_zeros(s.x_len()).unwrap(),
+                    dev.upload(&dx0).unwrap(),
+                );
+                dev.conv2d_backward_input(&s, &w, &dy, &mut dp2).unwrap();
+                if add {
+                    dev.max_pool2d_backward_add(&shape, &x, &dp2, act, &mut dx2)
+                } else {
+                    dev.max_pool2d_backward(&shape, &x, &dp2, act, &mut dx2)
+                }
+                .unwrap();
+                assert!(bits(&dx) == bits(&dx2), "{s:?} {precision:?} add {add}");
+                if patch {
+                    assert!(bits(&dp) == bits(&dp2), "dp {s:?} {precision:?}");
+                } else {
+                    assert!(dev.download(&dp).unwrap().iter().all(|&v| v == 0.0));
+                }
             }
         }
     }

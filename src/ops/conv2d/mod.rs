@@ -7,7 +7,7 @@ pub(crate) mod gpu;
 pub mod reference;
 
 pub(crate) use cases::activation_output;
-pub use cases::{Conv2d, Conv2dCat, Conv2dInputAct, Conv2dPooled};
+pub use cases::{Conv2d, Conv2dCat, Conv2dInputAct, Conv2dInputUnpool, Conv2dPooled};
 
 use crate::ops::{shape_err, Pool2dShape};
 use crate::Result;

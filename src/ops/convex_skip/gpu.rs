@@ -57,7 +57,7 @@ pub(crate) fn convex_skip_backward<E: KernelExec>(
     check_len(op, "db", dev.exec().len(db), n)?;
     check_len(op, "dtheta", dev.exec().len(dtheta), 1)?;
     let n_i32 = to_i32(op, n)?;
-    dev.two_pass_reduce(op, n, dtheta, false, |partials, cfg| {
+    dev.two_pass_reduce(op, n, dtheta, false, |partials, cfg, accumulate| {
         dev.exec().launch(
             &CONVEX_SKIP_BACKWARD,
             cfg,
@@ -70,6 +70,7 @@ pub(crate) fn convex_skip_backward<E: KernelExec>(
                 Arg::Out("db", db),
                 Arg::Out("partials", partials),
                 Arg::I32("n", n_i32),
+                Arg::I32("accumulate", i32::from(accumulate)),
             ],
         )
     })

@@ -1,10 +1,8 @@
-//! Launch code of the linear layer (kernels/linear.cu; its bias gradient uses
-//! reduce.cu's `channel_sum`).
+//! Launch code of the linear layer (kernels/linear.cu).
 
 use crate::device::gpu::launch::{elementwise, grid_yz, reduce_threads, to_i32};
 use crate::device::gpu::{Arg, GpuDevice, KernelExec, LaunchConfig};
-use crate::kernels::{LINEAR_BACKWARD_INPUT, LINEAR_BACKWARD_WEIGHT, LINEAR_FORWARD};
-use crate::ops::reduce::gpu::channel_sum;
+use crate::kernels::{LINEAR_BACKWARD, LINEAR_FORWARD};
 use crate::ops::{check_len, LinearShape};
 use crate::Result;
 
@@ -53,8 +51,8 @@ pub(crate) fn linear_forward<E: KernelExec>(
     )
 }
 
-/// [`Device::linear_backward`](crate::device::Device::linear_backward): dx and dw one
-/// thread per element, db one block per output feature.
+/// [`Device::linear_backward`](crate::device::Device::linear_backward): dx, dw and db in
+/// one launch, a thread per element.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn linear_backward<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -76,39 +74,46 @@ pub(crate) fn linear_backward<E: KernelExec>(
         check_len(op, "dx", dev.exec().len(dx), s.n * s.k)?;
     }
     check_sizes(op, s)?;
-    let (n, k, m) = (to_i32(op, s.n)?, to_i32(op, s.k)?, to_i32(op, s.m)?);
-    if let Some(dx) = dx {
-        if s.n * s.k > 0 {
-            dev.exec().launch(
-                &LINEAR_BACKWARD_INPUT,
-                elementwise(s.n * s.k),
-                &mut [
-                    Arg::In("dy", dy),
-                    Arg::In("w", w),
-                    Arg::Out("dx", dx),
-                    Arg::I32("n", n),
-                    Arg::I32("k", k),
-                    Arg::I32("m", m),
-                ],
-            )?;
-        }
-    }
-    if s.m * s.k > 0 {
-        dev.exec().launch(
-            &LINEAR_BACKWARD_WEIGHT,
-            elementwise(s.m * s.k),
-            &mut [
-                Arg::In("dy", dy),
-                Arg::In("x", x),
-                Arg::Out("dw", dw),
-                Arg::I32("n", n),
-                Arg::I32("k", k),
-                Arg::I32("m", m),
-            ],
-        )?;
-    }
-    if s.m == 0 {
+    let has_dx = dx.is_some();
+    let total = if has_dx { s.n * s.k } else { 0 } + s.m * s.k + s.m;
+    if total == 0 {
         return Ok(());
     }
-    channel_sum(dev, op, (s.n, s.m, 1), dy, db)
+    to_i32(op, total)?;
+    // Without dx a 1-element scratch stands in (not written).
+    let Some(dx) = dx else {
+        return dev.with_split_scratch(1, |unused| {
+            launch_backward(dev, op, s, (x, w, dy), (unused, false), dw, db)
+        });
+    };
+    launch_backward(dev, op, s, (x, w, dy), (dx, true), dw, db)
+}
+
+/// The `linear_backward` launch (see [`linear_backward`]).
+fn launch_backward<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    s: &LinearShape,
+    (x, w, dy): (&E::Buf, &E::Buf, &E::Buf),
+    (dx, has_dx): (&mut E::Buf, bool),
+    dw: &mut E::Buf,
+    db: &mut E::Buf,
+) -> Result<()> {
+    let total = if has_dx { s.n * s.k } else { 0 } + s.m * s.k + s.m;
+    dev.exec().launch(
+        &LINEAR_BACKWARD,
+        elementwise(total),
+        &mut [
+            Arg::In("dy", dy),
+            Arg::In("x", x),
+            Arg::In("w", w),
+            Arg::Out("dx", dx),
+            Arg::Out("dw", dw),
+            Arg::Out("db", db),
+            Arg::I32("n", to_i32(op, s.n)?),
+            Arg::I32("k", to_i32(op, s.k)?),
+            Arg::I32("m", to_i32(op, s.m)?),
+            Arg::I32("has_dx", i32::from(has_dx)),
+        ],
+    )
 }

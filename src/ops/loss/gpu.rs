@@ -25,7 +25,7 @@ pub(crate) fn bce_with_logits<E: KernelExec>(
     check_len(op, "dz", dev.exec().len(dz), n)?;
     check_first(op, first, n)?;
     let n_i32 = to_i32(op, n)?;
-    dev.two_pass_reduce(op, n, loss, true, |partials, cfg| {
+    dev.two_pass_reduce(op, n, loss, true, |partials, cfg, accumulate| {
         dev.exec().launch(
             &BCE_WITH_LOGITS,
             cfg,
@@ -37,6 +37,7 @@ pub(crate) fn bce_with_logits<E: KernelExec>(
                 Arg::F32("target", target),
                 Arg::I32("first", n_i32.min(first as i32)),
                 Arg::F32("scale", scale),
+                Arg::I32("accumulate", i32::from(accumulate)),
             ],
         )
     })
@@ -57,7 +58,7 @@ pub(crate) fn mse<E: KernelExec>(
     check_len(op, "loss", dev.exec().len(loss), 1)?;
     check_len(op, "da", dev.exec().len(da), n)?;
     let n_i32 = to_i32(op, n)?;
-    dev.two_pass_reduce(op, n, loss, true, |partials, cfg| {
+    dev.two_pass_reduce(op, n, loss, true, |partials, cfg, accumulate| {
         dev.exec().launch(
             &MSE,
             cfg,
@@ -68,6 +69,7 @@ pub(crate) fn mse<E: KernelExec>(
                 Arg::Out("partials", partials),
                 Arg::I32("n", n_i32),
                 Arg::F32("scale", scale),
+                Arg::I32("accumulate", i32::from(accumulate)),
             ],
         )
     })
@@ -86,7 +88,7 @@ pub(crate) fn l2_penalty<E: KernelExec>(
     check_len(op, "loss", dev.exec().len(loss), 1)?;
     check_len(op, "dw", dev.exec().len(dw), n)?;
     let n_i32 = to_i32(op, n)?;
-    dev.two_pass_reduce(op, n, loss, true, |partials, cfg| {
+    dev.two_pass_reduce(op, n, loss, true, |partials, cfg, accumulate| {
         dev.exec().launch(
             &L2_PENALTY,
             cfg,
@@ -96,6 +98,7 @@ pub(crate) fn l2_penalty<E: KernelExec>(
                 Arg::Out("partials", partials),
                 Arg::I32("n", n_i32),
                 Arg::F32("scale", scale),
+                Arg::I32("accumulate", i32::from(accumulate)),
             ],
         )
     })

@@ -46,13 +46,29 @@ pub(crate) fn max_pool2d_backward<E: KernelExec>(
     accumulate: bool,
     dx: &mut E::Buf,
 ) -> Result<()> {
+    max_pool2d_backward_slices(dev, s, x, (dy, 1), act, accumulate, dx)
+}
+
+/// [`max_pool2d_backward`] of a gradient `dy` given as `slices` partial sums (a split-K
+/// convolution's, `slices × s.y_len()` values), added in the pass in the order
+/// `sum_slices` adds them: the same bits as that launch and this op's.
+pub(crate) fn max_pool2d_backward_slices<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    s: &Pool2dShape,
+    x: &E::Buf,
+    (dy, slices): (&E::Buf, usize),
+    act: Act,
+    accumulate: bool,
+    dx: &mut E::Buf,
+) -> Result<()> {
     let op = if accumulate {
         "max_pool2d_backward_add"
     } else {
         "max_pool2d_backward"
     };
     check_len(op, "x", dev.exec().len(x), s.x_len())?;
-    check_len(op, "dy", dev.exec().len(dy), s.y_len())?;
+    check_len(op, "dy", dev.exec().len(dy), slices * s.y_len())?;
+    to_i32(op, slices * s.y_len())?;
     check_len(op, "dx", dev.exec().len(dx), s.x_len())?;
     if s.x_len() == 0 {
         return Ok(());
@@ -73,6 +89,7 @@ pub(crate) fn max_pool2d_backward<E: KernelExec>(
             Arg::I32("act", act_kind),
             Arg::F32("slope", slope),
             Arg::I32("accumulate", i32::from(accumulate)),
+            Arg::I32("slices", to_i32(op, slices.max(1))?),
         ],
     )
 }

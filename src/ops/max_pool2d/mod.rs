@@ -7,6 +7,21 @@ pub mod reference;
 
 pub use cases::MaxPool2d;
 
+/// A gradient's way back through a 2×2 max pooling `p = maxpool2×2(x)` and the activation
+/// whose output `x` is: [`Device::max_pool2d_backward`](crate::device::Device::max_pool2d_backward),
+/// or with `add` [`Device::max_pool2d_backward_add`](crate::device::Device::max_pool2d_backward_add).
+#[derive(Clone, Copy, Debug)]
+pub struct Unpool<'a, B> {
+    /// The pooling's shape.
+    pub shape: &'a Pool2dShape,
+    /// Its input, the activation's output.
+    pub x: &'a B,
+    /// The activation.
+    pub act: crate::ops::Act,
+    /// Whether the routed gradient is added to what ∂x already holds.
+    pub add: bool,
+}
+
 /// Shape of 2×2 max pooling with stride 2: x `[n, c, h, w]`, y `[n, c, h/2, w/2]`
 /// (a trailing odd row or column is dropped, as PyTorch does).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

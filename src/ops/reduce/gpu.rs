@@ -7,9 +7,9 @@ use crate::device::gpu::launch::{elementwise, grid_yz, reduce_blocks, reduce_thr
 use crate::device::gpu::{Arg, Elem, GpuDevice, KernelExec, LaunchConfig, GROUP_ALIGN};
 use crate::kernels::{
     CHANNEL_SUM, REDUCE_PARTIALS, SUM_PARTIALS, SUM_SLICES, SUM_SLICES_BATCH, SUM_SLICES_H16,
-    SUM_SLICES_PAIR, SUM_SQUARES_PARTIALS,
+    SUM_SLICES_PAIR, SUM_SLICES_POOL, SUM_SQUARES_PARTIALS,
 };
-use crate::ops::{check_len, Act};
+use crate::ops::{check_len, Act, Pool2dShape};
 use crate::Result;
 
 /// [`Device::sum`](crate::device::Device::sum).
@@ -18,7 +18,7 @@ pub(crate) fn sum<E: KernelExec>(dev: &GpuDevice<E>, x: &E::Buf, out: &mut E::Bu
     let n = dev.exec().len(x);
     check_len(op, "out", dev.exec().len(out), 1)?;
     let n_i32 = to_i32(op, n)?;
-    dev.two_pass_reduce(op, n, out, false, |partials, cfg| {
+    dev.two_pass_reduce(op, n, out, false, |partials, cfg, accumulate| {
         dev.exec().launch(
             &SUM_PARTIALS,
             cfg,
@@ -26,6 +26,7 @@ pub(crate) fn sum<E: KernelExec>(dev: &GpuDevice<E>, x: &E::Buf, out: &mut E::Bu
                 Arg::In("x", x),
                 Arg::Out("partials", partials),
                 Arg::I32("n", n_i32),
+                Arg::I32("accumulate", i32::from(accumulate)),
             ],
         )
     })
@@ -42,7 +43,7 @@ pub(crate) fn sum_squares<E: KernelExec>(
     let n = dev.exec().len(x);
     check_len(op, "out", dev.exec().len(out), 1)?;
     let n_i32 = to_i32(op, n)?;
-    dev.two_pass_reduce(op, n, out, true, |partials, cfg| {
+    dev.two_pass_reduce(op, n, out, true, |partials, cfg, accumulate| {
         dev.exec().launch(
             &SUM_SQUARES_PARTIALS,
             cfg,
@@ -50,6 +51,7 @@ pub(crate) fn sum_squares<E: KernelExec>(
                 Arg::In("x", x),
                 Arg::Out("partials", partials),
                 Arg::I32("n", n_i32),
+                Arg::I32("accumulate", i32::from(accumulate)),
             ],
         )
     })
@@ -114,11 +116,97 @@ fn sum_slices_as<E: KernelExec>(
         let rows = slices / group;
         return dev.with_split_scratch(rows * len, |partial| {
             let none = (parts, false);
-            sum_slices_once(dev, op, parts, group, (1, 1), none, Act::Identity, partial)?;
-            sum_slices_once(dev, op, partial, rows, layout, bias, act, out)
+            let plain = (Act::Identity, None);
+            sum_slices_once(dev, op, parts, group, (1, 1), none, plain, partial)?;
+            sum_slices_once(dev, op, partial, rows, layout, bias, (act, None), out)
         });
     }
-    sum_slices_once(dev, op, parts, slices, layout, bias, act, out)
+    sum_slices_once(dev, op, parts, slices, layout, bias, (act, None), out)
+}
+
+/// [`sum_slices`] of an input gradient through an activation, `out[e] = act'(mask[e]) ·
+/// Σ_{z < slices} parts[z·len + e]` (FP32; no bias): a convolution's split K finished with
+/// [`act_backward`](crate::ops::activation)'s mask in the same pass, with its one rounding.
+pub(crate) fn sum_slices_masked<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    parts: &E::Buf,
+    slices: usize,
+    (act, mask): (Act, &E::Buf),
+    out: &mut E::Buf,
+) -> Result<()> {
+    check_len(op, "mask", dev.exec().len(mask), dev.exec().len(out))?;
+    let masked = (Act::Identity, Some((act, mask)));
+    let none = (parts, false);
+    let len = dev.exec().len(out);
+    if let Some(group) = two_stage_group(slices, len) {
+        let rows = slices / group;
+        return dev.with_split_scratch(rows * len, |partial| {
+            let plain = (Act::Identity, None);
+            sum_slices_once(dev, op, parts, group, (1, 1), none, plain, partial)?;
+            sum_slices_once(dev, op, partial, rows, (1, 1), none, masked, out)
+        });
+    }
+    sum_slices_once(dev, op, parts, slices, (1, 1), none, masked, out)
+}
+
+/// [`sum_slices`] of a pooled convolution's output (FP32): `out = act(Σ_z parts[z] +
+/// bias)` of `pool`'s input shape and `pooled` its 2×2 max pooling, in one pass
+/// (`sum_slices_pool`) with the bits of `sum_slices` then `max_pool2d_forward`. Many slices
+/// of a short output are added in two stages first, as [`sum_slices`] does.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sum_slices_pool<E: KernelExec>(
+    dev: &GpuDevice<E>,
+    op: &'static str,
+    parts: &E::Buf,
+    slices: usize,
+    pool: &Pool2dShape,
+    bias: Option<&E::Buf>,
+    act: Act,
+    (out, pooled): (&mut E::Buf, &mut E::Buf),
+) -> Result<()> {
+    let len = pool.x_len();
+    check_len(op, "out", dev.exec().len(out), len)?;
+    check_len(op, "pooled", dev.exec().len(pooled), pool.y_len())?;
+    if let Some(b) = bias {
+        check_len(op, "bias", dev.exec().len(b), pool.c)?;
+    }
+    let launch = |parts: &E::Buf, slices: usize, out: &mut E::Buf, pooled: &mut E::Buf| {
+        check_len(op, "parts", dev.exec().len(parts), slices * len)?;
+        to_i32(op, slices * len)?;
+        let (act_kind, slope) = act.code();
+        let blocks = pool.n * pool.c * pool.h.div_ceil(2) * pool.w.div_ceil(2);
+        dev.exec().launch(
+            &SUM_SLICES_POOL,
+            elementwise(blocks),
+            &mut [
+                Arg::In("parts", parts),
+                Arg::In("bias", bias.unwrap_or(parts)),
+                Arg::Out("out", out),
+                Arg::Out("pooled", pooled),
+                Arg::I32("slices", to_i32(op, slices)?),
+                Arg::I32("planes", to_i32(op, pool.n * pool.c)?),
+                Arg::I32("h", to_i32(op, pool.h)?),
+                Arg::I32("wd", to_i32(op, pool.w)?),
+                Arg::I32("c", to_i32(op, pool.c.max(1))?),
+                Arg::I32("has_bias", i32::from(bias.is_some())),
+                Arg::I32("act", act_kind),
+                Arg::F32("slope", slope),
+            ],
+        )
+    };
+    if len == 0 {
+        return Ok(());
+    }
+    if let Some(group) = two_stage_group(slices, len) {
+        let rows = slices / group;
+        return dev.with_split_scratch(rows * len, |partial| {
+            let (none, plain) = ((parts, false), (Act::Identity, None));
+            sum_slices_once(dev, op, parts, group, (1, 1), none, plain, partial)?;
+            launch(partial, rows, out, pooled)
+        });
+    }
+    launch(parts, slices, out, pooled)
 }
 
 /// Launches `sum_slices_pair`: [`sum_slices`] without bias or activation of two outputs
@@ -196,8 +284,9 @@ pub(crate) fn two_stage_group(slices: usize, len: usize) -> Option<usize> {
     (2..=slices.isqrt()).rev().find(|g| slices % g == 0)
 }
 
-/// One `sum_slices` launch (see [`sum_slices`]), the slices added in order of z; into a
-/// 16-bit output, `sum_slices_h16`.
+/// One `sum_slices` launch (see [`sum_slices`]), the slices added in order of z, then the
+/// activation `act` and, with a mask, the input-gradient mask (FP32 only); into a 16-bit
+/// output, `sum_slices_h16`.
 #[allow(clippy::too_many_arguments)]
 fn sum_slices_once<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -206,7 +295,7 @@ fn sum_slices_once<E: KernelExec>(
     slices: usize,
     (plane, c): (usize, usize),
     (bias, has_bias): (&E::Buf, bool),
-    act: Act,
+    (act, mask): (Act, Option<(Act, &E::Buf)>),
     out: &mut E::Buf,
 ) -> Result<()> {
     let len = dev.exec().len(out);
@@ -227,27 +316,48 @@ fn sum_slices_once<E: KernelExec>(
         (Elem::U16, Some(f)) => Some(f.code()),
         _ => None,
     };
-    let mut args = vec![
-        Arg::In("parts", parts),
-        Arg::In("bias", bias),
-        Arg::Out("out", out),
-        Arg::I32("slices", to_i32(op, slices)?),
-        Arg::I32("len", to_i32(op, len)?),
-        Arg::I32("plane", to_i32(op, plane.max(1))?),
-        Arg::I32("c", to_i32(op, c.max(1))?),
-        Arg::I32("has_bias", i32::from(has_bias)),
-        Arg::I32("act", act_kind),
-        Arg::F32("slope", slope),
-        Arg::I32("per", per as i32),
-    ];
-    let kernel = match fmt {
-        Some(code) => {
-            args.push(Arg::I32("fmt", code));
-            &SUM_SLICES_H16
-        }
-        None => &SUM_SLICES,
+    let (slices_i, len_i) = (to_i32(op, slices)?, to_i32(op, len)?);
+    let (plane_i, c_i) = (to_i32(op, plane.max(1))?, to_i32(op, c.max(1))?);
+    let common = |out| {
+        [
+            Arg::Out("out", out),
+            Arg::I32("slices", slices_i),
+            Arg::I32("len", len_i),
+            Arg::I32("plane", plane_i),
+            Arg::I32("c", c_i),
+            Arg::I32("has_bias", i32::from(has_bias)),
+            Arg::I32("act", act_kind),
+            Arg::F32("slope", slope),
+        ]
     };
-    dev.exec().launch(kernel, elementwise(len / per), &mut args)
+    let cfg = elementwise(len / per);
+    match (fmt, mask) {
+        (Some(code), None) => {
+            let mut args = vec![Arg::In("parts", parts), Arg::In("bias", bias)];
+            args.extend(common(out));
+            args.extend([Arg::I32("per", per as i32), Arg::I32("fmt", code)]);
+            dev.exec().launch(&SUM_SLICES_H16, cfg, &mut args)
+        }
+        (Some(_), Some(_)) => Err(crate::Error::Device(format!(
+            "{op}: a masked split-K sum has no 16-bit kernel"
+        ))),
+        (None, mask) => {
+            let (mask_act, mask_slope) = mask.map_or((0, 0.0), |(a, _)| a.code());
+            let mask = mask.map_or(parts, |(_, m)| m);
+            let mut args = vec![
+                Arg::In("parts", parts),
+                Arg::In("bias", bias),
+                Arg::In("mask", mask),
+            ];
+            args.extend(common(out));
+            args.extend([
+                Arg::I32("mask_act", mask_act),
+                Arg::F32("mask_slope", mask_slope),
+                Arg::I32("per", per as i32),
+            ]);
+            dev.exec().launch(&SUM_SLICES, cfg, &mut args)
+        }
+    }
 }
 
 /// Fewest threads of a `sum_slices` launch of 4 elements per thread: 256 blocks.
@@ -270,7 +380,8 @@ pub(crate) fn channel_chunks(c: usize, total: usize) -> (usize, usize) {
 
 /// Launches `channel_sum`: `out[c] = Σ_{n, plane} g[n, c, plane]`, one block per channel
 /// and chunk ([`channel_chunks`]); with several chunks the per-chunk sums go to a scratch
-/// and `sum_slices` adds them in chunk order.
+/// and `sum_slices` adds them in chunk order, or, while the device defers weight-gradient
+/// sums ([`GpuDevice::defer_split_sums`]), `sum_slices_batch` does at the pass's end.
 pub(crate) fn channel_sum<E: KernelExec>(
     dev: &GpuDevice<E>,
     op: &'static str,
@@ -307,6 +418,13 @@ pub(crate) fn channel_sum<E: KernelExec>(
     if chunks == 1 {
         return launch(out);
     }
+    if dev.deferring()? {
+        // Queued with the pass's weight gradients (a bias gradient of one): the chunks'
+        // sums added at its end in the order sum_slices would add them.
+        let group = two_stage_group(chunks, c).unwrap_or(1);
+        let alias = dev.exec().view(out, 0, c)?;
+        return dev.defer_split_sums(vec![alias], (chunks, group), |p| launch(&mut p[0]));
+    }
     dev.with_split_scratch(chunks * c, |parts| {
         launch(parts)?;
         sum_slices(dev, op, parts, chunks, (1, c), None, Act::Identity, out)
@@ -317,20 +435,26 @@ impl<E: KernelExec> GpuDevice<E> {
     /// A deterministic sum in two launches: `first` writes one partial sum per block of
     /// the [`reduce_blocks`](crate::device::gpu::launch::reduce_blocks) grid over `n` elements into the scratch buffer, then
     /// `reduce_partials` adds them in index order into `out[0]` (adding to its value when
-    /// `accumulate`, else overwriting it).
+    /// `accumulate`, else overwriting it). `first` gets the partials' buffer, the grid and
+    /// the `accumulate` its kernel passes on: with a one-block grid the buffer is `out`
+    /// and the kernel finishes the sum itself, with the same bits (one launch).
     pub(crate) fn two_pass_reduce(
         &self,
         op: &'static str,
         n: usize,
         out: &mut E::Buf,
         accumulate: bool,
-        first: impl FnOnce(&mut E::Buf, LaunchConfig) -> Result<()>,
+        first: impl FnOnce(&mut E::Buf, LaunchConfig, bool) -> Result<()>,
     ) -> Result<()> {
         to_i32(op, n)?;
         let cfg = reduce_blocks(n);
         let count = cfg.grid.0;
+        if count == 1 {
+            // One block: its partial sum is the result (kernels/common.cuh sc_store_partial).
+            return first(out, cfg, accumulate);
+        }
         self.with_scratch(|partials| {
-            first(partials, cfg)?;
+            first(partials, cfg, false)?;
             let final_cfg = LaunchConfig {
                 grid: (1, 1, 1),
                 block: (reduce_threads(count as usize), 1, 1),
