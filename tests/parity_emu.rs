@@ -11,7 +11,7 @@ use satcolor::device::gpu::{variants, GpuDevice, Variants};
 use satcolor::device::precision::Precision;
 use satcolor::device::Device;
 use satcolor::ops::{
-    Act, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
+    Act, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape, Unpool,
 };
 use satcolor::selftest::{self, CaseRun, Suite};
 use satcolor::Error;
@@ -316,6 +316,32 @@ fn emu_rejects_bad_shapes_with_errors() {
     let e = dev.conv_transpose2d_backward_input_act(&t, &tw, &tdy, mask, &mut dx);
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
     assert!(dev.download(&dx).unwrap().iter().all(|&v| v == 7.0));
+    // An input gradient on through a pooling checks that the pooled map is the
+    // convolution's input and the lengths of the pooling's input and of ∂x, before
+    // launching: dp and ∂x are not written.
+    let u = Conv2dShape { stride: 1, ..s };
+    let pool = |h: usize, w: usize| Pool2dShape { n: 2, c: 3, h, w };
+    let (fits, wrong) = (pool(11, 12), pool(12, 14));
+    let (uw, udy) = (buf(u.w_len()), buf(u.y_len()));
+    for (shape, x_len, dx_len) in [
+        (wrong, wrong.x_len(), wrong.x_len()),
+        (fits, fits.x_len() - 1, fits.x_len()),
+        (fits, fits.x_len(), fits.x_len() + 1),
+    ] {
+        let x = buf(x_len);
+        let unpool = Unpool {
+            shape: &shape,
+            x: &x,
+            act: Act::Relu,
+            add: true,
+        };
+        let mut dp = dev.upload(&vec![7.0; u.x_len()]).unwrap();
+        let mut px = dev.upload(&vec![7.0; dx_len]).unwrap();
+        let e = dev.conv2d_backward_input_unpool(&u, &uw, &udy, unpool, &mut dp, &mut px);
+        assert!(matches!(e, Err(Error::Shape { .. })), "{shape:?}: {e:?}");
+        assert!(dev.download(&dp).unwrap().iter().all(|&v| v == 7.0));
+        assert!(dev.download(&px).unwrap().iter().all(|&v| v == 7.0));
+    }
     // A convolution of two inputs checks that their shape is its input's (channels, batch,
     // plane) and the lengths of the parts and the scratch, before launching.
     let u = Conv2dShape {
