@@ -8,7 +8,10 @@ use crate::ops::{
     Pool2dShape, SgdParams,
 };
 use crate::{Error, Result};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// The native CPU device: ops run on rayon's global thread pool, or on a pool of its own
 /// when built with [`CpuDevice::with_threads`]. Results do not depend on the number of
@@ -18,6 +21,19 @@ pub struct CpuDevice {
     allocs: AtomicU64,
     floats: AtomicU64,
     pool: Option<rayon::ThreadPool>,
+    /// Time and calls per op, when profiling.
+    profile: Option<Mutex<BTreeMap<&'static str, (Duration, u64)>>>,
+}
+
+/// The wall time one op took on a [profiled](CpuDevice::profiled) cpu device.
+#[derive(Clone, Copy, Debug)]
+pub struct OpTime {
+    /// The [`Device`] method.
+    pub op: &'static str,
+    /// Its total wall time.
+    pub time: Duration,
+    /// How many times it ran.
+    pub calls: u64,
 }
 
 impl CpuDevice {
@@ -33,9 +49,8 @@ impl CpuDevice {
             .build()
             .map_err(|e| Error::Device(format!("cannot start {threads} cpu threads: {e}")))?;
         Ok(CpuDevice {
-            allocs: AtomicU64::new(0),
-            floats: AtomicU64::new(0),
             pool: Some(pool),
+            ..Self::default()
         })
     }
 
@@ -52,11 +67,49 @@ impl CpuDevice {
         self.floats.load(Ordering::Relaxed)
     }
 
-    /// Runs `f` on this device's threads.
-    fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        match &self.pool {
+    /// Runs op `op`'s `f` on this device's threads (timed when profiling).
+    fn run<R: Send>(&self, op: &'static str, f: impl FnOnce() -> R + Send) -> R {
+        let start = self.profile.as_ref().map(|_| Instant::now());
+        let r = match &self.pool {
             Some(pool) => pool.install(f),
             None => f(),
+        };
+        if let (Some(profile), Some(start)) = (&self.profile, start) {
+            let mut p = profile.lock().unwrap_or_else(|e| e.into_inner());
+            let e = p.entry(op).or_default();
+            e.0 += start.elapsed();
+            e.1 += 1;
+        }
+        r
+    }
+
+    /// This device, timing every op it runs (see [`op_times`](Self::op_times)).
+    pub fn profiled(mut self) -> Self {
+        self.profile = Some(Mutex::default());
+        self
+    }
+
+    /// Wall time and calls per op since the device was built or last
+    /// [`reset_op_times`](Self::reset_op_times), longest first; empty unless
+    /// [`profiled`](Self::profiled). A fused method the cpu device runs as two ops counts
+    /// as those two.
+    pub fn op_times(&self) -> Vec<OpTime> {
+        let Some(profile) = &self.profile else {
+            return Vec::new();
+        };
+        let p = profile.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<OpTime> = p
+            .iter()
+            .map(|(&op, &(time, calls))| OpTime { op, time, calls })
+            .collect();
+        v.sort_by_key(|t| std::cmp::Reverse(t.time));
+        v
+    }
+
+    /// Clears the times [`op_times`](Self::op_times) reports.
+    pub fn reset_op_times(&self) {
+        if let Some(profile) = &self.profile {
+            profile.lock().unwrap_or_else(|e| e.into_inner()).clear();
         }
     }
 }
@@ -103,7 +156,9 @@ impl Device for CpuDevice {
         act: Act,
         y: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::conv2d::cpu::conv2d_forward(s, x, w, b.map(|b| &b[..]), act, y))
+        self.run("conv2d_forward", || {
+            ops::conv2d::cpu::conv2d_forward(s, x, w, b.map(|b| &b[..]), act, y)
+        })
     }
     fn conv2d_backward_input(
         &self,
@@ -112,7 +167,9 @@ impl Device for CpuDevice {
         dy: &Vec<f32>,
         dx: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::conv2d::cpu::conv2d_backward_input(s, w, dy, dx))
+        self.run("conv2d_backward_input", || {
+            ops::conv2d::cpu::conv2d_backward_input(s, w, dy, dx)
+        })
     }
     fn conv2d_backward_weight(
         &self,
@@ -122,7 +179,9 @@ impl Device for CpuDevice {
         dw: &mut Vec<f32>,
         db: Option<&mut Vec<f32>>,
     ) -> Result<()> {
-        self.run(|| ops::conv2d::cpu::conv2d_backward_weight(s, x, dy, dw, db.map(|b| &mut b[..])))
+        self.run("conv2d_backward_weight", || {
+            ops::conv2d::cpu::conv2d_backward_weight(s, x, dy, dw, db.map(|b| &mut b[..]))
+        })
     }
     fn conv_transpose2d_forward(
         &self,
@@ -133,7 +192,7 @@ impl Device for CpuDevice {
         act: Act,
         y: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| {
+        self.run("conv_transpose2d_forward", || {
             ops::conv_transpose2d::cpu::conv_transpose2d_forward(s, x, w, b.map(|b| &b[..]), act, y)
         })
     }
@@ -144,7 +203,9 @@ impl Device for CpuDevice {
         dy: &Vec<f32>,
         dx: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::conv_transpose2d::cpu::conv_transpose2d_backward_input(s, w, dy, dx))
+        self.run("conv_transpose2d_backward_input", || {
+            ops::conv_transpose2d::cpu::conv_transpose2d_backward_input(s, w, dy, dx)
+        })
     }
     fn conv_transpose2d_backward_weight(
         &self,
@@ -154,7 +215,7 @@ impl Device for CpuDevice {
         dw: &mut Vec<f32>,
         db: Option<&mut Vec<f32>>,
     ) -> Result<()> {
-        self.run(|| {
+        self.run("conv_transpose2d_backward_weight", || {
             ops::conv_transpose2d::cpu::conv_transpose2d_backward_weight(
                 s,
                 x,
@@ -165,7 +226,9 @@ impl Device for CpuDevice {
         })
     }
     fn max_pool2d_forward(&self, s: &Pool2dShape, x: &Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
-        self.run(|| ops::max_pool2d::cpu::max_pool2d_forward(s, x, y))
+        self.run("max_pool2d_forward", || {
+            ops::max_pool2d::cpu::max_pool2d_forward(s, x, y)
+        })
     }
     fn max_pool2d_backward(
         &self,
@@ -175,7 +238,9 @@ impl Device for CpuDevice {
         act: Act,
         dx: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::max_pool2d::cpu::max_pool2d_backward(s, x, dy, act, dx))
+        self.run("max_pool2d_backward", || {
+            ops::max_pool2d::cpu::max_pool2d_backward(s, x, dy, act, dx)
+        })
     }
     fn max_pool2d_backward_add(
         &self,
@@ -185,7 +250,9 @@ impl Device for CpuDevice {
         act: Act,
         dx: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::max_pool2d::cpu::max_pool2d_backward_add(s, x, dy, act, dx))
+        self.run("max_pool2d_backward_add", || {
+            ops::max_pool2d::cpu::max_pool2d_backward_add(s, x, dy, act, dx)
+        })
     }
     fn concat_channels(
         &self,
@@ -194,7 +261,9 @@ impl Device for CpuDevice {
         b: &Vec<f32>,
         y: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::concat::cpu::concat_channels(s, a, b, y))
+        self.run("concat_channels", || {
+            ops::concat::cpu::concat_channels(s, a, b, y)
+        })
     }
     fn split_channels(
         &self,
@@ -203,10 +272,14 @@ impl Device for CpuDevice {
         da: &mut Vec<f32>,
         db: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::concat::cpu::split_channels(s, dy, da, db))
+        self.run("split_channels", || {
+            ops::concat::cpu::split_channels(s, dy, da, db)
+        })
     }
     fn act_backward(&self, act: Act, y: &Vec<f32>, dy: &mut Vec<f32>) -> Result<()> {
-        self.run(|| ops::activation::cpu::act_backward(act, y, dy))
+        self.run("act_backward", || {
+            ops::activation::cpu::act_backward(act, y, dy)
+        })
     }
     fn convex_skip_forward(
         &self,
@@ -215,7 +288,9 @@ impl Device for CpuDevice {
         b: &Vec<f32>,
         u: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::convex_skip::cpu::convex_skip_forward(theta, a, b, u))
+        self.run("convex_skip_forward", || {
+            ops::convex_skip::cpu::convex_skip_forward(theta, a, b, u)
+        })
     }
     fn convex_skip_backward(
         &self,
@@ -227,7 +302,9 @@ impl Device for CpuDevice {
         db: &mut Vec<f32>,
         dtheta: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::convex_skip::cpu::convex_skip_backward(theta, a, b, du, da, db, dtheta))
+        self.run("convex_skip_backward", || {
+            ops::convex_skip::cpu::convex_skip_backward(theta, a, b, du, da, db, dtheta)
+        })
     }
     fn linear_forward(
         &self,
@@ -237,7 +314,9 @@ impl Device for CpuDevice {
         b: &Vec<f32>,
         y: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::linear::cpu::linear_forward(s, x, w, b, y))
+        self.run("linear_forward", || {
+            ops::linear::cpu::linear_forward(s, x, w, b, y)
+        })
     }
     fn linear_backward(
         &self,
@@ -249,7 +328,9 @@ impl Device for CpuDevice {
         dw: &mut Vec<f32>,
         db: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::linear::cpu::linear_backward(s, x, w, dy, dx.map(|d| &mut d[..]), dw, db))
+        self.run("linear_backward", || {
+            ops::linear::cpu::linear_backward(s, x, w, dy, dx.map(|d| &mut d[..]), dw, db)
+        })
     }
     fn bce_with_logits(
         &self,
@@ -260,7 +341,9 @@ impl Device for CpuDevice {
         loss: &mut Vec<f32>,
         dz: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::loss::cpu::bce_with_logits(z, target, first, scale, loss, dz))
+        self.run("bce_with_logits", || {
+            ops::loss::cpu::bce_with_logits(z, target, first, scale, loss, dz)
+        })
     }
     fn mse(
         &self,
@@ -270,7 +353,7 @@ impl Device for CpuDevice {
         loss: &mut Vec<f32>,
         da: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::loss::cpu::mse(a, b, scale, loss, da))
+        self.run("mse", || ops::loss::cpu::mse(a, b, scale, loss, da))
     }
     fn l2_penalty(
         &self,
@@ -279,22 +362,26 @@ impl Device for CpuDevice {
         loss: &mut Vec<f32>,
         dw: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::loss::cpu::l2_penalty(w, scale, loss, dw))
+        self.run("l2_penalty", || {
+            ops::loss::cpu::l2_penalty(w, scale, loss, dw)
+        })
     }
     fn add_assign(&self, dst: &mut Vec<f32>, src: &Vec<f32>) -> Result<()> {
-        self.run(|| ops::elementwise::cpu::add_assign(dst, src))
+        self.run("add_assign", || ops::elementwise::cpu::add_assign(dst, src))
     }
     fn add_scaled(&self, dst: &mut Vec<f32>, src: &Vec<f32>, alpha: &Vec<f32>) -> Result<()> {
-        self.run(|| ops::elementwise::cpu::add_scaled(dst, src, alpha))
+        self.run("add_scaled", || {
+            ops::elementwise::cpu::add_scaled(dst, src, alpha)
+        })
     }
     fn sum(&self, x: &Vec<f32>, out: &mut Vec<f32>) -> Result<()> {
-        self.run(|| ops::reduce::cpu::sum(x, out))
+        self.run("sum", || ops::reduce::cpu::sum(x, out))
     }
     fn sum_squares(&self, x: &Vec<f32>, out: &mut Vec<f32>) -> Result<()> {
-        self.run(|| ops::reduce::cpu::sum_squares(x, out))
+        self.run("sum_squares", || ops::reduce::cpu::sum_squares(x, out))
     }
     fn scale(&self, x: &mut Vec<f32>, factor: f32) -> Result<()> {
-        self.run(|| ops::elementwise::cpu::scale(x, factor))
+        self.run("scale", || ops::elementwise::cpu::scale(x, factor))
     }
     fn sgd_step(
         &self,
@@ -303,7 +390,7 @@ impl Device for CpuDevice {
         g: &Vec<f32>,
         mom: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::optim::cpu::sgd_step(hp, p, g, mom))
+        self.run("sgd_step", || ops::optim::cpu::sgd_step(hp, p, g, mom))
     }
     fn adam_step(
         &self,
@@ -314,6 +401,51 @@ impl Device for CpuDevice {
         m: &mut Vec<f32>,
         v: &mut Vec<f32>,
     ) -> Result<()> {
-        self.run(|| ops::optim::cpu::adam_step(hp, bias, p, g, m, v))
+        self.run("adam_step", || {
+            ops::optim::cpu::adam_step(hp, bias, p, g, m, v)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profiled_device_times_each_op_and_an_unprofiled_one_nothing() {
+        let s = Conv2dShape {
+            n: 2,
+            c_in: 3,
+            h: 9,
+            w: 11,
+            c_out: 5,
+            k: 3,
+            stride: 1,
+            pad: 1,
+        };
+        let (x, w) = (vec![0.5; s.x_len()], vec![0.25; s.w_len()]);
+        let mut y = vec![0.0; s.y_len()];
+        let plain = CpuDevice::new();
+        plain
+            .conv2d_forward(&s, &x, &w, None, Act::Relu, &mut y)
+            .unwrap();
+        assert!(plain.op_times().is_empty());
+        let dev = CpuDevice::new().profiled();
+        for _ in 0..3 {
+            dev.conv2d_forward(&s, &x, &w, None, Act::Relu, &mut y)
+                .unwrap();
+        }
+        dev.act_backward(Act::Relu, &y.clone(), &mut y).unwrap();
+        let times = dev.op_times();
+        let calls: Vec<(&str, u64)> = times.iter().map(|t| (t.op, t.calls)).collect();
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert!(calls.contains(&("conv2d_forward", 3)) && calls.contains(&("act_backward", 1)));
+        assert!(times.iter().all(|t| t.time > Duration::ZERO));
+        assert!(
+            times.windows(2).all(|p| p[0].time >= p[1].time),
+            "longest first"
+        );
+        dev.reset_op_times();
+        assert!(dev.op_times().is_empty());
     }
 }

@@ -1,14 +1,20 @@
-//! 2-D convolution (cross-correlation, NCHW) through im2col + GEMM, and the three GEMM
-//! routines that the transposed convolution reuses:
+//! 2-D convolution (cross-correlation, NCHW) on the cpu device, and the three passes that
+//! the transposed convolution reuses: the forward pass `y = W ⋆ x`, the input gradient and
+//! the weight gradient.
 //!
-//! - forward: `y_n = W · col(x_n)` with W viewed as `[c_out, c_in·k·k]`;
-//! - input gradient: `dx_n = col2im(Wᵀ · dy_n)`;
-//! - weight gradient: `dW = Σ_n dy_n · col(x_n)ᵀ`, images added in order 0..n.
+//! Stride 1 and 2 with rows at least 8 wide and kernels (per phase) wider than 1×1 run the
+//! direct register-blocked tiles of
+//! `conv2d/direct.rs` (stride 2 as a stride-1 correlation of x's four phases, or into ∂x's
+//! four phases; see `Direct::worthwhile` for what stays with the GEMM). Otherwise im2col +
+//! GEMM: `y_n = W · col(x_n)` with W viewed as `[c_out, c_in·k·k]`,
+//! `dx_n = col2im(Wᵀ · dy_n)`, `dW = Σ_n dy_n · col(x_n)ᵀ` (images added in order 0..n).
 //!
-//! Images run in parallel when there are at least as many as threads; otherwise they run
-//! one after another with the GEMM and im2col split over the threads. The arithmetic is
-//! the same either way, so results do not depend on the number of threads.
+//! In the GEMM paths images run in parallel when there are at least as many as threads;
+//! otherwise they run one after another with the GEMM and im2col split over the threads.
+//! The arithmetic is the same either way, so results do not depend on the number of threads.
 
+pub(crate) use super::direct::BiasAct;
+use super::direct::Direct;
 use crate::ops::activation::cpu::bias_act;
 use crate::ops::gemm::im2col::{col2im, im2col, Geometry};
 use crate::ops::gemm::matmul::{matmul, matmul_strided, MatRef};
@@ -40,15 +46,14 @@ fn for_each_image(out: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32], boo
     }
 }
 
-/// `y_n = W · col(x_n)` for every image, then `epilogue(y_n)`.
-pub(crate) fn forward_gemm(
-    g: &Geometry,
-    x: &[f32],
-    w: &[f32],
-    y: &mut [f32],
-    epilogue: impl Fn(&mut [f32]) + Sync,
-) {
+/// The forward pass `y = act(conv(x, w) + bias)` of geometry `g`.
+pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32], epi: BiasAct<'_>, y: &mut [f32]) {
     let (x_len, y_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out());
+    if let Some(d) = Direct::forward(g) {
+        d.run(x, w, epi, y);
+        return;
+    }
+    let epilogue = |y_n: &mut [f32]| bias_act(y_n, g.hw_out(), epi.bias, epi.act);
     let wm = MatRef::row_major(w, g.c_out, g.col_rows());
     for_each_image(y, y_len, |i, y_n, par| {
         let x_n = &x[i * x_len..(i + 1) * x_len];
@@ -77,15 +82,21 @@ pub(crate) fn forward_gemm(
     });
 }
 
-/// `dx_n = col2im(Wᵀ · dy_n)` for every image, then `epilogue(dx_n)`.
-pub(crate) fn backward_input_gemm(
+/// The input gradient `dx = act(convᵀ(dy, w) + bias)` of geometry `g` (the bias and
+/// activation serve the transposed convolution's forward pass).
+pub(crate) fn backward_input(
     g: &Geometry,
     w: &[f32],
     dy: &[f32],
+    epi: BiasAct<'_>,
     dx: &mut [f32],
-    epilogue: impl Fn(&mut [f32]) + Sync,
 ) {
     let (x_len, y_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out());
+    if let Some(d) = Direct::adjoint(g) {
+        d.run(dy, w, epi, dx);
+        return;
+    }
+    let epilogue = |dx_n: &mut [f32]| bias_act(dx_n, g.hw_in(), epi.bias, epi.act);
     let wt = MatRef::row_major(w, g.c_out, g.col_rows()).t();
     for_each_image(dx, x_len, |i, dx_n, par| {
         let dy_n = MatRef::row_major(&dy[i * y_len..(i + 1) * y_len], g.c_out, g.hw_out());
@@ -101,9 +112,15 @@ pub(crate) fn backward_input_gemm(
     });
 }
 
+/// The weight gradient of geometry `g`: stride 1 by the direct tiles; otherwise
 /// `dW = Σ_n dy_n · col(x_n)ᵀ`, images and column tiles accumulated in a fixed order (each
-/// GEMM split over the threads), so the sum is the same whatever the number of threads.
-pub(crate) fn backward_weight_gemm(g: &Geometry, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+/// GEMM split over the threads). Either way the sum is the same whatever the number of
+/// threads.
+pub(crate) fn backward_weight(g: &Geometry, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+    if let Some(d) = Direct::forward(g) {
+        d.weight_gradient(x, dy, dw);
+        return;
+    }
     let (x_len, y_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out());
     let par = rayon::current_num_threads() > 1;
     let rows = if g.is_pointwise() {
@@ -161,14 +178,14 @@ pub fn conv2d_forward(
     if let Some(b) = b {
         check_len("conv2d_forward", "b", b.len(), s.c_out)?;
     }
-    forward_gemm(&g, x, w, y, |y_n| bias_act(y_n, g.hw_out(), b, act));
+    forward(&g, x, w, BiasAct { bias: b, act }, y);
     Ok(())
 }
 
 /// `dx` from the pre-activation output gradient `dy`.
 pub fn conv2d_backward_input(s: &Conv2dShape, w: &[f32], dy: &[f32], dx: &mut [f32]) -> Result<()> {
     let g = check("conv2d_backward_input", s, dx.len(), w.len(), dy.len())?;
-    backward_input_gemm(&g, w, dy, dx, |_| {});
+    backward_input(&g, w, dy, BiasAct::NONE, dx);
     Ok(())
 }
 
@@ -185,7 +202,7 @@ pub fn conv2d_backward_weight(
     if let Some(db) = &db {
         check_len(op, "db", db.len(), s.c_out)?;
     }
-    backward_weight_gemm(&g, x, dy, dw);
+    backward_weight(&g, x, dy, dw);
     if let Some(db) = db {
         channel_sums(dy, s.n, s.c_out, g.hw_out(), db);
     }

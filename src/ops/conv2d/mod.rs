@@ -3,6 +3,7 @@
 
 mod cases;
 pub mod cpu;
+mod direct;
 pub(crate) mod gpu;
 pub mod reference;
 

@@ -4,11 +4,10 @@
 //! its input: the conv2d geometry with input `[c_out, h_out, w_out]`, output
 //! `[c_in, h, w]`, the same k, stride and padding, and the same weight tensor read as
 //! `[c_in (conv outputs), c_out (conv inputs), k, k]`. So its forward is that conv's input
-//! gradient (col2im of `Wᵀ·x`), its input gradient is that conv's forward, and its weight
+//! gradient, its input gradient is that conv's forward, and its weight
 //! gradient is that conv's weight gradient with the roles of x and dy swapped.
 
-use crate::ops::activation::cpu::bias_act;
-use crate::ops::conv2d::cpu::{backward_input_gemm, backward_weight_gemm, forward_gemm};
+use crate::ops::conv2d::cpu::{backward_input, backward_weight, forward, BiasAct};
 use crate::ops::gemm::im2col::Geometry;
 use crate::ops::reduce::cpu::channel_sums;
 use crate::ops::{check_len, shape_err, Act, Conv2dShape, ConvTranspose2dShape};
@@ -58,7 +57,7 @@ pub fn conv_transpose2d_forward(
     if let Some(b) = b {
         check_len(op, "b", b.len(), s.c_out)?;
     }
-    backward_input_gemm(&g, w, x, y, |y_n| bias_act(y_n, g.hw_in(), b, act));
+    backward_input(&g, w, x, BiasAct { bias: b, act }, y);
     Ok(())
 }
 
@@ -76,7 +75,7 @@ pub fn conv_transpose2d_backward_input(
         w.len(),
         dy.len(),
     )?;
-    forward_gemm(&g, dy, w, dx, |_| {});
+    forward(&g, dy, w, BiasAct::NONE, dx);
     Ok(())
 }
 
@@ -93,7 +92,7 @@ pub fn conv_transpose2d_backward_weight(
     if let Some(db) = &db {
         check_len(op, "db", db.len(), s.c_out)?;
     }
-    backward_weight_gemm(&g, dy, x, dw);
+    backward_weight(&g, dy, x, dw);
     if let Some(db) = db {
         channel_sums(dy, s.n, s.c_out, g.hw_in(), db);
     }

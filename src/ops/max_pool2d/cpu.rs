@@ -88,27 +88,46 @@ fn backward(
     if hw == 0 {
         return Ok(());
     }
+    let w = s.w;
     dx.par_chunks_mut(hw).enumerate().for_each(|(p, dplane)| {
-        if !accumulate {
-            dplane.fill(0.0);
-        }
         let plane = &x[p * hw..(p + 1) * hw];
+        let grads = &dy[p * ho * wo..(p + 1) * ho * wo];
+        // Two input rows per output row: every element of a window written at once.
         for oh in 0..ho {
-            for ow in 0..wo {
-                let (i, _) = argmax(plane, s.w, oh, ow);
-                let at = (2 * oh + i / 2) * s.w + 2 * ow + i % 2;
-                let g = dy[(p * ho + oh) * wo + ow];
+            let g_row = &grads[oh * wo..(oh + 1) * wo];
+            let (top, bottom) = dplane[2 * oh * w..(2 * oh + 2) * w].split_at_mut(w);
+            for (ow, &g) in g_row.iter().enumerate() {
+                let (i, m) = argmax(plane, w, oh, ow);
+                let q = 2 * ow;
                 if accumulate {
-                    dplane[at] += g;
+                    let d = if i < 2 {
+                        &mut top[q + i]
+                    } else {
+                        &mut bottom[q + i - 2]
+                    };
+                    *d += g;
                 } else {
-                    dplane[at] = g * derivative(act, plane[at]);
+                    let v = g * derivative(act, m);
+                    let at = |j: usize| if j == i { v } else { 0.0 };
+                    top[q] = at(0);
+                    top[q + 1] = at(1);
+                    bottom[q] = at(2);
+                    bottom[q + 1] = at(3);
                 }
+            }
+            if !accumulate {
+                // A dropped odd last column.
+                top[2 * wo..].fill(0.0);
+                bottom[2 * wo..].fill(0.0);
             }
         }
         if accumulate {
             for (d, &v) in dplane.iter_mut().zip(plane) {
                 *d *= derivative(act, v);
             }
+        } else {
+            // A dropped odd last row.
+            dplane[2 * ho * w..].fill(0.0);
         }
     });
     Ok(())
