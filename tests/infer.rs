@@ -118,7 +118,10 @@ impl TileModel for PositionModel {
     }
     fn run(&mut self, x: &[f32], y: &mut [f32]) -> Result<()> {
         let w = self.window;
-        for t in 0..self.batch {
+        // The tiler hands over 1 to `batch` tiles, only the tiles it uses.
+        let n = x.len() / (w * w);
+        assert!((1..=self.batch).contains(&n) && x.len() == n * w * w && y.len() == 3 * x.len());
+        for t in 0..n {
             for r in 0..w {
                 for c in 0..w {
                     let v = x[(t * w + r) * w + c];

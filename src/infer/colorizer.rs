@@ -69,10 +69,17 @@ pub struct Colorizer<'d, D: Device> {
     x: D::Buf,
     /// Whether batches run as a replayed launch graph, and the graph once recorded.
     graph: LaunchGraph<D::Graph>,
+    /// The checkpoint, for [`Colorizer::partial`].
+    ckpt: Checkpoint,
+    /// A generator (and its input) for the last batch of fewer tiles than `batch` that ran
+    /// (the last tiles of a strip): running those alone, not padded to a full batch.
+    partial: Option<(InferenceGenerator<D>, D::Buf)>,
 }
 
 impl<'d, D: Device> Colorizer<'d, D> {
-    /// The generator of `ckpt` on `dev`, running `batch` tiles at a time.
+    /// The generator of `ckpt` on `dev`, running up to `batch` tiles at a time: a strip's
+    /// last, fewer tiles run alone, through a second generator built for their number when
+    /// first needed (so no work is spent on padding tiles).
     pub fn new(dev: &'d D, ckpt: &Checkpoint, batch: usize) -> ModelResult<Self> {
         let generator = InferenceGenerator::from_checkpoint(dev, ckpt, batch)?;
         let x = dev.alloc_zeros(generator.input_len())?;
@@ -82,7 +89,22 @@ impl<'d, D: Device> Colorizer<'d, D> {
             normalization: ckpt.normalization.clone(),
             x,
             graph: LaunchGraph::Off,
+            ckpt: ckpt.clone(),
+            partial: None,
         })
+    }
+
+    /// The generator for batches of `n` tiles (fewer than a full batch) and its input
+    /// buffer, built when `n` differs from the last such batch's.
+    fn partial(&mut self, n: usize) -> Result<&mut (InferenceGenerator<D>, D::Buf)> {
+        if self.partial.as_ref().map(|(g, _)| g.batch()) != Some(n) {
+            // The old one goes first, so that both are never held at once.
+            self.partial = None;
+            let generator = InferenceGenerator::from_checkpoint(self.dev, &self.ckpt, n)?;
+            let x = self.dev.alloc_zeros(generator.input_len())?;
+            self.partial = Some((generator, x));
+        }
+        Ok(self.partial.as_mut().expect("built above"))
     }
 
     /// Runs each batch's forward pass as one replayed launch graph (`--cuda-graphs`; see
@@ -195,6 +217,22 @@ impl<D: Device> TileModel for Colorizer<'_, D> {
 
     fn run(&mut self, x: &[f32], y: &mut [f32]) -> Result<()> {
         let dev = self.dev;
+        let tile = self.generator.input_len() / self.batch();
+        let n = x.len() / tile;
+        ensure!(
+            n >= 1 && n <= self.batch() && x.len() == n * tile,
+            "a batch of {} values is not 1 to {} tiles of {tile}",
+            x.len(),
+            self.batch()
+        );
+        if n < self.batch() {
+            // The last tiles of a strip: a generator of their number, op by op.
+            let (generator, buf) = self.partial(n)?;
+            dev.write(buf, x)?;
+            let out = generator.forward(dev, buf)?;
+            y.copy_from_slice(&dev.download(out)?);
+            return Ok(());
+        }
         dev.write(&mut self.x, x)?;
         let (generator, x) = (&mut self.generator, &self.x);
         self.graph

@@ -52,9 +52,10 @@ pub trait TileModel {
     fn in_bands(&self) -> usize;
     /// Output bands C_out.
     fn out_bands(&self) -> usize;
-    /// Tiles per call of [`TileModel::run`].
+    /// Tiles per call of [`TileModel::run`], at most.
     fn batch(&self) -> usize;
-    /// Maps `x` (`batch·C_in·W·W`) to `y` (`batch·C_out·W·W`).
+    /// Maps `x` (`n·C_in·W·W`) to `y` (`n·C_out·W·W`), n from 1 to [`batch`](Self::batch)
+    /// tiles (fewer for the last tiles of a strip).
     fn run(&mut self, x: &[f32], y: &mut [f32]) -> Result<()>;
 }
 
@@ -235,8 +236,8 @@ impl Block {
                         }
                     }
                 }
-                x[group.len() * c_in * w * w..].fill(0.0);
-                model.run(&x, &mut y)?;
+                let n = group.len();
+                model.run(&x[..n * c_in * w * w], &mut y[..n * c_out * w * w])?;
                 for (t, &x0) in group.iter().enumerate() {
                     for r in 0..w {
                         for col in 0..w {
