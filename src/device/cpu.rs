@@ -171,6 +171,62 @@ impl Device for CpuDevice {
             ops::conv2d::cpu::conv2d_backward_input(s, w, dy, dx)
         })
     }
+    fn conv2d_forward_cat(
+        &self,
+        s: &Conv2dShape,
+        cat: &ConcatShape,
+        (a, b): (&Vec<f32>, &Vec<f32>),
+        w: &Vec<f32>,
+        bias: Option<&Vec<f32>>,
+        act: Act,
+        y: &mut Vec<f32>,
+        scratch: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run("conv2d_forward_cat", || {
+            let bias = bias.map(|b| &b[..]);
+            ops::conv2d::cpu::conv2d_forward_cat(s, cat, (a, b), w, bias, act, y, scratch)
+        })
+    }
+    fn conv2d_backward_input_cat(
+        &self,
+        s: &Conv2dShape,
+        cat: &ConcatShape,
+        w: &Vec<f32>,
+        dy: &Vec<f32>,
+        (da, db): (&mut Vec<f32>, &mut Vec<f32>),
+        scratch: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run("conv2d_backward_input_cat", || {
+            ops::conv2d::cpu::conv2d_backward_input_cat(s, cat, w, dy, (da, db), scratch)
+        })
+    }
+    fn conv2d_backward_weight_cat(
+        &self,
+        s: &Conv2dShape,
+        cat: &ConcatShape,
+        (a, b): (&Vec<f32>, &Vec<f32>),
+        dy: &Vec<f32>,
+        dw: &mut Vec<f32>,
+        db: Option<&mut Vec<f32>>,
+        scratch: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run("conv2d_backward_weight_cat", || {
+            let db = db.map(|b| &mut b[..]);
+            ops::conv2d::cpu::conv2d_backward_weight_cat(s, cat, (a, b), dy, dw, db, scratch)
+        })
+    }
+    fn conv2d_backward_input_act(
+        &self,
+        s: &Conv2dShape,
+        w: &Vec<f32>,
+        dy: &Vec<f32>,
+        (act, y): (Act, &Vec<f32>),
+        dx: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run("conv2d_backward_input_act", || {
+            ops::conv2d::cpu::conv2d_backward_input_act(s, w, dy, (act, y), dx)
+        })
+    }
     fn conv2d_backward_weight(
         &self,
         s: &Conv2dShape,
@@ -205,6 +261,18 @@ impl Device for CpuDevice {
     ) -> Result<()> {
         self.run("conv_transpose2d_backward_input", || {
             ops::conv_transpose2d::cpu::conv_transpose2d_backward_input(s, w, dy, dx)
+        })
+    }
+    fn conv_transpose2d_backward_input_act(
+        &self,
+        s: &ConvTranspose2dShape,
+        w: &Vec<f32>,
+        dy: &Vec<f32>,
+        (act, y): (Act, &Vec<f32>),
+        dx: &mut Vec<f32>,
+    ) -> Result<()> {
+        self.run("conv_transpose2d_backward_input_act", || {
+            ops::conv_transpose2d::cpu::conv_transpose2d_backward_input_act(s, w, dy, (act, y), dx)
         })
     }
     fn conv_transpose2d_backward_weight(

@@ -14,18 +14,31 @@
 //! The arithmetic is the same either way, so results do not depend on the number of threads.
 
 pub(crate) use super::direct::BiasAct;
-use super::direct::Direct;
-use crate::ops::activation::cpu::bias_act;
+use super::direct::{Direct, Input, Output};
+use crate::ops::activation::cpu::{bias_act, derivative};
+use crate::ops::concat::cpu::{concat_channels, split_channels};
 use crate::ops::gemm::im2col::{col2im, im2col, Geometry};
 use crate::ops::gemm::matmul::{matmul, matmul_strided, MatRef};
 use crate::ops::gemm::scratch::with_scratch;
 use crate::ops::reduce::cpu::channel_sums;
-use crate::ops::{check_len, Act, Conv2dShape};
+use crate::ops::{check_len, shape_err, Act, ConcatShape, Conv2dShape};
 use crate::Result;
 use rayon::prelude::*;
 
 /// Columns (output pixels) per im2col tile of the forward pass.
 const TILE_COLS: usize = 512;
+
+/// The epilogue of the GEMM paths on image `i`'s output `out` (channels of `plane`
+/// elements): bias and activation, then the mask.
+fn finish(epi: BiasAct<'_>, i: usize, plane: usize, out: &mut [f32]) {
+    bias_act(out, plane, epi.bias, epi.act);
+    if let Some((act, m)) = epi.mask {
+        let m = &m[i * out.len()..][..out.len()];
+        for (o, &m) in out.iter_mut().zip(m) {
+            *o *= derivative(act, m);
+        }
+    }
+}
 
 /// Calls `f(i, out_i, parallel_inside)` for every image `i` of `out` (images of `len`
 /// elements): in parallel over images, or in order with `parallel_inside` set.
@@ -50,10 +63,9 @@ fn for_each_image(out: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32], boo
 pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32], epi: BiasAct<'_>, y: &mut [f32]) {
     let (x_len, y_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out());
     if let Some(d) = Direct::forward(g) {
-        d.run(x, w, epi, y);
+        d.run(Input::One(x), w, epi, Output::One(y));
         return;
     }
-    let epilogue = |y_n: &mut [f32]| bias_act(y_n, g.hw_out(), epi.bias, epi.act);
     let wm = MatRef::row_major(w, g.c_out, g.col_rows());
     for_each_image(y, y_len, |i, y_n, par| {
         let x_n = &x[i * x_len..(i + 1) * x_len];
@@ -78,12 +90,13 @@ pub(crate) fn forward(g: &Geometry, x: &[f32], w: &[f32], epi: BiasAct<'_>, y: &
                 }
             });
         }
-        epilogue(y_n);
+        finish(epi, i, g.hw_out(), y_n);
     });
 }
 
 /// The input gradient `dx = act(convᵀ(dy, w) + bias)` of geometry `g` (the bias and
-/// activation serve the transposed convolution's forward pass).
+/// activation serve the transposed convolution's forward pass), times the mask's
+/// derivative if any.
 pub(crate) fn backward_input(
     g: &Geometry,
     w: &[f32],
@@ -93,10 +106,9 @@ pub(crate) fn backward_input(
 ) {
     let (x_len, y_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out());
     if let Some(d) = Direct::adjoint(g) {
-        d.run(dy, w, epi, dx);
+        d.run(Input::One(dy), w, epi, Output::One(dx));
         return;
     }
-    let epilogue = |dx_n: &mut [f32]| bias_act(dx_n, g.hw_in(), epi.bias, epi.act);
     let wt = MatRef::row_major(w, g.c_out, g.col_rows()).t();
     for_each_image(dx, x_len, |i, dx_n, par| {
         let dy_n = MatRef::row_major(&dy[i * y_len..(i + 1) * y_len], g.c_out, g.hw_out());
@@ -108,7 +120,7 @@ pub(crate) fn backward_input(
                 col2im(g, col, dx_n, par);
             });
         }
-        epilogue(dx_n);
+        finish(epi, i, g.hw_in(), dx_n);
     });
 }
 
@@ -118,7 +130,7 @@ pub(crate) fn backward_input(
 /// threads.
 pub(crate) fn backward_weight(g: &Geometry, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     if let Some(d) = Direct::forward(g) {
-        d.weight_gradient(x, dy, dw);
+        d.weight_gradient(Input::One(x), dy, dw);
         return;
     }
     let (x_len, y_len) = (g.c_in * g.hw_in(), g.c_out * g.hw_out());
@@ -178,7 +190,12 @@ pub fn conv2d_forward(
     if let Some(b) = b {
         check_len("conv2d_forward", "b", b.len(), s.c_out)?;
     }
-    forward(&g, x, w, BiasAct { bias: b, act }, y);
+    let epi = BiasAct {
+        bias: b,
+        act,
+        mask: None,
+    };
+    forward(&g, x, w, epi, y);
     Ok(())
 }
 
@@ -203,6 +220,145 @@ pub fn conv2d_backward_weight(
         check_len(op, "db", db.len(), s.c_out)?;
     }
     backward_weight(&g, x, dy, dw);
+    if let Some(db) = db {
+        channel_sums(dy, s.n, s.c_out, g.hw_out(), db);
+    }
+    Ok(())
+}
+
+/// `dx` from the pre-activation output gradient `dy`, on through the activation whose
+/// output (x's shape) is `y`: `dx = convᵀ(dy, w) · act'(y)`, applied as each tile is
+/// stored.
+pub fn conv2d_backward_input_act(
+    s: &Conv2dShape,
+    w: &[f32],
+    dy: &[f32],
+    (act, y): (Act, &[f32]),
+    dx: &mut [f32],
+) -> Result<()> {
+    let op = "conv2d_backward_input_act";
+    let g = check(op, s, dx.len(), w.len(), dy.len())?;
+    check_len(op, "y", y.len(), s.x_len())?;
+    let epi = BiasAct {
+        mask: Some((act, y)),
+        ..BiasAct::NONE
+    };
+    backward_input(&g, w, dy, epi, dx);
+    Ok(())
+}
+
+/// Checks a convolution of the concatenation `[a; b]` (or the split of its input
+/// gradient): `cat` is s's input (batch, channels, plane), a, b and the scratch have
+/// its lengths. Returns s's geometry.
+fn check_cat(
+    op: &'static str,
+    (s, cat): (&Conv2dShape, &ConcatShape),
+    (a, b, scratch): (usize, usize, usize),
+) -> Result<Geometry> {
+    s.validate()?;
+    cat.validate()?;
+    if cat.n != s.n || cat.c_a + cat.c_b != s.c_in || cat.plane != s.h * s.w {
+        return Err(shape_err(op, format!("{cat:?} is not the input of {s:?}")));
+    }
+    check_len(op, "a", a, cat.a_len())?;
+    check_len(op, "b", b, cat.b_len())?;
+    check_len(op, "scratch", scratch, s.x_len())?;
+    Ok(Geometry::new(s))
+}
+
+/// `y = act(conv2d([a; b], w) + bias)`: the direct tiles read a and b where they run the
+/// pass; otherwise `scratch` receives `[a; b]` first.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_cat(
+    s: &Conv2dShape,
+    cat: &ConcatShape,
+    (a, b): (&[f32], &[f32]),
+    w: &[f32],
+    bias: Option<&[f32]>,
+    act: Act,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) -> Result<()> {
+    let op = "conv2d_forward_cat";
+    let g = check_cat(op, (s, cat), (a.len(), b.len(), scratch.len()))?;
+    check_len(op, "w", w.len(), s.w_len())?;
+    check_len(op, "y", y.len(), s.y_len())?;
+    if let Some(bias) = bias {
+        check_len(op, "b", bias.len(), s.c_out)?;
+    }
+    let epi = BiasAct {
+        bias,
+        act,
+        mask: None,
+    };
+    match Direct::forward(&g) {
+        Some(d) => d.run(Input::Cat { a, b, c_a: cat.c_a }, w, epi, Output::One(y)),
+        None => {
+            concat_channels(cat, a, b, scratch)?;
+            forward(&g, scratch, w, epi, y);
+        }
+    }
+    Ok(())
+}
+
+/// The input gradient of a convolution of `[a; b]` (from the pre-activation `dy`) in its
+/// two parts `da` and `db`: written there by the direct tiles where they run the pass;
+/// otherwise into `scratch`, split after.
+pub fn conv2d_backward_input_cat(
+    s: &Conv2dShape,
+    cat: &ConcatShape,
+    w: &[f32],
+    dy: &[f32],
+    (da, db): (&mut [f32], &mut [f32]),
+    scratch: &mut [f32],
+) -> Result<()> {
+    let op = "conv2d_backward_input_cat";
+    let g = check_cat(op, (s, cat), (da.len(), db.len(), scratch.len()))?;
+    check_len(op, "w", w.len(), s.w_len())?;
+    check_len(op, "dy", dy.len(), s.y_len())?;
+    match Direct::adjoint(&g) {
+        Some(d) => {
+            let dx = Output::Cat {
+                a: da,
+                b: db,
+                c_a: cat.c_a,
+            };
+            d.run(Input::One(dy), w, BiasAct::NONE, dx);
+        }
+        None => {
+            backward_input(&g, w, dy, BiasAct::NONE, scratch);
+            split_channels(cat, scratch, da, db)?;
+        }
+    }
+    Ok(())
+}
+
+/// `dw` and, if given, `db` of a convolution of `[a; b]`: the direct tiles read a and b
+/// where they run the pass; otherwise `scratch` receives `[a; b]` first.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_backward_weight_cat(
+    s: &Conv2dShape,
+    cat: &ConcatShape,
+    (a, b): (&[f32], &[f32]),
+    dy: &[f32],
+    dw: &mut [f32],
+    db: Option<&mut [f32]>,
+    scratch: &mut [f32],
+) -> Result<()> {
+    let op = "conv2d_backward_weight_cat";
+    let g = check_cat(op, (s, cat), (a.len(), b.len(), scratch.len()))?;
+    check_len(op, "dw", dw.len(), s.w_len())?;
+    check_len(op, "dy", dy.len(), s.y_len())?;
+    if let Some(db) = &db {
+        check_len(op, "db", db.len(), s.c_out)?;
+    }
+    match Direct::forward(&g) {
+        Some(d) => d.weight_gradient(Input::Cat { a, b, c_a: cat.c_a }, dy, dw),
+        None => {
+            concat_channels(cat, a, b, scratch)?;
+            backward_weight(&g, scratch, dy, dw);
+        }
+    }
     if let Some(db) = db {
         channel_sums(dy, s.n, s.c_out, g.hw_out(), db);
     }

@@ -25,19 +25,24 @@
 //! not depend on the number of threads. Without AVX2 and FMA (checked at run time) a
 //! portable version of the same tiles runs.
 
-use crate::ops::activation::cpu::apply;
+use crate::ops::activation::cpu::{apply, derivative};
 use crate::ops::gemm::im2col::Geometry;
 use crate::ops::gemm::scratch::with_scratch_in;
 use crate::ops::Act;
 use rayon::prelude::*;
 
-/// The epilogue of a pass: `y = act(sum + bias[channel])`.
+/// The epilogue of a pass: `y = act(sum + bias[channel])`, then, with a mask,
+/// `y · act'(m)` (the gradient through the activation whose output m is).
 #[derive(Clone, Copy)]
 pub(crate) struct BiasAct<'a> {
     /// One bias per output channel, or none.
     pub bias: Option<&'a [f32]>,
     /// The activation.
     pub act: Act,
+    /// An activation and its output m (the written tensor's shape, one buffer), whose
+    /// derivative multiplies every result: an input gradient taken on through that
+    /// activation.
+    pub mask: Option<(Act, &'a [f32])>,
 }
 
 impl BiasAct<'_> {
@@ -45,6 +50,7 @@ impl BiasAct<'_> {
     pub const NONE: BiasAct<'static> = BiasAct {
         bias: None,
         act: Act::Identity,
+        mask: None,
     };
 }
 
@@ -53,6 +59,83 @@ const LANES: usize = 8;
 
 /// Floats of input rows a forward tile pass keeps in L1 (16 KiB of its 32).
 const L1_FLOATS: usize = 4096;
+
+/// The tensor a pass reads, `[n][channels][plane]`: one buffer, or the channel
+/// concatenation `[a; b]` of two (the U-Net decoder's up-sampled map and skip), read in
+/// place.
+#[derive(Clone, Copy)]
+pub(crate) enum Input<'a> {
+    /// One buffer.
+    One(&'a [f32]),
+    /// a's `c_a` channels, then b's.
+    Cat {
+        a: &'a [f32],
+        b: &'a [f32],
+        c_a: usize,
+    },
+}
+
+impl<'a> Input<'a> {
+    /// Elements in all.
+    fn len(&self) -> usize {
+        match self {
+            Input::One(x) => x.len(),
+            Input::Cat { a, b, .. } => a.len() + b.len(),
+        }
+    }
+
+    /// Channel `c` of image `img`, of a tensor of `channels` channels of `plane` elements.
+    fn plane(&self, img: usize, c: usize, channels: usize, plane: usize) -> &'a [f32] {
+        let (buf, channels, c) = match *self {
+            Input::One(x) => (x, channels, c),
+            Input::Cat { a, c_a, .. } if c < c_a => (a, c_a, c),
+            Input::Cat { b, c_a, .. } => (b, channels - c_a, c - c_a),
+        };
+        &buf[(img * channels + c) * plane..][..plane]
+    }
+}
+
+/// The tensor a pass writes, `[n][channels][plane]`: one buffer, or the two parts `a`
+/// (the first `c_a` channels) and `b` of a concatenation (the input gradient of a
+/// convolution of `[a; b]`).
+pub(crate) enum Output<'a> {
+    /// One buffer.
+    One(&'a mut [f32]),
+    /// a's `c_a` channels, then b's.
+    Cat {
+        a: &'a mut [f32],
+        b: &'a mut [f32],
+        c_a: usize,
+    },
+}
+
+impl Output<'_> {
+    /// Elements in all.
+    fn len(&self) -> usize {
+        match self {
+            Output::One(y) => y.len(),
+            Output::Cat { a, b, .. } => a.len() + b.len(),
+        }
+    }
+
+    /// The raw parts, for tasks that write disjoint elements.
+    fn shared(&mut self, channels: usize) -> SharedOut {
+        match self {
+            Output::One(y) => SharedOut {
+                a: y.as_mut_ptr(),
+                b: y.as_mut_ptr(),
+                c_a: channels,
+                channels,
+            },
+            Output::Cat { a, b, c_a } => SharedOut {
+                a: a.as_mut_ptr(),
+                b: b.as_mut_ptr(),
+                c_a: *c_a,
+                channels,
+            },
+        }
+    }
+}
 
 /// A stride-1 correlation `y[o][oh][ow] = Σ tap(o, c, kh, kw)·X[c][oh + kh − pad][ow + kw − pad]`
 /// (zero outside X) over a batch of images, where X is the layer's input x, or its four
@@ -227,18 +310,29 @@ impl Direct {
     }
 
     /// `y = act(correlation(x) + bias)` for every image (`y` overwritten).
-    pub fn run(&self, x: &[f32], w: &[f32], epi: BiasAct<'_>, y: &mut [f32]) {
+    pub fn run(&self, x: Input<'_>, w: &[f32], epi: BiasAct<'_>, y: Output<'_>) {
         self.run_with(x, w, epi, y, simd_available());
     }
 
     /// [`run`](Self::run), with the AVX2 tile only when `simd` (tests run both).
-    pub fn run_with(&self, x: &[f32], w: &[f32], epi: BiasAct<'_>, y: &mut [f32], simd: bool) {
+    pub fn run_with(
+        &self,
+        x: Input<'_>,
+        w: &[f32],
+        epi: BiasAct<'_>,
+        mut y: Output<'_>,
+        simd: bool,
+    ) {
         if let Some(b) = epi.bias {
             assert_eq!(b.len() * self.splits().1.pow(2), self.c_out);
         }
         assert_eq!(x.len(), self.n * self.x_len());
         assert_eq!(w.len(), self.w_len());
         assert_eq!(y.len(), self.n * self.y_len());
+        if let Some((_, m)) = epi.mask {
+            assert!(matches!(y, Output::One(_)) && m.len() == y.len());
+        }
+        let y = y.shared(self.c_out / self.splits().1.pow(2));
         match self.shape_of_tile() {
             (12, 1) => self.run_tiles::<12, 1>(x, w, epi, y, simd),
             (6, 2) => self.run_tiles::<6, 2>(x, w, epi, y, simd),
@@ -265,14 +359,14 @@ impl Direct {
     /// Copies x into `xp` (`[n][c_in][hp][wp]`, zero-padded) with the geometry the tiles
     /// read: channel `c·s² + rh·s + rw`, row `r`, column `q` hold
     /// `x[c][s·(r − pad) + rh][s·(q − pad) + rw]` (s the forward pass's phase split).
-    fn pad_input(&self, x: &[f32], xp: &mut [f32], hp: usize, wp: usize) {
+    fn pad_input(&self, x: Input<'_>, xp: &mut [f32], hp: usize, wp: usize) {
         let (h, w, pad) = (self.h, self.w, self.pad);
         let s = self.splits().0;
         let phases = s * s;
         xp.par_chunks_mut(hp * wp).enumerate().for_each(|(i, dst)| {
             let (img, c) = (i / self.c_in, i % self.c_in);
             let (src_c, rh, rw) = (c / phases, (c % phases) / s, c % s);
-            let src = &x[(img * self.c_in / phases + src_c) * h * w..][..h * w];
+            let src = x.plane(img, src_c, self.c_in / phases, h * w);
             for (r, row) in dst.chunks_exact_mut(wp).enumerate() {
                 let ih = (r * s + rh).checked_sub(pad * s).filter(|&ih| ih < h);
                 let Some(ih) = ih else {
@@ -322,10 +416,10 @@ impl Direct {
     /// Pads, packs and runs every tile of `OCB` channels × `NV` vectors.
     fn run_tiles<const OCB: usize, const NV: usize>(
         &self,
-        x: &[f32],
+        x: Input<'_>,
         w: &[f32],
         epi: BiasAct<'_>,
-        y: &mut [f32],
+        out: SharedOut,
         simd: bool,
     ) {
         let span = NV * LANES;
@@ -355,7 +449,7 @@ impl Direct {
                 let chunks = (8 * threads).div_ceil(per_rows).clamp(1, self.h_out);
                 let rows = self.h_out.div_ceil(chunks);
                 let chunks = self.h_out.div_ceil(rows);
-                let out = SharedOut(y.as_mut_ptr());
+                let out = &out;
                 let xp = &*xp;
                 let wk = &*wk;
                 (0..per_rows * chunks).into_par_iter().for_each(|task| {
@@ -381,7 +475,9 @@ impl Direct {
                         }
                         for (t, acc) in accs.iter().enumerate() {
                             // SAFETY: task (img, block, chunk) alone writes these outputs.
-                            unsafe { self.store(&out, img, block * OCB, oh, t * span, acc) };
+                            unsafe {
+                                self.store(out, epi.mask, img, block * OCB, oh, t * span, acc)
+                            };
                         }
                     }
                 });
@@ -399,13 +495,16 @@ impl Direct {
         }
     }
 
-    /// Writes a tile's valid channels and pixels into y.
+    /// Writes a tile's valid channels and pixels into y, times `act'(m)` with a mask
+    /// `(act, m)`.
     ///
     /// # Safety
     /// No other thread may write these outputs meanwhile.
+    #[allow(clippy::too_many_arguments)]
     unsafe fn store<const OCB: usize, const NV: usize>(
         &self,
         out: &SharedOut,
+        mask: Option<(Act, &[f32])>,
         img: usize,
         o0: usize,
         oh: usize,
@@ -422,14 +521,27 @@ impl Direct {
             if row >= self.y_h {
                 continue;
             }
-            let dst = out.at(img * self.y_len() + c * plane + row * self.y_w + col);
+            let at = row * self.y_w + col;
+            let dst = out.pixel(img, c, plane, at);
             let src = &lanes.as_flattened()[..cols];
-            if s == 1 {
-                std::ptr::copy_nonoverlapping(src.as_ptr(), dst, cols);
+            let cols = if s == 1 {
+                cols
             } else {
-                let cols = cols.min((self.y_w - col).div_ceil(s));
-                for (j, v) in src[..cols].iter().enumerate() {
-                    *dst.add(j * s) = *v;
+                cols.min((self.y_w - col).div_ceil(s))
+            };
+            match mask {
+                None if s == 1 => std::ptr::copy_nonoverlapping(src.as_ptr(), dst, cols),
+                None => {
+                    for (j, v) in src[..cols].iter().enumerate() {
+                        *dst.add(j * s) = *v;
+                    }
+                }
+                Some((act, m)) => {
+                    // One buffer: the output's layout is m's.
+                    let m = &m[(img * out.channels + c) * plane + at..];
+                    for (j, v) in src[..cols].iter().enumerate() {
+                        *dst.add(j * s) = v * derivative(act, m[j * s]);
+                    }
                 }
             }
         }
@@ -456,12 +568,12 @@ impl Direct {
     /// channels and x's rows in L1) every (kh, 3 kw) tile adds
     /// `Σ ∂y[o][oh][ow]·x[c][oh + kh][ow + kw]` per lane into its vector partial sums; the
     /// lanes are added at the end. Each weight is summed by one task in a fixed order.
-    pub fn weight_gradient(&self, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+    pub fn weight_gradient(&self, x: Input<'_>, dy: &[f32], dw: &mut [f32]) {
         self.weight_gradient_with(x, dy, dw, simd_available());
     }
 
     /// [`weight_gradient`](Self::weight_gradient), with AVX2 only when `simd`.
-    pub fn weight_gradient_with(&self, x: &[f32], dy: &[f32], dw: &mut [f32], simd: bool) {
+    pub fn weight_gradient_with(&self, x: Input<'_>, dy: &[f32], dw: &mut [f32], simd: bool) {
         assert!(!self.taps.adjoint);
         assert_eq!(x.len(), self.n * self.x_len());
         assert_eq!(dy.len(), self.n * self.y_len());
@@ -491,7 +603,7 @@ impl Direct {
                             d[self.w_out..].fill(0.0);
                         }
                     });
-                let out = SharedOut(dw.as_mut_ptr());
+                let out = SharedOut::flat(dw);
                 let (xp, dyp) = (&*xp, &*dyp);
                 (0..blocks * self.c_in).into_par_iter().for_each(|task| {
                     let (block, c) = (task / self.c_in, task % self.c_in);
@@ -647,18 +759,49 @@ impl WgStrip {
     }
 }
 
-/// y's base pointer, shared by tasks that write disjoint outputs.
-struct SharedOut(*mut f32);
-// SAFETY: tasks write disjoint elements (see `Direct::store`), and y outlives them.
+/// The base pointers of a tensor `[n][channels][plane]` written in two parts (channels
+/// below `c_a` into `a`, the rest into `b`; one buffer has `a == b` and `c_a == channels`),
+/// shared by tasks that write disjoint elements.
+struct SharedOut {
+    a: *mut f32,
+    b: *mut f32,
+    c_a: usize,
+    channels: usize,
+}
+// SAFETY: tasks write disjoint elements (see `Direct::store`), and the buffers outlive
+// them.
 unsafe impl Sync for SharedOut {}
 
 impl SharedOut {
-    /// The pointer to element `i`.
+    /// One flat buffer (`at` only).
+    fn flat(buf: &mut [f32]) -> Self {
+        SharedOut {
+            a: buf.as_mut_ptr(),
+            b: buf.as_mut_ptr(),
+            c_a: 1,
+            channels: 1,
+        }
+    }
+
+    /// The pointer to element `i` of a flat buffer.
     ///
     /// # Safety
     /// `i` must lie inside the buffer.
     unsafe fn at(&self, i: usize) -> *mut f32 {
-        self.0.add(i)
+        self.a.add(i)
+    }
+
+    /// The pointer to element `i` of channel `c` of image `img` (planes of `plane`).
+    ///
+    /// # Safety
+    /// The element must lie inside the tensor.
+    unsafe fn pixel(&self, img: usize, c: usize, plane: usize, i: usize) -> *mut f32 {
+        if c < self.c_a {
+            self.a.add((img * self.c_a + c) * plane + i)
+        } else {
+            let c_b = self.channels - self.c_a;
+            self.b.add((img * c_b + c - self.c_a) * plane + i)
+        }
     }
 }
 
@@ -892,29 +1035,103 @@ mod tests {
             let epi = BiasAct {
                 bias: Some(&b_out),
                 act: leaky,
+                mask: None,
             };
-            fwd.run_with(&x, &w, epi, &mut y, simd);
+            fwd.run_with(Input::One(&x), &w, epi, Output::One(&mut y), simd);
             let e = rel_err(&y, &want_y);
             assert!(e < 1e-5, "{s:?} forward (simd {simd}): relative error {e}");
             let mut dx = vec![f32::NAN; s.x_len()];
             let epi = BiasAct {
                 bias: Some(&b_in),
                 act: Act::Relu,
+                mask: None,
             };
-            adj.run_with(&dy, &w, epi, &mut dx, simd);
+            adj.run_with(Input::One(&dy), &w, epi, Output::One(&mut dx), simd);
             let e = rel_err(&dx, &want_dx);
             assert!(
                 e < 1e-5,
                 "{s:?} input gradient (simd {simd}): relative error {e}"
             );
             let mut dw = vec![f32::NAN; s.w_len()];
-            fwd.weight_gradient_with(&x, &dy, &mut dw, simd);
+            fwd.weight_gradient_with(Input::One(&x), &dy, &mut dw, simd);
             let e = rel_err(&dw, &want_dw);
             assert!(
                 e < 1e-5,
                 "{s:?} weight gradient (simd {simd}): relative error {e}"
             );
+            let inputs = (&x[..], &w[..], &dy[..]);
+            check_cat_and_mask(s, inputs, (&b_out, &b_in), (&y, &dx, &dw), simd);
         }
+    }
+
+    /// The passes of `check` (biases `b_out` and `b_in`) reading x as the concatenation
+    /// of its first third of channels and the rest, and writing ∂x in those two parts,
+    /// equal the passes on one buffer (`y`, `dx`, `dw`) bit for bit; an input gradient
+    /// through a mask (`· act'(m)`) equals the unmasked one times act'(m).
+    fn check_cat_and_mask(
+        s: Conv2dShape,
+        (x, w, dy): (&[f32], &[f32], &[f32]),
+        (b_out, b_in): (&[f32], &[f32]),
+        (y, dx, dw): (&[f32], &[f32], &[f32]),
+        simd: bool,
+    ) {
+        let g = Geometry::new(&s);
+        let (fwd, adj) = (Direct::forward(&g).unwrap(), Direct::adjoint(&g).unwrap());
+        let c_a = s.c_in.div_ceil(3);
+        let plane = s.h * s.w;
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for (i, chan) in x.chunks(plane).enumerate() {
+            let part = if i % s.c_in < c_a { &mut a } else { &mut b };
+            part.extend_from_slice(chan);
+        }
+        let cat = Input::Cat { a: &a, b: &b, c_a };
+        let epi = BiasAct {
+            bias: Some(b_out),
+            act: Act::LeakyRelu(0.2),
+            mask: None,
+        };
+        let mut got = vec![f32::NAN; s.y_len()];
+        fwd.run_with(cat, w, epi, Output::One(&mut got), simd);
+        assert!(got == y, "{s:?} forward of [a; b] (simd {simd})");
+        let mut got = vec![f32::NAN; s.w_len()];
+        fwd.weight_gradient_with(cat, dy, &mut got, simd);
+        assert!(got == dw, "{s:?} weight gradient of [a; b] (simd {simd})");
+        // ∂x in two parts, with the bias and ReLU of `check`'s input gradient.
+        let relu = BiasAct {
+            bias: Some(b_in),
+            act: Act::Relu,
+            mask: None,
+        };
+        let (mut da, mut db) = (vec![f32::NAN; a.len()], vec![f32::NAN; b.len()]);
+        let parts = Output::Cat {
+            a: &mut da,
+            b: &mut db,
+            c_a,
+        };
+        adj.run_with(Input::One(dy), w, relu, parts, simd);
+        let (mut ia, mut ib) = (da.chunks(plane), db.chunks(plane));
+        for (i, chan) in dx.chunks(plane).enumerate() {
+            let part = if i % s.c_in < c_a { &mut ia } else { &mut ib };
+            assert!(
+                part.next() == Some(chan),
+                "{s:?} ∂x channel {i} (simd {simd})"
+            );
+        }
+        // A mask whose leaky ReLU passes some values at 1 and others at its slope.
+        let m: Vec<f32> = (0..s.x_len()).map(|i| (i % 7) as f32 - 3.0).collect();
+        let leaky = Act::LeakyRelu(0.3);
+        let masked = BiasAct {
+            mask: Some((leaky, &m)),
+            ..relu
+        };
+        let mut got = vec![f32::NAN; s.x_len()];
+        adj.run_with(Input::One(dy), w, masked, Output::One(&mut got), simd);
+        let want: Vec<f32> = dx
+            .iter()
+            .zip(&m)
+            .map(|(d, &m)| d * derivative(leaky, m))
+            .collect();
+        assert!(got == want, "{s:?} masked ∂x (simd {simd})");
     }
 
     #[test]

@@ -57,7 +57,12 @@ pub fn conv_transpose2d_forward(
     if let Some(b) = b {
         check_len(op, "b", b.len(), s.c_out)?;
     }
-    backward_input(&g, w, x, BiasAct { bias: b, act }, y);
+    let epi = BiasAct {
+        bias: b,
+        act,
+        mask: None,
+    };
+    backward_input(&g, w, x, epi, y);
     Ok(())
 }
 
@@ -76,6 +81,27 @@ pub fn conv_transpose2d_backward_input(
         dy.len(),
     )?;
     forward(&g, dy, w, BiasAct::NONE, dx);
+    Ok(())
+}
+
+/// `dx` from the pre-activation output gradient `dy`, on through the activation whose
+/// output (x's shape) is `y`: `dx = conv(dy, w) · act'(y)`, applied in the pass's
+/// epilogue.
+pub fn conv_transpose2d_backward_input_act(
+    s: &ConvTranspose2dShape,
+    w: &[f32],
+    dy: &[f32],
+    (act, y): (Act, &[f32]),
+    dx: &mut [f32],
+) -> Result<()> {
+    let op = "conv_transpose2d_backward_input_act";
+    let g = check(op, s, dx.len(), w.len(), dy.len())?;
+    check_len(op, "y", y.len(), s.x_len())?;
+    let epi = BiasAct {
+        mask: Some((act, y)),
+        ..BiasAct::NONE
+    };
+    forward(&g, dy, w, epi, dx);
     Ok(())
 }
 
