@@ -88,3 +88,16 @@ pub(crate) fn check_len(op: &'static str, what: &str, got: usize, expected: usiz
     }
     Ok(())
 }
+
+/// Whether this CPU runs the cpu device's AVX2 code (AVX2 and FMA, detected once by std);
+/// without them the portable versions run.
+pub(crate) fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}

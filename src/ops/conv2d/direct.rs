@@ -28,7 +28,7 @@
 use crate::ops::activation::cpu::{apply, derivative};
 use crate::ops::gemm::im2col::Geometry;
 use crate::ops::gemm::scratch::with_scratch_in;
-use crate::ops::Act;
+use crate::ops::{simd_available, Act};
 use rayon::prelude::*;
 
 /// The epilogue of a pass: `y = act(sum + bias[channel])`, then, with a mask,
@@ -971,18 +971,6 @@ impl Frame {
                 }
             }
         }
-    }
-}
-
-/// Whether this CPU runs the AVX2 tile (AVX2 and FMA, detected once by std).
-fn simd_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 
