@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # satcolor's cpu device against the PyTorch reference on this machine (docs/perf.md,
-# "Training iteration, cpu device"; issue 13): runs `cargo bench --no-default-features
-# --bench train` (criterion), then scripts/time_torch_iteration.py (PyTorch, CPU, float32,
-# as many threads as the cpu device: its default), back to back, and prints one markdown
-# table: for the `small`, `unet` and `seed` presets at batch 1, 16 and 64, a training
-# iteration (D step then G step) and inference (G's forward pass), and `colorize` of a
-# 512 × 512 image at its default 16 tiles per batch (with megapixels per second), satcolor's criterion mean
-# (95 % interval), PyTorch's median and the ratio PyTorch / satcolor (satcolor's throughput
-# relative to PyTorch's: above 1, satcolor is faster). The machine and its load (uptime) are
-# printed at the start, between the two and at the end: the machine should be otherwise
-# idle. The whole run takes about 12 minutes on 2 cores, plus the bench's build.
+# "Training iteration, cpu device"; issue 13). For the `small`, `unet` and `seed` presets at
+# batch 1, 16 and 64, a training iteration (D step then G step) and inference (G's forward
+# pass), and `colorize` of a 512 × 512 image at its default 16 tiles per batch: each id is
+# timed by the criterion bench (`benches/train.rs`, that id alone, 3 s) and right after by
+# PyTorch (scripts/time_torch_iteration.py's functions, CPU, float32, as many threads as
+# the cpu device: its default; median of at least 5 iterations and 3 s), in ROUNDS rounds
+# back to back. It prints one markdown table: the medians over the rounds of satcolor's
+# criterion mean and of PyTorch's median, and of the ratio PyTorch / satcolor of each
+# round (satcolor's throughput relative to PyTorch's: above 1, satcolor is faster) with its
+# range. Timing each id by both within seconds cancels this shared machine's drifts in
+# speed (±25 % over minutes), which separate runs of the two would fold into the ratio.
+# The machine and its load (uptime) are printed at the start and the end: the machine
+# should be otherwise idle. All 21 ids at 3 rounds take about 15 minutes on 2 cores, plus
+# the bench's build.
 #
-# Usage: bash scripts/cpu-vs-torch.sh [FILTER]
+# Usage: bash scripts/cpu-vs-torch.sh [FILTER] [ROUNDS]
 #   FILTER: a regular expression searched in `{group}/{preset}/batch{B}`, the group being
-#   `train_iteration`, `inference` or `colorize` (criterion's filter; the PyTorch script applies the
-#   same), e.g. `small`, `inference/seed` or `'small/batch1$'`. Default: all 21.
+#   `train_iteration`, `inference` or `colorize`, e.g. `small`, `inference/seed` or
+#   `'small/batch1$'`. Default: all 21.
+#   ROUNDS: default 3.
 # PyTorch comes from .tools/goldens-venv (scripts/requirements-goldens.txt), installed there
 # when missing (about 5 GB: the PyPI wheel brings CUDA libraries it does not use here).
 # Criterion's results are read from $CRITERION_HOME, else ${CARGO_TARGET_DIR:-target}/criterion.
@@ -22,6 +27,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 filter="${1:-}"
+rounds="${2:-3}"
 
 py=.tools/goldens-venv/bin/python
 if [ ! -x "$py" ] || ! "$py" -c "import torch" >/dev/null 2>&1; then
@@ -38,81 +44,83 @@ machine() {
 }
 load() { echo "load ($1): $(uptime)"; }
 
+echo "== building the bench: cargo bench --no-default-features --bench train --no-run"
+bench="$(cargo bench --no-default-features --bench train --no-run --message-format=json \
+  | python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "train" and m.get("executable"):
+        print(m["executable"])')"
+[ -x "$bench" ] || { echo "error: the bench binary was not built" >&2; exit 1; }
 crit="${CRITERION_HOME:-${CARGO_TARGET_DIR:-target}/criterion}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-# Criterion's estimates older than this marker are from earlier runs and left out.
-touch "$work/start"
 
 machine
 load start
-echo "== satcolor: cargo bench --no-default-features --bench train${filter:+ -- $filter}"
-if [ -n "$filter" ]; then
-  cargo bench --no-default-features --bench train -- "$filter"
-else
-  cargo bench --no-default-features --bench train
-fi
-load "after satcolor"
-echo "== PyTorch: scripts/time_torch_iteration.py${filter:+ $filter} --json"
-"$py" scripts/time_torch_iteration.py ${filter:+"$filter"} --json "$work/torch.json"
-load end
-machine
-
-python3 - "$crit" "$work/start" "$work/torch.json" <<'EOF'
+"$py" - "$bench" "$crit" "$filter" "$rounds" <<'EOF'
 import json
 import os
+import re
+import statistics
+import subprocess
 import sys
 
-crit, marker, torch_json = sys.argv[1:4]
-since = os.path.getmtime(marker)
-with open(torch_json) as f:
-    torch = json.load(f)
-presets, batches = ["small", "unet", "seed"], [1, 16, 64]
-parts = [("train", "train_iteration"), ("inference", "inference"), ("colorize", "colorize")]
+sys.path.insert(0, "scripts")
+import time_torch_iteration as tt  # noqa: E402
+
+bench, crit, filt, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+pattern = re.compile(filt)
 # The colorize group's image (benches/train.rs): 512 × 512 pixels.
 megapixels = 512 * 512 / 1e6
+make = {"train_iteration": tt.train_iteration, "inference": tt.inference,
+        "colorize": tt.colorize}
+ids = [(group, preset, batch)
+       for preset in tt.PRESETS
+       for batch in tt.BATCHES
+       for group in tt.GROUPS
+       if (group != "colorize" or batch == tt.TILE_BATCH)
+       and pattern.search(f"{group}/{preset}/batch{batch}")]
+if not ids:
+    sys.exit("no results: nothing matched the filter")
 
 
 def satcolor(group, bench_id):
-    """Criterion's mean and 95 % interval (seconds) from this run, or None."""
+    """One criterion run of this id alone: its mean (seconds)."""
+    run = subprocess.run([bench, "--bench", f"^{group}/{bench_id}$", "--warm-up-time", "1",
+                          "--measurement-time", "3", "--noplot"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if run.returncode != 0:
+        sys.exit(f"the bench failed on {group}/{bench_id}:\n{run.stderr}")
     path = os.path.join(crit, group, bench_id.replace("/", "_"), "new", "estimates.json")
-    if not os.path.exists(path) or os.path.getmtime(path) < since:
-        return None
     with open(path) as f:
-        mean = json.load(f)["mean"]
-    ci = mean["confidence_interval"]
-    return mean["point_estimate"] / 1e9, ci["lower_bound"] / 1e9, ci["upper_bound"] / 1e9
+        return json.load(f)["mean"]["point_estimate"] / 1e9
 
 
 def s(v):
     return f"{v:.3g}"
 
 
+print(f"PyTorch {tt.torch.__version__}, {tt.torch.get_num_threads()} threads; satcolor: "
+      f"cpu device, criterion; {rounds} rounds, in each every id timed by both back to back")
 print()
-print(f"PyTorch {torch['torch']}, {torch['threads']} threads; satcolor: cpu device, criterion")
-print()
-print("| preset | batch | part | satcolor s (mean, 95 % interval) | PyTorch s (median) "
-      "| PyTorch / satcolor |")
+print("| preset | batch | part | satcolor s | PyTorch s | PyTorch / satcolor "
+      "(median of rounds, range) |")
 print("|---|---|---|---|---|---|")
-rows = 0
-for preset in presets:
-    for batch in batches:
-        bench_id = f"{preset}/batch{batch}"
-        for part, group in parts:
-            ours = satcolor(group, bench_id)
-            theirs = torch.get(part, {}).get(bench_id)
-            if ours is None and theirs is None:
-                continue
-            rows += 1
-            ours_s = f"{s(ours[0])} ({s(ours[1])}–{s(ours[2])})" if ours else "—"
-            theirs_s = s(theirs) if theirs is not None else "—"
-            ratio = f"{theirs / ours[0]:.2f}×" if ours and theirs is not None else "—"
-            if part == "colorize":
-                # Throughput in megapixels per second beside the times.
-                rate = lambda t: f" ({megapixels / t:.2f} MP/s)" if t else ""
-                ours_s += rate(ours[0] if ours else None)
-                theirs_s += rate(theirs)
-            print(f"| `{preset}` | {batch} | {part} | {ours_s} | {theirs_s} | {ratio} |")
-if rows == 0:
-    sys.exit("no results: nothing matched the filter")
+for group, preset, batch in ids:
+    bench_id = f"{preset}/batch{batch}"
+    run = make[group](preset, batch)
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(satcolor(group, bench_id))
+        theirs.append(statistics.median(tt.time_one(run, 5, 3.0)))
+    ratios = [t / o for o, t in zip(ours, theirs)]
+    o, t = statistics.median(ours), statistics.median(theirs)
+    o_s, t_s = s(o), s(t)
+    if group == "colorize":
+        o_s += f" ({megapixels / o:.2f} MP/s)"
+        t_s += f" ({megapixels / t:.2f} MP/s)"
+    print(f"| `{preset}` | {batch} | {tt.GROUPS[group]} | {o_s} | {t_s} | "
+          f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f}) |",
+          flush=True)
 EOF
+load end
+machine
