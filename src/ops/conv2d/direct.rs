@@ -258,6 +258,13 @@ impl Direct {
         self.k > 1 && self.w_out >= LANES
     }
 
+    /// Whether a tile's vectors lie in successive rows (a map one vector wide, such as
+    /// the U-Net's 8 × 8 level) rather than along one row: a row's single vector then
+    /// still shares each broadcast weight with `NV − 1` others.
+    fn stacked(&self) -> bool {
+        self.w_out <= LANES
+    }
+
     /// The phase split of x (forward) and of y (adjoint).
     fn splits(&self) -> (usize, usize) {
         if self.taps.adjoint {
@@ -347,7 +354,12 @@ impl Direct {
     fn shape_of_tile(&self) -> (usize, usize) {
         const TILES: [(usize, usize); 5] = [(6, 2), (4, 3), (3, 4), (12, 1), (2, 6)];
         let work = |&(ocb, nv): &(usize, usize)| {
-            self.c_out.div_ceil(ocb) * ocb * self.w_out.div_ceil(nv * LANES) * nv * LANES
+            let pixels = if self.stacked() {
+                self.h_out.div_ceil(nv) * nv * LANES
+            } else {
+                self.w_out.div_ceil(nv * LANES) * nv * LANES
+            };
+            self.c_out.div_ceil(ocb) * ocb * pixels
         };
         let best = TILES.iter().map(work).min().unwrap_or(0);
         TILES
@@ -422,9 +434,14 @@ impl Direct {
         out: SharedOut,
         simd: bool,
     ) {
-        let span = NV * LANES;
+        // Pixels of a row per tile, and rows per tile.
+        let (span, row_step) = if self.stacked() {
+            (LANES, NV)
+        } else {
+            (NV * LANES, 1)
+        };
         let (hp, wp) = (
-            self.h_out + self.k - 1,
+            self.h_out.div_ceil(row_step) * row_step + self.k - 1,
             self.w_out.div_ceil(span) * span + self.k - 1,
         );
         let blocks = self.c_out.div_ceil(OCB);
@@ -437,6 +454,7 @@ impl Direct {
                     k: self.k,
                     plane: hp * wp,
                     wp,
+                    vstride: if self.stacked() { wp } else { LANES },
                     act: epi.act,
                 };
                 // Channels per pass over a row's tiles: their k input rows stay in L1
@@ -446,8 +464,9 @@ impl Direct {
                 // Enough row chunks for every thread to take several tasks.
                 let threads = rayon::current_num_threads().max(1);
                 let per_rows = self.n * blocks;
-                let chunks = (8 * threads).div_ceil(per_rows).clamp(1, self.h_out);
-                let rows = self.h_out.div_ceil(chunks);
+                let steps = self.h_out.div_ceil(row_step);
+                let chunks = (8 * threads).div_ceil(per_rows).clamp(1, steps);
+                let rows = steps.div_ceil(chunks) * row_step;
                 let chunks = self.h_out.div_ceil(rows);
                 let out = &out;
                 let xp = &*xp;
@@ -460,7 +479,7 @@ impl Direct {
                     let bias: [f32; OCB] = std::array::from_fn(|o| self.bias(epi, block * OCB + o));
                     let mut accs = vec![[[[0.0f32; LANES]; NV]; OCB]; self.w_out.div_ceil(span)];
                     let oh_end = ((chunk + 1) * rows).min(self.h_out);
-                    for oh in chunk * rows..oh_end {
+                    for oh in (chunk * rows..oh_end).step_by(row_step) {
                         for c0 in (0..self.c_in).step_by(group) {
                             let part = Part {
                                 channels: group.min(self.c_in - c0),
@@ -496,7 +515,8 @@ impl Direct {
     }
 
     /// Writes a tile's valid channels and pixels into y, times `act'(m)` with a mask
-    /// `(act, m)`.
+    /// `(act, m)`: its vectors start at row `oh`, column `ow` of the correlation's grid,
+    /// along the row or, [`stacked`](Self::stacked), one per row.
     ///
     /// # Safety
     /// No other thread may write these outputs meanwhile.
@@ -513,34 +533,46 @@ impl Direct {
     ) {
         let s = self.splits().1;
         let plane = self.y_h * self.y_w;
+        // The tile's segments, each along one row from column ow: one, or one per row.
         let cols = (self.w_out - ow).min(NV * LANES);
+        let segments = if self.stacked() {
+            NV.min(self.h_out - oh)
+        } else {
+            1
+        };
         for (o, lanes) in acc.iter().enumerate().take(self.c_out - o0.min(self.c_out)) {
             // Output channel c·s² + rh·s + rw is phase (rh, rw) of channel c.
             let (c, r) = ((o0 + o) / (s * s), (o0 + o) % (s * s));
-            let (row, col) = (oh * s + r / s, ow * s + r % s);
-            if row >= self.y_h {
-                continue;
-            }
-            let at = row * self.y_w + col;
-            let dst = out.pixel(img, c, plane, at);
-            let src = &lanes.as_flattened()[..cols];
-            let cols = if s == 1 {
-                cols
-            } else {
-                cols.min((self.y_w - col).div_ceil(s))
-            };
-            match mask {
-                None if s == 1 => std::ptr::copy_nonoverlapping(src.as_ptr(), dst, cols),
-                None => {
-                    for (j, v) in src[..cols].iter().enumerate() {
-                        *dst.add(j * s) = *v;
-                    }
+            for seg in 0..segments {
+                let (grid_row, src) = if self.stacked() {
+                    (oh + seg, &lanes[seg][..cols])
+                } else {
+                    (oh, &lanes.as_flattened()[..cols])
+                };
+                let (row, col) = (grid_row * s + r / s, ow * s + r % s);
+                if row >= self.y_h {
+                    continue;
                 }
-                Some((act, m)) => {
-                    // One buffer: the output's layout is m's.
-                    let m = &m[(img * out.channels + c) * plane + at..];
-                    for (j, v) in src[..cols].iter().enumerate() {
-                        *dst.add(j * s) = v * derivative(act, m[j * s]);
+                let at = row * self.y_w + col;
+                let dst = out.pixel(img, c, plane, at);
+                let cols = if s == 1 {
+                    src.len()
+                } else {
+                    src.len().min((self.y_w - col).div_ceil(s))
+                };
+                match mask {
+                    None if s == 1 => std::ptr::copy_nonoverlapping(src.as_ptr(), dst, cols),
+                    None => {
+                        for (j, v) in src[..cols].iter().enumerate() {
+                            *dst.add(j * s) = *v;
+                        }
+                    }
+                    Some((act, m)) => {
+                        // One buffer: the output's layout is m's.
+                        let m = &m[(img * out.channels + c) * plane + at..];
+                        for (j, v) in src[..cols].iter().enumerate() {
+                            *dst.add(j * s) = v * derivative(act, m[j * s]);
+                        }
                     }
                 }
             }
@@ -823,6 +855,9 @@ struct Frame {
     plane: usize,
     /// Padded row width.
     wp: usize,
+    /// From one of a tile's vectors to the next: 8 along a row, or a padded row
+    /// ([`Direct::stacked`]).
+    vstride: usize,
     /// The activation applied to `sum + bias` before the tile is written.
     act: Act,
 }
@@ -840,7 +875,10 @@ impl Frame {
         acc: &mut [[[f32; LANES]; NV]; OCB],
         simd: bool,
     ) {
-        let reach = (part.channels - 1) * self.plane + (self.k - 1) * (self.wp + 1) + NV * LANES;
+        let reach = (part.channels - 1) * self.plane
+            + (self.k - 1) * (self.wp + 1)
+            + (NV - 1) * self.vstride
+            + LANES;
         assert!(x.len() >= reach && panel.len() >= part.channels * self.k * self.k * OCB);
         #[cfg(target_arch = "x86_64")]
         if simd {
@@ -894,7 +932,7 @@ impl Frame {
                     if NV <= OCB {
                         let mut xv = [_mm256_setzero_ps(); NV];
                         for (v, xv) in xv.iter_mut().enumerate() {
-                            *xv = _mm256_loadu_ps(row.add(kw + v * LANES));
+                            *xv = _mm256_loadu_ps(row.add(kw + v * self.vstride));
                         }
                         for (o, acc) in acc.iter_mut().enumerate() {
                             let wv = _mm256_broadcast_ss(&*wp.add(o));
@@ -908,7 +946,7 @@ impl Frame {
                             *wv = _mm256_broadcast_ss(&*wp.add(o));
                         }
                         for v in 0..NV {
-                            let xv = _mm256_loadu_ps(row.add(kw + v * LANES));
+                            let xv = _mm256_loadu_ps(row.add(kw + v * self.vstride));
                             for (acc, wv) in acc.iter_mut().zip(&wv) {
                                 acc[v] = _mm256_fmadd_ps(*wv, xv, acc[v]);
                             }
@@ -962,10 +1000,12 @@ impl Frame {
                 let row = &x[c * self.plane + kh * self.wp..];
                 for kw in 0..self.k {
                     let tap = taps.next().unwrap_or(&[]);
-                    let xs = &row[kw..kw + NV * LANES];
                     for (acc, &wv) in acc.iter_mut().zip(tap) {
-                        for (a, &xv) in acc.as_flattened_mut().iter_mut().zip(xs) {
-                            *a += wv * xv;
+                        for (v, acc) in acc.iter_mut().enumerate() {
+                            let xs = &row[kw + v * self.vstride..][..LANES];
+                            for (a, &xv) in acc.iter_mut().zip(xs) {
+                                *a += wv * xv;
+                            }
                         }
                     }
                 }
@@ -1149,12 +1189,20 @@ mod tests {
         check(shape(11, 2, 6, 9, 5, 3, 1));
         // More input channels than one pass keeps in L1 (8 per pass of 9 rows of 56).
         check(shape(1, 24, 12, 40, 5, 9, 4));
+        // Maps one vector wide: tiles of rows stacked, row counts off every stack (7 and
+        // 9 rows; 12, 6 and 3 channels tiles; an input gradient 8 wide, with a mask).
+        check(shape(3, 5, 7, 8, 13, 3, 1));
+        check(shape(2, 4, 9, 10, 7, 3, 0));
+        check(shape(2, 9, 8, 8, 4, 3, 1));
         // Stride 2 by phases: odd and even sides, kernels 3, 4 and 5, pads 0 to 2.
         check(strided(2, 3, 13, 21, 5, 5, 2, 2));
         check(strided(1, 5, 16, 18, 6, 3, 2, 0));
         check(strided(1, 4, 17, 19, 3, 3, 2, 1));
         check(strided(2, 2, 11, 20, 7, 4, 2, 1));
         check(strided(1, 3, 9, 23, 4, 5, 2, 0));
+        // Stride 2 onto 8 × 8 and 8-wide grids: stacked rows of x's phases and of ∂x's.
+        check(strided(2, 3, 16, 16, 5, 3, 2, 1));
+        check(strided(1, 4, 13, 15, 6, 3, 2, 1));
     }
 
     #[test]
@@ -1177,5 +1225,20 @@ mod tests {
         assert_eq!(d(3, 64).shape_of_tile(), (3, 4));
         assert_eq!(d(12, 8).shape_of_tile(), (12, 1));
         assert_eq!(d(6, 16).shape_of_tile(), (6, 2));
+        // On an 8 × 8 map the vectors are rows: 129 channels × 8 rows (3 × 4) beat
+        // 132 × 8 (6 × 2, 12 × 1) and 128 × 9 (4 × 3).
+        let s = Conv2dShape {
+            n: 1,
+            c_in: 1,
+            h: 8,
+            w: 8,
+            c_out: 128,
+            k: 3,
+            stride: 1,
+            pad: 1,
+        };
+        let square = Direct::forward(&Geometry::new(&s)).unwrap();
+        assert!(square.stacked());
+        assert_eq!(square.shape_of_tile(), (3, 4));
     }
 }
