@@ -159,8 +159,9 @@ pub trait Device {
     /// (`cat`: a `[n, c_a, h, w]` and b `[n, c_b, h, w]`, `s.c_in = c_a + c_b`), the U-Net
     /// decoder's convolution of its up-sampled map and its skip. The GPU devices read both
     /// inputs in the convolution where the kernel can (equal halves, the implicit-GEMM and
-    /// patch-staged kernels) and leave `scratch` as it was; otherwise, and by default,
-    /// `scratch` (`s.x_len()` elements) receives `[a; b]` first.
+    /// patch-staged kernels), the cpu device wherever its direct tiles run the pass, and
+    /// leave `scratch` as it was; otherwise, and by default, `scratch` (`s.x_len()`
+    /// elements) receives `[a; b]` first.
     #[allow(clippy::too_many_arguments)]
     fn conv2d_forward_cat(
         &self,
@@ -179,8 +180,9 @@ pub trait Device {
     /// [`conv2d_backward_input`](Self::conv2d_backward_input) of a convolution of `[a; b]`
     /// (as [`conv2d_forward_cat`](Self::conv2d_forward_cat)), split into `da` and `db`, the
     /// parts of ∂L/∂x that belong to a and b. The GPU devices write both from the kernel
-    /// where it finishes dx itself (equal halves, K whole or added in the kernel); otherwise,
-    /// and by default, dx goes to `scratch` (`s.x_len()`) and is split after.
+    /// where it finishes dx itself (equal halves, K whole or added in the kernel), the cpu
+    /// device from its direct tiles; otherwise, and by default, dx goes to `scratch`
+    /// (`s.x_len()`) and is split after.
     fn conv2d_backward_input_cat(
         &self,
         s: &Conv2dShape,
@@ -195,8 +197,8 @@ pub trait Device {
     }
     /// [`conv2d_backward_weight`](Self::conv2d_backward_weight) of a convolution of `[a; b]`
     /// (as [`conv2d_forward_cat`](Self::conv2d_forward_cat)). The GPU devices' implicit-GEMM
-    /// weight gradient reads both inputs (equal halves); otherwise, and by default,
-    /// `scratch` (`s.x_len()`) receives `[a; b]` first.
+    /// weight gradient (equal halves) and the cpu device's direct tiles read both inputs;
+    /// otherwise, and by default, `scratch` (`s.x_len()`) receives `[a; b]` first.
     #[allow(clippy::too_many_arguments)]
     fn conv2d_backward_weight_cat(
         &self,
@@ -222,8 +224,8 @@ pub trait Device {
     /// [`conv2d_backward_input`](Self::conv2d_backward_input) through the activation whose
     /// output `y` (x's shape) is: `dx = ∂L/∂x · act'(y)`, the gradient before that
     /// activation (the U-Net's ReLUs). The GPU devices apply act' where the kernel finishes
-    /// dx itself; the default runs the input gradient and
-    /// [`act_backward`](Self::act_backward).
+    /// dx itself, the cpu device as its tiles or GEMM images are stored; the default runs
+    /// the input gradient and [`act_backward`](Self::act_backward).
     fn conv2d_backward_input_act(
         &self,
         s: &Conv2dShape,

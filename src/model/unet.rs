@@ -16,8 +16,8 @@
 //! middle activation and output, the pooled inputs and the up-sampled maps. A decoder's
 //! first convolution reads up_l and e_l as they are (`Device::conv2d_forward_cat` and its
 //! gradients: the GPU kernels read two inputs and write the input gradient's two halves),
-//! with a buffer of the concatenation's size for devices that concatenate first (the cpu
-//! device; see `Device::conv2d_forward_cat`). The backward pass runs the decoder from the
+//! with a buffer of the concatenation's size for the cases that concatenate first (see
+//! `Device::conv2d_forward_cat`). The backward pass runs the decoder from the
 //! top (l = 0) down, which leaves in ∂e_l the skip connection's share, then the encoder
 //! from the bottom up, which adds each level's share through the max pooling. Every buffer
 //! is allocated in `UnetBody::new`; an inference body (`training` false) has no gradient

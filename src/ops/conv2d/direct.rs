@@ -30,6 +30,7 @@ use crate::ops::gemm::im2col::Geometry;
 use crate::ops::gemm::scratch::with_scratch_in;
 use crate::ops::{simd_available, Act};
 use rayon::prelude::*;
+use std::cell::Cell;
 
 /// The epilogue of a pass: `y = act(sum + bias[channel])`, then, with a mask,
 /// `y · act'(m)` (the gradient through the activation whose output m is).
@@ -59,6 +60,10 @@ const LANES: usize = 8;
 
 /// Floats of input rows a forward tile pass keeps in L1 (16 KiB of its 32).
 const L1_FLOATS: usize = 4096;
+
+/// Tiles of an output row whose partial sums one pass over the input channels carries (on
+/// the stack: at most 12 × 8 × 8 floats); a row of more tiles takes several passes.
+const ROW_TILES: usize = 8;
 
 /// The tensor a pass reads, `[n][channels][plane]`: one buffer, or the channel
 /// concatenation `[a; b]` of two (the U-Net decoder's up-sampled map and skip), read in
@@ -477,26 +482,29 @@ impl Direct {
                     let x_img = &xp[img * self.c_in * hp * wp..][..self.c_in * hp * wp];
                     let panel = &wk[block * panel..][..panel];
                     let bias: [f32; OCB] = std::array::from_fn(|o| self.bias(epi, block * OCB + o));
-                    let mut accs = vec![[[[0.0f32; LANES]; NV]; OCB]; self.w_out.div_ceil(span)];
+                    let mut sums = [[[[0.0f32; LANES]; NV]; OCB]; ROW_TILES];
+                    let tiles = self.w_out.div_ceil(span);
                     let oh_end = ((chunk + 1) * rows).min(self.h_out);
                     for oh in (chunk * rows..oh_end).step_by(row_step) {
-                        for c0 in (0..self.c_in).step_by(group) {
-                            let part = Part {
-                                channels: group.min(self.c_in - c0),
-                                first: c0 == 0,
-                                last: c0 + group >= self.c_in,
-                            };
-                            let taps = &panel[c0 * tap_floats..];
-                            for (t, acc) in accs.iter_mut().enumerate() {
-                                let x = &x_img[c0 * hp * wp + oh * wp + t * span..];
-                                frame.tile::<OCB, NV>(x, taps, part, &bias, acc, simd);
+                        for t0 in (0..tiles).step_by(ROW_TILES) {
+                            let accs = &mut sums[..ROW_TILES.min(tiles - t0)];
+                            for c0 in (0..self.c_in).step_by(group) {
+                                let part = Part {
+                                    channels: group.min(self.c_in - c0),
+                                    first: c0 == 0,
+                                    last: c0 + group >= self.c_in,
+                                };
+                                let taps = &panel[c0 * tap_floats..];
+                                for (t, acc) in accs.iter_mut().enumerate() {
+                                    let x = &x_img[c0 * hp * wp + oh * wp + (t0 + t) * span..];
+                                    frame.tile::<OCB, NV>(x, taps, part, &bias, acc, simd);
+                                }
                             }
-                        }
-                        for (t, acc) in accs.iter().enumerate() {
-                            // SAFETY: task (img, block, chunk) alone writes these outputs.
-                            unsafe {
-                                self.store(out, epi.mask, img, block * OCB, oh, t * span, acc)
-                            };
+                            for (t, acc) in accs.iter().enumerate() {
+                                let ow = (t0 + t) * span;
+                                // SAFETY: task (img, block, chunk) alone writes these outputs.
+                                unsafe { self.store(out, epi.mask, img, block * OCB, oh, ow, acc) };
+                            }
                         }
                     }
                 });
@@ -639,66 +647,83 @@ impl Direct {
                 let (xp, dyp) = (&*xp, &*dyp);
                 (0..blocks * self.c_in).into_par_iter().for_each(|task| {
                     let (block, c) = (task / self.c_in, task % self.c_in);
-                    let mut part: Vec<WgAcc> =
-                        vec![[[[0.0; LANES]; WG_TAPS]; WG_OUT]; k * tap_blocks];
-                    // Strips of about WG_SPAN vectors: rows of one image, or whole
-                    // images of a small map.
-                    let vectors = wq / LANES;
-                    let per_image = self.h_out * vectors;
-                    let (images, rows) = if per_image >= WG_SPAN {
-                        (1, (WG_SPAN / vectors).max(1))
-                    } else {
-                        (WG_SPAN / per_image, self.h_out)
-                    };
-                    let x_image = self.c_in * hp * wp;
-                    let dy_image = blocks * WG_OUT * dy_plane;
-                    for img in (0..self.n).step_by(images) {
-                        let x_c = &xp[(img * self.c_in + c) * hp * wp..];
-                        let dy_b = &dyp[(img * blocks + block) * WG_OUT * dy_plane..];
-                        for oh in (0..self.h_out).step_by(rows) {
-                            let strip = WgStrip {
-                                images: images.min(self.n - img),
-                                rows: rows.min(self.h_out - oh),
-                                vectors,
-                                dy_row: wq,
-                                dy_plane,
-                                dy_image,
-                                x_row: wp,
-                                x_image,
-                            };
-                            for kh in 0..k {
-                                for tb in 0..tap_blocks {
-                                    let x0 = (oh + kh) * wp + tb * WG_TAPS;
-                                    strip.add(
-                                        &x_c[x0..],
-                                        &dy_b[oh * wq..],
-                                        &mut part[kh * tap_blocks + tb],
-                                        simd,
-                                    );
+                    with_wg_parts(k * tap_blocks, |part| {
+                        // Strips of about WG_SPAN vectors: rows of one image, or whole
+                        // images of a small map.
+                        let vectors = wq / LANES;
+                        let per_image = self.h_out * vectors;
+                        let (images, rows) = if per_image >= WG_SPAN {
+                            (1, (WG_SPAN / vectors).max(1))
+                        } else {
+                            (WG_SPAN / per_image, self.h_out)
+                        };
+                        let x_image = self.c_in * hp * wp;
+                        let dy_image = blocks * WG_OUT * dy_plane;
+                        for img in (0..self.n).step_by(images) {
+                            let x_c = &xp[(img * self.c_in + c) * hp * wp..];
+                            let dy_b = &dyp[(img * blocks + block) * WG_OUT * dy_plane..];
+                            for oh in (0..self.h_out).step_by(rows) {
+                                let strip = WgStrip {
+                                    images: images.min(self.n - img),
+                                    rows: rows.min(self.h_out - oh),
+                                    vectors,
+                                    dy_row: wq,
+                                    dy_plane,
+                                    dy_image,
+                                    x_row: wp,
+                                    x_image,
+                                };
+                                for kh in 0..k {
+                                    for tb in 0..tap_blocks {
+                                        let x0 = (oh + kh) * wp + tb * WG_TAPS;
+                                        strip.add(
+                                            &x_c[x0..],
+                                            &dy_b[oh * wq..],
+                                            &mut part[kh * tap_blocks + tb],
+                                            simd,
+                                        );
+                                    }
                                 }
                             }
                         }
-                    }
-                    let outs = WG_OUT.min(self.c_out - block * WG_OUT);
-                    for kh in 0..k {
-                        for kw in 0..k {
-                            let tile = &part[kh * tap_blocks + kw / WG_TAPS];
-                            for (o, lanes) in tile.iter().enumerate().take(outs) {
-                                // Every weight is one tap of one phase; the rest are
-                                // the zero taps past w's edge.
-                                let Some(i) = self.tap_index(block * WG_OUT + o, c, kh, kw) else {
-                                    continue;
-                                };
-                                let sum = lanes[kw % WG_TAPS].iter().fold(0.0f32, |s, v| s + v);
-                                // SAFETY: task (block, c) alone writes these weights.
-                                unsafe { *out.at(i) = sum };
+                        let outs = WG_OUT.min(self.c_out - block * WG_OUT);
+                        for kh in 0..k {
+                            for kw in 0..k {
+                                let tile = &part[kh * tap_blocks + kw / WG_TAPS];
+                                for (o, lanes) in tile.iter().enumerate().take(outs) {
+                                    // Every weight is one tap of one phase; the rest are
+                                    // the zero taps past w's edge.
+                                    let Some(i) = self.tap_index(block * WG_OUT + o, c, kh, kw)
+                                    else {
+                                        continue;
+                                    };
+                                    let sum = lanes[kw % WG_TAPS].iter().fold(0.0f32, |s, v| s + v);
+                                    // SAFETY: task (block, c) alone writes these weights.
+                                    unsafe { *out.at(i) = sum };
+                                }
                             }
                         }
-                    }
+                    })
                 });
             })
         })
     }
+}
+
+thread_local! {
+    /// Each thread's weight-gradient partial sums, kept between tasks.
+    static WG_PARTS: Cell<Vec<WgAcc>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on `len` zeroed weight-gradient tiles from the calling thread's reserve (grown
+/// once, then reused: no allocation per task).
+fn with_wg_parts<R>(len: usize, f: impl FnOnce(&mut [WgAcc]) -> R) -> R {
+    let mut parts = WG_PARTS.with(Cell::take);
+    parts.clear();
+    parts.resize(len, [[[0.0; LANES]; WG_TAPS]; WG_OUT]);
+    let r = f(&mut parts);
+    WG_PARTS.with(|p| p.set(parts));
+    r
 }
 
 /// A strip of a weight-gradient tile: `rows` output rows of `vectors` vectors in each of
@@ -1189,6 +1214,8 @@ mod tests {
         check(shape(11, 2, 6, 9, 5, 3, 1));
         // More input channels than one pass keeps in L1 (8 per pass of 9 rows of 56).
         check(shape(1, 24, 12, 40, 5, 9, 4));
+        // A row of 13 tiles (12 channels × 8 pixels): two passes of at most 8.
+        check(shape(1, 2, 5, 100, 12, 3, 1));
         // Maps one vector wide: tiles of rows stacked, row counts off every stack (7 and
         // 9 rows; 12, 6 and 3 channels tiles; an input gradient 8 wide, with a mask).
         check(shape(3, 5, 7, 8, 13, 3, 1));
