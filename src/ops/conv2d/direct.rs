@@ -408,26 +408,28 @@ impl Direct {
     }
 
     /// Packs the taps into `[block][c][kh][kw][OCB]` panels, zero for channels past c_out
-    /// and for taps outside w.
+    /// and for taps outside w; a block per task.
     fn pack_weights<const OCB: usize>(&self, w: &[f32], wk: &mut [f32]) {
         let k = self.k;
-        let mut i = 0;
-        for block in 0..self.c_out.div_ceil(OCB) {
-            for c in 0..self.c_in {
-                for kh in 0..k {
-                    for kw in 0..k {
-                        for o in block * OCB..(block + 1) * OCB {
-                            wk[i] = if o < self.c_out {
-                                self.tap_index(o, c, kh, kw).map_or(0.0, |j| w[j])
-                            } else {
-                                0.0
-                            };
-                            i += 1;
+        wk.par_chunks_mut(self.c_in * k * k * OCB)
+            .enumerate()
+            .for_each(|(block, panel)| {
+                let mut i = 0;
+                for c in 0..self.c_in {
+                    for kh in 0..k {
+                        for kw in 0..k {
+                            for o in block * OCB..(block + 1) * OCB {
+                                panel[i] = if o < self.c_out {
+                                    self.tap_index(o, c, kh, kw).map_or(0.0, |j| w[j])
+                                } else {
+                                    0.0
+                                };
+                                i += 1;
+                            }
                         }
                     }
                 }
-            }
-        }
+            });
     }
 
     /// Pads, packs and runs every tile of `OCB` channels × `NV` vectors.
