@@ -26,8 +26,9 @@
 //!
 //! Run: `cargo bench --no-default-features --bench train` (optionally with criterion's
 //! filter, a regular expression on `{group}/{preset}/batch{B}`, e.g. `-- small` or
-//! `-- 'inference/seed/batch1$'`). `scripts/cpu-vs-torch.sh` runs it and the PyTorch
-//! reference back to back and prints the ratios. Results and the machine: docs/perf.md.
+//! `-- 'inference/seed/batch1$'`). `scripts/cpu-vs-torch.sh` times each id by it and by
+//! the PyTorch reference in pairs, in rounds, and prints the ratios. Results and the
+//! machine: docs/perf.md.
 
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};

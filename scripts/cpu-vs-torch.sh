@@ -12,7 +12,7 @@
 # range. Timing each id by both within seconds cancels this shared machine's drifts in
 # speed (±25 % over minutes), which separate runs of the two would fold into the ratio.
 # The machine and its load (uptime) are printed at the start and the end: the machine
-# should be otherwise idle. All 21 ids at 3 rounds take about 15 minutes on 2 cores, plus
+# should be otherwise idle. All 21 ids at 3 rounds take about 25 minutes on 2 cores, plus
 # the bench's build.
 #
 # Usage: bash scripts/cpu-vs-torch.sh [FILTER] [ROUNDS]

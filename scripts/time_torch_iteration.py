@@ -26,7 +26,8 @@ FILTER: a regular expression searched in `{group}/{preset}/batch{B}`, as criteri
 (e.g. `small`, `inference/seed`, `small/batch1$`); default: all 21.
 --json FILE writes {"train": {"small/batch16": median_seconds, ...}, "inference": {...},
 "colorize": {...}, "torch": version, "threads": n}.
-scripts/cpu-vs-torch.sh runs the bench and this script back to back and prints the ratios.
+scripts/cpu-vs-torch.sh times each id by the bench and by these functions in pairs, in rounds,
+and prints the ratios.
 Environment: pip install -r scripts/requirements-goldens.txt
 """
 
