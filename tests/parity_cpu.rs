@@ -7,7 +7,9 @@ mod common;
 use common::faulty::{Faulty, SPOILABLE};
 use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
-use satcolor::ops::{registry, Act, AdamParams, Conv2dShape, ConvTranspose2dShape, Pool2dShape};
+use satcolor::ops::{
+    registry, Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, Pool2dShape,
+};
 use satcolor::selftest::{self, max_rel_err, Suite, TOLERANCE};
 use satcolor::Error;
 use std::time::Instant;
@@ -174,6 +176,85 @@ fn cpu_rejects_bad_shapes_with_errors() {
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
     let e = dev.write(&mut buf(3), &[1.0; 2]);
     assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    // The fused convolutions the cpu device runs in its tiles: a part, a mask or a
+    // concatenation that does not fit is an error, and the outputs stay as they were.
+    let s = Conv2dShape {
+        n: 2,
+        c_in: 5,
+        h: 9,
+        w: 10,
+        c_out: 4,
+        k: 3,
+        stride: 1,
+        pad: 1,
+    };
+    let cat = ConcatShape {
+        n: 2,
+        c_a: 2,
+        c_b: 3,
+        plane: 90,
+    };
+    let (w, dy) = (buf(s.w_len()), buf(s.y_len()));
+    let (a, b) = (buf(cat.a_len()), buf(cat.b_len()));
+    let (mut y, mut scratch) = (vec![7.0f32; s.y_len()], vec![7.0f32; s.x_len()]);
+    let short = buf(cat.b_len() - 1);
+    let e = dev.conv2d_forward_cat(
+        &s,
+        &cat,
+        (&a, &short),
+        &w,
+        None,
+        Act::Relu,
+        &mut y,
+        &mut scratch,
+    );
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let wrong = ConcatShape { c_b: 4, ..cat };
+    let e = dev.conv2d_forward_cat(
+        &s,
+        &wrong,
+        (&a, &b),
+        &w,
+        None,
+        Act::Relu,
+        &mut y,
+        &mut scratch,
+    );
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let (mut da, mut db) = (vec![7.0f32; cat.a_len()], vec![7.0f32; cat.b_len() + 1]);
+    let e = dev.conv2d_backward_input_cat(&s, &cat, &w, &dy, (&mut da, &mut db), &mut scratch);
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let mut dw = vec![7.0f32; s.w_len()];
+    let e =
+        dev.conv2d_backward_weight_cat(&s, &cat, (&a, &b), &buf(3), &mut dw, None, &mut scratch);
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let mut dx = vec![7.0f32; s.x_len()];
+    let e = dev.conv2d_backward_input_act(&s, &w, &dy, (Act::Relu, &buf(s.x_len() - 1)), &mut dx);
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    let t = ConvTranspose2dShape {
+        n: 2,
+        c_in: 4,
+        h: 5,
+        w: 5,
+        c_out: 3,
+        k: 2,
+        stride: 2,
+        pad: 0,
+        out_pad: 0,
+    };
+    let mut tdx = vec![7.0f32; t.x_len()];
+    let mask = buf(t.x_len() + 1);
+    let e = dev.conv_transpose2d_backward_input_act(
+        &t,
+        &buf(t.w_len()),
+        &buf(t.y_len()),
+        (Act::Relu, &mask),
+        &mut tdx,
+    );
+    assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+    for untouched in [&y, &scratch, &da, &db, &dw, &dx, &tdx] {
+        assert!(untouched.iter().all(|&v| v == 7.0), "an output was written");
+    }
 }
 
 #[test]

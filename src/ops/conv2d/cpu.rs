@@ -21,7 +21,7 @@ use crate::ops::gemm::im2col::{col2im, im2col, Geometry};
 use crate::ops::gemm::matmul::{matmul, matmul_strided, MatRef};
 use crate::ops::gemm::scratch::with_scratch;
 use crate::ops::reduce::cpu::channel_sums;
-use crate::ops::{check_len, shape_err, Act, ConcatShape, Conv2dShape};
+use crate::ops::{check_len, Act, ConcatShape, Conv2dShape};
 use crate::Result;
 use rayon::prelude::*;
 
@@ -247,22 +247,13 @@ pub fn conv2d_backward_input_act(
     Ok(())
 }
 
-/// Checks a convolution of the concatenation `[a; b]` (or the split of its input
-/// gradient): `cat` is s's input (batch, channels, plane), a, b and the scratch have
-/// its lengths. Returns s's geometry.
+/// [`Conv2dShape::check_cat`], then s's geometry.
 fn check_cat(
     op: &'static str,
     (s, cat): (&Conv2dShape, &ConcatShape),
-    (a, b, scratch): (usize, usize, usize),
+    lens: (usize, usize, usize),
 ) -> Result<Geometry> {
-    s.validate()?;
-    cat.validate()?;
-    if cat.n != s.n || cat.c_a + cat.c_b != s.c_in || cat.plane != s.h * s.w {
-        return Err(shape_err(op, format!("{cat:?} is not the input of {s:?}")));
-    }
-    check_len(op, "a", a, cat.a_len())?;
-    check_len(op, "b", b, cat.b_len())?;
-    check_len(op, "scratch", scratch, s.x_len())?;
+    s.check_cat(op, cat, lens)?;
     Ok(Geometry::new(s))
 }
 

@@ -1464,8 +1464,7 @@ fn check_params<E: KernelExec>(
 }
 
 /// Checks a convolution of the concatenation of two inputs (or the split of its input
-/// gradient): the shapes, `cat` being s's input (batch, channels, plane), and the lengths
-/// of its parts a and b and of the scratch. Returns whether the kernels can take the
+/// gradient) with [`Conv2dShape::check_cat`]. Returns whether the kernels can take the
 /// parts as they are: equal halves.
 fn check_cat<E: KernelExec>(
     dev: &GpuDevice<E>,
@@ -1474,14 +1473,12 @@ fn check_cat<E: KernelExec>(
     (a, b): (&E::Buf, &E::Buf),
     scratch: &E::Buf,
 ) -> Result<bool> {
-    s.validate()?;
-    cat.validate()?;
-    if cat.n != s.n || cat.c_a + cat.c_b != s.c_in || cat.plane != s.h * s.w {
-        return Err(shape_err(op, format!("{cat:?} is not the input of {s:?}")));
-    }
-    check_len(op, "a", dev.exec().len(a), cat.a_len())?;
-    check_len(op, "b", dev.exec().len(b), cat.b_len())?;
-    check_len(op, "scratch", dev.exec().len(scratch), s.x_len())?;
+    let lens = (
+        dev.exec().len(a),
+        dev.exec().len(b),
+        dev.exec().len(scratch),
+    );
+    s.check_cat(op, cat, lens)?;
     Ok(cat.c_a == cat.c_b)
 }
 

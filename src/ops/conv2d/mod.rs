@@ -10,7 +10,7 @@ pub mod reference;
 pub(crate) use cases::activation_output;
 pub use cases::{Conv2d, Conv2dCat, Conv2dInputAct, Conv2dInputUnpool, Conv2dPooled};
 
-use crate::ops::{shape_err, Pool2dShape};
+use crate::ops::{check_len, shape_err, ConcatShape, Pool2dShape};
 use crate::Result;
 
 /// Shape of a 2-D convolution (cross-correlation, as in PyTorch's `conv2d`):
@@ -87,5 +87,28 @@ impl Conv2dShape {
             ));
         }
         Ok(())
+    }
+
+    /// Checks a convolution of the concatenation `[a; b]` (or the split of its input
+    /// gradient), for every device: both shapes valid, `cat` this shape's input (batch,
+    /// channels, plane), and the parts a, b and the scratch of its lengths (`a`, `b`,
+    /// `scratch`).
+    pub(crate) fn check_cat(
+        &self,
+        op: &'static str,
+        cat: &ConcatShape,
+        (a, b, scratch): (usize, usize, usize),
+    ) -> Result<()> {
+        self.validate()?;
+        cat.validate()?;
+        if cat.n != self.n || cat.c_a + cat.c_b != self.c_in || cat.plane != self.h * self.w {
+            return Err(shape_err(
+                op,
+                format!("{cat:?} is not the input of {self:?}"),
+            ));
+        }
+        check_len(op, "a", a, cat.a_len())?;
+        check_len(op, "b", b, cat.b_len())?;
+        check_len(op, "scratch", scratch, self.x_len())
     }
 }
