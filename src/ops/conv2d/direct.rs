@@ -32,6 +32,8 @@ use crate::ops::{simd_available, Act};
 use rayon::prelude::*;
 use std::cell::Cell;
 
+mod winograd;
+
 /// The epilogue of a pass: `y = act(sum + bias[channel])`, then, with a mask,
 /// `y · act'(m)` (the gradient through the activation whose output m is).
 #[derive(Clone, Copy)]
@@ -321,19 +323,30 @@ impl Direct {
         c_out * t.c_in * t.k * t.k
     }
 
-    /// `y = act(correlation(x) + bias)` for every image (`y` overwritten).
+    /// `y = act(correlation(x) + bias)` for every image (`y` overwritten): by Winograd
+    /// F(2×2, 3×3) where [`winograd`](Self::winograd) takes the correlation, otherwise
+    /// by the direct tiles.
     pub fn run(&self, x: Input<'_>, w: &[f32], epi: BiasAct<'_>, y: Output<'_>) {
-        self.run_with(x, w, epi, y, simd_available());
+        self.run_pass(x, w, epi, y, simd_available(), self.winograd());
     }
 
-    /// [`run`](Self::run), with the AVX2 tile only when `simd` (tests run both).
-    pub fn run_with(
+    /// [`run`](Self::run) by the direct tiles alone, with the AVX2 tile only when `simd`
+    /// (tests run both).
+    #[cfg(test)]
+    pub fn run_with(&self, x: Input<'_>, w: &[f32], epi: BiasAct<'_>, y: Output<'_>, simd: bool) {
+        self.run_pass(x, w, epi, y, simd, false);
+    }
+
+    /// Checks the lengths and runs the pass by Winograd (when `winograd`) or the direct
+    /// tiles, with AVX2 only when `simd`.
+    fn run_pass(
         &self,
         x: Input<'_>,
         w: &[f32],
         epi: BiasAct<'_>,
         mut y: Output<'_>,
         simd: bool,
+        winograd: bool,
     ) {
         if let Some(b) = epi.bias {
             assert_eq!(b.len() * self.splits().1.pow(2), self.c_out);
@@ -345,6 +358,10 @@ impl Direct {
             assert!(matches!(y, Output::One(_)) && m.len() == y.len());
         }
         let y = y.shared(self.c_out / self.splits().1.pow(2));
+        if winograd {
+            self.run_winograd(x, w, epi, y, simd);
+            return;
+        }
         match self.shape_of_tile() {
             (12, 1) => self.run_tiles::<12, 1>(x, w, epi, y, simd),
             (6, 2) => self.run_tiles::<6, 2>(x, w, epi, y, simd),

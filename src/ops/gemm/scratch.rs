@@ -4,8 +4,9 @@
 
 use std::cell::Cell;
 
-/// Scratch slots per thread: a routine that needs two buffers at once takes one of each.
-const SLOTS: usize = 2;
+/// Scratch slots per thread: a routine that needs several buffers at once takes one of
+/// each (the Winograd pass: two for the whole pass, two more per task).
+const SLOTS: usize = 4;
 
 thread_local! {
     static SCRATCH: [Cell<Vec<f32>>; SLOTS] = const { [const { Cell::new(Vec::new()) }; SLOTS] };
@@ -18,7 +19,7 @@ pub(crate) fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R 
 }
 
 /// Runs `f` on a scratch slice of `len` elements (contents unspecified) from the calling
-/// thread's slot `slot` (< 2). The buffer is taken out of the slot while `f` runs, so a
+/// thread's slot `slot` (< 4). The buffer is taken out of the slot while `f` runs, so a
 /// nested call on the same slot (rayon work stealing) simply gets a fresh buffer.
 pub(crate) fn with_scratch_in<R>(slot: usize, len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     let mut buf = SCRATCH.with(|s| s[slot].take());
