@@ -35,6 +35,11 @@ const CHUNK_FLOATS: usize = 4096;
 /// Positions of a transformed patch (4 × 4).
 const XI: usize = 16;
 
+/// Floats between the end of one position's V (or M) and the next: one cache line, so
+/// that the 16 positions a transform writes or reads at once do not fall in the same L1
+/// set (their planes would otherwise lie a multiple of 4 KiB apart).
+const SKEW: usize = 16;
+
 /// One vector of lanes, one tile per lane.
 type Lanes = [f32; LANES];
 
@@ -157,23 +162,23 @@ impl Direct {
                 (0..chunks).into_par_iter().for_each(|chunk| {
                     let first = chunk * rows;
                     let rows = rows.min(tile_rows - first);
-                    with_scratch_in(2, XI * self.c_in * most, |v| {
-                        with_scratch_in(3, XI * blocks * OCB * most, |m| {
+                    with_scratch_in(2, XI * (self.c_in * most + SKEW), |v| {
+                        with_scratch_in(3, XI * (blocks * OCB * most + SKEW), |m| {
                             let nt = (rows * grid.twp).div_ceil(span) * span;
                             let chunk = Chunk {
                                 first,
                                 rows,
                                 nt,
+                                v_plane: self.c_in * nt + SKEW,
+                                m_plane: blocks * OCB * nt + SKEW,
                                 grid,
                             };
-                            let v = &mut v[..XI * self.c_in * nt];
-                            let m = &mut m[..XI * blocks * OCB * nt];
+                            let v = &mut v[..XI * chunk.v_plane];
+                            let m = &mut m[..XI * chunk.m_plane];
                             transform_input(self.c_in, chunk, p, v, simd);
                             self.multiply::<OCB, NV>(chunk, u, v, m, simd);
                             // SAFETY: the chunk's tile rows are written by this task alone.
-                            unsafe {
-                                self.transform_output(chunk, m, blocks * OCB, epi, out, simd)
-                            };
+                            unsafe { self.transform_output(chunk, m, epi, out, simd) };
                         })
                     })
                 });
@@ -272,10 +277,10 @@ impl Direct {
         let span = NV * LANES;
         let mut acc = [[[0.0f32; LANES]; NV]; OCB];
         for xi in 0..XI {
-            let v_xi = &v[xi * self.c_in * nt..][..self.c_in * nt];
+            let v_xi = &v[xi * chunk.v_plane..][..self.c_in * nt];
             for block in 0..blocks {
                 let panel = &u[(block * XI + xi) * self.c_in * OCB..][..self.c_in * OCB];
-                let m_block = &mut m[(xi * blocks + block) * OCB * nt..][..OCB * nt];
+                let m_block = &mut m[xi * chunk.m_plane + block * OCB * nt..][..OCB * nt];
                 #[cfg(target_arch = "x86_64")]
                 if simd {
                     for t0 in (0..nt).step_by(span) {
@@ -305,7 +310,7 @@ impl Direct {
 
     /// Writes the chunk's outputs: `Y = Aᵀ M A` per tile, `act(Y + bias)`, times the
     /// mask's derivative with a mask; rows and columns past the output grid are dropped.
-    /// `m` holds `M[ξ][o][t]` for `channels` (≥ c_out) output channels.
+    /// `m` holds `M[ξ][o][t]` (positions `chunk.m_plane` apart).
     ///
     /// # Safety
     /// No other thread may write the chunk's outputs meanwhile.
@@ -313,7 +318,6 @@ impl Direct {
         &self,
         chunk: Chunk,
         m: &[f32],
-        channels: usize,
         epi: BiasAct<'_>,
         out: &SharedOut,
         simd: bool,
@@ -321,11 +325,11 @@ impl Direct {
         #[cfg(target_arch = "x86_64")]
         if simd {
             // SAFETY: AVX2 was detected; the caller's promise is passed on.
-            unsafe { self.transform_output_avx2(chunk, m, channels, epi, out) };
+            unsafe { self.transform_output_avx2(chunk, m, epi, out) };
             return;
         }
         let _ = simd;
-        self.transform_output_body(chunk, m, channels, epi, out);
+        self.transform_output_body(chunk, m, epi, out);
     }
 
     /// [`transform_output`](Self::transform_output) in AVX2: the same additions, 8 tiles
@@ -339,13 +343,13 @@ impl Direct {
         &self,
         chunk: Chunk,
         m: &[f32],
-        channels: usize,
         epi: BiasAct<'_>,
         out: &SharedOut,
     ) {
         use std::arch::x86_64::*;
         let (nt, twp) = (chunk.nt, chunk.grid.twp);
-        assert!(m.len() >= XI * channels * nt && chunk.rows * twp <= nt && self.c_out <= channels);
+        assert!(m.len() >= XI * chunk.m_plane && chunk.m_plane >= self.c_out * nt);
+        assert!(chunk.rows * twp <= nt);
         let mp = m.as_ptr();
         let zero = _mm256_setzero_ps();
         for lr in 0..chunk.rows {
@@ -357,7 +361,7 @@ impl Direct {
                 let bias = _mm256_set1_ps(self.bias(epi, o));
                 for j0 in (0..twp).step_by(LANES) {
                     let at = lr * twp + j0;
-                    let ld = |xi: usize| _mm256_loadu_ps(mp.add((xi * channels + o) * nt + at));
+                    let ld = |xi: usize| _mm256_loadu_ps(mp.add(xi * chunk.m_plane + o * nt + at));
                     // Aᵀ M (columns j), then (Aᵀ M) A (rows a).
                     let cols: [[__m256; 2]; 4] = std::array::from_fn(|j| {
                         let (m1, m2) = (ld(4 + j), ld(8 + j));
@@ -410,7 +414,6 @@ impl Direct {
         &self,
         chunk: Chunk,
         m: &[f32],
-        channels: usize,
         epi: BiasAct<'_>,
         out: &SharedOut,
     ) {
@@ -425,7 +428,7 @@ impl Direct {
                 for j0 in (0..twp).step_by(LANES) {
                     let at = lr * twp + j0;
                     let mx: [Lanes; XI] = std::array::from_fn(|xi| {
-                        let src = &m[(xi * channels + o) * nt + at..][..LANES];
+                        let src = &m[xi * chunk.m_plane + o * nt + at..][..LANES];
                         std::array::from_fn(|l| src[l])
                     });
                     let y = inverse(&mx);
@@ -484,6 +487,9 @@ struct Chunk {
     first: usize,
     rows: usize,
     nt: usize,
+    /// From one position ξ of V (of M) to the next: its channels × `nt`, then [`SKEW`].
+    v_plane: usize,
+    m_plane: usize,
     grid: Grid,
 }
 
@@ -513,12 +519,13 @@ unsafe fn transform_input_avx2(c_in: usize, chunk: Chunk, p: &[f32], v: &mut [f3
         rows,
         nt,
         grid,
+        ..
     } = chunk;
     let (pr, pw, twp) = (grid.pr, grid.pw, grid.twp);
     let images = (first + rows).div_ceil(grid.th);
     // Every read lies in the chunk's images' phase planes, every write in V.
     assert!(p.len() >= images * c_in * grid.phases() && rows * twp <= nt);
-    assert!(v.len() >= XI * c_in * nt);
+    assert!(v.len() >= XI * chunk.v_plane && chunk.v_plane >= c_in * nt);
     let (pp, vp) = (p.as_ptr(), v.as_mut_ptr());
     for c in 0..c_in {
         for lr in 0..rows {
@@ -549,13 +556,16 @@ unsafe fn transform_input_avx2(c_in: usize, chunk: Chunk, p: &[f32], v: &mut [f3
                         _mm256_sub_ps(t[1], t[3]),
                     ];
                     for (k, o) in out.into_iter().enumerate() {
-                        _mm256_storeu_ps(vp.add(((4 * i + k) * c_in + c) * nt + lr * twp + j0), o);
+                        _mm256_storeu_ps(
+                            vp.add((4 * i + k) * chunk.v_plane + c * nt + lr * twp + j0),
+                            o,
+                        );
                     }
                 }
             }
         }
         for xi in 0..XI {
-            v[(xi * c_in + c) * nt..][rows * twp..nt].fill(0.0);
+            v[xi * chunk.v_plane + c * nt..][rows * twp..nt].fill(0.0);
         }
     }
 }
@@ -617,6 +627,7 @@ fn transform_input_body(c_in: usize, chunk: Chunk, p: &[f32], v: &mut [f32]) {
         rows,
         nt,
         grid,
+        ..
     } = chunk;
     let (pr, pw, twp) = (grid.pr, grid.pw, grid.twp);
     for c in 0..c_in {
@@ -636,13 +647,14 @@ fn transform_input_body(c_in: usize, chunk: Chunk, p: &[f32], v: &mut [f32]) {
                 });
                 let t = forward(&d);
                 for (xi, lanes) in t.as_flattened().iter().enumerate() {
-                    v[(xi * c_in + c) * nt + lr * twp + j0..][..LANES].copy_from_slice(lanes);
+                    v[xi * chunk.v_plane + c * nt + lr * twp + j0..][..LANES]
+                        .copy_from_slice(lanes);
                 }
             }
         }
         // Tiles past the chunk's rows, up to whole micro-kernel tiles.
         for xi in 0..XI {
-            v[(xi * c_in + c) * nt..][rows * twp..nt].fill(0.0);
+            v[xi * chunk.v_plane + c * nt..][rows * twp..nt].fill(0.0);
         }
     }
 }
@@ -721,8 +733,8 @@ mod tests {
     /// The Winograd forward pass (bias, leaky ReLU) and input gradient (bias, ReLU, and
     /// again through a mask) of `s`, with and without AVX2, against the f64 reference;
     /// the concatenated input and the input gradient in two parts equal the one-buffer
-    /// passes bit for bit.
-    fn check(s: Conv2dShape) {
+    /// passes bit for bit. Returns the forward pass's micro-kernel tile.
+    fn check(s: Conv2dShape) -> (usize, usize) {
         let g = Geometry::new(&s);
         let (fwd, adj) = (Direct::forward(&g).unwrap(), Direct::adjoint(&g).unwrap());
         assert!(
@@ -825,6 +837,7 @@ mod tests {
                 .collect();
             assert!(got == want, "{s:?} masked ∂x (simd {simd})");
         }
+        fwd.winograd_tile()
     }
 
     #[test]
@@ -842,12 +855,19 @@ mod tests {
         // Odd output sides (a last tile row and column half outside), rows of tiles off
         // whole vectors (9, 12 and 21 tiles), channel counts off every micro-kernel tile
         // (6, 4, 3), pads 0 to 2, more channels than one chunk keeps.
-        check(shape(2, 9, 13, 17, 13, 1));
-        check(shape(1, 8, 18, 24, 8, 1));
-        check(shape(3, 11, 7, 42, 9, 0));
-        check(shape(1, 10, 9, 19, 17, 2));
-        check(shape(2, 130, 5, 16, 12, 1));
-        check(shape(1, 12, 33, 40, 24, 1));
+        let tiles = [
+            check(shape(2, 9, 13, 17, 13, 1)),
+            check(shape(1, 8, 18, 24, 8, 1)),
+            check(shape(3, 11, 7, 42, 9, 0)),
+            check(shape(1, 10, 9, 19, 17, 2)),
+            check(shape(2, 130, 5, 16, 12, 1)),
+            check(shape(1, 12, 33, 40, 24, 1)),
+        ];
+        // Both micro-kernel tiles ran.
+        assert!(
+            tiles.contains(&(6, 2)) && tiles.contains(&(2, 6)),
+            "{tiles:?}"
+        );
     }
 
     #[test]
