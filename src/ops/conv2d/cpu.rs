@@ -5,7 +5,9 @@
 //! Stride 1 and 2 with rows at least 8 wide and kernels (per phase) wider than 1×1 run the
 //! direct register-blocked tiles of
 //! `conv2d/direct.rs` (stride 2 as a stride-1 correlation of x's four phases, or into ∂x's
-//! four phases; see `Direct::worthwhile` for what stays with the GEMM). Otherwise im2col +
+//! four phases; see `Direct::worthwhile` for what stays with the GEMM); of those, the
+//! forward pass and input gradient of 3×3 stride-1 layers of 8 channels or more run
+//! Winograd F(2×2, 3×3) (`conv2d/direct/winograd.rs`). Otherwise im2col +
 //! GEMM: `y_n = W · col(x_n)` with W viewed as `[c_out, c_in·k·k]`,
 //! `dx_n = col2im(Wᵀ · dy_n)`, `dW = Σ_n dy_n · col(x_n)ᵀ` (images added in order 0..n).
 //!

@@ -24,6 +24,11 @@
 //! input channel)); each output is summed by one thread in a fixed order, so results do
 //! not depend on the number of threads. Without AVX2 and FMA (checked at run time) a
 //! portable version of the same tiles runs.
+//!
+//! A stride-1 correlation with 3×3 taps, at least 8 channels in and out and rows of at
+//! least 16 outputs (the U-Net's and D's 3×3 layers, forward and input gradient) runs
+//! Winograd F(2×2, 3×3) instead (`direct/winograd.rs`: 2.25× fewer multiplies, through
+//! the same register micro-kernel as a 1×1 correlation); [`Direct::run`] picks it.
 
 use crate::ops::activation::cpu::{apply, derivative};
 use crate::ops::gemm::im2col::Geometry;
@@ -262,7 +267,37 @@ impl Direct {
     /// is at most a permutation, and the 3-tap weight-gradient tile would spend two thirds
     /// of its work on taps that do not exist.
     fn worthwhile(&self) -> bool {
-        self.k > 1 && self.w_out >= LANES
+        self.k > 1 && self.k * self.k <= MAX_TAPS && self.w_out >= LANES
+    }
+
+    /// The taps a tile sums for each class of input channel, as offsets into padded rows
+    /// `wp` wide: the forward pass of a stride-2 layer leaves out the taps of x's phase
+    /// `c % 4` that fall outside w (zero for every output channel: a 5 × 5 kernel's
+    /// phases have 9, 6, 6 and 4 of the 3 × 3 sub-kernel's taps); every other pass sums
+    /// all k × k taps of one class.
+    fn tap_lists(&self, wp: usize) -> TapLists {
+        let classes = if !self.taps.adjoint && self.taps.stride == 2 {
+            4
+        } else {
+            1
+        };
+        let mut lists = TapLists {
+            mask: classes - 1,
+            lens: [0; 4],
+            offsets: [[0; MAX_TAPS]; 4],
+        };
+        for class in 0..classes {
+            for kh in 0..self.k {
+                for kw in 0..self.k {
+                    // Channel `class` is phase `class` of x's channel 0.
+                    if classes == 1 || self.tap_index(0, class, kh, kw).is_some() {
+                        lists.offsets[class][lists.lens[class]] = kh * wp + kw;
+                        lists.lens[class] += 1;
+                    }
+                }
+            }
+        }
+        lists
     }
 
     /// Whether a tile's vectors lie in successive rows (a map one vector wide, such as
@@ -424,25 +459,30 @@ impl Direct {
         });
     }
 
-    /// Packs the taps into `[block][c][kh][kw][OCB]` panels, zero for channels past c_out
-    /// and for taps outside w; a block per task.
-    fn pack_weights<const OCB: usize>(&self, w: &[f32], wk: &mut [f32]) {
-        let k = self.k;
-        wk.par_chunks_mut(self.c_in * k * k * OCB)
+    /// Packs the taps into `[block][c][tap][OCB]` panels, the taps of channel c those of
+    /// its class in `lists` (padded rows `wp` wide), zero for channels past c_out and for
+    /// taps outside w; a block per task.
+    fn pack_weights<const OCB: usize>(
+        &self,
+        w: &[f32],
+        wk: &mut [f32],
+        lists: &TapLists,
+        wp: usize,
+    ) {
+        wk.par_chunks_mut(lists.before(self.c_in) * OCB)
             .enumerate()
             .for_each(|(block, panel)| {
                 let mut i = 0;
                 for c in 0..self.c_in {
-                    for kh in 0..k {
-                        for kw in 0..k {
-                            for o in block * OCB..(block + 1) * OCB {
-                                panel[i] = if o < self.c_out {
-                                    self.tap_index(o, c, kh, kw).map_or(0.0, |j| w[j])
-                                } else {
-                                    0.0
-                                };
-                                i += 1;
-                            }
+                    for &off in lists.of(c) {
+                        let (kh, kw) = (off / wp, off % wp);
+                        for o in block * OCB..(block + 1) * OCB {
+                            panel[i] = if o < self.c_out {
+                                self.tap_index(o, c, kh, kw).map_or(0.0, |j| w[j])
+                            } else {
+                                0.0
+                            };
+                            i += 1;
                         }
                     }
                 }
@@ -469,13 +509,15 @@ impl Direct {
             self.w_out.div_ceil(span) * span + self.k - 1,
         );
         let blocks = self.c_out.div_ceil(OCB);
-        let panel = self.c_in * self.k * self.k * OCB;
+        let lists = self.tap_lists(wp);
+        let panel = lists.before(self.c_in) * OCB;
         with_scratch_in(0, self.n * self.c_in * hp * wp, |xp| {
             with_scratch_in(1, blocks * panel, |wk| {
                 self.pad_input(x, xp, hp, wp);
-                self.pack_weights::<OCB>(w, wk);
+                self.pack_weights::<OCB>(w, wk, &lists, wp);
                 let frame = Frame {
                     k: self.k,
+                    taps: lists,
                     plane: hp * wp,
                     wp,
                     vstride: if self.stacked() { wp } else { LANES },
@@ -484,7 +526,6 @@ impl Direct {
                 // Channels per pass over a row's tiles: their k input rows stay in L1
                 // while every tile of the output row reads them.
                 let group = (L1_FLOATS / (self.k * wp)).clamp(1, self.c_in);
-                let tap_floats = self.k * self.k * OCB;
                 // Enough row chunks for every thread to take several tasks.
                 let threads = rayon::current_num_threads().max(1);
                 let per_rows = self.n * blocks;
@@ -509,11 +550,12 @@ impl Direct {
                             let accs = &mut sums[..ROW_TILES.min(tiles - t0)];
                             for c0 in (0..self.c_in).step_by(group) {
                                 let part = Part {
+                                    c0,
                                     channels: group.min(self.c_in - c0),
                                     first: c0 == 0,
                                     last: c0 + group >= self.c_in,
                                 };
-                                let taps = &panel[c0 * tap_floats..];
+                                let taps = &panel[lists.before(c0) * OCB..];
                                 for (t, acc) in accs.iter_mut().enumerate() {
                                     let x = &x_img[c0 * hp * wp + oh * wp + (t0 + t) * span..];
                                     frame.tile::<OCB, NV>(x, taps, part, &bias, acc, simd);
@@ -886,15 +928,62 @@ impl SharedOut {
 /// (`last`).
 #[derive(Clone, Copy)]
 struct Part {
+    /// The first channel's index in the pass (its class in [`TapLists`]).
+    c0: usize,
     channels: usize,
     first: bool,
     last: bool,
 }
 
+/// Most taps per channel a direct tile sums (a 9 × 9 kernel).
+const MAX_TAPS: usize = 81;
+
+/// The taps a tile sums per channel, by class of channel (see [`Direct::tap_lists`]):
+/// offsets `kh·wp + kw` into a padded channel, in the order the packed panel holds them.
+#[derive(Clone, Copy)]
+struct TapLists {
+    /// Classes less one: channel c is of class `c & mask` (1 or 4 classes).
+    mask: usize,
+    /// The taps of each class.
+    lens: [usize; 4],
+    offsets: [[usize; MAX_TAPS]; 4],
+}
+
+impl TapLists {
+    /// All taps of a k × k kernel on rows `wp` wide (k² ≤ [`MAX_TAPS`]), one class.
+    fn all(k: usize, wp: usize) -> Self {
+        let mut lists = TapLists {
+            mask: 0,
+            lens: [k * k, 0, 0, 0],
+            offsets: [[0; MAX_TAPS]; 4],
+        };
+        for (i, off) in lists.offsets[0][..k * k].iter_mut().enumerate() {
+            *off = (i / k) * wp + i % k;
+        }
+        lists
+    }
+
+    /// The taps of channel `c`.
+    fn of(&self, c: usize) -> &[usize] {
+        let class = c & self.mask;
+        &self.offsets[class][..self.lens[class]]
+    }
+
+    /// Taps of channels `0..c` together: where channel c's start in a packed panel.
+    fn before(&self, c: usize) -> usize {
+        let classes = self.mask + 1;
+        let cycle: usize = self.lens[..classes].iter().sum();
+        (c / classes) * cycle + self.lens[..c % classes].iter().sum::<usize>()
+    }
+}
+
 /// The padded input's strides and the kernel, as a tile reads them.
 #[derive(Clone, Copy)]
 struct Frame {
+    /// The kernel side (the taps reach `k − 1` rows and columns on).
     k: usize,
+    /// The taps summed per channel.
+    taps: TapLists,
     /// Elements of one padded channel.
     plane: usize,
     /// Padded row width.
@@ -907,9 +996,10 @@ struct Frame {
 }
 
 impl Frame {
-    /// `acc[o][v][l] (+)= Σ_{c,kh,kw} panel[c][kh][kw][o] · x[c·plane + kh·wp + kw + 8v + l]`
-    /// over `part`'s channels (x and panel starting at its first channel and the tile's
-    /// first input pixel), then on the last part `acc = act(acc + bias[o])`.
+    /// `acc[o][v][l] (+)= Σ_{c,tap} panel[c][tap][o] · x[c·plane + offset(tap) + 8v + l]`
+    /// over `part`'s channels and each channel's taps (x and panel starting at its first
+    /// channel and the tile's first input pixel), then on the last part
+    /// `acc = act(acc + bias[o])`.
     fn tile<const OCB: usize, const NV: usize>(
         &self,
         x: &[f32],
@@ -923,7 +1013,14 @@ impl Frame {
             + (self.k - 1) * (self.wp + 1)
             + (NV - 1) * self.vstride
             + LANES;
-        assert!(x.len() >= reach && panel.len() >= part.channels * self.k * self.k * OCB);
+        let taps = self.taps.before(part.c0 + part.channels) - self.taps.before(part.c0);
+        assert!(x.len() >= reach && panel.len() >= taps * OCB);
+        debug_assert!(self
+            .taps
+            .offsets
+            .iter()
+            .flatten()
+            .all(|&o| o <= (self.k - 1) * (self.wp + 1)));
         #[cfg(target_arch = "x86_64")]
         if simd {
             // SAFETY: AVX2 and FMA were detected, and the assert keeps every read in bounds.
@@ -968,36 +1065,35 @@ impl Frame {
         }
         let mut wp = panel;
         for c in 0..part.channels {
-            for kh in 0..self.k {
-                let row = x.add(c * self.plane + kh * self.wp);
-                for kw in 0..self.k {
-                    // Hold the shorter of the two operand lists in registers: with the
-                    // 12 accumulators that keeps within the 16 ymm registers.
-                    if NV <= OCB {
-                        let mut xv = [_mm256_setzero_ps(); NV];
-                        for (v, xv) in xv.iter_mut().enumerate() {
-                            *xv = _mm256_loadu_ps(row.add(kw + v * self.vstride));
-                        }
-                        for (o, acc) in acc.iter_mut().enumerate() {
-                            let wv = _mm256_broadcast_ss(&*wp.add(o));
-                            for (a, xv) in acc.iter_mut().zip(&xv) {
-                                *a = _mm256_fmadd_ps(wv, *xv, *a);
-                            }
-                        }
-                    } else {
-                        let mut wv = [_mm256_setzero_ps(); OCB];
-                        for (o, wv) in wv.iter_mut().enumerate() {
-                            *wv = _mm256_broadcast_ss(&*wp.add(o));
-                        }
-                        for v in 0..NV {
-                            let xv = _mm256_loadu_ps(row.add(kw + v * self.vstride));
-                            for (acc, wv) in acc.iter_mut().zip(&wv) {
-                                acc[v] = _mm256_fmadd_ps(*wv, xv, acc[v]);
-                            }
+            let channel = x.add(c * self.plane);
+            for &off in self.taps.of(part.c0 + c) {
+                let row = channel.add(off);
+                // Hold the shorter of the two operand lists in registers: with the
+                // 12 accumulators that keeps within the 16 ymm registers.
+                if NV <= OCB {
+                    let mut xv = [_mm256_setzero_ps(); NV];
+                    for (v, xv) in xv.iter_mut().enumerate() {
+                        *xv = _mm256_loadu_ps(row.add(v * self.vstride));
+                    }
+                    for (o, acc) in acc.iter_mut().enumerate() {
+                        let wv = _mm256_broadcast_ss(&*wp.add(o));
+                        for (a, xv) in acc.iter_mut().zip(&xv) {
+                            *a = _mm256_fmadd_ps(wv, *xv, *a);
                         }
                     }
-                    wp = wp.add(OCB);
+                } else {
+                    let mut wv = [_mm256_setzero_ps(); OCB];
+                    for (o, wv) in wv.iter_mut().enumerate() {
+                        *wv = _mm256_broadcast_ss(&*wp.add(o));
+                    }
+                    for v in 0..NV {
+                        let xv = _mm256_loadu_ps(row.add(v * self.vstride));
+                        for (acc, wv) in acc.iter_mut().zip(&wv) {
+                            acc[v] = _mm256_fmadd_ps(*wv, xv, acc[v]);
+                        }
+                    }
                 }
+                wp = wp.add(OCB);
             }
         }
         if !part.last {
@@ -1040,16 +1136,14 @@ impl Frame {
         }
         let mut taps = panel.chunks_exact(OCB);
         for c in 0..part.channels {
-            for kh in 0..self.k {
-                let row = &x[c * self.plane + kh * self.wp..];
-                for kw in 0..self.k {
-                    let tap = taps.next().unwrap_or(&[]);
-                    for (acc, &wv) in acc.iter_mut().zip(tap) {
-                        for (v, acc) in acc.iter_mut().enumerate() {
-                            let xs = &row[kw + v * self.vstride..][..LANES];
-                            for (a, &xv) in acc.iter_mut().zip(xs) {
-                                *a += wv * xv;
-                            }
+            for &off in self.taps.of(part.c0 + c) {
+                let row = &x[c * self.plane + off..];
+                let tap = taps.next().unwrap_or(&[]);
+                for (acc, &wv) in acc.iter_mut().zip(tap) {
+                    for (v, acc) in acc.iter_mut().enumerate() {
+                        let xs = &row[v * self.vstride..][..LANES];
+                        for (a, &xv) in acc.iter_mut().zip(xs) {
+                            *a += wv * xv;
                         }
                     }
                 }
@@ -1249,6 +1343,42 @@ mod tests {
         // Stride 2 onto 8 × 8 and 8-wide grids: stacked rows of x's phases and of ∂x's.
         check(strided(2, 3, 16, 16, 5, 3, 2, 1));
         check(strided(1, 4, 13, 15, 6, 3, 2, 1));
+        // 160 phase channels in L1 passes of 27: passes that start mid-way through a
+        // channel's four phases, each phase with its own taps.
+        check(strided(1, 40, 9, 90, 6, 5, 2, 2));
+    }
+
+    #[test]
+    fn stride_2_forward_passes_sum_only_the_taps_inside_w() {
+        let s = |k, pad| Conv2dShape {
+            n: 1,
+            c_in: 2,
+            h: 20,
+            w: 20,
+            c_out: 3,
+            k,
+            stride: 2,
+            pad,
+        };
+        let lens = |s: Conv2dShape| {
+            let lists = Direct::forward(&Geometry::new(&s)).unwrap().tap_lists(30);
+            (lists.mask + 1, lists.lens)
+        };
+        // 5 × 5: phases of 3 × 3, 3 × 2, 2 × 3, 2 × 2 taps; 3 × 3 (pad 1): 2 × 2 … 1 × 1.
+        assert_eq!(lens(s(5, 2)), (4, [9, 6, 6, 4]));
+        assert_eq!(lens(s(3, 1)), (4, [1, 2, 2, 4]));
+        // The input gradient keeps one class of all taps.
+        let adj = Direct::adjoint(&Geometry::new(&s(5, 2)))
+            .unwrap()
+            .tap_lists(30);
+        assert_eq!((adj.mask, adj.lens[0]), (0, 9));
+        // Channel 6 (x's channel 1, phase (1, 0): 2 rows × 3 columns of taps) starts
+        // after channel 0's 25 taps and channel 1's first two phases.
+        let lists = Direct::forward(&Geometry::new(&s(5, 2)))
+            .unwrap()
+            .tap_lists(30);
+        assert_eq!(lists.before(6), 25 + 9 + 6);
+        assert_eq!(lists.of(6), &[0, 1, 2, 30, 31, 32][..]);
     }
 
     #[test]

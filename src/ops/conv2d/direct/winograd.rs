@@ -22,7 +22,7 @@
 //! entries of G are 1 and ½; of A and B, 0 and ±1); the tests hold the pass to the f64
 //! reference as tightly as the direct tiles.
 
-use super::{BiasAct, Direct, Frame, Input, Part, SharedOut, LANES};
+use super::{BiasAct, Direct, Frame, Input, Part, SharedOut, TapLists, LANES};
 use crate::ops::activation::cpu::{apply, derivative};
 use crate::ops::gemm::scratch::with_scratch_in;
 use crate::ops::Act;
@@ -262,12 +262,14 @@ impl Direct {
         let nt = chunk.nt;
         let frame = Frame {
             k: 1,
+            taps: TapLists::all(1, nt),
             plane: nt,
             wp: nt,
             vstride: LANES,
             act: Act::Identity,
         };
         let part = Part {
+            c0: 0,
             channels: self.c_in,
             first: true,
             last: true,
