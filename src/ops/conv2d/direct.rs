@@ -1160,7 +1160,7 @@ mod tests {
     use crate::selftest::Rng;
 
     /// Largest |a − b| relative to the largest |b|.
-    fn rel_err(a: &[f32], b: &[f64]) -> f64 {
+    pub(super) fn rel_err(a: &[f32], b: &[f64]) -> f64 {
         let scale = b.iter().fold(1e-30f64, |m, v| m.max(v.abs()));
         a.iter()
             .zip(b)
@@ -1230,6 +1230,18 @@ mod tests {
         }
     }
 
+    /// x of shape `s` as the two parts `[a; b]` the tests concatenate: a the first third
+    /// of each image's channels (rounded up), b the rest.
+    pub(super) fn split_thirds(s: &Conv2dShape, x: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let c_a = s.c_in.div_ceil(3);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for (i, chan) in x.chunks(s.h * s.w).enumerate() {
+            let part = if i % s.c_in < c_a { &mut a } else { &mut b };
+            part.extend_from_slice(chan);
+        }
+        (a, b)
+    }
+
     /// The passes of `check` (biases `b_out` and `b_in`) reading x as the concatenation
     /// of its first third of channels and the rest, and writing ∂x in those two parts,
     /// equal the passes on one buffer (`y`, `dx`, `dw`) bit for bit; an input gradient
@@ -1243,13 +1255,8 @@ mod tests {
     ) {
         let g = Geometry::new(&s);
         let (fwd, adj) = (Direct::forward(&g).unwrap(), Direct::adjoint(&g).unwrap());
-        let c_a = s.c_in.div_ceil(3);
-        let plane = s.h * s.w;
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        for (i, chan) in x.chunks(plane).enumerate() {
-            let part = if i % s.c_in < c_a { &mut a } else { &mut b };
-            part.extend_from_slice(chan);
-        }
+        let (c_a, plane) = (s.c_in.div_ceil(3), s.h * s.w);
+        let (a, b) = split_thirds(&s, x);
         let cat = Input::Cat { a: &a, b: &b, c_a };
         let epi = BiasAct {
             bias: Some(b_out),

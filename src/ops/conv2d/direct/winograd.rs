@@ -712,21 +712,13 @@ fn transform_taps(g: [[f32; 3]; 3]) -> [[f32; 4]; 4] {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{rel_err, split_thirds};
     use super::super::Output;
     use super::*;
     use crate::ops::conv2d::reference;
     use crate::ops::gemm::im2col::Geometry;
     use crate::ops::{simd_available, Conv2dShape};
     use crate::selftest::Rng;
-
-    /// Largest |a − b| relative to the largest |b|.
-    fn rel_err(a: &[f32], b: &[f64]) -> f64 {
-        let scale = b.iter().fold(1e-30f64, |m, v| m.max(v.abs()));
-        a.iter()
-            .zip(b)
-            .fold(0.0f64, |m, (&a, &b)| m.max((a as f64 - b).abs()))
-            / scale
-    }
 
     fn f64s(v: &[f32]) -> Vec<f64> {
         v.iter().map(|&v| v as f64).collect()
@@ -792,11 +784,7 @@ mod tests {
 
             // x as [a; b] (a third of the channels first), ∂x written in those parts.
             let c_a = s.c_in.div_ceil(3);
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            for (i, chan) in x.chunks(plane).enumerate() {
-                let part = if i % s.c_in < c_a { &mut a } else { &mut b };
-                part.extend_from_slice(chan);
-            }
+            let (a, b) = split_thirds(&s, &x);
             let mut got = vec![f32::NAN; s.y_len()];
             let cat = Input::Cat { a: &a, b: &b, c_a };
             fwd.run_pass(cat, &w, fwd_epi, Output::One(&mut got), simd, true);
