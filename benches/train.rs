@@ -7,9 +7,9 @@
 //!   compute, not data loading;
 //! - group `inference`, ids `{preset}/batch{B}`: G's forward pass alone, as `satcolor
 //!   colorize` runs it ([`InferenceGenerator::forward`], the generator of
-//!   [`Colorizer`]), on B windows already on the device (no tiling, blending or host
+//!   [`DeviceColorizer`]), on B windows already on the device (no tiling, blending or host
 //!   copies);
-//! - group `colorize`, ids `{preset}/batch16`: [`Colorizer::colorize_normalized`] of a
+//! - group `colorize`, ids `{preset}/batch16`: [`DeviceColorizer::colorize_normalized`] of a
 //!   512 × 512 gray image in memory, as `satcolor colorize` tiles it by default (64 × 64
 //!   tiles overlapping by 16 pixels, 16 per batch, blended with Hann weights): 121 tiles,
 //!   0.262 megapixels (the megapixels per second are 0.262 / the time).
@@ -34,7 +34,7 @@ use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
-use satcolor::infer::{Colorizer, ImageData, InferenceGenerator, DEFAULT_BATCH};
+use satcolor::infer::{DeviceColorizer, ImageData, InferenceGenerator, DEFAULT_BATCH};
 use satcolor::model::{Bands, Checkpoint, HeadTensors, LossConfig, ModelConfig, Normalization};
 use satcolor::train::{defaults, OptimizerConfig, Trainer};
 use std::cell::Cell;
@@ -180,19 +180,19 @@ fn checkpoint(dev: &CpuDevice, preset: &str) -> Checkpoint {
     .expect("checkpoint of a fresh trainer")
 }
 
-/// [`Colorizer::colorize_normalized`] of `preset` on an [`IMAGE`]-sided gray image with
+/// [`DeviceColorizer::colorize_normalized`] of `preset` on an [`IMAGE`]-sided gray image with
 /// `satcolor colorize`'s defaults (overlap W/4, [`DEFAULT_BATCH`] tiles per batch), after
 /// one warm-up run.
 fn bench_colorize(c: &mut Criterion, dev: &CpuDevice, preset: &str) {
     let mut g = group(c, "colorize");
-    let mut state: Option<(Colorizer<CpuDevice>, ImageData, usize)> = None;
+    let mut state: Option<(DeviceColorizer<CpuDevice>, ImageData, usize)> = None;
     let iterations = Cell::new(0);
     let name = format!("{preset}/batch{DEFAULT_BATCH}");
     g.bench_function(&name, |b| {
         let (col, image, overlap) = state.get_or_insert_with(|| {
             let ckpt = checkpoint(dev, preset);
             let overlap = ckpt.config.window / 4;
-            let mut col = Colorizer::new(dev, &ckpt, DEFAULT_BATCH).expect("colorizer");
+            let mut col = DeviceColorizer::new(dev, &ckpt, DEFAULT_BATCH).expect("colorizer");
             let image = ImageData::new(IMAGE, IMAGE, 1, data(IMAGE * IMAGE, 3)).expect("image");
             col.colorize_normalized(&image, overlap)
                 .expect("warm-up run");

@@ -10,6 +10,9 @@ need=()
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
+# The Python module's virtual environment (scripts/python-env.sh): Debian's python3 needs
+# python3-venv for `python3 -m venv`.
+python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 dpkg -s libgdal-dev >/dev/null 2>&1 || need+=(libgdal-dev)
 # DejaVu Sans: the text of loss.png (drawn without text when missing).
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need+=(fonts-dejavu-core)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: set-up, formatting and lint checks, every test on the
-# CPU (cpu backend, the CUDA emulator running kernels/*.cu, PyTorch goldens), the
+# CPU (cpu backend, the CUDA emulator running kernels/*.cu, PyTorch goldens), the doc
+# examples, the C ABI (capi/) and the Python module (python/) as their users call them, the
 # AddressSanitizer job of the emulator, and the CPU-only build with no nvcc and no GDAL.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,13 +22,22 @@ stage "cargo doc (broken links are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 stage "cargo test (cpu, emu, cuda when a GPU is present)"
 cargo test --all-targets
+stage "cargo test --doc (the examples of the embedding API and the other public items)"
+cargo test --doc
+# The two embedding crates build the engine with the `cuda` feature alone (no emulator, no
+# GDAL, no command line): one CUDA arch keeps that second build of it short.
+stage "C ABI: libsatcolor_c, its generated header, the C example (also under ASan)"
+SATCOLOR_CUDA_ARCHS=sm_90 cargo clippy -p satcolor-capi -p satcolor-python --all-targets -- -D warnings
+SATCOLOR_CUDA_ARCHS=sm_90 cargo test -p satcolor-capi
+stage "Python module: pip install . (maturin), pytest, the rasterio example"
+SATCOLOR_CUDA_ARCHS=sm_90 bash scripts/test-python.sh
 stage "emulator under AddressSanitizer"
 bash scripts/emu-asan.sh
 stage "emulator performance counters (known-traffic kernels)"
 bash scripts/emu-counters.sh
 stage "CPU-only build (no nvcc, no emulator, no GDAL): engine, models, in-memory inference"
 cargo build --no-default-features --features cli --all-targets
-cargo test --no-default-features --features cli --lib --test parity_cpu --test infer --test eval_compare
+cargo test --no-default-features --features cli --lib --test parity_cpu --test infer --test embed --test eval_compare
 stage "the library alone, as embedded: no command line, no clap, indicatif or plotters"
 SATCOLOR_CUDA_ARCHS=sm_90 cargo check --no-default-features --features cuda,emu,geo --lib
 if cargo tree --no-default-features --features cuda,emu,geo -e normal --prefix none \

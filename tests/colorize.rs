@@ -13,7 +13,7 @@ mod train_support;
 use gdal::raster::Buffer;
 use gdal::{Dataset, DriverManager, Metadata};
 use satcolor::device::cpu::CpuDevice;
-use satcolor::infer::{Colorizer, ImageData};
+use satcolor::infer::{DeviceColorizer, ImageData};
 use satcolor::model::normalization::{BandNorm, SampleType};
 use satcolor::model::{Checkpoint, ModelConfig, Normalization};
 use std::path::{Path, PathBuf};
@@ -179,7 +179,7 @@ fn output_keeps_georeferencing_and_matches_the_in_memory_api() {
     )
     .unwrap();
     let dev = CpuDevice::new();
-    let want = Colorizer::new(&dev, &ckpt, 16)
+    let want = DeviceColorizer::new(&dev, &ckpt, 16)
         .unwrap()
         .colorize(&image, 8)
         .unwrap();
@@ -252,7 +252,7 @@ fn gray_from_a_band_or_from_luma_of_chosen_bands() {
         .collect();
     let dev = CpuDevice::new();
     let image = ImageData::new(size.0, size.1, 1, luma).unwrap();
-    let want = Colorizer::new(&dev, &ckpt, 16)
+    let want = DeviceColorizer::new(&dev, &ckpt, 16)
         .unwrap()
         .colorize_normalized(&image, 8)
         .unwrap();

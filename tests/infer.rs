@@ -12,7 +12,7 @@ use satcolor::device::Device;
 use satcolor::infer::tiles::{
     blend_weights, column_blocks, positions, tile_rows, Rect, RowSink, RowSource, TileModel,
 };
-use satcolor::infer::{Colorizer, ImageData, InferenceGenerator};
+use satcolor::infer::{DeviceColorizer, ImageData, InferenceGenerator};
 use satcolor::model::normalization::{BandNorm, SampleType};
 use satcolor::model::{Checkpoint, Generator, GeneratorKind, ModelConfig, Normalization};
 
@@ -371,7 +371,7 @@ fn colorize_in_memory_equals_g_tile_by_tile(cfg: &ModelConfig) {
     let mut valid = vec![true; width * height];
     valid[5] = false;
     let input = ImageData::with_mask(width, height, 1, raw.clone(), valid.clone()).unwrap();
-    let mut colorizer = Colorizer::new(&dev, &ckpt, 4).unwrap();
+    let mut colorizer = DeviceColorizer::new(&dev, &ckpt, 4).unwrap();
     let got = colorizer.colorize(&input, overlap).unwrap();
     assert_eq!((got.width, got.height, got.bands), (width, height, 3));
     assert_eq!(got.valid, valid);
@@ -448,7 +448,7 @@ fn colorize_in_memory_equals_g_tile_by_tile_unet() {
 fn colorize_checks_the_band_count() {
     let dev = CpuDevice::new();
     let cfg = config(2);
-    let mut colorizer = Colorizer::new(&dev, &checkpoint(&cfg, 1), 2).unwrap();
+    let mut colorizer = DeviceColorizer::new(&dev, &checkpoint(&cfg, 1), 2).unwrap();
     let image = ImageData::new(40, 40, 3, vec![0.0; 3 * 1600]).unwrap();
     let err = colorizer.colorize(&image, 8).unwrap_err();
     assert!(err.to_string().contains("3 bands"), "{err}");

@@ -25,7 +25,7 @@ use satcolor::device::cpu::CpuDevice;
 use satcolor::device::Device;
 use satcolor::eval::{gray_replicated, Nchw, Scores};
 use satcolor::infer::tiles::positions;
-use satcolor::infer::{Colorizer, ImageData};
+use satcolor::infer::{DeviceColorizer, ImageData};
 use satcolor::model::{Bands, Checkpoint, ModelConfig, Normalization};
 use satcolor::synth::{write_scenes, SynthOptions};
 use satcolor::train::data::{Batch, DataConfig, WindowSampler};
@@ -207,7 +207,7 @@ fn seams(dev: &CpuDevice, ckpt: &Checkpoint, name: &str) {
             ImageData::new(size, size, 1, gray).unwrap()
         })
         .collect();
-    let mut colorizer = Colorizer::new(dev, ckpt, 8).unwrap();
+    let mut colorizer = DeviceColorizer::new(dev, ckpt, 8).unwrap();
     let w = ckpt.config.window;
     // The mean jump across tile borders (phases 0 and W mod stride: where a tile starts
     // and where one ends) over the largest mean jump at any other phase inside the tiles.

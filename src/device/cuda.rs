@@ -117,6 +117,13 @@ pub struct CudaLaunchGraph {
     _keep: Vec<Arc<CudaSlice<f32>>>,
 }
 
+// SAFETY: a CUDA graph and its executable instance are driver objects not tied to the
+// thread that made them (the driver API takes them from any thread with their context
+// current, which cudarc's launch sets); cudarc leaves `CudaGraph` !Send only because it
+// holds raw handles. The graph is owned by one colorizer and replayed through `&mut`, never
+// from two threads at once (no `Sync`).
+unsafe impl Send for CudaLaunchGraph {}
+
 /// `cuda` or `cuda:N`, as a user names the device in errors.
 fn device_label(ordinal: Option<usize>) -> String {
     ordinal.map_or_else(|| "cuda".to_string(), |n| format!("cuda:{n}"))

@@ -15,28 +15,61 @@ pub trait DeviceVisitor {
     fn visit<D: Device>(self, dev: &D) -> Result<Self::Output>;
 }
 
+/// Code that takes ownership of any [`Device`]; [`open`] opens the device and hands it over
+/// (the embedding API keeps it: [`crate::infer::Colorizer`]).
+pub trait DeviceTaker {
+    /// What the code returns.
+    type Output;
+    /// Takes `dev`.
+    fn take<D>(self, dev: D) -> Result<Self::Output>
+    where
+        D: Device + Send + Sync + 'static,
+        D::Buf: Send,
+        D::Graph: Send;
+}
+
 /// Opens the device named by `spec`, computing its convolutions in `precision` (its
 /// default when `None`: [`Precision::resolve`]), and runs `v` on it.
 ///
-/// `auto` takes the first CUDA GPU that opens, else the CPU; the chosen device's
-/// [`Device::name`] tells the caller which. The GPU executions run the kernel variants of
-/// [`super::gpu::variants`], overridden by `SATCOLOR_KERNELS`. A precision the device
-/// cannot run is an error before anything runs.
+/// See [`open`] for how the device is chosen.
 pub fn run_on<V: DeviceVisitor>(
     spec: &DeviceSpec,
     precision: Option<Precision>,
     v: V,
 ) -> Result<V::Output> {
-    let cpu = |v: V| {
+    /// Lends the opened device to a visitor.
+    struct Lend<V>(V);
+    impl<V: DeviceVisitor> DeviceTaker for Lend<V> {
+        type Output = V::Output;
+        fn take<D: Device>(self, dev: D) -> Result<V::Output> {
+            self.0.visit(&dev)
+        }
+    }
+    open(spec, precision, Lend(v))
+}
+
+/// Opens the device named by `spec`, computing its convolutions in `precision` (its
+/// default when `None`: [`Precision::resolve`]), and hands it to `t`.
+///
+/// `auto` takes the first CUDA GPU that opens, else the CPU; the chosen device's
+/// [`Device::name`] tells the caller which. The GPU executions run the kernel variants of
+/// [`super::gpu::variants`], overridden by `SATCOLOR_KERNELS`. A precision the device
+/// cannot run is an error before anything runs.
+pub fn open<T: DeviceTaker>(
+    spec: &DeviceSpec,
+    precision: Option<Precision>,
+    v: T,
+) -> Result<T::Output> {
+    let cpu = |v: T| {
         Precision::resolve(precision, "the cpu device", false, false)?;
-        v.visit(&CpuDevice::new())
+        v.take(CpuDevice::new())
     };
     match spec {
         DeviceSpec::Cpu => cpu(v),
         DeviceSpec::Auto => {
             #[cfg(feature = "cuda")]
             if let Ok(exec) = super::cuda::CudaExec::new(0) {
-                return visit_cuda(exec, precision, v);
+                return take_cuda(exec, precision, v);
             }
             cpu(v)
         }
@@ -46,7 +79,7 @@ pub fn run_on<V: DeviceVisitor>(
                 let variants = super::gpu::Variants::from_env()?;
                 let exec = super::emu::EmuExec::new(super::emu::EmuOptions::default())?;
                 let p = Precision::resolve(precision, "emu", true, false)?;
-                v.visit(&super::gpu::GpuDevice::with_variants(exec, variants).with_precision(p))
+                v.take(super::gpu::GpuDevice::with_variants(exec, variants).with_precision(p))
             }
             #[cfg(not(feature = "emu"))]
             Err(crate::Error::DeviceUnavailable {
@@ -58,7 +91,7 @@ pub fn run_on<V: DeviceVisitor>(
             #[cfg(feature = "cuda")]
             {
                 let exec = super::cuda::CudaExec::new(*n)?;
-                visit_cuda(exec, precision, v)
+                take_cuda(exec, precision, v)
             }
             #[cfg(not(feature = "cuda"))]
             Err(crate::Error::DeviceUnavailable {
@@ -71,13 +104,13 @@ pub fn run_on<V: DeviceVisitor>(
 
 /// Runs `v` on a CUDA GPU: TF32 by default from compute capability 8.0 on.
 #[cfg(feature = "cuda")]
-fn visit_cuda<V: DeviceVisitor>(
+fn take_cuda<T: DeviceTaker>(
     exec: super::cuda::CudaExec,
     precision: Option<Precision>,
-    v: V,
-) -> Result<V::Output> {
+    v: T,
+) -> Result<T::Output> {
     let variants = super::gpu::Variants::from_env()?;
     let tensor_cores = exec.info().compute_capability.0 >= 8;
     let p = Precision::resolve(precision, &exec.info().name, tensor_cores, tensor_cores)?;
-    v.visit(&super::gpu::GpuDevice::with_variants(exec, variants).with_precision(p))
+    v.take(super::gpu::GpuDevice::with_variants(exec, variants).with_precision(p))
 }

@@ -12,7 +12,7 @@ use super::metrics::Nchw;
 use crate::device::Device;
 use crate::geo::Raster;
 use crate::infer::raster::check_band_types;
-use crate::infer::{Colorizer, ImageData};
+use crate::infer::{DeviceColorizer, ImageData};
 use crate::model::normalization::BandNorm;
 use crate::model::{Checkpoint, HeadTensors, PixelStats};
 use crate::train::data::{luma, Source};
@@ -80,7 +80,7 @@ pub fn evaluate<D: Device>(
     batch: usize,
     linear: Option<&LinearBaseline>,
 ) -> Result<EvalReport> {
-    let mut colorizer = Colorizer::new(dev, ckpt, batch)?;
+    let mut colorizer = DeviceColorizer::new(dev, ckpt, batch)?;
     let mut rasters = Vec::with_capacity(sources.len());
     for s in sources {
         let head = linear.map(|l| &l.head);
@@ -213,7 +213,7 @@ fn as_written(values: &mut [f32], plane: usize, norms: &[BandNorm]) {
 }
 
 fn evaluate_one<D: Device>(
-    colorizer: &mut Colorizer<'_, D>,
+    colorizer: &mut DeviceColorizer<'_, D>,
     ckpt: &Checkpoint,
     source: &Source,
     overlap: usize,

@@ -377,10 +377,8 @@ impl GeoTiffWriter {
         }
         let q = self.dtype.quantize(f64::from(v));
         match self.avoid {
-            Some(nd) if q == nd || (self.dtype == SampleType::Float32 && q as f32 == nd as f32) => {
-                off_nodata(self.dtype, nd)
-            }
-            _ => q,
+            Some(nd) => self.dtype.keep_off(q, nd),
+            None => q,
         }
     }
 
@@ -442,40 +440,6 @@ struct Piece {
     y0: usize,
     rows: usize,
     range: std::ops::Range<usize>,
-}
-
-/// How many f32 steps a Float32 value is kept off the nodata value: GDAL counts values
-/// within 2 units in the last place of it as nodata.
-const FLOAT_STEPS: u32 = 8;
-
-/// A value near `nodata` that `dtype` holds and GDAL does not take for it: one step up, or
-/// down at the top of the range ([`FLOAT_STEPS`] f32 steps for Float32).
-fn off_nodata(dtype: SampleType, nodata: f64) -> f64 {
-    match dtype {
-        SampleType::Float32 => {
-            let nd = nodata as f32;
-            let bits = nd.to_bits();
-            // Away from zero for positive values, towards it for negative ones: up.
-            let next = if nd >= 0.0 {
-                bits + FLOAT_STEPS
-            } else {
-                bits - FLOAT_STEPS
-            };
-            let up = f32::from_bits(next);
-            f64::from(if up.is_finite() {
-                up
-            } else {
-                f32::from_bits(bits - FLOAT_STEPS)
-            })
-        }
-        _ => {
-            if dtype.quantize(nodata + 1.0) == nodata + 1.0 {
-                nodata + 1.0
-            } else {
-                nodata - 1.0
-            }
-        }
-    }
 }
 
 impl Drop for GeoTiffWriter {

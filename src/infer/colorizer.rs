@@ -1,4 +1,4 @@
-//! [`Colorizer`]: a checkpoint's generator on a device as a [`TileModel`], and the
+//! [`DeviceColorizer`]: a checkpoint's generator on a device as a [`TileModel`], and the
 //! in-memory inference API (arrays of raw band values in, arrays out) that needs no GDAL.
 
 use super::generator::InferenceGenerator;
@@ -57,31 +57,61 @@ impl ImageData {
     }
 }
 
-/// Default tiles per batch of a [`Colorizer`].
+/// Default tiles per batch of a [`DeviceColorizer`].
 pub const DEFAULT_BATCH: usize = 16;
 
 /// A checkpoint's generator on a device, with its normalization: colorizes W×W tiles
-/// ([`TileModel`]) and whole images in memory ([`Colorizer::colorize`]).
-pub struct Colorizer<'d, D: Device> {
-    dev: &'d D,
+/// ([`TileModel`]) and whole images in memory ([`DeviceColorizer::colorize`]).
+pub struct DeviceColorizer<'d, D: Device> {
+    dev: DeviceRef<'d, D>,
     generator: InferenceGenerator<D>,
     normalization: Normalization,
     x: D::Buf,
     /// Whether batches run as a replayed launch graph, and the graph once recorded.
     graph: LaunchGraph<D::Graph>,
-    /// The checkpoint, for [`Colorizer::partial`].
+    /// The checkpoint, for `build_partial`.
     ckpt: Checkpoint,
     /// A generator (and its input) for the last batch of fewer tiles than `batch` that ran
     /// (the last tiles of a strip): running those alone, not padded to a full batch.
     partial: Option<(InferenceGenerator<D>, D::Buf)>,
 }
 
-impl<'d, D: Device> Colorizer<'d, D> {
+/// The device of a [`DeviceColorizer`]: borrowed, or owned by it
+/// ([`DeviceColorizer::owning`]).
+enum DeviceRef<'d, D> {
+    Borrowed(&'d D),
+    Owned(Box<D>),
+}
+
+impl<D> std::ops::Deref for DeviceRef<'_, D> {
+    type Target = D;
+
+    fn deref(&self) -> &D {
+        match self {
+            DeviceRef::Borrowed(d) => d,
+            DeviceRef::Owned(d) => d,
+        }
+    }
+}
+
+impl<D: Device> DeviceColorizer<'static, D> {
+    /// As [`DeviceColorizer::new`], owning the device (the engine behind
+    /// [`super::Colorizer`]).
+    pub fn owning(dev: D, ckpt: &Checkpoint, batch: usize) -> ModelResult<Self> {
+        Self::on(DeviceRef::Owned(Box::new(dev)), ckpt, batch)
+    }
+}
+
+impl<'d, D: Device> DeviceColorizer<'d, D> {
     /// The generator of `ckpt` on `dev`, running up to `batch` tiles at a time: a strip's
     /// last, fewer tiles run alone, through a second generator built for their number when
     /// first needed (so no work is spent on padding tiles).
     pub fn new(dev: &'d D, ckpt: &Checkpoint, batch: usize) -> ModelResult<Self> {
-        let generator = InferenceGenerator::from_checkpoint(dev, ckpt, batch)?;
+        Self::on(DeviceRef::Borrowed(dev), ckpt, batch)
+    }
+
+    fn on(dev: DeviceRef<'d, D>, ckpt: &Checkpoint, batch: usize) -> ModelResult<Self> {
+        let generator = InferenceGenerator::from_checkpoint(&*dev, ckpt, batch)?;
         let x = dev.alloc_zeros(generator.input_len())?;
         Ok(Self {
             dev,
@@ -94,17 +124,17 @@ impl<'d, D: Device> Colorizer<'d, D> {
         })
     }
 
-    /// The generator for batches of `n` tiles (fewer than a full batch) and its input
-    /// buffer, built when `n` differs from the last such batch's.
-    fn partial(&mut self, n: usize) -> Result<&mut (InferenceGenerator<D>, D::Buf)> {
+    /// Builds `partial` for batches of `n` tiles (fewer than a full
+    /// batch) when `n` differs from the last such batch's.
+    fn build_partial(&mut self, n: usize) -> Result<()> {
         if self.partial.as_ref().map(|(g, _)| g.batch()) != Some(n) {
             // The old one goes first, so that both are never held at once.
             self.partial = None;
-            let generator = InferenceGenerator::from_checkpoint(self.dev, &self.ckpt, n)?;
+            let generator = InferenceGenerator::from_checkpoint(&*self.dev, &self.ckpt, n)?;
             let x = self.dev.alloc_zeros(generator.input_len())?;
             self.partial = Some((generator, x));
         }
-        Ok(self.partial.as_mut().expect("built above"))
+        Ok(())
     }
 
     /// Runs each batch's forward pass as one replayed launch graph (`--cuda-graphs`; see
@@ -120,6 +150,11 @@ impl<'d, D: Device> Colorizer<'d, D> {
         }
         self.graph = LaunchGraph::new(on);
         Ok(())
+    }
+
+    /// The device it runs on.
+    pub fn device(&self) -> &D {
+        &self.dev
     }
 
     /// How raw input and output values map to [0, 1].
@@ -198,7 +233,7 @@ impl<'d, D: Device> Colorizer<'d, D> {
     }
 }
 
-impl<D: Device> TileModel for Colorizer<'_, D> {
+impl<D: Device> TileModel for DeviceColorizer<'_, D> {
     fn window(&self) -> usize {
         self.generator.config().window
     }
@@ -216,7 +251,6 @@ impl<D: Device> TileModel for Colorizer<'_, D> {
     }
 
     fn run(&mut self, x: &[f32], y: &mut [f32]) -> Result<()> {
-        let dev = self.dev;
         let tile = self.generator.input_len() / self.batch();
         let n = x.len() / tile;
         ensure!(
@@ -227,12 +261,14 @@ impl<D: Device> TileModel for Colorizer<'_, D> {
         );
         if n < self.batch() {
             // The last tiles of a strip: a generator of their number, op by op.
-            let (generator, buf) = self.partial(n)?;
+            self.build_partial(n)?;
+            let (dev, (generator, buf)) = (&*self.dev, self.partial.as_mut().expect("built"));
             dev.write(buf, x)?;
             let out = generator.forward(dev, buf)?;
             y.copy_from_slice(&dev.download(out)?);
             return Ok(());
         }
+        let dev = &*self.dev;
         dev.write(&mut self.x, x)?;
         let (generator, x) = (&mut self.generator, &self.x);
         self.graph

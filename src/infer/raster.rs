@@ -2,11 +2,11 @@
 //! the input is read and the output written a window's height of rows at a time, so memory
 //! is bounded by the raster's width, not its size.
 
-use super::colorizer::{Colorizer, DEFAULT_BATCH};
+use super::colorizer::{DeviceColorizer, DEFAULT_BATCH};
 use super::tiles::{positions, tile_rows, Rect, RowSink, RowSource};
 use crate::device::Device;
 use crate::geo::{GeoTiffWriter, Raster};
-use crate::model::normalization::{BandNorm, SampleType};
+use crate::model::normalization::{common_type, BandNorm, SampleType};
 use crate::model::Checkpoint;
 use crate::Error;
 use anyhow::Result;
@@ -58,7 +58,7 @@ pub struct ColorizeOptions {
     /// 1-based input bands: the model's C_in bands, or the R, G, B of a luma input.
     pub bands: Option<Vec<usize>>,
     /// Whether batches run as a replayed launch graph (`--cuda-graphs`, GPU devices;
-    /// [`Colorizer::set_graphs`]).
+    /// [`DeviceColorizer::set_graphs`]).
     pub graphs: bool,
 }
 
@@ -298,7 +298,7 @@ impl ColorizeJob {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ColorizeSummary> {
         let cfg = &self.ckpt.config;
-        let mut colorizer = Colorizer::new(dev, &self.ckpt, self.batch)?;
+        let mut colorizer = DeviceColorizer::new(dev, &self.ckpt, self.batch)?;
         colorizer.set_graphs(self.graphs)?;
         let size = self.size();
         // Twice a row of 256×256 tiles of a column block of the output (4-byte samples at
@@ -439,16 +439,6 @@ fn list(bands: &[usize]) -> String {
         .map(|b| (b + 1).to_string())
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// The output's data type: the target bands' type, Float32 when they differ.
-fn common_type(norms: &[BandNorm]) -> SampleType {
-    let first = norms[0].dtype;
-    if norms.iter().all(|n| n.dtype == first) {
-        first
-    } else {
-        SampleType::Float32
-    }
 }
 
 /// Whether two paths name the same file (the second may not exist yet).

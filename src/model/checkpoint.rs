@@ -265,7 +265,7 @@ pub fn read_file(path: &Path) -> ModelResult<Vec<u8>> {
         path: path.to_path_buf(),
         reason,
     };
-    let meta = std::fs::metadata(path).map_err(|e| bad(format!("cannot read it ({e})")))?;
+    let meta = std::fs::metadata(path).map_err(|e| io_err(path, e))?;
     if !meta.is_file() {
         return Err(bad(if meta.is_dir() {
             "is a directory, not a checkpoint file".into()
@@ -275,7 +275,7 @@ pub fn read_file(path: &Path) -> ModelResult<Vec<u8>> {
     }
     crate::memory::check("loading the checkpoint", meta.len().saturating_mul(2))
         .map_err(|e| bad(e.to_string()))?;
-    std::fs::read(path).map_err(|e| bad(format!("cannot read it ({e})")))
+    std::fs::read(path).map_err(|e| io_err(path, e))
 }
 
 /// A metadata value as JSON.

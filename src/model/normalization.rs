@@ -41,7 +41,57 @@ impl SampleType {
         };
         v.round().clamp(min, max)
     }
+
+    /// `q` (a value of the type) kept off `nodata`, so that a valid value is never read as
+    /// nodata: `q` itself unless it is the nodata value (for Float32, within the
+    /// [`FLOAT_STEPS`] f32 steps GDAL takes for it), else a value near it the type holds
+    /// (one step up, or down at the top of the range).
+    pub fn keep_off(self, q: f64, nodata: f64) -> f64 {
+        let hit = q == nodata || (self == SampleType::Float32 && q as f32 == nodata as f32);
+        if !hit || nodata.is_nan() {
+            return q;
+        }
+        match self {
+            SampleType::Float32 => {
+                let nd = nodata as f32;
+                let bits = nd.to_bits();
+                // Away from zero for positive values, towards it for negative ones: up.
+                let next = if nd >= 0.0 {
+                    bits + FLOAT_STEPS
+                } else {
+                    bits - FLOAT_STEPS
+                };
+                let up = f32::from_bits(next);
+                f64::from(if up.is_finite() {
+                    up
+                } else {
+                    f32::from_bits(bits - FLOAT_STEPS)
+                })
+            }
+            _ => {
+                if self.quantize(nodata + 1.0) == nodata + 1.0 {
+                    nodata + 1.0
+                } else {
+                    nodata - 1.0
+                }
+            }
+        }
+    }
 }
+
+/// The common data type of bands of mappings `norms`: theirs when they agree, Float32 when
+/// they differ (or when there are none).
+pub fn common_type(norms: &[BandNorm]) -> SampleType {
+    match norms.first() {
+        Some(first) if norms.iter().all(|n| n.dtype == first.dtype) => first.dtype,
+        _ => SampleType::Float32,
+    }
+}
+
+/// How many f32 steps a Float32 value is kept off the nodata value
+/// ([`SampleType::keep_off`]): GDAL counts values within 2 units in the last place of it as
+/// nodata.
+pub const FLOAT_STEPS: u32 = 8;
 
 /// The mapping of one band: `clamp((v − lo) / (hi − lo), 0, 1)`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
