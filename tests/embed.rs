@@ -344,3 +344,50 @@ fn the_same_values_as_the_command_line() {
     assert_eq!(got, cli);
     assert!(cli.iter().filter(|&&v| v == 0).count() == 3 * p.iter().filter(|&&v| v == 0).count());
 }
+
+/// Reduced precision where the device offers it: the emulated kernels with 16-bit storage
+/// (bf16, fp16) against the cpu device's FP32; FP32 on the emulator gives the cpu's values
+/// up to rounding. The cpu device refuses 16-bit storage (see the bad-input test).
+#[cfg(feature = "emu")]
+#[test]
+fn reduced_precision_on_the_emulated_kernels() {
+    use satcolor::device::precision::Precision;
+    let (w, h) = (40, 33);
+    let p = pan((w, h));
+    let nodata = Validity {
+        nodata: Some(0.0),
+        mask: None,
+    };
+    let want: Vec<f32> = open()
+        .colorize_planar(&Bands::planar(&p, w, h, 1).unwrap(), nodata)
+        .unwrap();
+    // Tolerances in DN of the narrowest target stretch (blue: 1288 DN): bf16 stores 8
+    // significant bits (2^-8 relative), fp16 11.
+    for (precision, tol) in [
+        (Precision::Fp32, 1.0),
+        (Precision::Bf16, 24.0),
+        (Precision::Fp16, 6.0),
+    ] {
+        let mut c =
+            Colorizer::open(MODEL, &Options::new().device("emu").precision(precision)).unwrap();
+        assert_eq!(c.precision(), precision);
+        let got: Vec<f32> = c
+            .colorize_planar(&Bands::planar(&p, w, h, 1).unwrap(), nodata)
+            .unwrap();
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst <= tol,
+            "{precision}: {worst} DN from the cpu's values"
+        );
+        let same_nodata = got
+            .iter()
+            .zip(&want)
+            .all(|(a, b)| (*a == 0.0) == (*b == 0.0));
+        assert!(same_nodata, "{precision}");
+        eprintln!("{precision}: largest difference {worst} DN");
+    }
+}

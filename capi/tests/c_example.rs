@@ -31,8 +31,20 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Compiles the example with `flags` into `exe`.
+/// Compiles the example with `flags` into `exe`, linked to the shared library.
 fn compile(exe: &Path, flags: &[&str]) {
+    let lib = lib_dir();
+    let mut link = vec![
+        format!("-L{}", lib.display()),
+        format!("-Wl,-rpath,{}", lib.display()),
+        "-lsatcolor_c".to_string(),
+    ];
+    link.splice(0..0, flags.iter().map(|f| f.to_string()));
+    compile_with(exe, &link);
+}
+
+/// Compiles the example with `args` (flags and what to link) into `exe`.
+fn compile_with(exe: &Path, args: &[String]) {
     let lib = lib_dir();
     assert!(
         lib.join("libsatcolor_c.so").exists(),
@@ -42,13 +54,11 @@ fn compile(exe: &Path, flags: &[&str]) {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let out = Command::new(&cc)
         .args(["-std=c99", "-Wall", "-Wextra", "-Werror"])
-        .args(flags)
         .arg(root().join("examples/c/colorize.c"))
         .arg("-I")
         .arg(root().join("capi/include"))
-        .arg(format!("-L{}", lib.display()))
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .args(["-lsatcolor_c", "-o"])
+        .args(args)
+        .arg("-o")
         .arg(exe)
         .output()
         .unwrap_or_else(|e| panic!("{cc}: {e}"));
@@ -151,6 +161,32 @@ fn the_c_example_colorizes_like_the_rust_api() {
         "{err}"
     );
     assert!(!dir.join("never.raw").exists());
+}
+
+#[test]
+fn the_c_example_links_the_static_library() {
+    let dir = scratch("static");
+    let exe = dir.join("colorize-static");
+    let archive = lib_dir().join("libsatcolor_c.a");
+    assert!(archive.exists(), "no {}", archive.display());
+    // The archive and the system libraries Rust's standard library needs on Linux
+    // (`cargo rustc -p satcolor-capi --lib -- --print native-static-libs` lists them).
+    let mut args = vec!["-O1".to_string(), archive.display().to_string()];
+    args.extend(
+        [
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+        ]
+        .map(String::from),
+    );
+    compile_with(&exe, &args);
+    let got = run_example(&exe, &dir, &[]);
+    assert_eq!(got, expected());
 }
 
 #[test]
