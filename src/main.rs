@@ -41,6 +41,9 @@ enum Cmd {
     /// Colorize a raster of any size with a trained model into a GeoTIFF.
     #[cfg(feature = "geo")]
     Colorize(satcolor::cli::colorize::Args),
+    /// Stitch rasters (a directory, e.g. colorize --out-dir's, or a list) into one GDAL VRT.
+    #[cfg(feature = "geo")]
+    Mosaic(satcolor::cli::mosaic::Args),
     /// The tool on real imagery in one go: a few minutes of training on Sentinel-2 and on
     /// the sample raster, colorized held-out rasters, a picture, the loss curves and metrics
     /// against the gray and linear baselines.
@@ -96,6 +99,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Train(args) => satcolor::cli::train::run(&args),
         #[cfg(feature = "geo")]
         Cmd::Colorize(args) => satcolor::cli::colorize::run(&args),
+        #[cfg(feature = "geo")]
+        Cmd::Mosaic(args) => satcolor::cli::mosaic::run(&args),
         #[cfg(feature = "geo")]
         Cmd::Demo(args) => satcolor::cli::demo::run(&args),
         #[cfg(feature = "geo")]

@@ -74,6 +74,15 @@ pub fn temporary_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// A second temporary file of the same write (`.sc-HASH-PID.STAGE.tmp`), for writes made
+/// in two steps (a GeoTIFF converted into a Cloud Optimized GeoTIFF); cleaned up as the
+/// first one is. `stage` is ASCII letters.
+pub fn temporary_path_stage(path: &Path, stage: &str) -> PathBuf {
+    let mut name = temporary_prefix(path);
+    name.push_str(&format!("{}.{stage}.tmp", std::process::id()));
+    path.with_file_name(name)
+}
+
 /// The start of the temporary names of every writer of `path`: `.sc-HASH-`.
 pub fn temporary_prefix(path: &Path) -> String {
     let name = path.file_name().unwrap_or_default();
@@ -87,10 +96,20 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The PID in a temporary name `.sc-HASH-PID.tmp`, if `name` is one.
+/// The PID in a temporary name `.sc-HASH-PID.tmp` or `.sc-HASH-PID.STAGE.tmp`, if `name`
+/// is one.
 fn temporary_pid(name: &str) -> Option<u32> {
     let rest = name.strip_prefix(".sc-")?.strip_suffix(".tmp")?;
     let (hash, pid) = rest.split_once('-')?;
+    let pid = match pid.split_once('.') {
+        Some((pid, stage))
+            if !stage.is_empty() && stage.bytes().all(|b| b.is_ascii_alphabetic()) =>
+        {
+            pid
+        }
+        Some(_) => return None,
+        None => pid,
+    };
     (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| pid.parse().ok())
         .flatten()
@@ -147,6 +166,12 @@ mod tests {
             temporary_prefix(Path::new("b.tif"))
         );
         assert_eq!(temporary_pid(".sc-0123-5.tmp"), None);
+        let cog = temporary_path_stage(Path::new("/data/a.tif"), "cog");
+        let cog = cog.file_name().unwrap().to_str().unwrap();
+        assert!(cog.starts_with(&temporary_prefix(Path::new("a.tif"))));
+        assert_eq!(temporary_pid(cog), Some(std::process::id()));
+        assert_eq!(temporary_pid(".sc-0123456789abcdef-12.c0g.tmp"), None);
+        assert_eq!(temporary_pid(".sc-0123456789abcdef-12..tmp"), None);
         assert_eq!(temporary_pid("out.tif"), None);
     }
 

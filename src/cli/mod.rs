@@ -7,6 +7,8 @@ pub mod demo;
 #[cfg(feature = "geo")]
 pub mod eval;
 pub mod info;
+#[cfg(feature = "geo")]
+pub mod mosaic;
 #[cfg(feature = "emu")]
 pub mod perfmodel;
 #[cfg(feature = "geo")]

@@ -9,9 +9,11 @@
 //! The types satcolor trains on and writes, [`SampleType`](crate::model::normalization::SampleType),
 //! come from a band's [`DataType`] by `SampleType::try_from`.
 
+mod mosaic;
 mod raster;
 mod write;
 
+pub use mosaic::build_vrt;
 pub use raster::{parse_bands, BandInfo, DataType, Raster, UnsupportedType};
 pub use write::{write_geotiff, GeoRef, GeoTiffWriter, Sample, TILE};
 

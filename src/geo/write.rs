@@ -61,6 +61,8 @@ pub struct GeoTiffWriter {
     nodata: Option<f64>,
     /// Whether a validity mask was added.
     masked: bool,
+    /// Whether [`GeoTiffWriter::finish`] converts the file into a Cloud Optimized GeoTIFF.
+    cog: bool,
 }
 
 impl std::fmt::Debug for GeoTiffWriter {
@@ -141,6 +143,7 @@ impl GeoTiffWriter {
             avoid: None,
             nodata,
             masked: false,
+            cog: false,
         };
         // From here on, dropping `writer` on an error removes the temporary.
         take_failure();
@@ -218,6 +221,14 @@ impl GeoTiffWriter {
     /// value itself.
     pub fn keep_off_nodata(&mut self) {
         self.avoid = self.nodata.filter(|v| !v.is_nan());
+    }
+
+    /// Makes the output a Cloud Optimized GeoTIFF (GDAL's COG driver): the same tiles and
+    /// compression, averaged overviews down to about one tile, and the
+    /// layout object stores and web maps read by HTTP range requests. [`GeoTiffWriter::finish`]
+    /// converts the streamed file into it, through a second temporary file.
+    pub fn cloud_optimized(&mut self) {
+        self.cog = true;
     }
 
     /// An error for a failure GDAL reported only through its error handler (a write that
@@ -420,15 +431,47 @@ impl GeoTiffWriter {
         ds.close()
             .map_err(|e| RasterError::io(&self.path, gdal_msg(&e)))?;
         self.check_failure()?;
-        std::fs::File::open(&self.tmp)
+        let done = if self.cog {
+            let cog = crate::output::temporary_path_stage(&self.path, "cog");
+            let converted = self.convert_to_cog(&cog);
+            if converted.is_err() {
+                let _ = std::fs::remove_file(&cog);
+            }
+            converted?;
+            // The streamed file is no longer needed; the converted one is renamed below.
+            let _ = std::fs::remove_file(&self.tmp);
+            self.tmp = cog;
+            &self.tmp
+        } else {
+            &self.tmp
+        };
+        std::fs::File::open(done)
             .and_then(|f| f.sync_all())
             .map_err(|e| RasterError::io(&self.path, e))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| RasterError::io(&self.path, e))?;
+        std::fs::rename(done, &self.path).map_err(|e| RasterError::io(&self.path, e))?;
         // The rename itself made durable; a directory that cannot be synced is not an error.
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
         }
         Ok(())
+    }
+
+    /// Copies the finished temporary GeoTIFF into a Cloud Optimized GeoTIFF at `cog`.
+    fn convert_to_cog(&self, cog: &Path) -> Result<(), RasterError> {
+        let err = |e: GdalError| RasterError::io(&self.path, gdal_msg(&e));
+        let src = Dataset::open(&self.tmp).map_err(err)?;
+        let driver = DriverManager::get_driver_by_name("COG").map_err(err)?;
+        let options = RasterCreationOptions::from_iter([
+            format!("BLOCKSIZE={TILE}"),
+            "COMPRESS=DEFLATE".to_string(),
+            "PREDICTOR=YES".to_string(),
+            "RESAMPLING=AVERAGE".to_string(),
+            "BIGTIFF=IF_SAFER".to_string(),
+        ]);
+        take_failure();
+        let out = src.create_copy(&driver, cog, &options).map_err(err)?;
+        out.close().map_err(err)?;
+        self.check_failure()
     }
 }
 

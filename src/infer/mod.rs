@@ -39,4 +39,6 @@ pub use engine::{Colorizer, Options, Validity};
 pub use error::InferError;
 pub use generator::InferenceGenerator;
 #[cfg(feature = "geo")]
+pub mod archive;
+#[cfg(feature = "geo")]
 pub mod raster;

@@ -60,6 +60,9 @@ pub struct ColorizeOptions {
     /// Whether batches run as a replayed launch graph (`--cuda-graphs`, GPU devices;
     /// [`DeviceColorizer::set_graphs`]).
     pub graphs: bool,
+    /// Whether the output is a Cloud Optimized GeoTIFF with overviews (`--cog`;
+    /// [`GeoTiffWriter::cloud_optimized`]).
+    pub cog: bool,
 }
 
 impl Default for ColorizeOptions {
@@ -70,6 +73,7 @@ impl Default for ColorizeOptions {
             gray_from: GrayFrom::Auto,
             bands: None,
             graphs: false,
+            cog: false,
         }
     }
 }
@@ -103,6 +107,8 @@ pub struct ColorizeJob {
     mask: bool,
     /// Whether batches replay a launch graph.
     graphs: bool,
+    /// Whether the output is a Cloud Optimized GeoTIFF.
+    cog: bool,
 }
 
 /// What a finished [`ColorizeJob`] did.
@@ -276,7 +282,13 @@ impl ColorizeJob {
             nodata,
             mask,
             graphs: options.graphs,
+            cog: options.cog,
         })
+    }
+
+    /// The output's band count.
+    pub fn out_bands(&self) -> usize {
+        self.ckpt.config.out_bands
     }
 
     /// The input's size in pixels.
@@ -318,6 +330,9 @@ impl ColorizeJob {
             &self.ckpt.bands.output,
         )?;
         writer.keep_off_nodata();
+        if self.cog {
+            writer.cloud_optimized();
+        }
         if self.mask {
             writer.add_mask()?;
         }
