@@ -28,6 +28,9 @@ cargo test --doc
 # GDAL, no command line): one CUDA arch keeps that second build of it short.
 stage "C ABI: libsatcolor_c, its generated header, the C example (also under ASan)"
 SATCOLOR_CUDA_ARCHS=sm_90 cargo clippy -p satcolor-capi -p satcolor-python --all-targets -- -D warnings
+# The build makes libsatcolor_c.so and .a, which the tests compile the C example against
+# (`cargo test` alone builds only the Rust library its tests link).
+SATCOLOR_CUDA_ARCHS=sm_90 cargo build -p satcolor-capi
 SATCOLOR_CUDA_ARCHS=sm_90 cargo test -p satcolor-capi
 stage "Python module: pip install . (maturin), pytest, the rasterio example"
 SATCOLOR_CUDA_ARCHS=sm_90 bash scripts/test-python.sh

@@ -48,7 +48,7 @@ fn compile_with(exe: &Path, args: &[String]) {
     let lib = lib_dir();
     assert!(
         lib.join("libsatcolor_c.so").exists(),
-        "no libsatcolor_c.so in {}",
+        "no libsatcolor_c.so in {}: build it first (cargo build -p satcolor-capi)",
         lib.display()
     );
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
@@ -168,7 +168,11 @@ fn the_c_example_links_the_static_library() {
     let dir = scratch("static");
     let exe = dir.join("colorize-static");
     let archive = lib_dir().join("libsatcolor_c.a");
-    assert!(archive.exists(), "no {}", archive.display());
+    assert!(
+        archive.exists(),
+        "no {}: build it first (cargo build -p satcolor-capi)",
+        archive.display()
+    );
     // The archive and the system libraries Rust's standard library needs on Linux
     // (`cargo rustc -p satcolor-capi --lib -- --print native-static-libs` lists them).
     let mut args = vec!["-O1".to_string(), archive.display().to_string()];
