@@ -3,11 +3,11 @@
 //! layout, nodata and masks, typed errors for bad input that leave the output untouched,
 //! and several colorizers running in parallel.
 
+#[cfg(all(feature = "cli", feature = "geo"))]
 #[allow(dead_code)]
 mod train_support;
 
 use satcolor::infer::{Bands, BandsMut, Colorizer, InferError, Layout, Options, Validity};
-use std::path::{Path, PathBuf};
 
 /// The test model: a U-Net (widths 8, 16, window 32) trained 600 steps on the Sentinel-2
 /// scene's luma → RGB, UInt16 in and out.
@@ -293,6 +293,7 @@ fn colorizers_run_in_parallel_threads() {
 fn the_same_values_as_the_command_line() {
     use gdal::raster::Buffer;
     use gdal::{Dataset, DriverManager};
+    use std::path::{Path, PathBuf};
     let dir: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("embed");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
