@@ -255,10 +255,12 @@ impl PyColorizer {
         };
         let dtype = array.dtype();
         let bands = self.out_bands;
+        // Reads `$array` as `$t` and colorizes it into the model's output type.
         macro_rules! go {
-            ($t:ty) => {{
-                let x = read::<$t>(array, interleaved)?;
-                if let (Some(m), l) = (&mask, &x.layout) {
+            ($t:ty, $array:expr) => {{
+                let x = read::<$t>($array, interleaved)?;
+                if let Some(m) = &mask {
+                    let l = &x.layout;
                     if m.len() != l.pixels() {
                         return Err(PyValueError::new_err(format!(
                             "mask: {} entries for an image of {}x{} pixels",
@@ -268,50 +270,29 @@ impl PyColorizer {
                         )));
                     }
                 }
+                let (c, v) = (&self.inner, nodata);
                 match self.output_type {
-                    SampleType::Byte => {
-                        run::<$t, u8>(py, &self.inner, x, nodata, mask, interleaved, bands)
-                    }
-                    SampleType::UInt16 => {
-                        run::<$t, u16>(py, &self.inner, x, nodata, mask, interleaved, bands)
-                    }
-                    SampleType::Int16 => {
-                        run::<$t, i16>(py, &self.inner, x, nodata, mask, interleaved, bands)
-                    }
-                    SampleType::Float32 => {
-                        run::<$t, f32>(py, &self.inner, x, nodata, mask, interleaved, bands)
-                    }
+                    SampleType::Byte => run::<$t, u8>(py, c, x, v, mask, interleaved, bands),
+                    SampleType::UInt16 => run::<$t, u16>(py, c, x, v, mask, interleaved, bands),
+                    SampleType::Int16 => run::<$t, i16>(py, c, x, v, mask, interleaved, bands),
+                    SampleType::Float32 => run::<$t, f32>(py, c, x, v, mask, interleaved, bands),
                 }
             }};
         }
         if dtype.is_equiv_to(&numpy::dtype::<u8>(py)) {
-            go!(u8)
+            go!(u8, array)
         } else if dtype.is_equiv_to(&numpy::dtype::<u16>(py)) {
-            go!(u16)
+            go!(u16, array)
         } else if dtype.is_equiv_to(&numpy::dtype::<i16>(py)) {
-            go!(i16)
+            go!(i16, array)
         } else if dtype.is_equiv_to(&numpy::dtype::<f32>(py)) {
-            go!(f32)
+            go!(f32, array)
         } else if dtype.is_equiv_to(&numpy::dtype::<f64>(py)) {
             // Raw values as float64 (as numpy computes by default): as float32.
             let f = array
                 .call_method1("astype", ("float32",))?
                 .downcast_into::<PyUntypedArray>()?;
-            let x = read::<f32>(&f, interleaved)?;
-            match self.output_type {
-                SampleType::Byte => {
-                    run::<f32, u8>(py, &self.inner, x, nodata, mask, interleaved, bands)
-                }
-                SampleType::UInt16 => {
-                    run::<f32, u16>(py, &self.inner, x, nodata, mask, interleaved, bands)
-                }
-                SampleType::Int16 => {
-                    run::<f32, i16>(py, &self.inner, x, nodata, mask, interleaved, bands)
-                }
-                SampleType::Float32 => {
-                    run::<f32, f32>(py, &self.inner, x, nodata, mask, interleaved, bands)
-                }
-            }
+            go!(f32, &f)
         } else {
             Err(PyValueError::new_err(format!(
                 "array dtype {dtype}: expected {} (the model's input), float32 or float64",
