@@ -11,6 +11,7 @@ use crate::device::precision::Precision;
 use crate::device::DeviceSpec;
 use crate::geo::parse_bands;
 use crate::model::{AdvLoss, LossConfig, ModelConfig};
+use crate::train::collective::{self, Collective};
 use crate::train::data::DataConfig;
 use crate::train::defaults;
 use crate::train::run::{self, Progress, RunSpec, Schedule, TrainSettings};
@@ -20,6 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Instant;
 
 /// Arguments of `satcolor train`.
@@ -158,11 +160,39 @@ pub struct Args {
 }
 
 /// Trains as `args` say and prints where the run is.
+///
+/// Started by `mpirun -np N` (or another MPI launcher), each process is one rank of a
+/// data-parallel run ([`crate::train::collective`]): `--device auto` takes GPU `local_rank`
+/// when there is one, else the CPU with its share of the cores; rank 0 reports and writes
+/// the run directory; a rank that fails ends every rank.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let spec = run_spec(args)?;
+    let collective: Rc<dyn Collective> = Rc::from(collective::from_environment()?);
+    let result = run_ranked(args, collective.clone());
+    if let (Err(e), true) = (&result, collective.size() > 1) {
+        // The other ranks wait in a collective this one will not join: end them all.
+        crate::console::note(&format!("error: rank {}: {e:#}", collective.rank()));
+        collective.abort(if crate::error::is_bad_input(e) { 2 } else { 1 });
+    }
+    result
+}
+
+/// [`run`] as one rank of `collective`.
+fn run_ranked(args: &Args, collective: Rc<dyn Collective>) -> anyhow::Result<()> {
+    let mut spec = run_spec(args)?;
+    let ranks = collective.size();
+    if ranks > 1 {
+        spec.device = rank_device(&spec.device, collective.as_ref())?;
+    }
     let dir = spec.dir.clone();
-    let mut progress = progress_for(args.device == "auto");
-    let summary = run::train(spec, progress.as_mut())?;
+    let mut progress = if collective.rank() == 0 {
+        progress_for(args.device == "auto")
+    } else {
+        Box::new(run::Silent)
+    };
+    let summary = run::train_ranked(spec, progress.as_mut(), collective.clone())?;
+    if collective.rank() != 0 {
+        return Ok(());
+    }
     match summary.last {
         Some(l) => crate::console::print(&format!(
             "trained {} to step {} on {}: d_loss {:.4}, g_loss {:.4}, mse {:.5}; model in {}\n",
@@ -181,6 +211,30 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ))?,
     }
     Ok(())
+}
+
+/// The device of one rank: `auto` takes GPU `local_rank` when it opens, else the CPU. A
+/// CPU rank gets its share of the machine's cores (cores it may run on / ranks on the
+/// machine, at least one: Open MPI binds each rank to cores of its own by default), unless
+/// `RAYON_NUM_THREADS` says otherwise.
+fn rank_device(spec: &DeviceSpec, c: &dyn Collective) -> anyhow::Result<DeviceSpec> {
+    let spec = match spec {
+        #[cfg(feature = "cuda")]
+        DeviceSpec::Auto if crate::device::cuda::CudaExec::new(c.local_rank()).is_ok() => {
+            DeviceSpec::Cuda(c.local_rank())
+        }
+        DeviceSpec::Auto => DeviceSpec::Cpu,
+        other => other.clone(),
+    };
+    if spec == DeviceSpec::Cpu && std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = (cores / c.local_size()).max(1);
+        // Fails only when the pool was built already; it then keeps its size.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global();
+    }
+    Ok(spec)
 }
 
 /// The run `args` describe: a new one, or the resumed one with the changes they may make.

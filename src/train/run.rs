@@ -18,6 +18,7 @@
 //! at any moment leaves a run that loads and resumes. Steady state allocates nothing on the
 //! device and reuses the host batch buffers.
 
+use super::collective::{Collective, Single};
 use super::data::{DataConfig, SamplerState, WindowSampler};
 use super::log::LogRecord;
 use super::optim::OptimizerConfig;
@@ -39,6 +40,7 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// The metadata key of the [`TrainState`] JSON in a run's checkpoints.
@@ -358,6 +360,21 @@ fn check_same_run(dir: &Path, ckpt: &Checkpoint) -> anyhow::Result<()> {
 /// bad input leaves the run directory untouched. A fresh run refuses a directory that
 /// already holds a checkpoint.
 pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summary> {
+    train_ranked(spec, progress, Rc::new(Single))
+}
+
+/// As [`train`], as one rank of a data-parallel run of `collective.size()` ranks (see
+/// [`super::collective`]): `settings.batch` is the global batch, which every rank draws
+/// whole (the same windows as one process draws) and of which it trains on its share (rank r
+/// of N: windows r·B/N to (r+1)·B/N − 1); gradients and losses are averaged over the ranks
+/// before every optimizer step. Rank 0 alone locks and writes the run directory (log,
+/// checkpoints, samples, held-out scores), so a run resumes on any number of ranks that
+/// divides its batch.
+pub fn train_ranked(
+    spec: RunSpec,
+    progress: &mut dyn Progress,
+    collective: Rc<dyn Collective>,
+) -> anyhow::Result<Summary> {
     let RunSpec {
         dir,
         device,
@@ -400,8 +417,26 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
         ))
         .into());
     }
+    let ranks = collective.size();
+    if settings.batch % ranks != 0 {
+        return Err(Error::Input(format!(
+            "--batch {} is the global batch of the {ranks} ranks: it must be a multiple of {ranks}",
+            settings.batch
+        ))
+        .into());
+    }
+    if graphs && ranks > 1 {
+        return Err(Error::Input(
+            "--cuda-graphs cannot be used by the ranks of a data-parallel run: the gradients \
+             are averaged through the host mid-iteration"
+                .into(),
+        )
+        .into());
+    }
     check_memory(&config, &settings)?;
-    if resume.is_none() && model_path(&dir).exists() {
+    // The directory is rank 0's: another rank may see the first checkpoint rank 0 wrote.
+    let lead = collective.rank() == 0;
+    if lead && resume.is_none() && model_path(&dir).exists() {
         return Err(Error::Input(format!(
             "{} already holds a run (model.safetensors): continue it with --resume {0} or \
              choose another --out",
@@ -449,7 +484,7 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
         }
         sampler.set_state(*state);
     }
-    let held_out = held_out_batch(&sampler, settings.batch)?;
+    let held_out = held_out_batch(&sampler, settings.batch / ranks)?;
     // The output head's fit (a fresh run's head, and the linear baseline of the held-out
     // scores): least squares over the training split.
     let (fit, target_mean) = match &resume {
@@ -479,6 +514,7 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
         progress,
         loop_allocations: 0,
         graphs,
+        collective,
     };
     run_on(&device, precision, run)?
 }
@@ -621,6 +657,8 @@ struct Run<'p> {
     loop_allocations: u64,
     /// Whether iterations replay a launch graph.
     graphs: bool,
+    /// The ranks of the run (one for a single process).
+    collective: Rc<dyn Collective>,
 }
 
 impl DeviceVisitor for Run<'_> {
@@ -635,14 +673,21 @@ impl Run<'_> {
     /// Builds the trainer, prepares the directory and trains.
     fn go<D: Device>(mut self, dev: &D) -> anyhow::Result<Summary> {
         // Held until the run ends; taken once the device works, before anything is written.
-        let _lock = lock_run(&self.dir)?;
-        self.recheck_under_lock()?;
+        let lead = self.collective.rank() == 0;
+        let _lock = if lead {
+            let lock = lock_run(&self.dir)?;
+            self.recheck_under_lock()?;
+            Some(lock)
+        } else {
+            None
+        };
         let s = &self.settings;
         let (opt, d_opt) = (s.optimizer_config()?, s.d_optimizer_config()?);
+        let batch = s.batch / self.collective.size();
         let mut trainer = match &self.resume {
-            Some(ckpt) => Trainer::from_checkpoint(dev, ckpt, s.batch, s.loss, opt, d_opt)?,
+            Some(ckpt) => Trainer::from_checkpoint(dev, ckpt, batch, s.loss, opt, d_opt)?,
             None => {
-                let mut t = Trainer::new(dev, &self.config, s.batch, s.seed, s.loss, opt, d_opt)?;
+                let mut t = Trainer::new(dev, &self.config, batch, s.seed, s.loss, opt, d_opt)?;
                 match (self.config.head, &self.target_mean) {
                     (Head::Consistent, _) => t.g.set_head(dev, &self.fit)?,
                     (Head::Raw, Some(mean)) => {
@@ -656,10 +701,17 @@ impl Run<'_> {
         };
         trainer.set_max_grad_norm(dev, s.max_grad_norm)?;
         trainer.set_graphs(dev, self.graphs)?;
+        if self.collective.size() > 1 {
+            trainer.set_collective(self.collective.clone())?;
+        }
         let sample_x = dev.upload(&self.held_out.0.x)?;
         let mut val_x = dev.alloc_zeros(trainer.g.input_len())?;
-        let mut records = self.prepare_dir()?;
-        if self.resume.is_none() {
+        let mut records = if lead {
+            self.prepare_dir()?
+        } else {
+            Vec::new()
+        };
+        if lead && self.resume.is_none() {
             self.save(dev, &trainer, &records)?;
         }
         let device = dev.name();
@@ -716,11 +768,19 @@ impl Run<'_> {
         records: &mut Vec<LogRecord>,
     ) -> anyhow::Result<Option<StepLosses>> {
         let path = log_path(&self.dir);
-        let mut log = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        let lead = self.collective.rank() == 0;
+        let mut log = if lead {
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            Some(file)
+        } else {
+            None
+        };
         let batch_size = self.settings.batch;
+        // This rank's share of the global batch: windows [rank·per, (rank + 1)·per).
+        let (rank, per) = (self.collective.rank(), batch_size / self.collective.size());
         let mut batch = super::data::Batch::default();
         let mut last = None;
         let mut allocs_after_first = None;
@@ -730,7 +790,12 @@ impl Run<'_> {
         while trainer.steps_done() < self.schedule.steps {
             let t0 = Instant::now();
             self.sampler.next_batch_into(batch_size, &mut batch)?;
-            let losses = trainer.train_step(dev, &batch.x, &batch.y)?;
+            let (xs, ys) = (batch.x.len() / batch_size, batch.y.len() / batch_size);
+            let losses = trainer.train_step(
+                dev,
+                &batch.x[rank * per * xs..(rank + 1) * per * xs],
+                &batch.y[rank * per * ys..(rank + 1) * per * ys],
+            )?;
             busy.0 += t0.elapsed();
             let step = trainer.steps_done();
             if let Some((loss, value)) = non_finite(&losses) {
@@ -747,11 +812,12 @@ impl Run<'_> {
             last = Some(losses);
             self.progress.step(step, &losses);
             let checkpoint = self.schedule.due(step, self.schedule.checkpoint_every);
-            let val = match (&self.validator, checkpoint) {
+            let val = match (&self.validator, checkpoint && lead) {
                 (Some(v), true) => Some(v.score(dev, &mut trainer.g, val_x)?),
                 _ => None,
             };
-            if self.schedule.due(step, self.schedule.log_every) || val.is_some() {
+            let logged = self.schedule.due(step, self.schedule.log_every) || val.is_some();
+            if let (true, Some(log)) = (logged, log.as_mut()) {
                 let secs = busy.0.as_secs_f64();
                 let samples = ((step - busy.1) * batch_size as u64) as f64;
                 busy = (Duration::ZERO, step);
@@ -774,16 +840,22 @@ impl Run<'_> {
                 records.push(record);
                 self.progress.logged(&record);
             }
-            if self.schedule.due(step, self.schedule.sample_every) {
+            if lead && self.schedule.due(step, self.schedule.sample_every) {
                 self.write_samples(dev, trainer, sample_x, step)?;
             }
-            if checkpoint {
+            if lead && checkpoint {
                 self.save(dev, trainer, records)?;
+            }
+            if checkpoint {
                 last_checkpoint = step;
             }
             self.loop_allocations = dev.alloc_count() - allocs;
-            if let Some(signal) = crate::interrupt::requested() {
-                if !checkpoint {
+            // Every rank stops at the same step when any was asked to (mpirun forwards a
+            // signal to all, but not necessarily before the same step).
+            let asked = crate::interrupt::requested();
+            if self.collective.any(asked.is_some())? {
+                let signal = asked.unwrap_or(libc::SIGTERM);
+                if lead && !checkpoint {
                     self.save(dev, trainer, records)?;
                 }
                 return Err(crate::interrupt::Interrupted {

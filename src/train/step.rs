@@ -24,6 +24,7 @@
 //! λ_G(t) with t the number of iterations done before this one.
 
 use super::clip::GradClip;
+use super::collective::Collective;
 use super::optim::{Optimizer, OptimizerConfig};
 use super::schedule::lambda_g;
 use crate::device::graph::LaunchGraph;
@@ -31,8 +32,9 @@ use crate::device::Device;
 use crate::model::error::{config_err, ModelResult};
 use crate::model::{
     AdvLoss, Bands, Checkpoint, Discriminator, Generator, GradMode, LossConfig, ModelConfig,
-    Normalization,
+    Normalization, Params,
 };
+use std::rc::Rc;
 
 /// The losses of one iteration (see the module docs for when each is measured).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -84,6 +86,8 @@ pub struct Trainer<D: Device> {
     clip: Option<[GradClip<D>; 2]>,
     /// Whether iterations run as a replayed launch graph, and the graph once recorded.
     graph: LaunchGraph<D::Graph>,
+    /// The ranks of a data-parallel run, whose gradients and losses are averaged.
+    collective: Option<Rc<dyn Collective>>,
 }
 
 /// The memory a [`Trainer`] of `cfg` with these optimizers holds, in bytes: `(fixed,
@@ -139,6 +143,7 @@ impl<D: Device> Trainer<D> {
             loss,
             step: 0,
             clip: None,
+            collective: None,
             graph: LaunchGraph::Off,
         })
     }
@@ -190,6 +195,19 @@ impl<D: Device> Trainer<D> {
         Ok(())
     }
 
+    /// Averages each network's gradients over the ranks of `collective` before its
+    /// optimizer step (and clipping), and the reported losses, so that every rank, having
+    /// computed gradients on its share of the global batch, takes the global batch's step
+    /// (see [`super::collective`]). Not with launch graphs: the gradients pass through the
+    /// host mid-iteration.
+    pub fn set_collective(&mut self, collective: Rc<dyn Collective>) -> ModelResult<()> {
+        if !matches!(self.graph, LaunchGraph::Off) {
+            return Err(graphs_and_ranks());
+        }
+        self.collective = Some(collective);
+        Ok(())
+    }
+
     /// Runs each iteration's launches as one recorded launch graph (`--cuda-graphs`; see
     /// [`Device::begin_graph`]): the next iteration runs op by op, the one after is
     /// recorded, and every later one replays the recording. Every per-step value (λ_G(t),
@@ -199,6 +217,9 @@ impl<D: Device> Trainer<D> {
     pub fn set_graphs(&mut self, dev: &D, on: bool) -> ModelResult<()> {
         if on && self.clip.is_some() {
             return Err(graphs_and_clipping());
+        }
+        if on && self.collective.is_some() {
+            return Err(graphs_and_ranks());
         }
         if on && !dev.has_graphs() {
             return Err(config_err(format!(
@@ -263,10 +284,18 @@ impl<D: Device> Trainer<D> {
         self.d_opt.finish();
         self.step += 1;
         let scalar = |b: &D::Buf| -> ModelResult<f32> { Ok(dev.download(b)?[0]) };
+        let mut losses = [
+            scalar(&self.d_loss)?,
+            scalar(&self.g_loss)?,
+            scalar(&self.mse)?,
+        ];
+        if let Some(c) = &self.collective {
+            c.mean(&mut losses)?;
+        }
         Ok(StepLosses {
-            d_loss: scalar(&self.d_loss)?,
-            g_loss: scalar(&self.g_loss)?,
-            mse: scalar(&self.mse)?,
+            d_loss: losses[0],
+            g_loss: losses[1],
+            mse: losses[2],
             lambda_g: lambda,
         })
     }
@@ -331,6 +360,9 @@ impl<D: Device> Trainer<D> {
                 }
             }
         }
+        if let Some(c) = &self.collective {
+            average_grads(dev, c.as_ref(), &mut d.params)?;
+        }
         if let Some([_, d_clip]) = &mut self.clip {
             d_clip.clip(dev, &mut d.params)?;
         }
@@ -370,6 +402,9 @@ impl<D: Device> Trainer<D> {
         dev.begin_weight_grads()?;
         self.g.backward(dev, &self.x)?;
         dev.end_weight_grads()?;
+        if let Some(c) = &self.collective {
+            average_grads(dev, c.as_ref(), &mut self.g.params)?;
+        }
         if let Some([g_clip, _]) = &mut self.clip {
             g_clip.clip(dev, &mut self.g.params)?;
         }
@@ -405,6 +440,45 @@ impl<D: Device> Trainer<D> {
         ckpt.validate()?;
         Ok(ckpt)
     }
+}
+
+/// Replaces a network's gradients by their mean over the ranks of `c`: one reduction over
+/// the whole flat gradient (the span where the device keeps one, else the tensors one after
+/// the other).
+fn average_grads<D: Device>(
+    dev: &D,
+    c: &dyn Collective,
+    params: &mut Params<D::Buf>,
+) -> ModelResult<()> {
+    match &mut params.spans {
+        Some(spans) => {
+            let mut host = dev.download(&spans.grads)?;
+            c.mean(&mut host)?;
+            dev.write(&mut spans.grads, &host)?;
+        }
+        None => {
+            let mut host = Vec::new();
+            for g in &params.grads {
+                host.extend(dev.download(g)?);
+            }
+            c.mean(&mut host)?;
+            let mut at = 0;
+            for g in &mut params.grads {
+                let n = dev.len(g);
+                dev.write(g, &host[at..at + n])?;
+                at += n;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The refusal of launch graphs in a data-parallel run.
+fn graphs_and_ranks() -> crate::model::ModelError {
+    config_err(
+        "launch graphs (--cuda-graphs) cannot be used by the ranks of a data-parallel run: \
+         the gradients are averaged through the host mid-iteration",
+    )
 }
 
 /// The refusal of launch graphs together with gradient clipping.
