@@ -55,7 +55,9 @@ fn train_args(out: &[&str], steps: u64) -> Vec<String> {
 
 /// Runs a command to the end, killing it (and failing) after `limit`.
 fn run_with_limit(mut cmd: Command, limit: Duration) -> Output {
+    // No standard input (as in CI): mpirun would otherwise forward ours to rank 0.
     let mut child = cmd
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
