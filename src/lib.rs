@@ -7,6 +7,7 @@
 //! - [`device`]: the [`device::Device`] trait that the model code is written against, with
 //!   three executions: `cpu` (native Rust), `cuda` (kernels/*.cu through cudarc) and `emu`
 //!   (the same kernels/*.cu compiled for the CPU against emu/, driven by the same launch code);
+//! - [`dist`]: the ranks of a data-parallel training run (MPI, NCCL) and their collectives;
 //! - [`kernels`]: the table of kernels that build.rs generated from kernels/*.cu, their
 //!   compiled modules and their ptxas resource reports.
 
@@ -14,6 +15,7 @@
 pub mod cli;
 pub mod console;
 pub mod device;
+pub mod dist;
 pub mod error;
 pub mod eval;
 #[cfg(feature = "geo")]

@@ -1,7 +1,8 @@
 //! Data-parallel training through `mpirun -np N satcolor train` on the cpu device (Open
 //! MPI, as CI installs it): two ranks train as one process does at the same global batch
 //! over the same windows, runs resume across rank counts, rank 0 alone writes the run
-//! directory, and a rank that fails ends every rank with its message instead of a hang.
+//! directory, a rank that fails ends every rank with its message instead of a hang, and so
+//! does a rank that hangs, after the collective timeout.
 
 #![cfg(all(feature = "cli", feature = "geo", feature = "mpi"))]
 
@@ -216,4 +217,50 @@ fn a_failing_rank_ends_every_rank_and_bad_batches_are_refused() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(err.contains("multiple of 2"), "{err}");
+}
+
+#[test]
+fn a_hanging_rank_ends_the_run_after_the_collective_timeout() {
+    let dir = scratch("hanging");
+    // Rank 1 reads its data from a named pipe nobody writes to: it hangs in open() (as on a
+    // stalled file system) while rank 0 waits for it in its first collective.
+    let fifo = dir.join("stalled.tif");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let out = dir.join("run").to_str().unwrap().to_string();
+    let mut args = train_args(&["--out", &out, "--collective-timeout", "3"], 50);
+    let mut cmd = Command::new("mpirun");
+    cmd.args(["--allow-run-as-root", "--oversubscribe", "-np", "1"])
+        .arg(env!("CARGO_BIN_EXE_satcolor"))
+        .args(&args)
+        .args([":", "-np", "1"]);
+    let data = args.iter().position(|a| a == "--data").unwrap();
+    args[data + 1] = fifo.to_str().unwrap().into();
+    cmd.arg(env!("CARGO_BIN_EXE_satcolor")).args(&args);
+    let start = Instant::now();
+    let o = run_with_limit(cmd, Duration::from_secs(120));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("error: rank 0: no reply from the other ranks for 3 s"),
+        "{err}"
+    );
+    // Not before the timeout.
+    assert!(start.elapsed() >= Duration::from_secs(3));
+}
+
+#[test]
+fn emu_ranks_average_their_gradient_spans_like_one_process() {
+    // The GPU devices keep each network's gradients in one span and average it through
+    // Device::mean_over_ranks (through the host on emu, as on cuda without NCCL).
+    let dir = scratch("emu");
+    let args = |run: &str| {
+        let mut a = train_args(&["--out", dir.join(run).to_str().unwrap()], 3);
+        let d = a.iter().position(|x| x == "--device").unwrap();
+        a[d + 1] = "emu".into();
+        a
+    };
+    ok(single(&args("one")));
+    ok(mpirun(2, &args("two")));
+    assert_close(&dir.join("two"), &dir.join("one"), "emu: 2 ranks vs 1 process");
 }

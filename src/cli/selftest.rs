@@ -101,14 +101,68 @@ pub fn run(spec: &DeviceSpec, precision: Option<Precision>, full: bool) -> anyho
             crate::console::print(&format!("launch graphs: {why}\n"))?;
         }
     }
+    // The data-parallel ranks' averaging in GPU memory, on the GPUs of this machine.
+    let (nccl_checks, nccl_failures) = if name.starts_with("cuda") {
+        nccl_report()?
+    } else {
+        (0, 0)
+    };
     crate::console::print(&format!("took {:.1} s\n", started.elapsed().as_secs_f64()))?;
-    let failed = checks.iter().filter(|c| !c.pass).count();
-    if failed + graph_failures > 0 {
+    let failed = checks.iter().filter(|c| !c.pass).count() + graph_failures + nccl_failures;
+    if failed > 0 {
         anyhow::bail!(
-            "{} of {} checks failed on {name}",
-            failed + graph_failures,
-            checks.len() + graphs.as_ref().map_or(0, |g| g.len())
+            "{failed} of {} checks failed on {name}",
+            checks.len() + graphs.as_ref().map_or(0, |g| g.len()) + nccl_checks
         );
     }
     Ok(())
+}
+
+/// Averages a buffer over this machine's GPUs (up to 8) with NCCL, as data-parallel cuda
+/// ranks do ([`crate::device::cuda::check_nccl`]), and prints the result. Returns the
+/// number of checks run and failed.
+#[cfg(feature = "cuda")]
+fn nccl_report() -> anyhow::Result<(usize, usize)> {
+    use crate::device::cuda;
+    if !crate::device::nccl::Comm::available() {
+        crate::console::print(
+            "NCCL: not run: libnccl.so (2.10 or newer) not found; data-parallel cuda ranks \
+             would average their gradients through the host\n",
+        )?;
+        return Ok((0, 0));
+    }
+    let gpus = cuda::probe()?.gpus.len().min(8);
+    let ordinals: Vec<usize> = (0..gpus).collect();
+    let (line, failed) =
+        match cuda::check_nccl(&ordinals) {
+            Ok(c) => {
+                let pass = c.identical && c.max_rel_err <= 1e-6;
+                (
+                    format!(
+                    "NCCL all-reduce (ncclAvg) over {} GPU(s), {} values each: largest relative \
+                     error {:.2e} (limit 1e-6), {} on every GPU: {}{}",
+                    c.gpus,
+                    c.len,
+                    c.max_rel_err,
+                    if c.identical { "the same bits" } else { "DIFFERENT bits" },
+                    if pass { "pass" } else { "FAIL" },
+                    if c.gpus == 1 {
+                        " (one GPU: the wiring only; ranks need two)"
+                    } else {
+                        ""
+                    }
+                ),
+                    usize::from(!pass),
+                )
+            }
+            Err(e) => (format!("NCCL all-reduce over {gpus} GPU(s): FAIL: {e}"), 1),
+        };
+    crate::console::print(&format!("{line}\n"))?;
+    Ok((1, failed))
+}
+
+/// Without the `cuda` feature there is no cuda device to check.
+#[cfg(not(feature = "cuda"))]
+fn nccl_report() -> anyhow::Result<(usize, usize)> {
+    Ok((0, 0))
 }

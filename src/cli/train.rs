@@ -9,9 +9,9 @@
 
 use crate::device::precision::Precision;
 use crate::device::DeviceSpec;
+use crate::dist::{self, Collective};
 use crate::geo::parse_bands;
 use crate::model::{AdvLoss, LossConfig, ModelConfig};
-use crate::train::collective::{self, Collective};
 use crate::train::data::DataConfig;
 use crate::train::defaults;
 use crate::train::run::{self, Progress, RunSpec, Schedule, TrainSettings};
@@ -59,6 +59,11 @@ pub struct Args {
     /// --max-grad-norm.
     #[arg(long)]
     pub cuda_graphs: bool,
+    /// Under mpirun: how long one rank waits for the others in a collective (averaging the
+    /// gradients, agreeing to stop) before it decides one of them hangs and ends the run;
+    /// 0 waits forever [default: 600].
+    #[arg(long, value_name = "SECONDS")]
+    pub collective_timeout: Option<u64>,
     /// The step to train up to, counting the steps before a resume [default: 2400].
     #[arg(long)]
     pub steps: Option<u64>,
@@ -162,11 +167,17 @@ pub struct Args {
 /// Trains as `args` say and prints where the run is.
 ///
 /// Started by `mpirun -np N` (or another MPI launcher), each process is one rank of a
-/// data-parallel run ([`crate::train::collective`]): `--device auto` takes GPU `local_rank`
+/// data-parallel run ([`crate::dist`]): `--device auto` takes GPU `local_rank`
 /// when there is one, else the CPU with its share of the cores; rank 0 reports and writes
-/// the run directory; a rank that fails ends every rank.
+/// the run directory; a rank that fails ends every rank, and so does one that waits longer
+/// than `--collective-timeout` for the others.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let collective: Rc<dyn Collective> = Rc::from(collective::from_environment()?);
+    let timeout = match args.collective_timeout {
+        None => Some(dist::DEFAULT_TIMEOUT),
+        Some(0) => None,
+        Some(s) => Some(std::time::Duration::from_secs(s)),
+    };
+    let collective: Rc<dyn Collective> = Rc::from(dist::from_environment(timeout)?);
     let result = run_ranked(args, collective.clone());
     if let (Err(e), true) = (&result, collective.size() > 1) {
         // The other ranks wait in a collective this one will not join: end them all.

@@ -9,6 +9,8 @@
 //! buffers need no per-launch event tracking.
 
 use super::gpu::{check_args, Arg, Elem, KernelExec, LaunchConfig};
+use super::nccl::Comm;
+use crate::dist::Collective;
 use crate::kernels::{module_image, Kernel};
 use crate::{Error, Result};
 use cudarc::driver::sys::{
@@ -108,6 +110,9 @@ pub struct CudaExec {
     /// While a stream capture is under way: the allocations its launches use, which the
     /// graph keeps alive.
     capture: Mutex<Option<Vec<Arc<CudaSlice<f32>>>>>,
+    /// The NCCL communicator of a data-parallel run's ranks, once
+    /// [`KernelExec::connect_ranks`] made it.
+    nccl: Mutex<Option<Comm>>,
 }
 
 /// A CUDA Graph of captured launches ([`KernelExec::begin_capture`]), instantiated, with
@@ -291,6 +296,7 @@ impl CudaExec {
             functions: Mutex::new(HashMap::new()),
             allocs: AtomicU64::new(0),
             capture: Mutex::new(None),
+            nccl: Mutex::new(None),
         })
     }
 
@@ -613,6 +619,133 @@ impl KernelExec for CudaExec {
             .graph
             .launch()
             .map_err(|e| device_err("launching a CUDA Graph", e))
+    }
+
+    fn connect_ranks(&self, ranks: &dyn Collective) -> Result<bool> {
+        // Every rank says whether it can; all use NCCL only if all can.
+        if ranks.any(!Comm::available())? {
+            if ranks.rank() == 0 {
+                crate::console::note(
+                    "note: NCCL (libnccl.so, 2.10 or newer) is missing on some rank, or some \
+                     rank has no GPU: the ranks average their gradients through the host (MPI)",
+                );
+            }
+            return Ok(false);
+        }
+        self.bind()?;
+        let comm = Comm::join(ranks)?;
+        *self.lock_nccl()? = Some(comm);
+        Ok(true)
+    }
+
+    fn mean_over_ranks(&self, buf: &mut CudaBuf, ranks: &dyn Collective) -> Result<bool> {
+        buf.check(Elem::F32)?;
+        let nccl = self.lock_nccl()?;
+        let Some(comm) = nccl.as_ref() else {
+            return Ok(false);
+        };
+        self.bind()?;
+        let _watch = ranks.watch("NCCL all-reduce of the gradients");
+        // SAFETY: the buffer's `len` f32 lie within its allocation, which `buf` keeps alive
+        // past the synchronization below; the stream is this GPU's.
+        unsafe {
+            comm.mean_in_place(
+                buf.device_ptr(&self.stream),
+                buf.len,
+                self.stream.cu_stream(),
+            )
+        }?;
+        // Waited for here, under the watch: a rank that never joins is a timeout, not a
+        // hang in the next download.
+        self.stream
+            .synchronize()
+            .map_err(|e| device_err("the NCCL all-reduce", e))?;
+        Ok(true)
+    }
+}
+
+/// What [`check_nccl`] found: NCCL's average over `gpus` GPUs of `len` values each.
+#[derive(Clone, Debug)]
+pub struct NcclCheck {
+    /// GPUs in the clique (one: the communicator's wiring only, the mean of one rank).
+    pub gpus: usize,
+    /// Values averaged on each GPU.
+    pub len: usize,
+    /// The largest difference from the mean computed in f64, relative to the largest
+    /// magnitude.
+    pub max_rel_err: f64,
+    /// Whether every GPU holds the same bits afterwards (what keeps ranks' weights equal).
+    pub identical: bool,
+}
+
+/// Averages an awkward-length buffer (a view at an offset into a larger allocation, as a
+/// network's gradient span is) over the GPUs of `ordinals` with NCCL, driven from this
+/// thread as one group, and compares it with the mean in f64: the in-GPU averaging of
+/// data-parallel training without MPI ([`crate::device::nccl`]).
+pub fn check_nccl(ordinals: &[usize]) -> Result<NcclCheck> {
+    const LEN: usize = 1_000_003;
+    let value = |rank: usize, i: usize| ((i * 7 + rank * 13) % 101) as f32 * 0.37 - 11.0;
+    let execs = ordinals
+        .iter()
+        .map(|&o| CudaExec::new(o))
+        .collect::<Result<Vec<_>>>()?;
+    let mut bufs = Vec::new();
+    for (rank, exec) in execs.iter().enumerate() {
+        let whole = exec.alloc(LEN + 2 * super::gpu::GROUP_ALIGN, Elem::F32)?;
+        let mut view = exec.view(&whole, super::gpu::GROUP_ALIGN, LEN)?;
+        let host: Vec<f32> = (0..LEN).map(|i| value(rank, i)).collect();
+        exec.write(&mut view, &host)?;
+        exec.stream
+            .synchronize()
+            .map_err(|e| device_err("stream synchronization", e))?;
+        bufs.push(view);
+    }
+    let comms = Comm::all_in_process(ordinals)?;
+    super::nccl::group(|| {
+        for ((exec, comm), buf) in execs.iter().zip(&comms).zip(&bufs) {
+            exec.bind()?;
+            // SAFETY: the view's LEN f32 lie in its allocation, kept alive by `bufs` until
+            // the downloads below have synchronized every stream.
+            unsafe {
+                comm.mean_in_place(buf.device_ptr(&exec.stream), LEN, exec.stream.cu_stream())
+            }?;
+        }
+        Ok(())
+    })?;
+    let results = execs
+        .iter()
+        .zip(&bufs)
+        .map(|(exec, buf)| exec.download(buf))
+        .collect::<Result<Vec<_>>>()?;
+    let n = ordinals.len();
+    let (mut worst, mut scale) = (0f64, 0f64);
+    for (i, &got) in results[0].iter().enumerate() {
+        let mean = (0..n).map(|r| f64::from(value(r, i))).sum::<f64>() / n as f64;
+        worst = worst.max((f64::from(got) - mean).abs());
+        scale = scale.max(mean.abs());
+    }
+    Ok(NcclCheck {
+        gpus: n,
+        len: LEN,
+        max_rel_err: worst / scale.max(f64::MIN_POSITIVE),
+        identical: results.iter().all(|r| r == &results[0]),
+    })
+}
+
+impl CudaExec {
+    /// Makes this executor's context current on the calling thread (NCCL's calls use the
+    /// current device).
+    fn bind(&self) -> Result<()> {
+        self.ctx
+            .bind_to_thread()
+            .map_err(|e| device_err("binding the context", e))
+    }
+
+    /// The NCCL communicator slot.
+    fn lock_nccl(&self) -> Result<std::sync::MutexGuard<'_, Option<Comm>>> {
+        self.nccl
+            .lock()
+            .map_err(|_| Error::Device("cuda: NCCL state poisoned".into()))
     }
 }
 

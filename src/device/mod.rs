@@ -14,9 +14,12 @@ pub mod cuda;
 pub mod emu;
 pub mod gpu;
 pub mod graph;
+#[cfg(feature = "cuda")]
+pub mod nccl;
 pub mod open;
 pub mod precision;
 
+use crate::dist::Collective;
 use crate::ops::{
     Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape, LinearShape, Pool2dShape,
     SgdParams, Unpool,
@@ -109,6 +112,20 @@ pub trait Device {
     /// Finishes the weight gradients [`Device::begin_weight_grads`] left undone.
     fn end_weight_grads(&self) -> Result<()> {
         Ok(())
+    }
+    /// Prepares [`Device::mean_over_ranks`] to average in device memory (NCCL on cuda) if
+    /// every rank's device can, and returns whether it does. A collective call: every rank
+    /// of `ranks` makes it, at the same point. The default (devices that cannot) tells the
+    /// other ranks so, and every rank then averages through the host.
+    fn connect_ranks(&self, ranks: &dyn Collective) -> Result<bool> {
+        ranks.any(true)?;
+        Ok(false)
+    }
+    /// Replaces `buf`, on every rank of `ranks`, by its mean over the ranks (a data-parallel
+    /// run's gradients; see [`crate::dist`]): in device memory where
+    /// [`Device::connect_ranks`] connected the ranks, else through the host (the default).
+    fn mean_over_ranks(&self, buf: &mut Self::Buf, ranks: &dyn Collective) -> Result<()> {
+        mean_through_host(self, buf, ranks)
     }
     /// Zeroed buffers of `lens` elements for tensors that are updated together (a
     /// network's parameters, their gradients, an optimizer's state), and, where the
@@ -504,4 +521,16 @@ impl std::fmt::Display for DeviceSpec {
             DeviceSpec::Cuda(n) => write!(f, "cuda:{n}"),
         }
     }
+}
+
+/// [`Device::mean_over_ranks`] through the host: the buffer is downloaded, averaged by
+/// [`Collective::mean`] and written back.
+pub(crate) fn mean_through_host<D: Device + ?Sized>(
+    dev: &D,
+    buf: &mut D::Buf,
+    ranks: &dyn Collective,
+) -> Result<()> {
+    let mut host = dev.download(buf)?;
+    ranks.mean(&mut host)?;
+    dev.write(buf, &host)
 }

@@ -1,12 +1,11 @@
 //! Training: one iteration of the GAN ([`step::Trainer`]), the optimizers on the device
-//! ([`optim`]), gradient clipping ([`clip`]), data-parallel ranks ([`collective`]), launch graphs checked against op-by-op
-//! launches ([`graphs`]), the schedule of the generator's MSE weight
+//! ([`optim`]), gradient clipping ([`clip`]), launch graphs checked against op-by-op launches
+//! ([`graphs`]), the schedule of the generator's MSE weight
 //! ([`schedule`]), the training windows ([`data`]), and a whole training run in a run
 //! directory ([`run`]) with its log ([`log`]), loss plot (`plot`, feature `plots`) and sample grids
 //! ([`samples`]).
 
 pub mod clip;
-pub mod collective;
 pub mod data;
 pub mod defaults;
 pub mod graphs;

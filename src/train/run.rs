@@ -18,7 +18,6 @@
 //! at any moment leaves a run that loads and resumes. Steady state allocates nothing on the
 //! device and reuses the host batch buffers.
 
-use super::collective::{Collective, Single};
 use super::data::{DataConfig, SamplerState, WindowSampler};
 use super::log::LogRecord;
 use super::optim::OptimizerConfig;
@@ -30,6 +29,7 @@ use super::validate::Validator;
 use crate::device::open::{run_on, DeviceVisitor};
 use crate::device::precision::Precision;
 use crate::device::{Device, DeviceSpec};
+use crate::dist::{Collective, Single};
 use crate::model::checkpoint::write_atomic;
 use crate::model::{
     Bands, Checkpoint, Head, HeadTensors, LossConfig, ModelConfig, ModelError, Normalization,
@@ -364,7 +364,7 @@ pub fn train(spec: RunSpec, progress: &mut dyn Progress) -> anyhow::Result<Summa
 }
 
 /// As [`train`], as one rank of a data-parallel run of `collective.size()` ranks (see
-/// [`super::collective`]): `settings.batch` is the global batch, which every rank draws
+/// [`crate::dist`]): `settings.batch` is the global batch, which every rank draws
 /// whole (the same windows as one process draws) and of which it trains on its share (rank r
 /// of N: windows r·B/N to (r+1)·B/N − 1); gradients and losses are averaged over the ranks
 /// before every optimizer step. Rank 0 alone locks and writes the run directory (log,
@@ -702,7 +702,7 @@ impl Run<'_> {
         trainer.set_max_grad_norm(dev, s.max_grad_norm)?;
         trainer.set_graphs(dev, self.graphs)?;
         if self.collective.size() > 1 {
-            trainer.set_collective(self.collective.clone())?;
+            trainer.set_collective(dev, self.collective.clone())?;
         }
         let sample_x = dev.upload(&self.held_out.0.x)?;
         let mut val_x = dev.alloc_zeros(trainer.g.input_len())?;

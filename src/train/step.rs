@@ -24,11 +24,11 @@
 //! λ_G(t) with t the number of iterations done before this one.
 
 use super::clip::GradClip;
-use super::collective::Collective;
 use super::optim::{Optimizer, OptimizerConfig};
 use super::schedule::lambda_g;
 use crate::device::graph::LaunchGraph;
 use crate::device::Device;
+use crate::dist::Collective;
 use crate::model::error::{config_err, ModelResult};
 use crate::model::{
     AdvLoss, Bands, Checkpoint, Discriminator, Generator, GradMode, LossConfig, ModelConfig,
@@ -198,12 +198,15 @@ impl<D: Device> Trainer<D> {
     /// Averages each network's gradients over the ranks of `collective` before its
     /// optimizer step (and clipping), and the reported losses, so that every rank, having
     /// computed gradients on its share of the global batch, takes the global batch's step
-    /// (see [`super::collective`]). Not with launch graphs: the gradients pass through the
-    /// host mid-iteration.
-    pub fn set_collective(&mut self, collective: Rc<dyn Collective>) -> ModelResult<()> {
+    /// (see [`crate::dist`]). A collective call, made by every rank: the ranks agree
+    /// whether their devices average in device memory ([`Device::connect_ranks`], NCCL on
+    /// cuda) or through the host. Not with launch graphs: the averaging runs between the
+    /// recorded launches.
+    pub fn set_collective(&mut self, dev: &D, collective: Rc<dyn Collective>) -> ModelResult<()> {
         if !matches!(self.graph, LaunchGraph::Off) {
             return Err(graphs_and_ranks());
         }
+        dev.connect_ranks(collective.as_ref())?;
         self.collective = Some(collective);
         Ok(())
     }
@@ -444,18 +447,14 @@ impl<D: Device> Trainer<D> {
 
 /// Replaces a network's gradients by their mean over the ranks of `c`: one reduction over
 /// the whole flat gradient (the span where the device keeps one, else the tensors one after
-/// the other).
+/// the other, through the host).
 fn average_grads<D: Device>(
     dev: &D,
     c: &dyn Collective,
     params: &mut Params<D::Buf>,
 ) -> ModelResult<()> {
     match &mut params.spans {
-        Some(spans) => {
-            let mut host = dev.download(&spans.grads)?;
-            c.mean(&mut host)?;
-            dev.write(&mut spans.grads, &host)?;
-        }
+        Some(spans) => dev.mean_over_ranks(&mut spans.grads, c)?,
         None => {
             let mut host = Vec::new();
             for g in &params.grads {
@@ -477,7 +476,7 @@ fn average_grads<D: Device>(
 fn graphs_and_ranks() -> crate::model::ModelError {
     config_err(
         "launch graphs (--cuda-graphs) cannot be used by the ranks of a data-parallel run: \
-         the gradients are averaged through the host mid-iteration",
+         the gradients are averaged between the recorded launches",
     )
 }
 

@@ -11,6 +11,7 @@ mod ops;
 pub mod variants;
 
 use crate::device::precision::{Half, Precision};
+use crate::dist::Collective;
 use crate::kernels::Kernel;
 use crate::Result;
 use std::collections::HashMap;
@@ -191,6 +192,18 @@ pub trait KernelExec {
     /// Runs a captured graph's launches, in order, with the arguments they were captured
     /// with.
     fn replay(&self, graph: &Self::Graph) -> Result<()>;
+    /// [`Device::connect_ranks`](crate::device::Device::connect_ranks) for this executor:
+    /// the default (the emulator) cannot average in its memory and says so to the ranks.
+    fn connect_ranks(&self, ranks: &dyn Collective) -> Result<bool> {
+        ranks.any(true)?;
+        Ok(false)
+    }
+    /// Replaces an f32 buffer by its mean over the ranks in the executor's memory if
+    /// [`KernelExec::connect_ranks`] connected it, and returns whether it did (`false`:
+    /// nothing done, the caller goes through the host).
+    fn mean_over_ranks(&self, _buf: &mut Self::Buf, _ranks: &dyn Collective) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Checks `args` against the kernel's parameter list (count, then each argument's kind,

@@ -4,6 +4,7 @@
 
 use super::{Elem, GpuDevice, KernelExec};
 use crate::device::Device;
+use crate::dist::Collective;
 use crate::ops::{
     activation, concat, conv2d, conv_transpose2d, convex_skip, elementwise, linear, loss,
     max_pool2d, optim, reduce, Act, AdamParams, ConcatShape, Conv2dShape, ConvTranspose2dShape,
@@ -40,6 +41,16 @@ impl<E: KernelExec> Device for GpuDevice<E> {
     }
     fn end_weight_grads(&self) -> Result<()> {
         self.finish_weight_grads()
+    }
+    fn connect_ranks(&self, ranks: &dyn Collective) -> Result<bool> {
+        self.exec.connect_ranks(ranks)
+    }
+    fn mean_over_ranks(&self, buf: &mut Self::Buf, ranks: &dyn Collective) -> Result<()> {
+        self.host_side("averaging over ranks")?;
+        if self.exec.elem(buf) == Elem::F32 && self.exec.mean_over_ranks(buf, ranks)? {
+            return Ok(());
+        }
+        crate::device::mean_through_host(self, buf, ranks)
     }
     fn end_graph(&self) -> Result<Self::Graph> {
         self.recording.store(false, Ordering::SeqCst);
