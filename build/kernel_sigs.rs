@@ -19,8 +19,6 @@ pub enum ParamKind {
     MutI32Ptr,
     /// `int`
     I32,
-    /// `unsigned int` / `unsigned`
-    U32,
     /// `float`
     F32,
 }
@@ -35,7 +33,6 @@ impl ParamKind {
             ParamKind::MutU16Ptr => "MutU16Ptr",
             ParamKind::MutI32Ptr => "MutI32Ptr",
             ParamKind::I32 => "I32",
-            ParamKind::U32 => "U32",
             ParamKind::F32 => "F32",
         }
     }
@@ -48,7 +45,6 @@ impl ParamKind {
             ParamKind::MutU16Ptr => "unsigned short*",
             ParamKind::MutI32Ptr => "int*",
             ParamKind::I32 => "int",
-            ParamKind::U32 => "unsigned int",
             ParamKind::F32 => "float",
         }
     }
@@ -131,12 +127,11 @@ fn classify(param: &str, file: &Path, kernel: &str) -> Result<ParamSig, String> 
         (true, false, "unsigned short") => ParamKind::MutU16Ptr,
         (true, false, "int") => ParamKind::MutI32Ptr,
         (false, _, "int") => ParamKind::I32,
-        (false, _, "unsigned" | "unsigned int") => ParamKind::U32,
         (false, _, "float") => ParamKind::F32,
         _ => {
             return Err(format!(
                 "{}: kernel {kernel}: parameter '{param}' has a type the launch code does not \
-                 support (use const float*, float*, const unsigned short*, unsigned short*, int*, int, unsigned or float)",
+                 support (use const float*, float*, const unsigned short*, unsigned short*, int*, int or float)",
                 file.display()
             ))
         }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: set-up, formatting and lint checks, every test on the
-# CPU (cpu backend, the CUDA emulator running kernels/*.cu, PyTorch goldens), the doc
+# CPU (cpu backend, the CUDA emulator running kernels/*.cu, PyTorch goldens; the checks that
+# need a GPU or root where the machine has them, and a line naming those it skipped), the doc
 # examples, the C ABI (capi/) and the Python module (python/) as their users call them, the
 # AddressSanitizer job of the emulator, and the CPU-only build with no nvcc and no GDAL.
 set -euo pipefail
@@ -22,6 +23,9 @@ stage "cargo doc (broken links are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 stage "cargo test (cpu, emu, cuda when a GPU is present)"
 cargo test --all-targets
+stage "ignored checks: those this machine can run (a GPU, root), and a line naming the rest"
+# Its last line is repeated at the end.
+not_run="$(bash scripts/test-needs.sh | tee /dev/stderr | tail -n 1)"
 stage "cargo test --doc (the examples of the embedding API and the other public items)"
 cargo test --doc
 # The two embedding crates build the engine with the `cuda` feature alone (no emulator, no
@@ -49,3 +53,4 @@ if cargo tree --no-default-features --features cuda,emu,geo -e normal --prefix n
   exit 1
 fi
 stage "done"
+echo "$not_run"

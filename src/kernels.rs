@@ -21,8 +21,6 @@ pub enum ParamKind {
     MutI32Ptr,
     /// `int`.
     I32,
-    /// `unsigned int`.
-    U32,
     /// `float`.
     F32,
 }

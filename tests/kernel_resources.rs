@@ -343,3 +343,40 @@ fn the_kernel_table_holds_exactly_the_documented_kernels() {
         );
     }
 }
+
+/// Every kernel module and header, and every op of the registry, has its place in
+/// docs/kernels.md's table of modules and ops.
+#[test]
+fn every_module_and_op_is_in_the_docs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/kernels.md")).unwrap();
+    let table_start = docs
+        .find("## Modules and ops")
+        .expect("the modules section");
+    let table = &docs[table_start..];
+    let table = &table[..table[3..].find("\n## ").map_or(table.len(), |e| e + 3)];
+    let mut files = 0;
+    for entry in std::fs::read_dir(root.join("kernels")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".cu") || name.ends_with(".cuh") {
+            files += 1;
+            assert!(
+                table.contains(&format!("`kernels/{name}`")),
+                "docs/kernels.md's modules section does not name kernels/{name}"
+            );
+        }
+    }
+    assert!(files >= 10, "{files} kernel files");
+    for op in satcolor::ops::registry::OPS {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| `kernels/{}.cu` |", op.family)))
+            .unwrap_or_else(|| panic!("no row for kernels/{}.cu", op.family));
+        assert!(
+            row.contains(&format!("`{}`", op.name)),
+            "docs/kernels.md: op `{}` is not in the row of kernels/{}.cu",
+            op.name,
+            op.family
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! direct two-pass f64 evaluation of the formulas on awkward random batches.
 
 use satcolor::eval::metrics::{
-    ciede2000, delta_e2000, ergas, per_band_rmse, sam, srgb_to_lab, ssim,
+    ciede2000, delta_e2000, ergas, per_band_rmse, psnr_of_mse, sam, srgb_to_lab, ssim,
 };
 use satcolor::eval::{colorfulness, gray_replicated, mse, psnr, Nchw, Scores};
 
@@ -45,6 +45,9 @@ fn psnr_by_hand() {
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         assert!(psnr(&PRED, &TRUTH, shape, bad).is_err(), "data range {bad}");
     }
+    // The one formula every PSNR goes through: 10·log10(255² / 4) = 42.110 20...
+    close(psnr_of_mse(4.0, 255.0), 42.110_203_7, 1e-8);
+    close(psnr_of_mse(MSE, 1.0), 10.935_302, 1e-6);
 }
 
 /// Planes of one image with pixels `px` = [(R, G, B)] (1 row).

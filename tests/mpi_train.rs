@@ -262,5 +262,9 @@ fn emu_ranks_average_their_gradient_spans_like_one_process() {
     };
     ok(single(&args("one")));
     ok(mpirun(2, &args("two")));
-    assert_close(&dir.join("two"), &dir.join("one"), "emu: 2 ranks vs 1 process");
+    assert_close(
+        &dir.join("two"),
+        &dir.join("one"),
+        "emu: 2 ranks vs 1 process",
+    );
 }

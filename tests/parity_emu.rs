@@ -673,3 +673,81 @@ fn patch_convolutions_fold_few_splits_in_the_kernel_in_every_order() {
 fn conv2d_reference(s: &Conv2dShape, x: &[f64], w: &[f64], b: &[f64]) -> Vec<f64> {
     satcolor::ops::conv2d::reference::conv2d_forward(s, x, w, Some(b), Act::Relu).unwrap()
 }
+
+/// A host copy of the wrong length is the same shape error on every device (op `write`),
+/// and leaves the buffer as it was.
+#[test]
+fn a_write_of_the_wrong_length_is_a_shape_error_everywhere() {
+    fn check<D: Device>(dev: &D) {
+        let mut buf = dev.upload(&[1.0, 2.0, 3.0]).unwrap();
+        for host in [&[9.0f32; 2][..], &[9.0; 4][..]] {
+            match dev.write(&mut buf, host) {
+                Err(Error::Shape { op: "write", .. }) => {}
+                other => panic!("{}: write of {} into 3: {other:?}", dev.name(), host.len()),
+            }
+        }
+        assert_eq!(
+            dev.download(&buf).unwrap(),
+            [1.0, 2.0, 3.0],
+            "{}",
+            dev.name()
+        );
+    }
+    check(&satcolor::device::cpu::CpuDevice::new());
+    check(&emu(Order::Forward, Order::Forward));
+    check(&emu(Order::Forward, Order::Forward).with_precision(Precision::Bf16));
+}
+
+/// Pooling and linear shapes whose lengths overflow are shape errors on every device and
+/// in the reference (`validate`), never a wrapped length; empty ones are no-ops.
+#[test]
+fn pooling_and_linear_shapes_validate_everywhere() {
+    use satcolor::ops::{linear::reference as lin_ref, max_pool2d::reference as pool_ref};
+    let huge = Pool2dShape {
+        n: usize::MAX / 2,
+        c: 3,
+        h: 2,
+        w: 2,
+    };
+    let wide = LinearShape {
+        n: 2,
+        k: usize::MAX / 2 + 1,
+        m: 1,
+    };
+    assert!(matches!(huge.validate(), Err(Error::Shape { .. })));
+    assert!(matches!(wide.validate(), Err(Error::Shape { .. })));
+    let empty = Pool2dShape {
+        n: 0,
+        c: 3,
+        h: 4,
+        w: 4,
+    };
+    empty.validate().unwrap();
+    LinearShape { n: 0, k: 3, m: 2 }.validate().unwrap();
+    assert!(matches!(
+        pool_ref::max_pool2d_forward(&huge, &[]),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(
+        lin_ref::linear_forward(&wide, &[], &[], &[0.0]),
+        Err(Error::Shape { .. })
+    ));
+    fn check<D: Device>(dev: &D, huge: &Pool2dShape, wide: &LinearShape) {
+        let (a, mut b) = (dev.upload(&[1.0; 12]).unwrap(), dev.alloc_zeros(3).unwrap());
+        let r = dev.max_pool2d_forward(huge, &a, &mut b);
+        assert!(
+            matches!(r, Err(Error::Shape { .. })),
+            "{}: {r:?}",
+            dev.name()
+        );
+        let (w, bias) = (dev.upload(&[1.0; 4]).unwrap(), dev.upload(&[0.0]).unwrap());
+        let r = dev.linear_forward(wide, &a, &w, &bias, &mut b);
+        assert!(
+            matches!(r, Err(Error::Shape { .. })),
+            "{}: {r:?}",
+            dev.name()
+        );
+    }
+    check(&satcolor::device::cpu::CpuDevice::new(), &huge, &wide);
+    check(&emu(Order::Forward, Order::Forward), &huge, &wide);
+}

@@ -26,7 +26,7 @@ fn carried() -> PathBuf {
 /// Writes tests/data/s2-rgb-20m.tif (run by hand: `cargo test --release --test
 /// quality -- --ignored write_carried_rgb`).
 #[test]
-#[ignore]
+#[ignore = "writes tests/data/s2-rgb-20m.tif: run by hand"]
 fn write_carried_rgb() {
     tasks::s2_rgb_20m(&scene(), &carried()).unwrap();
 }

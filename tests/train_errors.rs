@@ -362,3 +362,30 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
         "the kept checkpoint has non-finite values"
     );
 }
+
+/// The device is what the flag parses to: `--device AUTO` is `auto` (reported as a choice),
+/// not a device name compared as typed.
+#[test]
+fn the_device_is_read_as_parsed() {
+    let dir = scratch("train-device-case");
+    let data = tiny_data(&dir);
+    let mut args = strings(TINY);
+    let d = args.iter().position(|a| a == "--device").unwrap();
+    args[d + 1] = "AUTO".into();
+    args.extend(strings(&[
+        "--data",
+        s(&data),
+        "--out",
+        s(&dir.join("run")),
+        "--steps",
+        "1",
+    ]));
+    let out = train(&args);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("device auto: chose "), "{said}");
+}

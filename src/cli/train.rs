@@ -190,13 +190,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 /// [`run`] as one rank of `collective`.
 fn run_ranked(args: &Args, collective: Rc<dyn Collective>) -> anyhow::Result<()> {
     let mut spec = run_spec(args)?;
+    // Whether the device is chosen (`auto`, in any spelling), as parsed.
+    let auto = spec.device == DeviceSpec::Auto;
     let ranks = collective.size();
     if ranks > 1 {
         spec.device = rank_device(&spec.device, collective.as_ref())?;
     }
     let dir = spec.dir.clone();
     let mut progress = if collective.rank() == 0 {
-        progress_for(args.device == "auto")
+        progress_for(auto)
     } else {
         Box::new(run::Silent)
     };

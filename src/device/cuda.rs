@@ -8,7 +8,7 @@
 //! once, then cached. All work goes to the context's default stream, in order, so the
 //! buffers need no per-launch event tracking.
 
-use super::gpu::{check_args, Arg, Elem, KernelExec, LaunchConfig};
+use super::gpu::{check_args, Arg, Elem, KernelExec, LaunchConfig, DEFAULT_DYNAMIC_SHARED};
 use super::nccl::Comm;
 use crate::dist::Collective;
 use crate::kernels::{module_image, Kernel};
@@ -501,25 +501,6 @@ impl KernelExec for CudaExec {
         self.allocs.load(Ordering::Relaxed)
     }
 
-    fn set_max_dynamic_shared(&self, kernel: &'static Kernel, bytes: u32) -> Result<()> {
-        let f = self.function(kernel)?;
-        let value = i32::try_from(bytes).map_err(|_| Error::Kernel {
-            kernel: kernel.name.to_string(),
-            reason: format!("{bytes} bytes of dynamic shared memory is out of range"),
-        })?;
-        f.set_attribute(
-            CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-            value,
-        )
-        .map_err(|e| {
-            kernel_err(
-                kernel,
-                &format!("opting in to {bytes} bytes of dynamic shared memory"),
-                e,
-            )
-        })
-    }
-
     fn launch(
         &self,
         kernel: &'static Kernel,
@@ -528,6 +509,9 @@ impl KernelExec for CudaExec {
     ) -> Result<()> {
         check_args(kernel, args, |b| b.elem)?;
         let f = self.function(kernel)?;
+        if cfg.shared_bytes > DEFAULT_DYNAMIC_SHARED {
+            opt_in_shared(kernel, &f, cfg.shared_bytes)?;
+        }
         // Buffers go as their device addresses (a view's is inside its allocation).
         let ptrs: Vec<u64> = args
             .iter()
@@ -554,7 +538,6 @@ impl KernelExec for CudaExec {
             match a {
                 Arg::In(..) | Arg::Out(..) => builder.arg(ptr),
                 Arg::I32(_, v) => builder.arg(v),
-                Arg::U32(_, v) => builder.arg(v),
                 Arg::F32(_, v) => builder.arg(v),
             };
         }
@@ -662,6 +645,27 @@ impl KernelExec for CudaExec {
             .map_err(|e| device_err("the NCCL all-reduce", e))?;
         Ok(true)
     }
+}
+
+/// Opts `kernel` (its function `f`) in to `bytes` of dynamic shared memory, as a launch
+/// asking for more than [`DEFAULT_DYNAMIC_SHARED`] needs; the driver refuses more than the
+/// GPU's blocks can have.
+fn opt_in_shared(kernel: &'static Kernel, f: &CudaFunction, bytes: u32) -> Result<()> {
+    let value = i32::try_from(bytes).map_err(|_| Error::Kernel {
+        kernel: kernel.name.to_string(),
+        reason: format!("{bytes} bytes of dynamic shared memory is out of range"),
+    })?;
+    f.set_attribute(
+        CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+        value,
+    )
+    .map_err(|e| {
+        kernel_err(
+            kernel,
+            &format!("opting in to {bytes} bytes of dynamic shared memory"),
+            e,
+        )
+    })
 }
 
 /// What [`check_nccl`] found: NCCL's average over `gpus` GPUs of `len` values each.

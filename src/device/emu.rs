@@ -3,13 +3,15 @@
 //!
 //! [`EmuExec`] implements [`KernelExec`], so the same launch code that drives a GPU drives
 //! the emulator: a wrong grid, block, shared-memory size or argument order fails here too.
-//! The runtime rejects what a GPU rejects (block and grid limits, shared memory above
-//! 48 KiB without opt-in), turns a barrier that not all threads reach into an error, and
+//! The runtime rejects what a GPU rejects (block and grid limits, shared memory above what
+//! a block can have), turns a barrier that not all threads reach into an error, and
 //! runs threads between barriers and blocks in a chosen [`Order`]. Buffers are allocated by
 //! the C++ runtime: they end at a guard page in the normal build, and are heap blocks that
 //! AddressSanitizer watches in the `emu-asan` build.
 
-use super::gpu::{check_args, Arg, ArgValue, Elem, KernelExec, LaunchConfig};
+use super::gpu::{
+    check_args, Arg, ArgValue, Elem, KernelExec, LaunchConfig, DEFAULT_DYNAMIC_SHARED,
+};
 use crate::kernels::Kernel;
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -291,6 +293,26 @@ const MAX_SITES: usize = 4096;
 /// Largest shared memory of one block with the opt-in attribute (sm_90: 227 KiB).
 const SHARED_OPTIN_MAX: u32 = 227 * 1024;
 
+/// The opted-in maximum of dynamic shared memory a launch of `kernel` asking for `bytes`
+/// runs with (0: not opted in, at most [`DEFAULT_DYNAMIC_SHARED`]), as the CUDA executor
+/// opts in before such a launch; an error above what a block can have.
+fn opt_in_shared(kernel: &'static Kernel, bytes: u32) -> Result<u32> {
+    if bytes <= DEFAULT_DYNAMIC_SHARED {
+        return Ok(0);
+    }
+    let stat = static_shared_bytes(kernel);
+    if u64::from(bytes) + u64::from(stat) > u64::from(SHARED_OPTIN_MAX) {
+        return Err(kernel_error(
+            kernel,
+            format!(
+                "cannot opt in to {bytes} dynamic bytes of shared memory: with {stat} static \
+                 bytes that is above the 227 KiB of a block"
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// One allocation of emulated global memory, freed when its last [`EmuBuf`] goes.
 struct EmuAlloc {
     ptr: *mut c_void,
@@ -402,7 +424,6 @@ impl EmuElem for u16 {
 pub struct EmuExec {
     opts: EmuOptions,
     bodies: HashMap<&'static str, Body>,
-    max_dynamic_shared: Mutex<HashMap<&'static str, u32>>,
     allocs: AtomicU64,
     /// The launches and their counters since the last [`EmuExec::take_counters`] (the
     /// `emu-counters` build only).
@@ -453,7 +474,6 @@ impl EmuExec {
         Ok(EmuExec {
             opts,
             bodies,
-            max_dynamic_shared: Mutex::new(HashMap::new()),
             allocs: AtomicU64::new(0),
             counted: Mutex::new(Vec::new()),
             capture: Mutex::new(None),
@@ -597,7 +617,6 @@ impl EmuExec {
                 Arg::In(_, b) => b.ptr() as u64,
                 Arg::Out(_, b) => b.ptr() as u64,
                 Arg::I32(_, v) => u64::from(*v as u32),
-                Arg::U32(_, v) => u64::from(*v),
                 Arg::F32(_, v) => u64::from(v.to_bits()),
             })
             .collect();
@@ -609,13 +628,7 @@ impl EmuExec {
                 _ => None,
             })
             .collect();
-        let max_dyn = self
-            .max_dynamic_shared
-            .lock()
-            .map_err(|_| Error::Device("emu: opt-in table poisoned".into()))?
-            .get(kernel.name)
-            .copied()
-            .unwrap_or(0);
+        let max_dyn = opt_in_shared(kernel, cfg.shared_bytes)?;
         let (thread_order, thread_seed) = self.opts.thread_order.code();
         let (block_order, block_seed) = self.opts.block_order.code();
         let desc = LaunchDesc {
@@ -805,24 +818,6 @@ impl KernelExec for EmuExec {
 
     fn alloc_count(&self) -> u64 {
         self.allocs.load(Ordering::Relaxed)
-    }
-
-    fn set_max_dynamic_shared(&self, kernel: &'static Kernel, bytes: u32) -> Result<()> {
-        let stat = static_shared_bytes(kernel);
-        if u64::from(bytes) + u64::from(stat) > u64::from(SHARED_OPTIN_MAX) {
-            return Err(kernel_error(
-                kernel,
-                format!(
-                    "cannot opt in to {bytes} dynamic bytes of shared memory: with {stat} static \
-                     bytes that is above the 227 KiB of a block"
-                ),
-            ));
-        }
-        self.max_dynamic_shared
-            .lock()
-            .map_err(|_| Error::Device("emu: opt-in table poisoned".into()))?
-            .insert(kernel.name, bytes);
-        Ok(())
     }
 
     fn launch(

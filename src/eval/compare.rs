@@ -200,7 +200,7 @@ fn weighted(items: impl Iterator<Item = (Option<f64>, usize)>) -> Option<f64> {
 
 /// PSNR in dB for data range 1.
 fn psnr(mse: f64) -> f64 {
-    10.0 * (1.0 / mse).log10()
+    super::metrics::psnr_of_mse(mse, 1.0)
 }
 
 /// A metric that may be undefined on the data: `Ok(None)` then; shape errors stay errors.

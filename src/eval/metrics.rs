@@ -120,8 +120,14 @@ pub fn psnr(pred: &[f32], truth: &[f32], shape: Nchw, data_range: f64) -> Result
             "the data range must be a positive number, got {data_range}"
         )));
     }
-    let e = mse(pred, truth, shape)?;
-    Ok(10.0 * (data_range * data_range / e).log10())
+    Ok(psnr_of_mse(mse(pred, truth, shape)?, data_range))
+}
+
+/// PSNR in dB of a mean squared error over the data range `data_range`:
+/// `10·log10(data_range² / mse)` (+∞ for 0). The one definition every PSNR in satcolor
+/// (evaluation, comparison, held-out scores) goes through.
+pub fn psnr_of_mse(mse: f64, data_range: f64) -> f64 {
+    10.0 * (data_range * data_range / mse).log10()
 }
 
 /// Mean Hasler–Süsstrunk colorfulness of the images of `rgb` (shape `shape`, at least 3

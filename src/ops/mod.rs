@@ -78,6 +78,11 @@ pub(crate) fn shape_err(op: &'static str, reason: String) -> Error {
     Error::Shape { op, reason }
 }
 
+/// The product of `dims`, or `None` when it overflows: a shape's element count.
+pub(crate) fn checked_product(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |p, &d| p.checked_mul(d))
+}
+
 /// Checks that a buffer holds exactly `expected` elements.
 pub(crate) fn check_len(op: &'static str, what: &str, got: usize, expected: usize) -> Result<()> {
     if got != expected {

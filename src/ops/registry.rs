@@ -310,8 +310,8 @@ mod tests {
     }
 
     /// The op methods of the `Device` trait, read from its source: every method that is
-    /// not buffer management, launch graphs, the weight-gradient deferral or a property of
-    /// the device.
+    /// not buffer management, launch graphs, the weight-gradient deferral, the averaging
+    /// over data-parallel ranks (tested by tests/mpi_train.rs) or a property of the device.
     fn device_op_methods() -> Vec<String> {
         let src = include_str!("../device/mod.rs");
         let start = src.find("pub trait Device {").expect("trait Device");
@@ -333,6 +333,8 @@ mod tests {
             "replay",
             "begin_weight_grads",
             "end_weight_grads",
+            "connect_ranks",
+            "mean_over_ranks",
         ];
         body[..end]
             .lines()

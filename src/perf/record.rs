@@ -102,9 +102,6 @@ impl KernelExec for Dry {
     fn alloc_count(&self) -> u64 {
         0
     }
-    fn set_max_dynamic_shared(&self, _: &'static Kernel, _: u32) -> Result<()> {
-        Ok(())
-    }
     fn launch(
         &self,
         kernel: &'static Kernel,
@@ -172,9 +169,6 @@ impl<E: KernelExec> KernelExec for Recording<E> {
     }
     fn alloc_count(&self) -> u64 {
         self.inner.alloc_count()
-    }
-    fn set_max_dynamic_shared(&self, kernel: &'static Kernel, bytes: u32) -> Result<()> {
-        self.inner.set_max_dynamic_shared(kernel, bytes)
     }
     fn launch(
         &self,

@@ -49,7 +49,6 @@ pub fn useful_work(kernel: &str, args: &[(&'static str, ArgValue)]) -> Result<Wo
     let int = |name: &str| -> Result<f64, String> {
         match args.iter().find(|(n, _)| *n == name) {
             Some((_, ArgValue::I32(v))) => Ok(f64::from(*v)),
-            Some((_, ArgValue::U32(v))) => Ok(f64::from(*v)),
             _ => Err(format!("{kernel}: no integer argument `{name}`")),
         }
     };
@@ -234,7 +233,6 @@ mod tests {
                             written: true,
                         },
                         ParamKind::I32 => ArgValue::I32(2),
-                        ParamKind::U32 => ArgValue::U32(2),
                         ParamKind::F32 => ArgValue::F32(0.5),
                     };
                     (p.name, v)

@@ -142,7 +142,7 @@ pub fn run_task(task: &Task, dir: &Path, device: &str, flags: &[String]) -> Resu
         flags,
     )?;
     let spec = run_spec(&args)?;
-    let mut progress = progress_for(device == "auto");
+    let mut progress = progress_for(spec.device == DeviceSpec::Auto);
     let start = Instant::now();
     let summary = run::train(spec, progress.as_mut())?;
     let train_seconds = start.elapsed().as_secs_f64();

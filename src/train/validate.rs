@@ -11,7 +11,7 @@ use super::data::{Batch, WindowSampler};
 use super::log::ValScores;
 use crate::device::Device;
 use crate::eval::baseline::{gray_replicated, linear};
-use crate::eval::metrics::{colorfulness, mse, Nchw};
+use crate::eval::metrics::{colorfulness, psnr, Nchw};
 use crate::model::{Generator, HeadTensors, ModelResult};
 
 /// Most held-out windows scored at each checkpoint.
@@ -88,8 +88,7 @@ impl Validator {
 
 /// PSNR in dB (data range 1) of `pred` against `truth`, `[n, c, w, w]` each.
 fn psnr_db(pred: &[f32], truth: &[f32], n: usize, c: usize, w: usize) -> f32 {
-    let e = mse(pred, truth, Nchw::new(n, c, w, w)).unwrap_or(f64::NAN);
-    (10.0 * (1.0 / e).log10()) as f32
+    psnr(pred, truth, Nchw::new(n, c, w, w), 1.0).unwrap_or(f64::NAN) as f32
 }
 
 /// The colorfulness of all pixels of `[n, 3, w, w]` windows together (as one image); `None`

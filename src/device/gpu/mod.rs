@@ -82,8 +82,6 @@ pub enum Arg<'a, B> {
     Out(&'static str, &'a mut B),
     /// An `int name`.
     I32(&'static str, i32),
-    /// An `unsigned int name`.
-    U32(&'static str, u32),
     /// A `float name`.
     F32(&'static str, f32),
 }
@@ -93,7 +91,7 @@ impl<B> Arg<'_, B> {
     pub fn name(&self) -> &'static str {
         match self {
             Arg::In(n, _) | Arg::Out(n, _) => n,
-            Arg::I32(n, _) | Arg::U32(n, _) | Arg::F32(n, _) => n,
+            Arg::I32(n, _) | Arg::F32(n, _) => n,
         }
     }
 
@@ -112,7 +110,6 @@ impl<B> Arg<'_, B> {
                 written: true,
             },
             Arg::I32(_, v) => ArgValue::I32(*v),
-            Arg::U32(_, v) => ArgValue::U32(*v),
             Arg::F32(_, v) => ArgValue::F32(*v),
         }
     }
@@ -133,11 +130,12 @@ pub enum ArgValue {
     },
     /// An `int`.
     I32(i32),
-    /// An `unsigned int`.
-    U32(u32),
     /// A `float`.
     F32(f32),
 }
+
+/// Dynamic shared memory a kernel may take without opting in: 48 KiB on every GPU.
+pub const DEFAULT_DYNAMIC_SHARED: u32 = 48 * 1024;
 
 /// An executor of kernels/*.cu kernels: a CUDA GPU or the CPU emulator.
 pub trait KernelExec {
@@ -174,10 +172,10 @@ pub trait KernelExec {
     fn elem(&self, buf: &Self::Buf) -> Elem;
     /// Number of buffer allocations made so far.
     fn alloc_count(&self) -> u64;
-    /// Opts a kernel in to more than 48 KiB of dynamic shared memory
-    /// (`cudaFuncAttributeMaxDynamicSharedMemorySize`).
-    fn set_max_dynamic_shared(&self, kernel: &'static Kernel, bytes: u32) -> Result<()>;
-    /// Launches `kernel` with `cfg` and `args` (checked against the kernel's signature).
+    /// Launches `kernel` with `cfg` and `args` (checked against the kernel's signature). A
+    /// launch asking for more than [`DEFAULT_DYNAMIC_SHARED`] bytes of dynamic shared
+    /// memory opts the kernel in to them first (`CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES`),
+    /// up to what a block can have.
     fn launch(
         &self,
         kernel: &'static Kernel,
@@ -234,9 +232,7 @@ pub fn check_args<B>(
             (Arg::In(_, b), ParamKind::ConstU16Ptr) => elem(b) == Elem::U16,
             (Arg::Out(_, b), ParamKind::MutU16Ptr) => elem(b) == Elem::U16,
             (Arg::Out(_, b), ParamKind::MutI32Ptr) => elem(b) == Elem::I32,
-            (Arg::I32(..), ParamKind::I32)
-            | (Arg::U32(..), ParamKind::U32)
-            | (Arg::F32(..), ParamKind::F32) => true,
+            (Arg::I32(..), ParamKind::I32) | (Arg::F32(..), ParamKind::F32) => true,
             _ => false,
         };
         if !ok {

@@ -19,6 +19,7 @@ pub fn linear_forward(
     y: &mut [f32],
 ) -> Result<()> {
     let op = "linear_forward";
+    s.validate()?;
     check_len(op, "x", x.len(), s.n * s.k)?;
     check_len(op, "w", w.len(), s.m * s.k)?;
     check_len(op, "b", b.len(), s.m)?;
@@ -48,6 +49,7 @@ pub fn linear_backward(
     db: &mut [f32],
 ) -> Result<()> {
     let op = "linear_backward";
+    s.validate()?;
     check_len(op, "x", x.len(), s.n * s.k)?;
     check_len(op, "w", w.len(), s.m * s.k)?;
     check_len(op, "dy", dy.len(), s.n * s.m)?;

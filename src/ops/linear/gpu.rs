@@ -24,6 +24,7 @@ pub(crate) fn linear_forward<E: KernelExec>(
     y: &mut E::Buf,
 ) -> Result<()> {
     let op = "linear_forward";
+    s.validate()?;
     check_len(op, "x", dev.exec().len(x), s.n * s.k)?;
     check_len(op, "w", dev.exec().len(w), s.m * s.k)?;
     check_len(op, "b", dev.exec().len(b), s.m)?;
@@ -65,6 +66,7 @@ pub(crate) fn linear_backward<E: KernelExec>(
     db: &mut E::Buf,
 ) -> Result<()> {
     let op = "linear_backward";
+    s.validate()?;
     check_len(op, "x", dev.exec().len(x), s.n * s.k)?;
     check_len(op, "w", dev.exec().len(w), s.m * s.k)?;
     check_len(op, "dy", dev.exec().len(dy), s.n * s.m)?;

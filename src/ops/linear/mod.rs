@@ -17,3 +17,19 @@ pub struct LinearShape {
     /// Output features.
     pub m: usize,
 }
+
+impl LinearShape {
+    /// Checks that the shape's lengths (x, w, y) can be computed (no overflow), as every
+    /// device does before it uses them. Empty shapes are valid: their ops do nothing.
+    pub fn validate(&self) -> crate::Result<()> {
+        for dims in [[self.n, self.k], [self.m, self.k], [self.n, self.m]] {
+            if crate::ops::checked_product(&dims).is_none() {
+                return Err(crate::ops::shape_err(
+                    "linear",
+                    format!("{self:?}: too many elements"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -4,6 +4,7 @@ use crate::ops::{check_len, LinearShape};
 use crate::Result;
 
 fn check(op: &'static str, s: &LinearShape, x: usize, w: usize) -> Result<()> {
+    s.validate()?;
     check_len(op, "x", x, s.n * s.k)?;
     check_len(op, "w", w, s.m * s.k)
 }

@@ -222,6 +222,7 @@ mod avx2 {
 
 /// 2×2 stride-2 max pooling of x `[n, c, h, w]` into y `[n, c, h/2, w/2]`.
 pub fn max_pool2d_forward(s: &Pool2dShape, x: &[f32], y: &mut [f32]) -> Result<()> {
+    s.validate()?;
     check_len("max_pool2d_forward", "x", x.len(), s.x_len())?;
     check_len("max_pool2d_forward", "y", y.len(), s.y_len())?;
     let (ho, wo, hw) = (s.h_out(), s.w_out(), s.h * s.w);
@@ -277,6 +278,7 @@ fn backward(
     accumulate: bool,
     dx: &mut [f32],
 ) -> Result<()> {
+    s.validate()?;
     check_len(op, "x", x.len(), s.x_len())?;
     check_len(op, "dy", dy.len(), s.y_len())?;
     check_len(op, "dx", dx.len(), s.x_len())?;

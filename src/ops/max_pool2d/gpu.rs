@@ -15,6 +15,7 @@ pub(crate) fn max_pool2d_forward<E: KernelExec>(
     y: &mut E::Buf,
 ) -> Result<()> {
     let op = "max_pool2d_forward";
+    s.validate()?;
     check_len(op, "x", dev.exec().len(x), s.x_len())?;
     check_len(op, "y", dev.exec().len(y), s.y_len())?;
     to_i32(op, s.x_len())?;
@@ -66,6 +67,7 @@ pub(crate) fn max_pool2d_backward_slices<E: KernelExec>(
     } else {
         "max_pool2d_backward"
     };
+    s.validate()?;
     check_len(op, "x", dev.exec().len(x), s.x_len())?;
     check_len(op, "dy", dev.exec().len(dy), slices * s.y_len())?;
     to_i32(op, slices * s.y_len())?;

@@ -53,4 +53,13 @@ impl Pool2dShape {
     pub fn y_len(&self) -> usize {
         self.n * self.c * self.h_out() * self.w_out()
     }
+    /// Checks that the shape's lengths can be computed (no overflow), as every device does
+    /// before it uses them. Empty shapes are valid: their ops do nothing.
+    pub fn validate(&self) -> crate::Result<()> {
+        crate::ops::checked_product(&[self.n, self.c, self.h, self.w])
+            .map(drop)
+            .ok_or_else(|| {
+                crate::ops::shape_err("max_pool2d", format!("{self:?}: too many elements"))
+            })
+    }
 }

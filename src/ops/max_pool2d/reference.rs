@@ -23,6 +23,7 @@ fn first_max(x: &[f64], win: [usize; 4]) -> usize {
 
 /// `y[n, c, oh, ow] = max` of the 2×2 window at `(2·oh, 2·ow)`.
 pub fn max_pool2d_forward(s: &Pool2dShape, x: &[f64]) -> Result<Vec<f64>> {
+    s.validate()?;
     check_len("max_pool2d_forward", "x", x.len(), s.x_len())?;
     let mut y = Vec::with_capacity(s.y_len());
     for p in 0..s.n * s.c {
@@ -38,6 +39,7 @@ pub fn max_pool2d_forward(s: &Pool2dShape, x: &[f64]) -> Result<Vec<f64>> {
 /// `dx`: each `dy` goes to the first maximum of its window, all else 0; then the backward
 /// of `act`, whose output `x` is.
 pub fn max_pool2d_backward(s: &Pool2dShape, x: &[f64], dy: &[f64], act: Act) -> Result<Vec<f64>> {
+    s.validate()?;
     check_len("max_pool2d_backward", "x", x.len(), s.x_len())?;
     check_len("max_pool2d_backward", "dy", dy.len(), s.y_len())?;
     let mut dx = vec![0.0; s.x_len()];
@@ -63,6 +65,7 @@ pub fn max_pool2d_backward_add(
     act: Act,
     dx0: &[f64],
 ) -> Result<Vec<f64>> {
+    s.validate()?;
     check_len("max_pool2d_backward_add", "dx", dx0.len(), s.x_len())?;
     let routed = max_pool2d_backward(s, x, dy, Act::Identity)?;
     let sum: Vec<f64> = dx0.iter().zip(&routed).map(|(a, r)| a + r).collect();

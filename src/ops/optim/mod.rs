@@ -55,3 +55,33 @@ impl AdamParams {
         Ok([(f64::from(self.lr) / bc1) as f32, bc2.sqrt() as f32])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::AdamParams;
+
+    #[test]
+    fn adam_step_scalars_by_hand() {
+        // β1 = 1/2, β2 = 3/4, lr = 1: 1 − β1^t = 1/2, 3/4, 7/8 and 1 − β2^t = 1/4, 7/16,
+        // 37/64.
+        let hp = AdamParams {
+            lr: 1.0,
+            beta1: 0.5,
+            beta2: 0.75,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        };
+        assert_eq!(hp.step_scalars(1).unwrap(), [2.0, 0.5]);
+        assert_eq!(
+            hp.step_scalars(2).unwrap(),
+            [(4.0f64 / 3.0) as f32, (7.0f64 / 16.0).sqrt() as f32]
+        );
+        assert_eq!(
+            hp.step_scalars(3).unwrap(),
+            [(8.0f64 / 7.0) as f32, (37.0f64 / 64.0).sqrt() as f32]
+        );
+        assert!(hp.step_scalars(0).is_err());
+        // Far into a run both corrections are 1 in f32.
+        assert_eq!(hp.step_scalars(1 << 40).unwrap(), [1.0, 1.0]);
+    }
+}
