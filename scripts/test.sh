@@ -24,8 +24,12 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 stage "cargo test (cpu, emu, cuda when a GPU is present)"
 cargo test --all-targets
 stage "ignored checks: those this machine can run (a GPU, root), and a line naming the rest"
-# Its last line is repeated at the end.
-not_run="$(bash scripts/test-needs.sh | tee /dev/stderr | tail -n 1)"
+# Its last line is repeated at the end (kept in a file: `tee /dev/stderr` would reopen, and
+# truncate, a log file the output is redirected to).
+needs_out="$(mktemp)"
+bash scripts/test-needs.sh | tee "$needs_out"
+not_run="$(tail -n 1 "$needs_out")"
+rm -f "$needs_out"
 stage "cargo test --doc (the examples of the embedding API and the other public items)"
 cargo test --doc
 # The two embedding crates build the engine with the `cuda` feature alone (no emulator, no
